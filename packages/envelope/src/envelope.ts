@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not an RFC 6749 scope-token');
+const identifier = z.string().min(1).max(1024);
+/** W3C Trace Context trace-id: 32 lowercase hex digits, not all zero. */
+const traceId = z
+  .string()
+  .regex(/^[0-9a-f]{32}$/, 'not a W3C trace-id')
+  .refine((value) => value !== '0'.repeat(32), 'the all-zero trace-id is invalid');
+const epochSeconds = z.number().int().nonnegative();
+
+/** The three ways a tool may reach a downstream service (MISSION part 4). */
+export const DELEGATION_MODES = ['service_identity', 'on_behalf_of', 'restricted_user'] as const;
+export type DelegationMode = (typeof DELEGATION_MODES)[number];
+
+/**
+ * How the boundary established the actor's authority:
+ * - `high`: a sender-constrained token (DPoP or mTLS `cnf`) verified at this boundary;
+ * - `medium`: a bearer token verified at this boundary (JWT signature or active introspection);
+ * - `low`: carried from a peer without re-verification (never minted by the MCP boundary).
+ */
+export const CONFIDENCE_LEVELS = ['high', 'medium', 'low'] as const;
+
+export const ActorSchema = z.strictObject({
+  /** `user` for a person, `service` for a workload acting as itself (client credentials). */
+  type: z.enum(['user', 'service']),
+  sub: identifier,
+  tenant: identifier.nullable(),
+});
+
+export const AgentSchema = z.strictObject({
+  type: z.enum(['ai_agent', 'application']),
+  id: identifier,
+  client_id: identifier,
+});
+
+export const SessionSchema = z.strictObject({
+  id: identifier,
+  trace_id: traceId,
+});
+
+export const AuthorizationSchema = z.strictObject({
+  scopes: z
+    .array(scopeToken)
+    .max(256)
+    .refine((scopes) => new Set(scopes).size === scopes.length, 'scopes must be unique'),
+  confidence: z.enum(CONFIDENCE_LEVELS),
+});
+
+export const DelegationSchema = z.strictObject({
+  mode: z.enum(DELEGATION_MODES),
+  allowed: z
+    .array(identifier)
+    .max(256)
+    .refine((allowed) => new Set(allowed).size === allowed.length, 'allowed services must be unique'),
+});
+
+/** The five named sections that say who, which agent, where, with what authority, and how far. */
+export const EnvelopeBodySchema = z.strictObject({
+  actor: ActorSchema,
+  agent: AgentSchema,
+  session: SessionSchema,
+  authorization: AuthorizationSchema,
+  delegation: DelegationSchema,
+});
+
+export const EnvelopeSchema = z
+  .strictObject({
+    /** Unique id of this envelope (`jti` on the wire). */
+    id: identifier,
+    /** Who minted it (`iss`): the MCP server's boundary or a token service. */
+    issuer: identifier,
+    /** The trust domain it is valid in (`aud` on the wire, as in Transaction Tokens). */
+    trust_domain: identifier,
+    issued_at: epochSeconds,
+    expires_at: epochSeconds,
+    ...EnvelopeBodySchema.shape,
+  })
+  .refine((envelope) => envelope.expires_at > envelope.issued_at, {
+    message: 'expires_at must be after issued_at',
+    path: ['expires_at'],
+  });
+
+/** The Execution Identity Envelope as tools see it: validated and deeply frozen. */
+export type Envelope = DeepReadonly<z.infer<typeof EnvelopeSchema>>;
+/** The caller-supplied part of an envelope; identifiers and times are added when it is minted. */
+export type EnvelopeBody = z.input<typeof EnvelopeBodySchema>;
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;

@@ -1,0 +1,29 @@
+export {
+  ENVELOPE_ALGORITHMS,
+  type EnvelopeAlgorithm,
+} from './compact-jws.ts';
+export {
+  CONFIDENCE_LEVELS,
+  DELEGATION_MODES,
+  type DelegationMode,
+  type Envelope,
+  type EnvelopeBody,
+  EnvelopeSchema,
+} from './envelope.ts';
+export { EnvelopeError, type EnvelopeErrorCode } from './errors.ts';
+export { EnvelopeIssuer, type EnvelopeIssuerOptions, type MintedEnvelope } from './issuer.ts';
+export {
+  EnvelopeKeyRing,
+  type EnvelopeKeyRingOptions,
+  type JsonWebKeySet,
+  type PublicJwk,
+} from './key-ring.ts';
+export {
+  type EnvelopeKeyResolver,
+  keyRingResolver,
+  localJwksResolver,
+  type ResolvedKey,
+  remoteJwksResolver,
+} from './key-sources.ts';
+export { TXN_TOKEN_DRAFT, TXN_TOKEN_HEADER, TXN_TOKEN_TYP, TXN_TOKEN_TYPE_URI } from './txn-token.ts';
+export { type VerifyEnvelopeOptions, verifyEnvelope } from './verify.ts';

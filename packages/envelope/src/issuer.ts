@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { signCompact } from './compact-jws.ts';
+import { deepFreeze } from './deep-freeze.ts';
+import { type Envelope, type EnvelopeBody, EnvelopeBodySchema } from './envelope.ts';
+import { EnvelopeError } from './errors.ts';
+import { type EnvelopeKeyRing, unixNow } from './key-ring.ts';
+import { TXN_TOKEN_TYP } from './txn-token.ts';
+
+export interface EnvelopeIssuerOptions {
+  /** This issuer's identifier (`iss`), e.g. the MCP server's canonical resource URI. */
+  issuer: string;
+  /** The trust domain envelopes are valid in (`aud`). Verifiers must expect the same value. */
+  trustDomain: string;
+  /** Signing keys; see `EnvelopeKeyRing`. */
+  keys: EnvelopeKeyRing;
+  /** Envelope lifetime in seconds. Default 300 (five minutes); at most 3600. */
+  ttlSeconds?: number;
+  /** The requesting workload (`req_wl`); defaults to `issuer`. */
+  workload?: string;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface MintedEnvelope {
+  /** The validated, deeply frozen envelope that tool code receives. */
+  envelope: Envelope;
+  /** Its compact JWS (`typ: txntoken+jwt`), for the `Txn-Token` header when it crosses a process. */
+  token: string;
+}
+
+/**
+ * Mints Execution Identity Envelopes. Construct one per boundary; `mint` is synchronous and cheap.
+ *
+ * @example
+ * const ring = EnvelopeKeyRing.generate({ retentionSeconds: 900 });
+ * const issuer = new EnvelopeIssuer({ issuer: 'https://orders.example/mcp', trustDomain: 'example', keys: ring });
+ * const { envelope, token } = issuer.mint({ actor, agent, session, authorization, delegation });
+ */
+export class EnvelopeIssuer {
+  readonly issuer: string;
+  readonly trustDomain: string;
+  readonly ttlSeconds: number;
+  readonly #keys: EnvelopeKeyRing;
+  readonly #workload: string;
+  readonly #now: () => number;
+
+  constructor(options: EnvelopeIssuerOptions) {
+    if (typeof options?.issuer !== 'string' || options.issuer === '') {
+      throw new TypeError('EnvelopeIssuer: issuer is required');
+    }
+    if (typeof options.trustDomain !== 'string' || options.trustDomain === '') {
+      throw new TypeError('EnvelopeIssuer: trustDomain is required');
+    }
+    if (!options.keys) throw new TypeError('EnvelopeIssuer: keys (an EnvelopeKeyRing) are required');
+    const ttlSeconds = options.ttlSeconds ?? 300;
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > 3600) {
+      throw new TypeError('EnvelopeIssuer: ttlSeconds must be an integer between 1 and 3600');
+    }
+    if (options.keys.retentionSeconds < ttlSeconds) {
+      throw new TypeError(
+        'EnvelopeIssuer: the key ring must retain rotated keys at least as long as envelopes live (retentionSeconds >= ttlSeconds)',
+      );
+    }
+    this.issuer = options.issuer;
+    this.trustDomain = options.trustDomain;
+    this.ttlSeconds = ttlSeconds;
+    this.#keys = options.keys;
+    this.#workload = options.workload ?? options.issuer;
+    this.#now = options.now ?? unixNow;
+  }
+
+  /** Validates `body`, freezes it into an envelope and signs it. Throws `ERR_ENVELOPE_CLAIMS_INVALID`. */
+  mint(body: EnvelopeBody): MintedEnvelope {
+    const parsed = EnvelopeBodySchema.safeParse(body);
+    if (!parsed.success) {
+      throw new EnvelopeError(
+        'ERR_ENVELOPE_CLAIMS_INVALID',
+        `envelope body is invalid: ${summarize(parsed.error)}`,
+      );
+    }
+    const issuedAt = this.#now();
+    const envelope = deepFreeze({
+      id: randomUUID(),
+      issuer: this.issuer,
+      trust_domain: this.trustDomain,
+      issued_at: issuedAt,
+      expires_at: issuedAt + this.ttlSeconds,
+      ...parsed.data,
+    });
+    const { kid, alg, privateKey } = this.#keys.signingKey;
+    const token = signCompact(
+      { alg, typ: TXN_TOKEN_TYP, kid },
+      toWireClaims(envelope, this.#workload),
+      privateKey,
+    );
+    return { envelope, token };
+  }
+}
+
+function toWireClaims(envelope: Envelope, workload: string): Record<string, unknown> {
+  return {
+    iss: envelope.issuer,
+    aud: envelope.trust_domain,
+    iat: envelope.issued_at,
+    exp: envelope.expires_at,
+    jti: envelope.id,
+    txn: envelope.session.trace_id,
+    sub: envelope.actor.sub,
+    scope: envelope.authorization.scopes.join(' '),
+    req_wl: workload,
+    actor: envelope.actor,
+    agent: envelope.agent,
+    session: envelope.session,
+    authorization: envelope.authorization,
+    delegation: envelope.delegation,
+  };
+}
+
+/** One line naming the failing paths, without echoing values (they may be attacker-supplied). */
+export function summarize(error: {
+  issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>;
+}): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
