@@ -16,5 +16,10 @@ export function aliceBody(): EnvelopeBody {
 /** A mutable clock in Unix seconds. */
 export function testClock(start = 1_800_000_000): { now: () => number; advance: (seconds: number) => void } {
   let current = start;
-  return { now: () => current, advance: (seconds) => void (current += seconds) };
+  return {
+    now: () => current,
+    advance: (seconds) => {
+      current += seconds;
+    },
+  };
 }

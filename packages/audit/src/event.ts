@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+
+/** What happened, in the vocabulary every component shares. */
+export type AuditAction = 'tool.invoke' | 'token.exchange' | 'api.call';
+export type AuditOutcome = 'ok' | 'denied' | 'error';
+
+/**
+ * One audit event. The same shape for every hop (MCP boundary, broker, downstream API), so one
+ * trace can be read as one chain. It has no field that could hold a token, secret or signature.
+ */
+export interface AuditEvent {
+  id: string;
+  /** RFC 3339 time the action finished. */
+  time: string;
+  action: AuditAction;
+  /** The component that recorded it, e.g. the MCP server's resource URI. */
+  component: string;
+  trace_id: string;
+  /** Who initiated: the person (or service) the action was for. */
+  initiator: { sub: string; tenant: string | null };
+  /** Who executed: the agent (OAuth client) acting for the initiator. */
+  agent: { id: string; client_id: string };
+  /** What was acted on. */
+  target: { type: 'tool' | 'api' | 'audience'; name: string };
+  delegation_mode: string;
+  scopes: readonly string[];
+  outcome: AuditOutcome;
+  /** A stable reason code when the outcome is not `ok` (e.g. `scope_insufficient`, `tool_threw`). */
+  reason?: string;
+  duration_ms: number;
+  /** The envelope the action ran under, by id (never the signed envelope itself). */
+  envelope_id?: string;
+}
+
+export type AuditEventInput = Omit<AuditEvent, 'id' | 'time'>;
+
+/** Stamps an id and time on an event. */
+export function auditEvent(input: AuditEventInput): AuditEvent {
+  return { id: randomUUID(), time: new Date().toISOString(), ...input };
+}

@@ -1,0 +1,158 @@
+import type { AuditSink } from '@baton/audit';
+import { createLogger } from '@baton/audit';
+import type { EnvelopeIssuer } from '@baton/envelope';
+import {
+  type AccessTokenVerifier,
+  BearerError,
+  bearerErrorResponse,
+  extractBearerToken,
+  invalidToken,
+  type ProtectedResourceMetadata,
+  protectedResourceMetadata,
+  protectedResourceMetadataResponse,
+  protectedResourceMetadataUrl,
+} from '@baton/resource-server';
+import type { McpHandlerRequestOptions } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { DelegationPolicy } from './identity-from-claims.ts';
+import { BoundaryRequestContext, type BoundarySettings } from './request-context.ts';
+import { traceIdFrom } from './trace-context.ts';
+
+export interface IdentityBoundaryOptions {
+  /** This MCP server's canonical resource URI (RFC 8707), e.g. `https://orders.example/mcp`. Required. */
+  resource: string;
+  /** Authorization servers clients should use (RFC 9728 `authorization_servers`). Required. */
+  authorizationServers: readonly string[];
+  /** Validates incoming access tokens; its audience must be `resource`. Required. */
+  tokenVerifier: AccessTokenVerifier;
+  /** Mints the envelopes tools receive. Required. */
+  envelopes: EnvelopeIssuer;
+  /** Where tool-invocation audit events go. Required: a boundary without audit is a misconfiguration. */
+  audit: AuditSink;
+  /** How tools may reach downstream services. Default: `service_identity`, nothing allowed. */
+  delegation?: Partial<DelegationPolicy>;
+  /** Scopes advertised in metadata and in the 401 challenge (what basic access needs). */
+  scopesSupported?: readonly string[];
+  resourceName?: string;
+  logger?: Logger;
+}
+
+/** Anything with the shape of the SDK's `createMcpHandler` result. */
+export interface FetchMcpHandler {
+  fetch(request: Request, options?: McpHandlerRequestOptions): Promise<Response>;
+}
+
+/**
+ * The identity boundary in front of an MCP server: it serves RFC 9728 metadata, validates the bearer
+ * token (answering 401/403 with the MCP authorization challenges), and hands the SDK an `AuthInfo`
+ * that carries the validated identity but not the token. The token goes no further.
+ *
+ * @example
+ * const boundary = new IdentityBoundary({ resource, authorizationServers: [issuer], tokenVerifier, envelopes, audit });
+ * const mcp = createMcpHandler(() => buildServer());             // tools use registerIdentityTool
+ * http.createServer(toNodeHandler(boundary.protect(mcp))).listen(port);
+ */
+export class IdentityBoundary {
+  readonly resource: URL;
+  readonly resourceMetadataUrl: string;
+  readonly metadata: ProtectedResourceMetadata;
+  readonly #verifier: AccessTokenVerifier;
+  readonly #settings: BoundarySettings;
+  readonly #challengeScopes: readonly string[];
+
+  constructor(options: IdentityBoundaryOptions) {
+    if (!options?.resource) throw new TypeError('IdentityBoundary: resource is required');
+    if (!options.tokenVerifier) throw new TypeError('IdentityBoundary: tokenVerifier is required');
+    if (!options.envelopes)
+      throw new TypeError('IdentityBoundary: envelopes (an EnvelopeIssuer) is required');
+    if (!options.audit) throw new TypeError('IdentityBoundary: audit (an AuditSink) is required');
+    this.resource = new URL(options.resource);
+    if (this.resource.hash)
+      throw new TypeError('IdentityBoundary: resource must not have a fragment (RFC 8707)');
+    this.metadata = protectedResourceMetadata({
+      resource: options.resource,
+      authorizationServers: [...(options.authorizationServers ?? [])],
+      ...(options.scopesSupported ? { scopesSupported: [...options.scopesSupported] } : {}),
+      ...(options.resourceName ? { resourceName: options.resourceName } : {}),
+    });
+    this.resourceMetadataUrl = protectedResourceMetadataUrl(options.resource).href;
+    this.#verifier = options.tokenVerifier;
+    this.#challengeScopes = options.scopesSupported ?? [];
+    this.#settings = {
+      component: options.resource,
+      envelopes: options.envelopes,
+      delegation: {
+        mode: options.delegation?.mode ?? 'service_identity',
+        allowed: options.delegation?.allowed ?? [],
+      },
+      audit: options.audit,
+      logger: options.logger ?? createLogger({ name: 'baton-boundary' }),
+    };
+  }
+
+  /**
+   * Validates the request's bearer token. Returns the request context, or throws `BearerError`.
+   * Exposed for hosts that route themselves; `protect` is the usual entry.
+   */
+  async authenticate(request: Request): Promise<BoundaryRequestContext> {
+    const token = extractBearerToken(request.headers.get('authorization'));
+    const claims = await this.#verifier.verify(token);
+    if (claims.claims.cnf !== undefined) {
+      // A sender-constrained token used without its proof would be accepted as a bearer token:
+      // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).
+      throw invalidToken('claims_invalid', 'sender-constrained tokens are not accepted by this resource yet');
+    }
+    return new BoundaryRequestContext(
+      claims,
+      traceIdFrom(request.headers.get('traceparent')),
+      this.#settings,
+    );
+  }
+
+  /**
+   * Wraps an MCP HTTP handler (`createMcpHandler(...)`): metadata, authentication, then the MCP
+   * request with the `Authorization` header removed and the token withheld from `AuthInfo`.
+   * Any `authInfo` a caller passes in is ignored: only this boundary decides who is calling.
+   */
+  protect(mcp: FetchMcpHandler): { fetch(request: Request): Promise<Response> } {
+    const fetch = async (request: Request): Promise<Response> => {
+      const metadataResponse = protectedResourceMetadataResponse(request, this.metadata);
+      if (metadataResponse) return metadataResponse;
+      let context: BoundaryRequestContext;
+      try {
+        context = await this.authenticate(request);
+      } catch (error) {
+        this.#logRefusal(error);
+        return bearerErrorResponse(error, {
+          resourceMetadataUrl: this.resourceMetadataUrl,
+          scopes: this.#challengeScopes,
+        });
+      }
+      const headers = new Headers(request.headers);
+      headers.delete('authorization');
+      const forwarded = new Request(request, { headers });
+      return mcp.fetch(forwarded, { authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl) });
+    };
+    return { fetch };
+  }
+
+  #logRefusal(error: unknown): void {
+    if (error instanceof BearerError) {
+      // The reason code and public description only: never the token, never the cause's payload.
+      this.#settings.logger.warn(
+        {
+          component: this.#settings.component,
+          status: error.status,
+          error: error.error,
+          reason: error.reason,
+        },
+        'request refused at the identity boundary',
+      );
+    } else {
+      this.#settings.logger.error(
+        { component: this.#settings.component, err_name: (error as Error)?.name },
+        'identity boundary failed',
+      );
+    }
+  }
+}

@@ -1,0 +1,10 @@
+export { type FetchMcpHandler, IdentityBoundary, type IdentityBoundaryOptions } from './boundary.ts';
+export { type DelegationPolicy, envelopeBodyFromClaims } from './identity-from-claims.ts';
+export {
+  type IdentityToolConfig,
+  type IdentityToolHandler,
+  type IdentityToolInvocation,
+  registerIdentityTool,
+  type ToolContext,
+} from './identity-tool.ts';
+export { TOKEN_WITHHELD } from './request-context.ts';

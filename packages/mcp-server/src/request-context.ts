@@ -1,0 +1,60 @@
+import type { AuditSink } from '@baton/audit';
+import type { EnvelopeIssuer } from '@baton/envelope';
+import type { AccessTokenClaims } from '@baton/resource-server';
+import type { AuthInfo } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { DelegationPolicy } from './identity-from-claims.ts';
+
+/**
+ * What the SDK sees in place of the access token. The SDK's `AuthInfo.token` is a required string,
+ * and any code holding `ctx.http.authInfo` could read it; the boundary never puts the real token there.
+ */
+export const TOKEN_WITHHELD = '[withheld by the Baton identity boundary]';
+
+/** The key under `AuthInfo.extra` where the boundary leaves its per-request context. */
+const CONTEXT_KEY = 'baton.boundary';
+
+/** Per-boundary settings a tool wrapper needs. */
+export interface BoundarySettings {
+  component: string;
+  envelopes: EnvelopeIssuer;
+  delegation: DelegationPolicy;
+  audit: AuditSink;
+  logger: Logger;
+}
+
+/**
+ * What the boundary learned about one HTTP request: validated claims (never the token) and the
+ * trace it belongs to. Only the boundary constructs it, and a tool wrapper refuses anything else.
+ */
+export class BoundaryRequestContext {
+  readonly claims: AccessTokenClaims;
+  readonly httpTraceId: string | undefined;
+  readonly settings: BoundarySettings;
+
+  constructor(claims: AccessTokenClaims, httpTraceId: string | undefined, settings: BoundarySettings) {
+    this.claims = claims;
+    this.httpTraceId = httpTraceId;
+    this.settings = settings;
+    Object.freeze(this);
+  }
+
+  /** The `AuthInfo` handed to the SDK: scopes and expiry for its checks, the token withheld. */
+  toAuthInfo(resource: URL, resourceMetadataUrl: string): AuthInfo {
+    return {
+      token: TOKEN_WITHHELD,
+      clientId: this.claims.clientId,
+      scopes: [...this.claims.scopes],
+      expiresAt: this.claims.expiresAt,
+      resource,
+      resourceMetadataUrl,
+      extra: { [CONTEXT_KEY]: this },
+    };
+  }
+}
+
+/** The boundary's context for a request, if (and only if) the boundary authenticated it. */
+export function boundaryContextOf(authInfo: AuthInfo | undefined): BoundaryRequestContext | undefined {
+  const candidate = authInfo?.extra?.[CONTEXT_KEY];
+  return candidate instanceof BoundaryRequestContext ? candidate : undefined;
+}

@@ -1,0 +1,17 @@
+import { randomBytes } from 'node:crypto';
+
+/** W3C Trace Context `traceparent`: version-traceid-parentid-flags. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** The trace id of a valid `traceparent`, or `undefined` (invalid values are ignored, per the spec). */
+export function traceIdFrom(traceparent: unknown): string | undefined {
+  if (typeof traceparent !== 'string') return undefined;
+  const match = TRACEPARENT.exec(traceparent.trim());
+  if (!match || match[1] === 'ff') return undefined;
+  const traceId = match[2]!;
+  return /^0+$/.test(traceId) || /^0+$/.test(match[3]!) ? undefined : traceId;
+}
+
+export function newTraceId(): string {
+  return randomBytes(16).toString('hex');
+}

@@ -1,0 +1,148 @@
+import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { discoverAuthorizationServer } from '../authorization-server-metadata.ts';
+import { authorizationServerUnavailable, type BearerError, invalidToken } from '../errors.ts';
+import {
+  type AccessTokenClaims,
+  type AccessTokenVerifier,
+  audienceList,
+  parseScope,
+  sameResource,
+} from './claims.ts';
+
+/** Asymmetric algorithms only (RFC 8725 §3.1): HMAC would let anyone holding the JWKS mint tokens. */
+export const DEFAULT_ACCESS_TOKEN_ALGORITHMS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const;
+
+export interface JwtAccessTokenVerifierOptions {
+  /** The authorization server's issuer identifier, compared exactly with `iss`. Required. */
+  issuer: string;
+  /** This resource's canonical URI (RFC 8707); the token's `aud` must name it. Required. */
+  audience: string;
+  /** Algorithm allow-list; default {@link DEFAULT_ACCESS_TOKEN_ALGORITHMS}. `none` and HMAC are refused. */
+  algorithms?: readonly string[];
+  /** JWKS location; default: `jwks_uri` from the issuer's RFC 8414 / OIDC metadata. */
+  jwksUri?: string;
+  /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds. Default 30. */
+  clockToleranceSeconds?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Validates RFC 9068 JWT access tokens: `typ` `at+jwt`, signature by a key the issuer publishes
+ * (fetched through its metadata, cached, refreshed on an unknown `kid`), exact `iss`, `aud` naming this
+ * resource, `exp`/`nbf` with small skew, and the claims a resource needs (`sub`, `client_id`).
+ *
+ * @example
+ * const verifier = jwtAccessTokenVerifier({ issuer: 'https://idp.example', audience: 'https://orders.example/mcp' });
+ * const claims = await verifier.verify(token); // throws BearerError
+ */
+export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): AccessTokenVerifier {
+  if (typeof options?.issuer !== 'string' || options.issuer === '') {
+    throw new TypeError('jwtAccessTokenVerifier: issuer is required');
+  }
+  if (typeof options.audience !== 'string' || options.audience === '') {
+    throw new TypeError('jwtAccessTokenVerifier: audience (this resource URI) is required');
+  }
+  const algorithms = [...(options.algorithms ?? DEFAULT_ACCESS_TOKEN_ALGORITHMS)];
+  if (algorithms.length === 0 || algorithms.some((alg) => alg === 'none' || alg.startsWith('HS'))) {
+    throw new TypeError(
+      'jwtAccessTokenVerifier: algorithms must be a non-empty list of asymmetric algorithms',
+    );
+  }
+  const { issuer, audience } = options;
+  const clockTolerance = options.clockToleranceSeconds ?? 30;
+  let keys: Promise<JWTVerifyGetKey> | undefined;
+
+  const resolveKeys = (): Promise<JWTVerifyGetKey> => {
+    keys ??= (async () => {
+      const jwksUri =
+        options.jwksUri ?? (await discoverAuthorizationServer(issuer, { fetch: options.fetch })).jwks_uri;
+      if (!jwksUri) throw authorizationServerUnavailable(new Error(`issuer ${issuer} publishes no jwks_uri`));
+      return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+    })();
+    // A failed discovery is retried on the next request rather than cached forever.
+    keys.catch(() => {
+      keys = undefined;
+    });
+    return keys;
+  };
+
+  return {
+    async verify(token) {
+      const getKey = await resolveKeys();
+      let payload: Record<string, unknown>;
+      try {
+        ({ payload } = await jwtVerify(token, getKey, {
+          issuer,
+          algorithms,
+          typ: 'at+jwt',
+          clockTolerance,
+          requiredClaims: ['exp', 'sub', 'client_id'],
+        }));
+      } catch (error) {
+        throw mapJoseError(error);
+      }
+      const audiences = audienceList(payload.aud);
+      if (!audiences.some((value) => sameResource(value, audience))) {
+        throw invalidToken('audience_invalid', 'the access token was not issued for this resource');
+      }
+      if (typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') {
+        throw invalidToken('claims_invalid', 'the access token lacks sub or client_id');
+      }
+      return toClaims(payload, issuer, audiences);
+    },
+  };
+}
+
+function toClaims(payload: Record<string, unknown>, issuer: string, audience: string[]): AccessTokenClaims {
+  return {
+    issuer,
+    subject: payload.sub as string,
+    clientId: payload.client_id as string,
+    scopes: parseScope(payload.scope),
+    audience,
+    expiresAt: payload.exp as number,
+    ...(typeof payload.iat === 'number' ? { issuedAt: payload.iat } : {}),
+    ...(typeof payload.jti === 'string' ? { tokenId: payload.jti } : {}),
+    claims: payload,
+  };
+}
+
+function mapJoseError(error: unknown): BearerError {
+  if (error instanceof errors.JWTExpired)
+    return invalidToken('token_expired', 'the access token has expired', error);
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    switch (error.claim) {
+      case 'iss':
+        return invalidToken('issuer_invalid', 'the access token was issued by an untrusted issuer', error);
+      case 'typ':
+        return invalidToken('typ_invalid', 'the token is not a JWT access token (typ must be at+jwt)', error);
+      case 'nbf':
+      case 'iat':
+        return invalidToken('token_not_yet_valid', 'the access token is not valid yet', error);
+      default:
+        return invalidToken(
+          'claims_invalid',
+          `the access token claim ${error.claim} is missing or invalid`,
+          error,
+        );
+    }
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return invalidToken('alg_not_allowed', 'the access token algorithm is not allowed', error);
+  }
+  if (error instanceof errors.JWKSNoMatchingKey) {
+    return invalidToken(
+      'key_unknown',
+      'the access token is signed with a key the issuer does not publish',
+      error,
+    );
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return invalidToken('signature_invalid', 'the access token signature is invalid', error);
+  }
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
+    return invalidToken('token_malformed', 'the access token is malformed', error);
+  }
+  // JWKS timeouts and fetch failures: the issuer's keys could not be read. Fail closed, retryably.
+  return authorizationServerUnavailable(error);
+}

@@ -1,0 +1,32 @@
+export {
+  type AccessTokenClaims,
+  type AccessTokenVerifier,
+  normalizeResource,
+  sameResource,
+} from './access-token/claims.ts';
+export { type IntrospectionVerifierOptions, introspectionVerifier } from './access-token/introspection.ts';
+export {
+  DEFAULT_ACCESS_TOKEN_ALGORITHMS,
+  type JwtAccessTokenVerifierOptions,
+  jwtAccessTokenVerifier,
+} from './access-token/jwt.ts';
+export {
+  type AuthorizationServerMetadata,
+  discoverAuthorizationServer,
+} from './authorization-server-metadata.ts';
+export { extractBearerToken } from './bearer-header.ts';
+export { bearerChallenge, bearerErrorResponse, type ChallengeOptions } from './challenge.ts';
+export {
+  BearerError,
+  type BearerErrorCode,
+  insufficientScope,
+  invalidToken,
+  type RefusalReason,
+} from './errors.ts';
+export {
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+  protectedResourceMetadata,
+  protectedResourceMetadataResponse,
+  protectedResourceMetadataUrl,
+} from './protected-resource-metadata.ts';
