@@ -3,7 +3,7 @@ import { signCompact } from './compact-jws.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { type Envelope, type EnvelopeBody, EnvelopeBodySchema } from './envelope.ts';
 import { EnvelopeError } from './errors.ts';
-import { type EnvelopeKeyRing, unixNow } from './key-ring.ts';
+import { type EnvelopeKeyRing, type JsonWebKeySet, unixNow } from './key-ring.ts';
 import { TXN_TOKEN_TYP } from './txn-token.ts';
 
 export interface EnvelopeIssuerOptions {
@@ -67,6 +67,11 @@ export class EnvelopeIssuer {
     this.#keys = options.keys;
     this.#workload = options.workload ?? options.issuer;
     this.#now = options.now ?? unixNow;
+  }
+
+  /** The public keys verifiers need: serve this as the issuer's JWKS. */
+  jwks(): JsonWebKeySet {
+    return this.#keys.jwks();
   }
 
   /** Validates `body`, freezes it into an envelope and signs it. Throws `ERR_ENVELOPE_CLAIMS_INVALID`. */

@@ -34,6 +34,11 @@ export interface IdentityBoundaryOptions {
   /** Scopes advertised in metadata and in the 401 challenge (what basic access needs). */
   scopesSupported?: readonly string[];
   resourceName?: string;
+  /**
+   * Where the boundary publishes its envelope-signing JWKS, as a path on the resource's origin.
+   * Default `/.well-known/jwks.json`. Downstream verifiers fetch it to check `Txn-Token` envelopes.
+   */
+  envelopeJwksPath?: string;
   logger?: Logger;
 }
 
@@ -56,6 +61,8 @@ export class IdentityBoundary {
   readonly resource: URL;
   readonly resourceMetadataUrl: string;
   readonly metadata: ProtectedResourceMetadata;
+  /** Absolute URL of the envelope JWKS this boundary serves. */
+  readonly envelopeJwksUrl: string;
   readonly #verifier: AccessTokenVerifier;
   readonly #settings: BoundarySettings;
   readonly #challengeScopes: readonly string[];
@@ -76,6 +83,9 @@ export class IdentityBoundary {
       ...(options.resourceName ? { resourceName: options.resourceName } : {}),
     });
     this.resourceMetadataUrl = protectedResourceMetadataUrl(options.resource).href;
+    const jwksPath = options.envelopeJwksPath ?? '/.well-known/jwks.json';
+    if (!jwksPath.startsWith('/')) throw new TypeError('IdentityBoundary: envelopeJwksPath must be an absolute path');
+    this.envelopeJwksUrl = new URL(jwksPath, this.resource.origin).href;
     this.#verifier = options.tokenVerifier;
     this.#challengeScopes = options.scopesSupported ?? [];
     this.#settings = {
@@ -118,6 +128,9 @@ export class IdentityBoundary {
     const fetch = async (request: Request): Promise<Response> => {
       const metadataResponse = protectedResourceMetadataResponse(request, this.metadata);
       if (metadataResponse) return metadataResponse;
+      if (request.method === 'GET' && request.url === this.envelopeJwksUrl) {
+        return Response.json(this.#settings.envelopes.jwks(), { headers: { 'cache-control': 'max-age=60' } });
+      }
       let context: BoundaryRequestContext;
       try {
         context = await this.authenticate(request);

@@ -1,0 +1,124 @@
+import type { AccessToken, ClientCredentials, ClientMetadata, Configuration, JWK } from 'oidc-provider';
+import { errorPage, loggedOutPage, logoutPage } from './html.ts';
+import { SIGNING_ALG } from './keys.ts';
+import { createMemoryAdapterFactory } from './memory-adapter.ts';
+import {
+  DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+  type ResourceServerConfig,
+  resourceServerInfo,
+} from './resources.ts';
+import type { UserDirectory } from './users.ts';
+
+export interface ConfigurationInput {
+  resources: readonly ResourceServerConfig[];
+  clients: readonly ClientMetadata[];
+  users: UserDirectory;
+  signingJwk: JWK;
+  cookieKeys: string[];
+}
+
+/**
+ * The oidc-provider configuration of the demo IdP. Every helper oidc-provider marks "you should change
+ * this" is set explicitly: partly because the defaults print notices to the console, mostly so that each
+ * policy decision is written down here rather than implied.
+ */
+export function buildConfiguration(input: ConfigurationInput): Configuration {
+  const { resources, users } = input;
+  // Only statically configured clients (resource servers) may introspect tokens they did not obtain:
+  // registration is open, so "any confidential client" would mean "anyone".
+  const resourceServerClients = new Set(input.clients.map((client) => client.client_id));
+
+  return {
+    adapter: createMemoryAdapterFactory(),
+    clients: [...input.clients],
+    jwks: { keys: [input.signingJwk] },
+    cookies: { keys: input.cookieKeys },
+    // Everything is signed with the one ES256 key, including ID tokens (oidc-provider defaults to RS256).
+    clientDefaults: { id_token_signed_response_alg: SIGNING_ALG },
+    responseTypes: ['code'],
+    // OAuth 2.1 and the MCP authorization spec require PKCE for every authorization code flow; v9 only
+    // supports S256, and by default would exempt confidential clients.
+    pkce: { required: () => true },
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email', 'email_verified'] },
+    async findAccount(_ctx, sub) {
+      const user = users.findBySub(sub);
+      if (!user) return undefined;
+      return {
+        accountId: user.sub,
+        claims: () => ({
+          sub: user.sub,
+          name: user.name,
+          preferred_username: user.username,
+          email: user.email,
+          email_verified: true,
+        }),
+      };
+    },
+    // RFC 9068 leaves room for deployment claims: resource servers read the caller's organisation and roles
+    // from the token instead of calling back. `sid` is the IdP sign-in session (oidc-provider's session
+    // uid, not the cookie value): the same for every client the user approved in that sign-in, so calls
+    // made by different agents on one person's behalf can be correlated.
+    extraTokenClaims(_ctx, token: AccessToken | ClientCredentials) {
+      if (!('accountId' in token)) return undefined;
+      const user = users.findBySub(token.accountId);
+      if (!user) return undefined;
+      const sid = token.sessionUid;
+      return { tenant: user.tenant, roles: [...user.roles], ...(sid ? { sid } : {}) };
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      // Open dynamic client registration (RFC 7591) so MCP clients can register themselves. Demo only:
+      // a real deployment gates this with initial access tokens or software statements.
+      registration: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) =>
+          token.clientId === client.clientId ||
+          (client.clientAuthMethod !== 'none' && resourceServerClients.has(client.clientId)),
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo: (_ctx, indicator) => resourceServerInfo(resources, indicator),
+        // Never guess an audience: a single candidate is the obvious one; several stay unresolved, which
+        // oidc-provider answers with `invalid_target` instead of minting a token for an arbitrary one.
+        defaultResource: (_ctx, _client, oneOf) => (oneOf?.length === 1 ? oneOf[0] : oneOf),
+        // Let the token request omit `resource` when exactly one was granted, even with `openid` requested.
+        useGrantedResource: () => true,
+      },
+      rpInitiatedLogout: {
+        logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = logoutPage(form);
+        },
+        postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = loggedOutPage();
+        },
+      },
+    },
+    // Browser-based MCP clients (e.g. an inspector) call the token endpoint cross-origin.
+    clientBasedCORS: () => true,
+    renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = errorPage(out.error, out.error_description);
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+      ClientCredentials: (_ctx, token) =>
+        token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+      AuthorizationCode: 60,
+      IdToken: 600,
+      RefreshToken: 24 * 60 * 60,
+      Interaction: 10 * 60,
+      Session: 24 * 60 * 60,
+      Grant: 24 * 60 * 60,
+    },
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * @baton/demo-idp: a real OpenID provider (oidc-provider v9) for the Baton demo and test suites, plus
+ * helpers that sign in the way a person with a browser would.
+ */
+export { OAuthFlowError } from './errors.ts';
+export { type DemoIdp, type StartDemoIdpOptions, startDemoIdp } from './idp.ts';
+export { obtainUserAccessToken } from './obtain-token.ts';
+export type { ResourceServerConfig } from './resources.ts';
+export { generateSigningJwk } from './keys.ts';
+export { scriptedLogin } from './scripted-login.ts';
+export { DEMO_USERS, type DemoUser } from './users.ts';

@@ -1,0 +1,111 @@
+import { CookieJar } from './cookie-jar.ts';
+import { OAuthFlowError } from './errors.ts';
+
+/** A sign-in takes about six requests; the cap only turns a redirect loop into an error. */
+const MAX_STEPS = 20;
+const FORM = /<form method="post" action="([^"]*)" data-step="(login|consent)">/;
+
+interface Step {
+  url: URL;
+  body?: URLSearchParams;
+}
+
+/**
+ * Signs in at the demo IdP the way a person with a browser would: follows the authorization request's
+ * redirects with its own cookie jar, fills in the login form, approves the consent form, and stops at the
+ * redirect back to the client. That final URL (carrying `code`, `state` and `iss`) is returned without
+ * being requested, so the caller decides what the client does with it.
+ *
+ * Throws on a wrong username or password, and an {@link OAuthFlowError} when the IdP answers with an
+ * error redirect (`?error=…`) or an error page.
+ */
+export async function scriptedLogin(
+  authorizationUrl: URL | string,
+  credentials: { username: string; password: string },
+): Promise<URL> {
+  const start = new URL(authorizationUrl);
+  const isClientRedirect = clientRedirectMatcher(start);
+  const jar = new CookieJar();
+  let step: Step = { url: start };
+
+  for (let count = 0; count < MAX_STEPS; count++) {
+    const response = await send(step, jar);
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      await response.body?.cancel();
+      const next = new URL(location, step.url);
+      if (isClientRedirect(next)) return checkAuthorizationResponse(next);
+      step = { url: next };
+      continue;
+    }
+
+    const html = await response.text();
+    if (response.status === 401 && step.url.pathname.endsWith('/login')) {
+      throw new Error(
+        `scriptedLogin: the IdP refused to sign in "${credentials.username}": wrong username or password`,
+      );
+    }
+    if (!response.ok) {
+      const error = textOf(html, 'data-error') ?? `http_${response.status}`;
+      throw new OAuthFlowError('authorization', error, textOf(html, 'data-error-description'));
+    }
+    const form = FORM.exec(html);
+    if (!form?.[1]) throw new Error(`scriptedLogin: no login or consent form at ${step.url.pathname}`);
+    const action = new URL(decodeEntities(form[1]), step.url);
+    step =
+      form[2] === 'login'
+        ? {
+            url: action,
+            body: new URLSearchParams({ username: credentials.username, password: credentials.password }),
+          }
+        : { url: action, body: new URLSearchParams() };
+  }
+  throw new Error(`scriptedLogin: gave up after ${MAX_STEPS} requests without reaching the client`);
+}
+
+async function send(step: Step, jar: CookieJar): Promise<Response> {
+  const headers = new Headers({ accept: 'text/html' });
+  const cookie = jar.headerFor(step.url);
+  if (cookie) headers.set('cookie', cookie);
+  const response = await fetch(step.url, {
+    method: step.body ? 'POST' : 'GET',
+    headers,
+    body: step.body,
+    redirect: 'manual',
+  });
+  jar.store(response);
+  return response;
+}
+
+/**
+ * Recognises the redirect back to the client: by the request's `redirect_uri` when present, otherwise
+ * (e.g. with pushed authorization requests) as the first redirect that leaves the IdP's origin.
+ */
+function clientRedirectMatcher(authorizationUrl: URL): (url: URL) => boolean {
+  const redirectUri = URL.parse(authorizationUrl.searchParams.get('redirect_uri') ?? '');
+  if (!redirectUri) return (url) => url.origin !== authorizationUrl.origin;
+  return (url) => url.origin === redirectUri.origin && url.pathname === redirectUri.pathname;
+}
+
+function checkAuthorizationResponse(url: URL): URL {
+  const error = url.searchParams.get('error');
+  if (error) {
+    throw new OAuthFlowError('authorization', error, url.searchParams.get('error_description') ?? undefined);
+  }
+  return url;
+}
+
+/** Reads the text of the element marked with `attribute` on the IdP's error page. */
+function textOf(html: string, attribute: string): string | undefined {
+  const match = new RegExp(`<[a-z]+ ${attribute}>([^<]*)<`).exec(html);
+  return match?.[1] ? decodeEntities(match[1]) : undefined;
+}
+
+function decodeEntities(value: string): string {
+  return value
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#39;', "'")
+    .replaceAll('&amp;', '&');
+}

@@ -1,0 +1,70 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/**
+ * A person who can sign in at the demo IdP. The demo keeps users in memory with plain-text passwords
+ * because they are fixtures, printed in docs and typed into forms by hand; nothing here is a real secret.
+ */
+export interface DemoUser {
+  /** Stable subject identifier: becomes the `sub` claim of every token issued for this user. */
+  sub: string;
+  username: string;
+  password: string;
+  name: string;
+  email: string;
+  /** Organisation the user belongs to; carried in access tokens as `tenant`. */
+  tenant: string;
+  /** Coarse application roles; carried in access tokens as `roles`. */
+  roles: string[];
+  /** The most a user may ever be granted: requested scopes outside this list are dropped at consent. */
+  allowedScopes: string[];
+}
+
+/** The two demo personas: alice may do everything the order system offers, bob may only look. */
+export const DEMO_USERS: { alice: DemoUser; bob: DemoUser } = {
+  alice: {
+    sub: 'user-alice',
+    username: 'alice',
+    password: 'alice-demo-pw',
+    name: 'Alice Example',
+    email: 'alice@acme.example',
+    tenant: 'acme',
+    roles: ['buyer', 'orders-admin'],
+    allowedScopes: ['orders:read', 'orders:write', 'billing:read'],
+  },
+  bob: {
+    sub: 'user-bob',
+    username: 'bob',
+    password: 'bob-demo-pw',
+    name: 'Bob Example',
+    email: 'bob@acme.example',
+    tenant: 'acme',
+    roles: ['viewer'],
+    allowedScopes: ['orders:read'],
+  },
+};
+
+/** Lookups the provider needs: by username at the login form, by `sub` whenever a token is minted. */
+export interface UserDirectory {
+  findBySub(sub: string): DemoUser | undefined;
+  /** Returns the user only when the password matches; the comparison does not leak timing. */
+  authenticate(username: string, password: string): DemoUser | undefined;
+}
+
+export function createUserDirectory(users: readonly DemoUser[]): UserDirectory {
+  const bySub = new Map(users.map((user) => [user.sub, user]));
+  const byUsername = new Map(users.map((user) => [user.username, user]));
+  return {
+    findBySub: (sub) => bySub.get(sub),
+    authenticate(username, password) {
+      const user = byUsername.get(username);
+      // Compare digests so that unequal lengths take the same path as unequal contents.
+      const expected = digest(user?.password ?? '');
+      const matches = timingSafeEqual(expected, digest(password));
+      return user && matches ? user : undefined;
+    },
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
