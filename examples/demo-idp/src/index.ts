@@ -4,8 +4,8 @@
  */
 export { OAuthFlowError } from './errors.ts';
 export { type DemoIdp, type StartDemoIdpOptions, startDemoIdp } from './idp.ts';
+export { generateSigningJwk } from './keys.ts';
 export { obtainUserAccessToken } from './obtain-token.ts';
 export type { ResourceServerConfig } from './resources.ts';
-export { generateSigningJwk } from './keys.ts';
 export { scriptedLogin } from './scripted-login.ts';
 export { DEMO_USERS, type DemoUser } from './users.ts';

@@ -84,7 +84,8 @@ export class IdentityBoundary {
     });
     this.resourceMetadataUrl = protectedResourceMetadataUrl(options.resource).href;
     const jwksPath = options.envelopeJwksPath ?? '/.well-known/jwks.json';
-    if (!jwksPath.startsWith('/')) throw new TypeError('IdentityBoundary: envelopeJwksPath must be an absolute path');
+    if (!jwksPath.startsWith('/'))
+      throw new TypeError('IdentityBoundary: envelopeJwksPath must be an absolute path');
     this.envelopeJwksUrl = new URL(jwksPath, this.resource.origin).href;
     this.#verifier = options.tokenVerifier;
     this.#challengeScopes = options.scopesSupported ?? [];

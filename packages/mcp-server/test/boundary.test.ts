@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { verifyEnvelope, keyRingResolver } from '@baton/envelope';
+import { remoteJwksResolver, verifyEnvelope } from '@baton/envelope';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { TOKEN_WITHHELD } from '../src/index.ts';
 import { reaches } from './fixtures/leaks.ts';
@@ -58,7 +58,10 @@ describe('identity boundary, end to end (real IdP, SDK client and server, HTTP)'
     assert.notEqual(identity.agent.client_id, identity.actor.sub, 'user and agent are kept apart');
     assert.deepEqual([...identity.authorization.scopes].sort(), ['orders:read', 'orders:write']);
     assert.equal(identity.authorization.confidence, 'medium');
-    assert.deepEqual(identity.delegation, { mode: 'service_identity', allowed: ['http://127.0.0.1/orders-api'] });
+    assert.deepEqual(identity.delegation, {
+      mode: 'service_identity',
+      allowed: ['http://127.0.0.1/orders-api'],
+    });
     assert.equal(identity.issuer, stack.resource);
     assert.equal(identity.trust_domain, TRUST_DOMAIN);
     assert.ok(identity.expires_at - identity.issued_at <= 300, 'envelopes live minutes');
@@ -118,15 +121,20 @@ describe('identity boundary, end to end (real IdP, SDK client and server, HTTP)'
     assert.equal(serialized.includes(aliceToken.split('.')[2]!), false, 'not even its signature');
   });
 
-  it('mints a verifiable envelope signed by the boundary key', async () => {
+  it('signs each envelope so that anyone holding the boundary JWKS can verify it', async () => {
     const client = await connect(stack, aliceToken);
     await client.callTool({ name: 'list_orders', arguments: {} });
     await client.close();
     const envelope = stack.observed.at(-1)!.identity;
+    const minted = stack.envelopes.minted.find((entry) => entry.envelope.id === envelope.id);
+    assert.ok(minted, 'the envelope the tool saw was minted by the boundary issuer');
     assert.equal(stack.audit.events.at(-1)!.envelope_id, envelope.id);
-    // The envelope object is what the tool holds; its JWS form is verified in the envelope package.
-    await assert.doesNotReject(async () => keyRingResolver(stack.ring)(stack.ring.signingKey.kid, stack.ring.signingKey.alg));
-    assert.equal(typeof verifyEnvelope, 'function');
+    const verified = await verifyEnvelope(minted.token, {
+      issuer: stack.resource,
+      trustDomain: TRUST_DOMAIN,
+      keys: remoteJwksResolver(new URL(stack.boundary.envelopeJwksUrl)),
+    });
+    assert.deepEqual(verified, envelope);
   });
 });
 
