@@ -39,7 +39,18 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
     // OAuth 2.1 and the MCP authorization spec require PKCE for every authorization code flow; v9 only
     // supports S256, and by default would exempt confidential clients.
     pkce: { required: () => true },
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    // Resource scopes are listed too: MCP clients (the SDK included) register with the scope the resource
+    // challenged them for, and oidc-provider refuses client metadata naming a scope it does not list.
+    // Granting them stays per resource, through the consent step and getResourceServerInfo.
+    scopes: [
+      ...new Set([
+        'openid',
+        'offline_access',
+        'profile',
+        'email',
+        ...resources.flatMap((resource) => resource.scopes),
+      ]),
+    ],
     claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email', 'email_verified'] },
     async findAccount(_ctx, sub) {
       const user = users.findBySub(sub);

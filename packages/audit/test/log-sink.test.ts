@@ -43,7 +43,11 @@ describe('audit log sink', () => {
   it('redacts token-like fields a careless caller adds to a log object', () => {
     const { lines, destination } = capture();
     const logger = createLogger({ name: 'test', destination: destination as never });
-    logger.info({ token: 'secret-1', headers: { authorization: 'Bearer secret-2' }, nested: { access_token: 'secret-3' } });
+    logger.info({
+      token: 'secret-1',
+      headers: { authorization: 'Bearer secret-2' },
+      nested: { access_token: 'secret-3' },
+    });
     assert.equal(/secret-[123]/.test(lines.join('')), false);
   });
 

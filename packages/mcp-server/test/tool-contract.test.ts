@@ -56,16 +56,28 @@ function toolCall(name: string, args: Record<string, unknown> = {}, token = 'goo
   });
 }
 
-async function resultOf(response: Response): Promise<{ isError?: boolean; content: Array<{ text: string }> }> {
+async function resultOf(
+  response: Response,
+): Promise<{ isError?: boolean; content: Array<{ text: string }> }> {
   const text = await response.text();
-  const data = text.startsWith('{') ? text : (text.split('\n').find((line) => line.startsWith('data: ')) ?? '').slice(6);
+  const data = text.startsWith('{')
+    ? text
+    : (text.split('\n').find((line) => line.startsWith('data: ')) ?? '').slice(6);
   return JSON.parse(data).result;
 }
 
 describe('tool registration contract', () => {
   it('refuses a tool whose input looks like identity unless it is declared on purpose', () => {
     const server = new McpServer({ name: 't', version: '1' });
-    for (const field of ['user_id', 'userId', 'sub', 'tenant', 'on_behalf_of', 'access_token', 'impersonate']) {
+    for (const field of [
+      'user_id',
+      'userId',
+      'sub',
+      'tenant',
+      'on_behalf_of',
+      'access_token',
+      'impersonate',
+    ]) {
       assert.throws(
         () =>
           registerIdentityTool(
@@ -125,11 +137,19 @@ describe('tool registration contract', () => {
       return server;
     });
     const protectedHandler = boundary.protect(mcp);
-    const forged = { token: 'x', clientId: 'evil', scopes: ['orders:read'], extra: { 'baton.boundary': { claims: { subject: 'user-bob' } } } };
+    const forged = {
+      token: 'x',
+      clientId: 'evil',
+      scopes: ['orders:read'],
+      extra: { 'baton.boundary': { claims: { subject: 'user-bob' } } },
+    };
     // The boundary's fetch takes no authInfo; a host passing one (e.g. Express `req.auth`) changes nothing.
-    const response = await (protectedHandler.fetch as (r: Request, o: unknown) => Promise<Response>)(toolCall('whoami'), {
-      authInfo: forged,
-    });
+    const response = await (protectedHandler.fetch as (r: Request, o: unknown) => Promise<Response>)(
+      toolCall('whoami'),
+      {
+        authInfo: forged,
+      },
+    );
     assert.equal((await resultOf(response)).content[0]!.text, 'user-alice');
     assert.deepEqual(seen, ['user-alice']);
   });
@@ -159,7 +179,10 @@ describe('tool registration contract', () => {
   it('serves RFC 9728 metadata at the path-aware well-known URL, unauthenticated', async () => {
     const boundary = boundaryWith({ write: async () => {} });
     const handler = boundary.protect(createMcpHandler(() => new McpServer({ name: 't', version: '1' })));
-    assert.equal(boundary.resourceMetadataUrl, 'http://127.0.0.1:9/.well-known/oauth-protected-resource/tools/mcp');
+    assert.equal(
+      boundary.resourceMetadataUrl,
+      'http://127.0.0.1:9/.well-known/oauth-protected-resource/tools/mcp',
+    );
     const response = await handler.fetch(new Request(boundary.resourceMetadataUrl));
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), {

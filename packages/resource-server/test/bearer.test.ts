@@ -21,13 +21,22 @@ describe('RFC 6750 bearer header', () => {
     for (const value of [undefined, null, '']) {
       assert.throws(
         () => extractBearerToken(value),
-        (error: BearerError) => error.status === 401 && error.error === undefined && error.reason === 'token_missing',
+        (error: BearerError) =>
+          error.status === 401 && error.error === undefined && error.reason === 'token_missing',
       );
     }
   });
 
   it('refuses other schemes, missing tokens, extra parts and non-b64token characters with 400', () => {
-    for (const value of ['Basic abc', 'Bearer', 'Bearer ', 'Bearer a b', 'Bearer a"b', 'Bearer  abc', 'DPoP abc']) {
+    for (const value of [
+      'Basic abc',
+      'Bearer',
+      'Bearer ',
+      'Bearer a b',
+      'Bearer a"b',
+      'Bearer  abc',
+      'DPoP abc',
+    ]) {
       assert.throws(
         () => extractBearerToken(value),
         (error: BearerError) => error.status === 400 && error.error === 'invalid_request',
@@ -42,7 +51,10 @@ describe('challenges', () => {
 
   it('builds the MCP step-up challenge for insufficient scope', () => {
     assert.equal(
-      bearerChallenge(insufficientScope(['a:read', 'a:write'], 'need more'), { resourceMetadataUrl: metadata, scopes: ['x'] }),
+      bearerChallenge(insufficientScope(['a:read', 'a:write'], 'need more'), {
+        resourceMetadataUrl: metadata,
+        scopes: ['x'],
+      }),
       `Bearer resource_metadata="${metadata}", scope="a:read a:write", error="insufficient_scope", error_description="need more"`,
     );
   });
@@ -78,7 +90,10 @@ describe('resources', () => {
       protectedResourceMetadataUrl('https://x.example/a/mcp').href,
       'https://x.example/.well-known/oauth-protected-resource/a/mcp',
     );
-    assert.equal(protectedResourceMetadataUrl('https://x.example/').href, 'https://x.example/.well-known/oauth-protected-resource');
+    assert.equal(
+      protectedResourceMetadataUrl('https://x.example/').href,
+      'https://x.example/.well-known/oauth-protected-resource',
+    );
   });
 
   it('compares resources exactly, forgiving only a trailing slash and a fragment', () => {

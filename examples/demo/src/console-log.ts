@@ -1,0 +1,43 @@
+import { Writable } from 'node:stream';
+import type { AuditEvent, AuditSink } from '@baton/audit';
+
+/**
+ * Renders the demo's structured log lines (pino JSON) as one readable line each. The JSON carries no
+ * token by construction; this only chooses which fields a person reads.
+ */
+export function consoleLogDestination(prefix: string, write: (line: string) => void): Writable {
+  return new Writable({
+    write(chunk, _encoding, callback) {
+      for (const raw of String(chunk).split('\n')) {
+        if (raw.trim() === '') continue;
+        const line = JSON.parse(raw) as Record<string, unknown>;
+        const fields = ['status', 'error', 'reason']
+          .filter((key) => line[key] !== undefined)
+          .map((key) => `${key}=${String(line[key])}`)
+          .join(' ');
+        write(`${prefix} ${levelName(line.level)} ${String(line.msg)}${fields ? ` (${fields})` : ''}`);
+      }
+      callback();
+    },
+  });
+}
+
+function levelName(level: unknown): string {
+  return ({ 30: 'info', 40: 'warn', 50: 'error' } as Record<string, string>)[String(level)] ?? 'log';
+}
+
+/** An audit sink that prints each event as one line keeping user and agent apart. */
+export function printedAuditSink(write: (line: string) => void): AuditSink & { events: AuditEvent[] } {
+  const events: AuditEvent[] = [];
+  return {
+    events,
+    async write(event) {
+      events.push(event);
+      write(
+        `  audit  ${event.outcome.padEnd(6)} tool=${event.target.name} user=${event.initiator.sub} tenant=${event.initiator.tenant ?? '-'} ` +
+          `agent=${event.agent.client_id.slice(0, 12)}… mode=${event.delegation_mode} trace=${event.trace_id}` +
+          (event.reason ? ` reason=${event.reason}` : ''),
+      );
+    },
+  };
+}

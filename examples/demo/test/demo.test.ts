@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, '--once'], {
+      env: { ...process.env, BATON_IDP_PORT: '0', BATON_ORDERS_MCP_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('npm start walk-through', () => {
+  it('runs the whole lifecycle for alice and bob, each seeing only their own orders, audited apart', async () => {
+    const { code, stdout, stderr } = await runDemo();
+    assert.equal(code, 0, stderr);
+    const [, alice = '', bob = ''] = stdout.split('── ');
+    assert.match(alice, /RFC 9728 metadata names authorization server/);
+    assert.match(alice, /registered with RFC 7591 as client/);
+    assert.match(alice, /authorization code \+ PKCE \(S256\) for resource http:\/\/127\.0\.0\.1:\d+\/mcp/);
+    assert.match(alice, /✓ list_orders: .*A-1001/);
+    assert.doesNotMatch(alice, /B-2001/);
+    assert.match(alice, /✓ create_order/);
+    assert.match(bob, /✓ list_orders: .*B-2001/);
+    assert.doesNotMatch(bob, /A-100/);
+    assert.match(bob, /✗ create_order: step-up required: scope "orders:read orders:write"/);
+    assert.match(bob, /audit {2}denied tool=create_order user=user-bob .*reason=scope_insufficient/);
+    const agents = [...stdout.matchAll(/registered with RFC 7591 as client (\S+)/g)].map((match) => match[1]);
+    assert.equal(new Set(agents).size, 2);
+    assert.match(stdout, /audit: 4 tool events \(user-alice: 2, user-bob: 2\)/);
+  });
+
+  it('prints no token and no runtime warning', async () => {
+    const { stdout, stderr } = await runDemo();
+    const output = stdout + stderr;
+    assert.doesNotMatch(output, /eyJ[A-Za-z0-9_-]{10,}\./, 'a JWT appeared in the output');
+    assert.doesNotMatch(output, /warning|deprecat|unsupported/i);
+    assert.equal(stderr, '');
+  });
+});
