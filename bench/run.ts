@@ -1,0 +1,14 @@
+/**
+ * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
+ * it measures on this machine and prints.
+ */
+import { benchEnvelope } from './envelope.ts';
+import { benchToolCalls } from './tool-call.ts';
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+out(`Baton benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
+out();
+out('Execution Identity Envelope: mint + verify vs raw node:crypto sign + verify (sequential, one core)');
+console.table(await benchEnvelope());
+out('Tool calls over HTTP with the MCP SDK client, 8 concurrent clients, median of 3 rounds');
+console.table(await benchToolCalls());
