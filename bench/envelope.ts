@@ -1,5 +1,11 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { type EnvelopeAlgorithm, EnvelopeIssuer, EnvelopeKeyRing, keyRingResolver, verifyEnvelope } from '@baton/envelope';
+import {
+  type EnvelopeAlgorithm,
+  EnvelopeIssuer,
+  EnvelopeKeyRing,
+  keyRingResolver,
+  verifyEnvelope,
+} from '@baton/envelope';
 import { fmt } from './stats.ts';
 
 const BODY = {
@@ -24,15 +30,26 @@ export async function benchEnvelope(iterations = 20_000): Promise<Array<Record<s
   const rows: Array<Record<string, string>> = [];
   for (const algorithm of ['ES256', 'EdDSA'] as EnvelopeAlgorithm[]) {
     const ring = EnvelopeKeyRing.generate({ algorithm, retentionSeconds: 900 });
-    const issuer = new EnvelopeIssuer({ issuer: 'https://orders.example/mcp', trustDomain: 'bench', keys: ring });
-    const options = { issuer: 'https://orders.example/mcp', trustDomain: 'bench', keys: keyRingResolver(ring) };
+    const issuer = new EnvelopeIssuer({
+      issuer: 'https://orders.example/mcp',
+      trustDomain: 'bench',
+      keys: ring,
+    });
+    const options = {
+      issuer: 'https://orders.example/mcp',
+      trustDomain: 'bench',
+      keys: keyRingResolver(ring),
+    };
     const payload = Buffer.from(issuer.mint(BODY).token.split('.').slice(0, 2).join('.'));
     const { privateKey, publicKey } =
-      algorithm === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      algorithm === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const digest = algorithm === 'EdDSA' ? null : 'sha256';
     const raw = await rate(iterations, () => {
       const signature = sign(digest, payload, { key: privateKey, dsaEncoding: 'ieee-p1363' });
-      if (!verify(digest, payload, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature)) throw new Error('raw');
+      if (!verify(digest, payload, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature))
+        throw new Error('raw');
     });
     const envelope = await rate(iterations, async () => {
       await verifyEnvelope(issuer.mint(BODY).token, options);

@@ -14,7 +14,9 @@ async function load(url: string, tokens: string[], calls: number, concurrency: n
   for (let i = 0; i < concurrency; i++) {
     const token = tokens[i % tokens.length]!;
     const client = new Client({ name: `bench-${i}`, version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider: { token: async () => token } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(url), { authProvider: { token: async () => token } }),
+    );
     clients.push(client);
   }
   const latencies: number[] = [];
@@ -37,8 +39,18 @@ async function load(url: string, tokens: string[], calls: number, concurrency: n
 }
 
 /** Tool calls through the Baton boundary vs the same server behind only the SDK's bearer check. */
-export async function benchToolCalls(calls = 4000, concurrency = 8, rounds = 3): Promise<Array<Record<string, string>>> {
-  const child = fork(fileURLToPath(new URL('./tool-call-servers.ts', import.meta.url)), [], { stdio: 'inherit' });
+export async function benchToolCalls(
+  calls = 4000,
+  concurrency = 8,
+  rounds = 3,
+): Promise<Array<Record<string, string>>> {
+  const child = fork(fileURLToPath(new URL('./tool-call-servers.ts', import.meta.url)), [], {
+    stdio: 'inherit',
+    // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the servers, to see where the time goes.
+    execArgv: process.env.BENCH_CPU_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      : [],
+  });
   const targets = await new Promise<Targets>((resolve, reject) => {
     child.once('message', (message) => resolve(message as Targets));
     child.once('error', reject);
@@ -46,7 +58,10 @@ export async function benchToolCalls(calls = 4000, concurrency = 8, rounds = 3):
   try {
     await load(targets.baseline, targets.tokens.baseline, 500, concurrency); // warm-up both
     await load(targets.baton, targets.tokens.baton, 500, concurrency);
-    const results = { baseline: [] as Awaited<ReturnType<typeof load>>[], baton: [] as Awaited<ReturnType<typeof load>>[] };
+    const results = {
+      baseline: [] as Awaited<ReturnType<typeof load>>[],
+      baton: [] as Awaited<ReturnType<typeof load>>[],
+    };
     for (let round = 0; round < rounds; round++) {
       // Alternate so drift (GC, JIT, thermal) hits both sides alike.
       results.baseline.push(await load(targets.baseline, targets.tokens.baseline, calls, concurrency));
@@ -63,10 +78,14 @@ export async function benchToolCalls(calls = 4000, concurrency = 8, rounds = 3):
     const baton = median(results.baton.map((r) => r.throughput));
     return [
       row('SDK bearer check only', results.baseline),
-      { ...row('Baton boundary (verify + envelope + audit)', results.baton), cost: `${fmt((100 * (baseline - baton)) / baseline, 1)} % (target <= 10 %)` },
+      {
+        ...row('Baton boundary (verify + envelope + audit)', results.baton),
+        cost: `${fmt((100 * (baseline - baton)) / baseline, 1)} % (target <= 10 %)`,
+      },
     ];
   } finally {
-    child.disconnect();
-    child.kill();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.disconnect(); // the child exits on disconnect, writing its profile if asked to
+    await exited;
   }
 }

@@ -23,9 +23,12 @@ export interface EnvelopeIssuerOptions {
 
 export interface MintedEnvelope {
   /** The validated, deeply frozen envelope that tool code receives. */
-  envelope: Envelope;
-  /** Its compact JWS (`typ: txntoken+jwt`), for the `Txn-Token` header when it crosses a process. */
-  token: string;
+  readonly envelope: Envelope;
+  /**
+   * Its compact JWS (`typ: txntoken+jwt`), for the `Txn-Token` header when it crosses a process.
+   * Signed on first read, then the same string every time.
+   */
+  readonly token: string;
 }
 
 /**
@@ -92,13 +95,19 @@ export class EnvelopeIssuer {
       expires_at: issuedAt + this.ttlSeconds,
       ...parsed.data,
     });
+    // Signed on first use: most tool calls never send their envelope across a process boundary, and a
+    // signature is the most expensive step of minting. The key is chosen now, so a rotation between
+    // mint and first use cannot change which key signs.
     const { kid, alg, privateKey } = this.#keys.signingKey;
-    const token = signCompact(
-      { alg, typ: TXN_TOKEN_TYP, kid },
-      toWireClaims(envelope, this.#workload),
-      privateKey,
-    );
-    return { envelope, token };
+    const workload = this.#workload;
+    let token: string | undefined;
+    return Object.freeze({
+      envelope,
+      get token() {
+        token ??= signCompact({ alg, typ: TXN_TOKEN_TYP, kid }, toWireClaims(envelope, workload), privateKey);
+        return token;
+      },
+    });
   }
 }
 

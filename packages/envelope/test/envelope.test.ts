@@ -362,3 +362,20 @@ describe('envelope verification refuses attacks', () => {
     await assert.rejects(verifyEnvelope(token, { ...verifyOptions, keys: undefined as never }), TypeError);
   });
 });
+
+describe('lazy signing', () => {
+  it('signs on first read of token, once, with the key that was active at mint time', async () => {
+    const { issuer, ring, verifyOptions } = setup();
+    const minted = issuer.mint(aliceBody());
+    const kidAtMint = ring.signingKey.kid;
+    ring.rotate();
+    const first = minted.token;
+    assert.equal(minted.token, first, 'the same JWS every time');
+    const header = JSON.parse(Buffer.from(first.split('.')[0]!, 'base64url').toString());
+    assert.equal(header.kid, kidAtMint);
+    assert.deepEqual(await verifyEnvelope(first, verifyOptions), minted.envelope);
+    assert.throws(() => {
+      (minted as { token: string }).token = 'forged';
+    }, TypeError);
+  });
+});

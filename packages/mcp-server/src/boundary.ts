@@ -142,10 +142,9 @@ export class IdentityBoundary {
           scopes: this.#challengeScopes,
         });
       }
-      const headers = new Headers(request.headers);
-      headers.delete('authorization');
-      const forwarded = new Request(request, { headers });
-      return mcp.fetch(forwarded, { authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl) });
+      return mcp.fetch(withoutAuthorization(request), {
+        authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl),
+      });
     };
     return { fetch };
   }
@@ -169,4 +168,21 @@ export class IdentityBoundary {
       );
     }
   }
+}
+
+/**
+ * The request as the SDK (and through it, tool code) may see it: without the `Authorization` header.
+ * Removing the header in place avoids copying the body stream; a request with immutable headers is
+ * copied instead.
+ */
+function withoutAuthorization(request: Request): Request {
+  try {
+    request.headers.delete('authorization');
+    if (!request.headers.has('authorization')) return request;
+  } catch {
+    // Immutable headers guard: fall through to a copy.
+  }
+  const headers = new Headers(request.headers);
+  headers.delete('authorization');
+  return new Request(request, { headers });
 }

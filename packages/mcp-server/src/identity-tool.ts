@@ -182,9 +182,14 @@ function tenantOf(claims: Readonly<Record<string, unknown>>): string | null {
 
 function toolContext(ctx: ServerContext, logger: Logger, envelope: Envelope, tool: string): ToolContext {
   const progressToken = ctx.mcpReq._meta?.progressToken;
+  let log: Logger | undefined;
   return Object.freeze({
     signal: ctx.mcpReq.signal,
-    log: logger.child({ trace_id: envelope.session.trace_id, tool, actor_sub: envelope.actor.sub }),
+    // Created on first use: most tools never log, and a pino child per call is measurable.
+    get log() {
+      log ??= logger.child({ trace_id: envelope.session.trace_id, tool, actor_sub: envelope.actor.sub });
+      return log;
+    },
     async progress(progress: number, total?: number, message?: string) {
       if (progressToken === undefined) return;
       await ctx.mcpReq.notify({
@@ -204,11 +209,19 @@ function toolError(text: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text }] };
 }
 
+/**
+ * Schemas already checked, with their allow-lists. `createMcpHandler` builds a server per request, so
+ * registration runs per request too; the JSON Schema conversion behind this check runs once per schema.
+ */
+const checkedSchemas = new WeakMap<object, string>();
+
 function assertNoUndeclaredIdentityInput(
   name: string,
   config: IdentityToolConfig<StandardSchemaWithJSON | undefined>,
 ) {
   if (!config.inputSchema) return;
+  const allowList = (config.identityLikeInputAllowed ?? []).join(',');
+  if (checkedSchemas.get(config.inputSchema) === allowList) return;
   const jsonSchema = config.inputSchema['~standard'].jsonSchema.input({ target: 'draft-2020-12' });
   const allowed = new Set(config.identityLikeInputAllowed ?? []);
   const undeclared = identityLikeProperties(jsonSchema).filter((property) => !allowed.has(property));
@@ -218,4 +231,5 @@ function assertNoUndeclaredIdentityInput(
         'If the tool really takes it (e.g. an admin lookup), list it in identityLikeInputAllowed.',
     );
   }
+  checkedSchemas.set(config.inputSchema, allowList);
 }
