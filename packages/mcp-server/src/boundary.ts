@@ -12,7 +12,12 @@ import {
   protectedResourceMetadataResponse,
   protectedResourceMetadataUrl,
 } from '@baton/resource-server';
-import type { McpHandlerRequestOptions } from '@modelcontextprotocol/server';
+import {
+  localhostAllowedHostnames,
+  type McpHandlerRequestOptions,
+  originValidationResponse,
+  validateHostHeader,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { DelegationPolicy } from './identity-from-claims.ts';
 import { BoundaryRequestContext, type BoundarySettings } from './request-context.ts';
@@ -39,6 +44,11 @@ export interface IdentityBoundaryOptions {
    * Default `/.well-known/jwks.json`. Downstream verifiers fetch it to check `Txn-Token` envelopes.
    */
   envelopeJwksPath?: string;
+  /**
+   * Hostnames accepted in `Host` and `Origin` (DNS-rebinding defence). Default: the resource's
+   * hostname, or the loopback names when the resource is on loopback.
+   */
+  allowedHostnames?: readonly string[];
   logger?: Logger;
 }
 
@@ -66,6 +76,7 @@ export class IdentityBoundary {
   readonly #verifier: AccessTokenVerifier;
   readonly #settings: BoundarySettings;
   readonly #challengeScopes: readonly string[];
+  readonly #allowedHostnames: string[];
 
   constructor(options: IdentityBoundaryOptions) {
     if (!options?.resource) throw new TypeError('IdentityBoundary: resource is required');
@@ -89,6 +100,10 @@ export class IdentityBoundary {
     this.envelopeJwksUrl = new URL(jwksPath, this.resource.origin).href;
     this.#verifier = options.tokenVerifier;
     this.#challengeScopes = options.scopesSupported ?? [];
+    this.#allowedHostnames = [
+      ...(options.allowedHostnames ??
+        (isLoopback(this.resource.hostname) ? localhostAllowedHostnames() : [this.resource.hostname])),
+    ];
     this.#settings = {
       component: options.resource,
       envelopes: options.envelopes,
@@ -126,12 +141,26 @@ export class IdentityBoundary {
    * Any `authInfo` a caller passes in is ignored: only this boundary decides who is calling.
    */
   protect(mcp: FetchMcpHandler): { fetch(request: Request): Promise<Response> } {
+    const resourcePath = stripTrailingSlash(this.resource.pathname);
+    const jwksPath = new URL(this.envelopeJwksUrl).pathname;
     const fetch = async (request: Request): Promise<Response> => {
+      // DNS-rebinding and cross-site defence (MCP transport security): the SDK's handler does none.
+      // Fetch-native runtimes build requests without a Host header; their URL carries the host.
+      const host = validateHostHeader(
+        request.headers.get('host') ?? new URL(request.url).host,
+        this.#allowedHostnames,
+      );
+      if (!host.ok)
+        return Response.json({ error: 'invalid_request', error_description: host.message }, { status: 403 });
+      const rejected = originValidationResponse(request, this.#allowedHostnames);
+      if (rejected) return rejected;
       const metadataResponse = protectedResourceMetadataResponse(request, this.metadata);
       if (metadataResponse) return metadataResponse;
-      if (request.method === 'GET' && request.url === this.envelopeJwksUrl) {
+      const path = stripTrailingSlash(new URL(request.url).pathname);
+      if (path === jwksPath && (request.method === 'GET' || request.method === 'HEAD')) {
         return Response.json(this.#settings.envelopes.jwks(), { headers: { 'cache-control': 'max-age=60' } });
       }
+      if (path !== resourcePath) return Response.json({ error: 'not_found' }, { status: 404 });
       let context: BoundaryRequestContext;
       try {
         context = await this.authenticate(request);
@@ -185,4 +214,12 @@ function withoutAuthorization(request: Request): Request {
   const headers = new Headers(request.headers);
   headers.delete('authorization');
   return new Request(request, { headers });
+}
+
+function stripTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
