@@ -10,5 +10,7 @@ out(`Baton benchmarks — node ${process.version}, ${(await import('node:os')).c
 out();
 out('Execution Identity Envelope: mint + verify vs raw node:crypto sign + verify (sequential, one core)');
 console.table(await benchEnvelope());
-out('Tool calls over HTTP with the MCP SDK client, 8 concurrent clients, median of 3 rounds');
+out(
+  'Tool calls over keep-alive HTTP (JSON-RPC tools/call), 8 concurrent connections, median of 15 alternating rounds',
+);
 console.table(await benchToolCalls());

@@ -110,4 +110,9 @@ for (const [name, url] of [
 }
 // Tokens travel over the IPC channel only, never to a log or stdout.
 process.send?.({ baton: baton.url, baseline: baseline.url, tokens });
+// The parent reads this process's CPU time around each load run: server CPU per call is the steadier
+// measure of what the boundary costs, since on two cores the load generator can be the bottleneck.
+process.on('message', (message) => {
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+});
 process.on('disconnect', () => process.exit(0));

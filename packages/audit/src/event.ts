@@ -36,5 +36,21 @@ export type AuditEventInput = Omit<AuditEvent, 'id' | 'time'>;
 
 /** Stamps an id and time on an event. */
 export function auditEvent(input: AuditEventInput): AuditEvent {
-  return { id: randomUUID(), time: new Date().toISOString(), ...input };
+  // Spelled out rather than spread: one fixed shape per event keeps the hot path monomorphic.
+  return {
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    action: input.action,
+    component: input.component,
+    trace_id: input.trace_id,
+    initiator: input.initiator,
+    agent: input.agent,
+    target: input.target,
+    delegation_mode: input.delegation_mode,
+    scopes: input.scopes,
+    outcome: input.outcome,
+    ...(input.reason !== undefined ? { reason: input.reason } : {}),
+    duration_ms: input.duration_ms,
+    ...(input.envelope_id !== undefined ? { envelope_id: input.envelope_id } : {}),
+  };
 }

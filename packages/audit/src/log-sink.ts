@@ -48,7 +48,9 @@ export class LogAuditSink implements AuditSink {
 
   constructor(logger: Logger) {
     if (!logger) throw new TypeError('LogAuditSink: a pino logger is required');
-    this.#logger = logger;
+    // Audit events are a closed shape with no field that can hold a secret, so the redaction pass
+    // (a measurable share of a tool call) is skipped for them; other log lines keep it.
+    this.#logger = logger.child({}, { redact: { paths: [] } });
   }
 
   async write(event: AuditEvent): Promise<void> {

@@ -143,6 +143,7 @@ export class IdentityBoundary {
   protect(mcp: FetchMcpHandler): { fetch(request: Request): Promise<Response> } {
     const resourcePath = stripTrailingSlash(this.resource.pathname);
     const jwksPath = new URL(this.envelopeJwksUrl).pathname;
+    const metadataPath = new URL(this.resourceMetadataUrl).pathname;
     const fetch = async (request: Request): Promise<Response> => {
       // DNS-rebinding and cross-site defence (MCP transport security): the SDK's handler does none.
       // Fetch-native runtimes build requests without a Host header; their URL carries the host.
@@ -154,9 +155,8 @@ export class IdentityBoundary {
         return Response.json({ error: 'invalid_request', error_description: host.message }, { status: 403 });
       const rejected = originValidationResponse(request, this.#allowedHostnames);
       if (rejected) return rejected;
-      const metadataResponse = protectedResourceMetadataResponse(request, this.metadata);
-      if (metadataResponse) return metadataResponse;
       const path = stripTrailingSlash(new URL(request.url).pathname);
+      if (path === metadataPath) return protectedResourceMetadataResponse(request, this.metadata)!;
       if (path === jwksPath && (request.method === 'GET' || request.method === 'HEAD')) {
         return Response.json(this.#settings.envelopes.jwks(), { headers: { 'cache-control': 'max-age=60' } });
       }

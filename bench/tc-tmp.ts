@@ -1,0 +1,3 @@
+import { benchToolCalls } from './tool-call.ts';
+
+console.table(await benchToolCalls());
