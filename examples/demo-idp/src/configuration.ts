@@ -1,7 +1,7 @@
+import { createMemoryAdapterFactory } from '@baton/broker/oidc-memory-adapter';
 import type { AccessToken, ClientCredentials, ClientMetadata, Configuration, JWK } from 'oidc-provider';
 import { errorPage, loggedOutPage, logoutPage } from './html.ts';
 import { SIGNING_ALG } from './keys.ts';
-import { createMemoryAdapterFactory } from './memory-adapter.ts';
 import {
   DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
   type ResourceServerConfig,

@@ -30,6 +30,10 @@ export interface AuditEvent {
   duration_ms: number;
   /** The envelope the action ran under, by id (never the signed envelope itself). */
   envelope_id?: string;
+  /** Actors between the person and the target, current (outermost) first, agent last. */
+  chain?: readonly string[];
+  /** What was asked for, when it differs from what was granted (`scopes`). */
+  scopes_requested?: readonly string[];
 }
 
 export type AuditEventInput = Omit<AuditEvent, 'id' | 'time'>;
@@ -52,5 +56,7 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.reason !== undefined ? { reason: input.reason } : {}),
     duration_ms: input.duration_ms,
     ...(input.envelope_id !== undefined ? { envelope_id: input.envelope_id } : {}),
+    ...(input.chain !== undefined ? { chain: input.chain } : {}),
+    ...(input.scopes_requested !== undefined ? { scopes_requested: input.scopes_requested } : {}),
   };
 }

@@ -7,3 +7,4 @@ export {
 } from './event.ts';
 export { createLogger, LogAuditSink, REDACTED_LOG_PATHS } from './log-sink.ts';
 export { type AuditSink, fanOut, MemoryAuditSink } from './sink.ts';
+export { newTraceId, traceIdFrom } from './trace-context.ts';

@@ -1,5 +1,5 @@
 import type { AuditSink } from '@baton/audit';
-import { createLogger } from '@baton/audit';
+import { createLogger, traceIdFrom } from '@baton/audit';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import {
   type AccessTokenVerifier,
@@ -21,7 +21,6 @@ import {
 import type { Logger } from 'pino';
 import type { DelegationPolicy } from './identity-from-claims.ts';
 import { BoundaryRequestContext, type BoundarySettings } from './request-context.ts';
-import { traceIdFrom } from './trace-context.ts';
 
 export interface IdentityBoundaryOptions {
   /** This MCP server's canonical resource URI (RFC 8707), e.g. `https://orders.example/mcp`. Required. */

@@ -1,4 +1,4 @@
-import { type AuditOutcome, auditEvent } from '@baton/audit';
+import { type AuditOutcome, auditEvent, newTraceId, traceIdFrom } from '@baton/audit';
 import type { Envelope } from '@baton/envelope';
 import type {
   AuthInfo,
@@ -14,7 +14,6 @@ import type { Logger } from 'pino';
 import { envelopeBodyFromClaims } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import { type BoundaryRequestContext, boundaryContextOf } from './request-context.ts';
-import { newTraceId, traceIdFrom } from './trace-context.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
 export interface ToolContext {

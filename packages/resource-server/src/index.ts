@@ -6,6 +6,7 @@ export {
 } from './access-token/claims.ts';
 export { type IntrospectionVerifierOptions, introspectionVerifier } from './access-token/introspection.ts';
 export {
+  AUDIENCE_CHECKED_BY_CALLER,
   DEFAULT_ACCESS_TOKEN_ALGORITHMS,
   type JwtAccessTokenVerifierOptions,
   jwtAccessTokenVerifier,

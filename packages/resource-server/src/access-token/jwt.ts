@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { discoverAuthorizationServer } from '../authorization-server-metadata.ts';
 import { authorizationServerUnavailable, type BearerError, invalidToken } from '../errors.ts';
 import {
@@ -9,18 +9,30 @@ import {
   sameResource,
 } from './claims.ts';
 
+/**
+ * Pass as `audience` when the caller checks the audience itself against something only it knows,
+ * e.g. a token broker checking that a subject token was issued for the client exchanging it.
+ * The verifier then checks everything else and returns the token's audiences unchecked.
+ */
+export const AUDIENCE_CHECKED_BY_CALLER: unique symbol = Symbol('baton.audience-checked-by-caller');
+
 /** Asymmetric algorithms only (RFC 8725 §3.1): HMAC would let anyone holding the JWKS mint tokens. */
 export const DEFAULT_ACCESS_TOKEN_ALGORITHMS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const;
 
 export interface JwtAccessTokenVerifierOptions {
   /** The authorization server's issuer identifier, compared exactly with `iss`. Required. */
   issuer: string;
-  /** This resource's canonical URI (RFC 8707); the token's `aud` must name it. Required. */
-  audience: string;
+  /**
+   * This resource's canonical URI (RFC 8707); the token's `aud` must name it. Required; pass
+   * {@link AUDIENCE_CHECKED_BY_CALLER} only when the caller checks the returned audiences itself.
+   */
+  audience: string | typeof AUDIENCE_CHECKED_BY_CALLER;
   /** Algorithm allow-list; default {@link DEFAULT_ACCESS_TOKEN_ALGORITHMS}. `none` and HMAC are refused. */
   algorithms?: readonly string[];
   /** JWKS location; default: `jwks_uri` from the issuer's RFC 8414 / OIDC metadata. */
   jwksUri?: string;
+  /** The issuer's public keys in hand (no fetching), e.g. an authorization server verifying its own tokens. */
+  jwks?: { keys: Array<Record<string, unknown>> };
   /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds. Default 30. */
   clockToleranceSeconds?: number;
   fetch?: typeof fetch;
@@ -39,7 +51,10 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
   if (typeof options?.issuer !== 'string' || options.issuer === '') {
     throw new TypeError('jwtAccessTokenVerifier: issuer is required');
   }
-  if (typeof options.audience !== 'string' || options.audience === '') {
+  if (
+    options.audience !== AUDIENCE_CHECKED_BY_CALLER &&
+    (typeof options.audience !== 'string' || options.audience === '')
+  ) {
     throw new TypeError('jwtAccessTokenVerifier: audience (this resource URI) is required');
   }
   const algorithms = [...(options.algorithms ?? DEFAULT_ACCESS_TOKEN_ALGORITHMS)];
@@ -54,6 +69,7 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
 
   const resolveKeys = (): Promise<JWTVerifyGetKey> => {
     keys ??= (async () => {
+      if (options.jwks) return createLocalJWKSet(options.jwks as Parameters<typeof createLocalJWKSet>[0]);
       const jwksUri =
         options.jwksUri ?? (await discoverAuthorizationServer(issuer, { fetch: options.fetch })).jwks_uri;
       if (!jwksUri) throw authorizationServerUnavailable(new Error(`issuer ${issuer} publishes no jwks_uri`));
@@ -82,7 +98,10 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
         throw mapJoseError(error);
       }
       const audiences = audienceList(payload.aud);
-      if (!audiences.some((value) => sameResource(value, audience))) {
+      if (
+        audience !== AUDIENCE_CHECKED_BY_CALLER &&
+        !audiences.some((value) => sameResource(value, audience))
+      ) {
         throw invalidToken('audience_invalid', 'the access token was not issued for this resource');
       }
       if (typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') {

@@ -1,0 +1,165 @@
+import type { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AuditSink } from '@baton/audit';
+import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
+import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
+import type { AdapterFactory, ClientMetadata, JWK } from 'oidc-provider';
+import Provider from 'oidc-provider';
+import { brokerConfiguration } from './configuration.ts';
+import { introspectionExtension } from './endpoints/introspection.ts';
+import { revocationExtension } from './endpoints/revocation.ts';
+import type { PolicyEngine } from './policy/facts.ts';
+import { MemoryTokenRegistry } from './registry/memory-registry.ts';
+import type { RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
+import {
+  type AudienceConfig,
+  TOKEN_EXCHANGE_DUPLICATES,
+  TOKEN_EXCHANGE_PARAMETERS,
+  tokenExchangeHandler,
+} from './token-exchange/grant.ts';
+import { InputTokenVerifier, type TrustedIssuer } from './token-exchange/input-token.ts';
+import { TOKEN_EXCHANGE_GRANT } from './token-exchange/token-types.ts';
+
+export interface BrokerOptions {
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Identity providers whose access tokens may be exchanged (found through their metadata). */
+  trustedIssuers: readonly TrustedIssuer[];
+  /** Resources the broker issues tokens for, with the scopes each understands. */
+  audiences: readonly AudienceConfig[];
+  /** Declared policy (see `createCedarPolicyEngine`). */
+  policy: PolicyEngine;
+  audit: AuditSink;
+  /** Statically registered clients (operator-approved services). */
+  clients?: ClientMetadata[];
+  /** RFC 7591 §3 initial access token required to register. */
+  initialAccessToken?: string;
+  /** Demo only: let anyone register. Must be set explicitly when no initial access token is configured. */
+  allowAnonymousRegistration?: boolean;
+  /** The broker's ES256 private signing key (JWK); default: generated at start. */
+  signingJwk?: JWK;
+  registry?: TokenRegistry;
+  adapter?: AdapterFactory;
+  /** Longest lifetime of any exchanged token, seconds. Default 300. */
+  maxLifetimeSeconds?: number;
+  /** Issue Execution Identity Envelopes as Transaction Tokens for this trust domain. */
+  transactionTokens?: { trustDomain: string };
+  onError?: (error: unknown) => void;
+}
+
+export interface Broker {
+  issuer: string;
+  url: URL;
+  registry: TokenRegistry;
+  /** Operator revocation of a token, a whole grant (root), or everything of one subject. */
+  revoke(target: RevocationTarget): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the token broker: an OAuth authorization server (oidc-provider) for services and agents,
+ * with RFC 8693 token exchange, declared policy and cascading revocation.
+ *
+ * @example
+ * const broker = await startBroker({ trustedIssuers: [{ issuer: idp }], audiences, policy, audit,
+ *   initialAccessToken: process.env.BATON_REGISTRATION_TOKEN });
+ */
+export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  if (!options?.policy) throw new TypeError('startBroker: policy is required');
+  if (!options.audit) throw new TypeError('startBroker: audit is required');
+  if (!options.trustedIssuers)
+    throw new TypeError('startBroker: trustedIssuers is required (it may be empty)');
+  if (!options.audiences?.length) throw new TypeError('startBroker: at least one audience is required');
+  if (!options.initialAccessToken && options.allowAnonymousRegistration !== true) {
+    throw new TypeError(
+      'startBroker: registration needs an initialAccessToken; set allowAnonymousRegistration: true only for a demo',
+    );
+  }
+  const maxLifetimeSeconds = options.maxLifetimeSeconds ?? 300;
+  const host = options.host ?? '127.0.0.1';
+  const server: Server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const issuer = url.origin;
+
+  const signingJwk = options.signingJwk ?? (await generateSigningJwk());
+  const { d: _private, ...publicJwk } = signingJwk as Record<string, unknown>;
+  const publicJwks = { keys: [publicJwk] };
+  const localKeys = createLocalJWKSet(publicJwks as never);
+  const registry = options.registry ?? new MemoryTokenRegistry();
+  const pendingClaims = new WeakMap<object, Record<string, unknown>>();
+  const provider = new Provider(
+    issuer,
+    brokerConfiguration({
+      adapter: options.adapter ?? createMemoryAdapterFactory(),
+      clients: options.clients ?? [],
+      signingJwk,
+      audiences: options.audiences,
+      initialAccessToken: options.initialAccessToken,
+      pendingClaims,
+      maxLifetimeSeconds,
+    }),
+  );
+  const onError = options.onError ?? (() => {});
+  provider.on('server_error', (_ctx, error) => onError(error));
+  (provider as EventEmitter).on('error', (error: unknown) => onError(error));
+  provider.use(introspectionExtension({ issuer, keys: localKeys, registry }));
+  provider.use(revocationExtension({ issuer, keys: localKeys, registry }));
+
+  const envelopes = options.transactionTokens
+    ? new EnvelopeIssuer({
+        issuer,
+        trustDomain: options.transactionTokens.trustDomain,
+        // The broker's own key: Transaction Tokens verify against the JWKS the broker already publishes.
+        keys: EnvelopeKeyRing.fromPrivateJwk(signingJwk as Record<string, unknown>, {
+          retentionSeconds: Math.max(900, maxLifetimeSeconds),
+        }),
+        ttlSeconds: Math.min(300, maxLifetimeSeconds),
+      })
+    : undefined;
+  provider.registerGrantType(
+    TOKEN_EXCHANGE_GRANT,
+    tokenExchangeHandler({
+      issuer,
+      inputs: new InputTokenVerifier({
+        trusted: options.trustedIssuers,
+        broker: { issuer, jwks: publicJwks },
+      }),
+      audiences: options.audiences,
+      policy: options.policy,
+      registry,
+      audit: options.audit,
+      ...(envelopes ? { envelopes } : {}),
+      maxLifetimeSeconds,
+      pendingClaims,
+    }) as never,
+    TOKEN_EXCHANGE_PARAMETERS,
+    TOKEN_EXCHANGE_DUPLICATES,
+  );
+  server.on('request', provider.callback());
+
+  return {
+    issuer,
+    url,
+    registry,
+    revoke: (target) => registry.revoke(target),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await registry.close();
+    },
+  };
+}
+
+async function generateSigningJwk(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'ES256', use: 'sig' } as JWK;
+}

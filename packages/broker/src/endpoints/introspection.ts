@@ -1,0 +1,69 @@
+import { type JWTVerifyGetKey, jwtVerify } from 'jose';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { TokenRegistry } from '../registry/token-registry.ts';
+
+export interface IntrospectionExtensionOptions {
+  issuer: string;
+  keys: JWTVerifyGetKey;
+  registry: TokenRegistry;
+}
+
+/**
+ * oidc-provider introspects only the tokens it stores; the broker's exchanged tokens are stateless
+ * JWTs tracked by the registry. After oidc-provider has authenticated the caller and refused the JWT,
+ * this answers for it instead: active only if the signature verifies, it has not expired, and the
+ * registry says neither it nor anything it derives from is revoked (RFC 7662 §2.2: otherwise
+ * `{ "active": false }` and nothing else).
+ *
+ * Who may introspect: the client the token was issued to, or a client serving the token's audience.
+ */
+export function introspectionExtension(options: IntrospectionExtensionOptions) {
+  return async function introspectBrokerTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+    await next();
+    if (ctx.oidc?.route !== 'introspection' || !structuredTokenRefused(ctx)) return;
+    const token = (ctx.oidc.params as { token?: string }).token;
+    const caller = ctx.oidc.client;
+    // Only after oidc-provider authenticated the caller (its client authentication runs first).
+    if (!token || !caller) return;
+    ctx.status = 200;
+    ctx.body = { active: false };
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, options.keys, {
+        issuer: options.issuer,
+        typ: 'at+jwt',
+        algorithms: ['ES256'],
+      }));
+    } catch {
+      return;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.jti !== 'string' || !(await options.registry.isActive(payload.jti, now))) return;
+    const ownResources = (caller.metadata().baton_resources as string[] | undefined) ?? [];
+    if (payload.client_id !== caller.clientId && !ownResources.includes(String(payload.aud))) return;
+    ctx.body = {
+      active: true,
+      iss: payload.iss,
+      sub: payload.sub,
+      aud: payload.aud,
+      client_id: payload.client_id,
+      scope: payload.scope,
+      exp: payload.exp,
+      iat: payload.iat,
+      jti: payload.jti,
+      token_type: 'Bearer',
+      ...(payload.act ? { act: payload.act } : {}),
+      ...(payload.tenant ? { tenant: payload.tenant } : {}),
+    };
+  };
+}
+
+/**
+ * oidc-provider refuses JWTs at introspection and revocation with `unsupported_token_type` (it only
+ * knows tokens it stores), after authenticating the caller. Those are the answers this extension takes over.
+ */
+export function structuredTokenRefused(ctx: KoaContextWithOIDC): boolean {
+  return (
+    ctx.status === 400 && (ctx.body as { error?: string } | undefined)?.error === 'unsupported_token_type'
+  );
+}

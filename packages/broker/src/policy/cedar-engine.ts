@@ -1,0 +1,116 @@
+import { type Context, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
+import { composeDecision, type ScopeAnswer } from './compose-decision.ts';
+import { contextAttributesRead } from './context-usage.ts';
+import type { ExchangeFacts, PolicyEngine } from './facts.ts';
+import { BoundedMemo, memoKeyFor } from './memo.ts';
+import { compilePolicySet, describeErrors } from './policy-set.ts';
+import { AUDIENCE_TYPE, CLIENT_TYPE, EXCHANGE_ACTION, exchangeContext } from './request-model.ts';
+
+export interface CedarPolicyEngineOptions {
+  /** Cedar policy text (the operator's reviewable file). Every policy must carry an @id("...") annotation. */
+  policies: string;
+  /** Used when no permitting rule sets @lifetime / @max_depth. */
+  defaults: { lifetimeSeconds: number; maxDepth: number };
+  /**
+   * How many per-scope Cedar answers to remember; 0 turns the memo off. Default 10,000. Entries are
+   * small (a key of the facts rules can read, and a few rule ids), so the default costs a few MB.
+   */
+  memoSize?: number;
+}
+
+const DEFAULT_MEMO_SIZE = 10_000;
+
+/**
+ * A `PolicyEngine` that decides exchanges with the operator's Cedar policies.
+ *
+ * The request is principal `Baton::Client::"<client>"`, action `Baton::Action::"exchange"`, resource
+ * `Baton::Audience::"<audience>"`, and a context of `mode`, `depth`, `scope`, `subject`, `tenant`,
+ * `agent` and `chain` (see `request-model.ts`). Cedar is asked once per requested scope, with that one
+ * scope in the context, so a rule grants scopes by naming them and the token carries exactly the
+ * requested scopes some rule permits. `@lifetime("300")` and `@max_depth("3")` on permit rules bound
+ * the token; the smallest among the rules that permitted wins.
+ *
+ * Policies are parsed, validated and preparsed into cedar-wasm once, here; a decision is then one
+ * `statefulIsAuthorized` call per scope not already in the memo.
+ *
+ * @example
+ * const engine = createCedarPolicyEngine({
+ *   policies: readFileSync('policy.cedar', 'utf8'),
+ *   defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+ * });
+ * const decision = engine.decide(facts);
+ * if (!decision.allowed) refuse(decision.reasons);
+ */
+export function createCedarPolicyEngine(options: CedarPolicyEngineOptions): PolicyEngine {
+  if (typeof options?.policies !== 'string') {
+    throw new TypeError('createCedarPolicyEngine: policies must be the Cedar policy text');
+  }
+  const { lifetimeSeconds, maxDepth } = options.defaults ?? {};
+  if (!Number.isSafeInteger(lifetimeSeconds) || lifetimeSeconds <= 0) {
+    throw new TypeError('createCedarPolicyEngine: defaults.lifetimeSeconds must be a positive integer');
+  }
+  if (!Number.isSafeInteger(maxDepth) || maxDepth <= 0) {
+    throw new TypeError('createCedarPolicyEngine: defaults.maxDepth must be a positive integer');
+  }
+  const memoSize = options.memoSize ?? DEFAULT_MEMO_SIZE;
+  if (!Number.isSafeInteger(memoSize) || memoSize < 0) {
+    throw new TypeError('createCedarPolicyEngine: memoSize must be a non-negative integer');
+  }
+
+  const compiled = compilePolicySet(options.policies);
+  const defaults = { lifetimeSeconds, maxDepth };
+  const memo = new BoundedMemo<ScopeAnswer>(memoSize);
+  const memoKey = memoKeyFor(contextAttributesRead(Object.values(compiled.policies)));
+
+  const ask = (facts: ExchangeFacts, scope: string): ScopeAnswer => {
+    const key = memoSize === 0 ? undefined : memoKey(facts, scope);
+    const known = key === undefined ? undefined : memo.get(key);
+    if (known !== undefined) return known;
+    let answer: ScopeAnswer;
+    try {
+      answer = evaluate(compiled.preparsedId, facts, scope);
+    } catch (error) {
+      // Not remembered: a throw from wasm says nothing lasting about these facts.
+      return refused(`Cedar failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (key !== undefined) memo.set(key, answer);
+    return answer;
+  };
+
+  return {
+    decide(facts: ExchangeFacts) {
+      const scopes = [...new Set(facts.scopes)];
+      // No scopes requested: still one question, so a scopeless token is permitted or refused too.
+      const answers = (scopes.length > 0 ? scopes : ['']).map((scope) => ask(facts, scope));
+      return composeDecision(facts, scopes, answers, compiled.rules, defaults);
+    },
+  };
+}
+
+/** One trip into wasm. Anything short of a clean answer is a refusal that says why. */
+function evaluate(preparsedPolicySetId: string, facts: ExchangeFacts, scope: string): ScopeAnswer {
+  const answer = statefulIsAuthorized({
+    principal: { type: CLIENT_TYPE, id: facts.client },
+    action: EXCHANGE_ACTION,
+    resource: { type: AUDIENCE_TYPE, id: facts.audience },
+    context: exchangeContext(facts, scope) as Context,
+    preparsedPolicySetId,
+    entities: [],
+  });
+  if (answer.type === 'failure')
+    return refused(`Cedar could not evaluate the request: ${describeErrors(answer.errors)}`);
+
+  const { decision, diagnostics } = answer.response;
+  const errors = diagnostics.errors.map(
+    ({ policyId, error }) => `rule "${policyId}" failed to evaluate: ${error.message}`,
+  );
+  return Object.freeze({
+    allowed: decision === 'allow' && errors.length === 0,
+    determining: Object.freeze([...diagnostics.reason]),
+    errors: Object.freeze(errors),
+  });
+}
+
+function refused(error: string): ScopeAnswer {
+  return Object.freeze({ allowed: false, determining: Object.freeze([]), errors: Object.freeze([error]) });
+}

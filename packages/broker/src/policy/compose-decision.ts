@@ -1,0 +1,101 @@
+import type { ExchangeFacts, PolicyDecision } from './facts.ts';
+import type { RuleInfo } from './policy-set.ts';
+
+/** Cedar's answer to one question: "may these facts have this one scope?". */
+export interface ScopeAnswer {
+  /** Cedar allowed and nothing failed to evaluate. */
+  readonly allowed: boolean;
+  /** `@id`s Cedar reports as determining: the permits behind an allow, the forbids behind a deny. */
+  readonly determining: readonly string[];
+  /** Evaluation failures. Any one refuses the whole exchange. */
+  readonly errors: readonly string[];
+}
+
+export interface DecisionDefaults {
+  lifetimeSeconds: number;
+  maxDepth: number;
+}
+
+/**
+ * Turns per-scope answers into one decision. Refusals carry no scopes, zero lifetime and zero depth,
+ * so a caller that forgot to check `allowed` still has nothing it could mint.
+ *
+ * Evaluation errors fail closed for the whole exchange, not just their scope: Cedar skips a rule that
+ * errors, and a skipped forbid is a permission nobody granted. Which scopes that forbid would have
+ * covered is unknowable, so no scope is granted.
+ */
+export function composeDecision(
+  facts: ExchangeFacts,
+  scopes: readonly string[],
+  answers: readonly ScopeAnswer[],
+  rules: ReadonlyMap<string, RuleInfo>,
+  defaults: DecisionDefaults,
+): PolicyDecision {
+  const errors = unique(answers.flatMap((answer) => answer.errors));
+  if (errors.length > 0) return deny(errors.map((error) => `refused (fail closed): ${error}`));
+
+  const granted = scopes.filter((_, index) => answers[index]?.allowed === true);
+  const allowed = scopes.length === 0 ? answers[0]?.allowed === true : granted.length > 0;
+  if (!allowed) return deny(refusalReasons(facts, scopes, answers, rules));
+
+  const permits = unique(answers.flatMap((answer) => (answer.allowed ? answer.determining : [])))
+    .map((id) => rules.get(id))
+    .filter((rule) => rule?.effect === 'permit') as RuleInfo[];
+  const lifetimeSeconds = smallest(permits.map((rule) => rule.lifetimeSeconds)) ?? defaults.lifetimeSeconds;
+  const maxDepth = smallest(permits.map((rule) => rule.maxDepth)) ?? defaults.maxDepth;
+
+  if (facts.depth > maxDepth) {
+    const limiting = permits.filter((rule) => rule.maxDepth !== undefined && facts.depth > rule.maxDepth);
+    return deny(
+      limiting.length === 0
+        ? [`max_depth exceeded: depth ${facts.depth} exceeds the default max_depth ${maxDepth}`]
+        : limiting.map(
+            (rule) =>
+              `max_depth exceeded: depth ${facts.depth} exceeds @max_depth ${rule.maxDepth} of rule "${rule.id}"`,
+          ),
+    );
+  }
+  return { allowed: true, grantedScopes: granted, lifetimeSeconds, maxDepth, reasons: [] };
+}
+
+/** The forbids that matched, by `@id`, and a sentence for scopes that no rule permitted at all. */
+function refusalReasons(
+  facts: ExchangeFacts,
+  scopes: readonly string[],
+  answers: readonly ScopeAnswer[],
+  rules: ReadonlyMap<string, RuleInfo>,
+): string[] {
+  const forbids: string[] = [];
+  const unpermitted: string[] = [];
+  answers.forEach((answer, index) => {
+    const matched = answer.determining.filter((id) => rules.get(id)?.effect === 'forbid');
+    if (matched.length > 0) forbids.push(...matched);
+    else if (index < scopes.length) unpermitted.push(scopes[index] as string);
+  });
+  const reasons = unique(forbids);
+  if (reasons.length === 0 || unpermitted.length > 0) {
+    const which =
+      unpermitted.length === 0
+        ? ''
+        : ` with scope${unpermitted.length > 1 ? 's' : ''} ${unpermitted.map((scope) => `"${scope}"`).join(', ')}`;
+    reasons.push(
+      `no rule permits client "${facts.client}" to exchange for audience "${facts.audience}" in mode ${facts.mode}${which}`,
+    );
+  }
+  return reasons;
+}
+
+function deny(reasons: string[]): PolicyDecision {
+  return { allowed: false, grantedScopes: [], lifetimeSeconds: 0, maxDepth: 0, reasons };
+}
+
+function smallest(values: readonly (number | undefined)[]): number | undefined {
+  let result: number | undefined;
+  for (const value of values)
+    if (value !== undefined && (result === undefined || value < result)) result = value;
+  return result;
+}
+
+function unique<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
+}

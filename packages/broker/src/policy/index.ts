@@ -1,0 +1,2 @@
+export { type CedarPolicyEngineOptions, createCedarPolicyEngine } from './cedar-engine.ts';
+export type { ExchangeFacts, PolicyDecision, PolicyEngine } from './facts.ts';

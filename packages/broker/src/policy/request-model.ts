@@ -1,0 +1,71 @@
+import type { ExchangeFacts } from './facts.ts';
+
+/**
+ * How one token exchange is put to Cedar. The schema is the contract operators write policies
+ * against: policies are validated against it at startup, so a typo such as `context.scopes` or a
+ * `context.depth == "3"` type mismatch is refused when the broker starts, not discovered as a rule
+ * that silently never matches.
+ */
+export const POLICY_SCHEMA = `
+namespace Baton {
+  entity Client;
+  entity Audience;
+  action exchange appliesTo {
+    principal: Client,
+    resource: Audience,
+    context: {
+      mode: String,
+      depth: Long,
+      scope: String,
+      subject: String,
+      tenant: String,
+      agent: String,
+      chain: Set<String>,
+    },
+  };
+}
+`;
+
+export const CLIENT_TYPE = 'Baton::Client';
+export const AUDIENCE_TYPE = 'Baton::Audience';
+export const EXCHANGE_ACTION = { type: 'Baton::Action', id: 'exchange' } as const;
+
+/** The context attributes, in the fixed order memo keys use. */
+export const CONTEXT_ATTRIBUTES = ['mode', 'depth', 'scope', 'subject', 'tenant', 'agent', 'chain'] as const;
+export type ContextAttribute = (typeof CONTEXT_ATTRIBUTES)[number];
+
+export type ContextValue = string | number | readonly string[];
+
+/** One context attribute's value for the question "may these facts have `scope`?". */
+export function contextValue(facts: ExchangeFacts, scope: string, attribute: ContextAttribute): ContextValue {
+  switch (attribute) {
+    case 'mode':
+      return facts.mode;
+    case 'depth':
+      return facts.depth;
+    case 'scope':
+      return scope;
+    case 'subject':
+      return facts.subject.sub;
+    case 'tenant':
+      // Cedar has no null; a subject without a tenant is the empty string.
+      return facts.subject.tenant ?? '';
+    case 'agent':
+      return facts.agent;
+    case 'chain':
+      return facts.chain;
+  }
+}
+
+/** The full context record for one scope's question. */
+export function exchangeContext(facts: ExchangeFacts, scope: string): Record<ContextAttribute, ContextValue> {
+  return {
+    mode: facts.mode,
+    depth: facts.depth,
+    scope,
+    subject: facts.subject.sub,
+    tenant: facts.subject.tenant ?? '',
+    agent: facts.agent,
+    chain: facts.chain,
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Every token the broker issues, with where it came from, so that revocation cascades: revoking a
+ * token, its root grant, or its subject makes it and everything derived from it inactive.
+ */
+export interface IssuedToken {
+  jti: string;
+  /** The broker-issued token this one was exchanged from; `null` when the subject came from an IdP. */
+  parent: string | null;
+  /** The root grant: the identity-provider token at the start of the chain (`<iss>#<jti>`). */
+  root: string;
+  /** `sub` of the token: the person the whole chain acts for. */
+  subject: string;
+  clientId: string;
+  audience: string;
+  /** Unix seconds. */
+  exp: number;
+}
+
+export type RevocationTarget = { jti: string } | { root: string } | { subject: string };
+
+/**
+ * Where issued-token records and revocations live. The embedded default is in memory; production
+ * deployments share one across broker instances (PostgreSQL for records, Redis for revocation sets), so
+ * a revocation on one instance is seen by all at once.
+ */
+export interface TokenRegistry {
+  record(token: IssuedToken): Promise<void>;
+  find(jti: string): Promise<IssuedToken | undefined>;
+  revoke(target: RevocationTarget): Promise<void>;
+  /**
+   * Whether `jti` is known, unexpired, and neither it, any ancestor, its root nor its subject is revoked.
+   * `now` in Unix seconds.
+   */
+  isActive(jti: string, now: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The ancestor walk shared by registries: bounded, because chains are bounded by policy. */
+export async function chainIsActive(
+  registry: Pick<TokenRegistry, 'find'>,
+  revoked: (target: RevocationTarget) => Promise<boolean> | boolean,
+  jti: string,
+  now: number,
+  maxHops = 32,
+): Promise<boolean> {
+  const first = await registry.find(jti);
+  if (!first || first.exp <= now) return false;
+  if ((await revoked({ root: first.root })) || (await revoked({ subject: first.subject }))) return false;
+  let current: IssuedToken | undefined = first;
+  for (let hop = 0; current && hop < maxHops; hop++) {
+    if (await revoked({ jti: current.jti })) return false;
+    if (current.parent === null) return true;
+    current = await registry.find(current.parent);
+  }
+  // A missing ancestor (expired and forgotten) cannot vouch for its descendants.
+  return false;
+}

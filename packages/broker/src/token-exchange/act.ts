@@ -1,0 +1,35 @@
+/**
+ * The RFC 8693 §4.1 `act` claim: the current actor outermost, earlier actors nested inside, so a token
+ * at any hop names every party between the person and the API, in order.
+ */
+export interface ActClaim {
+  sub: string;
+  /** Present for actors named by another issuer (the agent, registered at the identity provider). */
+  iss?: string;
+  act?: ActClaim;
+}
+
+/** Wraps the existing chain with a new outermost actor. */
+export function withActor(actor: { sub: string; iss?: string }, inner: ActClaim | undefined): ActClaim {
+  return { sub: actor.sub, ...(actor.iss ? { iss: actor.iss } : {}), ...(inner ? { act: inner } : {}) };
+}
+
+/** Actors from outermost to innermost. */
+export function actorsOf(act: ActClaim | undefined): ActClaim[] {
+  const actors: ActClaim[] = [];
+  for (let current = act; current; current = current.act) {
+    actors.push(current);
+    if (actors.length > 64) throw new TypeError('act chain is too deep');
+  }
+  return actors;
+}
+
+/** Parses an untrusted `act` claim value into the typed chain, or `undefined` when it is malformed. */
+export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
+  if (value === undefined) return undefined;
+  if (depth > 64 || value === null || typeof value !== 'object') throw new TypeError('malformed act claim');
+  const { sub, iss, act } = value as Record<string, unknown>;
+  if (typeof sub !== 'string' || sub === '') throw new TypeError('act claim without sub');
+  if (iss !== undefined && typeof iss !== 'string') throw new TypeError('act claim with a non-string iss');
+  return { sub, ...(iss ? { iss } : {}), ...(act !== undefined ? { act: parseAct(act, depth + 1) } : {}) };
+}

@@ -1,0 +1,257 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { createCedarPolicyEngine, type ExchangeFacts } from '../src/policy/index.ts';
+
+const fixture = readFileSync(new URL('./fixtures/policy.cedar', import.meta.url), 'utf8');
+const defaults = { lifetimeSeconds: 900, maxDepth: 5 };
+const BILLING = 'http://127.0.0.1/billing/mcp';
+const LEGACY = 'http://127.0.0.1/legacy-api';
+
+const facts = (overrides: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
+  client: 'orders-mcp',
+  subject: { sub: 'user-alice', tenant: 'acme' },
+  agent: 'agent-1',
+  audience: BILLING,
+  mode: 'on_behalf_of',
+  depth: 1,
+  chain: ['orders-mcp'],
+  scopes: ['orders:read'],
+  ...overrides,
+});
+
+const engineFor = (policies: string, options: { memoSize?: number; maxDepth?: number } = {}) =>
+  createCedarPolicyEngine({
+    policies,
+    defaults: { ...defaults, maxDepth: options.maxDepth ?? defaults.maxDepth },
+    ...(options.memoSize === undefined ? {} : { memoSize: options.memoSize }),
+  });
+
+describe('cedar policy engine: permits', () => {
+  it('permits the declared client, audience and mode, granting only requested scopes a rule permits', () => {
+    const decision = engineFor(fixture).decide(
+      facts({ scopes: ['orders:read', 'orders:write', 'billing:read', 'billing:admin'] }),
+    );
+    assert.deepEqual(decision, {
+      allowed: true,
+      grantedScopes: ['orders:read', 'billing:read'],
+      lifetimeSeconds: 300,
+      maxDepth: 3,
+      reasons: [],
+    });
+  });
+
+  it('reads the chain: billing reaches the ledger only when the call came through orders', () => {
+    const engine = engineFor(fixture);
+    const ledger = {
+      client: 'billing-mcp',
+      audience: 'http://127.0.0.1/ledger/mcp',
+      scopes: ['ledger:read'],
+      depth: 2,
+    };
+    const via = engine.decide(facts({ ...ledger, chain: ['billing-mcp', 'orders-mcp'] }));
+    assert.equal(via.allowed, true);
+    assert.deepEqual([via.lifetimeSeconds, via.maxDepth], [120, 2]);
+    assert.equal(engine.decide(facts({ ...ledger, chain: ['billing-mcp', 'shipping-mcp'] })).allowed, false);
+  });
+
+  it('decides a request without scopes on the rules alone, granting no scope', () => {
+    const engine = engineFor(`
+      @id("txn-tokens-for-billing")
+      permit (principal, action, resource == Baton::Audience::"${BILLING}") when { context.mode == "txn_token" };
+    `);
+    assert.deepEqual(engine.decide(facts({ mode: 'txn_token', scopes: [] })), {
+      allowed: true,
+      grantedScopes: [],
+      lifetimeSeconds: defaults.lifetimeSeconds,
+      maxDepth: defaults.maxDepth,
+      reasons: [],
+    });
+    assert.equal(engine.decide(facts({ mode: 'on_behalf_of', scopes: [] })).allowed, false);
+  });
+});
+
+describe('cedar policy engine: refusals name their reason', () => {
+  it('refuses an audience no rule names, saying that no rule permits it', () => {
+    const decision = engineFor(fixture).decide(facts({ audience: 'http://127.0.0.1/payroll/mcp' }));
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.grantedScopes, []);
+    assert.deepEqual(decision.reasons, [
+      'no rule permits client "orders-mcp" to exchange for audience "http://127.0.0.1/payroll/mcp" in mode on_behalf_of with scope "orders:read"',
+    ]);
+  });
+
+  it('refuses a permitted audience in a mode no rule allows (mode is part of the permission)', () => {
+    const decision = engineFor(fixture).decide(facts({ mode: 'txn_token' }));
+    assert.equal(decision.allowed, false);
+    assert.match(decision.reasons[0] ?? '', /^no rule permits .* in mode txn_token/);
+  });
+
+  it('refuses when none of the requested scopes is permitted, naming the scopes', () => {
+    const decision = engineFor(fixture).decide(facts({ scopes: ['orders:write', 'billing:admin'] }));
+    assert.equal(decision.allowed, false);
+    assert.match(decision.reasons[0] ?? '', /with scopes "orders:write", "billing:admin"$/);
+  });
+
+  it('refuses an empty policy set: Cedar denies by default', () => {
+    assert.equal(engineFor('').decide(facts()).allowed, false);
+  });
+
+  it('a forbid rule wins over a permit, and its @id is the reason', () => {
+    const engine = engineFor(`
+      @id("anyone-may-impersonate")
+      permit (principal, action, resource) when { context.mode == "restricted_user" };
+      ${fixture}
+    `);
+    const decision = engine.decide(facts({ mode: 'restricted_user' }));
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.reasons, ['no-impersonation-except-legacy-api']);
+    // The forbid's `unless` carves out the legacy API, where the permits apply.
+    const legacy = engine.decide(
+      facts({ mode: 'restricted_user', audience: LEGACY, scopes: ['legacy:read'] }),
+    );
+    assert.equal(legacy.allowed, true);
+  });
+
+  it('refuses a depth above @max_depth, naming the rule that sets it', () => {
+    const decision = engineFor(fixture).decide(facts({ depth: 4 }));
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.grantedScopes, []);
+    assert.deepEqual(decision.reasons, [
+      'max_depth exceeded: depth 4 exceeds @max_depth 3 of rule "orders-mcp-may-call-billing"',
+    ]);
+    assert.equal(engineFor(fixture).decide(facts({ depth: 3 })).allowed, true);
+  });
+
+  it('refuses a depth above the default max_depth when no rule sets one', () => {
+    const engine = engineFor('@id("open") permit (principal, action, resource);', { maxDepth: 2 });
+    assert.equal(engine.decide(facts({ depth: 2 })).allowed, true);
+    const decision = engine.decide(facts({ depth: 3 }));
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.reasons, ['max_depth exceeded: depth 3 exceeds the default max_depth 2']);
+  });
+
+  it('a rule that fails to evaluate refuses the exchange (fail closed), naming the rule', () => {
+    // Cedar skips an erroring rule; for a forbid that would mean allowing what the operator forbade.
+    const engine = engineFor(`
+      @id("open") permit (principal, action, resource);
+      @id("overflowing-forbid") forbid (principal, action, resource) when { context.depth + 9223372036854775807 > 0 };
+    `);
+    const decision = engine.decide(facts({ scopes: ['orders:read', 'billing:read'] }));
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.grantedScopes, []);
+    assert.equal(decision.reasons.length, 1);
+    assert.match(
+      decision.reasons[0] ?? '',
+      /fail closed.*rule "overflowing-forbid" failed to evaluate: integer overflow/,
+    );
+  });
+
+  it('facts Cedar cannot represent refuse the exchange rather than throw', () => {
+    const decision = engineFor('@id("open") permit (principal, action, resource);').decide(
+      facts({ depth: 1.5 }),
+    );
+    assert.equal(decision.allowed, false);
+    assert.match(decision.reasons[0] ?? '', /fail closed.*Cedar could not evaluate the request/);
+  });
+});
+
+describe('cedar policy engine: lifetime and depth annotations', () => {
+  const policies = `
+    @id("broad") @lifetime("600") @max_depth("4")
+    permit (principal, action, resource) when { ["a", "b"].contains(context.scope) };
+    @id("short-for-a") @lifetime("60")
+    permit (principal, action, resource) when { context.scope == "a" };
+    @id("shallow-for-b") @max_depth("2")
+    permit (principal, action, resource) when { context.scope == "b" };
+    @id("plain") permit (principal, action, resource) when { context.scope == "c" };
+  `;
+  const decide = (scopes: string[]) => engineFor(policies).decide(facts({ scopes }));
+
+  it('takes the smallest @lifetime and @max_depth among the rules that permitted', () => {
+    assert.deepEqual([decide(['a']).lifetimeSeconds, decide(['a']).maxDepth], [60, 4]);
+    assert.deepEqual([decide(['b']).lifetimeSeconds, decide(['b']).maxDepth], [600, 2]);
+    // Across scopes: every rule that granted any of them bounds the token.
+    assert.deepEqual([decide(['a', 'b']).lifetimeSeconds, decide(['a', 'b']).maxDepth], [60, 2]);
+  });
+
+  it('falls back to the defaults when no permitting rule sets them', () => {
+    assert.deepEqual([decide(['c']).lifetimeSeconds, decide(['c']).maxDepth], [900, 5]);
+  });
+
+  it('ignores rules that permitted only scopes that were not granted', () => {
+    assert.deepEqual([decide(['c', 'z']).lifetimeSeconds, decide(['c', 'z']).maxDepth], [900, 5]);
+  });
+});
+
+describe('cedar policy engine: construction refuses what it cannot honour', () => {
+  const rejects = (policies: string, pattern: RegExp) =>
+    assert.throws(
+      () => engineFor(policies),
+      (error: unknown) => {
+        assert.ok(error instanceof TypeError, `expected TypeError, got ${String(error)}`);
+        assert.match(error.message, pattern);
+        return true;
+      },
+    );
+
+  it('stops a syntax error, with Cedar message and line', () => {
+    rejects(
+      '@id("a")\npermit (principal, action, resource) when { context.mode == };',
+      /cannot parse.*line 2:/,
+    );
+  });
+
+  it('stops a rule without @id (denials could not name it)', () => {
+    rejects('permit (principal, action, resource);', /needs an @id/);
+    rejects('@id("") permit (principal, action, resource);', /needs an @id/);
+  });
+
+  it('stops two rules sharing an @id', () => {
+    rejects(
+      '@id("a") permit (principal, action, resource);\n@id("a") forbid (principal, action, resource);',
+      /two rules carry @id\("a"\)/,
+    );
+  });
+
+  it('stops a malformed @lifetime or @max_depth, and one on a forbid rule', () => {
+    rejects(
+      '@id("a") @lifetime("5m") permit (principal, action, resource);',
+      /rule "a": @lifetime must be a positive/,
+    );
+    rejects(
+      '@id("a") @max_depth permit (principal, action, resource);',
+      /rule "a": @max_depth must be a positive/,
+    );
+    rejects('@id("a") @lifetime("0") permit (principal, action, resource);', /@lifetime must be a positive/);
+    rejects(
+      '@id("f") @lifetime("60") forbid (principal, action, resource);',
+      /only has a meaning on permit rules/,
+    );
+  });
+
+  it('stops a rule that reads a context attribute the request does not have (a typo never matches silently)', () => {
+    rejects(
+      '@id("typo") permit (principal, action, resource) when { context.scopes == "a" };',
+      /rule "typo".*scopes/,
+    );
+    rejects(
+      '@id("types") permit (principal, action, resource) when { context.depth == "3" };',
+      /rule "types"/,
+    );
+  });
+
+  it('stops templates, which have no links to fill them', () => {
+    rejects('@id("t") permit (principal == ?principal, action, resource);', /templates .* are not supported/);
+  });
+
+  it('stops defaults that are not positive integers', () => {
+    for (const bad of [
+      { lifetimeSeconds: 0, maxDepth: 3 },
+      { lifetimeSeconds: 60, maxDepth: 1.5 },
+    ]) {
+      assert.throws(() => createCedarPolicyEngine({ policies: fixture, defaults: bad }), TypeError);
+    }
+    assert.throws(() => createCedarPolicyEngine({ policies: fixture, defaults, memoSize: -1 }), TypeError);
+  });
+});

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import { ACCESS_TOKEN_TYPE } from '../src/index.ts';
+import { exchange, type ServiceClient } from './fixtures/service-client.ts';
+import { BILLING_API, BILLING_MCP, type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
+
+/** RFC 7662 introspection as `client`, authenticated with private_key_jwt. */
+async function introspect(stack: BrokerStack, client: ServiceClient | undefined, token: string) {
+  const response = await fetch(`${stack.broker.issuer}/token/introspection`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      token,
+      ...(client
+        ? {
+            client_id: client.clientId,
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: await client.assertion(stack.broker.issuer),
+          }
+        : {}),
+    }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function revoke(stack: BrokerStack, client: ServiceClient, token: string) {
+  const response = await fetch(`${stack.broker.issuer}/token/revocation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      token,
+      client_id: client.clientId,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await client.assertion(stack.broker.issuer),
+    }),
+  });
+  return response.status;
+}
+
+describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
+  let stack: BrokerStack;
+  let hop1: string;
+  let hop2: string;
+
+  before(async () => {
+    stack = await startBrokerStack();
+  });
+  after(() => stack.close());
+
+  beforeEach(async () => {
+    const user = await stack.userToken();
+    const first = await exchange(stack.broker.issuer, stack.orders, {
+      subject_token: user,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_MCP,
+    });
+    hop1 = first.body.access_token as string;
+    const second = await exchange(stack.broker.issuer, stack.billing, {
+      subject_token: hop1,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_API,
+    });
+    hop2 = second.body.access_token as string;
+  });
+
+  it('answers active with the chain for the client the token was issued to', async () => {
+    const { status, body } = await introspect(stack, stack.billing, hop2);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.active, true);
+    assert.equal(body.sub, 'user-alice');
+    assert.equal(body.aud, BILLING_API);
+    assert.equal(body.client_id, 'billing-mcp');
+    assert.deepEqual((body.act as { sub: string }).sub, 'billing-mcp');
+    assert.equal(body.jti, decodeJwt(hop2).jti);
+  });
+
+  it('answers a serving resource for its audience, and { active: false } only to anyone else', async () => {
+    assert.equal(
+      (await introspect(stack, stack.billing, hop1)).body.active,
+      true,
+      'billing serves hop 1 audience',
+    );
+    const stranger = await introspect(stack, stack.stranger, hop2);
+    assert.deepEqual(stranger.body, { active: false });
+  });
+
+  it('answers { active: false } and nothing else for garbage and unknown tokens', async () => {
+    for (const token of ['garbage', 'a.b.c', decodeJwt(hop2).jti as string]) {
+      assert.deepEqual((await introspect(stack, stack.billing, token)).body, { active: false });
+    }
+  });
+
+  it('requires the caller to authenticate', async () => {
+    const { status, body } = await introspect(stack, undefined, hop2);
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_request');
+    assert.match(String(body.error_description), /client/);
+    assert.equal('active' in body, false);
+  });
+
+  it('revoking hop 1 (RFC 7009, by its client) makes hop 1 and everything derived from it inactive', async () => {
+    assert.equal(await revoke(stack, stack.orders, hop1), 200);
+    assert.deepEqual((await introspect(stack, stack.orders, hop1)).body, { active: false });
+    assert.deepEqual((await introspect(stack, stack.billing, hop2)).body, { active: false });
+    const onward = await exchange(stack.broker.issuer, stack.billing, {
+      subject_token: hop1,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_API,
+    });
+    assert.equal(onward.body.error, 'invalid_request', 'a revoked token cannot be exchanged again');
+  });
+
+  it('ignores a revocation request from a client the token was not issued to (still 200, per RFC 7009)', async () => {
+    assert.equal(await revoke(stack, stack.stranger, hop1), 200);
+    assert.equal((await introspect(stack, stack.orders, hop1)).body.active, true);
+  });
+
+  it('revoking the root grant makes all hops inactive at once', async () => {
+    const record = await stack.broker.registry.find(decodeJwt(hop2).jti as string);
+    assert.ok(record);
+    await stack.broker.revoke({ root: record.root });
+    assert.equal((await introspect(stack, stack.orders, hop1)).body.active, false);
+    assert.equal((await introspect(stack, stack.billing, hop2)).body.active, false);
+  });
+
+  it('revoking everything of one subject makes every chain carrying that person inactive', async () => {
+    const other = await stack.userToken('bob', 'orders:read');
+    const bobHop = await exchange(stack.broker.issuer, stack.orders, {
+      subject_token: other,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_MCP,
+    });
+    await stack.broker.revoke({ subject: 'user-alice' });
+    assert.equal((await introspect(stack, stack.billing, hop2)).body.active, false);
+    assert.equal(
+      (await introspect(stack, stack.orders, bobHop.body.access_token as string)).body.active,
+      true,
+      'bob is untouched',
+    );
+  });
+});

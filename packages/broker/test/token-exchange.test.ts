@@ -1,0 +1,422 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { remoteJwksResolver, verifyEnvelope } from '@baton/envelope';
+import { createRemoteJWKSet, decodeJwt, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import { ACCESS_TOKEN_TYPE, TXN_TOKEN_TYPE } from '../src/index.ts';
+import { createCedarPolicyEngine } from '../src/policy/index.ts';
+import { exchange } from './fixtures/service-client.ts';
+import {
+  BILLING_API,
+  BILLING_MCP,
+  type BrokerStack,
+  LEGACY_API,
+  ORDERS_MCP,
+  POLICY,
+  startBrokerStack,
+} from './fixtures/stack.ts';
+
+const subjectOf = (token: string) => ({ subject_token: token, subject_token_type: ACCESS_TOKEN_TYPE });
+
+describe('RFC 8693 token exchange along agent → orders MCP → billing MCP → billing API', () => {
+  let stack: BrokerStack;
+  let userToken: string;
+  let hop1: string;
+  let hop2: string;
+
+  before(async () => {
+    stack = await startBrokerStack();
+    userToken = await stack.userToken();
+  });
+  after(() => stack.close());
+
+  it('hop 1: the orders MCP server exchanges the user token for the billing MCP server', async () => {
+    const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
+      ...subjectOf(userToken),
+      resource: BILLING_MCP,
+      scope: 'billing:read orders:read',
+    });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.issued_token_type, ACCESS_TOKEN_TYPE);
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.scope, 'billing:read orders:read');
+    hop1 = body.access_token as string;
+    const user = decodeJwt(userToken);
+    const keys = createRemoteJWKSet(new URL(`${stack.broker.issuer}/jwks`));
+    const { payload, protectedHeader } = await jwtVerify(hop1, keys, {
+      issuer: stack.broker.issuer,
+      audience: BILLING_MCP,
+      typ: 'at+jwt',
+    });
+    assert.equal(protectedHeader.typ, 'at+jwt');
+    assert.equal(payload.sub, 'user-alice');
+    assert.equal(payload.aud, BILLING_MCP, 'exactly one audience');
+    assert.equal(payload.client_id, 'orders-mcp');
+    assert.equal(typeof payload.jti, 'string');
+    assert.deepEqual(payload.act, { sub: 'orders-mcp', act: { sub: user.client_id, iss: stack.idp.issuer } });
+    assert.ok((payload.exp as number) <= (user.exp as number), 'never outlives the subject token');
+    assert.equal(payload.tenant, 'acme');
+  });
+
+  it('hop 2: the billing MCP server exchanges that for the API, narrower and shorter, naming every actor', async () => {
+    const { status, body } = await exchange(stack.broker.issuer, stack.billing, {
+      ...subjectOf(hop1),
+      resource: BILLING_API,
+    });
+    assert.equal(status, 200, JSON.stringify(body));
+    hop2 = body.access_token as string;
+    const payload = decodeJwt(hop2);
+    const agent = decodeJwt(userToken).client_id;
+    assert.equal(payload.aud, BILLING_API);
+    assert.equal(payload.scope, 'billing:read', 'orders:read is not understood by the API and is dropped');
+    assert.equal(payload.client_id, 'billing-mcp');
+    assert.deepEqual(payload.act, {
+      sub: 'billing-mcp',
+      act: { sub: 'orders-mcp', act: { sub: agent, iss: stack.idp.issuer } },
+    });
+    assert.ok((body.expires_in as number) <= 120, 'the policy rule caps this hop at 120 s');
+    assert.ok((payload.exp as number) <= (decodeJwt(hop1).exp as number));
+  });
+
+  it('audits each exchange with client, subject, chain, audience, scopes asked and granted', () => {
+    const [first, second] = stack.audit.events.filter((event) => event.outcome === 'ok');
+    assert.equal(first?.action, 'token.exchange');
+    assert.equal(first?.initiator.sub, 'user-alice');
+    assert.equal(first?.target.name, BILLING_MCP);
+    assert.deepEqual(first?.chain, ['orders-mcp', decodeJwt(userToken).client_id]);
+    assert.deepEqual(second?.chain, ['billing-mcp', 'orders-mcp', decodeJwt(userToken).client_id]);
+    assert.deepEqual(second?.scopes_requested, ['billing:read', 'orders:read']);
+    assert.deepEqual(second?.scopes, ['billing:read']);
+    assert.equal(JSON.stringify(stack.audit.events).includes(userToken), false, 'no token in the audit');
+  });
+
+  it('issues a restricted user token (no act) only where policy allows impersonation', async () => {
+    const allowed = await exchange(stack.broker.issuer, stack.orders, {
+      ...subjectOf(userToken),
+      resource: LEGACY_API,
+      scope: 'orders:read',
+      delegation_mode: 'restricted_user',
+    });
+    assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
+    const payload = decodeJwt(allowed.body.access_token as string);
+    assert.equal(payload.act, undefined);
+    assert.equal(payload.aud, LEGACY_API);
+    assert.equal(payload.sub, 'user-alice');
+    assert.notEqual(allowed.body.access_token, userToken, 'never the original token');
+  });
+
+  it('issues the Execution Identity Envelope as a Transaction Token when asked', async () => {
+    const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
+      ...subjectOf(userToken),
+      resource: BILLING_MCP,
+      requested_token_type: TXN_TOKEN_TYPE,
+      scope: 'billing:read',
+    });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.issued_token_type, TXN_TOKEN_TYPE);
+    assert.equal(body.token_type, 'N_A');
+    const envelope = await verifyEnvelope(body.access_token as string, {
+      issuer: stack.broker.issuer,
+      trustDomain: 'baton.test',
+      keys: remoteJwksResolver(new URL(`${stack.broker.issuer}/jwks`)),
+    });
+    assert.equal(envelope.actor.sub, 'user-alice');
+    assert.equal(envelope.agent.client_id, decodeJwt(userToken).client_id);
+    assert.deepEqual(envelope.authorization.scopes, ['billing:read']);
+  });
+});
+
+describe('token exchange refusals', () => {
+  let stack: BrokerStack;
+  let userToken: string;
+  let idpKey: CryptoKey | Uint8Array;
+
+  before(async () => {
+    stack = await startBrokerStack();
+    userToken = await stack.userToken();
+    idpKey = await importJWK(stack.idpSigningJwk as JWK, 'ES256');
+  });
+  after(() => stack.close());
+
+  async function forgeUserToken(
+    overrides: Record<string, unknown> = {},
+    header: Record<string, unknown> = {},
+    key = idpKey,
+  ) {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      iss: stack.idp.issuer,
+      aud: ORDERS_MCP,
+      sub: 'user-alice',
+      client_id: 'agent-under-test',
+      scope: 'orders:read billing:read',
+      iat: now,
+      exp: now + 300,
+      jti: randomUUID(),
+      ...overrides,
+    })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: stack.idpSigningJwk.kid as string, ...header })
+      .sign(key);
+  }
+
+  async function refused(
+    client: 'orders' | 'billing' | 'stranger',
+    parameters: Record<string, string>,
+    error: string,
+    reason: string,
+    status = 400,
+  ) {
+    const before = stack.audit.events.length;
+    const answer = await exchange(stack.broker.issuer, stack[client], parameters);
+    assert.equal(answer.status, status, JSON.stringify(answer.body));
+    assert.equal(answer.body.error, error, JSON.stringify(answer.body));
+    assert.equal(typeof answer.body.error_description, 'string');
+    const denial = stack.audit.events.slice(before).find((event) => event.outcome === 'denied');
+    assert.equal(denial?.reason, reason, 'the denial is audited with its reason');
+    return answer.body;
+  }
+
+  it('sanity: a forged-but-correct subject token is accepted, so each refusal below has one cause', async () => {
+    const answer = await exchange(stack.broker.issuer, stack.orders, {
+      ...subjectOf(await forgeUserToken()),
+      resource: BILLING_MCP,
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  });
+
+  it('refuses a subject token that is not a JWT', async () => {
+    await refused(
+      'orders',
+      { ...subjectOf('not-a-token'), resource: BILLING_MCP },
+      'invalid_request',
+      'subject_token_malformed',
+    );
+  });
+
+  it('refuses an expired subject token', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await forgeUserToken({ iat: now - 600, exp: now - 60 });
+    await refused(
+      'orders',
+      { ...subjectOf(token), resource: BILLING_MCP },
+      'invalid_request',
+      'subject_token_expired',
+    );
+  });
+
+  it('refuses a forged subject token (signed by a key the IdP does not hold)', async () => {
+    const { privateKey } = await (await import('jose')).generateKeyPair('ES256');
+    const token = await forgeUserToken({}, {}, privateKey);
+    await refused(
+      'orders',
+      { ...subjectOf(token), resource: BILLING_MCP },
+      'invalid_request',
+      'subject_signature_invalid',
+    );
+  });
+
+  it('refuses a subject token from an issuer the broker does not trust', async () => {
+    const token = await forgeUserToken({ iss: 'http://127.0.0.1:9/evil-idp' });
+    await refused(
+      'orders',
+      { ...subjectOf(token), resource: BILLING_MCP },
+      'invalid_request',
+      'subject_issuer_untrusted',
+    );
+  });
+
+  it('refuses an ID token or other JWT presented as an access token (typ)', async () => {
+    const token = await forgeUserToken({}, { typ: 'JWT' });
+    await refused(
+      'orders',
+      { ...subjectOf(token), resource: BILLING_MCP },
+      'invalid_request',
+      'subject_typ_invalid',
+    );
+  });
+
+  it('refuses a stolen user token at a client it was not issued to (no laundering)', async () => {
+    await refused(
+      'stranger',
+      { ...subjectOf(userToken), resource: BILLING_MCP },
+      'invalid_request',
+      'subject_not_for_client',
+    );
+  });
+
+  it('refuses when the subject token names another party in may_act', async () => {
+    const token = await forgeUserToken({ may_act: { sub: 'billing-mcp' } });
+    await refused(
+      'orders',
+      { ...subjectOf(token), resource: BILLING_MCP },
+      'invalid_request',
+      'may_act_mismatch',
+    );
+  });
+
+  it('honours may_act naming the client even when the audience does not', async () => {
+    const token = await forgeUserToken({
+      aud: 'http://127.0.0.1:4199/elsewhere',
+      may_act: { sub: 'orders-mcp' },
+    });
+    const answer = await exchange(stack.broker.issuer, stack.orders, {
+      ...subjectOf(token),
+      resource: BILLING_MCP,
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  });
+
+  it('refuses an actor token that does not identify the authenticated client', async () => {
+    await refused(
+      'orders',
+      {
+        ...subjectOf(userToken),
+        resource: BILLING_MCP,
+        actor_token: await forgeUserToken(),
+        actor_token_type: ACCESS_TOKEN_TYPE,
+      },
+      'invalid_request',
+      'actor_mismatch',
+    );
+  });
+
+  it('refuses an audience no rule allows this client, naming why', async () => {
+    const body = await refused(
+      'orders',
+      { ...subjectOf(userToken), resource: BILLING_API },
+      'invalid_target',
+      'policy_denied',
+    );
+    assert.match(String(body.error_description), /no rule permits client "orders-mcp"/);
+  });
+
+  it('refuses an audience the broker does not serve, and more than one audience', async () => {
+    await refused(
+      'orders',
+      { ...subjectOf(userToken), resource: 'http://127.0.0.1:9/unknown' },
+      'invalid_target',
+      'audience_unknown',
+    );
+    const answer = await fetch(`${stack.broker.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams([
+        ['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        ['client_id', 'orders-mcp'],
+        ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
+        ['client_assertion', await stack.orders.assertion(stack.broker.issuer)],
+        ['subject_token', userToken],
+        ['subject_token_type', ACCESS_TOKEN_TYPE],
+        ['resource', BILLING_MCP],
+        ['resource', BILLING_API],
+      ]),
+    });
+    assert.equal(answer.status, 400);
+    assert.equal(((await answer.json()) as { error: string }).error, 'invalid_target');
+  });
+
+  it('refuses a scope wider than the subject token', async () => {
+    const narrow = await stack.userToken('alice', 'orders:read');
+    await refused(
+      'orders',
+      { ...subjectOf(narrow), resource: BILLING_MCP, scope: 'billing:read' },
+      'invalid_scope',
+      'scope_wider_than_subject',
+    );
+  });
+
+  it('refuses impersonation where policy does not explicitly allow it, naming the rule', async () => {
+    const body = await refused(
+      'orders',
+      { ...subjectOf(userToken), resource: BILLING_MCP, delegation_mode: 'restricted_user' },
+      'invalid_request',
+      'impersonation_not_allowed',
+    );
+    assert.match(String(body.error_description), /no-impersonation-elsewhere|no rule permits/);
+  });
+
+  it('refuses an unauthenticated client and a client with the wrong key', async () => {
+    const unauthenticated = await fetch(`${stack.broker.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        client_id: 'orders-mcp',
+        ...subjectOf(userToken),
+        resource: BILLING_MCP,
+      }),
+    });
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(((await unauthenticated.json()) as { error: string }).error, 'invalid_client');
+    const impostor = await exchange(
+      stack.broker.issuer,
+      stack.orders,
+      { ...subjectOf(userToken), resource: BILLING_MCP },
+      {
+        assertion: await stack.stranger.assertion(stack.broker.issuer).then(async () => {
+          // An assertion claiming to be orders-mcp but signed with the stranger's key.
+          const { generateKeyPair } = await import('jose');
+          const { privateKey } = await generateKeyPair('ES256');
+          const now = Math.floor(Date.now() / 1000);
+          return new SignJWT({})
+            .setProtectedHeader({ alg: 'ES256', kid: 'orders-mcp-key' })
+            .setIssuer('orders-mcp')
+            .setSubject('orders-mcp')
+            .setAudience(stack.broker.issuer)
+            .setJti(randomUUID())
+            .setIssuedAt(now)
+            .setExpirationTime(now + 60)
+            .sign(privateKey);
+        }),
+      },
+    );
+    assert.equal(impostor.status, 401);
+    assert.equal(impostor.body.error, 'invalid_client');
+  });
+
+  it('refuses a replayed client assertion', async () => {
+    const assertion = await stack.orders.assertion(stack.broker.issuer);
+    const first = await exchange(
+      stack.broker.issuer,
+      stack.orders,
+      { ...subjectOf(userToken), resource: BILLING_MCP },
+      { assertion },
+    );
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const replay = await exchange(
+      stack.broker.issuer,
+      stack.orders,
+      { ...subjectOf(userToken), resource: BILLING_MCP },
+      { assertion },
+    );
+    assert.equal(replay.status, 401);
+    assert.equal(replay.body.error, 'invalid_client');
+  });
+
+  it('refuses a chain deeper than the policy allows, naming the rule', async () => {
+    const strict = await startBrokerStack({
+      policy: createCedarPolicyEngine({
+        policies: POLICY.replace('@max_depth("2")', '@max_depth("1")'),
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+    });
+    try {
+      const token = await strict.userToken();
+      const first = await exchange(strict.broker.issuer, strict.orders, {
+        ...subjectOf(token),
+        resource: BILLING_MCP,
+      });
+      assert.equal(first.status, 200);
+      const second = await exchange(strict.broker.issuer, strict.billing, {
+        ...subjectOf(first.body.access_token as string),
+        resource: BILLING_API,
+      });
+      assert.equal(second.status, 400);
+      assert.equal(second.body.error, 'invalid_request');
+      assert.match(String(second.body.error_description), /billing-to-api/);
+      assert.equal(strict.audit.events.at(-1)?.reason, 'depth_exceeded');
+    } finally {
+      await strict.close();
+    }
+  });
+});
