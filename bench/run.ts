@@ -2,6 +2,8 @@
  * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
  * it measures on this machine and prints.
  */
+
+import { benchBroker } from './broker.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchToolCalls } from './tool-call.ts';
 
@@ -14,3 +16,7 @@ out(
   'Tool calls over keep-alive HTTP (JSON-RPC tools/call), 8 concurrent connections, median of 15 alternating rounds',
 );
 console.table(await benchToolCalls());
+out(
+  'Token broker: RFC 8693 exchanges (private_key_jwt client, IdP subject token) on one core vs the bare bound',
+);
+console.table(await benchBroker());

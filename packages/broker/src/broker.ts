@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AuditSink } from '@baton/audit';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
+import { createLocalJWKSet } from 'jose';
 import type { AdapterFactory, ClientMetadata, JWK } from 'oidc-provider';
 import Provider from 'oidc-provider';
 import { brokerConfiguration } from './configuration.ts';
@@ -12,6 +12,7 @@ import { revocationExtension } from './endpoints/revocation.ts';
 import type { PolicyEngine } from './policy/facts.ts';
 import { MemoryTokenRegistry } from './registry/memory-registry.ts';
 import type { RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+import { generateSigningJwk } from './signing-keys.ts';
 import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
 import {
   type AudienceConfig,
@@ -39,8 +40,11 @@ export interface BrokerOptions {
   initialAccessToken?: string;
   /** Demo only: let anyone register. Must be set explicitly when no initial access token is configured. */
   allowAnonymousRegistration?: boolean;
-  /** The broker's ES256 private signing key (JWK); default: generated at start. */
-  signingJwk?: JWK;
+  /**
+   * The broker's ES256 private signing keys (JWKs with `kid`): the first signs, all verify. Default: one
+   * generated at start. See `loadSigningKeys` / `rotateSigningKeys` for keys kept across restarts.
+   */
+  signingKeys?: JWK[];
   registry?: TokenRegistry;
   adapter?: AdapterFactory;
   /** Longest lifetime of any exchanged token, seconds. Default 300. */
@@ -89,9 +93,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   const issuer = url.origin;
 
-  const signingJwk = options.signingJwk ?? (await generateSigningJwk());
-  const { d: _private, ...publicJwk } = signingJwk as Record<string, unknown>;
-  const publicJwks = { keys: [publicJwk] };
+  const signingKeys = options.signingKeys?.length ? options.signingKeys : [await generateSigningJwk()];
+  const signingJwk = signingKeys[0]!;
+  const publicJwks = {
+    keys: signingKeys.map(({ d: _private, ...publicJwk }) => publicJwk as Record<string, unknown>),
+  };
   const localKeys = createLocalJWKSet(publicJwks as never);
   const registry = options.registry ?? new MemoryTokenRegistry();
   const pendingClaims = new WeakMap<object, Record<string, unknown>>();
@@ -100,7 +106,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     brokerConfiguration({
       adapter: options.adapter ?? createMemoryAdapterFactory(),
       clients: options.clients ?? [],
-      signingJwk,
+      signingKeys,
       audiences: options.audiences,
       initialAccessToken: options.initialAccessToken,
       pendingClaims,
@@ -156,10 +162,4 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       await registry.close();
     },
   };
-}
-
-async function generateSigningJwk(): Promise<JWK> {
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = await exportJWK(privateKey);
-  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'ES256', use: 'sig' } as JWK;
 }

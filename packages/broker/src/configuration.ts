@@ -7,7 +7,8 @@ import { TOKEN_EXCHANGE_GRANT } from './token-exchange/token-types.ts';
 export interface BrokerConfigurationInput {
   adapter: AdapterFactory;
   clients: ClientMetadata[];
-  signingJwk: JWK;
+  /** First signs; all are published. */
+  signingKeys: JWK[];
   audiences: readonly AudienceConfig[];
   /** RFC 7591 §3: registration needs this initial access token; `undefined` = anonymous (demo only). */
   initialAccessToken: string | undefined;
@@ -24,7 +25,7 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
   return {
     adapter: input.adapter,
     clients: input.clients,
-    jwks: { keys: [input.signingJwk] },
+    jwks: { keys: input.signingKeys },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],
     // Services authenticate with signed assertions by default (no shared secret to leak).

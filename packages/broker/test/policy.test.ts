@@ -69,6 +69,15 @@ describe('cedar policy engine: permits', () => {
     });
     assert.equal(engine.decide(facts({ mode: 'on_behalf_of', scopes: [] })).allowed, false);
   });
+
+  it('sends rules every attribute they test, a null tenant as ""', () => {
+    const engine = engineFor(`
+      @id("tenantless-users") permit (principal, action, resource)
+      when { context has subject && context has tenant && context.tenant == "" && context.agent == "agent-1" };
+    `);
+    assert.equal(engine.decide(facts({ subject: { sub: 'user-bob', tenant: null } })).allowed, true);
+    assert.equal(engine.decide(facts()).allowed, false);
+  });
 });
 
 describe('cedar policy engine: refusals name their reason', () => {
@@ -148,9 +157,10 @@ describe('cedar policy engine: refusals name their reason', () => {
   });
 
   it('facts Cedar cannot represent refuse the exchange rather than throw', () => {
-    const decision = engineFor('@id("open") permit (principal, action, resource);').decide(
-      facts({ depth: 1.5 }),
+    const engine = engineFor(
+      '@id("shallow") permit (principal, action, resource) when { context.depth < 3 };',
     );
+    const decision = engine.decide(facts({ depth: 1.5 }));
     assert.equal(decision.allowed, false);
     assert.match(decision.reasons[0] ?? '', /fail closed.*Cedar could not evaluate the request/);
   });

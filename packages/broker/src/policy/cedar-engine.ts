@@ -4,7 +4,13 @@ import { contextAttributesRead } from './context-usage.ts';
 import type { ExchangeFacts, PolicyEngine } from './facts.ts';
 import { BoundedMemo, memoKeyFor } from './memo.ts';
 import { compilePolicySet, describeErrors } from './policy-set.ts';
-import { AUDIENCE_TYPE, CLIENT_TYPE, EXCHANGE_ACTION, exchangeContext } from './request-model.ts';
+import {
+  AUDIENCE_TYPE,
+  CLIENT_TYPE,
+  type ContextAttribute,
+  EXCHANGE_ACTION,
+  exchangeContext,
+} from './request-model.ts';
 
 export interface CedarPolicyEngineOptions {
   /** Cedar policy text (the operator's reviewable file). Every policy must carry an @id("...") annotation. */
@@ -60,7 +66,9 @@ export function createCedarPolicyEngine(options: CedarPolicyEngineOptions): Poli
   const compiled = compilePolicySet(options.policies);
   const defaults = { lifetimeSeconds, maxDepth };
   const memo = new BoundedMemo<ScopeAnswer>(memoSize);
-  const memoKey = memoKeyFor(contextAttributesRead(Object.values(compiled.policies)));
+  // Memo keys and the context Cedar is sent hold the same facts: the ones some rule can read.
+  const read = contextAttributesRead(Object.values(compiled.policies));
+  const memoKey = memoKeyFor(read);
 
   const ask = (facts: ExchangeFacts, scope: string): ScopeAnswer => {
     const key = memoSize === 0 ? undefined : memoKey(facts, scope);
@@ -68,7 +76,7 @@ export function createCedarPolicyEngine(options: CedarPolicyEngineOptions): Poli
     if (known !== undefined) return known;
     let answer: ScopeAnswer;
     try {
-      answer = evaluate(compiled.preparsedId, facts, scope);
+      answer = evaluate(compiled.preparsedId, read, facts, scope);
     } catch (error) {
       // Not remembered: a throw from wasm says nothing lasting about these facts.
       return refused(`Cedar failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -88,12 +96,17 @@ export function createCedarPolicyEngine(options: CedarPolicyEngineOptions): Poli
 }
 
 /** One trip into wasm. Anything short of a clean answer is a refusal that says why. */
-function evaluate(preparsedPolicySetId: string, facts: ExchangeFacts, scope: string): ScopeAnswer {
+function evaluate(
+  preparsedPolicySetId: string,
+  read: readonly ContextAttribute[],
+  facts: ExchangeFacts,
+  scope: string,
+): ScopeAnswer {
   const answer = statefulIsAuthorized({
     principal: { type: CLIENT_TYPE, id: facts.client },
     action: EXCHANGE_ACTION,
     resource: { type: AUDIENCE_TYPE, id: facts.audience },
-    context: exchangeContext(facts, scope) as Context,
+    context: exchangeContext(facts, scope, read) as Context,
     preparsedPolicySetId,
     entities: [],
   });

@@ -1,8 +1,9 @@
 import { CONTEXT_ATTRIBUTES, type ContextAttribute } from './request-model.ts';
 
 /**
- * Which context attributes a policy set can read. Memo keys include only these, so that facts no
- * rule looks at (typically the subject: every user is different) do not defeat the memo.
+ * Which context attributes a policy set can read. Cedar is sent only these, and memo keys include
+ * only these, so that facts no rule looks at (typically the subject: every user is different) do not
+ * defeat the memo.
  *
  * The walk is deliberately conservative: it visits every node of the policies' JSON form, counts
  * `context.x`, `context["x"]` and `context has x` as reads of `x`, and treats any other use of

@@ -17,7 +17,8 @@ interface Entry {
 }
 
 /**
- * Storage for one IdP run: sessions, interactions, grants, codes, tokens and registered clients.
+ * Storage for one provider instance (the broker's embedded store, the demo IdP): sessions,
+ * interactions, grants, codes, tokens, registered clients and replay-detection entries.
  *
  * oidc-provider ships a module-global in-memory adapter, but it prints a "development only" warning and
  * shares its store between every Provider in the process. Tests start many IdPs side by side, so each
@@ -29,7 +30,13 @@ export function createMemoryAdapterFactory(): AdapterFactory {
   const now = () => Date.now();
   const isLive = (entry: Entry) => entry.expiresAt === undefined || entry.expiresAt > now();
 
+  // Sweeping is O(entries), so it runs at most once a second rather than on every write: a broker
+  // stores one replay-detection entry per client assertion, thousands a second.
+  let lastSweep = 0;
   function sweepExpired(): void {
+    const current = now();
+    if (current - lastSweep < 1000) return;
+    lastSweep = current;
     for (const [key, entry] of store) {
       if (!isLive(entry)) store.delete(key);
     }

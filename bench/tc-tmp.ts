@@ -1,3 +1,0 @@
-import { benchToolCalls } from './tool-call.ts';
-
-console.table(await benchToolCalls());

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * `baton-broker [--config broker.json]` starts the broker; `baton-broker rotate-key --config …`
+ * rotates its signing key. Configuration: the JSON file (default `$BATON_BROKER_CONFIG` or
+ * `broker.json`) plus BATON_BROKER_* environment overrides.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger, LogAuditSink } from '@baton/audit';
+import type { ClientMetadata } from 'oidc-provider';
+import { startBroker } from './broker.ts';
+import { loadBrokerConfig } from './config.ts';
+import { createCedarPolicyEngine } from './policy/index.ts';
+import { loadSigningKeys, rotateSigningKeys } from './signing-keys.ts';
+import { openStores } from './stores/open-stores.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+});
+
+if (values.help) {
+  process.stdout.write('usage: baton-broker [start|rotate-key] [--config broker.json]\n');
+  process.exit(0);
+}
+
+const configFile = values.config ?? process.env.BATON_BROKER_CONFIG ?? 'broker.json';
+const logger = createLogger({ name: 'baton-broker' });
+try {
+  const { config, baseDir } = await loadBrokerConfig(configFile);
+  const keysFile = resolve(baseDir, config.signingKeysFile);
+  if (positionals[0] === 'rotate-key') {
+    const keys = await rotateSigningKeys(keysFile);
+    logger.info(
+      { kid: keys[0]!.kid, kept: keys.length - 1 },
+      'signing key rotated; restart instances one by one',
+    );
+    process.exit(0);
+  }
+  const stores = await openStores(config.store);
+  const broker = await startBroker({
+    host: config.host,
+    port: config.port,
+    trustedIssuers: config.trustedIssuers,
+    audiences: config.audiences,
+    policy: createCedarPolicyEngine({
+      policies: await readFile(resolve(baseDir, config.policy.file), 'utf8'),
+      defaults: config.policy.defaults,
+    }),
+    audit: new LogAuditSink(logger),
+    clients: config.clients as ClientMetadata[],
+    ...(config.registration.initialAccessToken
+      ? { initialAccessToken: config.registration.initialAccessToken }
+      : {}),
+    allowAnonymousRegistration: config.registration.allowAnonymous,
+    signingKeys: await loadSigningKeys(keysFile),
+    registry: stores.registry,
+    adapter: stores.adapter,
+    maxLifetimeSeconds: config.maxLifetimeSeconds,
+    ...(config.transactionTokens ? { transactionTokens: config.transactionTokens } : {}),
+    onError: (error) =>
+      logger.error(
+        { err_name: (error as Error)?.name, err_message: (error as Error)?.message },
+        'broker error',
+      ),
+  });
+  logger.info({ issuer: broker.issuer, store: config.store.kind }, 'broker ready');
+  const stop = async () => {
+    await broker.close();
+    await stores.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+} catch (error) {
+  logger.error({ err_message: (error as Error).message }, 'broker failed to start');
+  process.exit(1);
+}

@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+
+const uri = z.url();
+
+/** The broker's configuration file (JSON). Paths inside it are relative to the file. */
+export const BrokerConfigSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(4010),
+  trustedIssuers: z.array(z.strictObject({ issuer: uri, jwksUri: uri.optional() })),
+  audiences: z.array(z.strictObject({ resource: uri, scopes: z.array(z.string().min(1)) })).min(1),
+  policy: z.strictObject({
+    /** The Cedar policy file an operator reviews. */
+    file: z.string().min(1),
+    defaults: z
+      .strictObject({ lifetimeSeconds: z.number().int().positive(), maxDepth: z.number().int().positive() })
+      .default({ lifetimeSeconds: 300, maxDepth: 3 }),
+  }),
+  /** Operator-approved clients (RFC 7591 metadata, e.g. private_key_jwt with `jwks`). */
+  clients: z.array(z.record(z.string(), z.unknown())).default([]),
+  registration: z
+    .strictObject({
+      /** Prefer the BATON_BROKER_INITIAL_ACCESS_TOKEN environment variable over writing it here. */
+      initialAccessToken: z.string().min(16).optional(),
+      allowAnonymous: z.boolean().default(false),
+    })
+    .default({ allowAnonymous: false }),
+  /** Private signing keys (JWK array, first signs), kept owner-readable only. Created if missing. */
+  signingKeysFile: z.string().min(1).default('broker-signing-keys.json'),
+  store: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('embedded') }),
+      z.strictObject({
+        kind: z.literal('postgres-redis'),
+        postgresUrl: z.string().min(1),
+        redisUrl: z.string().min(1),
+      }),
+    ])
+    .default({ kind: 'embedded' }),
+  transactionTokens: z.strictObject({ trustDomain: z.string().min(1) }).optional(),
+  maxLifetimeSeconds: z.number().int().positive().max(3600).default(300),
+});
+
+export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
+
+/**
+ * Environment overrides, for secrets and deployment-specific values that do not belong in a
+ * reviewed file.
+ */
+const ENVIRONMENT = {
+  BATON_BROKER_HOST: (config: BrokerConfig, value: string) => void (config.host = value),
+  BATON_BROKER_PORT: (config: BrokerConfig, value: string) => void (config.port = portFrom(value)),
+  BATON_BROKER_INITIAL_ACCESS_TOKEN: (config: BrokerConfig, value: string) =>
+    void (config.registration.initialAccessToken = value),
+  BATON_BROKER_POSTGRES_URL: (config: BrokerConfig, value: string) =>
+    void (config.store = { kind: 'postgres-redis', postgresUrl: value, redisUrl: redisUrlOf(config) }),
+  BATON_BROKER_REDIS_URL: (config: BrokerConfig, value: string) => {
+    if (config.store.kind === 'postgres-redis') config.store.redisUrl = value;
+  },
+} as const;
+
+/** Reads, validates and applies environment overrides; every problem is reported with its path. */
+export async function loadBrokerConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ config: BrokerConfig; baseDir: string }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read broker configuration ${file}: ${(error as Error).message}`);
+  }
+  const parsed = BrokerConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
+    throw new Error(`invalid broker configuration ${file}:\n${problems.join('\n')}`);
+  }
+  const config = parsed.data;
+  for (const [name, apply] of Object.entries(ENVIRONMENT)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') apply(config, value);
+  }
+  if (!config.registration.initialAccessToken && !config.registration.allowAnonymous) {
+    throw new Error(
+      'broker registration needs an initial access token (BATON_BROKER_INITIAL_ACCESS_TOKEN); allowAnonymous is for demos only',
+    );
+  }
+  return { config, baseDir: dirname(resolve(file)) };
+}
+
+function portFrom(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`BATON_BROKER_PORT is not a port: ${value}`);
+  return port;
+}
+
+function redisUrlOf(config: BrokerConfig): string {
+  return config.store.kind === 'postgres-redis' ? config.store.redisUrl : 'redis://127.0.0.1:6379';
+}
