@@ -48,17 +48,23 @@ export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
  * Environment overrides, for secrets and deployment-specific values that do not belong in a
  * reviewed file.
  */
-const ENVIRONMENT = {
-  BATON_BROKER_HOST: (config: BrokerConfig, value: string) => void (config.host = value),
-  BATON_BROKER_PORT: (config: BrokerConfig, value: string) => void (config.port = portFrom(value)),
-  BATON_BROKER_INITIAL_ACCESS_TOKEN: (config: BrokerConfig, value: string) =>
-    void (config.registration.initialAccessToken = value),
-  BATON_BROKER_POSTGRES_URL: (config: BrokerConfig, value: string) =>
-    void (config.store = { kind: 'postgres-redis', postgresUrl: value, redisUrl: redisUrlOf(config) }),
-  BATON_BROKER_REDIS_URL: (config: BrokerConfig, value: string) => {
+const ENVIRONMENT: Record<string, (config: BrokerConfig, value: string) => void> = {
+  BATON_BROKER_HOST(config, value) {
+    config.host = value;
+  },
+  BATON_BROKER_PORT(config, value) {
+    config.port = portFrom(value);
+  },
+  BATON_BROKER_INITIAL_ACCESS_TOKEN(config, value) {
+    config.registration.initialAccessToken = value;
+  },
+  BATON_BROKER_POSTGRES_URL(config, value) {
+    config.store = { kind: 'postgres-redis', postgresUrl: value, redisUrl: redisUrlOf(config) };
+  },
+  BATON_BROKER_REDIS_URL(config, value) {
     if (config.store.kind === 'postgres-redis') config.store.redisUrl = value;
   },
-} as const;
+};
 
 /** Reads, validates and applies environment overrides; every problem is reported with its path. */
 export async function loadBrokerConfig(
