@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { POLICY } from './fixtures/stack.ts';
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+
+function run(args: string[], env: Record<string, string> = {}, until?: RegExp) {
+  return new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (until?.test(output)) child.kill('SIGTERM');
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe('baton-broker command line', () => {
+  let dir: string;
+  let config: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'baton-broker-'));
+    config = join(dir, 'broker.json');
+    await writeFile(join(dir, 'policy.cedar'), POLICY);
+    await writeFile(
+      config,
+      JSON.stringify({
+        port: 0,
+        trustedIssuers: [{ issuer: 'http://127.0.0.1:4000' }],
+        audiences: [{ resource: 'http://127.0.0.1:4102/mcp', scopes: ['billing:read'] }],
+        policy: { file: 'policy.cedar' },
+      }),
+    );
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('refuses to start without an initial access token, saying how to give one', async () => {
+    const { code, output } = await run(['--config', config]);
+    assert.equal(code, 1);
+    assert.match(output, /BATON_BROKER_INITIAL_ACCESS_TOKEN/);
+  });
+
+  it('starts from the file plus environment, creating an owner-only signing key file', async () => {
+    const { output } = await run(
+      ['--config', config],
+      { BATON_BROKER_INITIAL_ACCESS_TOKEN: 'a-long-enough-initial-token' },
+      /broker ready/,
+    );
+    const ready = output
+      .split('\n')
+      .map((line) => (line.startsWith('{') ? JSON.parse(line) : {}))
+      .find((line) => line.msg === 'broker ready');
+    assert.match(ready?.issuer ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(ready?.store, 'embedded');
+    const keys = join(dir, 'broker-signing-keys.json');
+    assert.equal((await stat(keys)).mode & 0o777, 0o600);
+    assert.equal(output.includes('a-long-enough-initial-token'), false, 'the secret is not logged');
+  });
+
+  it('rotates the signing key and keeps the previous one for verification', async () => {
+    const keysFile = join(dir, 'broker-signing-keys.json');
+    const before = JSON.parse(await readFile(keysFile, 'utf8')).keys as Array<{ kid: string }>;
+    const { code } = await run(['rotate-key', '--config', config], {
+      BATON_BROKER_INITIAL_ACCESS_TOKEN: 'a-long-enough-initial-token',
+    });
+    assert.equal(code, 0);
+    const after = JSON.parse(await readFile(keysFile, 'utf8')).keys as Array<{ kid: string }>;
+    assert.equal(after.length, before.length + 1);
+    assert.equal(after[1]!.kid, before[0]!.kid);
+  });
+
+  it('reports every configuration problem with its path', async () => {
+    const broken = join(dir, 'broken.json');
+    await writeFile(broken, JSON.stringify({ port: 'x', audiences: [], policy: {} }));
+    const { code, output } = await run(['--config', broken]);
+    assert.equal(code, 1);
+    for (const path of ['port', 'trustedIssuers', 'audiences', 'policy.file'])
+      assert.ok(output.includes(path), path);
+  });
+});

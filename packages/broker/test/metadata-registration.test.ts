@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { exportJWK, generateKeyPair } from 'jose';
+import { TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
+import { type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
+
+describe('authorization server surface', () => {
+  let stack: BrokerStack;
+  before(async () => {
+    stack = await startBrokerStack();
+  });
+  after(() => stack.close());
+
+  it('publishes RFC 8414 metadata naming every endpoint and the token-exchange grant', async () => {
+    const response = await fetch(`${stack.broker.issuer}/.well-known/oauth-authorization-server`);
+    assert.equal(response.status, 200);
+    const metadata = (await response.json()) as Record<string, unknown>;
+    assert.equal(metadata.issuer, stack.broker.issuer);
+    for (const endpoint of [
+      'token_endpoint',
+      'introspection_endpoint',
+      'revocation_endpoint',
+      'registration_endpoint',
+      'jwks_uri',
+    ]) {
+      assert.match(String(metadata[endpoint]), /^http:\/\/127\.0\.0\.1:\d+\//, endpoint);
+    }
+    assert.ok((metadata.grant_types_supported as string[]).includes(TOKEN_EXCHANGE_GRANT));
+    assert.deepEqual([...(metadata.token_endpoint_auth_methods_supported as string[])].sort(), [
+      'client_secret_basic',
+      'client_secret_post',
+      'private_key_jwt',
+    ]);
+  });
+
+  it('publishes public keys only', async () => {
+    const jwks = (await (await fetch(`${stack.broker.issuer}/jwks`)).json()) as {
+      keys: Array<Record<string, unknown>>;
+    };
+    assert.ok(jwks.keys.length >= 1);
+    for (const key of jwks.keys) assert.equal('d' in key, false);
+  });
+
+  it('refuses registration without the initial access token (RFC 7591 §3)', async () => {
+    const response = await fetch(`${stack.broker.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'anonymous service', grant_types: [TOKEN_EXCHANGE_GRANT] }),
+    });
+    assert.equal(response.status, 401);
+    assert.equal(((await response.json()) as { error: string }).error, 'invalid_token');
+  });
+
+  it('registers a private_key_jwt service with the initial access token, and validates its metadata', async () => {
+    const { publicKey } = await generateKeyPair('ES256');
+    const register = (metadata: Record<string, unknown>) =>
+      fetch(`${stack.broker.issuer}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer test-initial-access-token' },
+        body: JSON.stringify(metadata),
+      });
+    const good = await register({
+      client_name: 'ledger service',
+      grant_types: [TOKEN_EXCHANGE_GRANT],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'ledger-1', alg: 'ES256', use: 'sig' }] },
+      baton_resources: ['http://127.0.0.1:4105/ledger'],
+    });
+    assert.equal(good.status, 201, await good.clone().text());
+    const client = (await good.json()) as Record<string, unknown>;
+    assert.equal(client.token_endpoint_auth_method, 'private_key_jwt');
+    assert.deepEqual(client.grant_types, [TOKEN_EXCHANGE_GRANT]);
+    assert.ok(typeof client.registration_access_token === 'string');
+    const bad = await register({ client_name: 'bad', baton_resources: ['not a uri'] });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: string }).error, 'invalid_client_metadata');
+  });
+});
