@@ -1,6 +1,7 @@
 import { createLogger } from '@baton/audit';
 import { DEMO_USERS, startDemoIdp } from '@baton/demo-idp';
 import { runAgent } from './agent.ts';
+import { authenticateOrdersMcp, startDemoBroker } from './broker.ts';
 import { demoConfig } from './config.ts';
 import { consoleLogDestination, printedAuditSink } from './console-log.ts';
 import { listenOrdersMcp, ORDERS_SCOPES, serveOrdersMcp } from './orders-mcp.ts';
@@ -27,12 +28,27 @@ const orders = serveOrdersMcp({
   }),
 });
 
+const demoBroker = await startDemoBroker({
+  host: config.host,
+  port: config.brokerPort,
+  idpIssuer: idp.issuer,
+  ordersMcpResource: orders.url,
+  audit,
+});
+const serviceTokenLifetime = await authenticateOrdersMcp(demoBroker);
+
 out('Baton demo: identity from the person, through the agent, to the tool.');
 out();
 out(`identity provider   ${idp.issuer}   (users: alice / alice-demo-pw, bob / bob-demo-pw)`);
 out(`orders MCP server   ${orders.url}`);
 out(`  resource metadata ${orders.boundary.resourceMetadataUrl}`);
 out(`  envelope JWKS     ${orders.boundary.envelopeJwksUrl}`);
+out(
+  `token broker        ${demoBroker.broker.issuer}   (RFC 8414 metadata at /.well-known/oauth-authorization-server)`,
+);
+out(
+  `  orders MCP server authenticated with private_key_jwt (service identity token, ${serviceTokenLifetime} s)`,
+);
 out();
 
 const plan = [{ tool: 'list_orders' }, { tool: 'create_order', arguments: { item: 'trail map' } }];
@@ -53,12 +69,14 @@ out(
 
 if (config.once) {
   await orders.close();
+  await demoBroker.broker.close();
   await idp.close();
 } else {
   out();
   out(`Ready. Point any MCP client at ${orders.url} and sign in as alice or bob. Ctrl-C to stop.`);
   const stop = async () => {
     await orders.close();
+    await demoBroker.broker.close();
     await idp.close();
     process.exit(0);
   };

@@ -8,7 +8,7 @@ const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, '--once'], {
-      env: { ...process.env, BATON_IDP_PORT: '0', BATON_ORDERS_MCP_PORT: '0' },
+      env: { ...process.env, BATON_IDP_PORT: '0', BATON_ORDERS_MCP_PORT: '0', BATON_BROKER_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -32,7 +32,9 @@ describe('npm start walk-through', () => {
   it('runs the whole lifecycle for alice and bob, each seeing only their own orders, audited apart', async () => {
     const { code, stdout, stderr } = await runDemo();
     assert.equal(code, 0, stderr);
-    const [, alice = '', bob = ''] = stdout.split('── ');
+    const [header = '', alice = '', bob = ''] = stdout.split('── ');
+    assert.match(header, /token broker +http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(header, /orders MCP server authenticated with private_key_jwt/);
     assert.match(alice, /RFC 9728 metadata names authorization server/);
     assert.match(alice, /registered with RFC 7591 as client/);
     assert.match(alice, /authorization code \+ PKCE \(S256\) for resource http:\/\/127\.0\.0\.1:\d+\/mcp/);

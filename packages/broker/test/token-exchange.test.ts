@@ -348,27 +348,25 @@ describe('token exchange refusals', () => {
     });
     assert.equal(unauthenticated.status, 401);
     assert.equal(((await unauthenticated.json()) as { error: string }).error, 'invalid_client');
+    // An assertion naming orders-mcp and its registered kid, signed with a key that is not orders-mcp's.
+    const { generateKeyPair } = await import('jose');
+    const { privateKey } = await generateKeyPair('ES256');
+    const kid = (stack.orders.metadata.jwks as { keys: Array<{ kid: string }> }).keys[0]!.kid;
+    const now = Math.floor(Date.now() / 1000);
+    const forgedAssertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid })
+      .setIssuer('orders-mcp')
+      .setSubject('orders-mcp')
+      .setAudience(stack.broker.issuer)
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(privateKey);
     const impostor = await exchange(
       stack.broker.issuer,
       stack.orders,
       { ...subjectOf(userToken), resource: BILLING_MCP },
-      {
-        assertion: await stack.stranger.assertion(stack.broker.issuer).then(async () => {
-          // An assertion claiming to be orders-mcp but signed with the stranger's key.
-          const { generateKeyPair } = await import('jose');
-          const { privateKey } = await generateKeyPair('ES256');
-          const now = Math.floor(Date.now() / 1000);
-          return new SignJWT({})
-            .setProtectedHeader({ alg: 'ES256', kid: 'orders-mcp-key' })
-            .setIssuer('orders-mcp')
-            .setSubject('orders-mcp')
-            .setAudience(stack.broker.issuer)
-            .setJti(randomUUID())
-            .setIssuedAt(now)
-            .setExpirationTime(now + 60)
-            .sign(privateKey);
-        }),
-      },
+      { assertion: forgedAssertion },
     );
     assert.equal(impostor.status, 401);
     assert.equal(impostor.body.error, 'invalid_client');

@@ -1,0 +1,109 @@
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../token-exchange/token-types.ts';
+import type { ServiceCredentials } from './service-credentials.ts';
+
+/** A refused token request: the RFC 6749 §5.2 / RFC 8693 §2.2.2 error, as the broker sent it. */
+export class TokenRequestError extends Error {
+  override readonly name = 'TokenRequestError';
+  readonly status: number;
+  readonly error: string;
+  constructor(status: number, error: string, description: string | undefined) {
+    super(`${error}${description ? `: ${description}` : ''}`);
+    this.status = status;
+    this.error = error;
+  }
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  issued_token_type?: string;
+  scope?: string;
+}
+
+export interface ExchangeRequest {
+  subjectToken: string;
+  subjectTokenType?: string;
+  /** The one audience the new token is for. */
+  resource: string;
+  scope?: readonly string[];
+  requestedTokenType?: string;
+  delegationMode?: 'on_behalf_of' | 'restricted_user';
+  actorToken?: string;
+  actorTokenType?: string;
+  traceparent?: string;
+}
+
+/**
+ * RFC 8693 token exchange at the broker, authenticating with `private_key_jwt`.
+ *
+ * @example
+ * const { access_token } = await exchangeToken(brokerIssuer, credentials, { subjectToken, resource: billingApi, scope: ['billing:read'] });
+ */
+export async function exchangeToken(
+  issuer: string,
+  credentials: ServiceCredentials,
+  request: ExchangeRequest,
+): Promise<TokenResponse> {
+  return tokenRequest(
+    issuer,
+    credentials,
+    {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: request.subjectToken,
+      subject_token_type: request.subjectTokenType ?? ACCESS_TOKEN_TYPE,
+      resource: request.resource,
+      ...(request.scope?.length ? { scope: request.scope.join(' ') } : {}),
+      ...(request.requestedTokenType ? { requested_token_type: request.requestedTokenType } : {}),
+      ...(request.delegationMode ? { delegation_mode: request.delegationMode } : {}),
+      ...(request.actorToken
+        ? { actor_token: request.actorToken, actor_token_type: request.actorTokenType ?? ACCESS_TOKEN_TYPE }
+        : {}),
+    },
+    request.traceparent,
+  );
+}
+
+/** OAuth client credentials for the service's own identity (the "service identity" mode). */
+export async function clientCredentialsToken(
+  issuer: string,
+  credentials: ServiceCredentials,
+  request: { resource: string; scope?: readonly string[] },
+): Promise<TokenResponse> {
+  return tokenRequest(issuer, credentials, {
+    grant_type: 'client_credentials',
+    resource: request.resource,
+    ...(request.scope?.length ? { scope: request.scope.join(' ') } : {}),
+  });
+}
+
+async function tokenRequest(
+  issuer: string,
+  credentials: ServiceCredentials,
+  parameters: Record<string, string>,
+  traceparent?: string,
+): Promise<TokenResponse> {
+  const response = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      ...(traceparent ? { traceparent } : {}),
+    },
+    body: new URLSearchParams({
+      client_id: credentials.clientId,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await credentials.assertion(issuer),
+      ...parameters,
+    }),
+  });
+  const body = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) {
+    throw new TokenRequestError(
+      response.status,
+      String(body.error ?? 'server_error'),
+      body.error_description as string | undefined,
+    );
+  }
+  return body as unknown as TokenResponse;
+}

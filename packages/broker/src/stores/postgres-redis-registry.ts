@@ -1,0 +1,339 @@
+import type { Pool } from 'pg';
+import { keyOf } from '../registry/memory-registry.ts';
+import {
+  chainIsActive,
+  type IssuedToken,
+  type RevocationTarget,
+  type TokenRegistry,
+} from '../registry/token-registry.ts';
+import { type Owned, postgresFrom, type RedisConnection, redisFrom } from './connections.ts';
+import { operationTimeoutOf, withDeadline } from './deadline.ts';
+import { migrate } from './migration.ts';
+import { RedisRevocationSet } from './redis-revocation-set.ts';
+import { type RegistryTables, registrySchema, registryTables } from './registry-schema.ts';
+import { tablePrefixOf } from './table-prefix.ts';
+
+export interface PostgresRedisRegistryOptions {
+  /** A pool the caller owns and closes, or a connection string (the registry opens and closes its own pool). */
+  pool: Pool | string;
+  /** A connected node-redis client the caller owns, or a `redis://` URL (the registry owns that client). */
+  redis: RedisConnection | string;
+  /** Prefix of the registry's Redis key (`<keyPrefix>revoked`). Default `baton:`. */
+  keyPrefix?: string;
+  /** Prefix of the registry's tables (`<tablePrefix>issued_tokens`, `<tablePrefix>revocations`). Default `baton_`. */
+  tablePrefix?: string;
+  /** Every operation rejects after this long, so an unreachable store fails closed promptly. Default 2000. */
+  operationTimeoutMs?: number;
+}
+
+/** Ancestors fetched per check: `chainIsActive` walks at most 32 hops, so one more row is never needed. */
+const MAX_CHAIN = 33;
+/** Like the memory registry, sweep expired records every so many writes, in the background. */
+const SWEEP_EVERY = 1024;
+
+const KIND_OF = { jti: 'jti', root: 'root', subject: 'sub' } as const;
+
+interface TokenRow {
+  jti: string;
+  parent: string | null;
+  root: string;
+  subject: string;
+  client_id: string;
+  audience: string;
+  exp: string;
+}
+
+/**
+ * The production registry, shared by every broker instance: issued-token records in PostgreSQL,
+ * revocations in PostgreSQL (durable) and in a Redis set (checked on every call, never cached here).
+ *
+ * `isActive` costs two round trips: one recursive query for the token and its ancestors, one
+ * SMISMEMBER for its root, subject and every jti in the chain. Revocation writes Redis, then
+ * PostgreSQL, then Redis again, so a revocation is visible everywhere before `revoke` resolves and is
+ * durable when it does. If the Redis set has lost its contents (flush, eviction, restart), the sentinel
+ * member is missing: the answer then comes from PostgreSQL while the set is reloaded from it.
+ *
+ * Fails closed: when either store is unreachable or slow, `isActive` rejects, never answers true.
+ *
+ * Create with `await PostgresRedisTokenRegistry.create(options)` (migrates, connects, loads the Redis
+ * set). The constructor does no I/O; a caller using it must `await registry.migrate()` once.
+ */
+export class PostgresRedisTokenRegistry implements TokenRegistry {
+  readonly tables: RegistryTables;
+  readonly revocations: RedisRevocationSet;
+  readonly #pool: Owned<Pool>;
+  readonly #redis: Owned<RedisConnection> & { ready: Promise<void> };
+  readonly #timeoutMs: number;
+  #writes = 0;
+  #reloading: Promise<boolean> | undefined;
+  #closed: Promise<void> | undefined;
+
+  static async create(options: PostgresRedisRegistryOptions): Promise<PostgresRedisTokenRegistry> {
+    const registry = new PostgresRedisTokenRegistry(options);
+    try {
+      await withDeadline(registry.#redis.ready, registry.#timeoutMs, 'connecting to Redis');
+      await registry.migrate();
+      await registry.rehydrate();
+      return registry;
+    } catch (error) {
+      await registry.close();
+      throw error;
+    }
+  }
+
+  constructor(options: PostgresRedisRegistryOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options are required');
+    this.#timeoutMs = operationTimeoutOf(options.operationTimeoutMs);
+    this.tables = registryTables(tablePrefixOf(options.tablePrefix));
+    const keyPrefix = keyPrefixOf(options.keyPrefix);
+    this.#pool = postgresFrom(options.pool, this.#timeoutMs);
+    this.#redis = redisFrom(options.redis, this.#timeoutMs);
+    this.revocations = new RedisRevocationSet(this.#redis.connection, keyPrefix);
+  }
+
+  /** Creates the tables if missing. Safe to run from every instance at every start. */
+  async migrate(): Promise<void> {
+    await migrate(this.#pool.connection, this.tables.tokens, registrySchema(this.tables));
+  }
+
+  /**
+   * Copies the durable revocations into Redis and marks the set complete. `create` runs it at startup,
+   * which also repairs a set that missed a write because Redis failed between a revocation's steps.
+   */
+  rehydrate(): Promise<boolean> {
+    return this.#deadline(
+      this.revocations.hydrate(() => this.#durableRevocations()),
+      'reloading revocations into Redis',
+    );
+  }
+
+  async record(token: IssuedToken): Promise<void> {
+    assertIssuedToken(token);
+    if (++this.#writes % SWEEP_EVERY === 0) void this.deleteExpired().catch(() => {});
+    return this.#deadline(this.#record(token), 'recording a token');
+  }
+
+  find(jti: string): Promise<IssuedToken | undefined> {
+    return this.#deadline(this.#find(jti), 'finding a token');
+  }
+
+  async revoke(target: RevocationTarget): Promise<void> {
+    const { kind, value } = revocationOf(target);
+    return this.#deadline(this.#revoke(kind, value), 'revoking');
+  }
+
+  isActive(jti: string, now: number): Promise<boolean> {
+    return this.#deadline(this.#isActive(jti, now), 'checking a token');
+  }
+
+  /**
+   * Deletes up to `limit` tokens whose whole subtree has expired, with their jti revocations (in
+   * PostgreSQL, then in Redis). Returns how many tokens went; call again while it returns `limit`.
+   * `record` also runs it in the background every 1024 writes.
+   */
+  deleteExpired(now = Math.floor(Date.now() / 1000), limit = 10_000): Promise<number> {
+    return this.#deadline(this.#deleteExpired(now, limit), 'deleting expired tokens');
+  }
+
+  /** Closes what the registry opened from a URL; a pool or client passed in stays open for its owner. */
+  close(): Promise<void> {
+    this.#closed ??= Promise.all([this.#redis.close(), this.#pool.close()]).then(() => undefined);
+    return this.#closed;
+  }
+
+  async #record(token: IssuedToken): Promise<void> {
+    const { tokens } = this.tables;
+    // One statement: insert (or replace) the record, and extend `retain_until` of every ancestor so
+    // none is deleted while this token may still be presented.
+    await this.#pool.connection.query({
+      name: `${tokens}:record`,
+      text: `
+WITH RECURSIVE inserted AS (
+  INSERT INTO ${tokens} AS t (jti, parent, root, subject, client_id, audience, exp, retain_until)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+  ON CONFLICT (jti) DO UPDATE SET
+    parent = EXCLUDED.parent, root = EXCLUDED.root, subject = EXCLUDED.subject,
+    client_id = EXCLUDED.client_id, audience = EXCLUDED.audience, exp = EXCLUDED.exp,
+    retain_until = GREATEST(t.retain_until, EXCLUDED.exp)
+  RETURNING jti
+), ancestors (jti, parent, depth) AS (
+  SELECT jti, parent, 1 FROM ${tokens} WHERE jti = $2
+  UNION ALL
+  SELECT t.jti, t.parent, a.depth + 1 FROM ${tokens} t JOIN ancestors a ON t.jti = a.parent
+  WHERE a.depth < ${MAX_CHAIN}
+)
+UPDATE ${tokens} SET retain_until = $7
+FROM ancestors WHERE ${tokens}.jti = ancestors.jti AND ${tokens}.retain_until < $7`,
+      values: [token.jti, token.parent, token.root, token.subject, token.clientId, token.audience, token.exp],
+    });
+  }
+
+  async #find(jti: string): Promise<IssuedToken | undefined> {
+    const { rows } = await this.#pool.connection.query<TokenRow>({
+      name: `${this.tables.tokens}:find`,
+      text: `SELECT jti, parent, root, subject, client_id, audience, exp FROM ${this.tables.tokens} WHERE jti = $1`,
+      values: [jti],
+    });
+    return rows[0] && tokenOf(rows[0]);
+  }
+
+  /** The token and its ancestors, nearest first, in one round trip. */
+  async #chain(jti: string): Promise<Map<string, IssuedToken>> {
+    const { tokens } = this.tables;
+    const { rows } = await this.#pool.connection.query<TokenRow>({
+      name: `${tokens}:chain`,
+      text: `
+WITH RECURSIVE chain AS (
+  SELECT jti, parent, root, subject, client_id, audience, exp, 1 AS depth FROM ${tokens} WHERE jti = $1
+  UNION ALL
+  SELECT t.jti, t.parent, t.root, t.subject, t.client_id, t.audience, t.exp, c.depth + 1
+  FROM ${tokens} t JOIN chain c ON t.jti = c.parent WHERE c.depth < ${MAX_CHAIN}
+)
+SELECT jti, parent, root, subject, client_id, audience, exp FROM chain`,
+      values: [jti],
+    });
+    return new Map(rows.map((row) => [row.jti, tokenOf(row)]));
+  }
+
+  async #isActive(jti: string, now: number): Promise<boolean> {
+    const chain = await this.#chain(jti);
+    const first = chain.get(jti);
+    if (!first || first.exp <= now) return false;
+    const members = [
+      keyOf({ root: first.root }),
+      keyOf({ subject: first.subject }),
+      ...[...chain.keys()].map((id) => keyOf({ jti: id })),
+    ];
+    const revoked = (await this.revocations.revokedAmong(members)) ?? (await this.#recover(members));
+    // The same walk as every registry, over the rows already fetched.
+    return chainIsActive(
+      { find: async (id) => chain.get(id) },
+      (target) => revoked.has(keyOf(target)),
+      jti,
+      now,
+    );
+  }
+
+  /** Redis lost the set: answer from PostgreSQL, and reload Redis (once per process at a time). */
+  async #recover(members: readonly string[]): Promise<Set<string>> {
+    this.#reloading ??= this.revocations
+      .hydrate(() => this.#durableRevocations())
+      .finally(() => {
+        this.#reloading = undefined;
+      });
+    const [revoked] = await Promise.all([this.#durablyRevokedAmong(members), this.#reloading]);
+    return revoked;
+  }
+
+  async #revoke(kind: string, value: string): Promise<void> {
+    const member = `${kind}:${value}`;
+    // Redis first: visible at once, even to a check that races this call. PostgreSQL next: durable.
+    // Redis again: a reload that read PostgreSQL just before the insert, after a flush that removed
+    // the first write, cannot have left it out.
+    await this.revocations.add(member);
+    await this.#pool.connection.query({
+      name: `${this.tables.revocations}:revoke`,
+      text: `INSERT INTO ${this.tables.revocations} (kind, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+      values: [kind, value],
+    });
+    await this.revocations.add(member);
+  }
+
+  async #durableRevocations(): Promise<string[]> {
+    const { rows } = await this.#pool.connection.query<{ member: string }>(
+      `SELECT kind || ':' || value AS member FROM ${this.tables.revocations}`,
+    );
+    return rows.map((row) => row.member);
+  }
+
+  async #durablyRevokedAmong(members: readonly string[]): Promise<Set<string>> {
+    const kinds: string[] = [];
+    const values: string[] = [];
+    for (const member of members) {
+      const colon = member.indexOf(':');
+      kinds.push(member.slice(0, colon));
+      values.push(member.slice(colon + 1));
+    }
+    const { rows } = await this.#pool.connection.query<{ member: string }>(
+      `SELECT r.kind || ':' || r.value AS member FROM ${this.tables.revocations} r
+       JOIN unnest($1::text[], $2::text[]) AS m (kind, value) ON r.kind = m.kind AND r.value = m.value`,
+      [kinds, values],
+    );
+    return new Set(rows.map((row) => row.member));
+  }
+
+  async #deleteExpired(now: number, limit: number): Promise<number> {
+    const { tokens, revocations } = this.tables;
+    const { rows } = await this.#pool.connection.query<{ tokens: number; jtis: string[] }>(
+      `
+WITH gone AS (
+  DELETE FROM ${tokens} WHERE jti IN (SELECT jti FROM ${tokens} WHERE retain_until <= $1 LIMIT $2)
+  RETURNING jti
+), forgotten AS (
+  DELETE FROM ${revocations} r USING gone WHERE r.kind = 'jti' AND r.value = gone.jti RETURNING r.value
+)
+SELECT (SELECT count(*) FROM gone)::int AS tokens,
+       coalesce((SELECT array_agg(value) FROM forgotten), '{}') AS jtis`,
+      [now, limit],
+    );
+    const { tokens: deleted = 0, jtis = [] } = rows[0] ?? {};
+    await this.revocations.remove(jtis.map((jti) => keyOf({ jti })));
+    return deleted;
+  }
+
+  #deadline<T>(operation: Promise<T>, name: string): Promise<T> {
+    return withDeadline(operation, this.#timeoutMs, `token registry: ${name}`);
+  }
+}
+
+function tokenOf(row: TokenRow): IssuedToken {
+  return {
+    jti: row.jti,
+    parent: row.parent,
+    root: row.root,
+    subject: row.subject,
+    clientId: row.client_id,
+    audience: row.audience,
+    // bigint arrives as a string; Unix seconds are far inside the safe integer range.
+    exp: Number(row.exp),
+  };
+}
+
+function keyPrefixOf(value: unknown): string {
+  if (value === undefined) return 'baton:';
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200 || /\s/.test(value)) {
+    throw new TypeError('keyPrefix must be a non-empty string without whitespace');
+  }
+  return value;
+}
+
+/** Exactly one of jti, root or subject, as a non-empty string: anything else is a programming error. */
+function revocationOf(target: RevocationTarget): { kind: string; value: string } {
+  const named =
+    typeof target === 'object' && target !== null
+      ? (Object.keys(KIND_OF) as (keyof typeof KIND_OF)[]).filter(
+          (key) => (target as Record<string, unknown>)[key] !== undefined,
+        )
+      : [];
+  const key = named[0];
+  const value = key && (target as Record<string, unknown>)[key];
+  if (named.length !== 1 || !key || typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(
+      'a revocation target names exactly one of jti, root or subject, as a non-empty string',
+    );
+  }
+  return { kind: KIND_OF[key], value };
+}
+
+function assertIssuedToken(token: IssuedToken): void {
+  const strings = [token?.jti, token?.root, token?.subject, token?.clientId, token?.audience];
+  if (
+    strings.some((value) => typeof value !== 'string' || value.length === 0) ||
+    !(token.parent === null || (typeof token.parent === 'string' && token.parent.length > 0)) ||
+    !Number.isSafeInteger(token.exp)
+  ) {
+    throw new TypeError(
+      'an issued token needs non-empty jti, root, subject, clientId and audience, a parent, and an integer exp',
+    );
+  }
+}

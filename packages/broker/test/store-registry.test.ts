@@ -1,0 +1,397 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { createClient } from 'redis';
+import { MemoryTokenRegistry } from '../src/registry/memory-registry.ts';
+import type { IssuedToken, TokenRegistry } from '../src/registry/token-registry.ts';
+import { StoreTimeoutError } from '../src/stores/deadline.ts';
+import { PostgresRedisTokenRegistry } from '../src/stores/postgres-redis-registry.ts';
+import { HYDRATED } from '../src/stores/redis-revocation-set.ts';
+import {
+  deleteKeys,
+  dropTables,
+  openPool,
+  openRedis,
+  POSTGRES_URL,
+  REDIS_URL,
+  type TestRedis,
+  UNREACHABLE_POSTGRES_URL,
+  UNREACHABLE_REDIS_URL,
+  uniquePrefix,
+} from './stores/servers.ts';
+
+const NOW = Math.floor(Date.now() / 1000);
+
+/** A token with fresh identifiers, so tests never see each other's records in a shared store. */
+function token(overrides: Partial<IssuedToken> = {}): IssuedToken {
+  return {
+    jti: randomUUID(),
+    parent: null,
+    root: `https://idp.example#${randomUUID()}`,
+    subject: `user-${randomUUID()}`,
+    clientId: 'orders-agent',
+    audience: 'https://billing.example/mcp',
+    exp: NOW + 300,
+    ...overrides,
+  };
+}
+
+/** root-derived token, child, grandchild: the shape every cascade test revokes into. */
+async function recordChain(registry: TokenRegistry): Promise<[IssuedToken, IssuedToken, IssuedToken]> {
+  const first = token();
+  const child = token({
+    parent: first.jti,
+    root: first.root,
+    subject: first.subject,
+    clientId: 'billing-mcp',
+  });
+  const grandchild = token({
+    parent: child.jti,
+    root: first.root,
+    subject: first.subject,
+    clientId: 'ledger',
+  });
+  for (const issued of [first, child, grandchild]) await registry.record(issued);
+  return [first, child, grandchild];
+}
+
+async function activity(registry: TokenRegistry, tokens: IssuedToken[], now = NOW): Promise<boolean[]> {
+  return Promise.all(tokens.map((issued) => registry.isActive(issued.jti, now)));
+}
+
+/** The behaviour every TokenRegistry must show, whatever it stores in. */
+function registryConformance(name: string, makeRegistry: () => Promise<TokenRegistry>): void {
+  describe(`${name}: TokenRegistry conformance`, () => {
+    let registry: TokenRegistry;
+    beforeEach(async () => {
+      registry = await makeRegistry();
+    });
+    afterEach(() => registry.close());
+
+    it('finds what it recorded, and nothing else', async () => {
+      const issued = token({ parent: 'some-parent' });
+      await registry.record(issued);
+      assert.deepEqual(await registry.find(issued.jti), issued);
+      assert.equal(await registry.find(randomUUID()), undefined);
+    });
+
+    it('a re-recorded jti replaces the earlier record', async () => {
+      const issued = token();
+      await registry.record(issued);
+      await registry.record({ ...issued, audience: 'https://other.example', exp: issued.exp + 60 });
+      assert.deepEqual(await registry.find(issued.jti), {
+        ...issued,
+        audience: 'https://other.example',
+        exp: issued.exp + 60,
+      });
+    });
+
+    it('is active for a recorded, unexpired, unrevoked token', async () => {
+      const issued = token();
+      await registry.record(issued);
+      assert.equal(await registry.isActive(issued.jti, NOW), true);
+    });
+
+    it('is inactive for an unknown token', async () => {
+      assert.equal(await registry.isActive(randomUUID(), NOW), false);
+    });
+
+    it('is inactive once expired', async () => {
+      const issued = token({ exp: NOW + 60 });
+      await registry.record(issued);
+      assert.equal(await registry.isActive(issued.jti, NOW + 59), true);
+      assert.equal(await registry.isActive(issued.jti, NOW + 60), false);
+      const past = token({ exp: NOW - 1 });
+      await registry.record(past);
+      assert.equal(await registry.isActive(past.jti, NOW), false);
+    });
+
+    it('revoking the middle of a chain deactivates it and its descendants, not its parent', async () => {
+      const chain = await recordChain(registry);
+      assert.deepEqual(await activity(registry, chain), [true, true, true]);
+      await registry.revoke({ jti: chain[1].jti });
+      assert.deepEqual(await activity(registry, chain), [true, false, false]);
+    });
+
+    it('revoking the last token deactivates only that token', async () => {
+      const chain = await recordChain(registry);
+      await registry.revoke({ jti: chain[2].jti });
+      assert.deepEqual(await activity(registry, chain), [true, true, false]);
+    });
+
+    it('revoking the root grant deactivates the whole chain, and no other', async () => {
+      const chain = await recordChain(registry);
+      const other = await recordChain(registry);
+      await registry.revoke({ root: chain[0].root });
+      assert.deepEqual(await activity(registry, chain), [false, false, false]);
+      assert.deepEqual(await activity(registry, other), [true, true, true]);
+    });
+
+    it('revoking a subject deactivates every token acting for it, including ones recorded later', async () => {
+      const chain = await recordChain(registry);
+      const alone = token({ subject: chain[0].subject });
+      const someoneElse = token();
+      await registry.record(alone);
+      await registry.record(someoneElse);
+      await registry.revoke({ subject: chain[0].subject });
+      assert.deepEqual(await activity(registry, [...chain, alone, someoneElse]), [
+        false,
+        false,
+        false,
+        false,
+        true,
+      ]);
+      const later = token({ subject: chain[0].subject });
+      await registry.record(later);
+      assert.equal(await registry.isActive(later.jti, NOW), false);
+    });
+
+    it('revoking twice is harmless', async () => {
+      const issued = token();
+      await registry.record(issued);
+      await registry.revoke({ jti: issued.jti });
+      await registry.revoke({ jti: issued.jti });
+      assert.equal(await registry.isActive(issued.jti, NOW), false);
+    });
+
+    it('a missing ancestor makes its descendants inactive', async () => {
+      const orphan = token({ parent: randomUUID() });
+      const grandchild = token({ parent: orphan.jti, root: orphan.root, subject: orphan.subject });
+      await registry.record(orphan);
+      await registry.record(grandchild);
+      assert.deepEqual(await activity(registry, [orphan, grandchild]), [false, false]);
+    });
+
+    it('an expired ancestor does not deactivate a live descendant (it may outlive its parent)', async () => {
+      const parent = token({ exp: NOW + 10 });
+      const child = token({ parent: parent.jti, root: parent.root, subject: parent.subject, exp: NOW + 100 });
+      await registry.record(parent);
+      await registry.record(child);
+      assert.deepEqual(await activity(registry, [parent, child], NOW + 50), [false, true]);
+    });
+  });
+}
+
+let memoryRegistries = 0;
+registryConformance('MemoryTokenRegistry', async () => {
+  memoryRegistries++;
+  return new MemoryTokenRegistry();
+});
+
+describe('PostgresRedisTokenRegistry', () => {
+  const prefix = uniquePrefix();
+  const options = { tablePrefix: prefix, keyPrefix: `baton-test:${prefix}` };
+  const pool = openPool();
+  let redis: TestRedis;
+
+  before(async () => {
+    redis = await openRedis();
+  });
+  after(async () => {
+    await dropTables(pool, prefix);
+    await deleteKeys(redis, options.keyPrefix);
+    await redis.close();
+    await pool.end();
+  });
+
+  // The registry opens and closes its own pool and client from URLs here; the tests below borrow them.
+  registryConformance('PostgresRedisTokenRegistry', () =>
+    PostgresRedisTokenRegistry.create({ pool: POSTGRES_URL, redis: REDIS_URL, ...options }),
+  );
+
+  describe('shared by several broker instances', () => {
+    const poolB = openPool();
+    let redisB: TestRedis;
+    let a: PostgresRedisTokenRegistry;
+    let b: PostgresRedisTokenRegistry;
+
+    before(async () => {
+      redisB = await openRedis();
+      a = await PostgresRedisTokenRegistry.create({ pool, redis, ...options });
+      b = await PostgresRedisTokenRegistry.create({ pool: poolB, redis: redisB, ...options });
+    });
+    after(async () => {
+      await a.close();
+      await b.close();
+      await redisB.close();
+      await poolB.end();
+    });
+
+    it('a token recorded through one instance is active through the other', async () => {
+      const chain = await recordChain(a);
+      assert.deepEqual(await activity(b, chain), [true, true, true]);
+      assert.deepEqual(await b.find(chain[2].jti), chain[2]);
+    });
+
+    it('a revocation through one instance is seen by the other at once', async () => {
+      const chain = await recordChain(a);
+      assert.deepEqual(await activity(b, chain), [true, true, true]);
+      await a.revoke({ jti: chain[1].jti });
+      assert.deepEqual(await activity(b, chain), [true, false, false]);
+      const other = await recordChain(b);
+      await b.revoke({ subject: other[0].subject });
+      assert.deepEqual(await activity(a, other), [false, false, false]);
+    });
+
+    it('after Redis loses the revocation set, revoked tokens stay revoked (PostgreSQL is durable)', async () => {
+      const chain = await recordChain(a);
+      const byRoot = await recordChain(a);
+      const untouched = await recordChain(a);
+      await a.revoke({ jti: chain[1].jti });
+      await b.revoke({ root: byRoot[0].root });
+
+      assert.ok((await deleteKeys(redis, options.keyPrefix)) >= 1, 'the test deleted the revocation set');
+      assert.equal(await redis.exists(a.revocations.key), 0);
+
+      // The first check after the loss answers from PostgreSQL and reloads Redis.
+      assert.deepEqual(await activity(b, chain), [true, false, false]);
+      assert.deepEqual(await activity(a, byRoot), [false, false, false]);
+      assert.deepEqual(await activity(b, untouched), [true, true, true]);
+      assert.equal(await redis.sIsMember(a.revocations.key, HYDRATED), 1);
+      assert.equal(await redis.sIsMember(a.revocations.key, `jti:${chain[1].jti}`), 1);
+      assert.equal(await redis.sIsMember(a.revocations.key, `root:${byRoot[0].root}`), 1);
+    });
+
+    it('a revocation made while the set is gone is kept by the reload', async () => {
+      const chain = await recordChain(a);
+      await deleteKeys(redis, options.keyPrefix);
+      await a.revoke({ jti: chain[0].jti });
+      assert.deepEqual(await activity(b, chain), [false, false, false]);
+      assert.equal(await b.rehydrate(), true);
+      assert.deepEqual(await activity(a, chain), [false, false, false]);
+    });
+
+    it('revocations are never cached in the process: removing one from both stores reactivates at once', async () => {
+      const issued = token();
+      await a.record(issued);
+      await a.revoke({ jti: issued.jti });
+      assert.equal(await b.isActive(issued.jti, NOW), false);
+      await pool.query(`DELETE FROM ${a.tables.revocations} WHERE value = $1`, [issued.jti]);
+      await redis.sRem(a.revocations.key, `jti:${issued.jti}`);
+      assert.equal(await b.isActive(issued.jti, NOW), true);
+    });
+  });
+
+  describe('expiry', () => {
+    let registry: PostgresRedisTokenRegistry;
+    before(async () => {
+      registry = await PostgresRedisTokenRegistry.create({ pool, redis, ...options });
+    });
+    after(() => registry.close());
+
+    it('deletes a token only once everything exchanged from it has expired, with its revocations', async () => {
+      const parent = token({ exp: NOW + 10 });
+      const child = token({ parent: parent.jti, root: parent.root, subject: parent.subject, exp: NOW + 100 });
+      await registry.record(parent);
+      await registry.record(child);
+      await registry.revoke({ jti: parent.jti });
+
+      await registry.deleteExpired(NOW + 50);
+      assert.deepEqual(await registry.find(parent.jti), parent, 'kept: its child is still live');
+
+      await registry.deleteExpired(NOW + 100);
+      assert.equal(await registry.find(parent.jti), undefined);
+      assert.equal(await registry.find(child.jti), undefined);
+      const { rowCount } = await pool.query(`SELECT 1 FROM ${registry.tables.revocations} WHERE value = $1`, [
+        parent.jti,
+      ]);
+      assert.equal(rowCount, 0);
+      assert.equal(await redis.sIsMember(registry.revocations.key, `jti:${parent.jti}`), 0);
+    });
+  });
+
+  describe('fails closed', () => {
+    it('isActive rejects when Redis is unreachable (a URL the registry connects itself)', async () => {
+      const registry = new PostgresRedisTokenRegistry({ pool, redis: UNREACHABLE_REDIS_URL, ...options });
+      try {
+        const issued = token();
+        await registry.record(issued);
+        await assert.rejects(registry.isActive(issued.jti, NOW));
+        await assert.rejects(registry.revoke({ jti: issued.jti }));
+      } finally {
+        await registry.close();
+      }
+    });
+
+    it('isActive rejects when a borrowed Redis client is closed', async () => {
+      const closed = createClient({ url: UNREACHABLE_REDIS_URL });
+      const registry = new PostgresRedisTokenRegistry({ pool, redis: closed, ...options });
+      const issued = token();
+      await registry.record(issued);
+      await assert.rejects(registry.isActive(issued.jti, NOW));
+      await registry.close();
+    });
+
+    it('isActive rejects within the deadline when a borrowed client is stuck reconnecting', async () => {
+      const stuck = createClient({ url: UNREACHABLE_REDIS_URL });
+      stuck.on('error', () => {});
+      const connecting = stuck.connect().catch(() => {});
+      const registry = new PostgresRedisTokenRegistry({
+        pool,
+        redis: stuck,
+        operationTimeoutMs: 200,
+        ...options,
+      });
+      try {
+        const issued = token();
+        await registry.record(issued);
+        const started = performance.now();
+        await assert.rejects(registry.isActive(issued.jti, NOW), StoreTimeoutError);
+        assert.ok(performance.now() - started < 1000);
+      } finally {
+        await registry.close();
+        stuck.destroy();
+        await connecting;
+      }
+    });
+
+    it('create() rejects when Redis is unreachable', async () => {
+      await assert.rejects(
+        PostgresRedisTokenRegistry.create({
+          pool,
+          redis: UNREACHABLE_REDIS_URL,
+          operationTimeoutMs: 300,
+          ...options,
+        }),
+      );
+    });
+
+    it('isActive rejects when PostgreSQL is unreachable', async () => {
+      const registry = new PostgresRedisTokenRegistry({ pool: UNREACHABLE_POSTGRES_URL, redis, ...options });
+      try {
+        await assert.rejects(registry.isActive(randomUUID(), NOW));
+        await assert.rejects(registry.record(token()));
+      } finally {
+        await registry.close();
+      }
+    });
+  });
+
+  describe('misuse', () => {
+    it('the constructor refuses bad options with a TypeError', () => {
+      assert.throws(() => new PostgresRedisTokenRegistry(undefined as never), TypeError);
+      assert.throws(() => new PostgresRedisTokenRegistry({ pool: 42 as never, redis }), TypeError);
+      assert.throws(() => new PostgresRedisTokenRegistry({ pool, redis: {} as never }), TypeError);
+      assert.throws(
+        () => new PostgresRedisTokenRegistry({ pool, redis, tablePrefix: 'x; DROP TABLE y' }),
+        TypeError,
+      );
+      assert.throws(() => new PostgresRedisTokenRegistry({ pool, redis, keyPrefix: '' }), TypeError);
+      assert.throws(() => new PostgresRedisTokenRegistry({ pool, redis, operationTimeoutMs: 0 }), TypeError);
+    });
+
+    it('revoke and record refuse malformed input with a TypeError', async () => {
+      const registry = new PostgresRedisTokenRegistry({ pool, redis, ...options });
+      await assert.rejects(registry.revoke({} as never), TypeError);
+      await assert.rejects(registry.revoke({ jti: 'a', root: 'b' } as never), TypeError);
+      await assert.rejects(registry.revoke({ subject: '' }), TypeError);
+      await assert.rejects(registry.record({ ...token(), exp: 1.5 }), TypeError);
+      await assert.rejects(registry.record({ ...token(), jti: '' }), TypeError);
+      await registry.close();
+    });
+  });
+});
+
+after(() => {
+  assert.ok(memoryRegistries > 0);
+});
