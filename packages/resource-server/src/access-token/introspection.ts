@@ -1,5 +1,6 @@
 import { discoverAuthorizationServer } from '../authorization-server-metadata.ts';
 import { authorizationServerUnavailable, invalidToken } from '../errors.ts';
+import { lazyRetrying } from '../lazy.ts';
 import {
   type AccessTokenClaims,
   type AccessTokenVerifier,
@@ -49,22 +50,14 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): Ac
   const tolerance = options.clockToleranceSeconds ?? 30;
   // RFC 6749 §2.3.1: form-urlencode the id and secret before base64.
   const basic = `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`;
-  let endpoint: Promise<string> | undefined;
-
-  const resolveEndpoint = (): Promise<string> => {
-    endpoint ??= options.introspectionEndpoint
-      ? Promise.resolve(options.introspectionEndpoint)
-      : discoverAuthorizationServer(options.issuer, { fetch: doFetch }).then((metadata) => {
-          if (!metadata.introspection_endpoint) {
-            throw authorizationServerUnavailable(new Error('the issuer publishes no introspection_endpoint'));
-          }
-          return metadata.introspection_endpoint;
-        });
-    endpoint.catch(() => {
-      endpoint = undefined;
-    });
-    return endpoint;
-  };
+  const resolveEndpoint = lazyRetrying(async () => {
+    if (options.introspectionEndpoint) return options.introspectionEndpoint;
+    const metadata = await discoverAuthorizationServer(options.issuer, { fetch: doFetch });
+    if (!metadata.introspection_endpoint) {
+      throw authorizationServerUnavailable(new Error('the issuer publishes no introspection_endpoint'));
+    }
+    return metadata.introspection_endpoint;
+  });
 
   return {
     async verify(token) {

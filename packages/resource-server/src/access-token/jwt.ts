@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { discoverAuthorizationServer } from '../authorization-server-metadata.ts';
 import { authorizationServerUnavailable, type BearerError, invalidToken } from '../errors.ts';
+import { lazyRetrying } from '../lazy.ts';
 import {
   type AccessTokenClaims,
   type AccessTokenVerifier,
@@ -65,22 +66,13 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
   }
   const { issuer, audience } = options;
   const clockTolerance = options.clockToleranceSeconds ?? 30;
-  let keys: Promise<JWTVerifyGetKey> | undefined;
-
-  const resolveKeys = (): Promise<JWTVerifyGetKey> => {
-    keys ??= (async () => {
-      if (options.jwks) return createLocalJWKSet(options.jwks as Parameters<typeof createLocalJWKSet>[0]);
-      const jwksUri =
-        options.jwksUri ?? (await discoverAuthorizationServer(issuer, { fetch: options.fetch })).jwks_uri;
-      if (!jwksUri) throw authorizationServerUnavailable(new Error(`issuer ${issuer} publishes no jwks_uri`));
-      return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
-    })();
-    // A failed discovery is retried on the next request rather than cached forever.
-    keys.catch(() => {
-      keys = undefined;
-    });
-    return keys;
-  };
+  const resolveKeys = lazyRetrying<JWTVerifyGetKey>(async () => {
+    if (options.jwks) return createLocalJWKSet(options.jwks as Parameters<typeof createLocalJWKSet>[0]);
+    const jwksUri =
+      options.jwksUri ?? (await discoverAuthorizationServer(issuer, { fetch: options.fetch })).jwks_uri;
+    if (!jwksUri) throw authorizationServerUnavailable(new Error(`issuer ${issuer} publishes no jwks_uri`));
+    return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+  });
 
   return {
     async verify(token) {
