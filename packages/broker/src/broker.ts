@@ -24,6 +24,11 @@ import { InputTokenVerifier, type TrustedIssuer } from './token-exchange/input-t
 import { TOKEN_EXCHANGE_GRANT } from './token-exchange/token-types.ts';
 
 export interface BrokerOptions {
+  /**
+   * The public issuer identifier (what clients and resource servers see, e.g. the load balancer URL).
+   * Every instance of one deployment uses the same. Default: this instance's own URL.
+   */
+  issuer?: string;
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
@@ -56,6 +61,7 @@ export interface BrokerOptions {
 
 export interface Broker {
   issuer: string;
+  /** Where this instance listens (differs from `issuer` behind a load balancer). */
   url: URL;
   registry: TokenRegistry;
   /** Operator revocation of a token, a whole grant (root), or everything of one subject. */
@@ -91,7 +97,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   });
   const { port } = server.address() as AddressInfo;
   const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
-  const issuer = url.origin;
+  const issuer = options.issuer ?? url.origin;
 
   const signingKeys = options.signingKeys?.length ? options.signingKeys : [await generateSigningJwk()];
   const signingJwk = signingKeys[0]!;

@@ -40,6 +40,7 @@ try {
   }
   const stores = await openStores(config.store);
   const broker = await startBroker({
+    ...(config.issuer ? { issuer: config.issuer } : {}),
     host: config.host,
     port: config.port,
     trustedIssuers: config.trustedIssuers,
@@ -65,7 +66,7 @@ try {
         'broker error',
       ),
   });
-  logger.info({ issuer: broker.issuer, store: config.store.kind }, 'broker ready');
+  logger.info({ issuer: broker.issuer, url: broker.url.origin, store: config.store.kind }, 'broker ready');
   const stop = async () => {
     await broker.close();
     await stores.close();

@@ -6,6 +6,8 @@ const uri = z.url();
 
 /** The broker's configuration file (JSON). Paths inside it are relative to the file. */
 export const BrokerConfigSchema = z.strictObject({
+  /** Public issuer URL shared by all instances; default: the instance's own URL. */
+  issuer: uri.optional(),
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4010),
   trustedIssuers: z.array(z.strictObject({ issuer: uri, jwksUri: uri.optional() })),
@@ -35,6 +37,9 @@ export const BrokerConfigSchema = z.strictObject({
         kind: z.literal('postgres-redis'),
         postgresUrl: z.string().min(1),
         redisUrl: z.string().min(1),
+        /** Prefixes for tables and Redis keys, when one database serves several deployments. */
+        tablePrefix: z.string().optional(),
+        keyPrefix: z.string().optional(),
       }),
     ])
     .default({ kind: 'embedded' }),
@@ -49,6 +54,9 @@ export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
  * reviewed file.
  */
 const ENVIRONMENT: Record<string, (config: BrokerConfig, value: string) => void> = {
+  BATON_BROKER_ISSUER(config, value) {
+    config.issuer = value;
+  },
   BATON_BROKER_HOST(config, value) {
     config.host = value;
   },
@@ -59,7 +67,10 @@ const ENVIRONMENT: Record<string, (config: BrokerConfig, value: string) => void>
     config.registration.initialAccessToken = value;
   },
   BATON_BROKER_POSTGRES_URL(config, value) {
-    config.store = { kind: 'postgres-redis', postgresUrl: value, redisUrl: redisUrlOf(config) };
+    config.store =
+      config.store.kind === 'postgres-redis'
+        ? { ...config.store, postgresUrl: value }
+        : { kind: 'postgres-redis', postgresUrl: value, redisUrl: redisUrlOf(config) };
   },
   BATON_BROKER_REDIS_URL(config, value) {
     if (config.store.kind === 'postgres-redis') config.store.redisUrl = value;

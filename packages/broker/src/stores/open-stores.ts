@@ -1,8 +1,11 @@
 import type { AdapterFactory } from 'oidc-provider';
+import pg from 'pg';
 import type { BrokerConfig } from '../config.ts';
 import { MemoryTokenRegistry } from '../registry/memory-registry.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { createMemoryAdapterFactory } from './memory-adapter.ts';
+import { createPostgresAdapterFactory } from './postgres-adapter.ts';
+import { PostgresRedisTokenRegistry } from './postgres-redis-registry.ts';
 
 export interface BrokerStores {
   registry: TokenRegistry;
@@ -10,11 +13,39 @@ export interface BrokerStores {
   close(): Promise<void>;
 }
 
-/** The embedded store by default; PostgreSQL (state) and Redis (revocation sets) in production. */
+/**
+ * The embedded store by default (one process, nothing to install); PostgreSQL for state and Redis for
+ * revocation sets in production, so that several stateless broker instances share clients, replay
+ * detection, issued-token records and revocations.
+ */
 export async function openStores(store: BrokerConfig['store']): Promise<BrokerStores> {
   if (store.kind === 'embedded') {
     const registry = new MemoryTokenRegistry();
     return { registry, adapter: createMemoryAdapterFactory(), close: () => registry.close() };
   }
-  throw new Error('the postgres-redis store is not wired in yet');
+  const pool = new pg.Pool({ connectionString: store.postgresUrl });
+  try {
+    const registry = await PostgresRedisTokenRegistry.create({
+      pool,
+      redis: store.redisUrl,
+      ...(store.tablePrefix ? { tablePrefix: store.tablePrefix } : {}),
+      ...(store.keyPrefix ? { keyPrefix: store.keyPrefix } : {}),
+    });
+    const adapter = createPostgresAdapterFactory(
+      pool,
+      store.tablePrefix ? { tablePrefix: store.tablePrefix } : {},
+    );
+    await adapter.migrate();
+    return {
+      registry,
+      adapter,
+      async close() {
+        await registry.close();
+        await pool.end();
+      },
+    };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
 }

@@ -13,8 +13,6 @@ export const REDIS_URL = process.env.BATON_TEST_REDIS_URL ?? 'redis://127.0.0.1:
 export const UNREACHABLE_POSTGRES_URL = 'postgres://postgres@127.0.0.1:1/test';
 export const UNREACHABLE_REDIS_URL = 'redis://127.0.0.1:1';
 
-export type TestRedis = ReturnType<typeof createClient>;
-
 /** A fresh, lowercase identifier fragment: a valid table prefix, and readable in a Redis key. */
 export function uniquePrefix(): string {
   return `t${randomBytes(6).toString('hex')}_`;
@@ -24,12 +22,14 @@ export function openPool(): pg.Pool {
   return new pg.Pool({ connectionString: POSTGRES_URL, max: 4 });
 }
 
-export async function openRedis(): Promise<TestRedis> {
+export async function openRedis() {
   const client = createClient({ url: REDIS_URL });
   client.on('error', () => {});
   await client.connect();
   return client;
 }
+
+export type TestRedis = Awaited<ReturnType<typeof openRedis>>;
 
 /** Drops every table (and so its indexes) whose name starts with `prefix`. */
 export async function dropTables(pool: pg.Pool, prefix: string): Promise<void> {
