@@ -6,7 +6,7 @@ import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { createLocalJWKSet } from 'jose';
 import type { AdapterFactory, ClientMetadata, JWK } from 'oidc-provider';
 import Provider from 'oidc-provider';
-import { brokerConfiguration } from './configuration.ts';
+import { brokerConfiguration, type ClientIdMetadataDocumentOptions } from './configuration.ts';
 import { introspectionExtension } from './endpoints/introspection.ts';
 import { revocationExtension } from './endpoints/revocation.ts';
 import type { PolicyEngine } from './policy/facts.ts';
@@ -54,6 +54,8 @@ export interface BrokerOptions {
   adapter?: AdapterFactory;
   /** Longest lifetime of any exchanged token, seconds. Default 300. */
   maxLifetimeSeconds?: number;
+  /** Accept clients identified by Client ID Metadata Documents from these hosts. Off by default. */
+  clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
   /** Issue Execution Identity Envelopes as Transaction Tokens for this trust domain. */
   transactionTokens?: { trustDomain: string };
   onError?: (error: unknown) => void;
@@ -117,6 +119,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       initialAccessToken: options.initialAccessToken,
       pendingClaims,
       maxLifetimeSeconds,
+      clientIdMetadataDocuments: options.clientIdMetadataDocuments,
     }),
   );
   const onError = options.onError ?? (() => {});

@@ -14,6 +14,23 @@ export interface BrokerConfigurationInput {
   initialAccessToken: string | undefined;
   pendingClaims: WeakMap<object, Record<string, unknown>>;
   maxLifetimeSeconds: number;
+  clientIdMetadataDocuments: ClientIdMetadataDocumentOptions | undefined;
+}
+
+/**
+ * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document, as oidc-provider's
+ * `draft-02` implements it): a client whose `client_id` is an https URL is described by the JSON
+ * document at that URL. The broker fetches only from hosts the operator lists (SSRF), and never lets
+ * such a client use a shared secret.
+ */
+export interface ClientIdMetadataDocumentOptions {
+  /** Hostnames whose documents may be fetched. Required: an open list would let anyone make the broker fetch anything. */
+  allowedHosts: readonly string[];
+  /**
+   * The fetch used for documents. Default: oidc-provider's, which refuses loopback and private
+   * addresses. Tests on loopback pass their own.
+   */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -57,8 +74,28 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
       // Subjects come from validated subject tokens; the broker has no user store of its own.
       return { accountId: sub, claims: () => ({ sub }) };
     },
+    ...(input.clientIdMetadataDocuments?.fetch
+      ? {
+          // oidc-provider passes an SSRF-guarding dispatcher; a custom fetch replaces it, so the
+          // allowedHosts check below is the guard.
+          fetch: (url: string | URL | Request, options?: RequestInit) => {
+            const { dispatcher: _guard, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
+            return input.clientIdMetadataDocuments!.fetch!(url, rest);
+          },
+        }
+      : {}),
     features: {
       devInteractions: { enabled: false },
+      ...(input.clientIdMetadataDocuments
+        ? {
+            clientIdMetadataDocument: {
+              enabled: true,
+              ack: 'draft-02',
+              allowFetch: (_ctx: unknown, clientId: string) =>
+                input.clientIdMetadataDocuments!.allowedHosts.includes(new URL(clientId).hostname),
+            },
+          }
+        : {}),
       registration: {
         enabled: true,
         ...(input.initialAccessToken ? { initialAccessToken: input.initialAccessToken } : {}),
