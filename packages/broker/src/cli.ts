@@ -60,6 +60,9 @@ try {
     adapter: stores.adapter,
     maxLifetimeSeconds: config.maxLifetimeSeconds,
     ...(config.transactionTokens ? { transactionTokens: config.transactionTokens } : {}),
+    ...(config.clientIdMetadataDocuments
+      ? { clientIdMetadataDocuments: config.clientIdMetadataDocuments }
+      : {}),
     onError: (error) =>
       logger.error(
         { err_name: (error as Error)?.name, err_message: (error as Error)?.message },

@@ -44,6 +44,8 @@ export const BrokerConfigSchema = z.strictObject({
     ])
     .default({ kind: 'embedded' }),
   transactionTokens: z.strictObject({ trustDomain: z.string().min(1) }).optional(),
+  /** Accept Client ID Metadata Document clients from these hosts only. */
+  clientIdMetadataDocuments: z.strictObject({ allowedHosts: z.array(z.string().min(1)).min(1) }).optional(),
   maxLifetimeSeconds: z.number().int().positive().max(3600).default(300),
 });
 
