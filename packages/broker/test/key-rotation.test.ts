@@ -31,15 +31,20 @@ describe('broker signing key rotation', () => {
       // The restarted instance keeps the deployment's issuer, registry and clients; only the key changed.
       const after = await startBrokerStack({ signingKeys: keys, registry, issuer: before.broker.issuer });
       try {
-        const jwks = (await (await fetch(`${after.broker.issuer}/jwks`)).json()) as {
+        const jwks = (await (await fetch(`${after.broker.url.origin}/jwks`)).json()) as {
           keys: Array<{ kid: string }>;
         };
         assert.deepEqual(jwks.keys.map((key) => key.kid).sort(), [keys[0]!.kid, oldKid].sort());
-        const hop2 = await exchange(after.broker.issuer, after.billing, {
-          subject_token: hop1.body.access_token as string,
-          subject_token_type: ACCESS_TOKEN_TYPE,
-          resource: BILLING_API,
-        });
+        const hop2 = await exchange(
+          after.broker.url.origin,
+          after.billing,
+          {
+            subject_token: hop1.body.access_token as string,
+            subject_token_type: ACCESS_TOKEN_TYPE,
+            resource: BILLING_API,
+          },
+          { assertion: await after.billing.assertion(after.broker.issuer) },
+        );
         assert.equal(hop2.status, 200, JSON.stringify(hop2.body));
         assert.equal(
           decodeProtectedHeader(hop2.body.access_token as string).kid,
