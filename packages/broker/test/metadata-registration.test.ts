@@ -76,3 +76,46 @@ describe('authorization server surface', () => {
     assert.equal(((await bad.json()) as { error: string }).error, 'invalid_client_metadata');
   });
 });
+
+describe('client authentication methods at the token endpoint', () => {
+  let stack: BrokerStack;
+  before(async () => {
+    stack = await startBrokerStack({
+      clients: [
+        {
+          client_id: 'orders-mcp',
+          client_secret: 'orders-mcp-secret-at-least-32-characters',
+          token_endpoint_auth_method: 'client_secret_basic',
+          grant_types: [TOKEN_EXCHANGE_GRANT],
+          response_types: [],
+          redirect_uris: [],
+          baton_resources: ['http://127.0.0.1:4101/mcp'],
+        } as never,
+      ],
+    });
+  });
+  after(() => stack.close());
+
+  it('accepts client_secret_basic where the operator registered it, and refuses a wrong secret', async () => {
+    const send = (secret: string) =>
+      fetch(`${stack.broker.issuer}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`orders-mcp:${secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({
+          grant_type: TOKEN_EXCHANGE_GRANT,
+          subject_token: subject,
+          subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          resource: 'http://127.0.0.1:4102/mcp',
+        }),
+      });
+    const subject = await stack.userToken();
+    const good = await send('orders-mcp-secret-at-least-32-characters');
+    assert.equal(good.status, 200, await good.clone().text());
+    const bad = await send('wrong-secret');
+    assert.equal(bad.status, 401);
+    assert.equal(((await bad.json()) as { error: string }).error, 'invalid_client');
+  });
+});
