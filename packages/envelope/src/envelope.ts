@@ -54,6 +54,11 @@ export const DelegationSchema = z.strictObject({
     .array(identifier)
     .max(256)
     .refine((allowed) => new Set(allowed).size === allowed.length, 'allowed services must be unique'),
+  /**
+   * The services that acted between the agent and this hop, most recent first (RFC 8693 `act` order,
+   * agent excluded): empty when the agent called this server directly.
+   */
+  chain: z.array(identifier).max(32).default([]),
 });
 
 /** The five named sections that say who, which agent, where, with what authority, and how far. */

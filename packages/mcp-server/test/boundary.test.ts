@@ -61,6 +61,7 @@ describe('identity boundary, end to end (real IdP, SDK client and server, HTTP)'
     assert.deepEqual(identity.delegation, {
       mode: 'service_identity',
       allowed: ['http://127.0.0.1/orders-api'],
+      chain: [],
     });
     assert.equal(identity.issuer, stack.resource);
     assert.equal(identity.trust_domain, TRUST_DOMAIN);
