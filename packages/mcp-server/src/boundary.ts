@@ -5,6 +5,7 @@ import {
   type AccessTokenVerifier,
   BearerError,
   bearerErrorResponse,
+  delegationOf,
   extractBearerToken,
   invalidToken,
   type ProtectedResourceMetadata,
@@ -122,6 +123,11 @@ export class IdentityBoundary {
   async authenticate(request: Request): Promise<BoundaryRequestContext> {
     const token = extractBearerToken(request.headers.get('authorization'));
     const claims = await this.#verifier.verify(token);
+    try {
+      delegationOf(claims);
+    } catch {
+      throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
+    }
     if (claims.claims.cnf !== undefined) {
       // A sender-constrained token used without its proof would be accepted as a bearer token:
       // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).

@@ -1,5 +1,6 @@
 import { type AuditOutcome, auditEvent, newTraceId, traceIdFrom } from '@baton/audit';
 import type { Envelope } from '@baton/envelope';
+import { delegationOf } from '@baton/resource-server';
 import type {
   AuthInfo,
   CallToolResult,
@@ -145,12 +146,13 @@ async function record(
   envelope?: Envelope,
 ): Promise<void> {
   const { claims, settings } = boundary;
+  const { agent, services } = delegationOf(claims);
   const event = auditEvent({
     action: 'tool.invoke',
     component: settings.component,
     trace_id: traceId,
     initiator: { sub: claims.subject, tenant: envelope?.actor.tenant ?? tenantOf(claims.claims) },
-    agent: { id: claims.clientId, client_id: claims.clientId },
+    agent: { id: agent, client_id: agent },
     target: { type: 'tool', name: tool },
     delegation_mode: settings.delegation.mode,
     scopes: claims.scopes,
@@ -158,6 +160,7 @@ async function record(
     ...(reason ? { reason } : {}),
     duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
     ...(envelope ? { envelope_id: envelope.id } : {}),
+    chain: [...services, agent],
   });
   try {
     await settings.audit.write(event);

@@ -1,3 +1,5 @@
+export { type ActClaim, actorsOf, delegationOf, parseAct, withActor } from './access-token/act.ts';
+export { byIssuer } from './access-token/by-issuer.ts';
 export {
   type AccessTokenClaims,
   type AccessTokenVerifier,

@@ -1,12 +1,19 @@
 import { createHash } from 'node:crypto';
 import { type AuditSink, auditEvent, newTraceId, traceIdFrom } from '@baton/audit';
 import type { EnvelopeIssuer } from '@baton/envelope';
-import { type AccessTokenClaims, BearerError, sameResource } from '@baton/resource-server';
+import {
+  type AccessTokenClaims,
+  type ActClaim,
+  actorsOf,
+  BearerError,
+  parseAct,
+  sameResource,
+  withActor,
+} from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
-import { type ActClaim, actorsOf, parseAct, withActor } from './act.ts';
 import { InputTokenError, type InputTokenVerifier } from './input-token.ts';
 import {
   ACCEPTED_INPUT_TOKEN_TYPES,

@@ -33,3 +33,18 @@ export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
   if (iss !== undefined && typeof iss !== 'string') throw new TypeError('act claim with a non-string iss');
   return { sub, ...(iss ? { iss } : {}), ...(act !== undefined ? { act: parseAct(act, depth + 1) } : {}) };
 }
+
+/**
+ * Who acted, from validated token claims: the agent (innermost actor, or the client the token was
+ * issued to when there is no `act`) and the services in between, most recent first.
+ * Throws `TypeError` on a malformed `act`.
+ */
+export function delegationOf(claims: { clientId: string; claims: Readonly<Record<string, unknown>> }): {
+  agent: string;
+  services: string[];
+} {
+  const act = parseAct(claims.claims.act);
+  if (!act) return { agent: claims.clientId, services: [] };
+  const actors = actorsOf(act).map((actor) => actor.sub);
+  return { agent: actors.at(-1)!, services: actors.slice(0, -1) };
+}
