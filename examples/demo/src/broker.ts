@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AuditSink } from '@baton/audit';
 import { type Broker, startBroker, TOKEN_EXCHANGE_GRANT } from '@baton/broker';
-import { clientCredentialsToken, type ServiceCredentials, serviceCredentials } from '@baton/broker/client';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
+import { clientCredentialsToken, type ServiceCredentials, serviceCredentials } from '@baton/broker-client';
 
 /** The orders API: the downstream audience tools will reach through the broker. */
 export const ORDERS_API = 'http://127.0.0.1:4003/api';

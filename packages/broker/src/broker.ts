@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AuditSink } from '@baton/audit';
+import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { createLocalJWKSet } from 'jose';
 import type { AdapterFactory, ClientMetadata, JWK } from 'oidc-provider';
@@ -21,7 +22,6 @@ import {
   tokenExchangeHandler,
 } from './token-exchange/grant.ts';
 import { InputTokenVerifier, type TrustedIssuer } from './token-exchange/input-token.ts';
-import { TOKEN_EXCHANGE_GRANT } from './token-exchange/token-types.ts';
 
 export interface BrokerOptions {
   /**

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import type { AdapterFactory, ClientMetadata, Configuration, JWK } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { AudienceConfig } from './token-exchange/grant.ts';
-import { TOKEN_EXCHANGE_GRANT } from './token-exchange/token-types.ts';
 
 export interface BrokerConfigurationInput {
   adapter: AdapterFactory;

@@ -1,12 +1,12 @@
+export {
+  ACCESS_TOKEN_TYPE,
+  JWT_TOKEN_TYPE,
+  TOKEN_EXCHANGE_GRANT,
+  TXN_TOKEN_TYPE,
+} from '@baton/broker-client';
 export { type Broker, type BrokerOptions, startBroker } from './broker.ts';
 export type { ExchangeFacts, PolicyDecision, PolicyEngine } from './policy/facts.ts';
 export { MemoryTokenRegistry } from './registry/memory-registry.ts';
 export type { IssuedToken, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
 export type { AudienceConfig } from './token-exchange/grant.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';
-export {
-  ACCESS_TOKEN_TYPE,
-  JWT_TOKEN_TYPE,
-  TOKEN_EXCHANGE_GRANT,
-  TXN_TOKEN_TYPE,
-} from './token-exchange/token-types.ts';

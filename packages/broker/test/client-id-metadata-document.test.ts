@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type ServiceCredentials, serviceCredentials } from '../src/client/index.ts';
+import { type ServiceCredentials, serviceCredentials } from '@baton/broker-client';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { exchange } from './fixtures/service-client.ts';

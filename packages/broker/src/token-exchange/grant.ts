@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
 import { type AuditSink, auditEvent, newTraceId, traceIdFrom } from '@baton/audit';
+import {
+  ACCEPTED_INPUT_TOKEN_TYPES,
+  ACCESS_TOKEN_TYPE,
+  JWT_TOKEN_TYPE,
+  TXN_TOKEN_TYPE,
+} from '@baton/broker-client';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import {
   type AccessTokenClaims,
@@ -15,12 +21,6 @@ import { errors } from 'oidc-provider';
 import type { PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { InputTokenError, type InputTokenVerifier } from './input-token.ts';
-import {
-  ACCEPTED_INPUT_TOKEN_TYPES,
-  ACCESS_TOKEN_TYPE,
-  JWT_TOKEN_TYPE,
-  TXN_TOKEN_TYPE,
-} from './token-types.ts';
 
 /** Request parameters of the grant (RFC 8693 §2.1), plus Baton's `delegation_mode` extension. */
 export const TOKEN_EXCHANGE_PARAMETERS = [

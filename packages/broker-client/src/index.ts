@@ -7,3 +7,10 @@ export {
   TokenRequestError,
   type TokenResponse,
 } from './token-request.ts';
+export {
+  ACCEPTED_INPUT_TOKEN_TYPES,
+  ACCESS_TOKEN_TYPE,
+  JWT_TOKEN_TYPE,
+  TOKEN_EXCHANGE_GRANT,
+  TXN_TOKEN_TYPE,
+} from './token-types.ts';

@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import { TOKEN_EXCHANGE_GRANT } from '../token-exchange/token-types.ts';
+import { TOKEN_EXCHANGE_GRANT } from './token-types.ts';
 
 export interface RegisterServiceOptions {
   /** The broker's registration endpoint (from its RFC 8414 metadata). */

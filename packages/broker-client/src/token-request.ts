@@ -1,5 +1,5 @@
-import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../token-exchange/token-types.ts';
 import type { ServiceCredentials } from './service-credentials.ts';
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './token-types.ts';
 
 /** A refused token request: the RFC 6749 §5.2 / RFC 8693 §2.2.2 error, as the broker sent it. */
 export class TokenRequestError extends Error {
