@@ -20,6 +20,8 @@ import {
   validateHostHeader,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { type DownstreamOptions, indexServices } from './downstream/services.ts';
+import { TokenCache } from './downstream/token-cache.ts';
 import type { DelegationPolicy } from './identity-from-claims.ts';
 import { BoundaryRequestContext, type BoundarySettings } from './request-context.ts';
 
@@ -34,8 +36,13 @@ export interface IdentityBoundaryOptions {
   envelopes: EnvelopeIssuer;
   /** Where tool-invocation audit events go. Required: a boundary without audit is a misconfiguration. */
   audit: AuditSink;
-  /** How tools may reach downstream services. Default: `service_identity`, nothing allowed. */
+  /**
+   * The delegation mode recorded in envelopes, and the audiences of the downstream services they allow.
+   * Default: `service_identity`, allowing exactly the services in `downstream`.
+   */
   delegation?: Partial<DelegationPolicy>;
+  /** Downstream services tools may call, each with its mode, and the broker that issues their tokens. */
+  downstream?: DownstreamOptions;
   /** Scopes advertised in metadata and in the 401 challenge (what basic access needs). */
   scopesSupported?: readonly string[];
   resourceName?: string;
@@ -109,10 +116,25 @@ export class IdentityBoundary {
       envelopes: options.envelopes,
       delegation: {
         mode: options.delegation?.mode ?? 'service_identity',
-        allowed: options.delegation?.allowed ?? [],
+        allowed:
+          options.delegation?.allowed ?? options.downstream?.services.map((service) => service.name) ?? [],
       },
       audit: options.audit,
       logger: options.logger ?? createLogger({ name: 'baton-boundary' }),
+      downstream: options.downstream
+        ? {
+            options: options.downstream,
+            services: indexServices(options.downstream.services),
+            serviceTokens: new TokenCache({
+              refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
+            }),
+            delegatedTokens: new TokenCache({
+              refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
+            }),
+            audit: options.audit,
+            component: options.resource,
+          }
+        : undefined,
     };
   }
 
@@ -137,6 +159,7 @@ export class IdentityBoundary {
       claims,
       traceIdFrom(request.headers.get('traceparent')),
       this.#settings,
+      token,
     );
   }
 

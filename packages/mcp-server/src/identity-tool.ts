@@ -1,5 +1,5 @@
 import { type AuditOutcome, auditEvent, newTraceId, traceIdFrom } from '@baton/audit';
-import type { Envelope } from '@baton/envelope';
+import type { Envelope, MintedEnvelope } from '@baton/envelope';
 import { delegationOf } from '@baton/resource-server';
 import type {
   AuthInfo,
@@ -12,9 +12,11 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { DownstreamClient } from './downstream/client.ts';
+import { DownstreamError } from './downstream/errors.ts';
 import { envelopeBodyFromClaims } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
-import { type BoundaryRequestContext, boundaryContextOf } from './request-context.ts';
+import { type BoundaryRequestContext, boundaryContextOf, sealedSubjectToken } from './request-context.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
 export interface ToolContext {
@@ -24,6 +26,8 @@ export interface ToolContext {
   progress(progress: number, total?: number, message?: string): Promise<void>;
   /** Server-side structured log, already tagged with trace id, tool and actor. */
   readonly log: Logger;
+  /** Calls to declared downstream services, with credentials chosen by their mode. */
+  readonly downstream: DownstreamClient;
 }
 
 export interface IdentityToolInvocation<Input> {
@@ -88,8 +92,9 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
       await record(boundary, name, traceId, 'denied', started, 'scope_insufficient');
       return toolError(`insufficient scope: this tool requires ${required.join(' ')}`);
     }
-    const { envelope } = boundary.settings.envelopes.mint(envelopeBody(boundary, traceId));
-    const context = toolContext(ctx, boundary.settings.logger, envelope, name);
+    const minted = boundary.settings.envelopes.mint(envelopeBody(boundary, traceId));
+    const { envelope } = minted;
+    const context = toolContext(ctx, boundary, minted, name);
     let outcome: AuditOutcome = 'ok';
     let reason: string | undefined;
     try {
@@ -182,15 +187,36 @@ function tenantOf(claims: Readonly<Record<string, unknown>>): string | null {
       : null;
 }
 
-function toolContext(ctx: ServerContext, logger: Logger, envelope: Envelope, tool: string): ToolContext {
+function toolContext(
+  ctx: ServerContext,
+  boundary: BoundaryRequestContext,
+  minted: MintedEnvelope,
+  tool: string,
+): ToolContext {
+  const { envelope } = minted;
+  const { logger, downstream } = boundary.settings;
   const progressToken = ctx.mcpReq._meta?.progressToken;
   let log: Logger | undefined;
+  let client: DownstreamClient | undefined;
   return Object.freeze({
     signal: ctx.mcpReq.signal,
     // Created on first use: most tools never log, and a pino child per call is measurable.
     get log() {
       log ??= logger.child({ trace_id: envelope.session.trace_id, tool, actor_sub: envelope.actor.sub });
       return log;
+    },
+    get downstream() {
+      if (!downstream) {
+        throw new DownstreamError(
+          'ERR_DOWNSTREAM_NOT_CONFIGURED',
+          'this server declares no downstream services',
+        );
+      }
+      client ??= new DownstreamClient(
+        { envelope, envelopeToken: () => minted.token, subjectToken: sealedSubjectToken(boundary) },
+        downstream,
+      );
+      return client;
     },
     async progress(progress: number, total?: number, message?: string) {
       if (progressToken === undefined) return;

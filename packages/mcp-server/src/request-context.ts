@@ -3,6 +3,7 @@ import type { EnvelopeIssuer } from '@baton/envelope';
 import type { AccessTokenClaims } from '@baton/resource-server';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import type { DownstreamSettings } from './downstream/client.ts';
 import type { DelegationPolicy } from './identity-from-claims.ts';
 
 /**
@@ -21,6 +22,21 @@ export interface BoundarySettings {
   delegation: DelegationPolicy;
   audit: AuditSink;
   logger: Logger;
+  downstream: DownstreamSettings | undefined;
+}
+
+/**
+ * The caller's original token, sealed per request: module-private, read only by the downstream
+ * client to prove to the broker that the person really authenticated (RFC 8693 subject token).
+ * Tool code receives neither the request context nor this map.
+ */
+const sealedTokens = new WeakMap<BoundaryRequestContext, string>();
+
+/** @internal For the downstream client only; not exported from the package. */
+export function sealedSubjectToken(context: BoundaryRequestContext): string {
+  const token = sealedTokens.get(context);
+  if (token === undefined) throw new TypeError('no sealed subject token for this request');
+  return token;
 }
 
 /**
@@ -32,7 +48,13 @@ export class BoundaryRequestContext {
   readonly httpTraceId: string | undefined;
   readonly settings: BoundarySettings;
 
-  constructor(claims: AccessTokenClaims, httpTraceId: string | undefined, settings: BoundarySettings) {
+  constructor(
+    claims: AccessTokenClaims,
+    httpTraceId: string | undefined,
+    settings: BoundarySettings,
+    subjectToken: string,
+  ) {
+    sealedTokens.set(this, subjectToken);
     this.claims = claims;
     this.httpTraceId = httpTraceId;
     this.settings = settings;

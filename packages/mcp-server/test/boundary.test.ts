@@ -156,7 +156,7 @@ describe('tool code cannot reach the raw token', () => {
     const { invocation, context } = stack.observed[0]!;
     assert.equal(reaches(invocation, token), undefined);
     assert.equal(reaches(context, token), undefined);
-    assert.deepEqual(Object.keys(context).sort(), ['log', 'progress', 'signal']);
+    assert.deepEqual(Object.keys(context).sort(), ['downstream', 'log', 'progress', 'signal']);
     assert.deepEqual(Object.keys(invocation as object).sort(), ['identity', 'input']);
   });
 

@@ -1,0 +1,14 @@
+/** What a downstream API may rely on about a call, whichever delegation mode carried it. */
+export interface DownstreamIdentity {
+  /** The person the call is for. */
+  user: string;
+  tenant: string | null;
+  /** The agent acting for the person (the OAuth client the person's token was issued to). */
+  agent: string;
+  /** Every party between the person and this API, the calling service first, the agent last. */
+  chain: readonly string[];
+  mode: 'service_identity' | 'on_behalf_of' | 'restricted_user';
+  scopes: readonly string[];
+  /** The W3C trace this call belongs to, shared with the hops before it. */
+  traceId: string;
+}

@@ -1,0 +1,130 @@
+import { newTraceId, traceIdFrom } from '@baton/audit';
+import {
+  EnvelopeError,
+  type EnvelopeKeyResolver,
+  remoteJwksResolver,
+  TXN_TOKEN_HEADER,
+  verifyEnvelope,
+} from '@baton/envelope';
+import {
+  type AccessTokenVerifier,
+  delegationOf,
+  extractBearerToken,
+  insufficientScope,
+  invalidToken,
+  jwtAccessTokenVerifier,
+} from '@baton/resource-server';
+import type { DownstreamIdentity } from './identity.ts';
+
+/** A service allowed to call this API as itself, carrying the envelope it minted. */
+export interface TrustedCaller {
+  /** Its client id at the broker (the `client_id`/`sub` of its client-credentials token). */
+  clientId: string;
+  /** The issuer of its envelopes (its MCP resource URI), and where it publishes their keys. */
+  envelopeIssuer: string;
+  envelopeJwksUri: string;
+}
+
+export interface DownstreamVerifierOptions {
+  /** This API's resource URI: every access token must be for it. Required. */
+  audience: string;
+  /** The token broker whose tokens this API accepts. Required. */
+  broker: { issuer: string; jwksUri?: string };
+  /** Service-identity calls: the trust domain of envelopes, and which services may call as themselves. */
+  serviceIdentity?: { trustDomain: string; callers: readonly TrustedCaller[] };
+}
+
+/** A configured verifier: `verify(headers, requiredScopes)`. */
+export interface DownstreamVerifier {
+  readonly audience: string;
+  verify(headers: Headers, requiredScopes?: readonly string[]): Promise<DownstreamIdentity>;
+}
+
+/**
+ * Verifies calls to a downstream API. Two shapes are accepted:
+ * - a broker-issued token for this API on a person's behalf (`on_behalf_of`, with `act`; or
+ *   `restricted_user`, without): identity from the token;
+ * - a service's own client-credentials token (`service_identity`) plus a `Txn-Token` envelope the
+ *   same service minted: identity from the envelope, which must be from this trust domain, unexpired,
+ *   and name this API in `delegation.allowed` (an envelope replayed at another API is refused).
+ * Throws `BearerError` (401/403 with the RFC 6750 error) on any refusal.
+ *
+ * @example
+ * const verifier = downstreamVerifier({ audience: 'https://orders.example/api', broker: { issuer } });
+ * const identity = await verifier.verify(request.headers, ['orders:read']);
+ */
+export function downstreamVerifier(options: DownstreamVerifierOptions): DownstreamVerifier {
+  if (!options?.audience) throw new TypeError('downstreamVerifier: audience is required');
+  if (!options.broker?.issuer) throw new TypeError('downstreamVerifier: broker.issuer is required');
+  const tokens: AccessTokenVerifier = jwtAccessTokenVerifier({
+    issuer: options.broker.issuer,
+    audience: options.audience,
+    ...(options.broker.jwksUri ? { jwksUri: options.broker.jwksUri } : {}),
+  });
+  const callers = new Map<string, TrustedCaller & { keys: EnvelopeKeyResolver }>();
+  for (const caller of options.serviceIdentity?.callers ?? []) {
+    callers.set(caller.clientId, { ...caller, keys: remoteJwksResolver(new URL(caller.envelopeJwksUri)) });
+  }
+
+  return {
+    audience: options.audience,
+    async verify(headers, requiredScopes = []) {
+      const claims = await tokens.verify(extractBearerToken(headers.get('authorization')));
+      const tenantClaim = claims.claims.tenant;
+      let identity: DownstreamIdentity;
+      if (claims.subject === claims.clientId) {
+        const caller = callers.get(claims.clientId);
+        if (!caller || !options.serviceIdentity) {
+          throw invalidToken('claims_invalid', 'this service is not trusted to call as itself');
+        }
+        const envelopeToken = headers.get(TXN_TOKEN_HEADER);
+        if (!envelopeToken)
+          throw invalidToken('claims_invalid', 'a service-identity call must carry its Txn-Token');
+        let envelope: Awaited<ReturnType<typeof verifyEnvelope>>;
+        try {
+          envelope = await verifyEnvelope(envelopeToken, {
+            issuer: caller.envelopeIssuer,
+            trustDomain: options.serviceIdentity.trustDomain,
+            keys: caller.keys,
+          });
+        } catch (error) {
+          if (error instanceof EnvelopeError) {
+            throw invalidToken('claims_invalid', `the Txn-Token envelope is refused (${error.code})`, error);
+          }
+          throw error;
+        }
+        if (!envelope.delegation.allowed.includes(options.audience)) {
+          throw invalidToken('audience_invalid', 'the envelope does not allow calls to this API');
+        }
+        identity = {
+          user: envelope.actor.sub,
+          tenant: envelope.actor.tenant,
+          agent: envelope.agent.id,
+          chain: [claims.clientId, ...envelope.delegation.chain, envelope.agent.id],
+          mode: 'service_identity',
+          scopes: envelope.authorization.scopes,
+          traceId: envelope.session.trace_id,
+        };
+      } else {
+        let delegation: { agent: string; services: string[] };
+        try {
+          delegation = delegationOf(claims);
+        } catch {
+          throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
+        }
+        identity = {
+          user: claims.subject,
+          tenant: typeof tenantClaim === 'string' ? tenantClaim : null,
+          agent: delegation.agent,
+          chain: claims.claims.act ? [...delegation.services, delegation.agent] : [claims.clientId],
+          mode: claims.claims.act ? 'on_behalf_of' : 'restricted_user',
+          scopes: claims.scopes,
+          traceId: traceIdFrom(headers.get('traceparent')) ?? newTraceId(),
+        };
+      }
+      const missing = requiredScopes.filter((scope) => !identity.scopes.includes(scope));
+      if (missing.length > 0) throw insufficientScope(requiredScopes);
+      return Object.freeze(identity);
+    },
+  };
+}

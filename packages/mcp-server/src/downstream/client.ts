@@ -1,0 +1,226 @@
+import { randomBytes } from 'node:crypto';
+import { type AuditSink, auditEvent } from '@baton/audit';
+import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
+import type { Envelope } from '@baton/envelope';
+import { TXN_TOKEN_HEADER } from '@baton/envelope';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { DownstreamError } from './errors.ts';
+import type { DownstreamOptions, DownstreamService } from './services.ts';
+import type { CachedToken, TokenCache } from './token-cache.ts';
+
+/** What the boundary gives the downstream client for one tool invocation. */
+export interface InvocationIdentity {
+  envelope: Envelope;
+  /** The envelope's signed form, produced on first use. */
+  envelopeToken: () => string;
+  /** The caller's original token, sealed by the boundary: used only as the broker's subject token. */
+  subjectToken: string;
+}
+
+export interface DownstreamSettings {
+  options: DownstreamOptions;
+  services: Map<string, Required<DownstreamService>>;
+  /** The server's own tokens (service identity), shared by all callers. */
+  serviceTokens: TokenCache;
+  /** Tokens exchanged for one person and agent, never shared across them. */
+  delegatedTokens: TokenCache;
+  audit: AuditSink;
+  component: string;
+}
+
+/**
+ * Downstream calls for one tool invocation. Tool code names a service; the client decides the
+ * credentials by the service's declared mode, refuses services the envelope does not allow before any
+ * network call, and audits each call. Tool code never holds a token.
+ */
+export class DownstreamClient {
+  readonly #identity: InvocationIdentity;
+  readonly #settings: DownstreamSettings;
+
+  constructor(identity: InvocationIdentity, settings: DownstreamSettings) {
+    this.#identity = identity;
+    this.#settings = settings;
+  }
+
+  /**
+   * Calls an HTTP API declared as a downstream service.
+   *
+   * @example
+   * const response = await context.downstream.fetch('orders-api', '/orders');
+   */
+  async fetch(service: string, path = '', init: RequestInit = {}): Promise<Response> {
+    const target = this.#allowed(service);
+    const started = performance.now();
+    const headers = new Headers(init.headers);
+    headers.delete('authorization');
+    headers.set('traceparent', this.#traceparent());
+    const token = await this.#tokenFor(target, started);
+    headers.set('authorization', `Bearer ${token}`);
+    if (target.mode === 'service_identity') {
+      const { envelope } = this.#identity;
+      headers.set(TXN_TOKEN_HEADER, this.#identity.envelopeToken());
+      // Informational, for the API's logs; the API trusts only the verified envelope.
+      headers.set('baton-actor-sub', envelope.actor.sub);
+      headers.set('baton-agent-id', envelope.agent.id);
+      headers.set('baton-delegation-mode', target.mode);
+    }
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, target.url.endsWith('/') ? target.url : `${target.url}/`), {
+        ...init,
+        headers,
+      });
+    } catch (error) {
+      await this.#record(target, started, 'error', 'downstream_unreachable');
+      throw new DownstreamError(
+        'ERR_DOWNSTREAM_UNAVAILABLE',
+        `downstream service ${service} is unreachable`,
+        { cause: error },
+      );
+    }
+    const outcome = response.ok
+      ? 'ok'
+      : response.status === 401 || response.status === 403
+        ? 'denied'
+        : 'error';
+    await this.#record(target, started, outcome, response.ok ? undefined : `http_${response.status}`);
+    return response;
+  }
+
+  /**
+   * Connects to a downstream MCP server on the caller's behalf (the server's own boundary validates the
+   * exchanged token and names user, agent and this server in its envelope). Close the client when done.
+   */
+  async connect(service: string): Promise<Client> {
+    const target = this.#allowed(service);
+    if (target.mode === 'service_identity') {
+      throw new DownstreamError(
+        'ERR_DOWNSTREAM_NOT_CONFIGURED',
+        `downstream MCP server ${service} must be reached on_behalf_of the caller, not as this server`,
+      );
+    }
+    const started = performance.now();
+    const token = await this.#tokenFor(target, started);
+    const client = new Client({ name: this.#settings.component, version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(target.url), {
+        authProvider: { token: async () => token },
+        requestInit: { headers: { traceparent: this.#traceparent() } },
+      }),
+    );
+    await this.#record(target, started, 'ok');
+    return client;
+  }
+
+  #allowed(service: string): Required<DownstreamService> {
+    const target = this.#settings.services.get(service);
+    if (!target)
+      throw new DownstreamError('ERR_DOWNSTREAM_UNKNOWN_SERVICE', `no downstream service named ${service}`);
+    if (!this.#identity.envelope.delegation.allowed.includes(target.audience)) {
+      throw new DownstreamError(
+        'ERR_DOWNSTREAM_NOT_ALLOWED',
+        `the envelope does not allow calls to ${service} (${target.audience} is not in delegation.allowed)`,
+      );
+    }
+    return target;
+  }
+
+  async #tokenFor(target: Required<DownstreamService>, started: number): Promise<string> {
+    const { broker } = this.#settings.options;
+    const scopes = [...target.scopes].sort();
+    try {
+      if (target.mode === 'service_identity') {
+        const cached = await this.#settings.serviceTokens.get(
+          `${target.audience} ${scopes.join(' ')}`,
+          async () =>
+            cachedToken(
+              await clientCredentialsToken(broker.issuer, broker.credentials, {
+                resource: target.audience,
+                scope: scopes,
+              }),
+            ),
+        );
+        return cached.accessToken;
+      }
+      const { envelope } = this.#identity;
+      // The key names the person, the agent, the audience, the mode and the scopes: one person's
+      // token is never another's.
+      const key = [
+        target.mode,
+        envelope.actor.sub,
+        envelope.actor.tenant ?? '',
+        envelope.agent.id,
+        target.audience,
+        scopes.join(' '),
+      ].join('\n');
+      const cached = await this.#settings.delegatedTokens.get(key, async () =>
+        cachedToken(
+          await exchangeToken(broker.issuer, broker.credentials, {
+            subjectToken: this.#identity.subjectToken,
+            resource: target.audience,
+            scope: scopes,
+            delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
+            traceparent: this.#traceparent(),
+          }),
+        ),
+      );
+      return cached.accessToken;
+    } catch (error) {
+      const refused = error instanceof TokenRequestError;
+      await this.#record(
+        target,
+        started,
+        refused ? 'denied' : 'error',
+        refused ? `broker_${error.error}` : 'broker_unreachable',
+      );
+      throw new DownstreamError(
+        refused ? 'ERR_DOWNSTREAM_TOKEN_REFUSED' : 'ERR_DOWNSTREAM_UNAVAILABLE',
+        refused
+          ? `the broker refused a token for ${target.name}: ${error.message}`
+          : `the broker could not be reached for ${target.name}`,
+        { cause: error },
+      );
+    }
+  }
+
+  #traceparent(): string {
+    return `00-${this.#identity.envelope.session.trace_id}-${randomBytes(8).toString('hex')}-01`;
+  }
+
+  async #record(
+    target: Required<DownstreamService>,
+    started: number,
+    outcome: 'ok' | 'denied' | 'error',
+    reason?: string,
+  ) {
+    const { envelope } = this.#identity;
+    await this.#settings.audit.write(
+      auditEvent({
+        action: 'api.call',
+        component: this.#settings.component,
+        trace_id: envelope.session.trace_id,
+        initiator: { sub: envelope.actor.sub, tenant: envelope.actor.tenant },
+        agent: { id: envelope.agent.id, client_id: envelope.agent.client_id },
+        target: { type: 'api', name: target.name },
+        delegation_mode: target.mode,
+        scopes: target.scopes,
+        outcome,
+        ...(reason ? { reason } : {}),
+        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+        envelope_id: envelope.id,
+        chain: [
+          this.#settings.options.broker.credentials.clientId,
+          ...envelope.delegation.chain,
+          envelope.agent.id,
+        ],
+      }),
+    );
+  }
+}
+
+function cachedToken(response: { access_token: string; expires_in: number }): CachedToken {
+  return {
+    accessToken: response.access_token,
+    expiresAt: Math.floor(Date.now() / 1000) + response.expires_in,
+  };
+}

@@ -1,0 +1,17 @@
+/** Why a tool's downstream call was refused or failed, as a stable code. */
+export type DownstreamErrorCode =
+  | 'ERR_DOWNSTREAM_UNKNOWN_SERVICE'
+  | 'ERR_DOWNSTREAM_NOT_ALLOWED'
+  | 'ERR_DOWNSTREAM_NOT_CONFIGURED'
+  | 'ERR_DOWNSTREAM_TOKEN_REFUSED'
+  | 'ERR_DOWNSTREAM_UNAVAILABLE';
+
+/** A refused or failed downstream call. The message never holds a token. */
+export class DownstreamError extends Error {
+  override readonly name = 'DownstreamError';
+  readonly code: DownstreamErrorCode;
+  constructor(code: DownstreamErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
