@@ -1,63 +1,77 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AuditSink } from '@baton/audit';
-import { type Broker, startBroker, TOKEN_EXCHANGE_GRANT } from '@baton/broker';
+import { type Broker, startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
-import { clientCredentialsToken, type ServiceCredentials, serviceCredentials } from '@baton/broker-client';
-
-/** The orders API: the downstream audience tools will reach through the broker. */
-export const ORDERS_API = 'http://127.0.0.1:4003/api';
+import {
+  clientCredentialsToken,
+  type ServiceCredentials,
+  serviceCredentials,
+  TOKEN_EXCHANGE_GRANT,
+} from '@baton/broker-client';
 
 export interface DemoBroker {
   broker: Broker;
-  /** The orders MCP server's private_key_jwt credentials (its key never leaves the process). */
+  /** Each MCP server's private_key_jwt credentials (their keys never leave the process). */
   ordersMcp: ServiceCredentials;
+  billingMcp: ServiceCredentials;
 }
 
-/**
- * The broker with its embedded store and the demo's declared policy (`policy.cedar`). The orders MCP
- * server is an operator-approved client (RFC 7591 §3): registered with its public key, so that the
- * policy can name it; it authenticates with `private_key_jwt`.
- */
+/** Operator-approved registration (RFC 7591 §3) of a service: its public key and the resource it serves. */
+function serviceClient(credentials: ServiceCredentials, name: string, resource: string) {
+  return {
+    client_id: credentials.clientId,
+    client_name: name,
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: credentials.jwks,
+    grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    baton_resources: [resource],
+  } as never;
+}
+
+/** The broker with its embedded store and the demo's declared policy (`policy.cedar`). */
 export async function startDemoBroker(options: {
   host: string;
   port: number;
   idpIssuer: string;
-  ordersMcpResource: string;
+  urls: { ordersMcp: string; billingMcp: string; ordersApi: string; billingApi: string };
   audit: AuditSink;
 }): Promise<DemoBroker> {
+  const { urls } = options;
   const ordersMcp = await serviceCredentials('orders-mcp');
+  const billingMcp = await serviceCredentials('billing-mcp');
+  const policy = (await readFile(new URL('../policy.cedar', import.meta.url), 'utf8'))
+    .replaceAll('{{BILLING_MCP}}', urls.billingMcp)
+    .replaceAll('{{BILLING_API}}', urls.billingApi);
   const broker = await startBroker({
     host: options.host,
     port: options.port,
     trustedIssuers: [{ issuer: options.idpIssuer }],
-    audiences: [{ resource: ORDERS_API, scopes: ['orders:read'] }],
-    policy: createCedarPolicyEngine({
-      policies: await readFile(new URL('../policy.cedar', import.meta.url), 'utf8'),
-      defaults: { lifetimeSeconds: 300, maxDepth: 2 },
-    }),
+    audiences: [
+      { resource: urls.billingMcp, scopes: ['billing:read'] },
+      { resource: urls.ordersApi, scopes: ['orders:read'] },
+      { resource: urls.billingApi, scopes: ['billing:read'] },
+    ],
+    policy: createCedarPolicyEngine({ policies: policy, defaults: { lifetimeSeconds: 300, maxDepth: 2 } }),
     audit: options.audit,
     clients: [
-      {
-        client_id: 'orders-mcp',
-        client_name: 'orders MCP server (Baton demo)',
-        token_endpoint_auth_method: 'private_key_jwt',
-        token_endpoint_auth_signing_alg: 'ES256',
-        jwks: ordersMcp.jwks,
-        grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        baton_resources: [options.ordersMcpResource],
-      } as never,
+      serviceClient(ordersMcp, 'orders MCP server (Baton demo)', urls.ordersMcp),
+      serviceClient(billingMcp, 'billing MCP server (Baton demo)', urls.billingMcp),
     ],
     // Other services register themselves with this operator-issued token (RFC 7591 §3).
     initialAccessToken: randomBytes(24).toString('base64url'),
   });
-  return { broker, ordersMcp };
+  return { broker, ordersMcp, billingMcp };
 }
 
-/** Proves the orders MCP server can authenticate: its own service-identity token for the orders API. */
-export async function authenticateOrdersMcp(demo: DemoBroker): Promise<number> {
-  const token = await clientCredentialsToken(demo.broker.issuer, demo.ordersMcp, { resource: ORDERS_API });
-  return token.expires_in;
+/** Proves a service can authenticate: its own service-identity token for an audience. */
+export async function serviceTokenLifetime(
+  demo: DemoBroker,
+  credentials: ServiceCredentials,
+  resource: string,
+) {
+  return (await clientCredentialsToken(demo.broker.issuer, credentials, { resource })).expires_in;
 }

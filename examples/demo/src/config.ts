@@ -6,6 +6,9 @@ export interface DemoConfig {
   host: string;
   idpPort: number;
   ordersMcpPort: number;
+  billingMcpPort: number;
+  ordersApiPort: number;
+  billingApiPort: number;
   brokerPort: number;
   /** Run the walk-through and exit instead of serving until interrupted. */
   once: boolean;
@@ -19,6 +22,9 @@ export function demoConfig(
     host: env.BATON_HOST ?? '127.0.0.1',
     idpPort: port(env.BATON_IDP_PORT, 4000, 'BATON_IDP_PORT'),
     ordersMcpPort: port(env.BATON_ORDERS_MCP_PORT, 4001, 'BATON_ORDERS_MCP_PORT'),
+    billingMcpPort: port(env.BATON_BILLING_MCP_PORT, 4002, 'BATON_BILLING_MCP_PORT'),
+    ordersApiPort: port(env.BATON_ORDERS_API_PORT, 4003, 'BATON_ORDERS_API_PORT'),
+    billingApiPort: port(env.BATON_BILLING_API_PORT, 4004, 'BATON_BILLING_API_PORT'),
     brokerPort: port(env.BATON_BROKER_PORT, 4010, 'BATON_BROKER_PORT'),
     once: argv.includes('--once') || env.BATON_DEMO_ONCE === '1',
   };

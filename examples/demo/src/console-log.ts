@@ -33,9 +33,12 @@ export function printedAuditSink(write: (line: string) => void): AuditSink & { e
     events,
     async write(event) {
       events.push(event);
+      const component = new URL(event.component).port;
       write(
-        `  audit  ${event.outcome.padEnd(6)} tool=${event.target.name} user=${event.initiator.sub} tenant=${event.initiator.tenant ?? '-'} ` +
-          `agent=${event.agent.client_id.slice(0, 12)}… mode=${event.delegation_mode} trace=${event.trace_id}` +
+        `  audit  ${event.outcome.padEnd(6)} ${event.action.padEnd(14)} at :${component} ${event.target.type}=${event.target.name} ` +
+          `user=${event.initiator.sub} agent=${event.agent.client_id.slice(0, 8)}… mode=${event.delegation_mode} ` +
+          `chain=${(event.chain ?? []).map((party) => (party.length > 16 ? `${party.slice(0, 8)}…` : party)).join('>')} ` +
+          `trace=${event.trace_id.slice(0, 8)}…` +
           (event.reason ? ` reason=${event.reason}` : ''),
       );
     },

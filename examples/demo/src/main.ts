@@ -1,61 +1,48 @@
-import { createLogger } from '@baton/audit';
-import { DEMO_USERS, startDemoIdp } from '@baton/demo-idp';
+import { DEMO_USERS } from '@baton/demo-idp';
 import { runAgent } from './agent.ts';
-import { authenticateOrdersMcp, startDemoBroker } from './broker.ts';
+import { serviceTokenLifetime } from './broker.ts';
 import { demoConfig } from './config.ts';
 import { consoleLogDestination, printedAuditSink } from './console-log.ts';
-import { listenOrdersMcp, ORDERS_SCOPES, serveOrdersMcp } from './orders-mcp.ts';
+import { startTopology } from './topology.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const config = demoConfig();
-
-const { http, url: ordersUrl } = await listenOrdersMcp(config.host, config.ordersMcpPort);
-const idp = await startDemoIdp({
-  host: config.host,
-  port: config.idpPort,
-  resources: [{ resource: ordersUrl, scopes: ORDERS_SCOPES }],
-  onError: (error) => out(`[idp] error ${(error as Error)?.name ?? 'unknown'}`),
-});
 const audit = printedAuditSink(out);
-const orders = serveOrdersMcp({
-  http,
-  url: ordersUrl,
-  issuer: idp.issuer,
+const demo = await startTopology(config, {
   audit,
-  logger: createLogger({
-    name: 'orders-mcp',
-    destination: consoleLogDestination('  [orders-mcp]', out) as never,
-  }),
+  logs: (component) => consoleLogDestination(`  [${component}]`, out),
 });
+const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);
 
-const demoBroker = await startDemoBroker({
-  host: config.host,
-  port: config.brokerPort,
-  idpIssuer: idp.issuer,
-  ordersMcpResource: orders.url,
-  audit,
-});
-const serviceTokenLifetime = await authenticateOrdersMcp(demoBroker);
-
-out('Baton demo: identity from the person, through the agent, to the tool.');
+out('Baton demo: identity from the person, through the agent, across every hop.');
 out();
-out(`identity provider   ${idp.issuer}   (users: alice / alice-demo-pw, bob / bob-demo-pw)`);
-out(`orders MCP server   ${orders.url}`);
-out(`  resource metadata ${orders.boundary.resourceMetadataUrl}`);
-out(`  envelope JWKS     ${orders.boundary.envelopeJwksUrl}`);
+out(`identity provider   ${demo.idp.issuer}   (users: alice / alice-demo-pw, bob / bob-demo-pw)`);
 out(
-  `token broker        ${demoBroker.broker.issuer}   (RFC 8414 metadata at /.well-known/oauth-authorization-server)`,
+  `token broker        ${demo.broker.broker.issuer}   (RFC 8414 metadata at /.well-known/oauth-authorization-server)`,
 );
+out(`orders MCP server   ${demo.urls.ordersMcp}`);
+out(`  resource metadata ${demo.ordersMcp.boundary.resourceMetadataUrl}`);
+out(`  envelope JWKS     ${demo.ordersMcp.boundary.envelopeJwksUrl}`);
+out(`billing MCP server  ${demo.urls.billingMcp}`);
+out(`orders API          ${demo.urls.ordersApi}   (service identity + Txn-Token envelope)`);
+out(`billing API         ${demo.urls.billingApi}   (on-behalf-of tokens from the broker)`);
 out(
-  `  orders MCP server authenticated with private_key_jwt (service identity token, ${serviceTokenLifetime} s)`,
+  `  orders MCP server authenticated to the broker with private_key_jwt (service identity token, ${serviceToken} s)`,
 );
 out();
 
-const plan = [{ tool: 'list_orders' }, { tool: 'create_order', arguments: { item: 'trail map' } }];
+const plan = [
+  { tool: 'list_orders' },
+  { tool: 'create_order', arguments: { item: 'trail map' } },
+  { tool: 'order_summary' },
+];
 for (const user of [DEMO_USERS.alice, DEMO_USERS.bob]) {
-  out(`── ${user.name} (${user.username}) asks the agent to list and place orders`);
-  const run = await runAgent(orders.url, { username: user.username, password: user.password }, plan, (line) =>
-    out(`  agent: ${line}`),
+  out(`── ${user.name} (${user.username}) asks the agent for their orders, a new order, and what they owe`);
+  const run = await runAgent(
+    demo.urls.ordersMcp,
+    { username: user.username, password: user.password },
+    plan,
+    (line) => out(`  agent: ${line}`),
   );
   for (const step of run.steps) out(`  ${step.ok ? '✓' : '✗'} ${step.tool}: ${step.text}`);
   out();
@@ -63,21 +50,20 @@ for (const user of [DEMO_USERS.alice, DEMO_USERS.bob]) {
 
 const byUser = new Map<string, number>();
 for (const event of audit.events) byUser.set(event.initiator.sub, (byUser.get(event.initiator.sub) ?? 0) + 1);
+const actions = new Map<string, number>();
+for (const event of audit.events) actions.set(event.action, (actions.get(event.action) ?? 0) + 1);
 out(
-  `audit: ${audit.events.length} tool events (${[...byUser].map(([sub, count]) => `${sub}: ${count}`).join(', ')})`,
+  `audit: ${audit.events.length} events (${[...actions].map(([action, count]) => `${action}: ${count}`).join(', ')}; ` +
+    `${[...byUser].map(([sub, count]) => `${sub}: ${count}`).join(', ')})`,
 );
 
 if (config.once) {
-  await orders.close();
-  await demoBroker.broker.close();
-  await idp.close();
+  await demo.close();
 } else {
   out();
-  out(`Ready. Point any MCP client at ${orders.url} and sign in as alice or bob. Ctrl-C to stop.`);
+  out(`Ready. Point any MCP client at ${demo.urls.ordersMcp} and sign in as alice or bob. Ctrl-C to stop.`);
   const stop = async () => {
-    await orders.close();
-    await demoBroker.broker.close();
-    await idp.close();
+    await demo.close();
     process.exit(0);
   };
   process.once('SIGINT', stop);

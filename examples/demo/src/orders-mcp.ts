@@ -1,31 +1,34 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
+import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { IdentityBoundary, registerIdentityTool } from '@baton/mcp-server';
+import { DownstreamError, IdentityBoundary, registerIdentityTool } from '@baton/mcp-server';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { createOrder, ordersOf } from './orders-data.ts';
+import { createOrder } from './data.ts';
 
-export const ORDERS_SCOPES = ['orders:read', 'orders:write'];
+/** Scopes the orders MCP server advertises: its own, and billing:read for the calls it makes for you. */
+export const ORDERS_MCP_SCOPES = ['orders:read', 'orders:write', 'billing:read'];
 export const TRUST_DOMAIN = 'baton.demo';
 
-/** The example "orders" MCP server: an ordinary SDK server, with tools registered through Baton. */
+/**
+ * The example "orders" MCP server: an ordinary SDK server whose tools are registered through Baton.
+ * Its tools reach the orders API as the server itself (service identity, with the envelope) and the
+ * billing MCP server on the person's behalf (on-behalf-of, through the broker).
+ */
 export function buildOrdersServer(): McpServer {
   const server = new McpServer({ name: 'orders', version: '1.0.0' });
   registerIdentityTool(
     server,
     'list_orders',
     { description: 'Lists your orders.', scopes: ['orders:read'], annotations: { readOnlyHint: true } },
-    async ({ identity }) => {
-      const orders = ordersOf(identity.actor.sub);
-      return {
-        content: [{ type: 'text', text: JSON.stringify(orders) }],
-        structuredContent: { orders: [...orders] },
-      };
+    async (_invocation, context) => {
+      const response = await context.downstream.fetch('orders-api', 'orders');
+      const body = (await response.json()) as { orders: unknown[] };
+      return { content: [{ type: 'text', text: JSON.stringify(body.orders) }] };
     },
   );
   registerIdentityTool(
@@ -36,42 +39,68 @@ export function buildOrdersServer(): McpServer {
       scopes: ['orders:read', 'orders:write'],
       inputSchema: z.object({ item: z.string().min(1).max(200) }),
     },
-    async ({ identity, input }) => {
-      const order = createOrder(identity.actor.sub, input.item);
-      return { content: [{ type: 'text', text: JSON.stringify(order) }] };
+    async ({ identity, input }) => ({
+      content: [{ type: 'text', text: JSON.stringify(createOrder(identity.actor.sub, input.item)) }],
+    }),
+  );
+  registerIdentityTool(
+    server,
+    'order_summary',
+    {
+      description: 'Your orders with what you still owe: asks the billing MCP server on your behalf.',
+      scopes: ['orders:read'],
+      annotations: { readOnlyHint: true },
+    },
+    async (_invocation, context) => {
+      const orders = (
+        (await (await context.downstream.fetch('orders-api', 'orders')).json()) as {
+          orders: Array<{ id: string }>;
+        }
+      ).orders;
+      let invoices: unknown;
+      try {
+        const billing = await context.downstream.connect('billing-mcp');
+        try {
+          const result = await billing.callTool({ name: 'list_invoices', arguments: {} });
+          invoices = JSON.parse((result.content as Array<{ text: string }>)[0]!.text);
+        } finally {
+          await billing.close();
+        }
+      } catch (error) {
+        // A refusal is an answer, not a crash: the person may not hold billing:read.
+        if (!(error instanceof DownstreamError)) throw error;
+        invoices = { unavailable: error.code, reason: error.message };
+      }
+      return {
+        content: [
+          { type: 'text', text: JSON.stringify({ orders: orders.map((order) => order.id), invoices }) },
+        ],
+      };
     },
   );
   return server;
 }
 
-export interface OrdersMcp {
+export interface McpServerHandle {
   url: string;
   boundary: IdentityBoundary;
   close(): Promise<void>;
 }
 
-/** Binds first (the resource URI must be known before the IdP can issue tokens for it), then serves. */
-export async function listenOrdersMcp(host: string, port: number): Promise<{ http: Server; url: string }> {
-  const http = createServer();
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(port, host, () => resolve());
-  });
-  const { port: actual } = http.address() as AddressInfo;
-  return { http, url: `http://${host}:${actual}/mcp` };
-}
-
 export function serveOrdersMcp(options: {
   http: Server;
   url: string;
-  issuer: string;
+  idpIssuer: string;
+  broker: { issuer: string; credentials: ServiceCredentials };
+  ordersApi: string;
+  billingMcp: string;
   audit: AuditSink;
   logger: Logger;
-}): OrdersMcp {
+}): McpServerHandle {
   const boundary = new IdentityBoundary({
     resource: options.url,
-    authorizationServers: [options.issuer],
-    tokenVerifier: jwtAccessTokenVerifier({ issuer: options.issuer, audience: options.url }),
+    authorizationServers: [options.idpIssuer],
+    tokenVerifier: jwtAccessTokenVerifier({ issuer: options.idpIssuer, audience: options.url }),
     envelopes: new EnvelopeIssuer({
       issuer: options.url,
       trustDomain: TRUST_DOMAIN,
@@ -79,19 +108,17 @@ export function serveOrdersMcp(options: {
     }),
     audit: options.audit,
     logger: options.logger,
-    scopesSupported: ORDERS_SCOPES,
+    scopesSupported: ORDERS_MCP_SCOPES,
     resourceName: 'Orders (Baton demo)',
-    delegation: { mode: 'service_identity', allowed: [] },
+    downstream: {
+      broker: options.broker,
+      services: [
+        { name: 'orders-api', url: options.ordersApi, mode: 'service_identity', scopes: ['orders:read'] },
+        { name: 'billing-mcp', url: options.billingMcp, mode: 'on_behalf_of', scopes: ['billing:read'] },
+      ],
+    },
   });
   const mcp = createMcpHandler(buildOrdersServer);
   options.http.on('request', toNodeHandler(boundary.protect(mcp)));
-  return {
-    url: options.url,
-    boundary,
-    async close() {
-      await mcp.close();
-      options.http.closeAllConnections();
-      await new Promise<void>((resolve) => options.http.close(() => resolve()));
-    },
-  };
+  return { url: options.url, boundary, close: () => mcp.close() };
 }

@@ -8,7 +8,15 @@ const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, '--once'], {
-      env: { ...process.env, BATON_IDP_PORT: '0', BATON_ORDERS_MCP_PORT: '0', BATON_BROKER_PORT: '0' },
+      env: {
+        ...process.env,
+        BATON_IDP_PORT: '0',
+        BATON_ORDERS_MCP_PORT: '0',
+        BATON_BILLING_MCP_PORT: '0',
+        BATON_ORDERS_API_PORT: '0',
+        BATON_BILLING_API_PORT: '0',
+        BATON_BROKER_PORT: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -29,25 +37,53 @@ function runDemo(): Promise<{ code: number | null; stdout: string; stderr: strin
 }
 
 describe('npm start walk-through', () => {
-  it('runs the whole lifecycle for alice and bob, each seeing only their own orders, audited apart', async () => {
+  it('runs the whole lifecycle for alice and bob, each seeing only their own data, across every hop', async () => {
     const { code, stdout, stderr } = await runDemo();
     assert.equal(code, 0, stderr);
     const [header = '', alice = '', bob = ''] = stdout.split('── ');
     assert.match(header, /token broker +http:\/\/127\.0\.0\.1:\d+/);
-    assert.match(header, /orders MCP server authenticated with private_key_jwt/);
+    assert.match(header, /orders MCP server authenticated to the broker with private_key_jwt/);
     assert.match(alice, /RFC 9728 metadata names authorization server/);
     assert.match(alice, /registered with RFC 7591 as client/);
     assert.match(alice, /authorization code \+ PKCE \(S256\) for resource http:\/\/127\.0\.0\.1:\d+\/mcp/);
     assert.match(alice, /✓ list_orders: .*A-1001/);
-    assert.doesNotMatch(alice, /B-2001/);
+    assert.doesNotMatch(alice, /B-2001|INV-90/);
     assert.match(alice, /✓ create_order/);
+    assert.match(
+      alice,
+      /✓ order_summary: .*INV-77.*INV-78/,
+      'the invoices came through billing MCP and the billing API',
+    );
+    // One question, one trace: orders MCP → broker → billing MCP → broker → billing API.
+    const summaryTrace = /tool=order_summary .*trace=([0-9a-f]{8})/.exec(alice)?.[1];
+    assert.ok(summaryTrace);
+    const hops = alice.split('\n').filter((line) => line.includes(`trace=${summaryTrace}`));
+    assert.ok(
+      hops.some((line) =>
+        /token\.exchange .*audience=http:\/\/127\.0\.0\.1:\d+\/api .*chain=billing-mcp>orders-mcp>/.test(
+          line,
+        ),
+      ),
+    );
+    assert.ok(
+      hops.some((line) =>
+        /api\.call .*api=GET \/api\/invoices user=user-alice .*mode=on_behalf_of chain=billing-mcp>orders-mcp>/.test(
+          line,
+        ),
+      ),
+    );
+    assert.ok(hops.some((line) => /tool=list_invoices user=user-alice .*chain=orders-mcp>/.test(line)));
     assert.match(bob, /✓ list_orders: .*B-2001/);
-    assert.doesNotMatch(bob, /A-100/);
+    assert.doesNotMatch(bob, /A-100|INV-7/);
     assert.match(bob, /✗ create_order: step-up required: scope "orders:read orders:write"/);
-    assert.match(bob, /audit {2}denied tool=create_order user=user-bob .*reason=scope_insufficient/);
+    assert.match(
+      bob,
+      /✓ order_summary: .*ERR_DOWNSTREAM_TOKEN_REFUSED/,
+      'bob holds no billing:read: the broker refuses',
+    );
+    assert.match(bob, /token\.exchange .*user=user-bob .*reason=scope_wider_than_subject/);
     const agents = [...stdout.matchAll(/registered with RFC 7591 as client (\S+)/g)].map((match) => match[1]);
     assert.equal(new Set(agents).size, 2);
-    assert.match(stdout, /audit: 4 tool events \(user-alice: 2, user-bob: 2\)/);
   });
 
   it('prints no token and no runtime warning', async () => {

@@ -116,8 +116,11 @@ export class IdentityBoundary {
       envelopes: options.envelopes,
       delegation: {
         mode: options.delegation?.mode ?? 'service_identity',
+        // Audiences (resource URIs), so that a downstream API can check it is one of them.
         allowed:
-          options.delegation?.allowed ?? options.downstream?.services.map((service) => service.name) ?? [],
+          options.delegation?.allowed ??
+          options.downstream?.services.map((service) => service.audience ?? service.url) ??
+          [],
       },
       audit: options.audit,
       logger: options.logger ?? createLogger({ name: 'baton-boundary' }),

@@ -1,0 +1,57 @@
+import type { Server } from 'node:http';
+import type { AuditSink } from '@baton/audit';
+import { downstreamVerifier, type TrustedCaller, withDownstreamIdentity } from '@baton/downstream-verifier';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { invoicesOf, ordersOf } from './data.ts';
+
+/**
+ * The orders API accepts the orders MCP server calling as itself (service identity) with the envelope
+ * it minted; it answers with the orders of the person the envelope names, and only theirs.
+ */
+export function serveOrdersApi(options: {
+  http: Server;
+  url: string;
+  brokerIssuer: string;
+  trustDomain: string;
+  caller: TrustedCaller;
+  audit: AuditSink;
+}): void {
+  const verifier = downstreamVerifier({
+    audience: options.url,
+    broker: { issuer: options.brokerIssuer },
+    serviceIdentity: { trustDomain: options.trustDomain, callers: [options.caller] },
+  });
+  const handler = withDownstreamIdentity(
+    { verifier, requiredScopes: ['orders:read'], audit: options.audit },
+    (_request, identity) =>
+      Response.json({
+        user: identity.user,
+        mode: identity.mode,
+        chain: identity.chain,
+        orders: ordersOf(identity.user),
+      }),
+  );
+  // The MCP SDK's node adapter converts any fetch-style handler, not only MCP ones.
+  options.http.on('request', toNodeHandler({ fetch: handler }));
+}
+
+/** The billing API accepts only tokens the broker exchanged on the person's behalf. */
+export function serveBillingApi(options: {
+  http: Server;
+  url: string;
+  brokerIssuer: string;
+  audit: AuditSink;
+}): void {
+  const verifier = downstreamVerifier({ audience: options.url, broker: { issuer: options.brokerIssuer } });
+  const handler = withDownstreamIdentity(
+    { verifier, requiredScopes: ['billing:read'], audit: options.audit },
+    (_request, identity) =>
+      Response.json({
+        user: identity.user,
+        mode: identity.mode,
+        chain: identity.chain,
+        invoices: invoicesOf(identity.user),
+      }),
+  );
+  options.http.on('request', toNodeHandler({ fetch: handler }));
+}

@@ -1,0 +1,68 @@
+import type { Server } from 'node:http';
+import type { AuditSink } from '@baton/audit';
+import type { ServiceCredentials } from '@baton/broker-client';
+import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
+import { IdentityBoundary, registerIdentityTool } from '@baton/mcp-server';
+import { byIssuer, jwtAccessTokenVerifier } from '@baton/resource-server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { McpServerHandle } from './orders-mcp.ts';
+import { TRUST_DOMAIN } from './orders-mcp.ts';
+
+/** The "billing" MCP server: reached by agents directly, or by other MCP servers on a person's behalf. */
+export function buildBillingServer(): McpServer {
+  const server = new McpServer({ name: 'billing', version: '1.0.0' });
+  registerIdentityTool(
+    server,
+    'list_invoices',
+    { description: 'Lists your invoices.', scopes: ['billing:read'], annotations: { readOnlyHint: true } },
+    async (_invocation, context) => {
+      const response = await context.downstream.fetch('billing-api', 'invoices');
+      const body = (await response.json()) as { invoices: unknown[] };
+      return { content: [{ type: 'text', text: JSON.stringify(body.invoices) }] };
+    },
+  );
+  return server;
+}
+
+export function serveBillingMcp(options: {
+  http: Server;
+  url: string;
+  idpIssuer: string;
+  broker: { issuer: string; credentials: ServiceCredentials };
+  billingApi: string;
+  audit: AuditSink;
+  logger: Logger;
+}): McpServerHandle {
+  const boundary = new IdentityBoundary({
+    resource: options.url,
+    authorizationServers: [options.idpIssuer, options.broker.issuer],
+    // Agents come with identity-provider tokens; other MCP servers with tokens the broker exchanged.
+    tokenVerifier: byIssuer({
+      [options.idpIssuer]: jwtAccessTokenVerifier({ issuer: options.idpIssuer, audience: options.url }),
+      [options.broker.issuer]: jwtAccessTokenVerifier({
+        issuer: options.broker.issuer,
+        audience: options.url,
+      }),
+    }),
+    envelopes: new EnvelopeIssuer({
+      issuer: options.url,
+      trustDomain: TRUST_DOMAIN,
+      keys: EnvelopeKeyRing.generate({ algorithm: 'ES256', retentionSeconds: 900 }),
+    }),
+    audit: options.audit,
+    logger: options.logger,
+    scopesSupported: ['billing:read'],
+    resourceName: 'Billing (Baton demo)',
+    downstream: {
+      broker: options.broker,
+      services: [
+        { name: 'billing-api', url: options.billingApi, mode: 'on_behalf_of', scopes: ['billing:read'] },
+      ],
+    },
+  });
+  const mcp = createMcpHandler(buildBillingServer);
+  options.http.on('request', toNodeHandler(boundary.protect(mcp)));
+  return { url: options.url, boundary, close: () => mcp.close() };
+}

@@ -1,0 +1,112 @@
+import type { Writable } from 'node:stream';
+import type { AuditSink } from '@baton/audit';
+import { createLogger } from '@baton/audit';
+import { type DemoIdp, startDemoIdp } from '@baton/demo-idp';
+import { serveBillingApi, serveOrdersApi } from './apis.ts';
+import { serveBillingMcp } from './billing-mcp.ts';
+import { type DemoBroker, startDemoBroker } from './broker.ts';
+import type { DemoConfig } from './config.ts';
+import { closeServer, listen } from './listen.ts';
+import { type McpServerHandle, ORDERS_MCP_SCOPES, serveOrdersMcp, TRUST_DOMAIN } from './orders-mcp.ts';
+
+export interface DemoTopology {
+  idp: DemoIdp;
+  broker: DemoBroker;
+  ordersMcp: McpServerHandle;
+  billingMcp: McpServerHandle;
+  urls: { ordersMcp: string; billingMcp: string; ordersApi: string; billingApi: string };
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the demo runs: identity provider, token broker, two MCP servers behind the Baton
+ * boundary, and two APIs behind the downstream verifier. One audit sink sees every hop.
+ */
+export async function startTopology(
+  config: Omit<DemoConfig, 'once'>,
+  options: { audit: AuditSink; logs?: (component: string) => Writable },
+): Promise<DemoTopology> {
+  const host = config.host;
+  const ordersMcpServer = await listen(host, config.ordersMcpPort, '/mcp');
+  const billingMcpServer = await listen(host, config.billingMcpPort, '/mcp');
+  const ordersApiServer = await listen(host, config.ordersApiPort, '/api');
+  const billingApiServer = await listen(host, config.billingApiPort, '/api');
+  const urls = {
+    ordersMcp: ordersMcpServer.url,
+    billingMcp: billingMcpServer.url,
+    ordersApi: ordersApiServer.url,
+    billingApi: billingApiServer.url,
+  };
+  const idp = await startDemoIdp({
+    host,
+    port: config.idpPort,
+    resources: [
+      { resource: urls.ordersMcp, scopes: ORDERS_MCP_SCOPES },
+      { resource: urls.billingMcp, scopes: ['billing:read'] },
+    ],
+  });
+  const broker = await startDemoBroker({
+    host,
+    port: config.brokerPort,
+    idpIssuer: idp.issuer,
+    urls,
+    audit: options.audit,
+  });
+  const logger = (component: string) =>
+    createLogger({
+      name: component,
+      ...(options.logs ? { destination: options.logs(component) as never } : { level: 'silent' }),
+    });
+  const ordersMcp = serveOrdersMcp({
+    http: ordersMcpServer.http,
+    url: urls.ordersMcp,
+    idpIssuer: idp.issuer,
+    broker: { issuer: broker.broker.issuer, credentials: broker.ordersMcp },
+    ordersApi: urls.ordersApi,
+    billingMcp: urls.billingMcp,
+    audit: options.audit,
+    logger: logger('orders-mcp'),
+  });
+  const billingMcp = serveBillingMcp({
+    http: billingMcpServer.http,
+    url: urls.billingMcp,
+    idpIssuer: idp.issuer,
+    broker: { issuer: broker.broker.issuer, credentials: broker.billingMcp },
+    billingApi: urls.billingApi,
+    audit: options.audit,
+    logger: logger('billing-mcp'),
+  });
+  serveOrdersApi({
+    http: ordersApiServer.http,
+    url: urls.ordersApi,
+    brokerIssuer: broker.broker.issuer,
+    trustDomain: TRUST_DOMAIN,
+    caller: {
+      clientId: broker.ordersMcp.clientId,
+      envelopeIssuer: urls.ordersMcp,
+      envelopeJwksUri: ordersMcp.boundary.envelopeJwksUrl,
+    },
+    audit: options.audit,
+  });
+  serveBillingApi({
+    http: billingApiServer.http,
+    url: urls.billingApi,
+    brokerIssuer: broker.broker.issuer,
+    audit: options.audit,
+  });
+  return {
+    idp,
+    broker,
+    ordersMcp,
+    billingMcp,
+    urls,
+    async close() {
+      await ordersMcp.close();
+      await billingMcp.close();
+      for (const server of [ordersMcpServer, billingMcpServer, ordersApiServer, billingApiServer])
+        await closeServer(server.http);
+      await broker.broker.close();
+      await idp.close();
+    },
+  };
+}
