@@ -1,0 +1,296 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { MemoryAuditSink } from '@baton/audit';
+import { type Broker, startBroker } from '@baton/broker';
+import { createCedarPolicyEngine } from '@baton/broker/policy';
+import {
+  clientCredentialsToken,
+  exchangeToken,
+  type ServiceCredentials,
+  serviceCredentials,
+  TOKEN_EXCHANGE_GRANT,
+} from '@baton/broker-client';
+import { type DemoIdp, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
+import { type EnvelopeBody, EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
+import { type DownstreamVerifier, downstreamVerifier, withDownstreamIdentity } from '../src/index.ts';
+
+const MCP = 'http://127.0.0.1:4301/mcp';
+const API = 'http://127.0.0.1:4302/api';
+const OTHER_API = 'http://127.0.0.1:4303/api';
+const TRUST_DOMAIN = 'baton.test';
+
+function body(overrides: Partial<EnvelopeBody['delegation']> = {}): EnvelopeBody {
+  return {
+    actor: { type: 'user', sub: 'user-alice', tenant: 'acme' },
+    agent: { type: 'ai_agent', id: 'agent-1', client_id: 'agent-1' },
+    session: { id: 's', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' },
+    authorization: { scopes: ['orders:read'], confidence: 'medium' },
+    delegation: { mode: 'service_identity', allowed: [API], chain: [], ...overrides },
+  };
+}
+
+describe('downstream verifier', () => {
+  let idp: DemoIdp;
+  let broker: Broker;
+  let service: ServiceCredentials;
+  let stranger: ServiceCredentials;
+  let envelopes: EnvelopeIssuer;
+  let jwksServer: Server;
+  let verifier: DownstreamVerifier;
+
+  before(async () => {
+    idp = await startDemoIdp({ resources: [{ resource: MCP, scopes: ['orders:read'] }] });
+    service = await serviceCredentials('orders-mcp');
+    stranger = await serviceCredentials('stranger');
+    const client = (credentials: ServiceCredentials) =>
+      ({
+        client_id: credentials.clientId,
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: credentials.jwks,
+        grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        baton_resources: [MCP],
+      }) as never;
+    broker = await startBroker({
+      trustedIssuers: [{ issuer: idp.issuer }],
+      audiences: [
+        { resource: API, scopes: ['orders:read'] },
+        { resource: OTHER_API, scopes: ['orders:read'] },
+      ],
+      policy: createCedarPolicyEngine({
+        policies: `@id("orders-mcp-to-apis")
+permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource)
+when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+      audit: new MemoryAuditSink(),
+      clients: [client(service), client(stranger)],
+      initialAccessToken: 'verifier-test-initial-access-token',
+    });
+    const ring = EnvelopeKeyRing.generate({ retentionSeconds: 900 });
+    envelopes = new EnvelopeIssuer({ issuer: MCP, trustDomain: TRUST_DOMAIN, keys: ring });
+    jwksServer = createServer((_request, response) => response.end(JSON.stringify(ring.jwks())));
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    verifier = downstreamVerifier({
+      audience: API,
+      broker: { issuer: broker.issuer },
+      serviceIdentity: {
+        trustDomain: TRUST_DOMAIN,
+        callers: [
+          {
+            clientId: 'orders-mcp',
+            envelopeIssuer: MCP,
+            envelopeJwksUri: `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`,
+          },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    jwksServer.close();
+    await broker.close();
+    await idp.close();
+  });
+
+  const serviceToken = async (credentials = service, resource = API) =>
+    (await clientCredentialsToken(broker.issuer, credentials, { resource })).access_token;
+  const userToken = async () =>
+    (
+      await obtainUserAccessToken(idp, {
+        username: 'alice',
+        password: 'alice-demo-pw',
+        resource: MCP,
+        scope: 'orders:read',
+      })
+    ).access_token;
+  const headers = (entries: Record<string, string>) => new Headers(entries);
+  async function refused(promise: Promise<unknown>, status: number, error: string) {
+    await assert.rejects(promise, (thrown: { status?: number; error?: string }) => {
+      assert.equal(thrown.status, status);
+      assert.equal(thrown.error, error);
+      return true;
+    });
+  }
+
+  it('service identity: the envelope names the person and agent, the token the calling service', async () => {
+    const identity = await verifier.verify(
+      headers({ authorization: `Bearer ${await serviceToken()}`, 'txn-token': envelopes.mint(body()).token }),
+      ['orders:read'],
+    );
+    assert.deepEqual(
+      { ...identity },
+      {
+        user: 'user-alice',
+        tenant: 'acme',
+        agent: 'agent-1',
+        chain: ['orders-mcp', 'agent-1'],
+        mode: 'service_identity',
+        scopes: ['orders:read'],
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      },
+    );
+  });
+
+  it('on-behalf-of: the exchanged token names the person, the agent and the services in act', async () => {
+    const exchanged = await exchangeToken(broker.issuer, service, {
+      subjectToken: await userToken(),
+      resource: API,
+      scope: ['orders:read'],
+    });
+    const identity = await verifier.verify(headers({ authorization: `Bearer ${exchanged.access_token}` }));
+    assert.equal(identity.user, 'user-alice');
+    assert.equal(identity.mode, 'on_behalf_of');
+    assert.equal(identity.chain[0], 'orders-mcp');
+    assert.equal(identity.chain.length, 2);
+    assert.equal(identity.agent, identity.chain[1]);
+  });
+
+  it('restricted user: no act, the person only', async () => {
+    const exchanged = await exchangeToken(broker.issuer, service, {
+      subjectToken: await userToken(),
+      resource: API,
+      delegationMode: 'restricted_user',
+    });
+    const identity = await verifier.verify(headers({ authorization: `Bearer ${exchanged.access_token}` }));
+    assert.equal(identity.mode, 'restricted_user');
+    assert.deepEqual(identity.chain, ['orders-mcp']);
+  });
+
+  it('refuses a token the broker issued for another API', async () => {
+    const exchanged = await exchangeToken(broker.issuer, service, {
+      subjectToken: await userToken(),
+      resource: OTHER_API,
+    });
+    await refused(
+      verifier.verify(headers({ authorization: `Bearer ${exchanged.access_token}` })),
+      401,
+      'invalid_token',
+    );
+  });
+
+  it('refuses a service-identity call without its Txn-Token', async () => {
+    await refused(
+      verifier.verify(headers({ authorization: `Bearer ${await serviceToken()}` })),
+      401,
+      'invalid_token',
+    );
+  });
+
+  it('refuses an envelope replayed at an API it does not allow (wrong place)', async () => {
+    const envelope = envelopes.mint(body({ allowed: [OTHER_API] })).token;
+    await refused(
+      verifier.verify(headers({ authorization: `Bearer ${await serviceToken()}`, 'txn-token': envelope })),
+      401,
+      'invalid_token',
+    );
+  });
+
+  it('refuses an envelope from another trust domain', async () => {
+    const foreign = new EnvelopeIssuer({
+      issuer: MCP,
+      trustDomain: 'other.domain',
+      keys: EnvelopeKeyRing.generate({ retentionSeconds: 900 }),
+    });
+    await refused(
+      verifier.verify(
+        headers({ authorization: `Bearer ${await serviceToken()}`, 'txn-token': foreign.mint(body()).token }),
+      ),
+      401,
+      'invalid_token',
+    );
+  });
+
+  it('refuses an expired envelope', async () => {
+    const ring = EnvelopeKeyRing.generate({ retentionSeconds: 900 });
+    const stale = new EnvelopeIssuer({
+      issuer: MCP,
+      trustDomain: TRUST_DOMAIN,
+      keys: ring,
+      now: () => Math.floor(Date.now() / 1000) - 3600,
+    });
+    await refused(
+      verifier.verify(
+        headers({ authorization: `Bearer ${await serviceToken()}`, 'txn-token': stale.mint(body()).token }),
+      ),
+      401,
+      'invalid_token',
+    );
+  });
+
+  it('refuses a forged or altered envelope', async () => {
+    const forger = new EnvelopeIssuer({
+      issuer: MCP,
+      trustDomain: TRUST_DOMAIN,
+      keys: EnvelopeKeyRing.generate({ retentionSeconds: 900 }),
+    });
+    const token = await serviceToken();
+    await refused(
+      verifier.verify(headers({ authorization: `Bearer ${token}`, 'txn-token': forger.mint(body()).token })),
+      401,
+      'invalid_token',
+    );
+    const [h, p, s] = envelopes.mint(body()).token.split('.');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
+    claims.actor.sub = 'user-bob';
+    claims.sub = 'user-bob';
+    const altered = `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`;
+    await refused(
+      verifier.verify(headers({ authorization: `Bearer ${token}`, 'txn-token': altered })),
+      401,
+      'invalid_token',
+    );
+  });
+
+  it('refuses a service that is not trusted to call as itself, even with a valid envelope', async () => {
+    await refused(
+      verifier.verify(
+        headers({
+          authorization: `Bearer ${await serviceToken(stranger)}`,
+          'txn-token': envelopes.mint(body()).token,
+        }),
+      ),
+      401,
+      'invalid_token',
+    );
+  });
+
+  it('answers a missing scope with 403 insufficient_scope', async () => {
+    await refused(
+      verifier.verify(
+        headers({
+          authorization: `Bearer ${await serviceToken()}`,
+          'txn-token': envelopes.mint(body()).token,
+        }),
+        ['orders:write'],
+      ),
+      403,
+      'insufficient_scope',
+    );
+  });
+
+  it('serves a fetch-style handler only for verified calls, and audits them in the caller trace', async () => {
+    const audit = new MemoryAuditSink();
+    const handler = withDownstreamIdentity(
+      { verifier, requiredScopes: ['orders:read'], audit },
+      (_request, identity) => Response.json({ user: identity.user }),
+    );
+    const denied = await handler(new Request(`${API}/orders`));
+    assert.equal(denied.status, 401);
+    assert.match(denied.headers.get('www-authenticate') ?? '', /^Bearer/);
+    const ok = await handler(
+      new Request(`${API}/orders`, {
+        headers: {
+          authorization: `Bearer ${await serviceToken()}`,
+          'txn-token': envelopes.mint(body()).token,
+        },
+      }),
+    );
+    assert.deepEqual(await ok.json(), { user: 'user-alice' });
+    assert.equal(audit.events.length, 1);
+    assert.equal(audit.events[0]?.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.deepEqual(audit.events[0]?.chain, ['orders-mcp', 'agent-1']);
+  });
+});
