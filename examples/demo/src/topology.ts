@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
-import { type DemoIdp, startDemoIdp } from '@baton/demo-idp';
+import { type DemoIdp, type DemoUser, startDemoIdp } from '@baton/demo-idp';
 import { serveBillingApi, serveOrdersApi } from './apis.ts';
 import { serveBillingMcp } from './billing-mcp.ts';
 import { type DemoBroker, startDemoBroker } from './broker.ts';
@@ -24,7 +24,7 @@ export interface DemoTopology {
  */
 export async function startTopology(
   config: Omit<DemoConfig, 'once'>,
-  options: { audit: AuditSink; logs?: (component: string) => Writable },
+  options: { audit: AuditSink; logs?: (component: string) => Writable; users?: DemoUser[] },
 ): Promise<DemoTopology> {
   const host = config.host;
   const ordersMcpServer = await listen(host, config.ordersMcpPort, '/mcp');
@@ -40,6 +40,7 @@ export async function startTopology(
   const idp = await startDemoIdp({
     host,
     port: config.idpPort,
+    ...(options.users ? { users: options.users } : {}),
     resources: [
       { resource: urls.ordersMcp, scopes: ORDERS_MCP_SCOPES },
       { resource: urls.billingMcp, scopes: ['billing:read'] },

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TokenCache } from '../src/downstream/token-cache.ts';
+
+describe('downstream token cache', () => {
+  it('obtains once for concurrent callers of one key, and separately per key', async () => {
+    const cache = new TokenCache();
+    let obtained = 0;
+    const obtain = async () => {
+      const number = ++obtained;
+      await sleep(10);
+      return { accessToken: `token-${number}`, expiresAt: Math.floor(Date.now() / 1000) + 300 };
+    };
+    const tokens = await Promise.all([
+      cache.get('alice', obtain),
+      cache.get('alice', obtain),
+      cache.get('bob', obtain),
+    ]);
+    assert.equal(obtained, 2);
+    assert.equal(tokens[0]!.accessToken, tokens[1]!.accessToken);
+    assert.notEqual(tokens[0]!.accessToken, tokens[2]!.accessToken);
+  });
+
+  it('refreshes a token shortly before it expires', async () => {
+    const cache = new TokenCache({ refreshSkewSeconds: 30 });
+    let obtained = 0;
+    const obtain = async () => ({
+      accessToken: `token-${++obtained}`,
+      expiresAt: Math.floor(Date.now() / 1000) + 31,
+    });
+    assert.equal((await cache.get('alice', obtain)).accessToken, 'token-1');
+    assert.equal((await cache.get('alice', obtain)).accessToken, 'token-1', 'still more than the skew away');
+    await sleep(1100);
+    assert.equal(
+      (await cache.get('alice', obtain)).accessToken,
+      'token-2',
+      'within the skew of expiry: refreshed',
+    );
+  });
+
+  it('does not cache a failure', async () => {
+    const cache = new TokenCache();
+    await assert.rejects(cache.get('alice', async () => Promise.reject(new Error('broker down'))));
+    const token = await cache.get('alice', async () => ({
+      accessToken: 'ok',
+      expiresAt: Math.floor(Date.now() / 1000) + 300,
+    }));
+    assert.equal(token.accessToken, 'ok');
+  });
+});
