@@ -1,0 +1,33 @@
+/** The Baton user a platform token is wanted for, as the broker validated them. */
+export interface ConnectorUser {
+  sub: string;
+  tenant: string | null;
+}
+
+export interface PlatformTokenRequest {
+  user: ConnectorUser;
+  /** Platform scopes; order and duplicates do not matter. */
+  scopes: readonly string[];
+  /** The user's incoming access token, for grants that exchange it (on-behalf-of). */
+  subjectToken?: string;
+  /** W3C trace context, forwarded to the platform's token endpoint. */
+  traceparent?: string;
+}
+
+export interface PlatformToken {
+  accessToken: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+  /** The scope the platform granted, when it said. */
+  scope?: string;
+}
+
+/**
+ * A downstream platform that wants its own OAuth grant for each user. Implementations cache per user,
+ * so calling `token` before every platform call is the intended use.
+ */
+export interface PlatformConnector {
+  /** Identifies the connector in cache keys and errors. */
+  readonly id: string;
+  token(request: PlatformTokenRequest): Promise<PlatformToken>;
+}
