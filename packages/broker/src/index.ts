@@ -8,5 +8,5 @@ export { type Broker, type BrokerOptions, startBroker } from './broker.ts';
 export type { ExchangeFacts, PolicyDecision, PolicyEngine } from './policy/facts.ts';
 export { MemoryTokenRegistry } from './registry/memory-registry.ts';
 export type { IssuedToken, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
-export type { AudienceConfig } from './token-exchange/grant.ts';
+export type { AudienceConfig, PlatformTokenSource } from './token-exchange/grant.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';

@@ -42,6 +42,22 @@ export interface AudienceConfig {
   resource: string;
   /** Scopes the resource understands. */
   scopes: readonly string[];
+  /**
+   * For a platform that wants its own grant (RFC 7523 JWT bearer, Entra-style on-behalf-of): the
+   * connector that obtains the platform's token for the person, after Baton's own checks and policy.
+   * Structurally a `PlatformConnector` from `@baton/connectors`.
+   */
+  platform?: PlatformTokenSource;
+}
+
+/** What the broker needs of a platform connector. */
+export interface PlatformTokenSource {
+  token(request: {
+    user: { sub: string; tenant: string | null };
+    scopes: readonly string[];
+    subjectToken?: string;
+    traceparent?: string;
+  }): Promise<{ accessToken: string; expiresAt: number; scope?: string }>;
 }
 
 export interface TokenExchangeDependencies {
@@ -297,6 +313,44 @@ async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDependencies
     : `${subject.claims.issuer}#${subject.claims.tokenId ?? createHash('sha256').update(subjectToken).digest('base64url')}`;
 
   // 9. Issue.
+  if (audience.platform && mode === 'on_behalf_of') {
+    const traceparent = ctx.get('traceparent');
+    let platformToken: { accessToken: string; expiresAt: number; scope?: string };
+    try {
+      platformToken = await audience.platform.token({
+        user: { sub: subject.claims.subject, tenant: tenantOf(subject.claims) },
+        scopes: granted,
+        subjectToken,
+        ...(traceparent ? { traceparent } : {}),
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'ERR_CONNECTOR_UNAVAILABLE') {
+        throw new Refusal(
+          'platform_unavailable',
+          new errors.InvalidRequest('the platform could not be reached; try again later', 503),
+        );
+      }
+      throw refuse.target(
+        'platform_refused',
+        `the platform refused a token for this person (${code ?? 'error'})`,
+      );
+    }
+    return {
+      scopes: granted,
+      body: {
+        access_token: platformToken.accessToken,
+        issued_token_type: ACCESS_TOKEN_TYPE,
+        token_type: 'Bearer',
+        expires_in: Math.max(0, platformToken.expiresAt - now),
+        ...(platformToken.scope
+          ? { scope: platformToken.scope }
+          : granted.length
+            ? { scope: granted.join(' ') }
+            : {}),
+      },
+    };
+  }
   if (mode === 'txn_token') {
     const { envelope, token } = deps.envelopes!.mint({
       actor: { type: 'user', sub: subject.claims.subject, tenant: tenantOf(subject.claims) },

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MemoryAuditSink } from '@baton/audit';
+import { type Broker, startBroker } from '@baton/broker';
+import { createCedarPolicyEngine } from '@baton/broker/policy';
+import {
+  exchangeToken,
+  type ServiceCredentials,
+  serviceCredentials,
+  TOKEN_EXCHANGE_GRANT,
+  TokenRequestError,
+} from '@baton/broker-client';
+import { type DemoIdp, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
+import { decodeJwt } from 'jose';
+import { jwtBearerConnector } from '../src/index.ts';
+import { startJwtBearerTestPlatform } from './fixtures/jwt-bearer-test-platform.ts';
+import { generateTestKey } from './fixtures/keys.ts';
+import type { TestPlatform } from './fixtures/test-platform.ts';
+
+const MCP = 'http://127.0.0.1:4401/mcp';
+const CRM = 'https://crm.platform.example/services/data';
+
+describe('the broker obtains a platform token through a connector (RFC 7523 for the mapped identity)', () => {
+  let idp: DemoIdp;
+  let platform: TestPlatform;
+  let broker: Broker;
+  let service: ServiceCredentials;
+  const audit = new MemoryAuditSink();
+
+  before(async () => {
+    idp = await startDemoIdp({ resources: [{ resource: MCP, scopes: ['billing:read', 'orders:read'] }] });
+    const key = await generateTestKey();
+    platform = await startJwtBearerTestPlatform({
+      clients: [{ clientId: 'baton-broker', jwks: { keys: [key.publicJwk] } }],
+      users: { 'alice@crm.example': '005-alice' },
+      scopes: ['billing:read', 'orders:read'],
+    });
+    service = await serviceCredentials('crm-mcp');
+    broker = await startBroker({
+      trustedIssuers: [{ issuer: idp.issuer }],
+      audiences: [
+        {
+          resource: CRM,
+          scopes: ['billing:read', 'orders:read'],
+          platform: jwtBearerConnector({
+            tokenEndpoint: platform.tokenEndpoint,
+            clientId: 'baton-broker',
+            privateKey: key.privateJwk,
+            identityMapping: { 'user-alice': 'alice@crm.example' },
+          }),
+        },
+      ],
+      policy: createCedarPolicyEngine({
+        policies: `@id("crm-mcp-to-crm")
+permit (principal == Baton::Client::"crm-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${CRM}")
+when { context.mode == "on_behalf_of" };`,
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+      audit,
+      clients: [
+        {
+          client_id: 'crm-mcp',
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: service.jwks,
+          grant_types: [TOKEN_EXCHANGE_GRANT],
+          response_types: [],
+          redirect_uris: [],
+          baton_resources: [MCP],
+        } as never,
+      ],
+      initialAccessToken: 'platform-test-initial-access-token',
+    });
+  });
+  after(async () => {
+    await broker.close();
+    await platform.close();
+    await idp.close();
+  });
+
+  const userToken = (username: string) =>
+    obtainUserAccessToken(idp, {
+      username,
+      password: `${username}-demo-pw`,
+      resource: MCP,
+      scope: 'billing:read',
+    }).then((response) => response.access_token);
+
+  it('returns the platform token for the person it maps to, once policy allows the exchange', async () => {
+    const response = await exchangeToken(broker.issuer, service, {
+      subjectToken: await userToken('alice'),
+      resource: CRM,
+      scope: ['billing:read'],
+    });
+    assert.equal(response.token_type, 'Bearer');
+    assert.equal(
+      decodeJwt(response.access_token).sub,
+      '005-alice',
+      'the platform issued it for the mapped account',
+    );
+    assert.ok(response.expires_in > 0);
+    const again = await exchangeToken(broker.issuer, service, {
+      subjectToken: await userToken('alice'),
+      resource: CRM,
+      scope: ['billing:read'],
+    });
+    assert.equal(again.access_token, response.access_token, 'cached per person');
+    assert.equal(audit.events.filter((event) => event.outcome === 'ok').length, 2);
+  });
+
+  it('refuses a person with no mapped platform identity, naming the audience, audited', async () => {
+    await assert.rejects(
+      exchangeToken(broker.issuer, service, {
+        subjectToken: await userToken('bob', 'orders:read'),
+        resource: CRM,
+        scope: ['orders:read'],
+      }),
+      (error: unknown) => error instanceof TokenRequestError && error.error === 'invalid_target',
+    );
+    assert.equal(audit.events.at(-1)?.reason, 'platform_refused');
+  });
+});
