@@ -77,13 +77,10 @@ when { context.mode == "on_behalf_of" };`,
     await idp.close();
   });
 
-  const userToken = (username: string) =>
-    obtainUserAccessToken(idp, {
-      username,
-      password: `${username}-demo-pw`,
-      resource: MCP,
-      scope: 'billing:read',
-    }).then((response) => response.access_token);
+  const userToken = (username: string, scope = 'billing:read') =>
+    obtainUserAccessToken(idp, { username, password: `${username}-demo-pw`, resource: MCP, scope }).then(
+      (response) => response.access_token,
+    );
 
   it('returns the platform token for the person it maps to, once policy allows the exchange', async () => {
     const response = await exchangeToken(broker.issuer, service, {
