@@ -4,6 +4,7 @@
  */
 
 import { benchBroker } from './broker.ts';
+import { benchDownstream } from './downstream.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchToolCalls } from './tool-call.ts';
 
@@ -20,3 +21,5 @@ out(
   'Token broker: RFC 8693 exchanges (private_key_jwt client, IdP subject token) on one core vs the bare bound',
 );
 console.table(await benchBroker());
+out('Downstream calls: each delegation mode, warm caches, tool call to verified API answer, vs a plain call');
+console.table(await benchDownstream());
