@@ -21,6 +21,7 @@ export type { IdentityMapping } from './identity-mapping.ts';
 export { type JwtBearerConnectorOptions, jwtBearerConnector } from './jwt-bearer.ts';
 export { DEFAULT_REFRESH_SKEW_SECONDS, type TokenCachingOptions } from './per-user-cache.ts';
 export type { AssertionAlgorithm, AssertionKey } from './signing-key.ts';
+export { stringTokenCache } from './string-token-cache.ts';
 export {
   type CachedToken,
   decodeCachedToken,

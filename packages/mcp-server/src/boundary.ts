@@ -133,6 +133,7 @@ export class IdentityBoundary {
             }),
             delegatedTokens: new TokenCache({
               refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
+              ...(options.downstream.tokenStore ? { store: options.downstream.tokenStore } : {}),
             }),
             audit: options.audit,
             component: options.resource,

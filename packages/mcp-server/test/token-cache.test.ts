@@ -49,3 +49,45 @@ describe('downstream token cache', () => {
     assert.equal(token.accessToken, 'ok');
   });
 });
+
+describe('downstream token cache over the encrypted vault', () => {
+  it('shares a token between instances through the vault, which holds only ciphertext', async () => {
+    const { createVault, FileKeyStore, MemoryVaultStore, vaultKeyValue } = await import('@baton/vault');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'baton-cache-'));
+    try {
+      const records = new MemoryVaultStore();
+      const vault = createVault({
+        keyStore: await FileKeyStore.open({ path: join(dir, 'keys.json') }),
+        store: records,
+      });
+      const store = vaultKeyValue(vault, 'downstream');
+      const secret = 'eyJ-pretend-this-is-an-access-token';
+      const first = new TokenCache({ store });
+      const second = new TokenCache({ store });
+      let obtained = 0;
+      const obtain = async () => ({
+        accessToken: `${secret}-${++obtained}`,
+        expiresAt: Math.floor(Date.now() / 1000) + 300,
+      });
+      const key = 'on_behalf_of\nuser-alice\nacme\nagent-1\nhttps://api.example\norders:read';
+      assert.equal((await first.get(key, obtain)).accessToken, `${secret}-1`);
+      assert.equal(
+        (await second.get(key, obtain)).accessToken,
+        `${secret}-1`,
+        'the second instance reused it',
+      );
+      assert.equal(obtained, 1);
+      const stored: string[] = [];
+      for await (const id of records.list()) stored.push(`${id} ${await records.get(id)}`);
+      assert.equal(stored.length, 1, 'one sealed record');
+      const raw = stored.join('\n');
+      assert.equal(raw.includes(secret), false, 'no plaintext token at rest');
+      assert.equal(raw.includes('user-alice'), false, 'cache keys are hashed before they become entry ids');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

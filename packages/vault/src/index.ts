@@ -8,6 +8,7 @@ export type { FileKeyStoreOptions } from './key-stores/file-key-store.ts';
 export { FileKeyStore } from './key-stores/file-key-store.ts';
 export type { Pkcs11KeyStoreOptions } from './key-stores/pkcs11/pkcs11-key-store.ts';
 export { Pkcs11KeyStore } from './key-stores/pkcs11/pkcs11-key-store.ts';
+export { type EncryptedKeyValue, vaultKeyValue } from './key-value.ts';
 export type { PlaintextEncoding, SealedRecord } from './record.ts';
 export { parseRecord, RECORD_VERSION, serializeRecord } from './record.ts';
 export type { MemoryVaultStoreOptions } from './stores/memory-vault-store.ts';

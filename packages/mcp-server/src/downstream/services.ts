@@ -1,4 +1,5 @@
 import type { ServiceCredentials } from '@baton/broker-client';
+import type { SharedTokenStore } from './token-cache.ts';
 
 /**
  * How a tool reaches a downstream service (MISSION part 4):
@@ -28,6 +29,11 @@ export interface DownstreamOptions {
   services: readonly DownstreamService[];
   /** Reuse a token until this many seconds before it expires. Default 30. */
   refreshSkewSeconds?: number;
+  /**
+   * Where exchanged tokens are kept between instances, encrypted at rest: `vaultKeyValue(vault,
+   * 'downstream')` from `@baton/vault`. Default: this process's memory only.
+   */
+  tokenStore?: SharedTokenStore;
 }
 
 /** Validated at construction: a misconfigured service is a deployment bug. */

@@ -6,6 +6,15 @@ export interface CachedToken {
 }
 
 /**
+ * A store shared by the instances of a server, e.g. `vaultKeyValue(vault, 'downstream')` from
+ * `@baton/vault`: tokens kept there are encrypted at rest.
+ */
+export interface SharedTokenStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+}
+
+/**
  * Reuses downstream tokens until shortly before they expire, one in-flight request per key
  * (concurrent calls for the same key wait for the same answer). Keys are built by the caller from
  * the validated identity, so one person's token is never served to another.
@@ -14,9 +23,11 @@ export class TokenCache {
   readonly #entries = new Map<string, CachedToken>();
   readonly #inFlight = new Map<string, Promise<CachedToken>>();
   readonly #skewSeconds: number;
+  readonly #store: SharedTokenStore | undefined;
 
-  constructor(options: { refreshSkewSeconds?: number } = {}) {
+  constructor(options: { refreshSkewSeconds?: number; store?: SharedTokenStore } = {}) {
     this.#skewSeconds = options.refreshSkewSeconds ?? 30;
+    this.#store = options.store;
   }
 
   async get(key: string, obtain: () => Promise<CachedToken>): Promise<CachedToken> {
@@ -25,7 +36,8 @@ export class TokenCache {
     if (cached && cached.expiresAt - this.#skewSeconds > now) return cached;
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
-    const request = obtain()
+    const request = this.#shared(key, now)
+      .then((shared) => shared ?? obtain().then((token) => this.#share(key, token, now)))
       .then((token) => {
         this.#entries.set(key, token);
         if (this.#entries.size % 1024 === 0) this.#sweep(now);
@@ -34,6 +46,20 @@ export class TokenCache {
       .finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, request);
     return request;
+  }
+
+  /** A token another instance obtained and sealed in the shared store, if still fresh. */
+  async #shared(key: string, now: number): Promise<CachedToken | undefined> {
+    if (!this.#store) return undefined;
+    const value = await this.#store.get(key);
+    if (value === undefined) return undefined;
+    const token = JSON.parse(value) as CachedToken;
+    return token.expiresAt - this.#skewSeconds > now ? token : undefined;
+  }
+
+  async #share(key: string, token: CachedToken, now: number): Promise<CachedToken> {
+    await this.#store?.set(key, JSON.stringify(token), token.expiresAt - now);
+    return token;
   }
 
   #sweep(now: number): void {

@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import type { Vault } from './vault.ts';
+
+/** A string key-value view of the vault: what token caches plug into. */
+export interface EncryptedKeyValue {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/**
+ * Token caches keep their entries here so that every cached token is encrypted at rest. Cache keys
+ * name a person, an agent and an audience; entry ids are stored in clear, so keys are hashed first.
+ *
+ * @example
+ * const cache = vaultKeyValue(vault, 'downstream');
+ * await cache.set(key, JSON.stringify(token), 300);
+ */
+export function vaultKeyValue(vault: Vault, namespace: string): EncryptedKeyValue {
+  const entry = (key: string) => ({ namespace, key: createHash('sha256').update(key).digest('base64url') });
+  return {
+    async get(key) {
+      const value = await vault.get(entry(key));
+      return typeof value === 'string' ? value : undefined;
+    },
+    async set(key, value, ttlSeconds) {
+      await vault.put(entry(key), value, { ttlSeconds: Math.max(1, Math.floor(ttlSeconds)) });
+    },
+    async delete(key) {
+      await vault.delete(entry(key));
+    },
+  };
+}
