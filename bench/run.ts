@@ -3,6 +3,7 @@
  * it measures on this machine and prints.
  */
 
+import { benchVault } from '../packages/vault/bench.ts';
 import { benchBroker } from './broker.ts';
 import { benchDownstream } from './downstream.ts';
 import { benchEnvelope } from './envelope.ts';
@@ -23,3 +24,5 @@ out(
 console.table(await benchBroker());
 out('Downstream calls: each delegation mode, warm caches, tool call to verified API answer, vs a plain call');
 console.table(await benchDownstream());
+out('Token vault: envelope encryption put/get rates');
+console.table(await benchVault());

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { IdentityBoundary, registerIdentityTool } from '@baton/mcp-server';
+import { IdentityBoundary, registerIdentityTool, type SharedTokenStore } from '@baton/mcp-server';
 import { byIssuer, jwtAccessTokenVerifier } from '@baton/resource-server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
@@ -31,6 +31,7 @@ export function serveBillingMcp(options: {
   url: string;
   idpIssuer: string;
   broker: { issuer: string; credentials: ServiceCredentials };
+  tokenStore: SharedTokenStore;
   billingApi: string;
   audit: AuditSink;
   logger: Logger;
@@ -57,6 +58,7 @@ export function serveBillingMcp(options: {
     resourceName: 'Billing (Baton demo)',
     downstream: {
       broker: options.broker,
+      tokenStore: options.tokenStore,
       services: [
         { name: 'billing-api', url: options.billingApi, mode: 'on_behalf_of', scopes: ['billing:read'] },
       ],

@@ -10,6 +10,7 @@ const config = demoConfig();
 const audit = printedAuditSink(out);
 const demo = await startTopology(config, {
   audit,
+  dataDir: process.env.BATON_DATA_DIR ?? '.baton',
   logs: (component) => consoleLogDestination(`  [${component}]`, out),
 });
 const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);

@@ -2,7 +2,12 @@ import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { DownstreamError, IdentityBoundary, registerIdentityTool } from '@baton/mcp-server';
+import {
+  DownstreamError,
+  IdentityBoundary,
+  registerIdentityTool,
+  type SharedTokenStore,
+} from '@baton/mcp-server';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
@@ -92,6 +97,7 @@ export function serveOrdersMcp(options: {
   url: string;
   idpIssuer: string;
   broker: { issuer: string; credentials: ServiceCredentials };
+  tokenStore: SharedTokenStore;
   ordersApi: string;
   billingMcp: string;
   audit: AuditSink;
@@ -112,6 +118,7 @@ export function serveOrdersMcp(options: {
     resourceName: 'Orders (Baton demo)',
     downstream: {
       broker: options.broker,
+      tokenStore: options.tokenStore,
       services: [
         { name: 'orders-api', url: options.ordersApi, mode: 'service_identity', scopes: ['orders:read'] },
         { name: 'billing-mcp', url: options.billingMcp, mode: 'on_behalf_of', scopes: ['billing:read'] },

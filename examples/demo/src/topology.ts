@@ -1,7 +1,11 @@
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
 import { type DemoIdp, type DemoUser, startDemoIdp } from '@baton/demo-idp';
+import { createVault, FileKeyStore, vaultKeyValue } from '@baton/vault';
 import { serveBillingApi, serveOrdersApi } from './apis.ts';
 import { serveBillingMcp } from './billing-mcp.ts';
 import { type DemoBroker, startDemoBroker } from './broker.ts';
@@ -24,7 +28,13 @@ export interface DemoTopology {
  */
 export async function startTopology(
   config: Omit<DemoConfig, 'once'>,
-  options: { audit: AuditSink; logs?: (component: string) => Writable; users?: DemoUser[] },
+  options: {
+    audit: AuditSink;
+    logs?: (component: string) => Writable;
+    users?: DemoUser[];
+    /** Where the vault key file lives. Default: a fresh temporary directory. */
+    dataDir?: string;
+  },
 ): Promise<DemoTopology> {
   const host = config.host;
   const ordersMcpServer = await listen(host, config.ordersMcpPort, '/mcp');
@@ -53,6 +63,15 @@ export async function startTopology(
     urls,
     audit: options.audit,
   });
+  // Exchanged downstream tokens are kept in the encrypted vault (envelope encryption, key file kept
+  // owner-only in the data directory), shared by both MCP servers' caches.
+  if (options.dataDir) await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const vault = createVault({
+    keyStore: await FileKeyStore.open({
+      path: join(options.dataDir ?? (await mkdtemp(join(tmpdir(), 'baton-demo-'))), 'vault-keys.json'),
+    }),
+  });
+  const tokenStore = vaultKeyValue(vault, 'downstream');
   const logger = (component: string) =>
     createLogger({
       name: component,
@@ -63,6 +82,7 @@ export async function startTopology(
     url: urls.ordersMcp,
     idpIssuer: idp.issuer,
     broker: { issuer: broker.broker.issuer, credentials: broker.ordersMcp },
+    tokenStore,
     ordersApi: urls.ordersApi,
     billingMcp: urls.billingMcp,
     audit: options.audit,
@@ -73,6 +93,7 @@ export async function startTopology(
     url: urls.billingMcp,
     idpIssuer: idp.issuer,
     broker: { issuer: broker.broker.issuer, credentials: broker.billingMcp },
+    tokenStore,
     billingApi: urls.billingApi,
     audit: options.audit,
     logger: logger('billing-mcp'),

@@ -2,6 +2,7 @@ export { type FetchMcpHandler, IdentityBoundary, type IdentityBoundaryOptions } 
 export { DownstreamClient } from './downstream/client.ts';
 export { DownstreamError, type DownstreamErrorCode } from './downstream/errors.ts';
 export type { DownstreamMode, DownstreamOptions, DownstreamService } from './downstream/services.ts';
+export type { SharedTokenStore } from './downstream/token-cache.ts';
 export { type DelegationPolicy, envelopeBodyFromClaims } from './identity-from-claims.ts';
 export {
   type IdentityToolConfig,
