@@ -32,6 +32,10 @@ export interface AuditEvent {
   envelope_id?: string;
   /** Actors between the person and the target, current (outermost) first, agent last. */
   chain?: readonly string[];
+  /** This event's W3C span id (16 hex): what the next hop names as its parent. */
+  span_id?: string;
+  /** The span id of the hop that caused this event (from the incoming `traceparent`), when there was one. */
+  parent_span_id?: string;
   /** What was asked for, when it differs from what was granted (`scopes`). */
   scopes_requested?: readonly string[];
 }
@@ -58,5 +62,7 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.envelope_id !== undefined ? { envelope_id: input.envelope_id } : {}),
     ...(input.chain !== undefined ? { chain: input.chain } : {}),
     ...(input.scopes_requested !== undefined ? { scopes_requested: input.scopes_requested } : {}),
+    ...(input.span_id !== undefined ? { span_id: input.span_id } : {}),
+    ...(input.parent_span_id !== undefined ? { parent_span_id: input.parent_span_id } : {}),
   };
 }

@@ -6,5 +6,12 @@ export {
   auditEvent,
 } from './event.ts';
 export { createLogger, LogAuditSink, REDACTED_LOG_PATHS } from './log-sink.ts';
-export { type AuditSink, fanOut, MemoryAuditSink } from './sink.ts';
-export { newTraceId, traceIdFrom } from './trace-context.ts';
+export {
+  type AuditQuery,
+  type AuditReader,
+  type AuditSink,
+  fanOut,
+  MemoryAuditSink,
+  matchesQuery,
+} from './sink.ts';
+export { newSpanId, newTraceId, parentSpanIdFrom, traceIdFrom, traceparent } from './trace-context.ts';

@@ -1,4 +1,4 @@
-import type { AuditEvent } from './event.ts';
+import type { AuditEvent, AuditOutcome } from './event.ts';
 
 /**
  * Where audit events go. `write` resolves once the event is as durable as the sink promises; a sink
@@ -9,13 +9,52 @@ export interface AuditSink {
   write(event: AuditEvent): Promise<void>;
 }
 
+/** Which events to read back; every field narrows, none means everything. Times are RFC 3339. */
+export interface AuditQuery {
+  traceId?: string;
+  /** The initiator's `sub`. */
+  user?: string;
+  /** The agent's client id. */
+  agent?: string;
+  /** The target's name (tool, API operation or audience). */
+  target?: string;
+  outcome?: AuditOutcome;
+  since?: string;
+  until?: string;
+  /** Newest first when limited. Default: all, oldest first. */
+  limit?: number;
+}
+
+/** Reads events back, for the CLI and the console. Results are ordered by time, oldest first. */
+export interface AuditReader {
+  query(query: AuditQuery): Promise<AuditEvent[]>;
+}
+
 /** Keeps events in memory, in order: for tests and for a demo that prints them. */
-export class MemoryAuditSink implements AuditSink {
+export class MemoryAuditSink implements AuditSink, AuditReader {
   readonly events: AuditEvent[] = [];
 
   async write(event: AuditEvent): Promise<void> {
     this.events.push(event);
   }
+
+  async query(query: AuditQuery): Promise<AuditEvent[]> {
+    const matches = this.events.filter((event) => matchesQuery(event, query));
+    return query.limit !== undefined ? matches.slice(-query.limit) : matches;
+  }
+}
+
+/** The one definition of what a query selects, shared by every reader. */
+export function matchesQuery(event: AuditEvent, query: AuditQuery): boolean {
+  return (
+    (query.traceId === undefined || event.trace_id === query.traceId) &&
+    (query.user === undefined || event.initiator.sub === query.user) &&
+    (query.agent === undefined || event.agent.client_id === query.agent) &&
+    (query.target === undefined || event.target.name === query.target) &&
+    (query.outcome === undefined || event.outcome === query.outcome) &&
+    (query.since === undefined || event.time >= query.since) &&
+    (query.until === undefined || event.time <= query.until)
+  );
 }
 
 /** Writes every event to each sink; rejects if any sink rejects (after all were tried). */
