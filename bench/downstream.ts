@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, LogAuditSink, MemoryAuditSink } from '@baton/audit';
+import { createLogger, LogAuditSink, MemoryAuditSink, newSpanId } from '@baton/audit';
 import { startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
 import { serviceCredentials, TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
@@ -136,7 +136,7 @@ export async function benchDownstream(calls = 2000): Promise<Array<Record<string
     const result = await measure(() => {
       const minted = envelopes.mint(body);
       const client = new DownstreamClient(
-        { envelope: minted.envelope, envelopeToken: () => minted.token, subjectToken },
+        { envelope: minted.envelope, envelopeToken: () => minted.token, subjectToken, spanId: newSpanId() },
         shared,
       );
       return client.fetch('api', 'orders');

@@ -70,6 +70,40 @@ describe('on-behalf-of through two MCP servers: tokens cached per person, never 
         event.target.name === audience,
     ).length;
 
+  it('links every hop of one question to the hop that caused it (W3C trace context)', async () => {
+    const before = audit.events.length;
+    await clients.get('user-dave')!.callTool({ name: 'list_orders', arguments: {} }); // unrelated traffic
+    const result = await summary('user-carol');
+    assert.deepEqual(result.invoices, []);
+    const events = audit.events.slice(before).filter((event) => event.initiator.sub === 'user-carol');
+    const traceIds = new Set(events.map((event) => event.trace_id));
+    assert.equal(traceIds.size, 1, 'one question, one trace');
+    const bySpan = new Map(events.map((event) => [event.span_id, event]));
+    const parentOf = (event: (typeof events)[number]) =>
+      event.parent_span_id ? bySpan.get(event.parent_span_id) : undefined;
+    const find = (action: string, component: string, target?: string) =>
+      events.find(
+        (event) =>
+          event.action === action &&
+          event.component === component &&
+          (target === undefined || event.target.name === target),
+      )!;
+    const summaryTool = find('tool.invoke', demo.urls.ordersMcp, 'order_summary');
+    const callBilling = find('api.call', demo.urls.ordersMcp, 'billing-mcp');
+    const exchangeForBilling = find('token.exchange', demo.broker.broker.issuer, demo.urls.billingMcp);
+    const billingTool = find('tool.invoke', demo.urls.billingMcp, 'list_invoices');
+    const callApi = find('api.call', demo.urls.billingMcp, 'billing-api');
+    const exchangeForApi = find('token.exchange', demo.broker.broker.issuer, demo.urls.billingApi);
+    const api = find('api.call', demo.urls.billingApi);
+    assert.equal(parentOf(callBilling), summaryTool);
+    assert.equal(parentOf(exchangeForBilling), callBilling);
+    assert.equal(parentOf(billingTool), callBilling);
+    assert.equal(parentOf(callApi), billingTool);
+    assert.equal(parentOf(exchangeForApi), callApi);
+    assert.equal(parentOf(api), callApi);
+    assert.deepEqual(api.chain, ['billing-mcp', 'orders-mcp', summaryTool.agent.client_id]);
+  });
+
   it('reuses the exchanged tokens for the same person and audience', async () => {
     const first = await summary('user-alice');
     const second = await summary('user-alice');

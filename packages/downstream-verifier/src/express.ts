@@ -39,6 +39,7 @@ export function downstreamIdentity(options: HandlerOptions): RequestHandler {
               `${req.method} ${req.path}`,
               res.statusCode,
               started,
+              headers.get('traceparent'),
             ).catch((error) => req.socket.emit('error', error));
           });
         }

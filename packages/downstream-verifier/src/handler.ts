@@ -46,6 +46,7 @@ export function withDownstreamIdentity(
         operation,
         response.status,
         started,
+        request.headers.get('traceparent'),
       );
     }
     return response;

@@ -1,5 +1,5 @@
 import type { AuditSink } from '@baton/audit';
-import { createLogger, traceIdFrom } from '@baton/audit';
+import { createLogger } from '@baton/audit';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import {
   type AccessTokenVerifier,
@@ -159,12 +159,7 @@ export class IdentityBoundary {
       // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).
       throw invalidToken('claims_invalid', 'sender-constrained tokens are not accepted by this resource yet');
     }
-    return new BoundaryRequestContext(
-      claims,
-      traceIdFrom(request.headers.get('traceparent')),
-      this.#settings,
-      token,
-    );
+    return new BoundaryRequestContext(claims, request.headers.get('traceparent'), this.#settings, token);
   }
 
   /**

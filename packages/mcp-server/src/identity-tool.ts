@@ -1,4 +1,11 @@
-import { type AuditOutcome, auditEvent, newTraceId, traceIdFrom } from '@baton/audit';
+import {
+  type AuditOutcome,
+  auditEvent,
+  newSpanId,
+  newTraceId,
+  parentSpanIdFrom,
+  traceIdFrom,
+} from '@baton/audit';
 import type { Envelope, MintedEnvelope } from '@baton/envelope';
 import { delegationOf } from '@baton/resource-server';
 import type {
@@ -85,16 +92,21 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
       return toolError('this tool requires an authenticated caller');
     }
     const started = performance.now();
-    const traceId = traceIdFrom(ctx.mcpReq._meta?.traceparent) ?? boundary.httpTraceId ?? newTraceId();
+    const metaTraceparent = ctx.mcpReq._meta?.traceparent;
+    const traceId = traceIdFrom(metaTraceparent) ?? boundary.httpTraceId ?? newTraceId();
+    const span = {
+      id: newSpanId(),
+      parent: traceIdFrom(metaTraceparent) ? parentSpanIdFrom(metaTraceparent) : boundary.httpParentSpanId,
+    };
     const missing = required.filter((scope) => !boundary.claims.scopes.includes(scope));
     if (missing.length > 0) {
       // The SDK's pre-dispatch scope challenge normally answers first; this is the backstop.
-      await record(boundary, name, traceId, 'denied', started, 'scope_insufficient');
+      await record(boundary, name, traceId, 'denied', started, 'scope_insufficient', undefined, span);
       return toolError(`insufficient scope: this tool requires ${required.join(' ')}`);
     }
     const minted = boundary.settings.envelopes.mint(envelopeBody(boundary, traceId));
     const { envelope } = minted;
-    const context = toolContext(ctx, boundary, minted, name);
+    const context = toolContext(ctx, boundary, minted, name, span.id);
     let outcome: AuditOutcome = 'ok';
     let reason: string | undefined;
     try {
@@ -109,7 +121,7 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
       reason = 'tool_threw';
       throw error;
     } finally {
-      await record(boundary, name, traceId, outcome, started, reason, envelope);
+      await record(boundary, name, traceId, outcome, started, reason, envelope, span);
     }
   };
 
@@ -125,7 +137,13 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
         if (!boundary || required.every((scope) => boundary.claims.scopes.includes(scope))) return undefined;
         const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
         const traceId = traceIdFrom(meta?.traceparent) ?? boundary.httpTraceId ?? newTraceId();
-        await record(boundary, name, traceId, 'denied', performance.now(), 'scope_insufficient');
+        const parent = traceIdFrom(meta?.traceparent)
+          ? parentSpanIdFrom(meta?.traceparent)
+          : boundary.httpParentSpanId;
+        await record(boundary, name, traceId, 'denied', performance.now(), 'scope_insufficient', undefined, {
+          id: newSpanId(),
+          parent,
+        });
         return {
           scopes: required as [string, ...string[]],
           errorDescription: `tool ${name} requires more scope`,
@@ -147,8 +165,9 @@ async function record(
   traceId: string,
   outcome: AuditOutcome,
   started: number,
-  reason?: string,
-  envelope?: Envelope,
+  reason: string | undefined,
+  envelope: Envelope | undefined,
+  span: { id: string; parent: string | undefined },
 ): Promise<void> {
   const { claims, settings } = boundary;
   const { agent, services } = delegationOf(claims);
@@ -166,6 +185,8 @@ async function record(
     duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
     ...(envelope ? { envelope_id: envelope.id } : {}),
     chain: [...services, agent],
+    span_id: span.id,
+    ...(span.parent ? { parent_span_id: span.parent } : {}),
   });
   try {
     await settings.audit.write(event);
@@ -192,6 +213,7 @@ function toolContext(
   boundary: BoundaryRequestContext,
   minted: MintedEnvelope,
   tool: string,
+  spanId: string,
 ): ToolContext {
   const { envelope } = minted;
   const { logger, downstream } = boundary.settings;
@@ -213,7 +235,7 @@ function toolContext(
         );
       }
       client ??= new DownstreamClient(
-        { envelope, envelopeToken: () => minted.token, subjectToken: sealedSubjectToken(boundary) },
+        { envelope, envelopeToken: () => minted.token, subjectToken: sealedSubjectToken(boundary), spanId },
         downstream,
       );
       return client;

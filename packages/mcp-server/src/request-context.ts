@@ -1,4 +1,4 @@
-import type { AuditSink } from '@baton/audit';
+import { type AuditSink, parentSpanIdFrom, traceIdFrom } from '@baton/audit';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { AccessTokenClaims } from '@baton/resource-server';
 import type { AuthInfo } from '@modelcontextprotocol/server';
@@ -46,17 +46,20 @@ export function sealedSubjectToken(context: BoundaryRequestContext): string {
 export class BoundaryRequestContext {
   readonly claims: AccessTokenClaims;
   readonly httpTraceId: string | undefined;
+  /** The calling hop's span id, from the HTTP `traceparent`. */
+  readonly httpParentSpanId: string | undefined;
   readonly settings: BoundarySettings;
 
   constructor(
     claims: AccessTokenClaims,
-    httpTraceId: string | undefined,
+    traceparent: string | null,
     settings: BoundarySettings,
     subjectToken: string,
   ) {
     sealedTokens.set(this, subjectToken);
     this.claims = claims;
-    this.httpTraceId = httpTraceId;
+    this.httpTraceId = traceIdFrom(traceparent);
+    this.httpParentSpanId = parentSpanIdFrom(traceparent);
     this.settings = settings;
     Object.freeze(this);
   }

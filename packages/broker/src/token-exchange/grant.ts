@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type AuditSink, auditEvent, newTraceId, traceIdFrom } from '@baton/audit';
+import {
+  type AuditSink,
+  auditEvent,
+  newSpanId,
+  newTraceId,
+  parentSpanIdFrom,
+  traceIdFrom,
+} from '@baton/audit';
 import {
   ACCEPTED_INPUT_TOKEN_TYPES,
   ACCESS_TOKEN_TYPE,
@@ -109,12 +116,14 @@ interface Progress {
 export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
   return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
     const started = performance.now();
-    const traceId = traceIdFrom(ctx.get('traceparent')) ?? newTraceId();
+    const incoming = ctx.get('traceparent');
+    const traceId = traceIdFrom(incoming) ?? newTraceId();
+    const span = { id: newSpanId(), parent: parentSpanIdFrom(incoming) };
     const progress: Progress = {};
     const client = ctx.oidc.client!;
     try {
       const result = await exchange(ctx, deps, progress);
-      await record(deps, client.clientId, progress, traceId, started, 'ok', undefined, result.scopes);
+      await record(deps, client.clientId, progress, traceId, span, started, 'ok', undefined, result.scopes);
       ctx.body = result.body;
     } catch (error) {
       const reason =
@@ -128,6 +137,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
         client.clientId,
         progress,
         traceId,
+        span,
         started,
         error instanceof Refusal ? 'denied' : 'error',
         reason,
@@ -429,6 +439,7 @@ async function record(
   clientId: string,
   progress: Progress,
   traceId: string,
+  span: { id: string; parent: string | undefined },
   started: number,
   outcome: 'ok' | 'denied' | 'error',
   reason: string | undefined,
@@ -453,6 +464,8 @@ async function record(
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
       chain: progress.chain ?? [clientId],
       ...(progress.requested ? { scopes_requested: progress.requested } : {}),
+      span_id: span.id,
+      ...(span.parent ? { parent_span_id: span.parent } : {}),
     }),
   );
 }

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { type AuditSink, auditEvent } from '@baton/audit';
+import { type AuditSink, auditEvent, newSpanId, traceparent } from '@baton/audit';
 import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
@@ -15,6 +14,8 @@ export interface InvocationIdentity {
   envelopeToken: () => string;
   /** The caller's original token, sealed by the boundary: used only as the broker's subject token. */
   subjectToken: string;
+  /** The tool invocation's span: every downstream call is a child of it. */
+  spanId: string;
 }
 
 export interface DownstreamSettings {
@@ -51,10 +52,11 @@ export class DownstreamClient {
   async fetch(service: string, path = '', init: RequestInit = {}): Promise<Response> {
     const target = this.#allowed(service);
     const started = performance.now();
+    const span = newSpanId();
     const headers = new Headers(init.headers);
     headers.delete('authorization');
-    headers.set('traceparent', this.#traceparent());
-    const token = await this.#tokenFor(target, started);
+    headers.set('traceparent', this.#traceparent(span));
+    const token = await this.#tokenFor(target, started, span);
     headers.set('authorization', `Bearer ${token}`);
     if (target.mode === 'service_identity') {
       const { envelope } = this.#identity;
@@ -71,7 +73,7 @@ export class DownstreamClient {
         headers,
       });
     } catch (error) {
-      await this.#record(target, started, 'error', 'downstream_unreachable');
+      await this.#record(target, started, span, 'error', 'downstream_unreachable');
       throw new DownstreamError(
         'ERR_DOWNSTREAM_UNAVAILABLE',
         `downstream service ${service} is unreachable`,
@@ -83,7 +85,7 @@ export class DownstreamClient {
       : response.status === 401 || response.status === 403
         ? 'denied'
         : 'error';
-    await this.#record(target, started, outcome, response.ok ? undefined : `http_${response.status}`);
+    await this.#record(target, started, span, outcome, response.ok ? undefined : `http_${response.status}`);
     return response;
   }
 
@@ -100,15 +102,16 @@ export class DownstreamClient {
       );
     }
     const started = performance.now();
-    const token = await this.#tokenFor(target, started);
+    const span = newSpanId();
+    const token = await this.#tokenFor(target, started, span);
     const client = new Client({ name: this.#settings.component, version: '1.0.0' });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(target.url), {
         authProvider: { token: async () => token },
-        requestInit: { headers: { traceparent: this.#traceparent() } },
+        requestInit: { headers: { traceparent: this.#traceparent(span) } },
       }),
     );
-    await this.#record(target, started, 'ok');
+    await this.#record(target, started, span, 'ok');
     return client;
   }
 
@@ -125,7 +128,7 @@ export class DownstreamClient {
     return target;
   }
 
-  async #tokenFor(target: Required<DownstreamService>, started: number): Promise<string> {
+  async #tokenFor(target: Required<DownstreamService>, started: number, span: string): Promise<string> {
     const { broker } = this.#settings.options;
     const scopes = [...target.scopes].sort();
     try {
@@ -160,7 +163,7 @@ export class DownstreamClient {
             resource: target.audience,
             scope: scopes,
             delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
-            traceparent: this.#traceparent(),
+            traceparent: this.#traceparent(span),
           }),
         ),
       );
@@ -170,6 +173,7 @@ export class DownstreamClient {
       await this.#record(
         target,
         started,
+        span,
         refused ? 'denied' : 'error',
         refused ? `broker_${error.error}` : 'broker_unreachable',
       );
@@ -183,13 +187,15 @@ export class DownstreamClient {
     }
   }
 
-  #traceparent(): string {
-    return `00-${this.#identity.envelope.session.trace_id}-${randomBytes(8).toString('hex')}-01`;
+  /** The `traceparent` of one downstream call: this trace, the call's own span. */
+  #traceparent(span: string): string {
+    return traceparent(this.#identity.envelope.session.trace_id, span);
   }
 
   async #record(
     target: Required<DownstreamService>,
     started: number,
+    span: string,
     outcome: 'ok' | 'denied' | 'error',
     reason?: string,
   ) {
@@ -213,6 +219,8 @@ export class DownstreamClient {
           ...envelope.delegation.chain,
           envelope.agent.id,
         ],
+        span_id: span,
+        parent_span_id: this.#identity.spanId,
       }),
     );
   }
