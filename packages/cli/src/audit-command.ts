@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+import type { AuditOutcome, AuditQuery, AuditReader } from '@baton/audit';
+import { renderTraceTree } from './trace-tree.ts';
+
+export const AUDIT_USAGE = `usage:
+  baton audit trace <trace-id>            one trace as a tree of hops
+  baton audit list [filters]              actions, one line each
+  baton audit export [filters]            JSON lines, for other tools
+  baton audit verify                      check the hash chain and signed checkpoints
+filters: --user SUB --agent CLIENT_ID --tool NAME --outcome ok|denied|error --since TIME --until TIME --limit N
+store:   --store DIRECTORY (embedded) or --postgres URL (with --outbox DIRECTORY); default $BATON_AUDIT_STORE or .baton/audit
+`;
+
+/** Parses filters into the one query shape every reader understands. */
+export function queryFrom(values: Record<string, string | boolean | undefined>): AuditQuery {
+  const outcome = values.outcome as string | undefined;
+  if (outcome !== undefined && !['ok', 'denied', 'error'].includes(outcome)) {
+    throw new Error(`--outcome must be ok, denied or error, not ${outcome}`);
+  }
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0))
+    throw new Error('--limit must be a positive integer');
+  for (const key of ['since', 'until'] as const) {
+    if (values[key] !== undefined && Number.isNaN(Date.parse(String(values[key]))))
+      throw new Error(`--${key} must be a date or time`);
+  }
+  const iso = (value: unknown) => new Date(String(value)).toISOString();
+  return {
+    ...(values.user ? { user: String(values.user) } : {}),
+    ...(values.agent ? { agent: String(values.agent) } : {}),
+    ...(values.tool ? { target: String(values.tool) } : {}),
+    ...(outcome ? { outcome: outcome as AuditOutcome } : {}),
+    ...(values.since ? { since: iso(values.since) } : {}),
+    ...(values.until ? { until: iso(values.until) } : {}),
+    ...(limit ? { limit } : {}),
+  };
+}
+
+export const AUDIT_OPTIONS = {
+  user: { type: 'string' },
+  agent: { type: 'string' },
+  tool: { type: 'string' },
+  outcome: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  limit: { type: 'string' },
+  store: { type: 'string' },
+  postgres: { type: 'string' },
+  outbox: { type: 'string' },
+} as const;
+
+/** Runs `baton audit …` against a reader; returns what to print. */
+export async function auditCommand(args: string[], reader: AuditReader): Promise<string> {
+  const { values, positionals } = parseArgs({ args, options: AUDIT_OPTIONS, allowPositionals: true });
+  const [subcommand, argument] = positionals;
+  switch (subcommand) {
+    case 'trace': {
+      if (!argument) throw new Error('baton audit trace needs a trace id');
+      return renderTraceTree(await reader.query({ traceId: argument }));
+    }
+    case 'list': {
+      const events = await reader.query(queryFrom(values));
+      return events
+        .map(
+          (event) =>
+            `${event.time}  ${event.outcome.padEnd(6)}  ${event.action.padEnd(14)}  ${event.target.name}  user=${event.initiator.sub}  ` +
+            `agent=${event.agent.client_id}  mode=${event.delegation_mode}  trace=${event.trace_id}${event.reason ? `  reason=${event.reason}` : ''}`,
+        )
+        .join('\n')
+        .concat(events.length ? '\n' : '');
+    }
+    case 'export':
+      return (await reader.query(queryFrom(values))).map((event) => `${JSON.stringify(event)}\n`).join('');
+    default:
+      throw new Error(AUDIT_USAGE);
+  }
+}

@@ -1,0 +1,61 @@
+import type { AuditEvent } from '@baton/audit';
+
+export interface TraceNode {
+  event: AuditEvent;
+  children: TraceNode[];
+}
+
+/**
+ * One trace's events as the tree of hops that caused one another, through W3C span links
+ * (`parent_span_id` → `span_id`). Events whose parent is not in the set are roots; siblings keep
+ * time order. Events without span ids (older writers) become roots in time order.
+ */
+export function traceTree(events: readonly AuditEvent[]): TraceNode[] {
+  const ordered = [...events].sort((a, b) => a.time.localeCompare(b.time));
+  const nodes = new Map<string, TraceNode>();
+  for (const event of ordered) if (event.span_id) nodes.set(event.span_id, { event, children: [] });
+  const roots: TraceNode[] = [];
+  for (const event of ordered) {
+    const node = (event.span_id && nodes.get(event.span_id)) || { event, children: [] };
+    const parent = event.parent_span_id ? nodes.get(event.parent_span_id) : undefined;
+    if (parent && parent !== node) parent.children.push(node);
+    else roots.push(node);
+  }
+  return roots;
+}
+
+/** Renders the tree for a terminal: who, which agent, then every hop with its mode, outcome and chain. */
+export function renderTraceTree(events: readonly AuditEvent[]): string {
+  if (events.length === 0) return 'no events for this trace\n';
+  const first = [...events].sort((a, b) => a.time.localeCompare(b.time))[0]!;
+  const lines = [
+    `trace ${first.trace_id}`,
+    `user  ${first.initiator.sub}${first.initiator.tenant ? ` (tenant ${first.initiator.tenant})` : ''}`,
+    `agent ${first.agent.client_id}`,
+  ];
+  const walk = (nodes: TraceNode[], prefix: string) => {
+    nodes.forEach((node, index) => {
+      const last = index === nodes.length - 1;
+      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${describe(node.event)}`);
+      walk(node.children, `${prefix}${last ? '   ' : '│  '}`);
+    });
+  };
+  walk(traceTree(events), '');
+  return `${lines.join('\n')}\n`;
+}
+
+function describe(event: AuditEvent): string {
+  const what =
+    event.action === 'tool.invoke'
+      ? `tool ${event.target.name}`
+      : event.action === 'token.exchange'
+        ? `token exchange → ${event.target.name}`
+        : `call ${event.target.name}`;
+  const outcome =
+    event.outcome === 'ok'
+      ? 'ok'
+      : `${event.outcome.toUpperCase()}${event.reason ? ` (${event.reason})` : ''}`;
+  const chain = event.chain?.length ? `  chain ${event.chain.join(' > ')}` : '';
+  const scopes = event.scopes.length ? `  scopes ${event.scopes.join(' ')}` : '';
+  return `${what} at ${event.component}  [${event.delegation_mode}]  ${outcome}  ${event.duration_ms} ms${scopes}${chain}`;
+}
