@@ -1,13 +1,13 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, LogAuditSink, MemoryAuditSink, newSpanId } from '@baton/audit';
+import { createLogger, LogAuditSink, MemoryAuditSink } from '@baton/audit';
 import { startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
 import { serviceCredentials, TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { generateSigningJwk, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
 import { downstreamVerifier, withDownstreamIdentity } from '@baton/downstream-verifier';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { DownstreamClient, type DownstreamMode } from '@baton/mcp-server';
+import { DownstreamClient, type DownstreamMode, startHopSpan } from '@baton/mcp-server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { indexServices } from '../packages/mcp-server/src/downstream/services.ts';
 import { TokenCache } from '../packages/mcp-server/src/downstream/token-cache.ts';
@@ -136,7 +136,12 @@ export async function benchDownstream(calls = 2000): Promise<Array<Record<string
     const result = await measure(() => {
       const minted = envelopes.mint(body);
       const client = new DownstreamClient(
-        { envelope: minted.envelope, envelopeToken: () => minted.token, subjectToken, spanId: newSpanId() },
+        {
+          envelope: minted.envelope,
+          envelopeToken: () => minted.token,
+          subjectToken,
+          hop: startHopSpan('bench', 'server', { traceId: body.session.trace_id, parentSpanId: undefined }),
+        },
         shared,
       );
       return client.fetch('api', 'orders');

@@ -24,6 +24,7 @@ import { DownstreamError } from './downstream/errors.ts';
 import { envelopeBodyFromClaims } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import { type BoundaryRequestContext, boundaryContextOf, sealedSubjectToken } from './request-context.ts';
+import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from './telemetry.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
 export interface ToolContext {
@@ -94,19 +95,28 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
     const started = performance.now();
     const metaTraceparent = ctx.mcpReq._meta?.traceparent;
     const traceId = traceIdFrom(metaTraceparent) ?? boundary.httpTraceId ?? newTraceId();
+    const hop = startHopSpan(`tool ${name}`, 'server', {
+      traceId,
+      parentSpanId: traceIdFrom(metaTraceparent)
+        ? parentSpanIdFrom(metaTraceparent)
+        : boundary.httpParentSpanId,
+    });
+    hop.span.setAttribute('mcp.tool.name', name);
     const span = {
-      id: newSpanId(),
+      id: hop.spanId,
       parent: traceIdFrom(metaTraceparent) ? parentSpanIdFrom(metaTraceparent) : boundary.httpParentSpanId,
     };
     const missing = required.filter((scope) => !boundary.claims.scopes.includes(scope));
     if (missing.length > 0) {
       // The SDK's pre-dispatch scope challenge normally answers first; this is the backstop.
       await record(boundary, name, traceId, 'denied', started, 'scope_insufficient', undefined, span);
+      endHopSpan(hop, 'denied', 'scope_insufficient');
       return toolError(`insufficient scope: this tool requires ${required.join(' ')}`);
     }
     const minted = boundary.settings.envelopes.mint(envelopeBody(boundary, traceId));
     const { envelope } = minted;
-    const context = toolContext(ctx, boundary, minted, name, span.id);
+    hop.span.setAttributes(identityAttributes(envelope));
+    const context = toolContext(ctx, boundary, minted, name, hop);
     let outcome: AuditOutcome = 'ok';
     let reason: string | undefined;
     try {
@@ -121,6 +131,7 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
       reason = 'tool_threw';
       throw error;
     } finally {
+      endHopSpan(hop, outcome, reason);
       await record(boundary, name, traceId, outcome, started, reason, envelope, span);
     }
   };
@@ -213,7 +224,7 @@ function toolContext(
   boundary: BoundaryRequestContext,
   minted: MintedEnvelope,
   tool: string,
-  spanId: string,
+  hop: HopSpan,
 ): ToolContext {
   const { envelope } = minted;
   const { logger, downstream } = boundary.settings;
@@ -235,7 +246,7 @@ function toolContext(
         );
       }
       client ??= new DownstreamClient(
-        { envelope, envelopeToken: () => minted.token, subjectToken: sealedSubjectToken(boundary), spanId },
+        { envelope, envelopeToken: () => minted.token, subjectToken: sealedSubjectToken(boundary), hop },
         downstream,
       );
       return client;

@@ -12,3 +12,4 @@ export {
   type ToolContext,
 } from './identity-tool.ts';
 export { TOKEN_WITHHELD } from './request-context.ts';
+export { type HopSpan, startHopSpan } from './telemetry.ts';

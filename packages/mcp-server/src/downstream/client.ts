@@ -1,8 +1,9 @@
-import { type AuditSink, auditEvent, newSpanId, traceparent } from '@baton/audit';
+import { type AuditSink, auditEvent, traceparent } from '@baton/audit';
 import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
 import { DownstreamError } from './errors.ts';
 import type { DownstreamOptions, DownstreamService } from './services.ts';
 import type { CachedToken, TokenCache } from './token-cache.ts';
@@ -15,7 +16,7 @@ export interface InvocationIdentity {
   /** The caller's original token, sealed by the boundary: used only as the broker's subject token. */
   subjectToken: string;
   /** The tool invocation's span: every downstream call is a child of it. */
-  spanId: string;
+  hop: HopSpan;
 }
 
 export interface DownstreamSettings {
@@ -52,11 +53,15 @@ export class DownstreamClient {
   async fetch(service: string, path = '', init: RequestInit = {}): Promise<Response> {
     const target = this.#allowed(service);
     const started = performance.now();
-    const span = newSpanId();
+    const call = this.#startCall(target);
+    const span = call.spanId;
     const headers = new Headers(init.headers);
     headers.delete('authorization');
     headers.set('traceparent', this.#traceparent(span));
-    const token = await this.#tokenFor(target, started, span);
+    const token = await this.#tokenFor(target, started, span).catch((error: unknown) => {
+      endHopSpan(call, 'error', (error as DownstreamError).code);
+      throw error;
+    });
     headers.set('authorization', `Bearer ${token}`);
     if (target.mode === 'service_identity') {
       const { envelope } = this.#identity;
@@ -74,6 +79,7 @@ export class DownstreamClient {
       });
     } catch (error) {
       await this.#record(target, started, span, 'error', 'downstream_unreachable');
+      endHopSpan(call, 'error', 'downstream_unreachable');
       throw new DownstreamError(
         'ERR_DOWNSTREAM_UNAVAILABLE',
         `downstream service ${service} is unreachable`,
@@ -86,6 +92,7 @@ export class DownstreamClient {
         ? 'denied'
         : 'error';
     await this.#record(target, started, span, outcome, response.ok ? undefined : `http_${response.status}`);
+    endHopSpan(call, outcome, response.ok ? undefined : `http_${response.status}`);
     return response;
   }
 
@@ -102,8 +109,12 @@ export class DownstreamClient {
       );
     }
     const started = performance.now();
-    const span = newSpanId();
-    const token = await this.#tokenFor(target, started, span);
+    const call = this.#startCall(target);
+    const span = call.spanId;
+    const token = await this.#tokenFor(target, started, span).catch((error: unknown) => {
+      endHopSpan(call, 'error', (error as DownstreamError).code);
+      throw error;
+    });
     const client = new Client({ name: this.#settings.component, version: '1.0.0' });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(target.url), {
@@ -112,6 +123,7 @@ export class DownstreamClient {
       }),
     );
     await this.#record(target, started, span, 'ok');
+    endHopSpan(call, 'ok');
     return client;
   }
 
@@ -187,6 +199,17 @@ export class DownstreamClient {
     }
   }
 
+  #startCall(target: Required<DownstreamService>): HopSpan {
+    const call = startHopSpan(`call ${target.name}`, 'client', { parent: this.#identity.hop });
+    call.span.setAttributes({
+      ...identityAttributes(this.#identity.envelope),
+      'baton.downstream.service': target.name,
+      'baton.downstream.mode': target.mode,
+      'server.address': new URL(target.url).host,
+    });
+    return call;
+  }
+
   /** The `traceparent` of one downstream call: this trace, the call's own span. */
   #traceparent(span: string): string {
     return traceparent(this.#identity.envelope.session.trace_id, span);
@@ -220,7 +243,7 @@ export class DownstreamClient {
           envelope.agent.id,
         ],
         span_id: span,
-        parent_span_id: this.#identity.spanId,
+        parent_span_id: this.#identity.hop.spanId,
       }),
     );
   }

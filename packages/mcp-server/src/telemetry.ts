@@ -1,0 +1,80 @@
+import { newSpanId } from '@baton/audit';
+import type { Envelope } from '@baton/envelope';
+import {
+  type Context,
+  context,
+  isSpanContextValid,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
+
+const tracer = () => trace.getTracer('@baton/mcp-server');
+
+/** A span for one hop, and the W3C ids the audit records for it (the same ids when OpenTelemetry is active). */
+export interface HopSpan {
+  traceId: string;
+  spanId: string;
+  span: Span;
+  context: Context;
+}
+
+/**
+ * Starts an OpenTelemetry span for a hop, as a child of the caller's span (from `traceparent`) or of
+ * `parent`. Without a registered SDK the API is a no-op; the audit then uses its own span ids, so the
+ * audit chain never depends on tracing being configured.
+ */
+export function startHopSpan(
+  name: string,
+  kind: 'server' | 'client',
+  trace_: { traceId: string; parentSpanId: string | undefined } | { parent: HopSpan },
+): HopSpan {
+  const parentContext =
+    'parent' in trace_
+      ? trace_.parent.context
+      : trace_.parentSpanId
+        ? trace.setSpanContext(context.active(), {
+            traceId: trace_.traceId,
+            spanId: trace_.parentSpanId,
+            traceFlags: TraceFlags.SAMPLED,
+            isRemote: true,
+          })
+        : context.active();
+  const span = tracer().startSpan(
+    name,
+    { kind: kind === 'server' ? SpanKind.SERVER : SpanKind.CLIENT },
+    parentContext,
+  );
+  const spanContext = span.spanContext();
+  const traceId = 'parent' in trace_ ? trace_.parent.traceId : trace_.traceId;
+  const real = isSpanContextValid(spanContext) && spanContext.traceId === traceId;
+  return {
+    traceId,
+    spanId: real ? spanContext.spanId : newSpanId(),
+    span,
+    context: trace.setSpan(parentContext, span),
+  };
+}
+
+/** Identity attributes for tracing backends: who, which agent, under which delegation. Never a token. */
+export function identityAttributes(envelope: Envelope): Record<string, string | string[]> {
+  return {
+    'enduser.id': envelope.actor.sub,
+    'baton.actor.tenant': envelope.actor.tenant ?? '',
+    'baton.agent.client_id': envelope.agent.client_id,
+    'baton.delegation.mode': envelope.delegation.mode,
+    'baton.delegation.chain': [...envelope.delegation.chain],
+    'baton.envelope.id': envelope.id,
+  };
+}
+
+/** Ends a hop span with the audit outcome. */
+export function endHopSpan(hop: HopSpan, outcome: 'ok' | 'denied' | 'error', reason?: string): void {
+  hop.span.setAttribute('baton.outcome', outcome);
+  if (reason) hop.span.setAttribute('baton.reason', reason);
+  if (outcome !== 'ok')
+    hop.span.setStatus({ code: SpanStatusCode.ERROR, ...(reason ? { message: reason } : {}) });
+  hop.span.end();
+}
