@@ -49,7 +49,11 @@ export function startHopSpan(
   );
   const spanContext = span.spanContext();
   const traceId = 'parent' in trace_ ? trace_.parent.traceId : trace_.traceId;
-  const real = isSpanContextValid(spanContext) && spanContext.traceId === traceId;
+  // Without an SDK, OpenTelemetry's no-op tracer hands back the parent's own span context: a span id
+  // is ours only if it is valid, in this trace, and new.
+  const parentSpanId = trace.getSpanContext(parentContext)?.spanId;
+  const real =
+    isSpanContextValid(spanContext) && spanContext.traceId === traceId && spanContext.spanId !== parentSpanId;
   return {
     traceId,
     spanId: real ? spanContext.spanId : newSpanId(),
