@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { type RunningConsole, startConsole } from '../src/index.ts';
+import { ALICE_TRACE, BOB_DENIED_TRACE, BOB_SUMMARY_TRACE, fixtureSink, URLS } from './fixtures/three-hop.ts';
+
+/** Debian's chromium (apt package `chromium`): the one browser this machine and CI can install. */
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(import.meta.dirname, '.artifacts');
+
+let app: RunningConsole;
+let browser: BrowserContext;
+let profile: string;
+let page: Page;
+const cspViolations: string[] = [];
+
+before(async () => {
+  assert.ok(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`,
+  );
+  app = await startConsole({ reader: await fixtureSink() });
+  profile = await mkdtemp(join(tmpdir(), 'baton-console-chromium-'));
+  // Without the background-networking flags Chromium dials out at start, and this network is closed.
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1400, height: 1000 },
+  });
+  page = await browser.newPage();
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await app?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+/** The graph's nodes as `kind name`, and its edges as `from -> to: modes (outcome)`, read off the page. */
+async function readGraph(): Promise<{ nodes: string[]; edges: Map<string, string> }> {
+  const nodes = await page
+    .locator('svg.identity-graph g.node')
+    .evaluateAll((elements) => elements.map((element) => `${element.dataset.kind} ${element.dataset.name}`));
+  const edges = await page
+    .locator('svg.identity-graph g.edge')
+    .evaluateAll((elements) =>
+      elements.map(
+        (element) =>
+          [
+            `${element.dataset.from} -> ${element.dataset.to}`,
+            `${element.dataset.modes} (${element.dataset.outcome})`,
+          ] as const,
+      ),
+    );
+  return { nodes: nodes.sort(), edges: new Map(edges) };
+}
+
+/** An element's text (the DOM's, not layout-dependent `innerText`). */
+async function textOf(locator: Locator): Promise<string> {
+  return (await locator.textContent()) ?? '';
+}
+
+/** The lines an SVG group shows, one per `<text>` (`innerText` is for HTML elements only). */
+async function shownLines(selector: string): Promise<string[]> {
+  return page
+    .locator(selector)
+    .evaluateAll((elements) =>
+      elements.map((element) =>
+        [...element.querySelectorAll('text')].map((text) => text.textContent).join('\n'),
+      ),
+    );
+}
+
+test('filter by a user, open their trace, and read the identity chain off the graph', {
+  timeout: 60_000,
+}, async () => {
+  await page.goto(app.url);
+  assert.equal(await page.locator('tr.trace-row').count(), 3);
+
+  await page.getByLabel('User (initiator sub)').fill('alice');
+  await Promise.all([
+    page.waitForURL(/[?&]user=alice/),
+    page.getByRole('button', { name: 'Filter' }).click(),
+  ]);
+  const rows = page.locator('tr.trace-row');
+  assert.equal(await rows.count(), 1);
+  assert.match(await textOf(rows.first()), /alice\s+agent-1\s+order_summary/);
+
+  await Promise.all([
+    page.waitForURL(`**/traces/${ALICE_TRACE}`),
+    rows.first().locator('a.trace-link').click(),
+  ]);
+  assert.match(await textOf(page.locator('h1')), new RegExp(ALICE_TRACE));
+
+  const graph = await readGraph();
+  assert.deepEqual(graph.nodes, [
+    'agent agent-1',
+    'api billing-api',
+    'api orders-api',
+    'broker 127.0.0.1:4010',
+    'mcp billing-mcp',
+    'mcp orders-mcp',
+    'user alice',
+  ]);
+  const svc = (url: string) => `svc:${url}`;
+  assert.deepEqual(
+    graph.edges,
+    new Map([
+      ['user:alice -> agent:agent-1', ' (ok)'],
+      [`agent:agent-1 -> ${svc(URLS.ordersMcp)}`, 'service_identity (ok)'],
+      [`${svc(URLS.ordersMcp)} -> ${svc(URLS.ordersApi)}`, 'service_identity (ok)'],
+      [`${svc(URLS.ordersMcp)} -> ${svc(URLS.billingMcp)}`, 'on_behalf_of (ok)'],
+      [`${svc(URLS.ordersMcp)} -> ${svc(URLS.broker)}`, 'on_behalf_of (ok)'],
+      [`${svc(URLS.billingMcp)} -> ${svc(URLS.billingApi)}`, 'on_behalf_of (ok)'],
+      [`${svc(URLS.billingMcp)} -> ${svc(URLS.broker)}`, 'on_behalf_of (ok)'],
+    ]),
+  );
+  // What a person sees: the services by name and URL, the labels with mode, audience and scopes.
+  const svgText = await page.locator('svg.identity-graph').innerHTML();
+  for (const text of [URLS.ordersMcp, URLS.billingApi, 'TOKEN BROKER', 'MCP SERVER'])
+    assert.ok(svgText.includes(text), text);
+  const labels = await shownLines('svg.identity-graph g.edge-label');
+  assert.ok(
+    labels.some(
+      (label) =>
+        /#5 token\.exchange aud billing-mcp/.test(label) && /on_behalf_of · billing:read/.test(label),
+    ),
+  );
+  assert.ok(
+    labels.some((label) => /#1 tool\.invoke order_summary/.test(label) && /service_identity/.test(label)),
+  );
+  // The events table lists all nine hops, in causal order.
+  assert.equal(await page.locator('tr.hop-row').count(), 9);
+  assert.match(await textOf(page.locator('tr.hop-row').first()), /order_summary/);
+
+  await page.screenshot({ path: join(ARTIFACTS, 'trace.png'), fullPage: true });
+});
+
+test('a denial is highlighted: colour, dashes and words, on the edge, the node and the table', {
+  timeout: 60_000,
+}, async () => {
+  await page.goto(app.url);
+  await page.getByLabel('User (initiator sub)').fill('bob');
+  await page.getByLabel('Outcome').selectOption('denied');
+  await Promise.all([
+    page.waitForURL(/outcome=denied/),
+    page.getByRole('button', { name: 'Filter' }).click(),
+  ]);
+  assert.equal(await page.locator('tr.trace-row').count(), 2);
+  const stepUpRow = page.locator(`tr.trace-row[data-trace-id="${BOB_DENIED_TRACE}"]`);
+  assert.match(await textOf(stepUpRow), /denied: step-up/);
+  await Promise.all([
+    page.waitForURL(`**/traces/${BOB_DENIED_TRACE}`),
+    stepUpRow.locator('a.trace-link').click(),
+  ]);
+
+  const edge = page.locator(`svg.identity-graph g.edge[data-from="agent:agent-2"]`);
+  assert.equal(await edge.getAttribute('data-outcome'), 'denied');
+  assert.match((await edge.getAttribute('class')) ?? '', /state-step-up/);
+  // The stylesheet really applied (the CSP allows it): a thick purple dashed line, not the grey of ok.
+  const line = await edge.locator('path.edge-line').evaluate((element) => {
+    const style = getComputedStyle(element);
+    return { stroke: style.stroke, dash: style.strokeDasharray, width: style.strokeWidth };
+  });
+  assert.deepEqual(line, { stroke: 'rgb(106, 27, 154)', dash: '8px, 5px', width: '3px' });
+  assert.match(
+    (await shownLines('svg.identity-graph g.edge-label.state-step-up')).join('\n'),
+    /#1 tool\.invoke create_order\n.*\n⤴ DENIED, STEP-UP NEEDED scope_insufficient/,
+  );
+  assert.match(
+    (await shownLines('svg.identity-graph g.node.state-step-up')).join('\n'),
+    /asked for step-up here/,
+  );
+  assert.match(await textOf(page.locator('tr.hop-row.state-step-up')), /scope_insufficient/);
+  assert.ok(await page.locator('ul.legend').getByText('STEP-UP NEEDED').isVisible());
+  await page.screenshot({ path: join(ARTIFACTS, 'trace-step-up.png'), fullPage: true });
+
+  // A refusal by the broker in bob's other trace: red, and the broker is where it happened.
+  await page.goto(new URL(`/traces/${BOB_SUMMARY_TRACE}`, app.url).href);
+  const refused = page.locator(`svg.identity-graph g.edge[data-to="svc:${URLS.broker}"]`);
+  assert.match((await refused.getAttribute('class')) ?? '', /state-denied/);
+  assert.equal(
+    await refused.locator('path.edge-line').evaluate((element) => getComputedStyle(element).stroke),
+    'rgb(198, 40, 40)',
+  );
+  assert.match((await shownLines('svg.identity-graph g.node.node-broker')).join('\n'), /refused here/);
+  assert.ok(
+    (await shownLines('svg.identity-graph g.edge-label')).some((label) =>
+      /✕ DENIED scope_wider_than_subject/.test(label),
+    ),
+  );
+  await page.screenshot({ path: join(ARTIFACTS, 'trace-denied.png'), fullPage: true });
+});
+
+test('the pages ran with nothing blocked by the Content-Security-Policy', () => {
+  assert.deepEqual(cspViolations, []);
+});
