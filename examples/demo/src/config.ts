@@ -10,6 +10,7 @@ export interface DemoConfig {
   ordersApiPort: number;
   billingApiPort: number;
   brokerPort: number;
+  consolePort: number;
   /** Run the walk-through and exit instead of serving until interrupted. */
   once: boolean;
 }
@@ -26,6 +27,7 @@ export function demoConfig(
     ordersApiPort: port(env.BATON_ORDERS_API_PORT, 4003, 'BATON_ORDERS_API_PORT'),
     billingApiPort: port(env.BATON_BILLING_API_PORT, 4004, 'BATON_BILLING_API_PORT'),
     brokerPort: port(env.BATON_BROKER_PORT, 4010, 'BATON_BROKER_PORT'),
+    consolePort: port(env.BATON_CONSOLE_PORT, 4020, 'BATON_CONSOLE_PORT'),
     once: argv.includes('--once') || env.BATON_DEMO_ONCE === '1',
   };
 }

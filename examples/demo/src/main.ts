@@ -1,3 +1,5 @@
+import { fanOut, MemoryAuditSink } from '@baton/audit';
+import { startConsole } from '@baton/console';
 import { DEMO_USERS } from '@baton/demo-idp';
 import { runAgent } from './agent.ts';
 import { serviceTokenLifetime } from './broker.ts';
@@ -7,13 +9,16 @@ import { startTopology } from './topology.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const config = demoConfig();
-const audit = printedAuditSink(out);
+// Every hop's audit events: kept for the console and the command line, and printed as they happen.
+const memory = new MemoryAuditSink();
+const audit = fanOut(memory, printedAuditSink(out));
 const demo = await startTopology(config, {
   audit,
   dataDir: process.env.BATON_DATA_DIR ?? '.baton',
   logs: (component) => consoleLogDestination(`  [${component}]`, out),
 });
 const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);
+const auditConsole = await startConsole({ reader: memory, host: config.host, port: config.consolePort });
 
 out('Baton demo: identity from the person, through the agent, across every hop.');
 out();
@@ -30,6 +35,7 @@ out(`billing API         ${demo.urls.billingApi}   (on-behalf-of tokens from the
 out(
   `  orders MCP server authenticated to the broker with private_key_jwt (service identity token, ${serviceToken} s)`,
 );
+out(`audit console       ${auditConsole.url}`);
 out();
 
 const plan = [
@@ -50,20 +56,33 @@ for (const user of [DEMO_USERS.alice, DEMO_USERS.bob]) {
 }
 
 const byUser = new Map<string, number>();
-for (const event of audit.events) byUser.set(event.initiator.sub, (byUser.get(event.initiator.sub) ?? 0) + 1);
+for (const event of memory.events)
+  byUser.set(event.initiator.sub, (byUser.get(event.initiator.sub) ?? 0) + 1);
 const actions = new Map<string, number>();
-for (const event of audit.events) actions.set(event.action, (actions.get(event.action) ?? 0) + 1);
+for (const event of memory.events) actions.set(event.action, (actions.get(event.action) ?? 0) + 1);
 out(
-  `audit: ${audit.events.length} events (${[...actions].map(([action, count]) => `${action}: ${count}`).join(', ')}; ` +
+  `audit: ${memory.events.length} events (${[...actions].map(([action, count]) => `${action}: ${count}`).join(', ')}; ` +
     `${[...byUser].map(([sub, count]) => `${sub}: ${count}`).join(', ')})`,
 );
 
+out();
+out('traces of the demo (see them drawn in the console, or on the command line):');
+for (const event of memory.events.filter(
+  (candidate) => candidate.action === 'tool.invoke' && !candidate.parent_span_id,
+)) {
+  out(
+    `  ${event.trace_id}  ${event.initiator.sub.padEnd(10)}  ${event.target.name.padEnd(13)}  ${new URL(`traces/${event.trace_id}`, auditConsole.url)}`,
+  );
+}
+
 if (config.once) {
+  await auditConsole.close();
   await demo.close();
 } else {
   out();
   out(`Ready. Point any MCP client at ${demo.urls.ordersMcp} and sign in as alice or bob. Ctrl-C to stop.`);
   const stop = async () => {
+    await auditConsole.close();
     await demo.close();
     process.exit(0);
   };

@@ -27,7 +27,7 @@ export interface DemoTopology {
  * boundary, and two APIs behind the downstream verifier. One audit sink sees every hop.
  */
 export async function startTopology(
-  config: Omit<DemoConfig, 'once'>,
+  config: Omit<DemoConfig, 'once' | 'consolePort'>,
   options: {
     audit: AuditSink;
     logs?: (component: string) => Writable;

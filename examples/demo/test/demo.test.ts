@@ -16,6 +16,7 @@ function runDemo(): Promise<{ code: number | null; stdout: string; stderr: strin
         BATON_ORDERS_API_PORT: '0',
         BATON_BILLING_API_PORT: '0',
         BATON_BROKER_PORT: '0',
+        BATON_CONSOLE_PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -41,6 +42,11 @@ describe('npm start walk-through', () => {
     const { code, stdout, stderr } = await runDemo();
     assert.equal(code, 0, stderr);
     const [header = '', alice = '', bob = ''] = stdout.split('── ');
+    assert.match(header, /audit console +http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(
+      stdout,
+      /traces of the demo[\s\S]*\n {2}[0-9a-f]{32} {2}user-alice +order_summary +http:\/\/127\.0\.0\.1:\d+\/traces\/[0-9a-f]{32}/,
+    );
     assert.match(header, /token broker +http:\/\/127\.0\.0\.1:\d+/);
     assert.match(header, /orders MCP server authenticated to the broker with private_key_jwt/);
     assert.match(alice, /RFC 9728 metadata names authorization server/);
