@@ -294,3 +294,79 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
     assert.deepEqual(audit.events[0]?.chain, ['orders-mcp', 'agent-1']);
   });
 });
+
+describe('downstream verifier as Express middleware', () => {
+  it('sets req.baton for verified calls, answers refusals with the challenge, and audits', async () => {
+    const express = (await import('express')).default;
+    const { downstreamIdentity } = await import('../src/express.ts');
+    const { startDemoIdp: start } = await import('@baton/demo-idp');
+    const idp = await start({ resources: [{ resource: MCP, scopes: ['orders:read'] }] });
+    const credentials = await serviceCredentials('orders-mcp');
+    const broker = await startBroker({
+      trustedIssuers: [{ issuer: idp.issuer }],
+      audiences: [{ resource: API, scopes: ['orders:read'] }],
+      policy: createCedarPolicyEngine({
+        policies: '@id("all") permit (principal, action, resource) when { context.mode == "on_behalf_of" };',
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+      audit: new MemoryAuditSink(),
+      clients: [
+        {
+          client_id: 'orders-mcp',
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: credentials.jwks,
+          grant_types: [TOKEN_EXCHANGE_GRANT],
+          response_types: [],
+          redirect_uris: [],
+          baton_resources: [MCP],
+        } as never,
+      ],
+      initialAccessToken: 'express-test-initial-access-token',
+    });
+    const audit = new MemoryAuditSink();
+    const app = express();
+    const verifier = downstreamVerifier({ audience: API, broker: { issuer: broker.issuer } });
+    app.get(
+      '/api/orders',
+      downstreamIdentity({ verifier, requiredScopes: ['orders:read'], audit }),
+      (req, res) => {
+        res.json({ user: req.baton!.user, mode: req.baton!.mode });
+      },
+    );
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/orders`;
+    try {
+      const refused = await fetch(url);
+      assert.equal(refused.status, 401);
+      assert.match(refused.headers.get('www-authenticate') ?? '', /^Bearer scope="orders:read"/);
+      const user = await obtainUserAccessToken(idp, {
+        username: 'alice',
+        password: 'alice-demo-pw',
+        resource: MCP,
+        scope: 'orders:read',
+      });
+      const exchanged = await exchangeToken(broker.issuer, credentials, {
+        subjectToken: user.access_token,
+        resource: API,
+      });
+      const traceId = '11111111111111111111111111111111';
+      const ok = await fetch(url, {
+        headers: {
+          authorization: `Bearer ${exchanged.access_token}`,
+          traceparent: `00-${traceId}-2222222222222222-01`,
+        },
+      });
+      assert.deepEqual(await ok.json(), { user: 'user-alice', mode: 'on_behalf_of' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(audit.events.length, 1);
+      assert.equal(audit.events[0]?.trace_id, traceId);
+      assert.equal(audit.events[0]?.parent_span_id, '2222222222222222');
+      assert.equal(audit.events[0]?.target.name, 'GET /api/orders');
+    } finally {
+      server.close();
+      await broker.close();
+      await idp.close();
+    }
+  });
+});
