@@ -3,6 +3,7 @@
  * it measures on this machine and prints.
  */
 
+import { benchAuditStores } from '../packages/audit-store/bench.ts';
 import { benchVault } from '../packages/vault/bench.ts';
 import { benchBroker } from './broker.ts';
 import { benchDownstream } from './downstream.ts';
@@ -26,3 +27,5 @@ out('Downstream calls: each delegation mode, warm caches, tool call to verified 
 console.table(await benchDownstream());
 out('Token vault: envelope encryption put/get rates');
 console.table(await benchVault());
+out('Audit stores: durable, hash-chained writes (8 concurrent writers) vs a no-op sink');
+console.table(await benchAuditStores());

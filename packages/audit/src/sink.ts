@@ -40,7 +40,8 @@ export class MemoryAuditSink implements AuditSink, AuditReader {
 
   async query(query: AuditQuery): Promise<AuditEvent[]> {
     const matches = this.events.filter((event) => matchesQuery(event, query));
-    return query.limit !== undefined ? matches.slice(-query.limit) : matches;
+    if (query.limit === undefined) return matches;
+    return query.limit > 0 ? matches.slice(-query.limit) : [];
   }
 }
 

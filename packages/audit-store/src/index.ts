@@ -1,0 +1,15 @@
+export { canonicalJson } from './canonical-json.ts';
+export { chainHash, GENESIS_HASH } from './chain-hash.ts';
+export type { ChainHead } from './chain-log.ts';
+export type { CheckpointPublicJwk } from './checkpoint-signer.ts';
+export { AuditStoreError, type AuditStoreErrorCode } from './errors.ts';
+export { FileAuditStore, type FileAuditStoreOptions, fileStorePaths } from './file-store.ts';
+export type { ChainRecord, CheckpointBody, CheckpointLine } from './line-format.ts';
+export type { AuditFailurePolicy } from './options.ts';
+export { outboxPaths } from './postgres/outbox-state.ts';
+export { PostgresAuditStore, type PostgresAuditStoreOptions } from './postgres/postgres-store.ts';
+export { type AuditTables, auditTables } from './postgres/schema.ts';
+export type { VerifyPostgresOptions } from './postgres/verify-postgres.ts';
+export { verifyAuditLog } from './verify.ts';
+export type { AuditLogProblem, AuditLogProblemKind, AuditVerifyReport } from './verify-chain.ts';
+export type { TrustedKeys, VerifyFileOptions } from './verify-file.ts';

@@ -1,0 +1,78 @@
+import type { Pool } from 'pg';
+
+/**
+ * Table names cannot be bound as parameters, so the prefix is spliced into SQL text: only a plain
+ * lowercase identifier fragment is accepted, so nothing needs quoting and nothing can inject.
+ */
+export const TABLE_PREFIX = /^[a-z_][a-z0-9_]{0,31}$/;
+
+export interface AuditTables {
+  events: string;
+  checkpoints: string;
+  keys: string;
+}
+
+export function auditTables(prefix: string): AuditTables {
+  return {
+    events: `${prefix}audit_events`,
+    checkpoints: `${prefix}audit_checkpoints`,
+    keys: `${prefix}audit_keys`,
+  };
+}
+
+/**
+ * Creates the tables if needed, under an advisory lock (safe from many instances at once).
+ *
+ * Events: one row per chain record, keyed by (writer, seq), the record's position in its writer's
+ * chain, so re-draining an outbox inserts each record exactly once. The query fields are columns with
+ * bytewise `C` collation so `=`, `>=`, `<=` and `ORDER BY` compare exactly as JavaScript strings do in
+ * `matchesQuery`; `time` is kept as the RFC 3339 text the event carries, for the same reason.
+ */
+export async function migrate(pool: Pool, tables: AuditTables): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [tables.events]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ${tables.events} (
+        writer text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        prev text NOT NULL,
+        hash text NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        time text COLLATE "C" NOT NULL,
+        trace_id text COLLATE "C" NOT NULL,
+        initiator_sub text COLLATE "C" NOT NULL,
+        agent_client_id text COLLATE "C" NOT NULL,
+        target_name text COLLATE "C" NOT NULL,
+        outcome text COLLATE "C" NOT NULL,
+        event jsonb NOT NULL,
+        CONSTRAINT ${tables.events}_pkey PRIMARY KEY (writer, seq)
+      );
+      CREATE INDEX IF NOT EXISTS ${tables.events}_time_idx ON ${tables.events} (time);
+      CREATE INDEX IF NOT EXISTS ${tables.events}_trace_idx ON ${tables.events} (trace_id, time);
+      CREATE INDEX IF NOT EXISTS ${tables.events}_user_idx ON ${tables.events} (initiator_sub, time);
+      CREATE INDEX IF NOT EXISTS ${tables.events}_agent_idx ON ${tables.events} (agent_client_id, time);
+      CREATE INDEX IF NOT EXISTS ${tables.events}_target_idx ON ${tables.events} (target_name, time);
+      CREATE INDEX IF NOT EXISTS ${tables.events}_id_idx ON ${tables.events} (id);
+      CREATE TABLE IF NOT EXISTS ${tables.checkpoints} (
+        writer text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        hash text NOT NULL,
+        time text NOT NULL,
+        kid text NOT NULL,
+        signature text NOT NULL,
+        CONSTRAINT ${tables.checkpoints}_pkey PRIMARY KEY (writer, seq)
+      );
+      CREATE TABLE IF NOT EXISTS ${tables.keys} (
+        kid text COLLATE "C" PRIMARY KEY,
+        jwk jsonb NOT NULL
+      );`);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/** The machine's PostgreSQL (trust auth); every test isolates itself with a unique table prefix. */
+export const POSTGRES_URL = process.env.BATON_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Nothing listens on port 1: connecting is refused at once. */
+export const UNREACHABLE_URL = 'postgres://postgres@127.0.0.1:1/test';
+
+export function postgresPool(connectionString = POSTGRES_URL): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max: 4, connectionTimeoutMillis: 2000 });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** A fresh table prefix for one test (lowercase, fits `TABLE_PREFIX`). */
+export const uniquePrefix = (tag: string) => `as_${tag}_${randomBytes(4).toString('hex')}_`;
+
+/** Drops every table whose name starts with `prefix` (ours, so [a-z0-9_] only). */
+export async function dropTables(pool: pg.Pool, prefix: string): Promise<void> {
+  const { rows } = await pool.query<{ tablename: string }>(
+    'SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND starts_with(tablename, $1)',
+    [prefix],
+  );
+  for (const { tablename } of rows) await pool.query(`DROP TABLE IF EXISTS ${tablename}`);
+}
+
+/** A temporary directory removed by the returned function. */
+export function tempDirectory(tag: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `baton-audit-${tag}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
