@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { fanOut, MemoryAuditSink } from '@baton/audit';
+import { FileAuditStore } from '@baton/audit-store';
 import { startConsole } from '@baton/console';
 import { DEMO_USERS } from '@baton/demo-idp';
 import { runAgent } from './agent.ts';
@@ -9,16 +11,19 @@ import { startTopology } from './topology.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const config = demoConfig();
-// Every hop's audit events: kept for the console and the command line, and printed as they happen.
+// Every hop's audit events: durable and hash-chained in the embedded store (for the console and
+// `npm run baton -- audit …`), and printed as they happen.
+const dataDir = process.env.BATON_DATA_DIR ?? '.baton';
+const store = await FileAuditStore.open({ directory: join(dataDir, 'audit'), writer: 'demo' });
 const memory = new MemoryAuditSink();
-const audit = fanOut(memory, printedAuditSink(out));
+const audit = fanOut(store, memory, printedAuditSink(out));
 const demo = await startTopology(config, {
   audit,
-  dataDir: process.env.BATON_DATA_DIR ?? '.baton',
+  dataDir,
   logs: (component) => consoleLogDestination(`  [${component}]`, out),
 });
 const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);
-const auditConsole = await startConsole({ reader: memory, host: config.host, port: config.consolePort });
+const auditConsole = await startConsole({ reader: store, host: config.host, port: config.consolePort });
 
 out('Baton demo: identity from the person, through the agent, across every hop.');
 out();
@@ -66,7 +71,9 @@ out(
 );
 
 out();
-out('traces of the demo (see them drawn in the console, or on the command line):');
+out(
+  `traces of the demo, kept in ${join(dataDir, 'audit')} (drawn in the console; on the command line: npm run baton -- audit trace <id>):`,
+);
 for (const event of memory.events.filter(
   (candidate) => candidate.action === 'tool.invoke' && !candidate.parent_span_id,
 )) {
@@ -78,12 +85,14 @@ for (const event of memory.events.filter(
 if (config.once) {
   await auditConsole.close();
   await demo.close();
+  await store.close();
 } else {
   out();
   out(`Ready. Point any MCP client at ${demo.urls.ordersMcp} and sign in as alice or bob. Ctrl-C to stop.`);
   const stop = async () => {
     await auditConsole.close();
     await demo.close();
+    await store.close();
     process.exit(0);
   };
   process.once('SIGINT', stop);

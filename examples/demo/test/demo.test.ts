@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
 
-function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runDemo(dataDir?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, '--once'], {
       env: {
@@ -17,6 +21,7 @@ function runDemo(): Promise<{ code: number | null; stdout: string; stderr: strin
         BATON_BILLING_API_PORT: '0',
         BATON_BROKER_PORT: '0',
         BATON_CONSOLE_PORT: '0',
+        BATON_DATA_DIR: dataDir ?? mkdtempSync(join(tmpdir(), 'baton-demo-test-')),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -98,5 +103,36 @@ describe('npm start walk-through', () => {
     assert.doesNotMatch(output, /eyJ[A-Za-z0-9_-]{10,}\./, 'a JWT appeared in the output');
     assert.doesNotMatch(output, /warning|deprecat|unsupported/i);
     assert.equal(stderr, '');
+  });
+
+  it('keeps a durable, verifiable audit that the command line reconstructs', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'baton-demo-audit-'));
+    try {
+      const { code, stdout } = await runDemo(dataDir);
+      assert.equal(code, 0);
+      const traceId = /\n {2}([0-9a-f]{32}) {2}user-alice +order_summary/.exec(stdout)?.[1];
+      assert.ok(traceId);
+      const store = join(dataDir, 'audit');
+      const verified = execFileSync(process.execPath, [CLI, 'audit', 'verify', 'demo', '--store', store], {
+        encoding: 'utf8',
+      });
+      assert.match(verified, /^ok: \d+ events, \d+ signed checkpoints/m);
+      const tree = execFileSync(process.execPath, [CLI, 'audit', 'trace', traceId, '--store', store], {
+        encoding: 'utf8',
+      });
+      assert.match(tree, /└─ tool order_summary at http:\/\/127\.0\.0\.1:\d+\/mcp/);
+      assert.match(
+        tree,
+        /call GET \/api\/invoices at .*\[on_behalf_of\] {2}ok .*chain billing-mcp > orders-mcp > /,
+      );
+      const denied = execFileSync(
+        process.execPath,
+        [CLI, 'audit', 'list', '--outcome', 'denied', '--store', store],
+        { encoding: 'utf8' },
+      );
+      assert.match(denied, /denied +tool\.invoke +create_order +user=user-bob/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

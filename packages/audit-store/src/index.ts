@@ -10,6 +10,7 @@ export { outboxPaths } from './postgres/outbox-state.ts';
 export { PostgresAuditStore, type PostgresAuditStoreOptions } from './postgres/postgres-store.ts';
 export { type AuditTables, auditTables } from './postgres/schema.ts';
 export type { VerifyPostgresOptions } from './postgres/verify-postgres.ts';
+export { directoryAuditReader, postgresAuditReader } from './readers.ts';
 export { verifyAuditLog } from './verify.ts';
 export type { AuditLogProblem, AuditLogProblemKind, AuditVerifyReport } from './verify-chain.ts';
 export type { TrustedKeys, VerifyFileOptions } from './verify-file.ts';
