@@ -102,6 +102,11 @@ describe('on-behalf-of through two MCP servers: tokens cached per person, never 
     assert.equal(parentOf(exchangeForApi), callApi);
     assert.equal(parentOf(api), callApi);
     assert.deepEqual(api.chain, ['billing-mcp', 'orders-mcp', summaryTool.agent.client_id]);
+    assert.deepEqual(
+      [summaryTool, callBilling, billingTool, callApi, api].map((event) => event.hop),
+      [1, 2, 2, 3, 3],
+      'hop numbers count the parties between the person and the action',
+    );
   });
 
   it('reuses the exchanged tokens for the same person and audience', async () => {

@@ -32,6 +32,11 @@ export interface AuditEvent {
   envelope_id?: string;
   /** Actors between the person and the target, current (outermost) first, agent last. */
   chain?: readonly string[];
+  /**
+   * How many parties stand between the person and this action: 1 when the agent acts directly, one
+   * more for every service in the chain. Derived from `chain` when not given.
+   */
+  hop?: number;
   /** This event's W3C span id (16 hex): what the next hop names as its parent. */
   span_id?: string;
   /** The span id of the hop that caused this event (from the incoming `traceparent`), when there was one. */
@@ -61,6 +66,9 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     duration_ms: input.duration_ms,
     ...(input.envelope_id !== undefined ? { envelope_id: input.envelope_id } : {}),
     ...(input.chain !== undefined ? { chain: input.chain } : {}),
+    ...(input.hop !== undefined || input.chain !== undefined
+      ? { hop: input.hop ?? input.chain!.length }
+      : {}),
     ...(input.scopes_requested !== undefined ? { scopes_requested: input.scopes_requested } : {}),
     ...(input.span_id !== undefined ? { span_id: input.span_id } : {}),
     ...(input.parent_span_id !== undefined ? { parent_span_id: input.parent_span_id } : {}),
