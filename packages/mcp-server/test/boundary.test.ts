@@ -86,6 +86,21 @@ describe('identity boundary, end to end (real IdP, SDK client and server, HTTP)'
     assert.equal(stack.audit.events.at(-1)!.trace_id, traceId);
   });
 
+  it('prefers the trace context in the MCP request _meta over the HTTP header', async () => {
+    const client = await connect(stack, aliceToken, {
+      traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+    });
+    await client.callTool({
+      name: 'list_orders',
+      arguments: {},
+      _meta: { traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` },
+    });
+    await client.close();
+    const event = stack.audit.events.at(-1)!;
+    assert.equal(event.trace_id, 'c'.repeat(32));
+    assert.equal(event.parent_span_id, 'd'.repeat(16));
+  });
+
   it('input cannot override identity: a user_id argument naming bob still acts for alice', async () => {
     stack.observed.length = 0;
     const client = await connect(stack, aliceToken);

@@ -2,11 +2,12 @@ import { type AuditSink, auditEvent, traceparent } from '@baton/audit';
 import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
 import { DownstreamError } from './errors.ts';
 import type { DownstreamOptions, DownstreamService } from './services.ts';
 import type { CachedToken, TokenCache } from './token-cache.ts';
+import { TracedClient } from './traced-client.ts';
 
 /** What the boundary gives the downstream client for one tool invocation. */
 export interface InvocationIdentity {
@@ -115,7 +116,10 @@ export class DownstreamClient {
       endHopSpan(call, 'error', (error as DownstreamError).code);
       throw error;
     });
-    const client = new Client({ name: this.#settings.component, version: '1.0.0' });
+    const client = new TracedClient(
+      { name: this.#settings.component, version: '1.0.0' },
+      this.#traceparent(span),
+    );
     await client.connect(
       new StreamableHTTPClientTransport(new URL(target.url), {
         authProvider: { token: async () => token },
