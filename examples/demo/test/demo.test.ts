@@ -9,7 +9,17 @@ import { fileURLToPath } from 'node:url';
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
 
-function runDemo(dataDir?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runDemo(dataDir?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  if (dataDir) return runDemoIn(dataDir);
+  const temporary = mkdtempSync(join(tmpdir(), 'baton-demo-test-'));
+  try {
+    return await runDemoIn(temporary);
+  } finally {
+    rmSync(temporary, { recursive: true, force: true });
+  }
+}
+
+function runDemoIn(dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, '--once'], {
       env: {
@@ -21,7 +31,7 @@ function runDemo(dataDir?: string): Promise<{ code: number | null; stdout: strin
         BATON_BILLING_API_PORT: '0',
         BATON_BROKER_PORT: '0',
         BATON_CONSOLE_PORT: '0',
-        BATON_DATA_DIR: dataDir ?? mkdtempSync(join(tmpdir(), 'baton-demo-test-')),
+        BATON_DATA_DIR: dataDir,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -6,13 +6,39 @@
  */
 import { parseArgs } from 'node:util';
 import { directoryAuditReader, postgresAuditReader, verifyAuditLog } from '@baton/audit-store';
+import { startConsole } from '@baton/console';
 import pg from 'pg';
 import { AUDIT_OPTIONS, AUDIT_USAGE, auditCommand } from './audit-command.ts';
 
 const [command, ...rest] = process.argv.slice(2);
-if (command !== 'audit') {
-  process.stderr.write(`usage: baton audit …\n\n${AUDIT_USAGE}`);
+if (command !== 'audit' && command !== 'console') {
+  process.stderr.write(`usage: baton audit …  |  baton console [--port N] [store options]\n\n${AUDIT_USAGE}`);
   process.exit(command === undefined || command === '--help' ? 0 : 2);
+}
+
+if (command === 'console') {
+  const { values } = parseArgs({
+    args: rest,
+    options: { ...AUDIT_OPTIONS, port: { type: 'string' }, host: { type: 'string' } },
+  });
+  const pool = values.postgres ? new pg.Pool({ connectionString: values.postgres }) : undefined;
+  const reader = pool
+    ? postgresAuditReader(pool)
+    : directoryAuditReader(values.store ?? process.env.BATON_AUDIT_STORE ?? '.baton/audit');
+  const served = await startConsole({
+    reader,
+    host: values.host ?? '127.0.0.1',
+    port: Number(values.port ?? 4020),
+  });
+  process.stdout.write(`audit console ${served.url}\n`);
+  const stop = async () => {
+    await served.close();
+    await pool?.end();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await new Promise(() => {});
 }
 
 const { values, positionals } = parseArgs({ args: rest, options: AUDIT_OPTIONS, allowPositionals: true });
