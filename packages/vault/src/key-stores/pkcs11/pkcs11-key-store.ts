@@ -99,6 +99,19 @@ function slotNumber(slot: Handle): number {
  * event loop for its duration, tens of microseconds with SoftHSM2. Open a second key store for
  * parallel work against a network HSM.
  */
+/**
+ * A data key as a short-lived session object: never on the token, and extractable, because it only
+ * passes through the HSM to be wrapped or unwrapped. It is destroyed right after use.
+ */
+const SESSION_DATA_KEY = [
+  { type: CKA_CLASS, value: CKO_SECRET_KEY },
+  { type: CKA_KEY_TYPE, value: CKK_AES },
+  { type: CKA_TOKEN, value: false },
+  { type: CKA_PRIVATE, value: true },
+  { type: CKA_SENSITIVE, value: false },
+  { type: CKA_EXTRACTABLE, value: true },
+];
+
 export class Pkcs11KeyStore implements KeyStore {
   readonly keyLabel: string;
   readonly tokenLabel: string;
@@ -175,12 +188,7 @@ export class Pkcs11KeyStore implements KeyStore {
     let temporary: Handle | undefined;
     try {
       temporary = module.C_CreateObject(session, [
-        { type: CKA_CLASS, value: CKO_SECRET_KEY },
-        { type: CKA_KEY_TYPE, value: CKK_AES },
-        { type: CKA_TOKEN, value: false },
-        { type: CKA_PRIVATE, value: true },
-        { type: CKA_SENSITIVE, value: false },
-        { type: CKA_EXTRACTABLE, value: true },
+        ...SESSION_DATA_KEY,
         { type: CKA_VALUE, value: Buffer.from(dek) },
       ]);
       const wrapped = module.C_WrapKey(
@@ -213,14 +221,7 @@ export class Pkcs11KeyStore implements KeyStore {
     const session = this.#session;
     let temporary: Handle | undefined;
     try {
-      temporary = module.C_UnwrapKey(session, MECHANISM, kek, Buffer.from(wrapped), [
-        { type: CKA_CLASS, value: CKO_SECRET_KEY },
-        { type: CKA_KEY_TYPE, value: CKK_AES },
-        { type: CKA_TOKEN, value: false },
-        { type: CKA_PRIVATE, value: true },
-        { type: CKA_SENSITIVE, value: false },
-        { type: CKA_EXTRACTABLE, value: true },
-      ]);
+      temporary = module.C_UnwrapKey(session, MECHANISM, kek, Buffer.from(wrapped), SESSION_DATA_KEY);
       const [value] = module.C_GetAttributeValue(session, temporary, [{ type: CKA_VALUE }]);
       if (!Buffer.isBuffer(value?.value))
         throw unavailable('PKCS#11 token returned no value for the unwrapped key');
