@@ -23,7 +23,12 @@ import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { envelopeBodyFromClaims } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
-import { type BoundaryRequestContext, boundaryContextOf, sealedSubjectToken } from './request-context.ts';
+import {
+  type BoundaryRequestContext,
+  boundaryContextOf,
+  sealedSubjectToken,
+  settingsOf,
+} from './request-context.ts';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from './telemetry.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
@@ -113,7 +118,7 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
       endHopSpan(hop, 'denied', 'scope_insufficient');
       return toolError(`insufficient scope: this tool requires ${required.join(' ')}`);
     }
-    const minted = boundary.settings.envelopes.mint(envelopeBody(boundary, traceId));
+    const minted = settingsOf(boundary).envelopes.mint(envelopeBody(boundary, traceId));
     const { envelope } = minted;
     hop.span.setAttributes(identityAttributes(envelope));
     const context = toolContext(ctx, boundary, minted, name, hop);
@@ -167,7 +172,7 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
 }
 
 function envelopeBody(boundary: BoundaryRequestContext, traceId: string) {
-  return envelopeBodyFromClaims(boundary.claims, { traceId, delegation: boundary.settings.delegation });
+  return envelopeBodyFromClaims(boundary.claims, { traceId, delegation: settingsOf(boundary).delegation });
 }
 
 async function record(
@@ -180,7 +185,8 @@ async function record(
   envelope: Envelope | undefined,
   span: { id: string; parent: string | undefined },
 ): Promise<void> {
-  const { claims, settings } = boundary;
+  const { claims } = boundary;
+  const settings = settingsOf(boundary);
   const { agent, services } = delegationOf(claims);
   const event = auditEvent({
     action: 'tool.invoke',
@@ -227,7 +233,7 @@ function toolContext(
   hop: HopSpan,
 ): ToolContext {
   const { envelope } = minted;
-  const { logger, downstream } = boundary.settings;
+  const { logger, downstream } = settingsOf(boundary);
   const progressToken = ctx.mcpReq._meta?.progressToken;
   let log: Logger | undefined;
   let client: DownstreamClient | undefined;

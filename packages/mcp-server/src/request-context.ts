@@ -32,6 +32,20 @@ export interface BoundarySettings {
  */
 const sealedTokens = new WeakMap<BoundaryRequestContext, string>();
 
+/**
+ * The boundary's settings (envelope signer, broker credentials, audit sink), kept off the context
+ * object itself: the context rides in `AuthInfo.extra`, where any plain SDK tool can reach it, and
+ * a tool must not be able to mint envelopes or borrow the broker's client assertion.
+ */
+const boundarySettings = new WeakMap<BoundaryRequestContext, BoundarySettings>();
+
+/** @internal For the tool wrapper only; not exported from the package. */
+export function settingsOf(context: BoundaryRequestContext): BoundarySettings {
+  const settings = boundarySettings.get(context);
+  if (settings === undefined) throw new TypeError('no boundary settings for this request');
+  return settings;
+}
+
 /** @internal For the downstream client only; not exported from the package. */
 export function sealedSubjectToken(context: BoundaryRequestContext): string {
   const token = sealedTokens.get(context);
@@ -48,7 +62,6 @@ export class BoundaryRequestContext {
   readonly httpTraceId: string | undefined;
   /** The calling hop's span id, from the HTTP `traceparent`. */
   readonly httpParentSpanId: string | undefined;
-  readonly settings: BoundarySettings;
 
   constructor(
     claims: AccessTokenClaims,
@@ -57,10 +70,10 @@ export class BoundaryRequestContext {
     subjectToken: string,
   ) {
     sealedTokens.set(this, subjectToken);
+    boundarySettings.set(this, settings);
     this.claims = claims;
     this.httpTraceId = traceIdFrom(traceparent);
     this.httpParentSpanId = parentSpanIdFrom(traceparent);
-    this.settings = settings;
     Object.freeze(this);
   }
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { remoteJwksResolver, verifyEnvelope } from '@baton/envelope';
+import { EnvelopeIssuer, remoteJwksResolver, verifyEnvelope } from '@baton/envelope';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { TOKEN_WITHHELD } from '../src/index.ts';
-import { reaches } from './fixtures/leaks.ts';
+import { findPath, reaches } from './fixtures/leaks.ts';
 import { ORDERS } from './fixtures/orders.ts';
 import { type Stack, startStack, TRUST_DOMAIN } from './fixtures/stack.ts';
 
@@ -187,6 +187,24 @@ describe('tool code cannot reach the raw token', () => {
     assert.equal(ctx.http?.req?.headers.get('authorization') ?? null, null);
     assert.equal(reaches(ctx, token), undefined, 'the token is reachable from the SDK context');
     assert.equal(reaches(ctx, token.split('.')[2]!), undefined);
+  });
+
+  it('a plain SDK tool cannot reach the envelope signer or the broker credentials through ctx.http.authInfo', async () => {
+    stack.observed.length = 0;
+    const client = await connect(stack, token);
+    await client.callTool({ name: 'plain_sdk_tool', arguments: {} });
+    await client.close();
+    const ctx = stack.observed[0]!.rawContext as {
+      http?: { authInfo?: { extra?: Record<string, unknown> } };
+    };
+    assert.ok(ctx.http?.authInfo?.extra?.['baton.boundary'], 'the boundary context rides in AuthInfo.extra');
+    const signer = findPath(
+      ctx,
+      (value) =>
+        value instanceof EnvelopeIssuer ||
+        (typeof value === 'object' && value !== null && ('mint' in value || 'assertion' in value)),
+    );
+    assert.equal(signer, undefined, `a signing capability is reachable at ${signer}`);
   });
 });
 
