@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   FileAuditStore,
@@ -10,24 +10,10 @@ import {
   PostgresAuditStore,
   verifyAuditLog,
 } from '../src/index.ts';
-import {
-  dropTables,
-  POSTGRES_URL,
-  postgresPool,
-  tempDirectory,
-  UNREACHABLE_URL,
-  uniquePrefix,
-} from './helpers/postgres.ts';
+import { POSTGRES_URL, postgresTestRun, UNREACHABLE_URL } from './helpers/postgres.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
-const pool = postgresPool();
-const runPrefix = uniquePrefix('crash');
-const directories: Array<{ remove(): void }> = [];
-after(async () => {
-  await dropTables(pool, runPrefix);
-  await pool.end();
-  for (const created of directories) created.remove();
-});
+const { pool, tablePrefix: freshTablePrefix, directory: temporaryDirectory } = postgresTestRun('crash');
 
 /**
  * Runs the writer child and SIGKILLs it once `killAfter` writes were acknowledged. Returns every id it
@@ -68,13 +54,12 @@ function writeUntilKilled(config: Record<string, unknown>, killAfter: number): P
 
 describe('crash safety: SIGKILL mid-burst', () => {
   it('FileAuditStore: every acknowledged event survives, the chain verifies, a torn tail is cut (3 kills)', async () => {
-    const directory = tempDirectory('crash-file');
-    directories.push(directory);
+    const directory = temporaryDirectory('crash-file');
     const acknowledged: string[] = [];
     for (let round = 0; round < 3; round++) {
       acknowledged.push(
         ...(await writeUntilKilled(
-          { kind: 'file', directory: directory.path, writer: 'crashy', count: 200_000, concurrency: 16 },
+          { kind: 'file', directory: directory, writer: 'crashy', count: 200_000, concurrency: 16 },
           300 + round * 200,
         )),
       );
@@ -82,12 +67,12 @@ describe('crash safety: SIGKILL mid-burst', () => {
         // SIGKILL lands between write(2) calls (the kernel finishes a write to a regular file), so the
         // tail a power cut or a full disk can leave is added by hand: half of the next line.
         appendFileSync(
-          fileStorePaths(directory.path, 'crashy').log,
+          fileStorePaths(directory, 'crashy').log,
           '{"seq":999999,"prev":"0000000000000000000000000000000000000000000000000000000000000000","hash":"12',
         );
       }
       // Before recovery: at most a torn last line, never a problem with an acknowledged record.
-      const before = await verifyAuditLog({ directory: directory.path, writer: 'crashy' });
+      const before = await verifyAuditLog({ directory: directory, writer: 'crashy' });
       assert.deepEqual(
         before.problems.filter((problem) => problem.kind !== 'torn_line'),
         [],
@@ -98,12 +83,12 @@ describe('crash safety: SIGKILL mid-burst', () => {
           ['torn_line'],
         );
       }
-      const store = await FileAuditStore.open({ directory: directory.path, writer: 'crashy' });
+      const store = await FileAuditStore.open({ directory: directory, writer: 'crashy' });
       const stored = new Set((await store.query({})).map((event) => event.id));
       await store.close();
       const missing = acknowledged.filter((id) => !stored.has(id));
       assert.deepEqual(missing, [], `round ${round}: acknowledged but lost`);
-      const report = await verifyAuditLog({ directory: directory.path, writer: 'crashy' });
+      const report = await verifyAuditLog({ directory: directory, writer: 'crashy' });
       assert.deepEqual(report.problems, []);
       assert.ok(report.events >= acknowledged.length);
     }
@@ -118,13 +103,12 @@ describe('crash safety: SIGKILL mid-burst', () => {
     ['fail-closed, PostgreSQL up: killed between outbox and insert', POSTGRES_URL, 'fail-closed'],
   ] as const) {
     it(`PostgresAuditStore (${label}): every acknowledged event is in PostgreSQL after the drain, once`, async () => {
-      const directory = tempDirectory('crash-pg');
-      directories.push(directory);
-      const tablePrefix = `${runPrefix}${failurePolicy === 'buffer' ? 'b' : 'f'}_`;
+      const directory = temporaryDirectory('crash-pg');
+      const tablePrefix = freshTablePrefix();
       const acknowledged = await writeUntilKilled(
         {
           kind: 'postgres',
-          directory: directory.path,
+          directory: directory,
           writer: 'crashy',
           count: 200_000,
           concurrency: 16,
@@ -135,11 +119,11 @@ describe('crash safety: SIGKILL mid-burst', () => {
         400,
       );
       // The outbox recovers like the file store: a torn tail is cut, not drained and not refused.
-      appendFileSync(outboxPaths(directory.path, 'crashy').log, '{"seq":999999,"prev":"00');
+      appendFileSync(outboxPaths(directory, 'crashy').log, '{"seq":999999,"prev":"00');
       const store = await PostgresAuditStore.open({
         pool,
         tablePrefix,
-        outboxDirectory: directory.path,
+        outboxDirectory: directory,
         writer: 'crashy',
       });
       assert.equal(store.pending, 0);

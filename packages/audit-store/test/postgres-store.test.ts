@@ -1,34 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PostgresAuditStore, verifyAuditLog } from '../src/index.ts';
 import { makeEvent } from './helpers/events.ts';
 import { readLines } from './helpers/log-lines.ts';
-import {
-  dropTables,
-  postgresPool,
-  tempDirectory,
-  UNREACHABLE_URL,
-  uniquePrefix,
-} from './helpers/postgres.ts';
+import { postgresTestRun } from './helpers/postgres.ts';
 
-const pool = postgresPool();
-const down = postgresPool(UNREACHABLE_URL);
-const runPrefix = uniquePrefix('pg');
-let tables = 0;
-const tablePrefix = () => `${runPrefix}${tables++}_`;
-const directories: Array<{ path: string; remove(): void }> = [];
-const directory = (tag: string) => {
-  const created = tempDirectory(tag);
-  directories.push(created);
-  return created.path;
-};
-after(async () => {
-  await dropTables(pool, runPrefix);
-  await pool.end();
-  await down.end();
-  for (const created of directories) created.remove();
-});
+const { pool, unreachable: down, tablePrefix, directory } = postgresTestRun('pg');
 
 const rowCount = async (prefix: string, writer: string) =>
   Number(

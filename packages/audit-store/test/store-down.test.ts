@@ -1,35 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuditStoreError, PostgresAuditStore, verifyAuditLog } from '../src/index.ts';
 import { makeEvent } from './helpers/events.ts';
 import { readLines } from './helpers/log-lines.ts';
-import {
-  dropTables,
-  postgresPool,
-  tempDirectory,
-  UNREACHABLE_URL,
-  uniquePrefix,
-} from './helpers/postgres.ts';
+import { postgresTestRun } from './helpers/postgres.ts';
 import { startProxy } from './helpers/tcp-proxy.ts';
 
-const pool = postgresPool();
-const unreachable = postgresPool(UNREACHABLE_URL);
-const runPrefix = uniquePrefix('down');
-let tables = 0;
-const tablePrefix = () => `${runPrefix}${tables++}_`;
-const directories: Array<{ path: string; remove(): void }> = [];
-const directory = (tag: string) => {
-  const created = tempDirectory(tag);
-  directories.push(created);
-  return created.path;
-};
-const pools = [pool, unreachable];
-after(async () => {
-  await dropTables(pool, runPrefix);
-  for (const each of pools) await each.end();
-  for (const created of directories) created.remove();
-});
+const { pool, unreachable, tablePrefix, directory, poolTo } = postgresTestRun('down');
 
 const idsInPostgres = async (prefix: string) =>
   (await pool.query(`SELECT id FROM ${prefix}audit_events ORDER BY seq`)).rows.map((row) => row.id as string);
@@ -112,8 +90,7 @@ describe('PostgreSQL goes down and comes back (a TCP path to the real server, cu
   it('buffer: writes keep resolving while it is down; the background drain inserts them when it is back', async () => {
     const prefix = tablePrefix();
     const proxy = await startProxy(5432);
-    const viaProxy = postgresPool(proxy.url);
-    pools.push(viaProxy);
+    const viaProxy = poolTo(proxy.url);
     const store = await PostgresAuditStore.open({
       pool: viaProxy,
       tablePrefix: prefix,
@@ -145,8 +122,7 @@ describe('PostgreSQL goes down and comes back (a TCP path to the real server, cu
   it('fail-closed: a write while it is down rejects; that event still reaches PostgreSQL, in chain order', async () => {
     const prefix = tablePrefix();
     const proxy = await startProxy(5432);
-    const viaProxy = postgresPool(proxy.url);
-    pools.push(viaProxy);
+    const viaProxy = poolTo(proxy.url);
     const store = await PostgresAuditStore.open({
       pool: viaProxy,
       tablePrefix: prefix,

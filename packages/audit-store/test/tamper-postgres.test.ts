@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { after, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import {
   type AuditLogProblem,
   canonicalJson,
@@ -9,17 +9,9 @@ import {
   verifyAuditLog,
 } from '../src/index.ts';
 import { makeEvent } from './helpers/events.ts';
-import { dropTables, postgresPool, tempDirectory, uniquePrefix } from './helpers/postgres.ts';
+import { postgresTestRun } from './helpers/postgres.ts';
 
-const pool = postgresPool();
-const runPrefix = uniquePrefix('tpg');
-let tables = 0;
-const directories: Array<{ remove(): void }> = [];
-after(async () => {
-  await dropTables(pool, runPrefix);
-  await pool.end();
-  for (const created of directories) created.remove();
-});
+const { pool, tablePrefix, directory } = postgresTestRun('tpg');
 
 const WRITER = 'api-1';
 
@@ -30,14 +22,13 @@ describe('tamper detection: PostgreSQL table', () => {
   let pinned: unknown;
 
   beforeEach(async () => {
-    prefix = `${runPrefix}${tables++}_`;
+    prefix = tablePrefix();
     table = `${prefix}audit_events`;
-    const outbox = tempDirectory('tpg');
-    directories.push(outbox);
+    const outbox = directory('tpg');
     const store = await PostgresAuditStore.open({
       pool,
       tablePrefix: prefix,
-      outboxDirectory: outbox.path,
+      outboxDirectory: outbox,
       writer: WRITER,
       checkpointEvery: 5,
     });
@@ -90,17 +81,18 @@ describe('tamper detection: PostgreSQL table', () => {
     assert.match(problem.detail, /seq 7 is missing between seq 6 and seq 8/);
   });
 
-  it('an inserted row linked into the middle of the chain: inserted, at its seq with its event id', async () => {
+  /** Inserts a well-formed row whose hash links to `prev`, as a forger with table access would. */
+  async function insertForgedRow(seq: number, prev: string) {
     const event = { ...makeEvent(), id: randomUUID() };
     const json = canonicalJson(event);
-    const prev = row(5).hash;
     await pool.query(
       `INSERT INTO ${table} (writer, seq, prev, hash, id, time, trace_id, initiator_sub, agent_client_id, target_name, outcome, event)
-       VALUES ($1, 21, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)`,
       [
         WRITER,
+        seq,
         prev,
-        chainHash(prev, json, 21),
+        chainHash(prev, json, seq),
         event.id,
         event.time,
         event.trace_id,
@@ -111,6 +103,11 @@ describe('tamper detection: PostgreSQL table', () => {
         json,
       ],
     );
+    return event;
+  }
+
+  it('an inserted row linked into the middle of the chain: inserted, at its seq with its event id', async () => {
+    const event = await insertForgedRow(21, row(5).hash);
     const problem = only(await verify());
     assert.equal(problem.kind, 'inserted');
     assert.equal(problem.seq, 21);
@@ -119,26 +116,7 @@ describe('tamper detection: PostgreSQL table', () => {
 
   it('an inserted row taking an existing seq (key constraint dropped first): inserted, the forged one', async () => {
     await pool.query(`ALTER TABLE ${table} DROP CONSTRAINT ${table}_pkey`);
-    const event = { ...makeEvent(), id: randomUUID() };
-    const json = canonicalJson(event);
-    const prev = row(7).hash;
-    await pool.query(
-      `INSERT INTO ${table} (writer, seq, prev, hash, id, time, trace_id, initiator_sub, agent_client_id, target_name, outcome, event)
-       VALUES ($1, 8, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`,
-      [
-        WRITER,
-        prev,
-        chainHash(prev, json, 8),
-        event.id,
-        event.time,
-        event.trace_id,
-        'alice',
-        'client-1',
-        'orders.list',
-        'ok',
-        json,
-      ],
-    );
+    const event = await insertForgedRow(8, row(7).hash);
     const problem = only(await verify());
     assert.equal(problem.kind, 'inserted');
     assert.equal(problem.seq, 8);
