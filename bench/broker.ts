@@ -2,6 +2,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { serviceClientMetadata, TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { generateSigningJwk, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { fmt, summarize } from './stats.ts';
@@ -81,16 +82,12 @@ export async function benchBroker(calls = 6000, concurrency = 16): Promise<Array
     })
   ).access_token;
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  const client = {
-    client_id: 'orders-mcp',
-    token_endpoint_auth_method: 'private_key_jwt',
-    token_endpoint_auth_signing_alg: 'ES256',
+  const client = serviceClientMetadata({
+    clientId: 'orders-mcp',
     jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k', alg: 'ES256', use: 'sig' }] },
-    grant_types: ['urn:ietf:params:oauth:grant-type:token-exchange'],
-    response_types: [],
-    redirect_uris: [],
-    baton_resources: [ORDERS],
-  };
+    resources: [ORDERS],
+    grantTypes: [TOKEN_EXCHANGE_GRANT],
+  });
   const { d: _d, ...idpPublicJwk } = idpKey as Record<string, unknown>;
   const setup = {
     idpIssuer: idp.issuer,

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, LogAuditSink, MemoryAuditSink } from '@baton/audit';
 import { startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
-import { serviceCredentials, TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
+import { serviceClientMetadata, serviceCredentials } from '@baton/broker-client';
 import { generateSigningJwk, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
 import { downstreamVerifier, withDownstreamIdentity } from '@baton/downstream-verifier';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
@@ -36,17 +36,7 @@ export async function benchDownstream(calls = 2000): Promise<Array<Record<string
       defaults: { lifetimeSeconds: 300, maxDepth: 3 },
     }),
     audit: new MemoryAuditSink(),
-    clients: [
-      {
-        client_id: 'orders-mcp',
-        token_endpoint_auth_method: 'private_key_jwt',
-        jwks: credentials.jwks,
-        grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        baton_resources: [MCP],
-      } as never,
-    ],
+    clients: [serviceClientMetadata({ clientId: 'orders-mcp', jwks: credentials.jwks, resources: [MCP] })],
     initialAccessToken: 'bench-initial-access-token',
   });
   const ring = EnvelopeKeyRing.generate({ retentionSeconds: 900 });

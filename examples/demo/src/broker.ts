@@ -6,8 +6,8 @@ import { createCedarPolicyEngine } from '@baton/broker/policy';
 import {
   clientCredentialsToken,
   type ServiceCredentials,
+  serviceClientMetadata,
   serviceCredentials,
-  TOKEN_EXCHANGE_GRANT,
 } from '@baton/broker-client';
 
 export interface DemoBroker {
@@ -19,17 +19,12 @@ export interface DemoBroker {
 
 /** Operator-approved registration (RFC 7591 §3) of a service: its public key and the resource it serves. */
 function serviceClient(credentials: ServiceCredentials, name: string, resource: string) {
-  return {
-    client_id: credentials.clientId,
-    client_name: name,
-    token_endpoint_auth_method: 'private_key_jwt',
-    token_endpoint_auth_signing_alg: 'ES256',
+  return serviceClientMetadata({
+    clientId: credentials.clientId,
+    clientName: name,
     jwks: credentials.jwks,
-    grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
-    response_types: [],
-    redirect_uris: [],
-    baton_resources: [resource],
-  } as never;
+    resources: [resource],
+  });
 }
 
 /** The broker with its embedded store and the demo's declared policy (`policy.cedar`). */

@@ -1,4 +1,10 @@
-export { type RegisterServiceOptions, registerService } from './register-service.ts';
+export {
+  type RegisterServiceOptions,
+  registerService,
+  type ServiceClientMetadata,
+  type ServiceClientMetadataOptions,
+  serviceClientMetadata,
+} from './register-service.ts';
 export { type ServiceCredentials, serviceCredentials } from './service-credentials.ts';
 export {
   clientCredentialsToken,

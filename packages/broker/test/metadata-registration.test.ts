@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, generateKeyPair } from 'jose';
+import { clientCredentialsToken, registerService, serviceCredentials } from '@baton/broker-client';
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
-import { type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
+import { BILLING_API, type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
 
 describe('authorization server surface', () => {
   let stack: BrokerStack;
@@ -74,6 +75,28 @@ describe('authorization server surface', () => {
     const bad = await register({ client_name: 'bad', baton_resources: ['not a uri'] });
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: string }).error, 'invalid_client_metadata');
+  });
+
+  it('registerService registers an EdDSA-keyed service under its own algorithm, and its assertions are accepted', async () => {
+    const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
+    const credentials = await serviceCredentials('unused-until-registered', {
+      ...(await exportJWK(privateKey)),
+      alg: 'EdDSA',
+    });
+    const registered = await registerService({
+      registrationEndpoint: `${stack.broker.issuer}/reg`,
+      initialAccessToken: 'test-initial-access-token',
+      clientName: 'ledger service (EdDSA)',
+      jwks: credentials.jwks,
+      resources: ['http://127.0.0.1:4105/ledger'],
+    });
+    assert.equal(registered.token_endpoint_auth_signing_alg, 'EdDSA');
+    const service = await serviceCredentials(registered.client_id, {
+      ...(await exportJWK(privateKey)),
+      alg: 'EdDSA',
+    });
+    const token = await clientCredentialsToken(stack.broker.issuer, service, { resource: BILLING_API });
+    assert.equal(decodeJwt(token.access_token).client_id, registered.client_id);
   });
 });
 

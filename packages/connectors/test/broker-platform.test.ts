@@ -6,6 +6,7 @@ import { createCedarPolicyEngine } from '@baton/broker/policy';
 import {
   exchangeToken,
   type ServiceCredentials,
+  serviceClientMetadata,
   serviceCredentials,
   TOKEN_EXCHANGE_GRANT,
   TokenRequestError,
@@ -58,15 +59,12 @@ when { context.mode == "on_behalf_of" };`,
       }),
       audit,
       clients: [
-        {
-          client_id: 'crm-mcp',
-          token_endpoint_auth_method: 'private_key_jwt',
+        serviceClientMetadata({
+          clientId: 'crm-mcp',
           jwks: service.jwks,
-          grant_types: [TOKEN_EXCHANGE_GRANT],
-          response_types: [],
-          redirect_uris: [],
-          baton_resources: [MCP],
-        } as never,
+          resources: [MCP],
+          grantTypes: [TOKEN_EXCHANGE_GRANT],
+        }),
       ],
       initialAccessToken: 'platform-test-initial-access-token',
     });

@@ -9,6 +9,7 @@ import {
   clientCredentialsToken,
   exchangeToken,
   type ServiceCredentials,
+  serviceClientMetadata,
   serviceCredentials,
   TOKEN_EXCHANGE_GRANT,
 } from '@baton/broker-client';
@@ -45,15 +46,7 @@ describe('downstream verifier', () => {
     service = await serviceCredentials('orders-mcp');
     stranger = await serviceCredentials('stranger');
     const client = (credentials: ServiceCredentials) =>
-      ({
-        client_id: credentials.clientId,
-        token_endpoint_auth_method: 'private_key_jwt',
-        jwks: credentials.jwks,
-        grant_types: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
-        response_types: [],
-        redirect_uris: [],
-        baton_resources: [MCP],
-      }) as never;
+      serviceClientMetadata({ clientId: credentials.clientId, jwks: credentials.jwks, resources: [MCP] });
     broker = await startBroker({
       trustedIssuers: [{ issuer: idp.issuer }],
       audiences: [
@@ -311,15 +304,12 @@ describe('downstream verifier as Express middleware', () => {
       }),
       audit: new MemoryAuditSink(),
       clients: [
-        {
-          client_id: 'orders-mcp',
-          token_endpoint_auth_method: 'private_key_jwt',
+        serviceClientMetadata({
+          clientId: 'orders-mcp',
           jwks: credentials.jwks,
-          grant_types: [TOKEN_EXCHANGE_GRANT],
-          response_types: [],
-          redirect_uris: [],
-          baton_resources: [MCP],
-        } as never,
+          resources: [MCP],
+          grantTypes: [TOKEN_EXCHANGE_GRANT],
+        }),
       ],
       initialAccessToken: 'express-test-initial-access-token',
     });
