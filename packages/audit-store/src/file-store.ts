@@ -1,14 +1,20 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AuditEvent, AuditQuery, AuditReader, AuditSink } from '@baton/audit';
+import {
+  type AuditEvent,
+  type AuditQuery,
+  type AuditReader,
+  type AuditSink,
+  selectEvents,
+} from '@baton/audit';
 import { GENESIS_HASH } from './chain-hash.ts';
 import { type ChainHead, ChainLog } from './chain-log.ts';
 import { type CheckpointPublicJwk, CheckpointSigner } from './checkpoint-signer.ts';
 import { validateEvent } from './event-validation.ts';
 import { parseLog } from './line-format.ts';
 import { checkCheckpointEvery, checkDirectory, checkSigningKey, checkWriter } from './options.ts';
-import { checkQuery, selectEvents } from './select-events.ts';
+import { checkQuery } from './select-events.ts';
 
 export interface FileAuditStoreOptions {
   /** Created if missing. Holds `<writer>.audit.jsonl`, `<writer>.checkpoint-keys.json` and a lock file. */

@@ -1,11 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AuditEvent, AuditQuery, AuditReader } from '@baton/audit';
+import { type AuditEvent, type AuditQuery, type AuditReader, selectEvents } from '@baton/audit';
 import type pg from 'pg';
 import { parseLog } from './line-format.ts';
 import { querySql } from './postgres/query-sql.ts';
 import { auditTables } from './postgres/schema.ts';
-import { checkQuery, selectEvents } from './select-events.ts';
+import { checkQuery } from './select-events.ts';
 
 /**
  * Reads every writer's log in an embedded store directory without opening it for writing (no lock):

@@ -13,5 +13,6 @@ export {
   fanOut,
   MemoryAuditSink,
   matchesQuery,
+  selectEvents,
 } from './sink.ts';
 export { newSpanId, newTraceId, parentSpanIdFrom, traceIdFrom, traceparent } from './trace-context.ts';

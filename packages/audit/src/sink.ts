@@ -12,6 +12,8 @@ export interface AuditSink {
 /** Which events to read back; every field narrows, none means everything. Times are RFC 3339. */
 export interface AuditQuery {
   traceId?: string;
+  /** Any of these traces: one read for a page of traces instead of one per trace. */
+  traceIds?: readonly string[];
   /** The initiator's `sub`. */
   user?: string;
   /** The agent's client id. */
@@ -39,9 +41,7 @@ export class MemoryAuditSink implements AuditSink, AuditReader {
   }
 
   async query(query: AuditQuery): Promise<AuditEvent[]> {
-    const matches = this.events.filter((event) => matchesQuery(event, query));
-    if (query.limit === undefined) return matches;
-    return query.limit > 0 ? matches.slice(-query.limit) : [];
+    return selectEvents(this.events, query);
   }
 }
 
@@ -49,6 +49,7 @@ export class MemoryAuditSink implements AuditSink, AuditReader {
 export function matchesQuery(event: AuditEvent, query: AuditQuery): boolean {
   return (
     (query.traceId === undefined || event.trace_id === query.traceId) &&
+    (query.traceIds === undefined || query.traceIds.includes(event.trace_id)) &&
     (query.user === undefined || event.initiator.sub === query.user) &&
     (query.agent === undefined || event.agent.client_id === query.agent) &&
     (query.target === undefined || event.target.name === query.target) &&
@@ -56,6 +57,19 @@ export function matchesQuery(event: AuditEvent, query: AuditQuery): boolean {
     (query.since === undefined || event.time >= query.since) &&
     (query.until === undefined || event.time <= query.until)
   );
+}
+
+/**
+ * The events `query` selects (by `matchesQuery`), oldest first by `time` with stored order breaking
+ * ties; with `limit`, the newest `limit` of them, still oldest first: what every reader returns.
+ */
+export function selectEvents(events: Iterable<AuditEvent>, query: AuditQuery): AuditEvent[] {
+  const matches: AuditEvent[] = [];
+  for (const event of events) if (matchesQuery(event, query)) matches.push(event);
+  // Array#sort is stable, so equal times keep their stored (chain) order.
+  matches.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  if (query.limit === undefined) return matches;
+  return query.limit === 0 ? [] : matches.slice(-query.limit);
 }
 
 /** Writes every event to each sink; rejects if any sink rejects (after all were tried). */

@@ -57,4 +57,20 @@ describe('audit log sink', () => {
     await assert.rejects(fanOut(failing, memory).write(event()), /down/);
     assert.equal(memory.events.length, 1);
   });
+
+  it('MemoryAuditSink answers queries in time order, as every reader does, whatever the write order', async () => {
+    const memory = new MemoryAuditSink();
+    const late = { ...event(), time: '2026-01-01T12:00:02.000Z' };
+    const early = { ...event(), time: '2026-01-01T12:00:01.000Z' };
+    await memory.write(late);
+    await memory.write(early);
+    assert.deepEqual(
+      (await memory.query({})).map((each) => each.id),
+      [early.id, late.id],
+    );
+    assert.deepEqual(
+      (await memory.query({ limit: 1 })).map((each) => each.id),
+      [late.id],
+    );
+  });
 });

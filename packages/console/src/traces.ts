@@ -55,10 +55,16 @@ export async function listTraces(reader: AuditReader, filters: TraceFilters): Pr
     .sort((a, b) => (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0))
     .slice(0, filters.limit)
     .map(([traceId]) => traceId);
-  const traces = await Promise.all(chosen.map((traceId) => reader.query({ traceId })));
-  return traces
-    .map((events, index) => (events.length > 0 ? summarise(chosen[index]!, events) : undefined))
-    .filter((summary): summary is TraceSummary => summary !== undefined)
+  if (chosen.length === 0) return [];
+  // One read for the whole page: a reader may scan its store per query.
+  const byTrace = new Map<string, AuditEvent[]>();
+  for (const event of await reader.query({ traceIds: chosen })) {
+    const events = byTrace.get(event.trace_id) ?? [];
+    events.push(event);
+    byTrace.set(event.trace_id, events);
+  }
+  return [...byTrace]
+    .map(([traceId, events]) => summarise(traceId, events))
     .sort((a, b) => (a.ended < b.ended ? 1 : a.ended > b.ended ? -1 : 0));
 }
 

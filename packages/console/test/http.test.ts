@@ -50,7 +50,7 @@ describe('console over HTTP', () => {
 
   const get = (path: string, init?: RequestInit) => fetch(new URL(path, app.url), init);
 
-  test('the list form maps its parameters onto one AuditQuery, then reads each trace whole', async () => {
+  test('the list form maps its parameters onto one AuditQuery, then reads the chosen traces whole in one query', async () => {
     reader.queries.length = 0;
     const response = await get(
       '/?user=alice&agent=agent-1&target=order_summary&outcome=ok&since=2026-05-04T09:00:00Z&until=2026-05-04T09:30:00Z',
@@ -66,7 +66,7 @@ describe('console over HTTP', () => {
         until: '2026-05-04T09:30:00.000Z',
         limit: EVENT_SCAN_LIMIT,
       },
-      { traceId: ALICE_TRACE },
+      { traceIds: [ALICE_TRACE] },
     ]);
     const body = await response.text();
     assert.match(body, new RegExp(`href="/traces/${ALICE_TRACE}"`));

@@ -25,6 +25,10 @@ export function querySql(table: string, query: AuditQuery): { text: string; valu
     values.push(value);
     conditions.push(`${column} ${operator} $${values.length}`);
   }
+  if (query.traceIds !== undefined) {
+    values.push(query.traceIds);
+    conditions.push(`trace_id = ANY($${values.length}::text[])`);
+  }
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
   if (query.limit === undefined) {
     return { text: `SELECT event FROM ${table} ${where} ORDER BY time, writer, seq`, values };

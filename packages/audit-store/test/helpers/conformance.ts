@@ -66,6 +66,9 @@ export function sinkReaderConformance(name: string, open: () => Promise<StoreUnd
       ['combined with limit', { traceId: 'trace-0', limit: 2 }],
       ['nothing matches', { user: 'nobody' }],
       ['limit 0', { limit: 0 }],
+      ['by several traces', { traceIds: ['trace-1', 'trace-4', 'trace-absent'] }],
+      ['by several traces and a user', { traceIds: ['trace-1', 'trace-4'], user: 'alice' }],
+      ['by an empty list of traces', { traceIds: [] }],
     ];
     for (const [label, query] of queries) {
       it(`query ${label} selects what matchesQuery selects`, async () => {
@@ -95,6 +98,7 @@ export function sinkReaderConformance(name: string, open: () => Promise<StoreUnd
     it('rejects a query it cannot answer like every other store', async () => {
       await assert.rejects(subject.store.query({ limit: -1 }), TypeError);
       await assert.rejects(subject.store.query({ user: 42 as unknown as string }), TypeError);
+      await assert.rejects(subject.store.query({ traceIds: 'trace-1' as unknown as string[] }), TypeError);
     });
   });
 }
