@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { AuditOutcome, AuditQuery, AuditReader } from '@baton/audit';
+import { utcTime } from '@baton/console';
 import { renderTraceTree } from './trace-tree.ts';
 
 export const AUDIT_USAGE = `usage:
@@ -8,7 +9,8 @@ export const AUDIT_USAGE = `usage:
   baton audit export [filters]            JSON lines, for other tools
   baton audit verify                      check the hash chain and signed checkpoints
 filters: --user SUB --agent CLIENT_ID --tool NAME --outcome ok|denied|error --since TIME --until TIME --limit N
-store:   --store DIRECTORY (embedded) or --postgres URL (with --outbox DIRECTORY); default $BATON_AUDIT_STORE or .baton/audit
+store:   --store DIRECTORY (embedded) or --postgres URL; default $BATON_AUDIT_STORE or .baton/audit
+times:   RFC 3339; without a zone they are UTC (as in the console)
 `;
 
 /** Parses filters into the one query shape every reader understands. */
@@ -20,18 +22,19 @@ export function queryFrom(values: Record<string, string | boolean | undefined>):
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0))
     throw new Error('--limit must be a positive integer');
+  const times: { since?: string; until?: string } = {};
   for (const key of ['since', 'until'] as const) {
-    if (values[key] !== undefined && Number.isNaN(Date.parse(String(values[key]))))
-      throw new Error(`--${key} must be a date or time`);
+    if (values[key] === undefined) continue;
+    const time = utcTime(String(values[key]));
+    if (!time) throw new Error(`--${key} must be a date and time such as 2026-05-01T09:30:00Z`);
+    times[key] = time;
   }
-  const iso = (value: unknown) => new Date(String(value)).toISOString();
   return {
     ...(values.user ? { user: String(values.user) } : {}),
     ...(values.agent ? { agent: String(values.agent) } : {}),
     ...(values.tool ? { target: String(values.tool) } : {}),
     ...(outcome ? { outcome: outcome as AuditOutcome } : {}),
-    ...(values.since ? { since: iso(values.since) } : {}),
-    ...(values.until ? { until: iso(values.until) } : {}),
+    ...times,
     ...(limit ? { limit } : {}),
   };
 }
@@ -46,7 +49,6 @@ export const AUDIT_OPTIONS = {
   limit: { type: 'string' },
   store: { type: 'string' },
   postgres: { type: 'string' },
-  outbox: { type: 'string' },
 } as const;
 
 /** Runs `baton audit …` against a reader; returns what to print. */

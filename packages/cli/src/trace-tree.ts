@@ -1,4 +1,5 @@
 import type { AuditEvent } from '@baton/audit';
+import { type Hop, orderHops } from '@baton/console';
 
 export interface TraceNode {
   event: AuditEvent;
@@ -6,20 +7,18 @@ export interface TraceNode {
 }
 
 /**
- * One trace's events as the tree of hops that caused one another, through W3C span links
- * (`parent_span_id` → `span_id`). Events whose parent is not in the set are roots; siblings keep
- * time order. Events without span ids (older writers) become roots in time order.
+ * One trace's events as the tree of hops that caused one another: the console's causal order
+ * (`orderHops`, through W3C span links) as a tree. Every event appears exactly once, including
+ * events with a duplicated span id or caught in a span cycle.
  */
 export function traceTree(events: readonly AuditEvent[]): TraceNode[] {
-  const ordered = [...events].sort((a, b) => a.time.localeCompare(b.time));
-  const nodes = new Map<string, TraceNode>();
-  for (const event of ordered) if (event.span_id) nodes.set(event.span_id, { event, children: [] });
+  const nodes = new Map<Hop, TraceNode>();
   const roots: TraceNode[] = [];
-  for (const event of ordered) {
-    const node = (event.span_id && nodes.get(event.span_id)) || { event, children: [] };
-    const parent = event.parent_span_id ? nodes.get(event.parent_span_id) : undefined;
-    if (parent && parent !== node) parent.children.push(node);
-    else roots.push(node);
+  // Depth first: a hop's parent is always placed before it.
+  for (const hop of orderHops(events)) {
+    const node: TraceNode = { event: hop.event, children: [] };
+    nodes.set(hop, node);
+    (hop.parent ? nodes.get(hop.parent)!.children : roots).push(node);
   }
   return roots;
 }

@@ -60,7 +60,7 @@ export function parseFilters(params: URLSearchParams): TraceFilters {
   }
   for (const bound of ['since', 'until'] as const) {
     if (!values[bound]) continue;
-    const time = rfc3339(values[bound]);
+    const time = utcTime(values[bound]);
     if (time) query[bound] = time;
     else errors.push(`${bound} must be a date and time such as 2026-05-01T09:30:00Z`);
   }
@@ -83,7 +83,7 @@ function text(params: URLSearchParams, name: string): string {
  * A value without a zone (what a `datetime-local` input sends) is read as UTC rather than as the
  * server's local time, which a reviewer cannot see.
  */
-function rfc3339(value: string): string | undefined {
+export function utcTime(value: string): string | undefined {
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(value))
     return undefined;
   const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(value) && value.length > 10;

@@ -6,6 +6,7 @@ export {
   MAX_TRACE_LIMIT,
   parseFilters,
   type TraceFilters,
+  utcTime,
 } from './filters.ts';
 export {
   type EdgeHop,
