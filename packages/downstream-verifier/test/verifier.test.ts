@@ -14,7 +14,14 @@ import {
   TOKEN_EXCHANGE_GRANT,
 } from '@baton/broker-client';
 import { type DemoIdp, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
-import { type EnvelopeBody, EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
+import {
+  type EnvelopeBody,
+  EnvelopeError,
+  type EnvelopeErrorCode,
+  EnvelopeIssuer,
+  EnvelopeKeyRing,
+} from '@baton/envelope';
+import { BearerError, type RefusalReason } from '@baton/resource-server';
 import { type DownstreamVerifier, downstreamVerifier, withDownstreamIdentity } from '../src/index.ts';
 
 const MCP = 'http://127.0.0.1:4301/mcp';
@@ -37,6 +44,7 @@ describe('downstream verifier', () => {
   let broker: Broker;
   let service: ServiceCredentials;
   let stranger: ServiceCredentials;
+  let ring: EnvelopeKeyRing;
   let envelopes: EnvelopeIssuer;
   let jwksServer: Server;
   let verifier: DownstreamVerifier;
@@ -63,7 +71,7 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       clients: [client(service), client(stranger)],
       initialAccessToken: 'verifier-test-initial-access-token',
     });
-    const ring = EnvelopeKeyRing.generate({ retentionSeconds: 900 });
+    ring = EnvelopeKeyRing.generate({ retentionSeconds: 900 });
     envelopes = new EnvelopeIssuer({ issuer: MCP, trustDomain: TRUST_DOMAIN, keys: ring });
     jwksServer = createServer((_request, response) => response.end(JSON.stringify(ring.jwks())));
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
@@ -100,10 +108,29 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       })
     ).access_token;
   const headers = (entries: Record<string, string>) => new Headers(entries);
-  async function refused(promise: Promise<unknown>, status: number, error: string) {
-    await assert.rejects(promise, (thrown: { status?: number; error?: string }) => {
+  /**
+   * Asserts the public refusal (status, RFC 6750 error) and the private reason; for a refused
+   * envelope, also the envelope's own code (carried as the cause); where two refusals share a reason,
+   * the public description tells them apart. A test cannot pass for a refusal other than its own.
+   */
+  async function refused(
+    promise: Promise<unknown>,
+    status: number,
+    error: string,
+    expected: { reason: RefusalReason; envelope?: EnvelopeErrorCode; description?: RegExp },
+  ) {
+    await assert.rejects(promise, (thrown: unknown) => {
+      assert.ok(thrown instanceof BearerError, 'expected a BearerError');
       assert.equal(thrown.status, status);
       assert.equal(thrown.error, error);
+      assert.equal(thrown.reason, expected.reason);
+      if (expected.envelope === undefined) {
+        assert.ok(!(thrown.cause instanceof EnvelopeError), 'unexpected envelope refusal');
+      } else {
+        assert.ok(thrown.cause instanceof EnvelopeError, 'expected the envelope refusal as the cause');
+        assert.equal(thrown.cause.code, expected.envelope);
+      }
+      if (expected.description) assert.match(thrown.description, expected.description);
       return true;
     });
   }
@@ -161,6 +188,7 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       verifier.verify(headers({ authorization: `Bearer ${exchanged.access_token}` })),
       401,
       'invalid_token',
+      { reason: 'audience_invalid', description: /not issued for this resource/ },
     );
   });
 
@@ -169,6 +197,7 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       verifier.verify(headers({ authorization: `Bearer ${await serviceToken()}` })),
       401,
       'invalid_token',
+      { reason: 'claims_invalid', description: /must carry its Txn-Token/ },
     );
   });
 
@@ -178,26 +207,25 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       verifier.verify(headers({ authorization: `Bearer ${await serviceToken()}`, 'txn-token': envelope })),
       401,
       'invalid_token',
+      { reason: 'audience_invalid', description: /does not allow calls to this API/ },
     );
   });
 
   it('refuses an envelope from another trust domain', async () => {
-    const foreign = new EnvelopeIssuer({
-      issuer: MCP,
-      trustDomain: 'other.domain',
-      keys: EnvelopeKeyRing.generate({ retentionSeconds: 900 }),
-    });
+    // Signed with the trusted key ring and issuer: only the trust domain is wrong.
+    const foreign = new EnvelopeIssuer({ issuer: MCP, trustDomain: 'other.domain', keys: ring });
     await refused(
       verifier.verify(
         headers({ authorization: `Bearer ${await serviceToken()}`, 'txn-token': foreign.mint(body()).token }),
       ),
       401,
       'invalid_token',
+      { reason: 'claims_invalid', envelope: 'ERR_ENVELOPE_TRUST_DOMAIN_INVALID' },
     );
   });
 
   it('refuses an expired envelope', async () => {
-    const ring = EnvelopeKeyRing.generate({ retentionSeconds: 900 });
+    // Signed with the trusted key ring, issuer and trust domain: only the expiry is wrong.
     const stale = new EnvelopeIssuer({
       issuer: MCP,
       trustDomain: TRUST_DOMAIN,
@@ -210,6 +238,7 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       ),
       401,
       'invalid_token',
+      { reason: 'claims_invalid', envelope: 'ERR_ENVELOPE_EXPIRED' },
     );
   });
 
@@ -224,6 +253,7 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       verifier.verify(headers({ authorization: `Bearer ${token}`, 'txn-token': forger.mint(body()).token })),
       401,
       'invalid_token',
+      { reason: 'claims_invalid', envelope: 'ERR_ENVELOPE_KEY_UNKNOWN' },
     );
     const [h, p, s] = envelopes.mint(body()).token.split('.');
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
@@ -234,6 +264,7 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       verifier.verify(headers({ authorization: `Bearer ${token}`, 'txn-token': altered })),
       401,
       'invalid_token',
+      { reason: 'claims_invalid', envelope: 'ERR_ENVELOPE_SIGNATURE_INVALID' },
     );
   });
 
@@ -247,6 +278,7 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       ),
       401,
       'invalid_token',
+      { reason: 'claims_invalid', description: /not trusted to call as itself/ },
     );
   });
 
@@ -261,6 +293,7 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
       ),
       403,
       'insufficient_scope',
+      { reason: 'scope_insufficient' },
     );
   });
 
