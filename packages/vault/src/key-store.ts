@@ -28,6 +28,8 @@ export interface KeyStore {
   rotate?(): Promise<string>;
   /** Destroys a non-current KEK. Entries still wrapped under it become unreadable: rewrap first. */
   retire?(kekId: string): Promise<void>;
+  /** Re-reads which KEKs exist and which is current, picking up a rotation made by another process. */
+  reload?(): Promise<void>;
   close?(): Promise<void>;
 }
 

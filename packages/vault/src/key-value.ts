@@ -11,6 +11,8 @@ export interface EncryptedKeyValue {
 /**
  * Token caches keep their entries here so that every cached token is encrypted at rest. Cache keys
  * name a person, an agent and an audience; entry ids are stored in clear, so keys are hashed first.
+ * A `ttlSeconds` beyond the vault's `maxTtlSeconds` is clamped to it: the entry then lapses before the
+ * value does, and the caller fetches it again.
  *
  * @example
  * const cache = vaultKeyValue(vault, 'downstream');
@@ -24,7 +26,8 @@ export function vaultKeyValue(vault: Vault, namespace: string): EncryptedKeyValu
       return typeof value === 'string' ? value : undefined;
     },
     async set(key, value, ttlSeconds) {
-      await vault.put(entry(key), value, { ttlSeconds: Math.max(1, Math.floor(ttlSeconds)) });
+      const ttl = Math.min(Math.max(1, Math.floor(ttlSeconds)), vault.maxTtlSeconds);
+      await vault.put(entry(key), value, { ttlSeconds: ttl });
     },
     async delete(key) {
       await vault.delete(entry(key));

@@ -77,6 +77,11 @@ export class Vault {
     this.#maxTtlSeconds = max;
   }
 
+  /** The longest `ttlSeconds` that `put` accepts; callers with longer-lived values clamp to it. */
+  get maxTtlSeconds(): number {
+    return this.#maxTtlSeconds;
+  }
+
   /** Seals and stores `plaintext` under `entryId`, replacing any previous entry. Fails closed if the key store is unavailable. */
   async put(entryId: EntryId, plaintext: string | Uint8Array, options: PutOptions): Promise<void> {
     const id = canonicalEntryId(entryId);
@@ -172,9 +177,12 @@ export class Vault {
    * Re-wraps every entry's data key under the current KEK. Ciphertexts, nonces and tags are untouched
    * (the KEK id is deliberately outside the authenticated data). Each write is a compare-and-set, so an
    * entry `put` concurrently is never overwritten with its older value. Per-entry key failures are
-   * reported, not thrown; a key store or store outage aborts the pass.
+   * reported, not thrown; a key store or store outage aborts the pass. The key store is reloaded first
+   * (when it can be), so a pass run after another process rotated re-wraps under that process's new KEK
+   * rather than this process's stale one.
    */
   async rewrapAll(): Promise<RewrapReport> {
+    if (typeof this.#keyStore.reload === 'function') await this.#keyStore.reload();
     const report: RewrapReport = { scanned: 0, rewrapped: 0, current: 0, gone: 0, raced: 0, failed: [] };
     for await (const id of this.#store.list()) {
       report.scanned += 1;

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createVault, FileKeyStore, VaultError } from '../src/index.ts';
+import { createVault, FileKeyStore, MemoryVaultStore, VaultError } from '../src/index.ts';
 import { aesKeyUnwrap, aesKeyWrap } from '../src/key-stores/aes-key-wrap.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-vault-file-'));
@@ -194,6 +194,52 @@ describe('FileKeyStore', () => {
     assert.notEqual(b.currentKeyId, kekId);
     assert.deepEqual(Buffer.from(await b.unwrap(kekId, wrapped)), Buffer.alloc(32, 2));
     assert.equal(b.currentKeyId, kekId, 'b reloaded the file');
+  });
+
+  it('another process sharing the file seals new entries under its rotation, so retiring the old KEK loses nothing', async () => {
+    const path = freshPath();
+    const records = new MemoryVaultStore();
+    const a = await FileKeyStore.open({ path });
+    const b = await FileKeyStore.open({ path });
+    const vaultA = createVault({ keyStore: a, store: records });
+    const vaultB = createVault({ keyStore: b, store: records });
+    const old = a.currentKeyId;
+    await vaultA.put({ namespace: 't', key: 'before' }, 'sealed-before-rotation', { ttlSeconds: 60 });
+    // B rotates, re-wraps everything and retires the old KEK, all within A's reload interval.
+    const fresh = await vaultB.rotateKeyEncryptionKey();
+    const report = await vaultB.rewrapAll();
+    assert.equal(report.rewrapped, 1);
+    assert.deepEqual(report.failed, []);
+    await b.retire(old);
+    // A's very next put is sealed under B's new KEK, and B (which no longer holds the old one) reads it.
+    await vaultA.put({ namespace: 't', key: 'after' }, 'sealed-after-rotation', { ttlSeconds: 60 });
+    assert.equal(a.currentKeyId, fresh);
+    assert.equal(await vaultB.get({ namespace: 't', key: 'after' }), 'sealed-after-rotation');
+    assert.equal(await vaultB.get({ namespace: 't', key: 'before' }), 'sealed-before-rotation');
+    assert.equal(await vaultA.get({ namespace: 't', key: 'before' }), 'sealed-before-rotation');
+    const reopened = createVault({ keyStore: await FileKeyStore.open({ path }), store: records });
+    assert.equal(await reopened.get({ namespace: 't', key: 'after' }), 'sealed-after-rotation');
+  });
+
+  it('rewrapAll on a process that did not rotate re-wraps under the rotation another process made', async () => {
+    const path = freshPath();
+    const records = new MemoryVaultStore();
+    const a = await FileKeyStore.open({ path });
+    const b = await FileKeyStore.open({ path });
+    const vaultA = createVault({ keyStore: a, store: records });
+    const old = a.currentKeyId;
+    await vaultA.put({ namespace: 't', key: 'one' }, 'value-one', { ttlSeconds: 60 });
+    const fresh = await b.rotate();
+    const report = await vaultA.rewrapAll();
+    assert.equal(
+      report.rewrapped,
+      1,
+      'A re-wrapped under the new KEK instead of calling its old one current',
+    );
+    assert.equal(a.currentKeyId, fresh);
+    await b.retire(old);
+    const vaultB = createVault({ keyStore: b, store: records });
+    assert.equal(await vaultB.get({ namespace: 't', key: 'one' }), 'value-one');
   });
 
   it('concurrent rotations from several instances lose no KEK (the lock serialises them)', async () => {

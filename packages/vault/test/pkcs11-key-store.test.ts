@@ -182,6 +182,57 @@ describe('Pkcs11KeyStore (SoftHSM2)', () => {
     assert.equal(count, 1, 'the retired KEK was destroyed in the token');
   });
 
+  it('another instance of the same KEK family seals under its rotation: after rotate, rewrap and retire elsewhere, nothing is lost', async () => {
+    const a = await open();
+    const b = await open({ keyLabel: a.keyLabel, generateIfMissing: false });
+    const records = new MemoryVaultStore();
+    const vaultA = createVault({ keyStore: a, store: records });
+    const vaultB = createVault({ keyStore: b, store: records });
+    const old = a.currentKeyId;
+    await vaultA.put({ namespace: 't', key: 'before' }, 'sealed-before-rotation', { ttlSeconds: 60 });
+    // All within A's re-selection interval: only the gone KEK handle tells A about the rotation.
+    const fresh = await vaultB.rotateKeyEncryptionKey();
+    const report = await vaultB.rewrapAll();
+    assert.equal(report.rewrapped, 1);
+    await b.retire(old);
+    await vaultA.put({ namespace: 't', key: 'after' }, 'sealed-after-rotation', { ttlSeconds: 60 });
+    assert.equal(a.currentKeyId, fresh);
+    assert.equal(await vaultB.get({ namespace: 't', key: 'after' }), 'sealed-after-rotation');
+    assert.equal(await vaultB.get({ namespace: 't', key: 'before' }), 'sealed-before-rotation');
+  });
+
+  it('picks up a rotation made by another instance: on meeting the newer KEK, and within a second for wrap', async () => {
+    const a = await open();
+    const b = await open({ keyLabel: a.keyLabel, generateIfMissing: false });
+    const fresh = await b.rotate();
+    const { wrapped } = await b.wrap(Buffer.alloc(32, 5));
+    assert.deepEqual(Buffer.from(await a.unwrap(fresh, wrapped)), Buffer.alloc(32, 5));
+    assert.equal(a.currentKeyId, fresh, 'a newer KEK met on unwrap becomes current');
+    assert.equal((await a.wrap(Buffer.alloc(32, 6))).kekId, fresh);
+
+    const newer = await b.rotate();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await a.wrap(Buffer.alloc(32, 7))).kekId, newer, 'wrap re-selected the current KEK');
+  });
+
+  it('rewrapAll on an instance that did not rotate re-wraps under the rotation another instance made', async () => {
+    const a = await open();
+    const b = await open({ keyLabel: a.keyLabel, generateIfMissing: false });
+    const records = new MemoryVaultStore();
+    const vaultA = createVault({ keyStore: a, store: records });
+    const old = a.currentKeyId;
+    await vaultA.put({ namespace: 't', key: 'one' }, 'value-one', { ttlSeconds: 60 });
+    const fresh = await b.rotate();
+    const report = await vaultA.rewrapAll();
+    assert.equal(report.rewrapped, 1);
+    assert.equal(a.currentKeyId, fresh);
+    await b.retire(old);
+    assert.equal(
+      await createVault({ keyStore: b, store: records }).get({ namespace: 't', key: 'one' }),
+      'value-one',
+    );
+  });
+
   it('selects the token by slot id as well as by label', async () => {
     await open();
     const { module, session, slot } = rawSession();

@@ -1,4 +1,5 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { VaultError } from '../errors.ts';
 import type { KeyStore, WrappedKey } from '../key-store.ts';
@@ -7,9 +8,13 @@ import {
   createKeyFile,
   KEY_ID,
   type KeyFileEntry,
+  type KeyFileVersion,
+  keyFileVersionOf,
   newKeyEntry,
   readKeyFile,
+  readKeyFileVersion,
   replaceKeyFile,
+  sameKeyFileVersion,
   withKeyFileLock,
 } from './key-file.ts';
 
@@ -36,17 +41,31 @@ interface LoadedKeys {
  * KEKs in a local, owner-only JSON file. Key material is held as `KeyObject`s (never printed by
  * `inspect`, never in a string) and wraps data keys with AES key wrap. Rotation prepends a new current
  * key under a lock and keeps the old ones for unwrapping until they are retired.
+ *
+ * Several processes may share one file. Before each `wrap` the file is `stat`ed (one cheap system
+ * call, no read) and re-read only if it was replaced, so a rotation made by another process is used for
+ * new entries at once; otherwise this process would keep sealing under a KEK the other one is about to
+ * retire, and those entries would become unreadable.
  */
 export class FileKeyStore implements KeyStore {
   readonly path: string;
   readonly #lockWaitMs: number;
   #keys: LoadedKeys;
+  /** The version of the file `#keys` came from; undefined forces a re-read before the next wrap. */
+  #version: KeyFileVersion | undefined;
   #reloadedAt = 0;
+  #reloading: Promise<void> | undefined;
 
-  private constructor(path: string, lockWaitMs: number, entries: readonly KeyFileEntry[]) {
+  private constructor(
+    path: string,
+    lockWaitMs: number,
+    entries: readonly KeyFileEntry[],
+    version: KeyFileVersion | undefined,
+  ) {
     this.path = path;
     this.#lockWaitMs = lockWaitMs;
     this.#keys = FileKeyStore.#load(entries);
+    this.#version = version;
   }
 
   /** Opens (or creates) the key file; fails closed with `ERR_VAULT_KEY_UNAVAILABLE`. */
@@ -67,8 +86,9 @@ export class FileKeyStore implements KeyStore {
       throw new TypeError('lockWaitMs must be a number >= 0');
     const path = resolve(options.path);
     let entries: KeyFileEntry[];
+    let version: KeyFileVersion | undefined;
     try {
-      entries = await readKeyFile(path);
+      ({ entries, version } = await readKeyFileVersion(path));
     } catch (error) {
       const missing = ((error as VaultError).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
       if (!missing) throw error;
@@ -81,7 +101,7 @@ export class FileKeyStore implements KeyStore {
       }
       entries = await createKeyFile(path);
     }
-    return new FileKeyStore(path, lockWaitMs, entries);
+    return new FileKeyStore(path, lockWaitMs, entries, version);
   }
 
   static #load(entries: readonly KeyFileEntry[]): LoadedKeys {
@@ -103,6 +123,7 @@ export class FileKeyStore implements KeyStore {
   }
 
   async wrap(dek: Uint8Array): Promise<WrappedKey> {
+    await this.#reloadIfReplaced();
     const { currentId, byId } = this.#keys;
     return { kekId: currentId, wrapped: aesKeyWrap(byId.get(currentId)!, dek) };
   }
@@ -129,8 +150,42 @@ export class FileKeyStore implements KeyStore {
 
   /** Re-reads the file (with the same permission checks), picking up rotations made elsewhere. */
   async reload(): Promise<void> {
-    this.#reloadedAt = Date.now();
-    this.#keys = FileKeyStore.#load(await readKeyFile(this.path));
+    // Concurrent callers share one read.
+    this.#reloading ??= (async () => {
+      try {
+        this.#reloadedAt = Date.now();
+        const { entries, version } = await readKeyFileVersion(this.path);
+        this.#keys = FileKeyStore.#load(entries);
+        this.#version = version;
+      } finally {
+        this.#reloading = undefined;
+      }
+    })();
+    return this.#reloading;
+  }
+
+  /**
+   * Re-reads the file if it is no longer the version loaded (another process rotated or retired). A
+   * file that cannot even be `stat`ed is re-read too, so the failure is reported the way `open` reports
+   * it (`ERR_VAULT_KEY_UNAVAILABLE`) instead of sealing under a key that may be gone.
+   */
+  async #reloadIfReplaced(): Promise<void> {
+    let current: KeyFileVersion | undefined;
+    try {
+      current = keyFileVersionOf(await stat(this.path));
+    } catch {
+      current = undefined;
+    }
+    if (current === undefined || !sameKeyFileVersion(this.#version, current)) await this.reload();
+  }
+
+  /** The version of the file just written under the lock; undefined makes the next wrap re-read it. */
+  async #versionAfterWrite(): Promise<KeyFileVersion | undefined> {
+    try {
+      return keyFileVersionOf(await stat(this.path));
+    } catch {
+      return undefined;
+    }
   }
 
   async rotate(): Promise<string> {
@@ -141,6 +196,7 @@ export class FileKeyStore implements KeyStore {
       const id = fresh.id;
       await replaceKeyFile(this.path, next);
       this.#keys = FileKeyStore.#load(next);
+      this.#version = await this.#versionAfterWrite();
       return id;
     });
   }
@@ -163,6 +219,7 @@ export class FileKeyStore implements KeyStore {
       }
       await replaceKeyFile(this.path, next);
       this.#keys = FileKeyStore.#load(next);
+      this.#version = await this.#versionAfterWrite();
     });
   }
 }

@@ -86,6 +86,38 @@ function parse(text: string, path: string): KeyFileEntry[] {
  * read is not an issue.
  */
 export async function readKeyFile(path: string): Promise<KeyFileEntry[]> {
+  return (await readKeyFileVersion(path)).entries;
+}
+
+/**
+ * Which version of the key file was read: inode (an atomic replace is a new inode), size and
+ * timestamps. Compared against a fresh `stat` of the path to notice a rotation made elsewhere.
+ */
+export interface KeyFileVersion {
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+export function keyFileVersionOf(stats: KeyFileVersion): KeyFileVersion {
+  return { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs };
+}
+
+export function sameKeyFileVersion(a: KeyFileVersion | undefined, b: KeyFileVersion): boolean {
+  return (
+    a !== undefined &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs
+  );
+}
+
+/** `readKeyFile`, plus the version of the file it read (from the same open descriptor). */
+export async function readKeyFileVersion(
+  path: string,
+): Promise<{ entries: KeyFileEntry[]; version: KeyFileVersion }> {
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY);
@@ -103,7 +135,7 @@ export async function readKeyFile(path: string): Promise<KeyFileEntry[]> {
         `key file ${path} has mode ${mode.toString(8).padStart(4, '0')}: it must not be readable or writable by group or others; run: chmod 600 ${path}`,
       );
     }
-    return parse(await handle.readFile('utf8'), path);
+    return { entries: parse(await handle.readFile('utf8'), path), version: keyFileVersionOf(stats) };
   } catch (error) {
     if (error instanceof VaultError) throw error;
     throw unavailable(

@@ -67,6 +67,19 @@ const TAMPER_CODES = new Set([
   'CKR_FUNCTION_FAILED',
 ]);
 
+/** PKCS#11 return values that mean a cached key handle is gone (the key was destroyed elsewhere). */
+const STALE_HANDLE_CODES = new Set([
+  'CKR_OBJECT_HANDLE_INVALID',
+  'CKR_KEY_HANDLE_INVALID',
+  'CKR_WRAPPING_KEY_HANDLE_INVALID',
+]);
+
+/**
+ * How often `wrap` re-selects the current KEK, picking up a rotation another process made. A search of
+ * the token costs a few calls (round trips on a network HSM), so it is not done for every wrap.
+ */
+const RESELECT_INTERVAL_MS = 1000;
+
 const unavailable = (message: string, cause?: unknown) =>
   new VaultError('ERR_VAULT_KEY_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
 
@@ -82,6 +95,11 @@ function newObjectId(): Buffer {
   id.writeBigUInt64BE(BigInt(Date.now()), 0);
   randomBytes(8).copy(id, 8);
   return id;
+}
+
+/** The `CKA_ID` bytes behind a KEK id (`p11-<hex>`). */
+function objectIdOf(kekId: string): Buffer {
+  return Buffer.from(kekId.slice(KEK_ID_PREFIX.length), 'hex');
 }
 
 function slotNumber(slot: Handle): number {
@@ -120,6 +138,7 @@ export class Pkcs11KeyStore implements KeyStore {
   readonly #slotKey: string;
   #current: { id: string; handle: Handle };
   readonly #handles = new Map<string, Handle>();
+  #selectedAt = Date.now();
 
   private constructor(
     library: Library,
@@ -182,7 +201,34 @@ export class Pkcs11KeyStore implements KeyStore {
     return this.#library;
   }
 
+  /**
+   * Wraps under the current KEK. Another process may have rotated (a newer KEK is current) or retired
+   * this process's current KEK: the token is searched again at most once a second, and at once when the
+   * cached KEK handle turns out to be gone.
+   */
   async wrap(dek: Uint8Array): Promise<WrappedKey> {
+    this.#open();
+    if (Date.now() - this.#selectedAt >= RESELECT_INTERVAL_MS) this.#reselect();
+    const current = this.#current;
+    try {
+      return this.#wrapUnder(current, dek);
+    } catch (error) {
+      if (!STALE_HANDLE_CODES.has(ckrOf(error) ?? '')) throw this.#wrapFailed(current, error);
+    }
+    this.#handles.delete(current.id);
+    this.#reselect();
+    try {
+      return this.#wrapUnder(this.#current, dek);
+    } catch (error) {
+      throw this.#wrapFailed(this.#current, error);
+    }
+  }
+
+  #wrapFailed(kek: { id: string }, error: unknown): VaultError {
+    return unavailable(`PKCS#11 wrap with key ${kek.id} failed (${ckrOf(error) ?? 'error'})`, error);
+  }
+
+  #wrapUnder(kek: { id: string; handle: Handle }, dek: Uint8Array): WrappedKey {
     const { module } = this.#open();
     const session = this.#session;
     let temporary: Handle | undefined;
@@ -194,19 +240,27 @@ export class Pkcs11KeyStore implements KeyStore {
       const wrapped = module.C_WrapKey(
         session,
         MECHANISM,
-        this.#current.handle,
+        kek.handle,
         temporary,
         Buffer.alloc(dek.length + 16),
       );
-      return { kekId: this.#current.id, wrapped: Buffer.from(wrapped) };
-    } catch (error) {
-      throw unavailable(
-        `PKCS#11 wrap with key ${this.#current.id} failed (${ckrOf(error) ?? 'error'})`,
-        error,
-      );
+      return { kekId: kek.id, wrapped: Buffer.from(wrapped) };
     } finally {
       if (temporary !== undefined) destroyQuietly(module, session, temporary);
     }
+  }
+
+  /** Makes the highest-id KEK of this label family current (validated as `open` does). */
+  #reselect(): void {
+    this.#selectedAt = Date.now();
+    const current = selectCurrent(this.#open(), this.#session, this.keyLabel);
+    if (current === undefined) {
+      throw unavailable(
+        `PKCS#11 token "${this.tokenLabel}" no longer holds a key labelled "${this.keyLabel}"`,
+      );
+    }
+    this.#current = current;
+    this.#handles.set(current.id, current.handle);
   }
 
   async unwrap(kekId: string, wrapped: Uint8Array): Promise<Uint8Array> {
@@ -263,6 +317,9 @@ export class Pkcs11KeyStore implements KeyStore {
     ]);
     if (handle === undefined) throw unknown();
     this.#handles.set(kekId, handle);
+    // A KEK newer than the current one was made by another process's rotation: make it current here
+    // too, so new entries are not sealed under a KEK that process may retire.
+    if (Buffer.compare(Buffer.from(hex, 'hex'), objectIdOf(this.#current.id)) > 0) this.#reselect();
     return handle;
   }
 
@@ -275,14 +332,7 @@ export class Pkcs11KeyStore implements KeyStore {
 
   /** Re-selects the current KEK, picking up a rotation made by another process. */
   async reload(): Promise<void> {
-    const current = selectCurrent(this.#open(), this.#session, this.keyLabel);
-    if (current === undefined) {
-      throw unavailable(
-        `PKCS#11 token "${this.tokenLabel}" no longer holds a key labelled "${this.keyLabel}"`,
-      );
-    }
-    this.#current = current;
-    this.#handles.set(current.id, current.handle);
+    this.#reselect();
   }
 
   /** Destroys a non-current KEK inside the token. */
