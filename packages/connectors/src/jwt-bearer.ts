@@ -90,29 +90,35 @@ export function jwtBearerConnector(options: JwtBearerConnectorOptions): Platform
           { connector: id },
         );
       }
-      return cache.token(request, async () => {
-        const realNow = Math.floor(Date.now() / 1000);
-        const scope = normalizeScopes(request.scopes).join(' ');
-        const authentication = await authenticate(realNow);
-        return requestPlatformToken({
-          connector: id,
-          tokenEndpoint,
-          parameters: {
-            grant_type: JWT_BEARER_GRANT,
-            assertion: await signer.sign(
-              { iss: issuer, sub: platformUser, aud: audience, lifetimeSeconds },
-              realNow,
-            ),
-            ...(scope ? { scope } : {}),
-            ...authentication.body,
-          },
-          headers: authentication.headers,
-          traceparent: request.traceparent,
-          timeoutMs,
-          nowSeconds: clock() / 1000,
-          defaultExpiresInSeconds,
-        });
-      });
+      // The platform user is part of the cache key: once the mapping names another identity, the token
+      // issued for the previous one is not served.
+      return cache.token(
+        request,
+        async () => {
+          const realNow = Math.floor(Date.now() / 1000);
+          const scope = normalizeScopes(request.scopes).join(' ');
+          const authentication = await authenticate(realNow);
+          return requestPlatformToken({
+            connector: id,
+            tokenEndpoint,
+            parameters: {
+              grant_type: JWT_BEARER_GRANT,
+              assertion: await signer.sign(
+                { iss: issuer, sub: platformUser, aud: audience, lifetimeSeconds },
+                realNow,
+              ),
+              ...(scope ? { scope } : {}),
+              ...authentication.body,
+            },
+            headers: authentication.headers,
+            traceparent: request.traceparent,
+            timeoutMs,
+            nowSeconds: clock() / 1000,
+            defaultExpiresInSeconds,
+          });
+        },
+        platformUser,
+      );
     },
   };
 }

@@ -12,6 +12,13 @@ export interface TokenCachingOptions {
   refreshSkewSeconds?: number;
   /** Epoch milliseconds; injectable so tests can move time. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Told when the cache fails to read or write an entry (a tampered or unreadable vault record, a store
+   * outage, a TTL the store refuses). The call itself goes on: a failed read is a miss and the token is
+   * fetched fresh; a failed write still returns the fetched token. The error never holds the token.
+   * Default: ignored.
+   */
+  onCacheError?: (error: unknown, operation: 'get' | 'set') => void;
 }
 
 export const DEFAULT_REFRESH_SKEW_SECONDS = 30;
@@ -21,9 +28,14 @@ export interface PerUserTokenCache {
   /**
    * The cached token for the request's user, tenant and scopes while it is fresh; otherwise the result of
    * `fetchToken`, which callers asking for the same key at the same time share instead of each sending
-   * their own request (single-flight).
+   * their own request (single-flight). `platformIdentity`, when the connector acts as a mapped platform
+   * user, is part of the key, so a token for a previous mapping is never served.
    */
-  token(request: PlatformTokenRequest, fetchToken: () => Promise<PlatformToken>): Promise<PlatformToken>;
+  token(
+    request: PlatformTokenRequest,
+    fetchToken: () => Promise<PlatformToken>,
+    platformIdentity?: string,
+  ): Promise<PlatformToken>;
 }
 
 export function perUserTokenCache(connectorId: string, options: TokenCachingOptions = {}): PerUserTokenCache {
@@ -34,6 +46,13 @@ export function perUserTokenCache(connectorId: string, options: TokenCachingOpti
   }
   const nowSeconds = () => (options.now ?? Date.now)() / 1000;
   const isFresh = (token: PlatformToken) => token.expiresAt - skew > nowSeconds();
+  const reportCacheError = (error: unknown, operation: 'get' | 'set') => {
+    try {
+      options.onCacheError?.(error, operation);
+    } catch {
+      // A failing observer must not fail the call either.
+    }
+  };
   // Keyed like the cache, so a request in flight for one user is never handed to another.
   const inFlight = new Map<string, Promise<PlatformToken>>();
 
@@ -44,16 +63,32 @@ export function perUserTokenCache(connectorId: string, options: TokenCachingOpti
     const token = await fetchToken();
     // A token already inside the skew window is returned to this caller but not kept: the next caller
     // would have to replace it anyway.
-    if (isFresh(token)) await cache.set(key, token, Math.ceil(token.expiresAt - nowSeconds()));
+    // The cache is an optimisation: a write it refuses (a store outage, a lifetime beyond what it keeps)
+    // must not throw away a token the platform has just issued.
+    if (isFresh(token)) {
+      try {
+        await cache.set(key, token, Math.ceil(token.expiresAt - nowSeconds()));
+      } catch (error) {
+        reportCacheError(error, 'set');
+      }
+    }
     return token;
   }
 
   return {
-    async token(request, fetchToken) {
-      const key = tokenCacheKey(connectorId, request.user, request.scopes);
+    async token(request, fetchToken, platformIdentity) {
+      const key = tokenCacheKey(connectorId, request.user, request.scopes, platformIdentity);
       const pending = inFlight.get(key);
       if (pending) return pending;
-      const cached = await cache.get(key);
+      let cached: PlatformToken | undefined;
+      try {
+        cached = await cache.get(key);
+      } catch (error) {
+        // An unreadable entry (tampered, sealed under a retired key, store down) is a miss: the fresh
+        // token fetched below overwrites it.
+        reportCacheError(error, 'get');
+        cached = undefined;
+      }
       if (cached && isFresh(cached)) return cached;
       // Another caller may have started the request while this one was reading the cache.
       const started = inFlight.get(key);

@@ -84,6 +84,22 @@ describe('jwtBearerConnector (RFC 7523 §2.1) against a JWT bearer test platform
     assert.equal(claims.scope, 'api reports:read');
   });
 
+  it("after a user's identity mapping changes, the token of the previous platform identity is not served", async () => {
+    let mapped = 'alice@platform.example';
+    const c = connector({ identityMapping: (user) => (user.sub === 'user-alice' ? mapped : undefined) });
+    const first = await c.token({ user: alice, scopes: ['api'] });
+    assert.equal((await platform.verifyAccessToken(first.accessToken)).sub, '005-alice');
+    const sent = platform.tokenRequests.length;
+    assert.equal((await c.token({ user: alice, scopes: ['api'] })).accessToken, first.accessToken, 'cached');
+    assert.equal(platform.tokenRequests.length, sent);
+
+    mapped = 'bob@platform.example';
+    const remapped = await c.token({ user: alice, scopes: ['api'] });
+    assert.notEqual(remapped.accessToken, first.accessToken);
+    assert.equal((await platform.verifyAccessToken(remapped.accessToken)).sub, '005-bob');
+    assert.equal(platform.tokenRequests.length, sent + 1);
+  });
+
   it('signs RS256 assertions with an RSA KeyObject', async () => {
     const token = await connector({
       clientId: 'baton-rsa',

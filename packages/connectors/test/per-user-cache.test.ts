@@ -187,7 +187,10 @@ describe('per-user token caching', () => {
     const token = await first.token({ user: user('ann'), scopes: ['api'] });
     assert.equal(stored.size, 1);
     const [storedKey, sealed] = [...stored][0]!;
-    assert.equal(storedKey, JSON.stringify(['salesforce', 'user-ann', 'acme', ['api']]));
+    assert.equal(
+      storedKey,
+      JSON.stringify(['salesforce', 'user-ann', 'acme', ['api'], 'ann@platform.example']),
+    );
     assert.ok(!sealed.includes(token.accessToken), 'the store holds ciphertext');
     // A second connector instance with the same id and store (another process, say) reuses the entry.
     const second = connector({ id: 'salesforce', cache });
