@@ -1,4 +1,5 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { VaultError } from '../errors.ts';
@@ -172,7 +173,9 @@ export class FileKeyStore implements KeyStore {
   async #reloadIfReplaced(): Promise<void> {
     let current: KeyFileVersion | undefined;
     try {
-      current = keyFileVersionOf(await stat(this.path));
+      // Synchronous on purpose: a metadata-only call costs ~2 µs, while the thread-pool round trip
+      // of `fs.promises.stat` cost three quarters of `put` throughput (measured: 32k → 8k puts/s).
+      current = keyFileVersionOf(statSync(this.path));
     } catch {
       current = undefined;
     }
