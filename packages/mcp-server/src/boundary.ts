@@ -10,7 +10,7 @@ import {
   invalidToken,
   type ProtectedResourceMetadata,
   protectedResourceMetadata,
-  protectedResourceMetadataResponse,
+  protectedResourceMetadataDocumentResponse,
   protectedResourceMetadataUrl,
 } from '@baton/resource-server';
 import {
@@ -22,7 +22,11 @@ import {
 import type { Logger } from 'pino';
 import { type DownstreamOptions, indexServices } from './downstream/services.ts';
 import { TokenCache } from './downstream/token-cache.ts';
-import type { DelegationPolicy } from './identity-from-claims.ts';
+import {
+  claimsFormEnvelope,
+  type DelegationPolicy,
+  delegationPolicyFormsEnvelope,
+} from './identity-from-claims.ts';
 import { BoundaryRequestContext, type BoundarySettings } from './request-context.ts';
 
 export interface IdentityBoundaryOptions {
@@ -140,6 +144,11 @@ export class IdentityBoundary {
           }
         : undefined,
     };
+    if (!delegationPolicyFormsEnvelope(this.#settings.delegation)) {
+      throw new TypeError(
+        'IdentityBoundary: delegation must have a known mode and unique allowed audiences that fit an envelope',
+      );
+    }
   }
 
   /**
@@ -158,6 +167,14 @@ export class IdentityBoundary {
       // A sender-constrained token used without its proof would be accepted as a bearer token:
       // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).
       throw invalidToken('claims_invalid', 'sender-constrained tokens are not accepted by this resource yet');
+    }
+    if (!claimsFormEnvelope(claims, this.#settings.delegation)) {
+      // Scopes outside the RFC 6749 scope-token syntax, oversized identifiers, too many scopes: the
+      // envelope could never be minted, so every tool call would fail. Refuse the token instead.
+      throw invalidToken(
+        'claims_invalid',
+        'the access token claims cannot form an execution identity envelope',
+      );
     }
     return new BoundaryRequestContext(claims, request.headers.get('traceparent'), this.#settings, token);
   }
@@ -183,7 +200,9 @@ export class IdentityBoundary {
       const rejected = originValidationResponse(request, this.#allowedHostnames);
       if (rejected) return rejected;
       const path = stripTrailingSlash(new URL(request.url).pathname);
-      if (path === metadataPath) return protectedResourceMetadataResponse(request, this.metadata)!;
+      // Matched here with the trailing slash stripped, so answered here too: the path-checking helper
+      // would not recognise `/.well-known/oauth-protected-resource/mcp/` and answer nothing.
+      if (path === metadataPath) return protectedResourceMetadataDocumentResponse(request, this.metadata);
       if (path === jwksPath && (request.method === 'GET' || request.method === 'HEAD')) {
         return Response.json(this.#settings.envelopes.jwks(), { headers: { 'cache-control': 'max-age=60' } });
       }

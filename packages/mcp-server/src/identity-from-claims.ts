@@ -1,4 +1,4 @@
-import type { DelegationMode, EnvelopeBody } from '@baton/envelope';
+import { type DelegationMode, type EnvelopeBody, EnvelopeSchema } from '@baton/envelope';
 import { type AccessTokenClaims, delegationOf } from '@baton/resource-server';
 
 export interface DelegationPolicy {
@@ -42,4 +42,43 @@ export function envelopeBodyFromClaims(
     },
     delegation: { mode: context.delegation.mode, allowed: [...context.delegation.allowed], chain: services },
   };
+}
+
+/** Any valid W3C trace-id: the real one is chosen per tool call and is always valid. */
+const PLACEHOLDER_TRACE_ID = '00000000000000000000000000000001';
+
+/**
+ * Whether validated token claims can form an envelope under `delegation`: the envelope body they
+ * derive to, checked with the envelope's own schema (its limits on identifiers, scope tokens and
+ * chain depth), with placeholders for what is chosen at mint time. The boundary refuses a token that
+ * fails here, rather than accept it and fail every tool call on it. Throws nothing.
+ */
+export function claimsFormEnvelope(claims: AccessTokenClaims, delegation: DelegationPolicy): boolean {
+  let body: EnvelopeBody;
+  try {
+    body = envelopeBodyFromClaims(claims, { traceId: PLACEHOLDER_TRACE_ID, delegation });
+  } catch {
+    return false;
+  }
+  return EnvelopeSchema.safeParse({
+    id: 'pending',
+    issuer: 'pending',
+    trust_domain: 'pending',
+    issued_at: 0,
+    expires_at: 1,
+    ...body,
+  }).success;
+}
+
+/**
+ * Whether a delegation policy can appear in an envelope (known mode; unique, bounded service
+ * identifiers), checked with the envelope's own schema. A policy that cannot would make every token
+ * look invalid, so the boundary refuses it at construction instead.
+ */
+export function delegationPolicyFormsEnvelope(delegation: DelegationPolicy): boolean {
+  return EnvelopeSchema.shape.delegation.safeParse({
+    mode: delegation.mode,
+    allowed: [...delegation.allowed],
+    chain: [],
+  }).success;
 }

@@ -118,7 +118,16 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
       endHopSpan(hop, 'denied', 'scope_insufficient');
       return toolError(`insufficient scope: this tool requires ${required.join(' ')}`);
     }
-    const minted = settingsOf(boundary).envelopes.mint(envelopeBody(boundary, traceId));
+    let minted: MintedEnvelope;
+    try {
+      minted = settingsOf(boundary).envelopes.mint(envelopeBody(boundary, traceId));
+    } catch (error) {
+      // The boundary refuses claims that cannot form an envelope; this is the backstop, so that a
+      // failed mint is still audited and its span still ends.
+      endHopSpan(hop, 'error', 'claims_invalid');
+      await record(boundary, name, traceId, 'error', started, 'claims_invalid', undefined, span);
+      throw error;
+    }
     const { envelope } = minted;
     hop.span.setAttributes(identityAttributes(envelope));
     const context = toolContext(ctx, boundary, minted, name, hop);

@@ -30,6 +30,7 @@ export {
   type ProtectedResourceMetadata,
   type ProtectedResourceMetadataOptions,
   protectedResourceMetadata,
+  protectedResourceMetadataDocumentResponse,
   protectedResourceMetadataResponse,
   protectedResourceMetadataUrl,
 } from './protected-resource-metadata.ts';

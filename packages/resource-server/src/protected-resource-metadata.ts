@@ -65,6 +65,17 @@ export function protectedResourceMetadataResponse(
 ): Response | undefined {
   const wellKnown = protectedResourceMetadataUrl(document.resource);
   if (new URL(request.url).pathname !== wellKnown.pathname) return undefined;
+  return protectedResourceMetadataDocumentResponse(request, document);
+}
+
+/**
+ * Answers a request already routed to the metadata URL (GET, HEAD, CORS preflight), without looking
+ * at its path: for hosts that match the path themselves, e.g. tolerating a trailing slash.
+ */
+export function protectedResourceMetadataDocumentResponse(
+  request: Request,
+  document: ProtectedResourceMetadata,
+): Response {
   const cors = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, OPTIONS' };
   if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: cors });
   if (request.method !== 'GET' && request.method !== 'HEAD') {

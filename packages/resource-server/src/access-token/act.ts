@@ -14,12 +14,21 @@ export function withActor(actor: { sub: string; iss?: string }, inner: ActClaim 
   return { sub: actor.sub, ...(actor.iss ? { iss: actor.iss } : {}), ...(inner ? { act: inner } : {}) };
 }
 
-/** Actors from outermost to innermost. */
+/**
+ * The most services an `act` chain may name between the agent and the current hop. It matches the
+ * Execution Identity Envelope's `delegation.chain` limit (32): a deeper chain could be accepted here
+ * but never form an envelope, so every tool call on it would fail.
+ */
+export const MAX_DELEGATION_SERVICES = 32;
+/** The most actors in one chain: the services and, innermost, the agent. */
+const MAX_ACTORS = MAX_DELEGATION_SERVICES + 1;
+
+/** Actors from outermost to innermost. Throws `TypeError` past {@link MAX_DELEGATION_SERVICES} services. */
 export function actorsOf(act: ActClaim | undefined): ActClaim[] {
   const actors: ActClaim[] = [];
   for (let current = act; current; current = current.act) {
     actors.push(current);
-    if (actors.length > 64) throw new TypeError('act chain is too deep');
+    if (actors.length > MAX_ACTORS) throw new TypeError('act chain is too deep');
   }
   return actors;
 }
@@ -27,7 +36,8 @@ export function actorsOf(act: ActClaim | undefined): ActClaim[] {
 /** Parses an untrusted `act` claim value into the typed chain, or `undefined` when it is malformed. */
 export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
   if (value === undefined) return undefined;
-  if (depth > 64 || value === null || typeof value !== 'object') throw new TypeError('malformed act claim');
+  if (depth >= MAX_ACTORS) throw new TypeError('act chain is too deep');
+  if (value === null || typeof value !== 'object') throw new TypeError('malformed act claim');
   const { sub, iss, act } = value as Record<string, unknown>;
   if (typeof sub !== 'string' || sub === '') throw new TypeError('act claim without sub');
   if (iss !== undefined && typeof iss !== 'string') throw new TypeError('act claim with a non-string iss');

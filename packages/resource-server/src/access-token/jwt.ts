@@ -148,6 +148,15 @@ function mapJoseError(error: unknown): BearerError {
       error,
     );
   }
+  if (error instanceof errors.JWKSMultipleMatchingKeys) {
+    // A token without `kid` while the issuer publishes several usable keys (normal during rotation):
+    // the token does not say which key signed it. A refusal of this token, not an outage to retry.
+    return invalidToken(
+      'key_unknown',
+      'the access token does not identify which of the issuer keys signed it',
+      error,
+    );
+  }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return invalidToken('signature_invalid', 'the access token signature is invalid', error);
   }
