@@ -130,6 +130,7 @@ export async function benchDownstream(calls = 2000): Promise<Array<Record<string
           envelope: minted.envelope,
           envelopeToken: () => minted.token,
           subjectToken,
+          subjectIssuer: idp.issuer,
           hop: startHopSpan('bench', 'server', { traceId: body.session.trace_id, parentSpanId: undefined }),
         },
         shared,

@@ -261,7 +261,13 @@ function toolContext(
         );
       }
       client ??= new DownstreamClient(
-        { envelope, envelopeToken: () => minted.token, subjectToken: sealedSubjectToken(boundary), hop },
+        {
+          envelope,
+          envelopeToken: () => minted.token,
+          subjectToken: sealedSubjectToken(boundary),
+          subjectIssuer: boundary.claims.issuer,
+          hop,
+        },
         downstream,
       );
       return client;

@@ -9,6 +9,15 @@ import type { DownstreamOptions, DownstreamService } from './services.ts';
 import type { CachedToken, TokenCache } from './token-cache.ts';
 import { TracedClient } from './traced-client.ts';
 
+/** Headers that carry credentials or identity to a service: set by the client alone, never by a tool. */
+const CREDENTIAL_HEADERS = [
+  'authorization',
+  TXN_TOKEN_HEADER,
+  'baton-actor-sub',
+  'baton-agent-id',
+  'baton-delegation-mode',
+] as const;
+
 /** What the boundary gives the downstream client for one tool invocation. */
 export interface InvocationIdentity {
   envelope: Envelope;
@@ -16,6 +25,8 @@ export interface InvocationIdentity {
   envelopeToken: () => string;
   /** The caller's original token, sealed by the boundary: used only as the broker's subject token. */
   subjectToken: string;
+  /** The verified issuer of the caller's token: exchanged tokens are never shared across issuers. */
+  subjectIssuer: string;
   /** The tool invocation's span: every downstream call is a child of it. */
   hop: HopSpan;
 }
@@ -46,18 +57,35 @@ export class DownstreamClient {
   }
 
   /**
-   * Calls an HTTP API declared as a downstream service.
+   * Calls an HTTP API declared as a downstream service. `path` is resolved against the service's
+   * URL and must stay inside it: same origin, under its path (`orders`, `orders/7?full=1`). An
+   * absolute URL, a scheme-relative `//host`, a root-relative `/path` outside the service's path, a
+   * `..` escape or an encoded slash is refused with `ERR_DOWNSTREAM_PATH_REFUSED` before any token
+   * is obtained.
+   *
+   * Redirects are never followed (credentials must not be replayed to another location): a 3xx
+   * comes back to the tool as the response, and the tool may call again with a path inside the
+   * service.
    *
    * @example
-   * const response = await context.downstream.fetch('orders-api', '/orders');
+   * const response = await context.downstream.fetch('orders-api', 'orders');
    */
   async fetch(service: string, path = '', init: RequestInit = {}): Promise<Response> {
     const target = this.#allowed(service);
     const started = performance.now();
     const call = this.#startCall(target);
     const span = call.spanId;
+    let url: URL;
+    try {
+      url = resolveInside(target, path);
+    } catch (error) {
+      await this.#record(target, started, span, 'denied', 'path_outside_service');
+      endHopSpan(call, 'denied', 'path_outside_service');
+      throw error;
+    }
     const headers = new Headers(init.headers);
-    headers.delete('authorization');
+    // The tool does not choose credentials or identity headers: only what is set below is sent.
+    for (const name of CREDENTIAL_HEADERS) headers.delete(name);
     headers.set('traceparent', this.#traceparent(span));
     const token = await this.#tokenFor(target, started, span).catch((error: unknown) => {
       endHopSpan(call, 'error', (error as DownstreamError).code);
@@ -74,9 +102,11 @@ export class DownstreamClient {
     }
     let response: Response;
     try {
-      response = await fetch(new URL(path, target.url.endsWith('/') ? target.url : `${target.url}/`), {
+      response = await fetch(url, {
         ...init,
         headers,
+        // Never follow: a redirect would replay the bearer token and the envelope to its target.
+        redirect: 'manual',
       });
     } catch (error) {
       await this.#record(target, started, span, 'error', 'downstream_unreachable');
@@ -120,13 +150,30 @@ export class DownstreamClient {
       { name: this.#settings.component, version: '1.0.0' },
       this.#traceparent(span),
     );
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(target.url), {
-        authProvider: { token: async () => token },
-        requestInit: { headers: { traceparent: this.#traceparent(span) } },
-      }),
-    );
-    await this.#record(target, started, span, 'ok');
+    try {
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(target.url), {
+          authProvider: { token: async () => token },
+          requestInit: { headers: { traceparent: this.#traceparent(span) }, redirect: 'manual' },
+        }),
+      );
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      await this.#record(target, started, span, 'error', 'downstream_unreachable');
+      endHopSpan(call, 'error', 'downstream_unreachable');
+      throw new DownstreamError(
+        'ERR_DOWNSTREAM_UNAVAILABLE',
+        `downstream MCP server ${service} is unreachable`,
+        { cause: error },
+      );
+    }
+    try {
+      await this.#record(target, started, span, 'ok');
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      endHopSpan(call, 'error', 'audit_failed');
+      throw error;
+    }
     endHopSpan(call, 'ok');
     return client;
   }
@@ -146,11 +193,11 @@ export class DownstreamClient {
 
   async #tokenFor(target: Required<DownstreamService>, started: number, span: string): Promise<string> {
     const { broker } = this.#settings.options;
-    const scopes = [...target.scopes].sort();
+    const scopes = normalizeScopes(target.scopes);
     try {
       if (target.mode === 'service_identity') {
         const cached = await this.#settings.serviceTokens.get(
-          `${target.audience} ${scopes.join(' ')}`,
+          JSON.stringify([target.mode, target.audience, scopes]),
           async () =>
             cachedToken(
               await clientCredentialsToken(broker.issuer, broker.credentials, {
@@ -162,16 +209,23 @@ export class DownstreamClient {
         return cached.accessToken;
       }
       const { envelope } = this.#identity;
-      // The key names the person, the agent, the audience, the mode and the scopes: one person's
-      // token is never another's.
-      const key = [
+      // The key names the caller token's issuer, the person, the agent, the services it came through,
+      // what the caller was granted, the audience, the mode and the scopes asked for: a token minted
+      // for one person, a wider grant or another chain is never served to another. JSON-encoded, so
+      // no part containing a separator can make two keys collide.
+      const key = JSON.stringify([
         target.mode,
+        this.#identity.subjectIssuer,
+        envelope.actor.type,
         envelope.actor.sub,
-        envelope.actor.tenant ?? '',
+        envelope.actor.tenant,
         envelope.agent.id,
+        envelope.agent.client_id,
+        [...envelope.delegation.chain],
+        normalizeScopes(envelope.authorization.scopes),
         target.audience,
-        scopes.join(' '),
-      ].join('\n');
+        scopes,
+      ]);
       const cached = await this.#settings.delegatedTokens.get(key, async () =>
         cachedToken(
           await exchangeToken(broker.issuer, broker.credentials, {
@@ -258,4 +312,43 @@ function cachedToken(response: { access_token: string; expires_in: number }): Ca
     accessToken: response.access_token,
     expiresAt: Math.floor(Date.now() / 1000) + response.expires_in,
   };
+}
+
+/** Sorted, deduplicated, without empty entries: the order scopes are listed in does not matter. */
+function normalizeScopes(scopes: readonly string[]): string[] {
+  return [...new Set(scopes.filter((scope) => scope !== ''))].sort();
+}
+
+/**
+ * Resolves a tool-supplied path against the service URL, refusing anything that would leave the
+ * service: another origin, credentials in the URL, a path outside the service's path prefix (after
+ * `..` and `%2e%2e` are resolved), or an encoded slash or backslash a server might decode into one.
+ */
+function resolveInside(target: Required<DownstreamService>, path: unknown): URL {
+  const refuse = () =>
+    new DownstreamError(
+      'ERR_DOWNSTREAM_PATH_REFUSED',
+      `the path is outside downstream service ${target.name}; use a path relative to its URL`,
+    );
+  if (typeof path !== 'string') throw refuse();
+  const base = new URL(target.url.endsWith('/') ? target.url : `${target.url}/`);
+  // Encoded separators survive URL resolution but not every server's routing.
+  if (/%(2f|5c)/i.test(path)) throw refuse();
+  let url: URL;
+  try {
+    url = new URL(path, base);
+  } catch {
+    throw refuse();
+  }
+  if (
+    url.origin !== base.origin ||
+    url.protocol !== base.protocol ||
+    url.host !== base.host ||
+    url.username !== '' ||
+    url.password !== '' ||
+    !url.pathname.startsWith(base.pathname)
+  ) {
+    throw refuse();
+  }
+  return url;
 }

@@ -4,7 +4,9 @@ export type DownstreamErrorCode =
   | 'ERR_DOWNSTREAM_NOT_ALLOWED'
   | 'ERR_DOWNSTREAM_NOT_CONFIGURED'
   | 'ERR_DOWNSTREAM_TOKEN_REFUSED'
-  | 'ERR_DOWNSTREAM_UNAVAILABLE';
+  | 'ERR_DOWNSTREAM_UNAVAILABLE'
+  /** The tool's path would leave the service's URL (another origin, or outside its path). */
+  | 'ERR_DOWNSTREAM_PATH_REFUSED';
 
 /** A refused or failed downstream call. The message never holds a token. */
 export class DownstreamError extends Error {

@@ -53,8 +53,10 @@ export class TokenCache {
     if (!this.#store) return undefined;
     const value = await this.#store.get(key);
     if (value === undefined) return undefined;
-    const token = JSON.parse(value) as CachedToken;
-    return token.expiresAt - this.#skewSeconds > now ? token : undefined;
+    // Another writer's, a corrupt or a foreign entry is a miss: the token is obtained afresh and
+    // overwrites it, rather than every later call failing on it.
+    const token = readCachedToken(value);
+    return token && token.expiresAt - this.#skewSeconds > now ? token : undefined;
   }
 
   async #share(key: string, token: CachedToken, now: number): Promise<CachedToken> {
@@ -65,4 +67,20 @@ export class TokenCache {
   #sweep(now: number): void {
     for (const [key, token] of this.#entries) if (token.expiresAt <= now) this.#entries.delete(key);
   }
+}
+
+/** A shared-store value as a token, or `undefined` when it is not one this cache wrote. */
+function readCachedToken(value: unknown): CachedToken | undefined {
+  if (typeof value !== 'string') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const { accessToken, expiresAt } = parsed as Record<string, unknown>;
+  if (typeof accessToken !== 'string' || accessToken === '') return undefined;
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
+  return { accessToken, expiresAt };
 }
