@@ -101,64 +101,75 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   const issuer = options.issuer ?? url.origin;
 
-  const signingKeys = options.signingKeys?.length ? options.signingKeys : [await generateSigningJwk()];
-  const signingJwk = signingKeys[0]!;
-  const publicJwks = {
-    keys: signingKeys.map(({ d: _private, ...publicJwk }) => publicJwk as Record<string, unknown>),
-  };
-  const localKeys = createLocalJWKSet(publicJwks as never);
+  // The issuer (this instance's URL unless configured) is known only once the socket is bound, so
+  // setup runs after listening; if any of it throws (a bad signing key, a bad configuration), the
+  // socket is released before the error propagates rather than left bound with nothing serving it.
   const registry = options.registry ?? new MemoryTokenRegistry();
-  const pendingClaims = new WeakMap<object, Record<string, unknown>>();
-  const provider = new Provider(
-    issuer,
-    brokerConfiguration({
-      adapter: options.adapter ?? createMemoryAdapterFactory(),
-      clients: options.clients ?? [],
-      signingKeys,
-      audiences: options.audiences,
-      initialAccessToken: options.initialAccessToken,
-      pendingClaims,
-      maxLifetimeSeconds,
-      clientIdMetadataDocuments: options.clientIdMetadataDocuments,
-    }),
-  );
-  const onError = options.onError ?? (() => {});
-  provider.on('server_error', (_ctx, error) => onError(error));
-  (provider as EventEmitter).on('error', (error: unknown) => onError(error));
-  provider.use(introspectionExtension({ issuer, keys: localKeys, registry }));
-  provider.use(revocationExtension({ issuer, keys: localKeys, registry }));
-
-  const envelopes = options.transactionTokens
-    ? new EnvelopeIssuer({
-        issuer,
-        trustDomain: options.transactionTokens.trustDomain,
-        // The broker's own key: Transaction Tokens verify against the JWKS the broker already publishes.
-        keys: EnvelopeKeyRing.fromPrivateJwk(signingJwk as Record<string, unknown>, {
-          retentionSeconds: Math.max(900, maxLifetimeSeconds),
-        }),
-        ttlSeconds: Math.min(300, maxLifetimeSeconds),
-      })
-    : undefined;
-  provider.registerGrantType(
-    TOKEN_EXCHANGE_GRANT,
-    tokenExchangeHandler({
+  try {
+    const signingKeys = options.signingKeys?.length ? options.signingKeys : [await generateSigningJwk()];
+    const signingJwk = signingKeys[0]!;
+    const publicJwks = {
+      keys: signingKeys.map(({ d: _private, ...publicJwk }) => publicJwk as Record<string, unknown>),
+    };
+    const localKeys = createLocalJWKSet(publicJwks as never);
+    const pendingClaims = new WeakMap<object, Record<string, unknown>>();
+    const provider = new Provider(
       issuer,
-      inputs: new InputTokenVerifier({
-        trusted: options.trustedIssuers,
-        broker: { issuer, jwks: publicJwks },
+      brokerConfiguration({
+        adapter: options.adapter ?? createMemoryAdapterFactory(),
+        clients: options.clients ?? [],
+        signingKeys,
+        audiences: options.audiences,
+        initialAccessToken: options.initialAccessToken,
+        pendingClaims,
+        maxLifetimeSeconds,
+        clientIdMetadataDocuments: options.clientIdMetadataDocuments,
       }),
-      audiences: options.audiences,
-      policy: options.policy,
-      registry,
-      audit: options.audit,
-      ...(envelopes ? { envelopes } : {}),
-      maxLifetimeSeconds,
-      pendingClaims,
-    }) as never,
-    TOKEN_EXCHANGE_PARAMETERS,
-    TOKEN_EXCHANGE_DUPLICATES,
-  );
-  server.on('request', provider.callback());
+    );
+    const onError = options.onError ?? (() => {});
+    provider.on('server_error', (_ctx, error) => onError(error));
+    (provider as EventEmitter).on('error', (error: unknown) => onError(error));
+    provider.use(introspectionExtension({ issuer, keys: localKeys, registry }));
+    provider.use(revocationExtension({ issuer, keys: localKeys, registry }));
+
+    const envelopes = options.transactionTokens
+      ? new EnvelopeIssuer({
+          issuer,
+          trustDomain: options.transactionTokens.trustDomain,
+          // The broker's own key: Transaction Tokens verify against the JWKS the broker already publishes.
+          keys: EnvelopeKeyRing.fromPrivateJwk(signingJwk as Record<string, unknown>, {
+            retentionSeconds: Math.max(900, maxLifetimeSeconds),
+          }),
+          ttlSeconds: Math.min(300, maxLifetimeSeconds),
+        })
+      : undefined;
+    provider.registerGrantType(
+      TOKEN_EXCHANGE_GRANT,
+      tokenExchangeHandler({
+        issuer,
+        inputs: new InputTokenVerifier({
+          trusted: options.trustedIssuers,
+          broker: { issuer, jwks: publicJwks },
+        }),
+        audiences: options.audiences,
+        policy: options.policy,
+        registry,
+        audit: options.audit,
+        ...(envelopes ? { envelopes } : {}),
+        maxLifetimeSeconds,
+        pendingClaims,
+      }) as never,
+      TOKEN_EXCHANGE_PARAMETERS,
+      TOKEN_EXCHANGE_DUPLICATES,
+    );
+    server.on('request', provider.callback());
+  } catch (error) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // A registry the broker made for itself goes too; one the caller passed stays theirs to close.
+    if (!options.registry) await registry.close().catch(() => {});
+    throw error;
+  }
 
   return {
     issuer,

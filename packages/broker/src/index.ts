@@ -5,7 +5,7 @@ export {
   TXN_TOKEN_TYPE,
 } from '@baton/broker-client';
 export { type Broker, type BrokerOptions, startBroker } from './broker.ts';
-export type { ExchangeFacts, PolicyDecision, PolicyEngine } from './policy/facts.ts';
+export type { ExchangeFacts, PolicyDecision, PolicyEngine, PolicyRefusal } from './policy/facts.ts';
 export { MemoryTokenRegistry } from './registry/memory-registry.ts';
 export type { IssuedToken, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
 export type { AudienceConfig, PlatformTokenSource } from './token-exchange/grant.ts';

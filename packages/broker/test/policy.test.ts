@@ -166,6 +166,27 @@ describe('cedar policy engine: refusals name their reason', () => {
   });
 });
 
+describe('cedar policy engine: refusals carry a structured kind', () => {
+  it('says what kind of refusal each is, whatever the rules and clients are called', () => {
+    const engine = engineFor(`
+      @id("permit_max_depth_lookalike") @max_depth("2")
+      permit (principal, action, resource) when { context.scope == "orders:read" };
+      @id("no_max_depth_here")
+      forbid (principal == Baton::Client::"max_depth-client", action, resource);
+      @id("overflowing_max_depth") forbid (principal == Baton::Client::"overflow", action, resource)
+      when { context.depth + 9223372036854775807 > 0 };
+    `);
+    assert.equal(engine.decide(facts()).refusal, undefined, 'no refusal kind when allowed');
+    assert.equal(engine.decide(facts({ client: 'max_depth-client' })).refusal, 'forbidden');
+    assert.equal(
+      engine.decide(facts({ client: 'max_depth-client-2', scopes: ['billing:read'] })).refusal,
+      'not_permitted',
+    );
+    assert.equal(engine.decide(facts({ depth: 3 })).refusal, 'depth_exceeded');
+    assert.equal(engine.decide(facts({ client: 'overflow' })).refusal, 'evaluation_failed');
+  });
+});
+
 describe('cedar policy engine: lifetime and depth annotations', () => {
   const policies = `
     @id("broad") @lifetime("600") @max_depth("4")

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { ACCESS_TOKEN_TYPE } from '../src/index.ts';
+import { MemoryTokenRegistry } from '../src/registry/memory-registry.ts';
 import { exchange, type ServiceClient } from './fixtures/service-client.ts';
 import { BILLING_API, BILLING_MCP, type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
 
@@ -138,5 +139,40 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
       true,
       'bob is untouched',
     );
+  });
+});
+
+/** A registry that counts its `isActive` lookups (each one a store round trip in production). */
+class CountingRegistry extends MemoryTokenRegistry {
+  lookups = 0;
+  override async isActive(jti: string, now: number): Promise<boolean> {
+    this.lookups += 1;
+    return super.isActive(jti, now);
+  }
+}
+
+describe('introspection checks the caller before the store', () => {
+  const registry = new CountingRegistry();
+  let stack: BrokerStack;
+  let hop1: string;
+
+  before(async () => {
+    stack = await startBrokerStack({ registry });
+    const first = await exchange(stack.broker.issuer, stack.orders, {
+      subject_token: await stack.userToken(),
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_MCP,
+    });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    hop1 = first.body.access_token as string;
+  });
+  after(() => stack.close());
+
+  it('answers a caller that may not introspect the token without a registry lookup', async () => {
+    const before = registry.lookups;
+    assert.deepEqual((await introspect(stack, stack.stranger, hop1)).body, { active: false });
+    assert.equal(registry.lookups, before, 'no store lookup for an unauthorised caller');
+    assert.equal((await introspect(stack, stack.orders, hop1)).body.active, true);
+    assert.equal(registry.lookups, before + 1, 'one lookup for a caller that may introspect');
   });
 });

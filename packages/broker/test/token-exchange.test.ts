@@ -417,4 +417,213 @@ describe('token exchange refusals', () => {
       await strict.close();
     }
   });
+
+  it('refuses a request without a subject_token, naming the missing parameters', async () => {
+    const body = await refused(
+      'orders',
+      { subject_token_type: ACCESS_TOKEN_TYPE, resource: BILLING_MCP },
+      'invalid_request',
+      'parameters_missing',
+    );
+    assert.match(String(body.error_description), /subject_token and subject_token_type are required/);
+  });
+
+  it('refuses a subject_token_type the broker does not accept, naming the accepted ones', async () => {
+    const body = await refused(
+      'orders',
+      {
+        subject_token: userToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:saml2',
+        resource: BILLING_MCP,
+      },
+      'invalid_request',
+      'subject_token_type_unsupported',
+    );
+    assert.match(String(body.error_description), /subject_token_type must be/);
+    assert.ok(String(body.error_description).includes(ACCESS_TOKEN_TYPE));
+  });
+
+  it('refuses a requested_token_type the broker does not issue', async () => {
+    const body = await refused(
+      'orders',
+      {
+        ...subjectOf(userToken),
+        resource: BILLING_MCP,
+        requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token',
+      },
+      'invalid_request',
+      'requested_token_type_unsupported',
+    );
+    assert.match(String(body.error_description), /requested_token_type is not one this broker issues/);
+  });
+
+  it('refuses an actor_token_type that is not an access token type', async () => {
+    const body = await refused(
+      'orders',
+      {
+        ...subjectOf(userToken),
+        resource: BILLING_MCP,
+        actor_token: await forgeUserToken(),
+        actor_token_type: 'urn:ietf:params:oauth:token-type:saml2',
+      },
+      'invalid_request',
+      'actor_token_type_unsupported',
+    );
+    assert.match(String(body.error_description), /actor_token_type must be an access token type/);
+  });
+
+  it('refuses an unknown delegation_mode, naming the known ones', async () => {
+    const body = await refused(
+      'orders',
+      { ...subjectOf(userToken), resource: BILLING_MCP, delegation_mode: 'sideways' },
+      'invalid_request',
+      'delegation_mode_unknown',
+    );
+    assert.match(String(body.error_description), /delegation_mode must be on_behalf_of or restricted_user/);
+  });
+});
+
+describe('token exchange: Transaction Tokens are bounded by policy and subject, and share the trace', () => {
+  let stack: BrokerStack;
+  let idpKey: CryptoKey | Uint8Array;
+
+  before(async () => {
+    const policies = POLICY.replace(
+      '@id("orders-to-billing")\n@lifetime("300")',
+      '@id("orders-to-billing")\n@lifetime("30")',
+    );
+    assert.notEqual(policies, POLICY, 'the fixture policy carries @lifetime("30") for orders-to-billing');
+    stack = await startBrokerStack({
+      policy: createCedarPolicyEngine({ policies, defaults: { lifetimeSeconds: 300, maxDepth: 3 } }),
+    });
+    idpKey = await importJWK(stack.idpSigningJwk as JWK, 'ES256');
+  });
+  after(() => stack.close());
+
+  const txnToken = (subjectToken: string, headers: Record<string, string> = {}) =>
+    exchange(
+      stack.broker.issuer,
+      stack.orders,
+      { ...subjectOf(subjectToken), resource: BILLING_MCP, requested_token_type: TXN_TOKEN_TYPE },
+      { headers },
+    );
+
+  const verified = (token: string) =>
+    verifyEnvelope(token, {
+      issuer: stack.broker.issuer,
+      trustDomain: 'baton.test',
+      keys: remoteJwksResolver(new URL(`${stack.broker.issuer}/jwks`)),
+    });
+
+  it("lives no longer than the permitting rule's @lifetime", async () => {
+    const { status, body } = await txnToken(await stack.userToken());
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.expires_in, 30);
+    const claims = decodeJwt(body.access_token as string);
+    assert.ok((claims.exp as number) - (claims.iat as number) <= 30, 'exp - iat within @lifetime("30")');
+    const envelope = await verified(body.access_token as string);
+    assert.ok(envelope.expires_at - envelope.issued_at <= 30);
+  });
+
+  it('never outlives its subject token', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const subjectToken = await new SignJWT({
+      iss: stack.idp.issuer,
+      aud: ORDERS_MCP,
+      sub: 'user-alice',
+      client_id: 'agent-under-test',
+      scope: 'orders:read billing:read',
+      iat: now,
+      exp: now + 12,
+      jti: randomUUID(),
+    })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: stack.idpSigningJwk.kid as string })
+      .sign(idpKey);
+    const { status, body } = await txnToken(subjectToken);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.ok((body.expires_in as number) <= 12, `expires_in ${body.expires_in} within the subject's 12 s`);
+    const claims = decodeJwt(body.access_token as string);
+    assert.ok((claims.exp as number) <= now + 12, "exp not after the subject token's exp");
+  });
+
+  it("carries the exchange's trace id, the one its audit event records", async () => {
+    const userToken = await stack.userToken();
+    const before = stack.audit.events.length;
+    const { status, body } = await txnToken(userToken);
+    assert.equal(status, 200, JSON.stringify(body));
+    const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'ok');
+    const envelope = await verified(body.access_token as string);
+    assert.equal(typeof event?.trace_id, 'string');
+    assert.equal(envelope.session.trace_id, event?.trace_id);
+    assert.equal(decodeJwt(body.access_token as string).txn, event?.trace_id);
+
+    // With an incoming traceparent, both carry its trace id.
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const afterFirst = stack.audit.events.length;
+    const traced = await txnToken(userToken, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+    assert.equal(traced.status, 200, JSON.stringify(traced.body));
+    const tracedEvent = stack.audit.events.slice(afterFirst).find((candidate) => candidate.outcome === 'ok');
+    assert.equal(tracedEvent?.trace_id, traceId);
+    assert.equal((await verified(traced.body.access_token as string)).session.trace_id, traceId);
+  });
+});
+
+describe('token exchange: refusals are classified on the policy decision, not its wording', () => {
+  let stack: BrokerStack;
+
+  before(async () => {
+    stack = await startBrokerStack({
+      policy: createCedarPolicyEngine({
+        policies: `
+          @id("orders-may-read-orders-at-billing")
+          permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${BILLING_MCP}")
+          when { context.mode == "on_behalf_of" && context.scope == "orders:read" };
+
+          @id("orders-to-legacy")
+          permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${LEGACY_API}")
+          when { context.mode == "on_behalf_of" && context.scope == "orders:read" };
+
+          @id("no_max_depth_here")
+          forbid (principal == Baton::Client::"orders-mcp", action, resource == Baton::Audience::"${LEGACY_API}");
+        `,
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+    });
+  });
+  after(() => stack.close());
+
+  async function attempt(parameters: Record<string, string>) {
+    const before = stack.audit.events.length;
+    const answer = await exchange(stack.broker.issuer, stack.orders, {
+      ...subjectOf(await stack.userToken()),
+      ...parameters,
+    });
+    const denial = stack.audit.events.slice(before).find((event) => event.outcome === 'denied');
+    return { ...answer, reason: denial?.reason };
+  }
+
+  it('files a forbid whose @id mentions max_depth as a policy denial, not a depth refusal', async () => {
+    const { status, body, reason } = await attempt({ resource: LEGACY_API, scope: 'orders:read' });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_target');
+    assert.equal(reason, 'policy_denied');
+    assert.match(String(body.error_description), /no_max_depth_here/);
+  });
+
+  it('answers invalid_scope when the policy permits the target but none of the requested scopes', async () => {
+    const { status, body, reason } = await attempt({ resource: BILLING_MCP, scope: 'billing:read' });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_scope');
+    assert.equal(reason, 'scope_not_permitted');
+    assert.match(String(body.error_description), /policy permits none of the requested scopes/);
+    const permitted = await attempt({ resource: BILLING_MCP, scope: 'orders:read' });
+    assert.equal(permitted.status, 200, JSON.stringify(permitted.body));
+  });
+
+  it('still answers invalid_target when no rule permits this client the audience at all', async () => {
+    const { status, body, reason } = await attempt({ resource: BILLING_API, scope: 'billing:read' });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_target');
+    assert.equal(reason, 'policy_denied');
+  });
 });

@@ -11,7 +11,12 @@ export {
   EnvelopeSchema,
 } from './envelope.ts';
 export { EnvelopeError, type EnvelopeErrorCode } from './errors.ts';
-export { EnvelopeIssuer, type EnvelopeIssuerOptions, type MintedEnvelope } from './issuer.ts';
+export {
+  EnvelopeIssuer,
+  type EnvelopeIssuerOptions,
+  type MintedEnvelope,
+  type MintOptions,
+} from './issuer.ts';
 export {
   EnvelopeKeyRing,
   type EnvelopeKeyRingOptions,

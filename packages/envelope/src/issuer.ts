@@ -21,6 +21,11 @@ export interface EnvelopeIssuerOptions {
   now?: () => number;
 }
 
+export interface MintOptions {
+  /** This envelope's lifetime in seconds: a positive integer, capped at the issuer's `ttlSeconds`. */
+  ttlSeconds?: number;
+}
+
 export interface MintedEnvelope {
   /** The validated, deeply frozen envelope that tool code receives. */
   readonly envelope: Envelope;
@@ -77,8 +82,17 @@ export class EnvelopeIssuer {
     return this.#keys.jwks();
   }
 
-  /** Validates `body`, freezes it into an envelope and signs it. Throws `ERR_ENVELOPE_CLAIMS_INVALID`. */
-  mint(body: EnvelopeBody): MintedEnvelope {
+  /**
+   * Validates `body`, freezes it into an envelope and signs it. Throws `ERR_ENVELOPE_CLAIMS_INVALID`.
+   * `options.ttlSeconds` shortens this one envelope's lifetime (e.g. to what a policy or the token it
+   * derives from allows); it never lengthens it beyond the issuer's `ttlSeconds`.
+   */
+  mint(body: EnvelopeBody, options: MintOptions = {}): MintedEnvelope {
+    const ttl = options?.ttlSeconds;
+    if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) {
+      throw new TypeError('EnvelopeIssuer.mint: ttlSeconds must be a positive integer');
+    }
+    const ttlSeconds = ttl === undefined ? this.ttlSeconds : Math.min(ttl, this.ttlSeconds);
     const parsed = EnvelopeBodySchema.safeParse(body);
     if (!parsed.success) {
       throw new EnvelopeError(
@@ -92,7 +106,7 @@ export class EnvelopeIssuer {
       issuer: this.issuer,
       trust_domain: this.trustDomain,
       issued_at: issuedAt,
-      expires_at: issuedAt + this.ttlSeconds,
+      expires_at: issuedAt + ttlSeconds,
       ...parsed.data,
     });
     // Signed on first use: most tool calls never send their envelope across a process boundary, and a

@@ -37,10 +37,13 @@ export function introspectionExtension(options: IntrospectionExtensionOptions) {
     } catch {
       return;
     }
-    const now = Math.floor(Date.now() / 1000);
-    if (typeof payload.jti !== 'string' || !(await options.registry.isActive(payload.jti, now))) return;
+    if (typeof payload.jti !== 'string') return;
+    // The caller's permission first: it is cheap and local, so a caller that may not introspect this
+    // token costs no registry (store) lookup and learns nothing from its timing.
     const ownResources = (caller.metadata().baton_resources as string[] | undefined) ?? [];
     if (payload.client_id !== caller.clientId && !ownResources.includes(String(payload.aud))) return;
+    const now = Math.floor(Date.now() / 1000);
+    if (!(await options.registry.isActive(payload.jti, now))) return;
     ctx.body = {
       active: true,
       iss: payload.iss,

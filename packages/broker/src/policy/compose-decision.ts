@@ -1,4 +1,4 @@
-import type { ExchangeFacts, PolicyDecision } from './facts.ts';
+import type { ExchangeFacts, PolicyDecision, PolicyRefusal } from './facts.ts';
 import type { RuleInfo } from './policy-set.ts';
 
 /** Cedar's answer to one question: "may these facts have this one scope?". */
@@ -32,11 +32,16 @@ export function composeDecision(
   defaults: DecisionDefaults,
 ): PolicyDecision {
   const errors = unique(answers.flatMap((answer) => answer.errors));
-  if (errors.length > 0) return deny(errors.map((error) => `refused (fail closed): ${error}`));
+  if (errors.length > 0) {
+    return deny(
+      'evaluation_failed',
+      errors.map((error) => `refused (fail closed): ${error}`),
+    );
+  }
 
   const granted = scopes.filter((_, index) => answers[index]?.allowed === true);
   const allowed = scopes.length === 0 ? answers[0]?.allowed === true : granted.length > 0;
-  if (!allowed) return deny(refusalReasons(facts, scopes, answers, rules));
+  if (!allowed) return refusal(facts, scopes, answers, rules);
 
   const permits = unique(answers.flatMap((answer) => (answer.allowed ? answer.determining : [])))
     .map((id) => rules.get(id))
@@ -47,6 +52,7 @@ export function composeDecision(
   if (facts.depth > maxDepth) {
     const limiting = permits.filter((rule) => rule.maxDepth !== undefined && facts.depth > rule.maxDepth);
     return deny(
+      'depth_exceeded',
       limiting.length === 0
         ? [`max_depth exceeded: depth ${facts.depth} exceeds the default max_depth ${maxDepth}`]
         : limiting.map(
@@ -58,13 +64,16 @@ export function composeDecision(
   return { allowed: true, grantedScopes: granted, lifetimeSeconds, maxDepth, reasons: [] };
 }
 
-/** The forbids that matched, by `@id`, and a sentence for scopes that no rule permitted at all. */
-function refusalReasons(
+/**
+ * A refusal naming the forbids that matched, by `@id`, and a sentence for scopes that no rule permitted
+ * at all. It is `forbidden` when any forbid matched, else `not_permitted`.
+ */
+function refusal(
   facts: ExchangeFacts,
   scopes: readonly string[],
   answers: readonly ScopeAnswer[],
   rules: ReadonlyMap<string, RuleInfo>,
-): string[] {
+): PolicyDecision {
   const forbids: string[] = [];
   const unpermitted: string[] = [];
   answers.forEach((answer, index) => {
@@ -73,6 +82,7 @@ function refusalReasons(
     else if (index < scopes.length) unpermitted.push(scopes[index] as string);
   });
   const reasons = unique(forbids);
+  const kind: PolicyRefusal = reasons.length > 0 ? 'forbidden' : 'not_permitted';
   if (reasons.length === 0 || unpermitted.length > 0) {
     const which =
       unpermitted.length === 0
@@ -82,11 +92,11 @@ function refusalReasons(
       `no rule permits client "${facts.client}" to exchange for audience "${facts.audience}" in mode ${facts.mode}${which}`,
     );
   }
-  return reasons;
+  return deny(kind, reasons);
 }
 
-function deny(reasons: string[]): PolicyDecision {
-  return { allowed: false, grantedScopes: [], lifetimeSeconds: 0, maxDepth: 0, reasons };
+function deny(kind: PolicyRefusal, reasons: string[]): PolicyDecision {
+  return { allowed: false, grantedScopes: [], lifetimeSeconds: 0, maxDepth: 0, reasons, refusal: kind };
 }
 
 function smallest(values: readonly (number | undefined)[]): number | undefined {

@@ -35,7 +35,22 @@ export interface PolicyDecision {
   maxDepth: number;
   /** When denied: the `@id`s of the rules that denied (forbid), or why nothing permitted. */
   reasons: string[];
+  /**
+   * When denied: what kind of refusal it is, for callers to act on. `reasons` are for people (they
+   * quote operator-chosen rule ids and client ids), never to be pattern-matched. Absent when allowed.
+   */
+  refusal?: PolicyRefusal;
 }
+
+/**
+ * Why a decision is a refusal:
+ * - `forbidden`: a forbid rule matched (its `@id` is in `reasons`);
+ * - `not_permitted`: no forbid matched, but no permit rule covered the request (or, with scopes
+ *   requested, any of them);
+ * - `depth_exceeded`: permitted, but the chain is deeper than the permitting rules' `@max_depth`;
+ * - `evaluation_failed`: a rule or Cedar itself failed to evaluate, so the policy fails closed.
+ */
+export type PolicyRefusal = 'forbidden' | 'not_permitted' | 'depth_exceeded' | 'evaluation_failed';
 
 /** Decides exchanges. Implementations must be deterministic and side-effect free. */
 export interface PolicyEngine {

@@ -1,2 +1,2 @@
 export { type CedarPolicyEngineOptions, createCedarPolicyEngine } from './cedar-engine.ts';
-export type { ExchangeFacts, PolicyDecision, PolicyEngine } from './facts.ts';
+export type { ExchangeFacts, PolicyDecision, PolicyEngine, PolicyRefusal } from './facts.ts';

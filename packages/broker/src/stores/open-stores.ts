@@ -1,8 +1,9 @@
 import type { AdapterFactory } from 'oidc-provider';
-import pg from 'pg';
 import type { BrokerConfig } from '../config.ts';
 import { MemoryTokenRegistry } from '../registry/memory-registry.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import { postgresFrom } from './connections.ts';
+import { DEFAULT_OPERATION_TIMEOUT_MS } from './deadline.ts';
 import { createMemoryAdapterFactory } from './memory-adapter.ts';
 import { createPostgresAdapterFactory } from './postgres-adapter.ts';
 import { PostgresRedisTokenRegistry } from './postgres-redis-registry.ts';
@@ -23,7 +24,12 @@ export async function openStores(store: BrokerConfig['store']): Promise<BrokerSt
     const registry = new MemoryTokenRegistry();
     return { registry, adapter: createMemoryAdapterFactory(), close: () => registry.close() };
   }
-  const pool = new pg.Pool({ connectionString: store.postgresUrl });
+  // One pool shared by the registry and the adapter, with a connection timeout and an 'error' listener:
+  // without one, a dropped idle connection would crash the process.
+  const { connection: pool, close: closePool } = postgresFrom(
+    store.postgresUrl,
+    DEFAULT_OPERATION_TIMEOUT_MS,
+  );
   try {
     const registry = await PostgresRedisTokenRegistry.create({
       pool,
@@ -41,11 +47,11 @@ export async function openStores(store: BrokerConfig['store']): Promise<BrokerSt
       adapter,
       async close() {
         await registry.close();
-        await pool.end();
+        await closePool();
       },
     };
   } catch (error) {
-    await pool.end();
+    await closePool();
     throw error;
   }
 }

@@ -25,7 +25,7 @@ import {
 } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { PolicyEngine } from '../policy/facts.ts';
+import type { ExchangeFacts, PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { InputTokenError, type InputTokenVerifier } from './input-token.ts';
 
@@ -122,7 +122,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
     const progress: Progress = {};
     const client = ctx.oidc.client!;
     try {
-      const result = await exchange(ctx, deps, progress);
+      const result = await exchange(ctx, deps, progress, traceId);
       await record(deps, client.clientId, progress, traceId, span, started, 'ok', undefined, result.scopes);
       ctx.body = result.body;
     } catch (error) {
@@ -155,7 +155,12 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
   };
 }
 
-async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDependencies, progress: Progress) {
+async function exchange(
+  ctx: KoaContextWithOIDC,
+  deps: TokenExchangeDependencies,
+  progress: Progress,
+  traceId: string,
+) {
   const params = ctx.oidc.params as Record<string, string | string[] | undefined>;
   const client = ctx.oidc.client!;
   const now = Math.floor(Date.now() / 1000);
@@ -264,7 +269,13 @@ async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDependencies
   if (!previous)
     throw refuse.request('act_missing', 'a broker-issued subject_token must carry its delegation chain');
   const act = withActor({ sub: client.clientId }, previous);
-  const actors = actorsOf(act);
+  let actors: ActClaim[];
+  try {
+    actors = actorsOf(act);
+  } catch {
+    // One more hop than any envelope can carry: refused whatever the declared policy's depth says.
+    throw refuse.request('depth_exceeded', 'the delegation chain would be longer than an envelope can carry');
+  }
   const agent = actors.at(-1)!.sub;
   const chain = actors.slice(0, -1).map((actor) => actor.sub);
   progress.agent = agent;
@@ -288,7 +299,7 @@ async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDependencies
   const understood = requested.filter((scope) => audience.scopes.includes(scope));
 
   // 7. Declared policy.
-  const decision = deps.policy.decide({
+  const facts: ExchangeFacts = {
     client: client.clientId,
     subject: { sub: subject.claims.subject, tenant: tenantOf(subject.claims) },
     agent,
@@ -297,24 +308,41 @@ async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDependencies
     depth: chain.length,
     chain,
     scopes: understood,
-  });
+  };
+  const decision = deps.policy.decide(facts);
   if (!decision.allowed) {
+    // Classified on the decision's structured kind, never on its reasons: those quote operator-chosen
+    // rule ids and client ids, which may contain any words.
     const because = decision.reasons.join('; ');
-    if (/max_depth|depth \d+ exceeds/.test(because)) throw refuse.request('depth_exceeded', because);
+    if (decision.refusal === 'depth_exceeded') throw refuse.request('depth_exceeded', because);
+    if (
+      decision.refusal === 'not_permitted' &&
+      understood.length > 0 &&
+      permitsOtherScopes(deps.policy, facts, audience)
+    ) {
+      throw refuse.scope(
+        'scope_not_permitted',
+        `policy permits none of the requested scopes: ${because}`,
+        understood.join(' '),
+      );
+    }
     if (mode === 'restricted_user')
       throw refuse.request('impersonation_not_allowed', `impersonation is not allowed: ${because}`);
     throw refuse.target('policy_denied', because);
   }
   const granted = decision.grantedScopes;
   if (understood.length > 0 && granted.length === 0) {
-    throw refuse.scope('scope_not_permitted', 'policy permits none of the requested scopes');
+    throw refuse.scope(
+      'scope_not_permitted',
+      'policy permits none of the requested scopes',
+      understood.join(' '),
+    );
   }
 
-  // 8. Lifetime: the policy's, never beyond the subject's.
-  const lifetime = Math.min(
-    decision.lifetimeSeconds,
-    deps.maxLifetimeSeconds,
-    subject.claims.expiresAt - now,
+  // 8. Lifetime: the policy's, never beyond the subject's. Whole seconds, rounded down (an `exp` may
+  //    carry a fraction), so no token outlives its subject and every issuer accepts it.
+  const lifetime = Math.floor(
+    Math.min(decision.lifetimeSeconds, deps.maxLifetimeSeconds, subject.claims.expiresAt - now),
   );
   if (lifetime <= 0)
     throw refuse.request('subject_expiring', 'subject_token expires too soon to derive a token');
@@ -362,16 +390,18 @@ async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDependencies
     };
   }
   if (mode === 'txn_token') {
-    const { envelope, token } = deps.envelopes!.mint({
-      actor: { type: 'user', sub: subject.claims.subject, tenant: tenantOf(subject.claims) },
-      agent: { type: 'ai_agent', id: agent, client_id: agent },
-      session: {
-        id: sessionOf(subject.claims, root),
-        trace_id: traceIdFrom(ctx.get('traceparent')) ?? newTraceId(),
+    // The envelope lives no longer than the policy and the subject token allow (`lifetime`), and
+    // carries the exchange's own trace id, so it and the audit record of this exchange correlate.
+    const { envelope, token } = deps.envelopes!.mint(
+      {
+        actor: { type: 'user', sub: subject.claims.subject, tenant: tenantOf(subject.claims) },
+        agent: { type: 'ai_agent', id: agent, client_id: agent },
+        session: { id: sessionOf(subject.claims, root), trace_id: traceId },
+        authorization: { scopes: granted, confidence: 'medium' },
+        delegation: { mode: 'service_identity', allowed: [audience.resource] },
       },
-      authorization: { scopes: granted, confidence: 'medium' },
-      delegation: { mode: 'service_identity', allowed: [audience.resource] },
-    });
+      { ttlSeconds: lifetime },
+    );
     return {
       scopes: granted,
       body: {
@@ -423,6 +453,17 @@ async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDependencies
       ...(granted.length ? { scope: granted.join(' ') } : {}),
     },
   };
+}
+
+/**
+ * Whether the policy would let this client have this audience, in this mode, with some scope other
+ * than the ones it asked for: then the refusal is about the scopes (invalid_scope), not the target.
+ */
+function permitsOtherScopes(policy: PolicyEngine, facts: ExchangeFacts, audience: AudienceConfig): boolean {
+  const others = audience.scopes.filter((scope) => !facts.scopes.includes(scope));
+  if (others.length === 0) return false;
+  const probe = policy.decide({ ...facts, scopes: others });
+  return probe.allowed || probe.refusal === 'depth_exceeded';
 }
 
 async function verifyInput(deps: TokenExchangeDependencies, token: string, role: 'subject' | 'actor') {
