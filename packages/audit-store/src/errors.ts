@@ -15,6 +15,12 @@ export type AuditStoreErrorCode =
   | 'ERR_AUDIT_LOG_TAMPERED'
   /** PostgreSQL already holds a different chain for this writer (two processes, or a lost outbox). */
   | 'ERR_AUDIT_STORE_WRITER_CONFLICT'
+  /**
+   * PostgreSQL refused a batch of outbox records for a reason no retry can fix (SQLSTATE class 22 data
+   * exception, 23 integrity violation, 54 program limit exceeded). Draining stops until an operator
+   * intervenes; the records stay in the outbox.
+   */
+  | 'ERR_AUDIT_STORE_REJECTED'
   /** The event cannot be stored as given (not an audit event shape, or a string PostgreSQL cannot hold). */
   | 'ERR_AUDIT_EVENT_INVALID';
 

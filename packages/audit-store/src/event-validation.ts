@@ -13,6 +13,14 @@ const REQUIRED_STRINGS: ReadonlyArray<readonly [string, (event: AuditEvent) => u
 ];
 
 /**
+ * Longest UTF-8 encoding of each field above. They are indexed in PostgreSQL (some two to an index
+ * entry, with `time`), and a btree refuses an entry over 2704 bytes: an event over the limit could
+ * never be inserted and would block the outbox behind it, so it is refused before it is written.
+ * 2 × 1024 plus tuple overhead stays well under 2704 even if PostgreSQL cannot compress the entry.
+ */
+export const MAX_INDEXED_FIELD_BYTES = 1024;
+
+/**
  * Refuses, before anything is written, an event that some store could not hold: both stores accept
  * exactly the same events, so switching stores never turns an accepted event into a stuck one. Strings
  * must be well-formed Unicode without U+0000 (PostgreSQL's jsonb cannot store either, and an event
@@ -26,6 +34,13 @@ export function validateEvent(event: unknown): asserts event is AuditEvent {
     const value = read(event as AuditEvent);
     if (typeof value !== 'string' || (name === 'id' && value.length === 0)) {
       throw invalid(`audit event field ${name} must be a ${name === 'id' ? 'non-empty ' : ''}string`);
+    }
+    // UTF-8 never takes more than 3 bytes per UTF-16 code unit: count bytes only when it could matter.
+    if (
+      value.length * 3 > MAX_INDEXED_FIELD_BYTES &&
+      Buffer.byteLength(value, 'utf8') > MAX_INDEXED_FIELD_BYTES
+    ) {
+      throw invalid(`audit event field ${name} is longer than ${MAX_INDEXED_FIELD_BYTES} bytes (UTF-8)`);
     }
   }
   checkStrings(event, 'event', 0);

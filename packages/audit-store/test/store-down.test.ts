@@ -142,4 +142,42 @@ describe('PostgreSQL goes down and comes back (a TCP path to the real server, cu
     await proxy.down();
     assert.equal((await verifyAuditLog({ pool, tablePrefix: prefix, writer: 'flap' })).ok, true);
   });
+
+  // The background retry is an hour away (and unref'd): a write that waited for it instead of trying
+  // itself would never settle and the test would time out; no wall-clock bound is asserted.
+  it('fail-closed: during and after an outage each write makes its own attempt, not waiting for the retry timer', {
+    timeout: 30_000,
+  }, async () => {
+    const prefix = tablePrefix();
+    const proxy = await startProxy(5432);
+    const viaProxy = poolTo(proxy.url);
+    const hour = 60 * 60 * 1000;
+    const store = await PostgresAuditStore.open({
+      pool: viaProxy,
+      tablePrefix: prefix,
+      outboxDirectory: directory('flap-prompt'),
+      writer: 'prompt',
+      drainRetryMs: { min: hour, max: hour },
+    });
+    const before = makeEvent();
+    await store.write(before);
+    await proxy.down();
+    // The first failure schedules the (hour-long) retry; later writes still reject on their own attempt.
+    const refused = [makeEvent(), makeEvent(), makeEvent()];
+    for (const event of refused) {
+      await assert.rejects(store.write(event), { code: 'ERR_AUDIT_STORE_UNAVAILABLE' });
+    }
+    assert.equal(store.pending, 3);
+    await proxy.up();
+    const afterwards = makeEvent();
+    await store.write(afterwards);
+    assert.equal(store.pending, 0);
+    assert.deepEqual(
+      await idsInPostgres(prefix),
+      [before, ...refused, afterwards].map((event) => event.id),
+    );
+    await store.close();
+    await proxy.down();
+    assert.equal((await verifyAuditLog({ pool, tablePrefix: prefix, writer: 'prompt' })).ok, true);
+  });
 });

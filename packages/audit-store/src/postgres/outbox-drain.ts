@@ -16,18 +16,28 @@ export interface OutboxDrainDeps {
 }
 
 const MAX_BATCH = 1000;
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
+
+/** Backoff between background retries after a failed drain (doubling from `min`, capped at `max`). */
+export interface RetryDelay {
+  min: number;
+  max: number;
+}
+
+export const DEFAULT_RETRY_DELAY: RetryDelay = { min: 100, max: 5000 };
 
 /**
  * Moves durable outbox lines into PostgreSQL, in chain order, many per statement: while one insert is
  * in flight, records made durable meanwhile queue up and go in the next one (group commit again). Only
  * lines already durable in the outbox are inserted, so PostgreSQL never holds a record the outbox
  * could lose. On failure every current waiter rejects with `ERR_AUDIT_STORE_UNAVAILABLE` (their events
- * stay queued) and a retry is scheduled with backoff; a writer conflict stops draining for good.
+ * stay queued) and a background retry is scheduled with backoff; a waiter arriving during the backoff
+ * (a fail-closed write) does not wait for it but makes its own attempt at once. A writer conflict, or an
+ * insert PostgreSQL refuses for good (`ERR_AUDIT_STORE_REJECTED`, see `permanentSqlState`), stops draining
+ * for good: retrying the same batch forever would only hide it.
  */
 export class OutboxDrain {
   readonly #deps: OutboxDrainDeps;
+  readonly #retry: RetryDelay;
   #items: OutboxItem[] = [];
   #drainedSeq: number;
   #waiters: Array<{ seq: number; resolve: () => void; reject: (error: Error) => void }> = [];
@@ -39,8 +49,9 @@ export class OutboxDrain {
   #fatal: AuditStoreError | undefined;
   #stopped = false;
 
-  constructor(deps: OutboxDrainDeps, drainedSeq: number) {
+  constructor(deps: OutboxDrainDeps, drainedSeq: number, retry: RetryDelay = DEFAULT_RETRY_DELAY) {
     this.#deps = deps;
+    this.#retry = retry;
     this.#drainedSeq = drainedSeq;
   }
 
@@ -58,7 +69,7 @@ export class OutboxDrain {
     return this.#items.length === 0;
   }
 
-  /** A writer conflict: permanent until an operator intervenes. */
+  /** A writer conflict or a permanently refused insert: permanent until an operator intervenes. */
   get fatal(): AuditStoreError | undefined {
     return this.#fatal;
   }
@@ -67,19 +78,26 @@ export class OutboxDrain {
     this.#items.push(item);
   }
 
-  /** Resolves once `seq` is in PostgreSQL; rejects if the attempt that should have put it there failed. */
+  /**
+   * Resolves once `seq` is in PostgreSQL; rejects if the attempt that should have put it there failed.
+   * Starts that attempt now (or joins the one in flight), even while a background retry is pending.
+   */
   waitFor(seq: number): Promise<void> {
     if (seq <= this.#drainedSeq) return Promise.resolve();
     if (this.#fatal) return Promise.reject(this.#fatal);
     return new Promise((resolve, reject) => {
       this.#waiters.push({ seq, resolve, reject });
-      this.kick();
+      this.kick(true);
     });
   }
 
-  /** Starts draining soon (next microtask, so writes of the same turn share one insert). */
-  kick(): void {
+  /**
+   * Starts draining soon (next microtask, so writes of the same turn share one insert). During the
+   * backoff after a failure only `force` (a waiter) starts an attempt; otherwise the retry timer does.
+   */
+  kick(force = false): void {
     if (this.#scheduled || this.#running || this.#stopped || this.#fatal) return;
+    if (this.#retryTimer && !force) return;
     this.#scheduled = true;
     queueMicrotask(() => {
       this.#scheduled = false;
@@ -91,7 +109,6 @@ export class OutboxDrain {
   async drainNow(): Promise<void> {
     if (this.#fatal) throw this.#fatal;
     while (this.#running) await this.#running;
-    this.#lastError = undefined;
     this.#running = this.#loop().finally(() => this.#afterLoop());
     await this.#running;
     if (this.#fatal) throw this.#fatal;
@@ -106,7 +123,9 @@ export class OutboxDrain {
   }
 
   async #loop(): Promise<void> {
-    await this.#deps.prepare().catch((error) => this.#failed(error));
+    // Every attempt starts afresh: an earlier failure says nothing about whether this one will work.
+    this.#lastError = undefined;
+    await this.#deps.prepare().catch((error) => this.#failed(error, false));
     if (this.#lastError || this.#fatal) return;
     for (;;) {
       let count = 0;
@@ -119,13 +138,14 @@ export class OutboxDrain {
           batch.flatMap((item) => (item.kind === 'checkpoint' ? [item.checkpoint] : [])),
         );
       } catch (error) {
-        this.#failed(error);
+        this.#failed(error, true);
         return;
       }
       this.#items.splice(0, count);
       for (const item of batch) if (item.kind === 'record') this.#drainedSeq = item.record.seq;
-      this.#lastError = undefined;
       this.#retryDelay = 0;
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
       this.#waiters = this.#waiters.filter((waiter) => {
         if (waiter.seq > this.#drainedSeq) return true;
         waiter.resolve();
@@ -139,24 +159,38 @@ export class OutboxDrain {
     this.#running = undefined;
     if (this.#stopped || this.#fatal) return;
     // Lines made durable while the last step ran get their attempt now; after a failure, a retry later
-    // (a write arriving meanwhile starts its own attempt through `waitFor`).
+    // (a fail-closed write arriving meanwhile does not wait for it: `waitFor` forces its own attempt).
     if (this.#lastError) {
       if (this.#items.length > 0) this.#scheduleRetry();
+      // Waiters still here arrived after the failure rejected the others: they get their own attempt.
+      if (this.#waiters.length > 0) this.kick(true);
     } else if (this.#items.length > 0 && this.#items[0]!.durable) {
-      this.kick();
+      // A waiter that arrived while this attempt ran must not be left to a pending background retry.
+      this.kick(this.#waiters.length > 0);
     }
   }
 
-  #failed(error: unknown): void {
+  #failed(error: unknown, inserting: boolean): void {
+    const sqlState = inserting ? permanentSqlState(error) : undefined;
     const failure =
       error instanceof AuditStoreError && error.code === 'ERR_AUDIT_STORE_WRITER_CONFLICT'
         ? error
-        : new AuditStoreError(
-            'ERR_AUDIT_STORE_UNAVAILABLE',
-            'PostgreSQL did not take the audit events; they are in the outbox and will be drained when it is back',
-            { cause: error },
-          );
-    if (failure.code === 'ERR_AUDIT_STORE_WRITER_CONFLICT') this.#fatal = failure;
+        : sqlState !== undefined
+          ? new AuditStoreError(
+              'ERR_AUDIT_STORE_REJECTED',
+              `PostgreSQL refused the audit events with SQLSTATE ${sqlState}, which no retry fixes; they stay in the outbox and draining has stopped`,
+              { cause: error },
+            )
+          : new AuditStoreError(
+              'ERR_AUDIT_STORE_UNAVAILABLE',
+              'PostgreSQL did not take the audit events; they are in the outbox and will be drained when it is back',
+              { cause: error },
+            );
+    if (failure.code !== 'ERR_AUDIT_STORE_UNAVAILABLE') {
+      this.#fatal = failure;
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }
     this.#lastError = failure;
     const waiters = this.#waiters.splice(0);
     for (const waiter of waiters) waiter.reject(failure);
@@ -164,12 +198,23 @@ export class OutboxDrain {
 
   #scheduleRetry(): void {
     if (this.#retryTimer || this.#stopped) return;
-    this.#retryDelay = Math.min(Math.max(this.#retryDelay * 2, RETRY_MIN_MS), RETRY_MAX_MS);
+    this.#retryDelay = Math.min(Math.max(this.#retryDelay * 2, this.#retry.min), this.#retry.max);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      this.#lastError = undefined;
       this.kick();
     }, this.#retryDelay);
     this.#retryTimer.unref();
   }
+}
+
+/**
+ * The SQLSTATE of an insert error that will recur on every retry of the same rows: class 22 (data
+ * exception), 23 (integrity constraint violation) and 54 (program limit exceeded, e.g. an index row
+ * over the btree maximum). The insert relies on no unique violation (re-inserting a record is `ON
+ * CONFLICT (writer, seq) DO NOTHING`, which never raises 23505), so all of class 23 counts. Anything
+ * else (connection loss, timeouts, serialization failures, shutdown, ...) is worth retrying.
+ */
+export function permanentSqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code) ? code : undefined;
 }

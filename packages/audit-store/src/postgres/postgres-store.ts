@@ -16,7 +16,7 @@ import {
 } from '../options.ts';
 import { checkQuery } from '../select-events.ts';
 import { insertBatch, writerConflict } from './insert-batch.ts';
-import { OutboxDrain } from './outbox-drain.ts';
+import { DEFAULT_RETRY_DELAY, OutboxDrain, type RetryDelay } from './outbox-drain.ts';
 import { outboxPaths, readOutboxState, writeOutboxState } from './outbox-state.ts';
 import { querySql } from './query-sql.ts';
 import { type AuditTables, auditTables, migrate, TABLE_PREFIX } from './schema.ts';
@@ -38,6 +38,11 @@ export interface PostgresAuditStoreOptions {
   signingKey?: KeyObject;
   /** Empty the outbox file once it is fully drained and larger than this. Default 1 MiB. */
   rotateBytes?: number;
+  /**
+   * Backoff of the background drain after PostgreSQL failed, in ms: doubling from `min`, capped at
+   * `max`. Default `{ min: 100, max: 5000 }`. A fail-closed `write` never waits for it (it tries at once).
+   */
+  drainRetryMs?: RetryDelay;
 }
 
 /**
@@ -73,6 +78,7 @@ export class PostgresAuditStore implements AuditSink, AuditReader {
       writer: string;
       failurePolicy: AuditFailurePolicy;
       rotateBytes: number;
+      retry: RetryDelay;
       outboxPath: string;
       statePath: string;
       keysPath: string;
@@ -98,12 +104,14 @@ export class PostgresAuditStore implements AuditSink, AuditReader {
         drained: () => this.#rotateIfDrained(),
       },
       drainedSeq,
+      options.retry,
     );
   }
 
   /**
    * Recovers the outbox and tries to drain it. PostgreSQL being down does not fail `open` (the outbox
-   * is the point); a writer conflict (another chain under this writer name) does.
+   * is the point); a writer conflict (another chain under this writer name) or an outbox record
+   * PostgreSQL refuses for good (`ERR_AUDIT_STORE_REJECTED`) does.
    */
   static async open(options: PostgresAuditStoreOptions): Promise<PostgresAuditStore> {
     const owner = 'PostgresAuditStore';
@@ -125,6 +133,18 @@ export class PostgresAuditStore implements AuditSink, AuditReader {
     const rotateBytes = options.rotateBytes ?? 1 << 20;
     if (!Number.isSafeInteger(rotateBytes) || rotateBytes < 0) {
       throw new TypeError(`${owner}: rotateBytes must be a non-negative integer`);
+    }
+    const retry = options.drainRetryMs ?? DEFAULT_RETRY_DELAY;
+    if (
+      retry === null ||
+      typeof retry !== 'object' ||
+      !Number.isSafeInteger(retry.min) ||
+      !Number.isSafeInteger(retry.max) ||
+      retry.min < 1 ||
+      retry.max < retry.min ||
+      retry.max > 2 ** 31 - 1
+    ) {
+      throw new TypeError(`${owner}: drainRetryMs must be { min, max } with 1 <= min <= max <= 2^31-1`);
     }
     const signer = CheckpointSigner.from(signingKey, owner);
     const paths = outboxPaths(directory, writer);
@@ -148,6 +168,7 @@ export class PostgresAuditStore implements AuditSink, AuditReader {
         writer,
         failurePolicy,
         rotateBytes,
+        retry: { min: retry.min, max: retry.max },
         outboxPath: paths.log,
         statePath: paths.state,
         keysPath: paths.keys,
@@ -182,7 +203,8 @@ export class PostgresAuditStore implements AuditSink, AuditReader {
   /**
    * Resolves per the failure policy (see the class). Rejects, never drops: with `ERR_AUDIT_STORE_UNAVAILABLE`
    * (fail-closed, PostgreSQL down; the event is kept in the outbox), `ERR_AUDIT_STORE_WRITE_FAILED` (the
-   * outbox itself failed), `ERR_AUDIT_STORE_WRITER_CONFLICT`, `ERR_AUDIT_STORE_CLOSED` or
+   * outbox itself failed), `ERR_AUDIT_STORE_WRITER_CONFLICT`, `ERR_AUDIT_STORE_REJECTED` (PostgreSQL
+   * refused an outbox record for good; draining has stopped), `ERR_AUDIT_STORE_CLOSED` or
    * `ERR_AUDIT_EVENT_INVALID`.
    */
   async write(event: AuditEvent): Promise<void> {
