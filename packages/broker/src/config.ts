@@ -84,11 +84,23 @@ export async function loadBrokerConfig(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ config: BrokerConfig; baseDir: string }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `cannot read broker configuration ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (error) {
-    throw new Error(`cannot read broker configuration ${file}: ${(error as Error).message}`);
+    // Only the position: JSON.parse quotes the text around the error, which may be a secret.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new Error(
+      `broker configuration ${file} is not valid JSON${position ? ` (at character ${position})` : ''}`,
+    );
   }
   const parsed = BrokerConfigSchema.safeParse(raw);
   if (!parsed.success) {

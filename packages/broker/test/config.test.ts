@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadBrokerConfig } from '../src/config.ts';
+
+const directory = mkdtempSync(join(tmpdir(), 'baton-broker-config-'));
+after(() => rmSync(directory, { recursive: true, force: true }));
+
+const SECRET = 'initial-access-token-that-must-not-be-echoed';
+const valid = {
+  trustedIssuers: [{ issuer: 'https://idp.example' }],
+  audiences: [{ resource: 'https://api.example/orders', scopes: ['orders:read'] }],
+  policy: { file: 'policy.cedar' },
+};
+let files = 0;
+function configFile(text: string): string {
+  const path = join(directory, `broker-${files++}.json`);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('broker configuration file', () => {
+  it('refuses a file that is not JSON without quoting its text (it may hold a secret)', async () => {
+    const file = configFile(`{ "registration": { "initialAccessToken": "${SECRET}" } oops }`);
+    await assert.rejects(loadBrokerConfig(file, {}), (error: Error) => {
+      assert.match(error.message, /is not valid JSON/);
+      assert.equal(error.message.includes(SECRET), false, 'the secret is echoed');
+      assert.equal(error.message.includes(SECRET.slice(0, 12)), false, 'part of the secret is echoed');
+      return true;
+    });
+  });
+
+  it('refuses a missing file naming the file and the error code', async () => {
+    await assert.rejects(loadBrokerConfig(join(directory, 'absent.json'), {}), /absent\.json: ENOENT/);
+  });
+
+  it('names the path of every invalid or unknown field', async () => {
+    const file = configFile(JSON.stringify({ ...valid, port: 70000, typo: true }));
+    await assert.rejects(loadBrokerConfig(file, {}), (error: Error) => {
+      assert.match(error.message, /port:/);
+      assert.match(error.message, /typo/);
+      return true;
+    });
+  });
+
+  it('requires an initial access token for registration, and takes it from the environment', async () => {
+    const file = configFile(JSON.stringify(valid));
+    await assert.rejects(loadBrokerConfig(file, {}), /BATON_BROKER_INITIAL_ACCESS_TOKEN/);
+    const { config } = await loadBrokerConfig(file, { BATON_BROKER_INITIAL_ACCESS_TOKEN: SECRET });
+    assert.equal(config.registration.initialAccessToken, SECRET);
+  });
+});
