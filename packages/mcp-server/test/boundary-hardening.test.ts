@@ -20,21 +20,8 @@ import {
 import { importJWK, type JWK, SignJWT } from 'jose';
 import { IdentityBoundary } from '../src/index.ts';
 import { buildOrdersServer, type Observation } from './fixtures/orders.ts';
+import { type RefusalProbe, refusalProbe, TOOL_CALL } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
-
-const TOOL_CALL = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'tools/call',
-  params: { name: 'list_orders', arguments: {} },
-});
-
-interface Answer {
-  status: number;
-  challenge: string;
-  body: Record<string, unknown>;
-  reason: string | undefined;
-}
 
 /** `depth` nested actors, outermost first; the innermost is the agent. */
 function actChain(depth: number): Record<string, unknown> | undefined {
@@ -75,65 +62,21 @@ describe('the boundary serves its metadata at the path it matches', () => {
 
 describe('the boundary refuses tokens whose claims could never form an envelope', () => {
   let stack: Stack;
-  let idpKey: CryptoKey | Uint8Array;
-  let kid: string;
+  let claims: RefusalProbe['claims'];
+  let forge: RefusalProbe['forge'];
+  let call: RefusalProbe['call'];
 
   before(async () => {
     stack = await startStack();
-    idpKey = await importJWK(stack.idpSigningJwk as JWK, 'ES256');
-    kid = stack.idpSigningJwk.kid as string;
+    ({ claims, forge, call } = await refusalProbe(stack));
   });
   after(() => stack.close());
-
-  function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    const now = Math.floor(Date.now() / 1000);
-    return {
-      iss: stack.idp.issuer,
-      aud: stack.resource,
-      sub: 'user-alice',
-      client_id: 'agent-under-test',
-      scope: 'orders:read orders:write',
-      tenant: 'acme',
-      iat: now,
-      exp: now + 300,
-      jti: randomUUID(),
-      ...overrides,
-    };
-  }
-
-  async function forge(payload: Record<string, unknown>): Promise<string> {
-    return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid }).sign(idpKey);
-  }
-
-  async function call(token: string): Promise<Answer> {
-    const linesBefore = stack.logLines.length;
-    const response = await fetch(stack.resource, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        authorization: `Bearer ${token}`,
-      },
-      body: TOOL_CALL,
-    });
-    const refusal = stack.logLines
-      .slice(linesBefore)
-      .map((line) => JSON.parse(line) as { reason?: string })
-      .find((line) => line.reason);
-    const text = await response.text();
-    return {
-      status: response.status,
-      challenge: response.headers.get('www-authenticate') ?? '',
-      body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : {},
-      reason: refusal?.reason,
-    };
-  }
 
   async function assertRefusedAsClaimsInvalid(payload: Record<string, unknown>): Promise<void> {
     const auditBefore = stack.audit.events.length;
     const mintedBefore = stack.envelopes.minted.length;
     const token = await forge(payload);
-    const answer = await call(token);
+    const answer = await call(`Bearer ${token}`);
     assert.equal(answer.status, 401);
     assert.equal(answer.reason, 'claims_invalid');
     assert.equal(answer.body.error, 'invalid_token');
@@ -145,7 +88,7 @@ describe('the boundary refuses tokens whose claims could never form an envelope'
   }
 
   it('sanity: the same token without the defect is accepted', async () => {
-    const answer = await call(await forge(claims()));
+    const answer = await call(`Bearer ${await forge(claims())}`);
     assert.equal(answer.status, 200);
     assert.equal(answer.reason, undefined);
   });
@@ -161,7 +104,7 @@ describe('the boundary refuses tokens whose claims could never form an envelope'
   it('accepts a chain exactly at the envelope limit (32 services and the agent) and mints its envelope', async () => {
     const observed: Observation[] = stack.observed;
     observed.length = 0;
-    const answer = await call(await forge(claims({ act: actChain(33) })));
+    const answer = await call(`Bearer ${await forge(claims({ act: actChain(33) }))}`);
     assert.equal(answer.status, 200);
     assert.equal(answer.reason, undefined);
     const identity = observed.at(-1)!.identity;

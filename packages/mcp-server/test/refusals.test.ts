@@ -8,81 +8,21 @@ import { createMcpHandler } from '@modelcontextprotocol/server';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import { IdentityBoundary } from '../src/index.ts';
 import { buildOrdersServer } from './fixtures/orders.ts';
+import { type Answer, type RefusalProbe, refusalProbe, TOOL_CALL } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
-
-interface Answer {
-  status: number;
-  challenge: string;
-  body: Record<string, unknown>;
-  reason: string | undefined;
-}
-
-const TOOL_CALL = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'tools/call',
-  params: { name: 'list_orders', arguments: {} },
-});
 
 describe('the boundary refuses every bad token with the right status, challenge and reason', () => {
   let stack: Stack;
-  let idpKey: CryptoKey | Uint8Array;
   let kid: string;
+  let claims: RefusalProbe['claims'];
+  let forge: RefusalProbe['forge'];
+  let call: RefusalProbe['call'];
 
   before(async () => {
     stack = await startStack();
-    idpKey = await importJWK(stack.idpSigningJwk as JWK, 'ES256');
-    kid = stack.idpSigningJwk.kid as string;
+    ({ kid, claims, forge, call } = await refusalProbe(stack));
   });
   after(() => stack.close());
-
-  function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    const now = Math.floor(Date.now() / 1000);
-    return {
-      iss: stack.idp.issuer,
-      aud: stack.resource,
-      sub: 'user-alice',
-      client_id: 'agent-under-test',
-      scope: 'orders:read orders:write',
-      tenant: 'acme',
-      iat: now,
-      exp: now + 300,
-      jti: randomUUID(),
-      ...overrides,
-    };
-  }
-
-  async function forge(
-    payload: Record<string, unknown> = claims(),
-    header: Record<string, unknown> = {},
-    key: CryptoKey | Uint8Array | import('node:crypto').KeyObject = idpKey,
-  ): Promise<string> {
-    return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid, ...header }).sign(key);
-  }
-
-  async function call(authorization: string | undefined): Promise<Answer> {
-    const linesBefore = stack.logLines.length;
-    const response = await fetch(stack.resource, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        ...(authorization !== undefined ? { authorization } : {}),
-      },
-      body: TOOL_CALL,
-    });
-    const refusal = stack.logLines
-      .slice(linesBefore)
-      .map((line) => JSON.parse(line) as { reason?: string })
-      .find((line) => line.reason);
-    const text = await response.text();
-    return {
-      status: response.status,
-      challenge: response.headers.get('www-authenticate') ?? '',
-      body: text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : {},
-      reason: refusal?.reason,
-    };
-  }
 
   function assertInvalidToken(answer: Answer, reason: string): void {
     assert.equal(answer.status, 401);
