@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, MemoryAuditSink } from '@baton/audit';
 import {
@@ -17,7 +16,6 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { importJWK, type JWK, SignJWT } from 'jose';
 import { IdentityBoundary } from '../src/index.ts';
 import { buildOrdersServer, type Observation } from './fixtures/orders.ts';
 import { type RefusalProbe, refusalProbe, TOOL_CALL } from './fixtures/refusal-probe.ts';

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import { importJWK, type JWK, SignJWT } from 'jose';
 import { IdentityBoundary } from '../src/index.ts';
 import { buildOrdersServer } from './fixtures/orders.ts';
 import { type Answer, type RefusalProbe, refusalProbe, TOOL_CALL } from './fixtures/refusal-probe.ts';
