@@ -43,6 +43,18 @@ export interface AuditEvent {
   parent_span_id?: string;
   /** What was asked for, when it differs from what was granted (`scopes`). */
   scopes_requested?: readonly string[];
+  /**
+   * The trace context an untrusted caller sent, kept as a link (W3C Trace Context / OpenTelemetry span
+   * link) instead of being joined: the event lives in a fresh trace of its own, so a caller cannot file
+   * its actions under somebody else's trace. See `continueTrace`.
+   */
+  linked_trace?: TraceLink;
+}
+
+/** Another trace's context, recorded but not joined. */
+export interface TraceLink {
+  trace_id: string;
+  span_id?: string;
 }
 
 export type AuditEventInput = Omit<AuditEvent, 'id' | 'time'>;
@@ -72,5 +84,6 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.scopes_requested !== undefined ? { scopes_requested: input.scopes_requested } : {}),
     ...(input.span_id !== undefined ? { span_id: input.span_id } : {}),
     ...(input.parent_span_id !== undefined ? { parent_span_id: input.parent_span_id } : {}),
+    ...(input.linked_trace !== undefined ? { linked_trace: input.linked_trace } : {}),
   };
 }

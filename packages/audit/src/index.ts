@@ -4,6 +4,7 @@ export {
   type AuditEventInput,
   type AuditOutcome,
   auditEvent,
+  type TraceLink,
 } from './event.ts';
 export { createLogger, LogAuditSink, REDACTED_LOG_PATHS } from './log-sink.ts';
 export {
@@ -15,4 +16,12 @@ export {
   matchesQuery,
   selectEvents,
 } from './sink.ts';
-export { newSpanId, newTraceId, parentSpanIdFrom, traceIdFrom, traceparent } from './trace-context.ts';
+export {
+  continueTrace,
+  newSpanId,
+  newTraceId,
+  parentSpanIdFrom,
+  type TraceContinuation,
+  traceIdFrom,
+  traceparent,
+} from './trace-context.ts';

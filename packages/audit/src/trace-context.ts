@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { TraceLink } from './event.ts';
 
 /** W3C Trace Context `traceparent`: version-traceid-parentid-flags. */
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -31,4 +32,32 @@ export function newSpanId(): string {
 /** A `traceparent` header value for a call made from span `spanId` of trace `traceId` (sampled). */
 export function traceparent(traceId: string, spanId: string): string {
   return `00-${traceId}-${spanId}-01`;
+}
+
+/** Where an incoming request's events go: the caller's trace, or a fresh one that links to it. */
+export interface TraceContinuation {
+  traceId: string;
+  /** The calling hop's span, when its trace was joined. */
+  parentSpanId?: string;
+  /** The caller's trace context, when it was valid but not trusted enough to join. */
+  link?: TraceLink;
+}
+
+/**
+ * Decides whether an incoming `traceparent` is joined. A trace id is only a correlation handle, but
+ * the audit chain and the console read "same trace" as "same request chain": a caller who could pick
+ * the trace id could file its actions under another person's trace. So only a caller the receiver
+ * authenticated as an upstream Baton hop (or the operator marked trusted) continues its trace; anyone
+ * else starts a fresh trace, and its context is kept as a link, never lost and never joined.
+ *
+ * @example
+ * const trace = continueTrace(request.headers.get('traceparent'), delegation.services.length > 0);
+ * auditEvent({ trace_id: trace.traceId, parent_span_id: trace.parentSpanId, linked_trace: trace.link, ... })
+ */
+export function continueTrace(incoming: unknown, trusted: boolean): TraceContinuation {
+  const traceId = traceIdFrom(incoming);
+  if (traceId === undefined) return { traceId: newTraceId() };
+  const spanId = (incoming as string).trim().split('-')[2]!;
+  if (trusted) return { traceId, parentSpanId: spanId };
+  return { traceId: newTraceId(), link: { trace_id: traceId, span_id: spanId } };
 }

@@ -1,0 +1,23 @@
+import type { AccessTokenClaims } from './claims.ts';
+
+/** Whether a person stands behind a token (`user`) or only a machine (`service`). */
+export type CallerKind = 'user' | 'service';
+
+/**
+ * Tells people from machines for one deployment's issuers. Decide from validated claims only: a rule
+ * that returns `user` for a machine lets a service act as if a person had authorised it.
+ */
+export type CallerKindRule = (claims: AccessTokenClaims) => CallerKind;
+
+/**
+ * The default rule: a token whose subject is the client it was issued to has no person behind it.
+ * RFC 9068 §2.2 asks exactly that of grants without a resource owner (client credentials: `sub` is the
+ * client's identifier), and it is what oidc-provider, the Baton broker and most authorization servers
+ * issue. Providers that mark app tokens differently (Entra's `idtyp: "app"`, a `token_use` claim)
+ * need a rule of their own.
+ *
+ * @example
+ * new IdentityBoundary({ ..., callers: { kind: (claims) => (claims.claims.idtyp === 'app' ? 'service' : defaultCallerKind(claims)) } })
+ */
+export const defaultCallerKind: CallerKindRule = (claims) =>
+  claims.subject === claims.clientId ? 'service' : 'user';
