@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger } from '@baton/audit';
 import { DEMO_USERS, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { IdentityBoundary, registerIdentityTool } from '@baton/mcp-server';
+import { IdentityBoundary } from '@baton/mcp-server';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, McpServer, requireBearerAuth } from '@modelcontextprotocol/server';
@@ -48,7 +48,7 @@ const boundary = new IdentityBoundary({
 });
 const batonMcp = createMcpHandler(() => {
   const server = new McpServer({ name: 'orders', version: '1' });
-  registerIdentityTool(server, 'list_orders', { scopes }, async ({ identity }) => ({
+  boundary.registerTool(server, 'list_orders', { scopes }, async ({ identity }) => ({
     content: [{ type: 'text', text: JSON.stringify(ORDERS[identity.actor.sub] ?? []) }],
   }));
   return server;

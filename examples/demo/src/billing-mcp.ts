@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { IdentityBoundary, registerIdentityTool, type SharedTokenStore } from '@baton/mcp-server';
+import { IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
 import { byIssuer, jwtAccessTokenVerifier } from '@baton/resource-server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
@@ -11,9 +11,9 @@ import type { McpServerHandle } from './orders-mcp.ts';
 import { TRUST_DOMAIN } from './orders-mcp.ts';
 
 /** The "billing" MCP server: reached by agents directly, or by other MCP servers on a person's behalf. */
-export function buildBillingServer(): McpServer {
+export function buildBillingServer(boundary: IdentityBoundary): McpServer {
   const server = new McpServer({ name: 'billing', version: '1.0.0' });
-  registerIdentityTool(
+  boundary.registerTool(
     server,
     'list_invoices',
     { description: 'Lists your invoices.', scopes: ['billing:read'], annotations: { readOnlyHint: true } },
@@ -64,7 +64,7 @@ export function serveBillingMcp(options: {
       ],
     },
   });
-  const mcp = createMcpHandler(buildBillingServer);
+  const mcp = createMcpHandler(() => buildBillingServer(boundary));
   options.http.on('request', toNodeHandler(boundary.protect(mcp)));
   return { url: options.url, boundary, close: () => mcp.close() };
 }

@@ -2,12 +2,7 @@ import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import {
-  DownstreamError,
-  IdentityBoundary,
-  registerIdentityTool,
-  type SharedTokenStore,
-} from '@baton/mcp-server';
+import { DownstreamError, IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
@@ -24,9 +19,9 @@ export const TRUST_DOMAIN = 'baton.demo';
  * Its tools reach the orders API as the server itself (service identity, with the envelope) and the
  * billing MCP server on the person's behalf (on-behalf-of, through the broker).
  */
-export function buildOrdersServer(): McpServer {
+export function buildOrdersServer(boundary: IdentityBoundary): McpServer {
   const server = new McpServer({ name: 'orders', version: '1.0.0' });
-  registerIdentityTool(
+  boundary.registerTool(
     server,
     'list_orders',
     { description: 'Lists your orders.', scopes: ['orders:read'], annotations: { readOnlyHint: true } },
@@ -36,7 +31,7 @@ export function buildOrdersServer(): McpServer {
       return { content: [{ type: 'text', text: JSON.stringify(body.orders) }] };
     },
   );
-  registerIdentityTool(
+  boundary.registerTool(
     server,
     'create_order',
     {
@@ -48,7 +43,7 @@ export function buildOrdersServer(): McpServer {
       content: [{ type: 'text', text: JSON.stringify(createOrder(identity.actor.sub, input.item)) }],
     }),
   );
-  registerIdentityTool(
+  boundary.registerTool(
     server,
     'order_summary',
     {
@@ -125,7 +120,7 @@ export function serveOrdersMcp(options: {
       ],
     },
   });
-  const mcp = createMcpHandler(buildOrdersServer);
+  const mcp = createMcpHandler(() => buildOrdersServer(boundary));
   options.http.on('request', toNodeHandler(boundary.protect(mcp)));
   return { url: options.url, boundary, close: () => mcp.close() };
 }

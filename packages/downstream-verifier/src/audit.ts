@@ -1,4 +1,4 @@
-import { type AuditSink, auditEvent, newSpanId, parentSpanIdFrom } from '@baton/audit';
+import { type AuditSink, auditEvent, newSpanId } from '@baton/audit';
 import type { DownstreamIdentity } from './identity.ts';
 
 /** One audit event for a call this API served, in the trace of the hop before it. */
@@ -9,7 +9,6 @@ export async function recordApiCall(
   operation: string,
   status: number,
   started: number,
-  traceparent: string | null | undefined,
 ): Promise<void> {
   await audit.write(
     auditEvent({
@@ -26,7 +25,8 @@ export async function recordApiCall(
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
       chain: identity.chain,
       span_id: newSpanId(),
-      ...(parentSpanIdFrom(traceparent) ? { parent_span_id: parentSpanIdFrom(traceparent)! } : {}),
+      ...(identity.parentSpanId ? { parent_span_id: identity.parentSpanId } : {}),
+      ...(identity.linkedTrace ? { linked_trace: identity.linkedTrace } : {}),
     }),
   );
 }

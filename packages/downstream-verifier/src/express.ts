@@ -39,7 +39,6 @@ export function downstreamIdentity(options: HandlerOptions): RequestHandler {
               `${req.method} ${req.path}`,
               res.statusCode,
               started,
-              headers.get('traceparent'),
             ).catch((error) => req.socket.emit('error', error));
           });
         }

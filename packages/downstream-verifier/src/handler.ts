@@ -46,7 +46,6 @@ export function withDownstreamIdentity(
         operation,
         response.status,
         started,
-        request.headers.get('traceparent'),
       );
     }
     return response;

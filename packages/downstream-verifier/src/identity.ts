@@ -1,3 +1,5 @@
+import type { TraceLink } from '@baton/audit';
+
 /** What a downstream API may rely on about a call, whichever delegation mode carried it. */
 export interface DownstreamIdentity {
   /** The person the call is for. */
@@ -9,6 +11,13 @@ export interface DownstreamIdentity {
   chain: readonly string[];
   mode: 'service_identity' | 'on_behalf_of' | 'restricted_user';
   scopes: readonly string[];
-  /** The W3C trace this call belongs to, shared with the hops before it. */
+  /**
+   * The W3C trace this call belongs to: the signed envelope's (service identity), the caller's for a
+   * token the broker exchanged along a delegation chain, otherwise a fresh one.
+   */
   traceId: string;
+  /** The calling hop's span, when its trace was joined. */
+  parentSpanId?: string;
+  /** Trace context the caller sent but was not trusted to choose (see `continueTrace`). */
+  linkedTrace?: TraceLink;
 }

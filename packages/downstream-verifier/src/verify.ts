@@ -1,4 +1,4 @@
-import { newTraceId, traceIdFrom } from '@baton/audit';
+import { continueTrace, type TraceContinuation, traceIdFrom } from '@baton/audit';
 import {
   EnvelopeError,
   type EnvelopeKeyResolver,
@@ -103,7 +103,12 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
           chain: [claims.clientId, ...envelope.delegation.chain, envelope.agent.id],
           mode: 'service_identity',
           scopes: envelope.authorization.scopes,
-          traceId: envelope.session.trace_id,
+          // The envelope's signed trace id; the header's span is the parent only within that trace.
+          ...traceFields(
+            traceIdFrom(headers.get('traceparent')) === envelope.session.trace_id
+              ? continueTrace(headers.get('traceparent'), true)
+              : { ...continueTrace(headers.get('traceparent'), false), traceId: envelope.session.trace_id },
+          ),
         };
       } else {
         let delegation: { agent: string; services: string[] };
@@ -119,12 +124,24 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
           chain: claims.claims.act ? [...delegation.services, delegation.agent] : [claims.clientId],
           mode: claims.claims.act ? 'on_behalf_of' : 'restricted_user',
           scopes: claims.scopes,
-          traceId: traceIdFrom(headers.get('traceparent')) ?? newTraceId(),
+          // Joined only for a token the broker exchanged along a chain (an upstream Baton hop); a
+          // restricted user token carries no chain, so its caller's trace context is only a link.
+          ...traceFields(continueTrace(headers.get('traceparent'), claims.claims.act !== undefined)),
         };
       }
       const missing = requiredScopes.filter((scope) => !identity.scopes.includes(scope));
       if (missing.length > 0) throw insufficientScope(requiredScopes);
       return Object.freeze(identity);
     },
+  };
+}
+
+function traceFields(
+  trace: TraceContinuation,
+): Pick<DownstreamIdentity, 'traceId' | 'parentSpanId' | 'linkedTrace'> {
+  return {
+    traceId: trace.traceId,
+    ...(trace.parentSpanId ? { parentSpanId: trace.parentSpanId } : {}),
+    ...(trace.link ? { linkedTrace: trace.link } : {}),
   };
 }

@@ -179,6 +179,45 @@ when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
     assert.deepEqual(identity.chain, ['orders-mcp']);
   });
 
+  it('trace injection, service identity: the signed envelope decides the trace; a traceparent naming another trace is only a link', async () => {
+    const foreign = `00-${'9'.repeat(32)}-${'8'.repeat(16)}-01`;
+    const identity = await verifier.verify(
+      headers({
+        authorization: `Bearer ${await serviceToken()}`,
+        'txn-token': envelopes.mint(body()).token,
+        traceparent: foreign,
+      }),
+    );
+    assert.equal(identity.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(identity.parentSpanId, undefined);
+    assert.deepEqual(identity.linkedTrace, { trace_id: '9'.repeat(32), span_id: '8'.repeat(16) });
+    const sameTrace = await verifier.verify(
+      headers({
+        authorization: `Bearer ${await serviceToken()}`,
+        'txn-token': envelopes.mint(body()).token,
+        traceparent: `00-4bf92f3577b34da6a3ce929d0e0e4736-${'7'.repeat(16)}-01`,
+      }),
+    );
+    assert.equal(sameTrace.parentSpanId, '7'.repeat(16));
+    assert.equal(sameTrace.linkedTrace, undefined);
+  });
+
+  it("trace injection, restricted user: a token without a delegation chain cannot file the call under another person's trace", async () => {
+    const exchanged = await exchangeToken(broker.issuer, service, {
+      subjectToken: await userToken(),
+      resource: API,
+      delegationMode: 'restricted_user',
+    });
+    const identity = await verifier.verify(
+      headers({
+        authorization: `Bearer ${exchanged.access_token}`,
+        traceparent: `00-${'9'.repeat(32)}-${'8'.repeat(16)}-01`,
+      }),
+    );
+    assert.notEqual(identity.traceId, '9'.repeat(32));
+    assert.deepEqual(identity.linkedTrace, { trace_id: '9'.repeat(32), span_id: '8'.repeat(16) });
+  });
+
   it('refuses a token the broker issued for another API', async () => {
     const exchanged = await exchangeToken(broker.issuer, service, {
       subjectToken: await userToken(),

@@ -5,6 +5,8 @@ import {
   type AccessTokenVerifier,
   BearerError,
   bearerErrorResponse,
+  type CallerKindRule,
+  defaultCallerKind,
   delegationOf,
   extractBearerToken,
   invalidToken,
@@ -16,7 +18,10 @@ import {
 import {
   localhostAllowedHostnames,
   type McpHandlerRequestOptions,
+  type McpServer,
   originValidationResponse,
+  type RegisteredTool,
+  type StandardSchemaWithJSON,
   validateHostHeader,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
@@ -27,7 +32,13 @@ import {
   type DelegationPolicy,
   delegationPolicyFormsEnvelope,
 } from './identity-from-claims.ts';
-import { BoundaryRequestContext, type BoundarySettings } from './request-context.ts';
+import {
+  type IdentityToolConfig,
+  type IdentityToolHandler,
+  type InputOf,
+  registerIdentityToolWith,
+} from './identity-tool.ts';
+import { type BoundaryAccess, BoundaryRequestContext, type BoundarySettings } from './request-context.ts';
 
 export interface IdentityBoundaryOptions {
   /** This MCP server's canonical resource URI (RFC 8707), e.g. `https://orders.example/mcp`. Required. */
@@ -60,6 +71,23 @@ export interface IdentityBoundaryOptions {
    * hostname, or the loopback names when the resource is on loopback.
    */
   allowedHostnames?: readonly string[];
+  /**
+   * Tells a person's token from a machine's own (client credentials). Default `defaultCallerKind`:
+   * `sub` equal to `client_id` is a machine (RFC 9068 §2.2).
+   */
+  callerKind?: CallerKindRule;
+  /**
+   * Whether machine callers (no person behind the token) are let in. Default `'refuse'`: a 401
+   * `invalid_token`, because a service's own token must not act as a person. With `'accept'` they get
+   * envelopes with `actor.type: "service"`, and only tools that list `service` in `actorTypes` run for them.
+   */
+  serviceCallers?: 'refuse' | 'accept';
+  /**
+   * Client ids whose `traceparent` the boundary joins although their token carries no delegation chain
+   * (e.g. an operator's gateway). A token exchanged by the broker (an upstream Baton hop) is trusted
+   * without being listed; every other caller gets a fresh trace, with its context kept as a link.
+   */
+  trustedTraceCallers?: readonly string[];
   logger?: Logger;
 }
 
@@ -75,7 +103,7 @@ export interface FetchMcpHandler {
  *
  * @example
  * const boundary = new IdentityBoundary({ resource, authorizationServers: [issuer], tokenVerifier, envelopes, audit });
- * const mcp = createMcpHandler(() => buildServer());             // tools use registerIdentityTool
+ * const mcp = createMcpHandler(() => buildServer(boundary));     // tools use boundary.registerTool
  * http.createServer(toNodeHandler(boundary.protect(mcp))).listen(port);
  */
 export class IdentityBoundary {
@@ -88,6 +116,16 @@ export class IdentityBoundary {
   readonly #settings: BoundarySettings;
   readonly #challengeScopes: readonly string[];
   readonly #allowedHostnames: string[];
+  readonly #callerKind: CallerKindRule;
+  readonly #acceptServices: boolean;
+  readonly #trustedTraceCallers: ReadonlySet<string>;
+  /**
+   * The caller's token per request context, for the broker's subject token. Held by this instance
+   * only: a context from another boundary, or one built by hand, opens nothing.
+   */
+  readonly #sealedTokens = new WeakMap<BoundaryRequestContext, string>();
+  /** Handed to the wrappers this boundary registers, and to nothing else (see `BoundaryAccess`). */
+  readonly #access: BoundaryAccess;
 
   constructor(options: IdentityBoundaryOptions) {
     if (!options?.resource) throw new TypeError('IdentityBoundary: resource is required');
@@ -149,6 +187,41 @@ export class IdentityBoundary {
         'IdentityBoundary: delegation must have a known mode and unique allowed audiences that fit an envelope',
       );
     }
+    if (options.callerKind !== undefined && typeof options.callerKind !== 'function')
+      throw new TypeError('IdentityBoundary: callerKind must be a function of the validated claims');
+    this.#callerKind = options.callerKind ?? defaultCallerKind;
+    const serviceCallers = options.serviceCallers ?? 'refuse';
+    if (serviceCallers !== 'refuse' && serviceCallers !== 'accept')
+      throw new TypeError("IdentityBoundary: serviceCallers must be 'refuse' or 'accept'");
+    this.#acceptServices = serviceCallers === 'accept';
+    this.#trustedTraceCallers = new Set(options.trustedTraceCallers ?? []);
+    const settings = this.#settings;
+    const sealedTokens = this.#sealedTokens;
+    this.#access = Object.freeze({
+      open(context: BoundaryRequestContext) {
+        const subjectToken = sealedTokens.get(context);
+        return subjectToken === undefined ? undefined : { settings, subjectToken };
+      },
+    });
+  }
+
+  /**
+   * Registers a tool that runs only behind this boundary and receives `{ identity, input }`. The SDK
+   * checks the declared scopes before dispatch (403 with the step-up challenge); the wrapper checks
+   * the caller's type and the scopes again, mints the envelope, runs the handler and records one
+   * audit event per invocation.
+   *
+   * @example
+   * boundary.registerTool(server, 'list_orders', { scopes: ['orders:read'], inputSchema: z.object({}) },
+   *   async ({ identity }) => ({ content: [{ type: 'text', text: JSON.stringify(ordersOf(identity.actor.sub)) }] }));
+   */
+  registerTool<InputSchema extends StandardSchemaWithJSON | undefined = undefined>(
+    server: McpServer,
+    name: string,
+    config: IdentityToolConfig<InputSchema>,
+    handler: IdentityToolHandler<InputOf<InputSchema>>,
+  ): RegisteredTool {
+    return registerIdentityToolWith(this.#access, server, name, config, handler);
   }
 
   /**
@@ -158,8 +231,9 @@ export class IdentityBoundary {
   async authenticate(request: Request): Promise<BoundaryRequestContext> {
     const token = extractBearerToken(request.headers.get('authorization'));
     const claims = await this.#verifier.verify(token);
+    let delegation: ReturnType<typeof delegationOf>;
     try {
-      delegationOf(claims);
+      delegation = delegationOf(claims);
     } catch {
       throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
     }
@@ -167,6 +241,16 @@ export class IdentityBoundary {
       // A sender-constrained token used without its proof would be accepted as a bearer token:
       // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).
       throw invalidToken('claims_invalid', 'sender-constrained tokens are not accepted by this resource yet');
+    }
+    const callerKind = this.#callerKind(claims);
+    if (callerKind !== 'user' && callerKind !== 'service')
+      throw new TypeError('IdentityBoundary: callerKind returned neither user nor service');
+    if (callerKind === 'service' && !this.#acceptServices) {
+      // A machine's own token (client credentials) acting as if a person had authorised it.
+      throw invalidToken(
+        'caller_not_a_person',
+        'this resource acts for people: a token with no person behind it is not accepted',
+      );
     }
     if (!claimsFormEnvelope(claims, this.#settings.delegation)) {
       // Scopes outside the RFC 6749 scope-token syntax, oversized identifiers, too many scopes: the
@@ -176,7 +260,15 @@ export class IdentityBoundary {
         'the access token claims cannot form an execution identity envelope',
       );
     }
-    return new BoundaryRequestContext(claims, request.headers.get('traceparent'), this.#settings, token);
+    const context = new BoundaryRequestContext({
+      claims,
+      callerKind,
+      traceparent: request.headers.get('traceparent'),
+      // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
+      traceTrusted: delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId),
+    });
+    this.#sealedTokens.set(context, token);
+    return context;
   }
 
   /**

@@ -1,5 +1,10 @@
 import { type DelegationMode, type EnvelopeBody, EnvelopeSchema } from '@baton/envelope';
-import { type AccessTokenClaims, delegationOf } from '@baton/resource-server';
+import {
+  type AccessTokenClaims,
+  type CallerKind,
+  defaultCallerKind,
+  delegationOf,
+} from '@baton/resource-server';
 
 export interface DelegationPolicy {
   /** How tools on this server reach downstream services. Default `service_identity`. */
@@ -12,7 +17,8 @@ export interface DelegationPolicy {
  * Derives the envelope body from validated token claims only. Nothing here reads the request body,
  * tool input or model output: identity comes from what the authorization server signed or vouched for.
  *
- * - actor: `sub`; `service` when the token is the client's own (client credentials: `sub` = `client_id`)
+ * - actor: `sub`; its type as the boundary classified the caller (`actorType`), by default `service`
+ *   when the token is the client's own (client credentials: `sub` = `client_id`, RFC 9068 §2.2)
  * - tenant: the `tenant` claim (or `tid`, as Entra issues it), else null
  * - agent: the client the token was issued to (`client_id`), kept apart from the actor; for a token
  *   the broker exchanged, the innermost actor of `act`, with the services in between in `delegation.chain`
@@ -20,7 +26,7 @@ export interface DelegationPolicy {
  */
 export function envelopeBodyFromClaims(
   claims: AccessTokenClaims,
-  context: { traceId: string; delegation: DelegationPolicy },
+  context: { traceId: string; delegation: DelegationPolicy; actorType?: CallerKind },
 ): EnvelopeBody {
   const raw = claims.claims;
   const tenant = typeof raw.tenant === 'string' ? raw.tenant : typeof raw.tid === 'string' ? raw.tid : null;
@@ -31,7 +37,7 @@ export function envelopeBodyFromClaims(
       ? raw.sid
       : (claims.tokenId ?? `${claims.clientId}:${claims.subject}:${claims.issuedAt ?? claims.expiresAt}`);
   return {
-    actor: { type: claims.subject === claims.clientId ? 'service' : 'user', sub: claims.subject, tenant },
+    actor: { type: context.actorType ?? defaultCallerKind(claims), sub: claims.subject, tenant },
     agent: { type: 'ai_agent', id: agent, client_id: agent },
     session: { id: sessionId, trace_id: context.traceId },
     authorization: {

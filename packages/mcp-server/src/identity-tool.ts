@@ -1,13 +1,13 @@
 import {
   type AuditOutcome,
   auditEvent,
+  continueTrace,
   newSpanId,
-  newTraceId,
-  parentSpanIdFrom,
+  type TraceContinuation,
   traceIdFrom,
 } from '@baton/audit';
 import type { Envelope, MintedEnvelope } from '@baton/envelope';
-import { delegationOf } from '@baton/resource-server';
+import { type CallerKind, challengeDescription, delegationOf } from '@baton/resource-server';
 import type {
   AuthInfo,
   CallToolResult,
@@ -24,10 +24,10 @@ import { DownstreamError } from './downstream/errors.ts';
 import { envelopeBodyFromClaims } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import {
+  type BoundaryAccess,
   type BoundaryRequestContext,
   boundaryContextOf,
-  sealedSubjectToken,
-  settingsOf,
+  type OpenedRequest,
 } from './request-context.ts';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from './telemetry.ts';
 
@@ -62,9 +62,14 @@ export interface IdentityToolConfig<InputSchema extends StandardSchemaWithJSON |
    * e.g. an admin lookup. Registration refuses any other. They never change `identity`.
    */
   identityLikeInputAllowed?: readonly string[];
+  /**
+   * Who may call the tool: `user` (a person stands behind the token) and/or `service` (a machine's
+   * own token, accepted only on a boundary with `serviceCallers: 'accept'`). Default `['user']`.
+   */
+  actorTypes?: readonly CallerKind[];
 }
 
-type InputOf<S> = S extends StandardSchemaWithJSON ? StandardSchemaWithJSON.InferOutput<S> : undefined;
+export type InputOf<S> = S extends StandardSchemaWithJSON ? StandardSchemaWithJSON.InferOutput<S> : undefined;
 
 export type IdentityToolHandler<Input> = (
   invocation: IdentityToolInvocation<Input>,
@@ -72,65 +77,70 @@ export type IdentityToolHandler<Input> = (
 ) => CallToolResult | Promise<CallToolResult>;
 
 /**
- * Registers a tool that runs only behind the identity boundary and receives `{ identity, input }`.
- * The SDK checks the declared scopes before dispatch (403 with the step-up challenge); the wrapper
- * checks again, mints the envelope, runs the handler and records one audit event per invocation.
- *
- * @example
- * registerIdentityTool(server, 'list_orders', { scopes: ['orders:read'], inputSchema: z.object({}) },
- *   async ({ identity }) => ({ content: [{ type: 'text', text: JSON.stringify(ordersOf(identity.actor.sub)) }] }));
+ * Registers an identity tool for `access`'s boundary. Called by `IdentityBoundary.registerTool`, which
+ * alone holds an access object; without one this function can open no request.
+ * @internal not exported from the package.
  */
-export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON | undefined = undefined>(
+export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJSON | undefined>(
+  access: BoundaryAccess,
   server: McpServer,
   name: string,
   config: IdentityToolConfig<InputSchema>,
   handler: IdentityToolHandler<InputOf<InputSchema>>,
 ): RegisteredTool {
-  const required = [...(config.scopes ?? [])];
-  if (!Array.isArray(config.scopes))
-    throw new TypeError(`registerIdentityTool(${name}): scopes must be declared`);
+  if (!Array.isArray(config?.scopes)) throw new TypeError(`registerTool(${name}): scopes must be declared`);
+  const required = [...config.scopes];
+  const actorTypes = new Set<CallerKind>(config.actorTypes ?? ['user']);
+  if (actorTypes.size === 0 || [...actorTypes].some((type) => type !== 'user' && type !== 'service')) {
+    throw new TypeError(`registerTool(${name}): actorTypes must name user and/or service`);
+  }
   assertNoUndeclaredIdentityInput(name, config);
 
   const run = async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
     const boundary = boundaryContextOf(ctx.http?.authInfo);
-    if (!boundary) {
-      // Mounted without the boundary: there is no identity to act for. Fail closed.
+    const opened = boundary ? access.open(boundary) : undefined;
+    if (!boundary || !opened) {
+      // Mounted without this boundary, or handed a context this boundary did not make: there is no
+      // identity to act for. Fail closed.
       return toolError('this tool requires an authenticated caller');
     }
     const started = performance.now();
-    const metaTraceparent = ctx.mcpReq._meta?.traceparent;
-    const traceId = traceIdFrom(metaTraceparent) ?? boundary.httpTraceId ?? newTraceId();
-    const hop = startHopSpan(`tool ${name}`, 'server', {
-      traceId,
-      parentSpanId: traceIdFrom(metaTraceparent)
-        ? parentSpanIdFrom(metaTraceparent)
-        : boundary.httpParentSpanId,
-    });
+    const trace = traceOf(boundary, ctx.mcpReq._meta?.traceparent);
+    const hop = startHopSpan(`tool ${name}`, 'server', trace);
     hop.span.setAttribute('mcp.tool.name', name);
-    const span = {
-      id: hop.spanId,
-      parent: traceIdFrom(metaTraceparent) ? parentSpanIdFrom(metaTraceparent) : boundary.httpParentSpanId,
+    // The hop's trace id, which is the tracing SDK's for a fresh trace.
+    const span = { id: hop.spanId, trace: { ...trace, traceId: hop.traceId } };
+    const deny = async (reason: 'scope_insufficient' | 'actor_type_not_allowed', text: string) => {
+      await record(opened, boundary, name, 'denied', started, reason, undefined, span);
+      endHopSpan(hop, 'denied', reason);
+      return toolError(text);
     };
+    if (!actorTypes.has(boundary.callerKind)) {
+      return deny(
+        'actor_type_not_allowed',
+        boundary.callerKind === 'service'
+          ? 'this tool acts for a person; a service token cannot call it'
+          : 'this tool is for services only',
+      );
+    }
     const missing = required.filter((scope) => !boundary.claims.scopes.includes(scope));
     if (missing.length > 0) {
       // The SDK's pre-dispatch scope challenge normally answers first; this is the backstop.
-      await record(boundary, name, traceId, 'denied', started, 'scope_insufficient', undefined, span);
-      endHopSpan(hop, 'denied', 'scope_insufficient');
-      return toolError(`insufficient scope: this tool requires ${required.join(' ')}`);
+      return deny('scope_insufficient', `insufficient scope: this tool requires ${required.join(' ')}`);
     }
     let minted: MintedEnvelope;
     try {
-      minted = settingsOf(boundary).envelopes.mint(envelopeBody(boundary, traceId));
+      minted = opened.settings.envelopes.mint(envelopeBody(opened, boundary, hop.traceId));
     } catch (error) {
       // The boundary refuses claims that cannot form an envelope; this is the backstop, so that a
       // failed mint is still audited and its span still ends.
       endHopSpan(hop, 'error', 'claims_invalid');
-      await record(boundary, name, traceId, 'error', started, 'claims_invalid', undefined, span);
+      await record(opened, boundary, name, 'error', started, 'claims_invalid', undefined, span);
       throw error;
     }
     const { envelope } = minted;
     hop.span.setAttributes(identityAttributes(envelope));
-    const context = toolContext(ctx, boundary, minted, name, hop);
+    const context = toolContext(ctx, opened, boundary, minted, name, hop);
     let outcome: AuditOutcome = 'ok';
     let reason: string | undefined;
     try {
@@ -146,7 +156,7 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
       throw error;
     } finally {
       endHopSpan(hop, outcome, reason);
-      await record(boundary, name, traceId, outcome, started, reason, envelope, span);
+      await record(opened, boundary, name, outcome, started, reason, envelope, span);
     }
   };
 
@@ -159,19 +169,19 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
       ...(config.annotations ? { annotations: config.annotations } : {}),
       scopeChallenge: async ({ request, authInfo }: { request: JSONRPCRequest; authInfo?: AuthInfo }) => {
         const boundary = boundaryContextOf(authInfo);
-        if (!boundary || required.every((scope) => boundary.claims.scopes.includes(scope))) return undefined;
+        const opened = boundary ? access.open(boundary) : undefined;
+        if (!boundary || !opened || required.every((scope) => boundary.claims.scopes.includes(scope)))
+          return undefined;
         const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
-        const traceId = traceIdFrom(meta?.traceparent) ?? boundary.httpTraceId ?? newTraceId();
-        const parent = traceIdFrom(meta?.traceparent)
-          ? parentSpanIdFrom(meta?.traceparent)
-          : boundary.httpParentSpanId;
-        await record(boundary, name, traceId, 'denied', performance.now(), 'scope_insufficient', undefined, {
+        const trace = traceOf(boundary, meta?.traceparent);
+        await record(opened, boundary, name, 'denied', performance.now(), 'scope_insufficient', undefined, {
           id: newSpanId(),
-          parent,
+          trace,
         });
         return {
           scopes: required as [string, ...string[]],
-          errorDescription: `tool ${name} requires more scope`,
+          // The SDK writes this into the WWW-Authenticate challenge: RFC 6750 §3 characters only.
+          errorDescription: challengeDescription(`tool ${name} requires more scope`),
         };
       },
     } as never,
@@ -180,27 +190,41 @@ export function registerIdentityTool<InputSchema extends StandardSchemaWithJSON 
   );
 }
 
-function envelopeBody(boundary: BoundaryRequestContext, traceId: string) {
-  return envelopeBodyFromClaims(boundary.claims, { traceId, delegation: settingsOf(boundary).delegation });
+/**
+ * The trace a call is filed under. The tool call's `_meta.traceparent` (what Baton's own downstream
+ * client sends) is preferred over the HTTP header; either is joined only when the caller is trusted
+ * to continue a trace (see `BoundaryRequestContext.traceTrusted`), otherwise kept as a link.
+ */
+function traceOf(boundary: BoundaryRequestContext, metaTraceparent: unknown): TraceContinuation {
+  const incoming = traceIdFrom(metaTraceparent) ? metaTraceparent : boundary.traceparent;
+  return continueTrace(incoming, boundary.traceTrusted);
+}
+
+function envelopeBody(opened: OpenedRequest, boundary: BoundaryRequestContext, traceId: string) {
+  return envelopeBodyFromClaims(boundary.claims, {
+    traceId,
+    delegation: opened.settings.delegation,
+    actorType: boundary.callerKind,
+  });
 }
 
 async function record(
+  opened: OpenedRequest,
   boundary: BoundaryRequestContext,
   tool: string,
-  traceId: string,
   outcome: AuditOutcome,
   started: number,
   reason: string | undefined,
   envelope: Envelope | undefined,
-  span: { id: string; parent: string | undefined },
+  span: { id: string; trace: TraceContinuation },
 ): Promise<void> {
   const { claims } = boundary;
-  const settings = settingsOf(boundary);
+  const { settings } = opened;
   const { agent, services } = delegationOf(claims);
   const event = auditEvent({
     action: 'tool.invoke',
     component: settings.component,
-    trace_id: traceId,
+    trace_id: span.trace.traceId,
     initiator: { sub: claims.subject, tenant: envelope?.actor.tenant ?? tenantOf(claims.claims) },
     agent: { id: agent, client_id: agent },
     target: { type: 'tool', name: tool },
@@ -212,7 +236,8 @@ async function record(
     ...(envelope ? { envelope_id: envelope.id } : {}),
     chain: [...services, agent],
     span_id: span.id,
-    ...(span.parent ? { parent_span_id: span.parent } : {}),
+    ...(span.trace.parentSpanId ? { parent_span_id: span.trace.parentSpanId } : {}),
+    ...(span.trace.link ? { linked_trace: span.trace.link } : {}),
   });
   try {
     await settings.audit.write(event);
@@ -236,13 +261,14 @@ function tenantOf(claims: Readonly<Record<string, unknown>>): string | null {
 
 function toolContext(
   ctx: ServerContext,
+  opened: OpenedRequest,
   boundary: BoundaryRequestContext,
   minted: MintedEnvelope,
   tool: string,
   hop: HopSpan,
 ): ToolContext {
   const { envelope } = minted;
-  const { logger, downstream } = settingsOf(boundary);
+  const { logger, downstream } = opened.settings;
   const progressToken = ctx.mcpReq._meta?.progressToken;
   let log: Logger | undefined;
   let client: DownstreamClient | undefined;
@@ -264,7 +290,7 @@ function toolContext(
         {
           envelope,
           envelopeToken: () => minted.token,
-          subjectToken: sealedSubjectToken(boundary),
+          subjectToken: opened.subjectToken,
           subjectIssuer: boundary.claims.issuer,
           hop,
         },
@@ -309,7 +335,7 @@ function assertNoUndeclaredIdentityInput(
   const undeclared = identityLikeProperties(jsonSchema).filter((property) => !allowed.has(property));
   if (undeclared.length > 0) {
     throw new TypeError(
-      `registerIdentityTool(${name}): input ${undeclared.join(', ')} looks like identity; identity comes from the envelope. ` +
+      `registerTool(${name}): input ${undeclared.join(', ')} looks like identity; identity comes from the envelope. ` +
         'If the tool really takes it (e.g. an admin lookup), list it in identityLikeInputAllowed.',
     );
   }

@@ -4,12 +4,11 @@ export { DownstreamError, type DownstreamErrorCode } from './downstream/errors.t
 export type { DownstreamMode, DownstreamOptions, DownstreamService } from './downstream/services.ts';
 export type { SharedTokenStore } from './downstream/token-cache.ts';
 export { type DelegationPolicy, envelopeBodyFromClaims } from './identity-from-claims.ts';
-export {
-  type IdentityToolConfig,
-  type IdentityToolHandler,
-  type IdentityToolInvocation,
-  registerIdentityTool,
-  type ToolContext,
+export type {
+  IdentityToolConfig,
+  IdentityToolHandler,
+  IdentityToolInvocation,
+  ToolContext,
 } from './identity-tool.ts';
 export { TOKEN_WITHHELD } from './request-context.ts';
 export { type HopSpan, startHopSpan } from './telemetry.ts';

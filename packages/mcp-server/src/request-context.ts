@@ -1,6 +1,6 @@
-import { type AuditSink, parentSpanIdFrom, traceIdFrom } from '@baton/audit';
+import type { AuditSink } from '@baton/audit';
 import type { EnvelopeIssuer } from '@baton/envelope';
-import type { AccessTokenClaims } from '@baton/resource-server';
+import type { AccessTokenClaims, CallerKind } from '@baton/resource-server';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { DownstreamSettings } from './downstream/client.ts';
@@ -15,7 +15,7 @@ export const TOKEN_WITHHELD = '[withheld by the Baton identity boundary]';
 /** The key under `AuthInfo.extra` where the boundary leaves its per-request context. */
 const CONTEXT_KEY = 'baton.boundary';
 
-/** Per-boundary settings a tool wrapper needs. */
+/** Per-boundary settings a tool wrapper needs. Held by the boundary instance, never by a request. */
 export interface BoundarySettings {
   component: string;
   envelopes: EnvelopeIssuer;
@@ -26,54 +26,49 @@ export interface BoundarySettings {
 }
 
 /**
- * The caller's original token, sealed per request: module-private, read only by the downstream
- * client to prove to the broker that the person really authenticated (RFC 8693 subject token).
- * Tool code receives neither the request context nor this map.
+ * What the boundary hands its own tool wrappers, and nothing else: for a request context this
+ * boundary instance created, the boundary's settings and the caller's sealed token. It is created in
+ * the boundary's constructor and passed to wrappers the boundary registers; no module exports one, so
+ * code that imports Baton's files (by package or by path) cannot obtain it.
  */
-const sealedTokens = new WeakMap<BoundaryRequestContext, string>();
-
-/**
- * The boundary's settings (envelope signer, broker credentials, audit sink), kept off the context
- * object itself: the context rides in `AuthInfo.extra`, where any plain SDK tool can reach it, and
- * a tool must not be able to mint envelopes or borrow the broker's client assertion.
- */
-const boundarySettings = new WeakMap<BoundaryRequestContext, BoundarySettings>();
-
-/** @internal For the tool wrapper only; not exported from the package. */
-export function settingsOf(context: BoundaryRequestContext): BoundarySettings {
-  const settings = boundarySettings.get(context);
-  if (settings === undefined) throw new TypeError('no boundary settings for this request');
-  return settings;
+export interface BoundaryAccess {
+  open(context: BoundaryRequestContext): OpenedRequest | undefined;
 }
 
-/** @internal For the downstream client only; not exported from the package. */
-export function sealedSubjectToken(context: BoundaryRequestContext): string {
-  const token = sealedTokens.get(context);
-  if (token === undefined) throw new TypeError('no sealed subject token for this request');
-  return token;
+export interface OpenedRequest {
+  settings: BoundarySettings;
+  /** The caller's original token: only ever the broker's RFC 8693 subject token. */
+  subjectToken: string;
 }
 
 /**
- * What the boundary learned about one HTTP request: validated claims (never the token) and the
- * trace it belongs to. Only the boundary constructs it, and a tool wrapper refuses anything else.
+ * What the boundary learned about one HTTP request: validated claims (never the token), whether a
+ * person or a machine is calling, and the trace context the caller sent. It rides in `AuthInfo.extra`
+ * where any SDK code can read it, so it carries nothing secret and nothing that acts: a context a
+ * plain tool builds itself is not one the boundary made, and the boundary's wrappers refuse it.
  */
 export class BoundaryRequestContext {
   readonly claims: AccessTokenClaims;
-  readonly httpTraceId: string | undefined;
-  /** The calling hop's span id, from the HTTP `traceparent`. */
-  readonly httpParentSpanId: string | undefined;
+  /** `user` when a person stands behind the token, `service` for a machine's own token. */
+  readonly callerKind: CallerKind;
+  /** The `traceparent` header as sent (not trusted by itself: see `traceTrusted`). */
+  readonly traceparent: string | undefined;
+  /**
+   * Whether the caller may continue its own trace: an authenticated upstream Baton hop (a token that
+   * carries a delegation chain) or a client the operator listed. Anyone else starts a fresh trace.
+   */
+  readonly traceTrusted: boolean;
 
-  constructor(
-    claims: AccessTokenClaims,
-    traceparent: string | null,
-    settings: BoundarySettings,
-    subjectToken: string,
-  ) {
-    sealedTokens.set(this, subjectToken);
-    boundarySettings.set(this, settings);
-    this.claims = claims;
-    this.httpTraceId = traceIdFrom(traceparent);
-    this.httpParentSpanId = parentSpanIdFrom(traceparent);
+  constructor(init: {
+    claims: AccessTokenClaims;
+    callerKind: CallerKind;
+    traceparent: string | null;
+    traceTrusted: boolean;
+  }) {
+    this.claims = init.claims;
+    this.callerKind = init.callerKind;
+    this.traceparent = init.traceparent ?? undefined;
+    this.traceTrusted = init.traceTrusted;
     Object.freeze(this);
   }
 
@@ -91,7 +86,7 @@ export class BoundaryRequestContext {
   }
 }
 
-/** The boundary's context for a request, if (and only if) the boundary authenticated it. */
+/** The request context in an `AuthInfo`, if there is one. Whether a boundary made it is `BoundaryAccess.open`'s call. */
 export function boundaryContextOf(authInfo: AuthInfo | undefined): BoundaryRequestContext | undefined {
   const candidate = authInfo?.extra?.[CONTEXT_KEY];
   return candidate instanceof BoundaryRequestContext ? candidate : undefined;

@@ -1,9 +1,10 @@
-import { newSpanId } from '@baton/audit';
+import { newSpanId, type TraceLink } from '@baton/audit';
 import type { Envelope } from '@baton/envelope';
 import {
   type Context,
   context,
   isSpanContextValid,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -23,13 +24,17 @@ export interface HopSpan {
 
 /**
  * Starts an OpenTelemetry span for a hop, as a child of the caller's span (from `traceparent`) or of
- * `parent`. Without a registered SDK the API is a no-op; the audit then uses its own span ids, so the
- * audit chain never depends on tracing being configured.
+ * `parent`, or as the root of a fresh trace that links to an untrusted caller's context. Without a
+ * registered SDK the API is a no-op; the audit then uses its own span ids, so the audit chain never
+ * depends on tracing being configured. A fresh trace takes the SDK's trace id when there is one, so
+ * the audit and the tracing backend name the same trace: read the trace id back from the result.
  */
 export function startHopSpan(
   name: string,
   kind: 'server' | 'client',
-  trace_: { traceId: string; parentSpanId: string | undefined } | { parent: HopSpan },
+  trace_:
+    | { traceId: string; parentSpanId?: string | undefined; link?: TraceLink | undefined }
+    | { parent: HopSpan },
 ): HopSpan {
   const parentContext =
     'parent' in trace_
@@ -41,14 +46,40 @@ export function startHopSpan(
             traceFlags: TraceFlags.SAMPLED,
             isRemote: true,
           })
-        : context.active();
+        : // A fresh trace is a root: not a child of whatever span instrumentation made active from
+          // the caller's own (untrusted) trace context.
+          ROOT_CONTEXT;
+  const link = 'parent' in trace_ ? undefined : trace_.link;
   const span = tracer().startSpan(
     name,
-    { kind: kind === 'server' ? SpanKind.SERVER : SpanKind.CLIENT },
+    {
+      kind: kind === 'server' ? SpanKind.SERVER : SpanKind.CLIENT,
+      ...(link?.span_id
+        ? {
+            links: [
+              {
+                context: {
+                  traceId: link.trace_id,
+                  spanId: link.span_id,
+                  traceFlags: TraceFlags.SAMPLED,
+                  isRemote: true,
+                },
+              },
+            ],
+          }
+        : {}),
+    },
     parentContext,
   );
   const spanContext = span.spanContext();
-  const traceId = 'parent' in trace_ ? trace_.parent.traceId : trace_.traceId;
+  const root = !('parent' in trace_) && !trace_.parentSpanId;
+  // A root span's trace id is the SDK's to choose: adopt it, rather than file the audit elsewhere.
+  const traceId =
+    'parent' in trace_
+      ? trace_.parent.traceId
+      : root && isSpanContextValid(spanContext)
+        ? spanContext.traceId
+        : trace_.traceId;
   // Without an SDK, OpenTelemetry's no-op tracer hands back the parent's own span context: a span id
   // is ours only if it is valid, in this trace, and new.
   const parentSpanId = trace.getSpanContext(parentContext)?.spanId;

@@ -194,7 +194,7 @@ describe('a mint that fails inside a tool call is still audited and its span end
       (error: EnvelopeError) =>
         error instanceof EnvelopeError && error.code === 'ERR_ENVELOPE_CLAIMS_INVALID',
     );
-    const handler = boundary.protect(createMcpHandler(() => buildOrdersServer([])));
+    const handler = boundary.protect(createMcpHandler(() => buildOrdersServer(boundary, [])));
     const response = await handler.fetch(
       new Request(resource, {
         method: 'POST',
@@ -219,7 +219,8 @@ describe('a mint that fails inside a tool call is still audited and its span end
     assert.ok(span, 'the hop span was ended');
     assert.equal(span.attributes['baton.outcome'], 'error');
     assert.equal(span.attributes['baton.reason'], 'claims_invalid');
-    assert.equal(event.trace_id, 'e'.repeat(32));
+    // The caller is an agent, not an upstream Baton hop: its trace context is a link, not the parent.
+    assert.deepEqual(event.linked_trace, { trace_id: 'e'.repeat(32), span_id: 'f'.repeat(16) });
     assert.equal(event.span_id, span.spanContext().spanId, 'the audit event names the ended span');
   });
 });

@@ -5,6 +5,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { TOKEN_WITHHELD } from '../src/index.ts';
 import { findPath, reaches } from './fixtures/leaks.ts';
 import { ORDERS } from './fixtures/orders.ts';
+import { refusalProbe } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack, TRUST_DOMAIN } from './fixtures/stack.ts';
 
 async function connect(stack: Stack, token: string, headers: Record<string, string> = {}): Promise<Client> {
@@ -77,17 +78,31 @@ describe('identity boundary, end to end (real IdP, SDK client and server, HTTP)'
     assert.deepEqual(stack.observed.at(-1)!.identity.authorization.scopes, ['orders:read']);
   });
 
-  it('carries the W3C trace id from the request into the envelope and the audit event', async () => {
-    const traceId = '0af7651916cd43dd8448eb211c80319c';
-    const client = await connect(stack, aliceToken, { traceparent: `00-${traceId}-b7ad6b7169203331-01` });
-    await client.callTool({ name: 'list_orders', arguments: {} });
-    await client.close();
-    assert.equal(stack.observed.at(-1)!.identity.session.trace_id, traceId);
-    assert.equal(stack.audit.events.at(-1)!.trace_id, traceId);
+  it("trace injection: an agent naming another person's trace id gets a fresh trace, the id kept only as a link", async () => {
+    const victimTrace = '0af7651916cd43dd8448eb211c80319c';
+    for (const via of ['header', '_meta'] as const) {
+      const traceparent = `00-${victimTrace}-b7ad6b7169203331-01`;
+      const client = await connect(stack, aliceToken, via === 'header' ? { traceparent } : {});
+      await client.callTool({
+        name: 'list_orders',
+        arguments: {},
+        ...(via === '_meta' ? { _meta: { traceparent } } : {}),
+      });
+      await client.close();
+      const event = stack.audit.events.at(-1)!;
+      assert.notEqual(event.trace_id, victimTrace, via);
+      assert.equal(stack.observed.at(-1)!.identity.session.trace_id, event.trace_id, via);
+      assert.equal(event.parent_span_id, undefined, via);
+      assert.deepEqual(event.linked_trace, { trace_id: victimTrace, span_id: 'b7ad6b7169203331' }, via);
+    }
   });
 
-  it('prefers the trace context in the MCP request _meta over the HTTP header', async () => {
-    const client = await connect(stack, aliceToken, {
+  it('continues the trace of an upstream Baton hop (a token with a delegation chain), preferring _meta over the header', async () => {
+    const probe = await refusalProbe(stack);
+    const hopToken = await probe.forge(
+      probe.claims({ client_id: 'orders-mcp', act: { sub: 'orders-mcp', act: { sub: 'agent-1' } } }),
+    );
+    const client = await connect(stack, hopToken, {
       traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
     });
     await client.callTool({
@@ -99,6 +114,7 @@ describe('identity boundary, end to end (real IdP, SDK client and server, HTTP)'
     const event = stack.audit.events.at(-1)!;
     assert.equal(event.trace_id, 'c'.repeat(32));
     assert.equal(event.parent_span_id, 'd'.repeat(16));
+    assert.equal(event.linked_trace, undefined);
   });
 
   it('input cannot override identity: a user_id argument naming bob still acts for alice', async () => {

@@ -8,7 +8,7 @@ import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import type { AccessTokenVerifier } from '@baton/resource-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { DownstreamError, IdentityBoundary, registerIdentityTool } from '../src/index.ts';
+import { DownstreamError, IdentityBoundary } from '../src/index.ts';
 
 const RESOURCE = 'http://127.0.0.1:9/tools/mcp';
 
@@ -100,7 +100,7 @@ describe('downstream calls from tools', () => {
     });
     const mcp = createMcpHandler(() => {
       const server = new McpServer({ name: 't', version: '1' });
-      registerIdentityTool(
+      boundary.registerTool(
         server,
         'call',
         { scopes: ['orders:read'], inputSchema: z.object({ service: z.string() }) },

@@ -6,6 +6,7 @@ import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { IdentityBoundary } from '../src/index.ts';
+import { assertRfc6750Challenge } from './fixtures/challenge-grammar.ts';
 import { buildOrdersServer } from './fixtures/orders.ts';
 import { type Answer, type RefusalProbe, refusalProbe, TOOL_CALL } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
@@ -175,6 +176,7 @@ describe('the boundary refuses every bad token with the right status, challenge 
     assert.equal(response.status, 403);
     const challenge = response.headers.get('www-authenticate') ?? '';
     assert.match(challenge, /error="insufficient_scope"/);
+    assertRfc6750Challenge(challenge);
     assert.match(challenge, /scope="orders:read orders:write"/);
     assert.ok(challenge.includes(`resource_metadata="${stack.boundary.resourceMetadataUrl}"`));
     const denied = stack.audit.events.slice(auditBefore);
@@ -210,7 +212,7 @@ describe('the boundary fails closed when the authorization server is down', () =
       audit: new MemoryAuditSink(),
       logger: (await import('@baton/audit')).createLogger({ name: 'down', level: 'silent' }),
     });
-    const handler = boundary.protect(createMcpHandler(() => buildOrdersServer([])));
+    const handler = boundary.protect(createMcpHandler(() => buildOrdersServer(boundary, [])));
     const response = await handler.fetch(
       new Request(resource, { method: 'POST', headers: { authorization: 'Bearer a.b.c' }, body: TOOL_CALL }),
     );

@@ -7,6 +7,7 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { refusalProbe } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
 
 describe('OpenTelemetry spans carry identity, never a token', () => {
@@ -24,7 +25,11 @@ describe('OpenTelemetry spans carry identity, never a token', () => {
   });
 
   it('one server span per tool call, in the caller trace, with the audit span id', async () => {
-    const token = await stack.tokenFor('alice');
+    // An upstream Baton hop (a token the broker exchanged, naming the chain): its trace is continued.
+    const probe = await refusalProbe(stack);
+    const token = await probe.forge(
+      probe.claims({ client_id: 'orders-mcp', act: { sub: 'orders-mcp', act: { sub: 'agent-1' } } }),
+    );
     const traceId = '0af7651916cd43dd8448eb211c80319c';
     const client = new Client({ name: 'otel-test', version: '1' });
     await client.connect(

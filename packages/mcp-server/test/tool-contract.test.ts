@@ -5,7 +5,7 @@ import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import type { AccessTokenVerifier } from '@baton/resource-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { IdentityBoundary, registerIdentityTool } from '../src/index.ts';
+import { IdentityBoundary } from '../src/index.ts';
 
 const RESOURCE = 'http://127.0.0.1:9/tools/mcp';
 
@@ -68,6 +68,7 @@ async function resultOf(
 
 describe('tool registration contract', () => {
   it('refuses a tool whose input looks like identity unless it is declared on purpose', () => {
+    const boundary = boundaryWith({ write: async () => {} });
     const server = new McpServer({ name: 't', version: '1' });
     for (const field of [
       'user_id',
@@ -80,7 +81,7 @@ describe('tool registration contract', () => {
     ]) {
       assert.throws(
         () =>
-          registerIdentityTool(
+          boundary.registerTool(
             server,
             `tool_${field}`,
             { scopes: [], inputSchema: z.object({ [field]: z.string() }) },
@@ -91,7 +92,7 @@ describe('tool registration contract', () => {
       );
     }
     assert.doesNotThrow(() =>
-      registerIdentityTool(
+      boundary.registerTool(
         server,
         'admin_lookup',
         { scopes: [], inputSchema: z.object({ user_id: z.string() }), identityLikeInputAllowed: ['user_id'] },
@@ -101,18 +102,20 @@ describe('tool registration contract', () => {
   });
 
   it('requires scopes to be declared', () => {
+    const boundary = boundaryWith({ write: async () => {} });
     const server = new McpServer({ name: 't', version: '1' });
     assert.throws(
-      () => registerIdentityTool(server, 'undeclared', {} as never, async () => ({ content: [] })),
+      () => boundary.registerTool(server, 'undeclared', {} as never, async () => ({ content: [] })),
       TypeError,
     );
   });
 
   it('fails closed when the server is mounted without the boundary', async () => {
     let ran = false;
+    const boundary = boundaryWith({ write: async () => {} });
     const mcp = createMcpHandler(() => {
       const server = new McpServer({ name: 't', version: '1' });
-      registerIdentityTool(server, 'orders', { scopes: [] }, async () => {
+      boundary.registerTool(server, 'orders', { scopes: [] }, async () => {
         ran = true;
         return { content: [{ type: 'text', text: 'ran' }] };
       });
@@ -130,7 +133,7 @@ describe('tool registration contract', () => {
     const boundary = boundaryWith(audit);
     const mcp = createMcpHandler(() => {
       const server = new McpServer({ name: 't', version: '1' });
-      registerIdentityTool(server, 'whoami', { scopes: ['orders:read'] }, async ({ identity }) => {
+      boundary.registerTool(server, 'whoami', { scopes: ['orders:read'] }, async ({ identity }) => {
         seen.push(identity.actor.sub);
         return { content: [{ type: 'text', text: identity.actor.sub }] };
       });
@@ -164,7 +167,7 @@ describe('tool registration contract', () => {
     const boundary = boundaryWith(failingAudit);
     const mcp = createMcpHandler(() => {
       const server = new McpServer({ name: 't', version: '1' });
-      registerIdentityTool(server, 'orders', { scopes: ['orders:read'] }, async () => {
+      boundary.registerTool(server, 'orders', { scopes: ['orders:read'] }, async () => {
         ran = true;
         return { content: [{ type: 'text', text: 'orders' }] };
       });

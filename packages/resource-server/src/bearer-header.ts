@@ -25,7 +25,7 @@ export function extractBearerToken(authorization: string | null | undefined): st
       error: 'invalid_request',
       status: 400,
       reason: 'authorization_header_malformed',
-      description: 'the Authorization header must be "Bearer" followed by one token',
+      description: "the Authorization header must be 'Bearer' followed by one token",
     });
   }
   return token;

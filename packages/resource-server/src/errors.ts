@@ -17,6 +17,7 @@ export type RefusalReason =
   | 'claims_invalid'
   | 'token_inactive'
   | 'scope_insufficient'
+  | 'caller_not_a_person'
   | 'authorization_server_unavailable';
 
 /** RFC 6750 §3.1 error codes, plus `temporarily_unavailable` for a dependency that is down. */
@@ -48,7 +49,7 @@ export class BearerError extends Error {
     },
     options?: { cause?: unknown },
   ) {
-    super(init.description, options);
+    super(challengeDescription(init.description), options);
     this.error = init.error;
     this.status = init.status;
     this.reason = init.reason;
@@ -59,6 +60,20 @@ export class BearerError extends Error {
   get description(): string {
     return this.message;
   }
+}
+
+/**
+ * A description as RFC 6750 §3 allows it in `error_description` (printable ASCII without `"` and `\`),
+ * so that the JSON body and the `WWW-Authenticate` challenge say the same words. Quotes of any kind
+ * become `'`, a backslash `/`, anything else outside the set `?`.
+ *
+ * @example challengeDescription('tool “a” failed') // "tool 'a' failed"
+ */
+export function challengeDescription(text: string): string {
+  return text
+    .replace(/["\u201C\u201D\u2018\u2019`]/g, "'")
+    .replace(/\\/g, '/')
+    .replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?');
 }
 
 /** 401 `invalid_token`: expired, revoked, malformed, or not for this resource (RFC 6750 §3.1). */

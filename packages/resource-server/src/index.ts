@@ -23,6 +23,7 @@ export { bearerChallenge, bearerErrorResponse, type ChallengeOptions } from './c
 export {
   BearerError,
   type BearerErrorCode,
+  challengeDescription,
   insufficientScope,
   invalidToken,
   type RefusalReason,

@@ -59,9 +59,11 @@ describe('challenges', () => {
     );
   });
 
-  it('keeps quoted strings inside the RFC 6750 character set', () => {
-    const challenge = bearerChallenge(invalidToken('token_expired', 'bad "quote" \\ and\nnewline'));
-    assert.equal(challenge, 'Bearer error="invalid_token", error_description="bad ?quote? ? and?newline"');
+  it('keeps descriptions inside the RFC 6750 character set, in the challenge and the body alike', () => {
+    const error = invalidToken('token_expired', 'bad "quote" \u201Ccurly\u201D \u2019 \\ and\nnewline é');
+    const expected = "bad 'quote' 'curly' ' / and?newline ?";
+    assert.equal(error.description, expected);
+    assert.equal(bearerChallenge(error), `Bearer error="invalid_token", error_description="${expected}"`);
   });
 
   it('answers 503 with Retry-After and no challenge when validation could not run', async () => {
