@@ -236,7 +236,7 @@ describe('signing in to the console', () => {
       const from = console_.logLines.length;
       const response = await fetch(new URL('/api/traces', console_.url), {
         method,
-        headers: { cookie },
+        headers: { cookie: cookie! },
         body: 'x',
       });
       assert.equal(response.status, 405, method);
