@@ -54,10 +54,11 @@ export interface OpenIdSignInOptions {
   /** How long a session lasts from sign-in, in seconds. Default 3600. */
   sessionTtlSeconds?: number;
   /**
-   * Permit an `http:` issuer that is not on loopback. Default false: sign-in over plain HTTP is for a
-   * provider on this machine only.
+   * Permit an `http:` issuer or redirect URI on a host that is not loopback: codes, tokens and the
+   * session cookie then cross the network in clear. Default false: plain HTTP is for this machine
+   * only. For a demo or a lab network, never for real audit data.
    */
-  allowInsecureIssuer?: boolean;
+  allowInsecureHttp?: boolean;
   /**
    * Checks the console's access token. Default: RFC 9068 JWT validation against the provider's JWKS
    * (`typ` `at+jwt`, issuer, audience = `resource`, expiry).
@@ -84,7 +85,6 @@ export interface SignInSettings {
   tenantClaim: string;
   allTenantsPermission: string | undefined;
   sessionTtlSeconds: number;
-  allowInsecureIssuer: boolean;
   tokenVerifier: AccessTokenVerifier | undefined;
   /** `Secure` cookies with the `__Host-` prefix: the console is served over https. */
   secureCookies: boolean;
@@ -103,8 +103,9 @@ export function signInSettings(options: OpenIdSignInOptions): SignInSettings {
   const issuer = URL.parse(options.issuer ?? '');
   if (!issuer || (issuer.protocol !== 'https:' && issuer.protocol !== 'http:'))
     fail('issuer must be the OpenID provider’s http(s) issuer URL');
-  if (issuer!.protocol === 'http:' && !isLoopback(issuer!.hostname) && options.allowInsecureIssuer !== true)
-    fail('issuer is plain http on a host that is not loopback (set allowInsecureIssuer to permit it)');
+  const insecure = options.allowInsecureHttp === true;
+  if (issuer!.protocol === 'http:' && !isLoopback(issuer!.hostname) && !insecure)
+    fail('issuer is plain http on a host that is not loopback (allowInsecureHttp permits it)');
   if (typeof options.clientId !== 'string' || options.clientId === '') fail('clientId is required');
   if (
     options.clientSecret !== undefined &&
@@ -117,8 +118,8 @@ export function signInSettings(options: OpenIdSignInOptions): SignInSettings {
   if (redirectUri!.search || redirectUri!.hash) fail('redirectUri must have no query or fragment');
   if (RESERVED.test(redirectUri!.pathname))
     fail('redirectUri must not be a path the console serves pages on');
-  if (redirectUri!.protocol === 'http:' && !isLoopback(redirectUri!.hostname))
-    fail('redirectUri must be https unless the console is on loopback');
+  if (redirectUri!.protocol === 'http:' && !isLoopback(redirectUri!.hostname) && !insecure)
+    fail('redirectUri must be https unless the console is on loopback (allowInsecureHttp permits it)');
   for (const [name, scope] of [
     ['permission', options.permission],
     ['allTenantsPermission', options.allTenantsPermission],
@@ -144,7 +145,6 @@ export function signInSettings(options: OpenIdSignInOptions): SignInSettings {
     tenantClaim: options.tenantClaim ?? 'tenant',
     allTenantsPermission: options.allTenantsPermission,
     sessionTtlSeconds: ttl,
-    allowInsecureIssuer: options.allowInsecureIssuer === true,
     tokenVerifier: options.tokenVerifier,
     secureCookies: redirectUri!.protocol === 'https:',
   };
