@@ -162,12 +162,16 @@ describe('signing in to the console', () => {
     const callback = await scriptedLogin(start.headers.get('location')!, auditor);
     const path = callback.pathname + callback.search;
     let from = console_.logLines.length;
-    assert.equal((await console_.get(path)).status, 400);
+    const missing = await console_.get(path);
+    assert.equal(missing.status, 400);
+    assert.match(await missing.text(), /data-error="invalid_request"/);
     assert.deepEqual(console_.reasonsSince(from), ['sign_in_state_missing']);
     from = console_.logLines.length;
     const [pair] = cookiePairs(start.headers.getSetCookie()).split('=');
     const forged = `${pair}=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA`;
-    assert.equal((await console_.get(path, forged)).status, 400);
+    const refused = await console_.get(path, forged);
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /data-error="invalid_request"/);
     assert.deepEqual(console_.reasonsSince(from), ['sign_in_state_invalid']);
   });
 
@@ -180,6 +184,11 @@ describe('signing in to the console', () => {
     const from = console_.logLines.length;
     const response = await console_.get(callback.pathname + callback.search, cookie);
     assert.equal(response.status, 400);
+    assert.match(await response.text(), /data-error="invalid_request"/);
+    assert.equal(
+      response.headers.getSetCookie().some((line) => /session=[^;]/.test(line)),
+      false,
+    );
     assert.deepEqual(console_.reasonsSince(from), ['sign_in_failed']);
   });
 
@@ -205,6 +214,7 @@ describe('signing in to the console', () => {
     const from = console_.logLines.length;
     const stolen = await console_.get('/api/traces', cookie);
     assert.equal(stolen.status, 401);
+    assert.equal(((await stolen.json()) as { error: string }).error, 'login_required');
     assert.deepEqual(console_.reasonsSince(from), ['session_unknown']);
   });
 
@@ -214,6 +224,7 @@ describe('signing in to the console', () => {
       const from = console_.logLines.length;
       const answer = await getWithHost(new URL(path, console_.url).href, 'evil.example', cookie);
       assert.equal(answer.status, 403, path);
+      assert.match(answer.body, /invalid_request/);
       assert.doesNotMatch(answer.body, /alice|order_summary/);
       assert.deepEqual(console_.reasonsSince(from), ['host_not_allowed']);
     }
@@ -257,7 +268,9 @@ test('refuses an expired session', async () => {
     assert.equal((await console_.get('/api/traces', cookie)).status, 200);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const from = console_.logLines.length;
-    assert.equal((await console_.get('/api/traces', cookie)).status, 401);
+    const expired = await console_.get('/api/traces', cookie);
+    assert.equal(expired.status, 401);
+    assert.equal(((await expired.json()) as { error: string }).error, 'login_required');
     assert.deepEqual(console_.reasonsSince(from), ['session_expired']);
   } finally {
     await console_.close();
