@@ -9,7 +9,7 @@ import { createInteractionHandler, matchInteraction } from './interactions.ts';
 import { restoreIntrospectedSid } from './introspection-sid.ts';
 import { generateSigningJwk } from './keys.ts';
 import type { ResourceServerConfig } from './resources.ts';
-import { createUserDirectory, DEMO_USERS, type DemoUser } from './users.ts';
+import { createUserDirectory, DEMO_AUDITOR, DEMO_USERS, type DemoUser } from './users.ts';
 
 export interface StartDemoIdpOptions {
   /** Interface to bind; defaults to `127.0.0.1`. */
@@ -20,7 +20,7 @@ export interface StartDemoIdpOptions {
   resources: ResourceServerConfig[];
   /** Statically registered clients, e.g. a resource server's confidential client used for introspection. */
   clients?: Array<Record<string, unknown>>;
-  /** Who can sign in; defaults to alice and bob. */
+  /** Who can sign in; defaults to alice, bob and the auditor erin. */
   users?: DemoUser[];
   /**
    * The IdP's ES256 private signing key (a JWK with `d`, `kid`, `alg`). Default: a fresh key per start.
@@ -57,7 +57,7 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
   const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   const issuer = url.origin;
 
-  const users = createUserDirectory(options.users ?? Object.values(DEMO_USERS));
+  const users = createUserDirectory(options.users ?? [...Object.values(DEMO_USERS), DEMO_AUDITOR]);
   const configuration = buildConfiguration({
     resources: options.resources,
     clients: (options.clients ?? []) as unknown as ClientMetadata[],

@@ -2,10 +2,11 @@
  * @baton/demo-idp: a real OpenID provider (oidc-provider v9) for the Baton demo and test suites, plus
  * helpers that sign in the way a person with a browser would.
  */
+export { AUDIT_CONSOLE_CLIENT_ID, AUDIT_READ_SCOPE, auditConsoleRegistration } from './audit-console.ts';
 export { OAuthFlowError } from './errors.ts';
 export { type DemoIdp, type StartDemoIdpOptions, startDemoIdp } from './idp.ts';
 export { generateSigningJwk } from './keys.ts';
 export { obtainUserAccessToken } from './obtain-token.ts';
 export type { ResourceServerConfig } from './resources.ts';
 export { scriptedLogin } from './scripted-login.ts';
-export { DEMO_USERS, type DemoUser } from './users.ts';
+export { DEMO_AUDITOR, DEMO_USERS, type DemoUser } from './users.ts';

@@ -43,6 +43,22 @@ export const DEMO_USERS: { alice: DemoUser; bob: DemoUser } = {
   },
 };
 
+/**
+ * The demo's auditor: she may read acme's audit trail in the audit console (`audit:read`, granted only
+ * for the console's resource) and nothing else. No other demo user may receive `audit:read`. Kept apart
+ * from {@link DEMO_USERS}, which tests iterate as the people who use the order system.
+ */
+export const DEMO_AUDITOR: DemoUser = {
+  sub: 'user-erin',
+  username: 'erin',
+  password: 'erin-demo-pw',
+  name: 'Erin Example',
+  email: 'erin@acme.example',
+  tenant: 'acme',
+  roles: ['auditor'],
+  allowedScopes: ['audit:read'],
+};
+
 /** Lookups the provider needs: by username at the login form, by `sub` whenever a token is minted. */
 export interface UserDirectory {
   findBySub(sub: string): DemoUser | undefined;

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { fanOut, MemoryAuditSink } from '@baton/audit';
+import { createLogger, fanOut, MemoryAuditSink } from '@baton/audit';
 import { FileAuditStore } from '@baton/audit-store';
-import { startConsole } from '@baton/console';
-import { DEMO_USERS } from '@baton/demo-idp';
+import { DEMO_AUDITOR, DEMO_USERS } from '@baton/demo-idp';
 import { runAgent } from './agent.ts';
+import { prepareAuditConsole } from './audit-console.ts';
 import { serviceTokenLifetime } from './broker.ts';
 import { demoConfig } from './config.ts';
 import { consoleLogDestination, printedAuditSink } from './console-log.ts';
@@ -17,17 +17,31 @@ const dataDir = process.env.BATON_DATA_DIR ?? '.baton';
 const store = await FileAuditStore.open({ directory: join(dataDir, 'audit'), writer: 'demo' });
 const memory = new MemoryAuditSink();
 const audit = fanOut(store, memory, printedAuditSink(out));
+// Bound first: the IdP registers the console's redirect URI when it starts.
+const consoleAtIdp = await prepareAuditConsole(config.host, config.consolePort);
 const demo = await startTopology(config, {
   audit,
   dataDir,
   logs: (component) => consoleLogDestination(`  [${component}]`, out),
+  idp: consoleAtIdp.idp,
 });
 const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);
-const auditConsole = await startConsole({ reader: store, host: config.host, port: config.consolePort });
+const auditConsole = await consoleAtIdp.start({
+  issuer: demo.idp.issuer,
+  reader: store,
+  audit,
+  logger: createLogger({
+    name: 'audit-console',
+    destination: consoleLogDestination('  [audit-console]', out),
+  }),
+});
+const auditor = `${DEMO_AUDITOR.username} / ${DEMO_AUDITOR.password}`;
 
 out('Baton demo: identity from the person, through the agent, across every hop.');
 out();
-out(`identity provider   ${demo.idp.issuer}   (users: alice / alice-demo-pw, bob / bob-demo-pw)`);
+out(
+  `identity provider   ${demo.idp.issuer}   (users: alice / alice-demo-pw, bob / bob-demo-pw; auditor: ${auditor})`,
+);
 out(
   `token broker        ${demo.broker.broker.issuer}   (RFC 8414 metadata at /.well-known/oauth-authorization-server)`,
 );
@@ -40,7 +54,7 @@ out(`billing API         ${demo.urls.billingApi}   (on-behalf-of tokens from the
 out(
   `  orders MCP server authenticated to the broker with private_key_jwt (service identity token, ${serviceToken} s)`,
 );
-out(`audit console       ${auditConsole.url}`);
+out(`audit console       ${auditConsole.url}   (sign in as the auditor ${auditor}: tenant acme, audit:read)`);
 out();
 
 const plan = [
@@ -89,6 +103,7 @@ if (config.once) {
 } else {
   out();
   out(`Ready. Point any MCP client at ${demo.urls.ordersMcp} and sign in as alice or bob. Ctrl-C to stop.`);
+  out(`Read the audit trail at ${auditConsole.url}, signed in as ${auditor}.`);
   const stop = async () => {
     await auditConsole.close();
     await demo.close();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
-import { type DemoIdp, type DemoUser, startDemoIdp } from '@baton/demo-idp';
+import { type DemoIdp, type DemoUser, type ResourceServerConfig, startDemoIdp } from '@baton/demo-idp';
 import { createVault, FileKeyStore, vaultKeyValue } from '@baton/vault';
 import { serveBillingApi, serveOrdersApi } from './apis.ts';
 import { serveBillingMcp } from './billing-mcp.ts';
@@ -34,6 +34,8 @@ export async function startTopology(
     users?: DemoUser[];
     /** Where the vault key file lives. Default: a fresh temporary directory. */
     dataDir?: string;
+    /** More clients and resources for the IdP (the audit console's). */
+    idp?: { clients?: Array<Record<string, unknown>>; resources?: ResourceServerConfig[] };
   },
 ): Promise<DemoTopology> {
   const host = config.host;
@@ -54,7 +56,9 @@ export async function startTopology(
     resources: [
       { resource: urls.ordersMcp, scopes: ORDERS_MCP_SCOPES },
       { resource: urls.billingMcp, scopes: ['billing:read'] },
+      ...(options.idp?.resources ?? []),
     ],
+    ...(options.idp?.clients ? { clients: options.idp.clients } : {}),
   });
   const broker = await startDemoBroker({
     host,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { AuditOutcome, AuditQuery, AuditReader } from '@baton/audit';
+import type { AuditEvent, AuditOutcome, AuditQuery, AuditReader } from '@baton/audit';
 import { utcTime } from '@baton/console';
 import { renderTraceTree } from './trace-tree.ts';
 
@@ -51,6 +51,22 @@ export const AUDIT_OPTIONS = {
   postgres: { type: 'string' },
 } as const;
 
+/**
+ * The traces among `events` whose events (all of them, not only those listed) have more than one
+ * initiator: a line of such a trace must not read as one person's.
+ */
+async function mixedTraces(reader: AuditReader, events: readonly AuditEvent[]): Promise<Set<string>> {
+  const traceIds = [...new Set(events.map((event) => event.trace_id))];
+  if (traceIds.length === 0) return new Set();
+  const initiators = new Map<string, Set<string>>();
+  for (const event of await reader.query({ traceIds })) {
+    const seen = initiators.get(event.trace_id) ?? new Set<string>();
+    seen.add(JSON.stringify([event.initiator.tenant, event.initiator.sub]));
+    initiators.set(event.trace_id, seen);
+  }
+  return new Set([...initiators].filter(([, seen]) => seen.size > 1).map(([traceId]) => traceId));
+}
+
 /** Runs `baton audit …` against a reader; returns what to print. */
 export async function auditCommand(args: string[], reader: AuditReader): Promise<string> {
   const { values, positionals } = parseArgs({ args, options: AUDIT_OPTIONS, allowPositionals: true });
@@ -62,11 +78,13 @@ export async function auditCommand(args: string[], reader: AuditReader): Promise
     }
     case 'list': {
       const events = await reader.query(queryFrom(values));
+      const mixed = await mixedTraces(reader, events);
       return events
         .map(
           (event) =>
             `${event.time}  ${event.outcome.padEnd(6)}  ${event.action.padEnd(14)}  ${event.target.name}  user=${event.initiator.sub}  ` +
-            `agent=${event.agent.client_id}  mode=${event.delegation_mode}  trace=${event.trace_id}${event.reason ? `  reason=${event.reason}` : ''}`,
+            `agent=${event.agent.client_id}  mode=${event.delegation_mode}  trace=${event.trace_id}${event.reason ? `  reason=${event.reason}` : ''}` +
+            (mixed.has(event.trace_id) ? '  ! MIXED-INITIATORS' : ''),
         )
         .join('\n')
         .concat(events.length ? '\n' : '');

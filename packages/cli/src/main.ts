@@ -9,27 +9,28 @@ import { directoryAuditReader, postgresAuditReader, verifyAuditLog } from '@bato
 import { startConsole } from '@baton/console';
 import pg from 'pg';
 import { AUDIT_OPTIONS, AUDIT_USAGE, auditCommand } from './audit-command.ts';
+import { CONSOLE_USAGE, consoleCommandOptions } from './console-command.ts';
 
 const [command, ...rest] = process.argv.slice(2);
 if (command !== 'audit' && command !== 'console') {
-  process.stderr.write(`usage: baton audit …  |  baton console [--port N] [store options]\n\n${AUDIT_USAGE}`);
+  process.stderr.write(`usage: baton audit …  |  baton console …\n\n${AUDIT_USAGE}\n${CONSOLE_USAGE}`);
   process.exit(command === undefined || command === '--help' ? 0 : 2);
 }
 
 if (command === 'console') {
-  const { values } = parseArgs({
-    args: rest,
-    options: { ...AUDIT_OPTIONS, port: { type: 'string' }, host: { type: 'string' } },
-  });
-  const pool = values.postgres ? new pg.Pool({ connectionString: values.postgres }) : undefined;
+  let options: Awaited<ReturnType<typeof consoleCommandOptions>>;
+  try {
+    options = await consoleCommandOptions(rest);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${CONSOLE_USAGE}`);
+    process.exit(2);
+  }
+  const { store, postgres, ...consoleOptions } = options;
+  const pool = postgres ? new pg.Pool({ connectionString: postgres }) : undefined;
   const reader = pool
     ? postgresAuditReader(pool)
-    : directoryAuditReader(values.store ?? process.env.BATON_AUDIT_STORE ?? '.baton/audit');
-  const served = await startConsole({
-    reader,
-    host: values.host ?? '127.0.0.1',
-    port: Number(values.port ?? 4020),
-  });
+    : directoryAuditReader(store ?? process.env.BATON_AUDIT_STORE ?? '.baton/audit');
+  const served = await startConsole({ ...consoleOptions, reader });
   process.stdout.write(`audit console ${served.url}\n`);
   const stop = async () => {
     await served.close();

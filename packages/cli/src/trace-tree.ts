@@ -1,5 +1,5 @@
 import type { AuditEvent } from '@baton/audit';
-import { type Hop, orderHops } from '@baton/console';
+import { type Hop, initiatorText, linkedTrace, orderHops, summarise } from '@baton/console';
 
 export interface TraceNode {
   event: AuditEvent;
@@ -23,19 +23,31 @@ export function traceTree(events: readonly AuditEvent[]): TraceNode[] {
   return roots;
 }
 
-/** Renders the tree for a terminal: who, which agent, then every hop with its mode, outcome and chain. */
+/**
+ * Renders the tree for a terminal: who, which agent, then every hop with its mode, outcome and chain.
+ * A trace with more than one initiator is never headed by one person's name: it says MIXED, names
+ * them all, and every hop names its own.
+ */
 export function renderTraceTree(events: readonly AuditEvent[]): string {
   if (events.length === 0) return 'no events for this trace\n';
-  const first = [...events].sort((a, b) => a.time.localeCompare(b.time))[0]!;
+  const summary = summarise(events[0]!.trace_id, events);
+  const mixed = summary.mixed_initiators;
+  const initiators = summary.initiators.map(initiatorText);
   const lines = [
-    `trace ${first.trace_id}`,
-    `user  ${first.initiator.sub}${first.initiator.tenant ? ` (tenant ${first.initiator.tenant})` : ''}`,
-    `agent ${first.agent.client_id}`,
+    `trace ${summary.trace_id}`,
+    ...(mixed
+      ? [
+          `! MIXED INITIATORS: this is not one person's trace (${initiators.length} initiators; each hop names its own)`,
+          `initiators ${initiators.join(', ')}`,
+        ]
+      : [`user  ${initiators[0]}`]),
+    `${summary.agents.length > 1 ? 'agents' : 'agent'} ${summary.agents.join(', ')}`,
   ];
   const walk = (nodes: TraceNode[], prefix: string) => {
     nodes.forEach((node, index) => {
       const last = index === nodes.length - 1;
-      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${describe(node.event)}`);
+      const who = mixed ? `  user ${initiatorText(node.event.initiator)}` : '';
+      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${describe(node.event)}${who}`);
       walk(node.children, `${prefix}${last ? '   ' : '│  '}`);
     });
   };
@@ -56,5 +68,7 @@ function describe(event: AuditEvent): string {
       : `${event.outcome.toUpperCase()}${event.reason ? ` (${event.reason})` : ''}`;
   const chain = event.chain?.length ? `  chain ${event.chain.join(' > ')}` : '';
   const scopes = event.scopes.length ? `  scopes ${event.scopes.join(' ')}` : '';
-  return `${what} at ${event.component}  [${event.delegation_mode}]  ${outcome}  ${event.duration_ms} ms${scopes}${chain}`;
+  const linked = linkedTrace(event);
+  const link = linked ? `  linked-trace ${linked.trace_id} (caller's context, not joined)` : '';
+  return `${what} at ${event.component}  [${event.delegation_mode}]  ${outcome}  ${event.duration_ms} ms${scopes}${chain}${link}`;
 }

@@ -67,3 +67,53 @@ describe('baton audit', () => {
       assert.match(drawn, new RegExp(name));
   });
 });
+
+describe('a trace that mixes two initiators (trace injection)', () => {
+  const alice = hop('order_summary', 'aaaaaaaaaaaaaaaa', undefined, '2026-05-01T09:30:03.000Z');
+  const bob: AuditEvent = {
+    ...hop('create_order', 'bbbbbbbbbbbbbbbb', 'aaaaaaaaaaaaaaaa', '2026-05-01T09:30:04.000Z'),
+    initiator: { sub: 'bob', tenant: 'acme' },
+    agent: { id: 'agent-2', client_id: 'agent-2' },
+  };
+
+  it('baton audit trace never heads it with one person: a marked line names every initiator, every hop names its own', () => {
+    const drawn = renderTraceTree([alice, bob]);
+    const [, warning, initiators, agents] = drawn.split('\n');
+    assert.match(warning!, /^! MIXED INITIATORS: this is not one person's trace/);
+    assert.equal(initiators, 'initiators alice (tenant acme), bob (tenant acme)');
+    assert.equal(agents, 'agents agent-1, agent-2');
+    assert.doesNotMatch(drawn, /^user {2}/m);
+    assert.match(drawn, /tool order_summary .* user alice \(tenant acme\)/);
+    assert.match(drawn, /tool create_order .* user bob \(tenant acme\)/);
+    // One person's trace keeps its plain header.
+    assert.match(
+      renderTraceTree([alice]),
+      /^trace trace-cli\nuser {2}alice \(tenant acme\)\nagent agent-1\n/,
+    );
+  });
+
+  it('baton audit list marks every line of a mixed trace, even when only one initiator is listed', async () => {
+    const sink = new MemoryAuditSink();
+    const alone = {
+      ...hop('list_orders', 'cccccccccccccccc', undefined, '2026-05-01T09:31:00.000Z'),
+      trace_id: 'trace-alone',
+    };
+    for (const event of [alice, bob, alone]) await sink.write(event);
+    const listed = await auditCommand(['list', '--user', 'alice'], sink);
+    const lines = listed.trim().split('\n');
+    assert.equal(lines.length, 2);
+    assert.match(
+      lines.find((line) => line.includes('order_summary'))!,
+      /trace=trace-cli {2}! MIXED-INITIATORS$/,
+    );
+    assert.doesNotMatch(lines.find((line) => line.includes('list_orders'))!, /MIXED/);
+  });
+
+  it('shows a caller context kept as a link, not joined', () => {
+    const linked = { ...alice, linked_trace: { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' } } as AuditEvent;
+    assert.match(
+      renderTraceTree([linked]),
+      /linked-trace 4bf92f3577b34da6a3ce929d0e0e4736 \(caller's context, not joined\)/,
+    );
+  });
+});

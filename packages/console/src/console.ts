@@ -1,11 +1,24 @@
-import type { AuditReader } from '@baton/audit';
+import {
+  type AuditReader,
+  type AuditSink,
+  auditEvent,
+  createLogger,
+  newSpanId,
+  newTraceId,
+} from '@baton/audit';
+import type { Logger } from 'pino';
+import { type ConsoleAuthOptions, NO_SIGN_IN_BEHIND_TRUSTED_PROXY, signInSettings } from './auth/options.ts';
+import { ConsoleRefusal, type ConsoleRefusalReason } from './auth/refusal.ts';
+import { ConsoleSignIn } from './auth/sign-in.ts';
 import { parseFilters } from './filters.ts';
-import type { SafeHtml } from './html.ts';
+import { checkHostAndOrigin, defaultAllowedHostnames } from './host-check.ts';
 import { html } from './html.ts';
 import { tracesPage } from './index-page.ts';
-import { page, STYLESHEET_PATH } from './page.ts';
+import { type Account, STYLESHEET_PATH } from './page.ts';
+import { responder } from './responses.ts';
 import { securityHeaders } from './security.ts';
 import { STYLESHEET } from './styles.ts';
+import { ALL_TENANTS, type Viewer } from './tenant-scope.ts';
 import { tracePage } from './trace-page.ts';
 import { loadTrace, traceJson } from './trace-view.ts';
 import { listTraces } from './traces.ts';
@@ -13,6 +26,18 @@ import { listTraces } from './traces.ts';
 export interface ConsoleOptions {
   /** Where events are read from (`MemoryAuditSink`, or any store implementing `AuditReader`). */
   reader: AuditReader;
+  /**
+   * How reviewers sign in. Required: an OpenID provider (`OpenIdSignInOptions`), or, for a console
+   * reachable only through a proxy that authenticates every request, the explicit opt-out
+   * `NO_SIGN_IN_BEHIND_TRUSTED_PROXY` (every reader then sees every tenant).
+   */
+  auth: ConsoleAuthOptions;
+  /**
+   * Hostnames accepted in `Host` and `Origin` (DNS-rebinding defence, as at the MCP boundary).
+   * Default: the redirect URI's hostname, or the loopback names when it is on loopback (and without
+   * sign-in).
+   */
+  allowedHostnames?: readonly string[];
   /** Shown in the header and the tab title. Default: "Baton console". */
   title?: string;
   /**
@@ -20,53 +45,204 @@ export interface ConsoleOptions {
    * (which may name hosts or queries) stay out of the browser. Default: `console.error` of the name.
    */
   onError?: (error: unknown) => void;
+  /** Where refusals and sign-ins are logged (reason codes, never a token or cookie). Default: pino to stdout. */
+  logger?: Logger;
+  /** Where sign-ins and refusals of a known person are recorded as `api.call` events. Default: nowhere. */
+  audit?: AuditSink;
 }
 
-/** A web-standard handler: mount it with `toNodeHandler`, or use `startConsole`. */
+/** A web-standard handler: mount it with a Node adapter, or use `startConsole`. */
 export interface Console {
   fetch(request: Request): Promise<Response>;
 }
 
-const HTML = 'text/html; charset=utf-8';
-const JSON_TYPE = 'application/json; charset=utf-8';
+/** Sessions come from the person, not from a client acting for them. */
+const SIGN_IN_MODE = 'direct';
 
 /**
- * The console: read-only pages over an `AuditReader`.
+ * The console: read-only pages over an `AuditReader`, for auditors who signed in.
  *
  * - `GET /` recent traces, filtered by GET parameters (user, agent, target, outcome, since, until, limit)
  * - `GET /traces/<id>` one trace's identity graph and events
  * - `GET /api/traces?…` and `GET /api/traces/<id>` the same as JSON
+ * - `GET <redirect URI path>` the sign-in callback; `GET /auth/sign-in`, `GET /auth/sign-out`
  *
- * It has no login of its own: serve it on loopback or behind the proxy that authenticates reviewers.
+ * A page without a session starts sign-in at the provider; the JSON API answers 401. Every answer is
+ * limited to the auditor's tenant.
+ *
+ * @example
+ * const app = createConsole({
+ *   reader: store,
+ *   auth: { issuer, clientId: 'baton-audit-console', clientSecret, redirectUri: 'https://audit.example/auth/callback', permission: 'audit:read' },
+ * });
  */
 export function createConsole(options: ConsoleOptions): Console {
   if (!options?.reader || typeof options.reader.query !== 'function')
     throw new TypeError('createConsole: a reader with query() is required');
-  const { reader } = options;
+  if (options.auth === undefined || options.auth === null)
+    throw new TypeError(
+      `createConsole: auth is required: an OpenID provider to sign in with, or '${NO_SIGN_IN_BEHIND_TRUSTED_PROXY}'`,
+    );
+  if (typeof options.auth === 'string' && options.auth !== NO_SIGN_IN_BEHIND_TRUSTED_PROXY)
+    throw new TypeError(
+      `createConsole: auth must be sign-in options or '${NO_SIGN_IN_BEHIND_TRUSTED_PROXY}'`,
+    );
+  const signIn =
+    options.auth === NO_SIGN_IN_BEHIND_TRUSTED_PROXY
+      ? undefined
+      : new ConsoleSignIn(signInSettings(options.auth));
+  const allowedHostnames = [
+    ...(options.allowedHostnames ?? defaultAllowedHostnames(signIn?.settings.redirectUri)),
+  ];
+  if (allowedHostnames.length === 0) throw new TypeError('createConsole: allowedHostnames must not be empty');
+  const { reader, audit } = options;
   const consoleTitle = options.title ?? 'Baton console';
+  const logger = options.logger ?? createLogger({ name: 'baton-console' });
+  const component = signIn ? `${signIn.settings.redirectUri.origin}/` : 'baton-console';
   const onError =
     options.onError ??
     ((error: unknown) =>
       console.error(`baton console: the audit log could not be read (${(error as Error)?.name})`));
+  const respond = responder(consoleTitle);
 
-  const htmlPage = (status: number, title: string, body: SafeHtml) =>
-    new Response(page({ title, consoleTitle, body }), { status, headers: securityHeaders(HTML) });
-  const json = (status: number, value: unknown) =>
-    new Response(safeJson(value), { status, headers: securityHeaders(JSON_TYPE) });
-  const notFound = (api: boolean, what: string) =>
+  const notFound = (api: boolean, what: string, account: Account | undefined) =>
     api
-      ? json(404, { error: 'not_found', error_description: what })
-      : htmlPage(404, 'Not found', html`<h1>Not found</h1><p>${what}</p><p><a href="/">All traces</a></p>`);
+      ? respond.json(404, { error: 'not_found', error_description: what })
+      : respond.page(
+          404,
+          'Not found',
+          html`<h1>Not found</h1><p>${what}</p><p><a href="/">All traces</a></p>`,
+          {
+            ...(account ? { account } : {}),
+          },
+        );
+
+  /** Logs every refusal by reason, and records it when the person is known. */
+  const refuse = async (refusal: ConsoleRefusal, api: boolean, headers?: HeadersInit): Promise<Response> => {
+    logger.warn(
+      {
+        component,
+        status: refusal.status,
+        error: refusal.error,
+        reason: refusal.reason,
+        ...(refusal.sub ? { sub: refusal.sub } : {}),
+        ...(refusal.cause ? { cause: errorName(refusal.cause) } : {}),
+      },
+      'request refused by the audit console',
+    );
+    if (refusal.sub) await record(refusal.sub, refusal.tenant, 'denied', refusal.reason);
+    if (refusal.status === 405) headers = { allow: 'GET, HEAD', ...headers };
+    return api
+      ? respond.json(refusal.status, { error: refusal.error, error_description: refusal.message }, headers)
+      : respond.page(refusal.status, 'Not permitted', refusalBody(refusal, signIn?.signInPath), {
+          ...(headers ? { headers } : {}),
+        });
+  };
+
+  const record = async (
+    sub: string,
+    tenant: string | null,
+    outcome: 'ok' | 'denied',
+    reason?: ConsoleRefusalReason,
+  ): Promise<void> => {
+    if (!audit || !signIn) return;
+    await audit.write(
+      auditEvent({
+        action: 'api.call',
+        component,
+        trace_id: newTraceId(),
+        initiator: { sub, tenant },
+        agent: { id: signIn.settings.clientId, client_id: signIn.settings.clientId },
+        target: { type: 'api', name: 'audit console sign-in' },
+        delegation_mode: SIGN_IN_MODE,
+        scopes: outcome === 'ok' ? [signIn.settings.permission] : [],
+        outcome,
+        ...(reason ? { reason } : {}),
+        duration_ms: 0,
+        span_id: newSpanId(),
+      }),
+    );
+  };
+
+  const startSignIn = async (returnTo: string, reauthenticate: boolean): Promise<Response> => {
+    const { location, cookie } = await signIn!.start(returnTo, { reauthenticate });
+    const headers = securityHeaders('text/plain; charset=utf-8');
+    headers.set('location', location);
+    headers.append('set-cookie', cookie);
+    return new Response(null, { status: 303, headers });
+  };
+
+  /** Sign-in routes and the session check; a response, or the viewer to read for. */
+  const authenticate = async (request: Request, path: string, api: boolean): Promise<Response | Viewer> => {
+    if (!signIn) return { sub: 'trusted-proxy', scope: ALL_TENANTS };
+    if (path === signIn.callbackPath) {
+      const clear = signIn.clearSignInCookie();
+      try {
+        const done = await signIn.finish(request);
+        logger.info({ component, sub: done.viewer.sub }, 'signed in to the audit console');
+        await record(
+          done.viewer.sub,
+          done.viewer.scope.kind === 'tenant' ? done.viewer.scope.tenant : null,
+          'ok',
+        );
+        const headers = new Headers([
+          ['set-cookie', clear],
+          ['set-cookie', done.cookie],
+        ]);
+        // A page, not a redirect: the browser arrived here from the provider's site, and a navigation
+        // it started there would not carry the new SameSite=Strict cookie; one started here does.
+        return respond.page(
+          200,
+          'Signed in',
+          html`<h1>Signed in</h1><p><a href="${done.returnTo}">Continue to the console</a></p>`,
+          {
+            headers,
+            refreshTo: done.returnTo,
+          },
+        );
+      } catch (error) {
+        if (error instanceof ConsoleRefusal) return refuse(error, false, [['set-cookie', clear]]);
+        throw error;
+      }
+    }
+    if (path === signIn.signInPath) return startSignIn('/', true);
+    if (path === signIn.signOutPath) {
+      const headers = new Headers([['set-cookie', signIn.signOut(request)]]);
+      return respond.page(
+        200,
+        'Signed out',
+        html`<h1>Signed out</h1><p>Your console session has ended. <a href="${signIn.signInPath}">Sign in again</a></p>`,
+        { headers },
+      );
+    }
+    const found = signIn.viewerOf(request);
+    if (found.ok) return found.viewer;
+    if (api) {
+      return refuse(
+        new ConsoleRefusal(401, 'login_required', 'Sign in to the console in a browser first.', found.reason),
+        true,
+        { 'www-authenticate': 'Cookie realm="baton-console"' },
+      );
+    }
+    logger.info({ component, reason: found.reason }, 'audit console sign-in started');
+    const url = new URL(request.url);
+    return startSignIn(url.pathname + url.search, false);
+  };
 
   const route = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
     const path = url.pathname;
     const api = path === '/api/traces' || path.startsWith('/api/');
+    const misdirected = checkHostAndOrigin(request, allowedHostnames);
+    if (misdirected) return refuse(misdirected, api);
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      const headers = securityHeaders(JSON_TYPE);
-      headers.set('allow', 'GET, HEAD');
-      return new Response(JSON.stringify({ error: 'method_not_allowed' }), { status: 405, headers });
+      return refuse(
+        new ConsoleRefusal(405, 'method_not_allowed', 'The console is read-only.', 'method_not_allowed'),
+        api,
+      );
     }
+    // The stylesheet and icon hold no audit data; serving them without a session also keeps a
+    // browser's icon request from starting (and so overwriting) a sign-in.
     if (path === STYLESHEET_PATH) {
       const headers = securityHeaders('text/css; charset=utf-8');
       headers.set('cache-control', 'max-age=300');
@@ -75,17 +251,24 @@ export function createConsole(options: ConsoleOptions): Console {
     // Browsers ask for an icon on every page; answering "none" keeps 404s out of their consoles.
     if (path === '/favicon.ico')
       return new Response(null, { status: 204, headers: securityHeaders('image/x-icon') });
+    const viewer = await authenticate(request, path, api);
+    if (viewer instanceof Response) return viewer;
+    const account: Account = {
+      sub: viewer.sub,
+      scope: viewer.scope,
+      ...(signIn ? { signOutPath: signIn.signOutPath } : {}),
+    };
     if (path === '/' || path === '/api/traces') {
       const filters = parseFilters(url.searchParams);
       if (filters.errors.length > 0) {
         return api
-          ? json(400, { error: 'invalid_request', error_description: filters.errors.join('; ') })
-          : htmlPage(400, 'Traces', tracesPage(filters.values, [], filters.errors));
+          ? respond.json(400, { error: 'invalid_request', error_description: filters.errors.join('; ') })
+          : respond.page(400, 'Traces', tracesPage(filters.values, [], filters.errors), { account });
       }
-      const traces = await listTraces(reader, filters);
+      const traces = await listTraces(reader, filters, viewer.scope);
       return api
-        ? json(200, { query: filters.query, limit: filters.limit, traces })
-        : htmlPage(200, 'Traces', tracesPage(filters.values, traces, []));
+        ? respond.json(200, { query: filters.query, limit: filters.limit, traces })
+        : respond.page(200, 'Traces', tracesPage(filters.values, traces, []), { account });
     }
     const prefix = path.startsWith('/traces/')
       ? '/traces/'
@@ -94,13 +277,20 @@ export function createConsole(options: ConsoleOptions): Console {
         : '';
     if (prefix) {
       const traceId = segment(path.slice(prefix.length));
-      const view = traceId === undefined ? undefined : await loadTrace(reader, traceId);
-      if (!view) return notFound(api, 'No events were recorded for this trace.');
+      const view = traceId === undefined ? undefined : await loadTrace(reader, traceId, viewer.scope);
+      if (!view) return notFound(api, 'No events were recorded for this trace.', account);
       return api
-        ? json(200, traceJson(view))
-        : htmlPage(200, `Trace ${view.summary.trace_id}`, tracePage(view.summary, view.hops, view.graph));
+        ? respond.json(200, traceJson(view))
+        : respond.page(
+            200,
+            `Trace ${view.summary.trace_id}`,
+            tracePage(view.summary, view.hops, view.graph),
+            {
+              account,
+            },
+          );
     }
-    return notFound(api, 'There is no page here.');
+    return notFound(api, 'There is no page here.', account);
   };
 
   return {
@@ -109,21 +299,42 @@ export function createConsole(options: ConsoleOptions): Console {
       try {
         response = await route(request);
       } catch (error) {
-        onError(error);
-        const api = new URL(request.url).pathname.startsWith('/api/');
-        response = api
-          ? json(500, { error: 'server_error', error_description: 'the audit log could not be read' })
-          : htmlPage(
-              500,
-              'Error',
-              html`<h1>The audit log could not be read</h1><p>Try again, or check the console's log.</p>`,
-            );
+        if (error instanceof ConsoleRefusal) {
+          response = await refuse(error, new URL(request.url).pathname.startsWith('/api/'));
+        } else {
+          onError(error);
+          const api = new URL(request.url).pathname.startsWith('/api/');
+          response = api
+            ? respond.json(500, {
+                error: 'server_error',
+                error_description: 'the audit log could not be read',
+              })
+            : respond.page(
+                500,
+                'Error',
+                html`<h1>The audit log could not be read</h1><p>Try again, or check the console's log.</p>`,
+              );
+        }
       }
       return request.method === 'HEAD'
         ? new Response(null, { status: response.status, headers: response.headers })
         : response;
     },
   };
+}
+
+function refusalBody(refusal: ConsoleRefusal, signInPath: string | undefined) {
+  const heading =
+    refusal.status === 403 && refusal.error === 'access_denied' ? 'Not permitted' : 'Request refused';
+  return html`<h1>${heading}</h1>
+<p class="refusal" data-error="${refusal.error}">${refusal.message}</p>
+${signInPath && refusal.reason !== 'host_not_allowed' && refusal.reason !== 'origin_not_allowed' ? html`<p><a href="${signInPath}">Sign in (as someone else)</a></p>` : ''}`;
+}
+
+/** A name for an error to log: never its message, which can quote a provider's response. */
+function errorName(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  return `${(error as Error)?.name ?? typeof error}${typeof code === 'string' ? ` ${code}` : ''}`;
 }
 
 /** One decoded path segment, or `undefined` for a malformed escape or a nested path. */
@@ -134,15 +345,4 @@ function segment(raw: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * JSON with `<`, `>` and `&` written as `\u` escapes: the same data, but a response that some tool
- * mistakes for HTML (or embeds in a page) still cannot open a tag.
- */
-function safeJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[<>&]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
 }

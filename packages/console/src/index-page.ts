@@ -17,7 +17,7 @@ export function tracesPage(
     const state = trace.outcome === 'denied' && trace.step_up ? 'step-up' : trace.outcome;
     return html`<tr class="trace-row state-${state}" data-trace-id="${trace.trace_id}">
 <td class="mono"><a href="${traceHref(trace.trace_id)}" title="${trace.started}">${timeText(trace.started)}</a></td>
-<td>${trace.users.join(', ')}</td>
+<td class="initiators">${trace.mixed_initiators ? html`<span class="badge mixed" title="events of more than one initiator: not one person's trace">⚠ mixed initiators</span> ` : ''}${trace.users.join(', ')}</td>
 <td class="mono">${trace.agents.join(', ')}</td>
 <td><a class="trace-link" href="${traceHref(trace.trace_id)}"><code>${trace.first.target}</code></a> <span class="muted">${trace.first.action}</span></td>
 <td class="num">${trace.events}</td>
@@ -41,7 +41,7 @@ ${
   traces.length === 0
     ? html`<p class="empty">${errors.length > 0 ? 'Nothing was read.' : 'No traces match these filters.'}</p>`
     : html`<table class="traces">
-<thead><tr><th>Started</th><th>User</th><th>Agent</th><th>First tool / target</th><th>Events</th><th>Worst outcome</th><th>Trace</th></tr></thead>
+<thead><tr><th>Started</th><th>Initiator</th><th>Agent</th><th>First tool / target</th><th>Events</th><th>Worst outcome</th><th>Trace</th></tr></thead>
 <tbody>${rows}</tbody>
 </table>`
 }`;

@@ -1,13 +1,19 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { type ConsoleOptions, createConsole } from './console.ts';
 
 export interface StartConsoleOptions extends ConsoleOptions {
-  /** Default `127.0.0.1`: the console has no login, so it listens on loopback unless told otherwise. */
+  /** Default `127.0.0.1`: the console listens on loopback unless told otherwise. */
   host?: string;
   /** Default `0`: any free port (read it back from `url`). */
   port?: number;
+  /**
+   * A node:http server already listening, to serve on instead of a new one (`host` and `port` are
+   * then not used). For setups that must know the console's URL before they can configure its
+   * sign-in, e.g. a test that registers the redirect URI at an identity provider it starts.
+   */
+  server?: Server;
 }
 
 export interface RunningConsole {
@@ -19,17 +25,20 @@ export interface RunningConsole {
 /** Serves the console on node:http: the quickest way to look at an `AuditReader`. */
 export async function startConsole(options: StartConsoleOptions): Promise<RunningConsole> {
   const handler = toNodeHandler(createConsole(options));
-  const server = createServer((request, response) => {
+  const server = options.server ?? createServer();
+  server.on('request', (request, response) => {
     void handler(request, response);
   });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const host = options.server ? (server.address() as AddressInfo).address : (options.host ?? '127.0.0.1');
+  if (!options.server) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  }
   const { port } = server.address() as AddressInfo;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {

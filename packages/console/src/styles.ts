@@ -9,6 +9,11 @@ body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-ser
 .top { display: flex; gap: 12px; align-items: baseline; padding: 10px 20px; background: #17212b; color: #fff; }
 .top .home { color: #fff; font-weight: 600; text-decoration: none; font-size: 16px; }
 .top .tagline { color: #b8c4cf; }
+.top .account { margin-left: auto; color: #d7e0e8; }
+.top .account a { color: #fff; }
+.warning { border: 2px solid var(--denied); background: #fdecea; padding: 8px 12px; border-radius: 6px; margin: 8px 0 12px; }
+.notice { border: 1px solid var(--line); background: var(--bg); padding: 8px 12px; border-radius: 6px; margin: 8px 0 12px; }
+.badge.mixed { color: var(--denied); background: #fdecea; }
 main { padding: 16px 20px 40px; }
 h1 { font-size: 20px; margin: 4px 0 12px; }
 h2 { font-size: 16px; margin: 24px 0 8px; }

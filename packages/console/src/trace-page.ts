@@ -1,8 +1,9 @@
-import { outcomeBadge, timeText } from './badges.ts';
+import { outcomeBadge, timeText, traceHref } from './badges.ts';
 import type { IdentityGraph } from './graph.ts';
 import { renderGraphSvg } from './graph-svg.ts';
 import type { Hop } from './hops.ts';
 import { html, type SafeHtml } from './html.ts';
+import { initiatorText, linkedTrace } from './initiators.ts';
 import { isStepUp } from './outcome.ts';
 import { sameScopes, scopeText } from './scopes.ts';
 import type { TraceSummary } from './traces.ts';
@@ -14,29 +15,40 @@ export function tracePage(summary: TraceSummary, hops: readonly Hop[], graph: Id
   for (const node of graph.nodes) {
     if (node.id.startsWith('svc:') && node.aliases.length > 0) names.set(node.id.slice(4), node.name);
   }
+  // A mixed trace names the initiator on every row: no row may read as someone else's.
+  const mixed = summary.mixed_initiators;
   const rows = hops.map((hop) => {
     const { event } = hop;
     const state = event.outcome === 'denied' && isStepUp(event) ? 'step-up' : event.outcome;
     const name = names.get(event.component);
-    return html`<tr class="hop-row state-${state}" id="hop-${hop.n}" data-outcome="${event.outcome}">
+    const linked = linkedTrace(event);
+    return html`<tr class="hop-row state-${state}" id="hop-${hop.n}" data-outcome="${event.outcome}" data-initiator="${event.initiator.sub}">
 <td class="num">${hop.n}</td>
 <td class="num">${hop.parent ? html`<a href="#hop-${hop.parent.n}">${hop.parent.n}</a>` : '—'}</td>
 <td class="mono" title="${event.time}">${event.time.slice(11).replace(/Z$/, '')}</td>
-<td class="indent-${Math.min(hop.depth, 4)}">${name && name !== event.component ? html`<strong>${name}</strong><br>` : ''}<code>${event.component}</code></td>
+${
+  mixed
+    ? html`<td class="initiator">${initiatorText(event.initiator)}</td>
+`
+    : ''
+}<td class="indent-${Math.min(hop.depth, 4)}">${name && name !== event.component ? html`<strong>${name}</strong><br>` : ''}<code>${event.component}</code></td>
 <td><code>${event.action}</code></td>
 <td><code>${event.target.name}</code></td>
 <td><code>${event.delegation_mode}</code></td>
 <td><code>${scopeText(event.scopes)}</code>${event.scopes_requested && !sameScopes(event.scopes_requested, event.scopes) ? html`<br><span class="muted">asked <code>${event.scopes_requested.join(' ')}</code></span>` : ''}</td>
 <td>${outcomeBadge(event.outcome, isStepUp(event))}</td>
-<td>${event.reason ? html`<code>${event.reason}</code>` : ''}</td>
+<td>${event.reason ? html`<code>${event.reason}</code>` : ''}${linked ? html`${event.reason ? html`<br>` : ''}<span class="muted linked-trace">caller's trace, linked not joined: <a href="${traceHref(linked.trace_id)}"><code>${linked.trace_id}</code></a></span>` : ''}</td>
 <td class="mono">${(event.chain ?? []).map((actor, index) => html`${index > 0 ? ' ← ' : ''}<span class="actor">${actor}</span>`)}</td>
 </tr>`;
   });
   const description = graphDescription(graph);
+  const initiators = summary.initiators.map(initiatorText).join(', ');
   return html`<p><a href="/">← all traces</a></p>
 <h1>Trace <code>${summary.trace_id}</code></h1>
+${mixed ? html`<div class="warning mixed-initiators" role="alert"><strong>⚠ Mixed initiators: this is not one person's trace.</strong> Its events were recorded for more than one initiator (${initiators}${summary.other_tenants_hidden ? ', and others in tenants not shown' : ''}). A caller may have sent another person's trace id, or a service acted for several people. Read each event's initiator in the table below.</div>` : ''}
+${summary.other_tenants_hidden ? html`<div class="notice other-tenants" role="note">Some events of this trace belong to other tenants and are not shown.</div>` : ''}
 <dl class="meta">
-<dt>User</dt><dd>${summary.users.join(', ')}</dd>
+${mixed ? html`<dt>Initiators</dt><dd class="initiators">${initiators} <span class="badge mixed">⚠ mixed</span></dd>` : html`<dt>User</dt><dd class="initiators">${initiators}</dd>`}
 <dt>Agent</dt><dd class="mono">${summary.agents.join(', ')}</dd>
 <dt>Time</dt><dd class="mono">${timeText(summary.started)} → ${timeText(summary.ended).slice(11)}</dd>
 <dt>Events</dt><dd>${summary.events}${summary.denied > 0 ? `, ${summary.denied} denied` : ''}${summary.errors > 0 ? `, ${summary.errors} failed` : ''}</dd>
@@ -47,7 +59,7 @@ ${legend()}
 <div class="graph-frame">${renderGraphSvg(graph, description)}</div>
 <h2>Events</h2>
 <div class="table-frame"><table class="hops">
-<thead><tr><th>#</th><th>Caused by</th><th>Time (UTC)</th><th>Component</th><th>Action</th><th>Target</th><th>Mode</th><th>Scopes</th><th>Outcome</th><th>Reason</th><th>Chain (current ← agent)</th></tr></thead>
+<thead><tr><th>#</th><th>Caused by</th><th>Time (UTC)</th>${mixed ? html`<th>Initiator</th>` : ''}<th>Component</th><th>Action</th><th>Target</th><th>Mode</th><th>Scopes</th><th>Outcome</th><th>Reason</th><th>Chain (current ← agent)</th></tr></thead>
 <tbody>${rows}</tbody>
 </table></div>`;
 }

@@ -1,6 +1,7 @@
 import type { AuditReader } from '@baton/audit';
 import { type IdentityGraph, identityGraph } from './graph.ts';
 import { type Hop, orderHops } from './hops.ts';
+import { ALL_TENANTS, inScope, type TenantScope } from './tenant-scope.ts';
 import { summarise, type TraceSummary } from './traces.ts';
 
 /** Everything both the trace page and its JSON show, read once. */
@@ -13,19 +14,33 @@ export interface TraceView {
 /** Trace ids longer than this are not looked up: W3C ids are 32 hex characters. */
 const MAX_TRACE_ID = 256;
 
-/** The trace's events, ordered and drawn; `undefined` when the reader has none for that id. */
-export async function loadTrace(reader: AuditReader, traceId: string): Promise<TraceView | undefined> {
+/**
+ * The trace's events this reader may see, ordered and drawn; `undefined` when there are none, so a
+ * trace of another tenant looks exactly like one that does not exist. A trace that spans tenants
+ * shows this reader's events only, and says that others were left out.
+ */
+export async function loadTrace(
+  reader: AuditReader,
+  traceId: string,
+  scope: TenantScope = ALL_TENANTS,
+): Promise<TraceView | undefined> {
   if (traceId.length === 0 || traceId.length > MAX_TRACE_ID) return undefined;
   const events = await reader.query({ traceId });
-  if (events.length === 0) return undefined;
-  const hops = orderHops(events);
-  return { summary: summarise(traceId, events), hops, graph: identityGraph(hops) };
+  const shown = events.filter((event) => inScope(scope, event));
+  if (shown.length === 0) return undefined;
+  const hidden = events.filter((event) => !inScope(scope, event));
+  const hops = orderHops(shown);
+  return { summary: summarise(traceId, shown, hidden), hops, graph: identityGraph(hops) };
 }
 
 /** The JSON form of a trace: parents by hop number, so tooling can rebuild the tree without spans. */
 export function traceJson(view: TraceView) {
   return {
     trace_id: view.summary.trace_id,
+    // Up front, so no tool reads a mixed trace as one person's without seeing this.
+    mixed_initiators: view.summary.mixed_initiators,
+    initiators: view.summary.initiators,
+    other_tenants_hidden: view.summary.other_tenants_hidden,
     summary: view.summary,
     hops: view.hops.map((hop) => ({
       n: hop.n,

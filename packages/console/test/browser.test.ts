@@ -4,15 +4,24 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { DEMO_AUDITOR } from '@baton/demo-idp';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
-import { type RunningConsole, startConsole } from '../src/index.ts';
-import { ALICE_TRACE, BOB_DENIED_TRACE, BOB_SUMMARY_TRACE, fixtureSink, URLS } from './fixtures/three-hop.ts';
+import { type SignedInConsole, startSignedInConsole } from './fixtures/signed-in.ts';
+import { OTHER_TENANT_TRACE, tenantEvents } from './fixtures/tenants.ts';
+import {
+  ALICE_TRACE,
+  BOB_DENIED_TRACE,
+  BOB_SUMMARY_TRACE,
+  fixtureEvents,
+  fixtureSink,
+  URLS,
+} from './fixtures/three-hop.ts';
 
 /** Debian's chromium (apt package `chromium`): the one browser this machine and CI can install. */
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '.artifacts');
 
-let app: RunningConsole;
+let app: SignedInConsole;
 let browser: BrowserContext;
 let profile: string;
 let page: Page;
@@ -23,7 +32,9 @@ before(async () => {
     existsSync(CHROMIUM),
     `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`,
   );
-  app = await startConsole({ reader: await fixtureSink() });
+  // The demo's three traces of tenant acme, and one of another tenant that the auditor must not see.
+  const otherTenant = tenantEvents().filter((event) => event.trace_id === OTHER_TENANT_TRACE);
+  app = await startSignedInConsole({ reader: await fixtureSink([...fixtureEvents(), ...otherTenant]) });
   profile = await mkdtemp(join(tmpdir(), 'baton-console-chromium-'));
   // Without the background-networking flags Chromium dials out at start, and this network is closed.
   browser = await chromium.launchPersistentContext(profile, {
@@ -87,6 +98,34 @@ async function shownLines(selector: string): Promise<string[]> {
       ),
     );
 }
+
+test('the auditor signs in at the identity provider’s login page and lands on the console', {
+  timeout: 60_000,
+}, async () => {
+  await page.goto(app.url);
+  // Sent to the IdP: its own login form, then its consent form.
+  assert.equal(new URL(page.url()).origin, app.idp.issuer);
+  await page.getByLabel('Username').fill(DEMO_AUDITOR.username);
+  await page.getByLabel('Password').fill(DEMO_AUDITOR.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(app.url);
+  assert.match(
+    await textOf(page.locator('header .account')),
+    /signed in as user-erin · tenant acme · Sign out/,
+  );
+  const [session] = (await browser.cookies(app.url)).filter(
+    (cookie) => cookie.name === 'baton-console-session',
+  );
+  assert.ok(session, 'a session cookie');
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Strict');
+  assert.equal(session.path, '/');
+  // Tenant acme's three traces; the other tenant's is not there.
+  assert.equal(await page.locator('tr.trace-row').count(), 3);
+  assert.equal(await page.locator(`tr.trace-row[data-trace-id="${OTHER_TENANT_TRACE}"]`).count(), 0);
+  await page.screenshot({ path: join(ARTIFACTS, 'signed-in.png'), fullPage: true });
+});
 
 test('filter by a user, open their trace, and read the identity chain off the graph', {
   timeout: 60_000,
@@ -194,6 +233,7 @@ test('a denial is highlighted: colour, dashes and words, on the edge, the node a
 
   // A refusal by the broker in bob's other trace: red, and the broker is where it happened.
   await page.goto(new URL(`/traces/${BOB_SUMMARY_TRACE}`, app.url).href);
+  assert.equal(page.url(), new URL(`/traces/${BOB_SUMMARY_TRACE}`, app.url).href, 'still signed in');
   const refused = page.locator(`svg.identity-graph g.edge[data-to="svc:${URLS.broker}"]`);
   assert.match((await refused.getAttribute('class')) ?? '', /state-denied/);
   assert.equal(
@@ -207,6 +247,29 @@ test('a denial is highlighted: colour, dashes and words, on the edge, the node a
     ),
   );
   await page.screenshot({ path: join(ARTIFACTS, 'trace-denied.png'), fullPage: true });
+});
+
+test('signing out ends the session: the next page goes back to the identity provider', {
+  timeout: 60_000,
+}, async () => {
+  await page.goto(app.url);
+  await page.getByRole('link', { name: 'Sign out' }).click();
+  await page.waitForURL('**/auth/sign-out');
+  assert.match(await textOf(page.locator('h1')), /Signed out/);
+  assert.deepEqual(
+    (await browser.cookies(app.url)).filter((cookie) => cookie.name === 'baton-console-session'),
+    [],
+  );
+  const toProvider: string[] = [];
+  const onRequest = (request: { url(): string }) => {
+    if (request.url().startsWith(`${app.idp.issuer}/auth`)) toProvider.push(request.url());
+  };
+  page.on('request', onRequest);
+  // The provider still remembers erin (single sign-on), so it sends her straight back.
+  await page.goto(new URL(`/traces/${ALICE_TRACE}`, app.url).href);
+  await page.waitForURL(`**/traces/${ALICE_TRACE}`);
+  page.off('request', onRequest);
+  assert.equal(toProvider.length, 1, 'the console asked the provider again');
 });
 
 test('the pages ran with nothing blocked by the Content-Security-Policy', () => {

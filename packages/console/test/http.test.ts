@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
+import { type AuditEvent, createLogger, MemoryAuditSink } from '@baton/audit';
 import { EVENT_SCAN_LIMIT } from '../src/filters.ts';
-import { createConsole, type RunningConsole, startConsole } from '../src/index.ts';
+import {
+  createConsole,
+  NO_SIGN_IN_BEHIND_TRUSTED_PROXY,
+  type RunningConsole,
+  startConsole,
+} from '../src/index.ts';
 import { RecordingReader } from './fixtures/recording-reader.ts';
+import { MIXED_TRACE, tenantEvents } from './fixtures/tenants.ts';
 import {
   ALICE_TRACE,
   BOB_DENIED_TRACE,
@@ -14,6 +20,12 @@ import {
 
 const XSS_TOOL = '<img src=x onerror=alert(1)>';
 const XSS_TRACE = 'trace"><svg onload=alert(2)>';
+
+/**
+ * These tests are about what the console shows, so they serve it with the documented opt-out (behind
+ * a proxy that authenticates); sign-in has its own tests (sign-in.test.ts, tenants.test.ts).
+ */
+const auth = NO_SIGN_IN_BEHIND_TRUSTED_PROXY;
 
 /** An event whose every caller-chosen field is hostile markup. */
 function hostileEvent(): AuditEvent {
@@ -44,7 +56,7 @@ describe('console over HTTP', () => {
   before(async () => {
     const sink = await fixtureSink([...fixtureEvents(), hostileEvent()]);
     reader = new RecordingReader(sink);
-    app = await startConsole({ reader });
+    app = await startConsole({ reader, auth, logger: createLogger({ name: 'console', level: 'silent' }) });
   });
   after(() => app.close());
 
@@ -217,6 +229,7 @@ test('a reader that fails gives a 500 that does not repeat its error', async () 
       },
     },
     onError: (error) => failures.push(error),
+    auth,
   });
   try {
     for (const path of ['/', '/api/traces', `/traces/${ALICE_TRACE}`]) {
@@ -231,7 +244,7 @@ test('a reader that fails gives a 500 that does not repeat its error', async () 
 });
 
 test('the title option names the console; the reader is required', async () => {
-  const app = await startConsole({ reader: new MemoryAuditSink(), title: 'Acme <audit>' });
+  const app = await startConsole({ reader: new MemoryAuditSink(), title: 'Acme <audit>', auth });
   try {
     const body = await (await fetch(app.url)).text();
     assert.match(body, /<title>Traces · Acme &lt;audit&gt;<\/title>/);
@@ -239,6 +252,61 @@ test('the title option names the console; the reader is required', async () => {
   } finally {
     await app.close();
   }
-  assert.throws(() => createConsole({} as never), /reader/);
-  await assert.rejects(startConsole({ reader: undefined as never }), /reader/);
+  assert.throws(() => createConsole({ auth } as never), /reader/);
+  await assert.rejects(startConsole({ reader: undefined as never, auth }), /reader/);
+});
+
+describe('a trace that mixes two initiators (trace injection)', () => {
+  let app: RunningConsole;
+  before(async () => {
+    app = await startConsole({ reader: await fixtureSink([...fixtureEvents(), ...tenantEvents()]), auth });
+  });
+  after(() => app.close());
+  const get = (path: string) => fetch(new URL(path, app.url));
+
+  test('the JSON says mixed_initiators and lists both initiators, never one person', async () => {
+    const trace = (await (await get(`/api/traces/${MIXED_TRACE}`)).json()) as Record<string, unknown>;
+    assert.equal(trace.mixed_initiators, true);
+    assert.deepEqual(trace.initiators, [
+      { sub: 'alice', tenant: 'acme' },
+      { sub: 'bob', tenant: 'acme' },
+    ]);
+    const { traces } = (await (await get('/api/traces')).json()) as {
+      traces: Array<{ trace_id: string; mixed_initiators: boolean }>;
+    };
+    assert.equal(traces.find((row) => row.trace_id === MIXED_TRACE)?.mixed_initiators, true);
+    assert.equal(traces.find((row) => row.trace_id === ALICE_TRACE)?.mixed_initiators, false);
+  });
+
+  test('the trace page warns above everything else and names the initiator on every row', async () => {
+    const body = await (await get(`/traces/${MIXED_TRACE}`)).text();
+    const banner = /<div class="warning mixed-initiators" role="alert">(.*?)<\/div>/s.exec(body)?.[1] ?? '';
+    assert.match(banner, /Mixed initiators: this is not one person's trace/);
+    assert.match(banner, /alice \(tenant acme\), bob \(tenant acme\)/);
+    assert.ok(
+      body.indexOf('mixed-initiators') < body.indexOf('<h2>Identity chain'),
+      'the warning comes first',
+    );
+    assert.match(body, /<dt>Initiators<\/dt>/);
+    assert.doesNotMatch(body, /<dt>User<\/dt>/);
+    assert.match(body, /<td class="initiator">alice \(tenant acme\)<\/td>/);
+    assert.match(body, /<td class="initiator">bob \(tenant acme\)<\/td>/);
+    // One person's trace has no warning.
+    const single = await (await get(`/traces/${ALICE_TRACE}`)).text();
+    assert.doesNotMatch(single, /mixed-initiators|⚠ mixed/);
+  });
+
+  test('the list marks the mixed trace', async () => {
+    const body = await (await get('/')).text();
+    const row = new RegExp(`<tr class="trace-row[^"]*" data-trace-id="${MIXED_TRACE}">(.*?)</tr>`, 's').exec(
+      body,
+    )?.[1];
+    assert.match(row ?? '', /⚠ mixed initiators<\/span> alice, bob/);
+  });
+
+  test('a caller context kept as a link (not joined) is shown as a link to that trace', async () => {
+    const body = await (await get('/traces/44444444444444444444444444444444')).text();
+    assert.match(body, new RegExp(`linked not joined: <a href="/traces/${ALICE_TRACE}">`));
+    assert.doesNotMatch(body, /mixed-initiators/);
+  });
 });

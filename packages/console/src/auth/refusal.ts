@@ -1,0 +1,51 @@
+/**
+ * Why the console refused a request: a closed list someone can enumerate, logged (and audited when
+ * the person is known), never shown to the browser.
+ */
+export type ConsoleRefusalReason =
+  | 'host_not_allowed'
+  | 'origin_not_allowed'
+  | 'method_not_allowed'
+  | 'session_missing'
+  | 'session_unknown'
+  | 'session_expired'
+  | 'sign_in_state_missing'
+  | 'sign_in_state_invalid'
+  | 'state_mismatch'
+  | 'provider_refused'
+  | 'sign_in_failed'
+  | 'access_token_invalid'
+  | 'access_token_mismatch'
+  | 'permission_missing'
+  | 'tenant_missing'
+  | 'provider_unavailable';
+
+/**
+ * A refusal with its RFC error code (`error`), a public description (no token, claim value or client
+ * id of anyone), and the private `reason`. `sub`/`tenant` name the person when sign-in got that far.
+ */
+export class ConsoleRefusal extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly reason: ConsoleRefusalReason;
+  readonly sub: string | undefined;
+  readonly tenant: string | null;
+
+  constructor(
+    status: number,
+    error: string,
+    description: string,
+    reason: ConsoleRefusalReason,
+    person?: { sub: string; tenant: string | null },
+    /** Kept for debugging only: its text can hold a provider's response, so it is never logged. */
+    cause?: unknown,
+  ) {
+    super(description, cause === undefined ? undefined : { cause });
+    this.name = 'ConsoleRefusal';
+    this.status = status;
+    this.error = error;
+    this.reason = reason;
+    this.sub = person?.sub;
+    this.tenant = person?.tenant ?? null;
+  }
+}
