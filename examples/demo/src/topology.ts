@@ -109,12 +109,14 @@ export async function startTopology(
       envelopeJwksUri: ordersMcp.boundary.envelopeJwksUrl,
     },
     audit: options.audit,
+    logger: logger('orders-api'),
   });
   serveBillingApi({
     http: billingApiServer.http,
     url: urls.billingApi,
     brokerIssuer: broker.broker.issuer,
     audit: options.audit,
+    logger: logger('billing-api'),
   });
   return {
     idp,

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toNodeHandler } from '@modelcontextprotocol/node';
+import { type RefusalLogger, serveNodeRequests } from '@baton/resource-server/node';
 import { type ConsoleOptions, createConsole } from './console.ts';
 
 export interface StartConsoleOptions extends ConsoleOptions {
@@ -8,6 +8,8 @@ export interface StartConsoleOptions extends ConsoleOptions {
   host?: string;
   /** Default `0`: any free port (read it back from `url`). */
   port?: number;
+  /** Told of malformed requests refused before the console sees them (status and reason). Default: none. */
+  logger?: RefusalLogger;
 }
 
 export interface RunningConsole {
@@ -16,12 +18,12 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-/** Serves the console on node:http: the quickest way to look at an `AuditReader`. */
+/**
+ * Serves the console on node:http: the quickest way to look at an `AuditReader`. Malformed requests
+ * (a Host no URL can be built from, TRACE, two Authorization headers) get a 4xx before the console runs.
+ */
 export async function startConsole(options: StartConsoleOptions): Promise<RunningConsole> {
-  const handler = toNodeHandler(createConsole(options));
-  const server = createServer((request, response) => {
-    void handler(request, response);
-  });
+  const server = serveNodeRequests(createServer(), createConsole(options), { logger: options.logger });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

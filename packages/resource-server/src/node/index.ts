@@ -1,0 +1,10 @@
+export { DEFAULT_SERVED_METHODS, malformedNodeRequest } from './malformed-node-request.ts';
+export {
+  type FetchHandler,
+  type NodeRequestListener,
+  type NodeRequestListenerOptions,
+  nodeRequestGuard,
+  nodeRequestListener,
+  type RefusalLogger,
+  serveNodeRequests,
+} from './request-listener.ts';
