@@ -6,5 +6,6 @@ export {
   nodeRequestGuard,
   nodeRequestListener,
   type RefusalLogger,
+  refuseConnect,
   serveNodeRequests,
 } from './request-listener.ts';

@@ -88,8 +88,8 @@ export function nodeRequestGuard(
 }
 
 /**
- * Attaches `nodeRequestListener(handler, options)` to `server`, and answers `CONNECT` (which Node
- * hands to a separate event, and otherwise drops without a word) with the same 405. Returns `server`.
+ * Attaches `nodeRequestListener(handler, options)` to `server`, and answers `CONNECT` with the same
+ * 405 (`refuseConnect`). Returns `server`.
  */
 export function serveNodeRequests<S extends Server>(
   server: S,
@@ -97,19 +97,31 @@ export function serveNodeRequests<S extends Server>(
   options: NodeRequestListenerOptions = {},
 ): S {
   server.on('request', nodeRequestListener(handler, options));
-  const allowed = [...servedMethods(options.methods)];
+  return refuseConnect(server, options);
+}
+
+/**
+ * Answers `CONNECT` with 405, which Node hands to a separate `connect` event and otherwise drops
+ * without a word. For servers whose requests something else handles (`http.createServer(expressApp)`).
+ * Returns `server`.
+ */
+export function refuseConnect<S extends Server>(
+  server: S,
+  options: Pick<NodeRequestListenerOptions, 'methods' | 'logger'> = {},
+): S {
+  const refusal = malformedRequest('method_not_allowed');
+  const answer = malformedRequestAnswer(refusal, [...servedMethods(options.methods)]);
+  const head = [
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}`,
+    ...Object.entries(answer.headers).map(([name, value]) => `${name}: ${value}`),
+    `content-length: ${Buffer.byteLength(answer.body)}`,
+    'connection: close',
+  ];
+  const written = `${head.join('\r\n')}\r\n\r\n${answer.body}`;
   server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
-    const refusal = malformedRequest('method_not_allowed');
     logRefusal(options.logger, refusal);
-    const answer = malformedRequestAnswer(refusal, allowed);
-    const head = [
-      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}`,
-      ...Object.entries(answer.headers).map(([name, value]) => `${name}: ${value}`),
-      `content-length: ${Buffer.byteLength(answer.body)}`,
-      'connection: close',
-    ];
     socket.on('error', () => {});
-    socket.end(`${head.join('\r\n')}\r\n\r\n${answer.body}`);
+    socket.end(written);
   });
   return server;
 }
