@@ -14,6 +14,8 @@ import { createUserDirectory, DEMO_USERS, type DemoUser } from './users.ts';
 export interface StartDemoIdpOptions {
   /** Interface to bind; defaults to `127.0.0.1`. */
   host?: string;
+  /** Host name in the issuer, what clients reach the IdP by (when `host` is `0.0.0.0`); defaults to `host`. */
+  publicHost?: string;
   /** Port to bind; defaults to 0, an ephemeral port (read the real one from `DemoIdp.url`). */
   port?: number;
   /** The protected resources (RFC 8707 resource indicators) this IdP issues tokens for. */
@@ -54,7 +56,8 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
   const server = createServer();
   await listen(server, options.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
-  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const shown = options.publicHost ?? host;
+  const url = new URL(`http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`);
   const issuer = url.origin;
 
   const users = createUserDirectory(options.users ?? Object.values(DEMO_USERS));

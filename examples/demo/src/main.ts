@@ -5,12 +5,13 @@ import { startConsole } from '@baton/console';
 import { DEMO_USERS } from '@baton/demo-idp';
 import { runAgent } from './agent.ts';
 import { serviceTokenLifetime } from './broker.ts';
-import { demoConfig } from './config.ts';
+import { demoConfig, exposureWarning, isLoopback } from './config.ts';
 import { consoleLogDestination, printedAuditSink } from './console-log.ts';
 import { startTopology } from './topology.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const config = demoConfig();
+process.stderr.write(exposureWarning(config) ?? '');
 // Every hop's audit events: durable and hash-chained in the embedded store (for the console and
 // `npm run baton -- audit …`), and printed as they happen.
 const dataDir = process.env.BATON_DATA_DIR ?? '.baton';
@@ -23,7 +24,12 @@ const demo = await startTopology(config, {
   logs: (component) => consoleLogDestination(`  [${component}]`, out),
 });
 const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);
-const auditConsole = await startConsole({ reader: store, host: config.host, port: config.consolePort });
+const auditConsole = await startConsole({
+  reader: store,
+  host: config.host,
+  publicHost: config.publicHost,
+  port: config.consolePort,
+});
 
 out('Baton demo: identity from the person, through the agent, across every hop.');
 out();
@@ -48,7 +54,8 @@ const plan = [
   { tool: 'create_order', arguments: { item: 'trail map' } },
   { tool: 'order_summary' },
 ];
-for (const user of [DEMO_USERS.alice, DEMO_USERS.bob]) {
+// The SDK client refuses a plain-http token endpoint off loopback (see the exposure warning).
+for (const user of isLoopback(config.publicHost) ? [DEMO_USERS.alice, DEMO_USERS.bob] : []) {
   out(`── ${user.name} (${user.username}) asks the agent for their orders, a new order, and what they owe`);
   const run = await runAgent(
     demo.urls.ordersMcp,

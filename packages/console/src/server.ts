@@ -8,6 +8,8 @@ export interface StartConsoleOptions extends ConsoleOptions {
   host?: string;
   /** Default `0`: any free port (read it back from `url`). */
   port?: number;
+  /** The host name in `url`, what browsers reach the console by (when `host` is `0.0.0.0`). Default: `host`. */
+  publicHost?: string;
   /** Told of malformed requests refused before the console sees them (status and reason). Default: none. */
   logger?: RefusalLogger;
 }
@@ -33,7 +35,8 @@ export async function startConsole(options: StartConsoleOptions): Promise<Runnin
     });
   });
   const { port } = server.address() as AddressInfo;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const shown = options.publicHost ?? host;
+  const shownHost = shown.includes(':') ? `[${shown}]` : shown;
   return {
     url: `http://${shownHost}:${port}/`,
     close: () =>
