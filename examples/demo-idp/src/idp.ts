@@ -61,14 +61,21 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
   const issuer = url.origin;
 
   const users = createUserDirectory(options.users ?? Object.values(DEMO_USERS));
-  const configuration = buildConfiguration({
-    resources: options.resources,
-    clients: (options.clients ?? []) as unknown as ClientMetadata[],
-    users,
-    signingJwk: options.signingJwk ?? (await generateSigningJwk()),
-    cookieKeys: [randomBytes(32).toString('base64url')],
-  });
-  const provider = new Provider(issuer, configuration);
+  let provider: Provider;
+  try {
+    const configuration = buildConfiguration({
+      resources: options.resources,
+      clients: (options.clients ?? []) as unknown as ClientMetadata[],
+      users,
+      signingJwk: options.signingJwk ?? (await generateSigningJwk()),
+      cookieKeys: [randomBytes(32).toString('base64url')],
+    });
+    provider = new Provider(issuer, configuration);
+  } catch (error) {
+    // A refused configuration (say, a machine client with no approved scope) must not leave the port bound.
+    await close(server);
+    throw error;
+  }
   // oidc-provider reports its 500s as `server_error`; Koa (its base class) prints any other uncaught error
   // unless an `error` listener exists, an event the oidc-provider typings do not list.
   provider.on('server_error', (_ctx, error) => onError(error));
