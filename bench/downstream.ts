@@ -8,7 +8,7 @@ import { generateSigningJwk, obtainUserAccessToken, startDemoIdp } from '@baton/
 import { downstreamVerifier, withDownstreamIdentity } from '@baton/downstream-verifier';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { DownstreamClient, type DownstreamMode, startHopSpan } from '@baton/mcp-server';
-import { toNodeHandler } from '@modelcontextprotocol/node';
+import { serveNodeRequests } from '@baton/resource-server/node';
 import { indexServices } from '../packages/mcp-server/src/downstream/services.ts';
 import { TokenCache } from '../packages/mcp-server/src/downstream/token-cache.ts';
 import { fmt, summarize } from './stats.ts';
@@ -63,15 +63,12 @@ export async function benchDownstream(calls = 2000): Promise<Array<Record<string
   const verified = withDownstreamIdentity({ verifier, audit: silent }, (_request, identity) =>
     Response.json({ user: identity.user }),
   );
-  api.on(
-    'request',
-    toNodeHandler({
-      fetch: (request: Request) =>
-        request.headers.has('authorization')
-          ? verified(request)
-          : Promise.resolve(Response.json({ user: 'anonymous' })),
-    }),
-  );
+  serveNodeRequests(api, {
+    fetch: (request: Request) =>
+      request.headers.has('authorization')
+        ? verified(request)
+        : Promise.resolve(Response.json({ user: 'anonymous' })),
+  });
 
   const subjectToken = (
     await obtainUserAccessToken(idp, {

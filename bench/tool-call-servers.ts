@@ -10,6 +10,7 @@ import { DEMO_USERS, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { IdentityBoundary } from '@baton/mcp-server';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
+import { serveNodeRequests } from '@baton/resource-server/node';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, McpServer, requireBearerAuth } from '@modelcontextprotocol/server';
 
@@ -53,7 +54,8 @@ const batonMcp = createMcpHandler(() => {
   }));
   return server;
 });
-baton.server.on('request', toNodeHandler(boundary.protect(batonMcp)));
+// Baton's Node adapter (its Host, method and Authorization checks) is part of what Baton costs.
+serveNodeRequests(baton.server, boundary.protect(batonMcp));
 
 // Baseline: the SDK's own bearer gate with a jose-backed verifier (what one writes without Baton),
 // and a tool that reads the user from authInfo.

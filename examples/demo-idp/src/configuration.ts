@@ -1,5 +1,6 @@
 import { createMemoryAdapterFactory } from '@baton/broker/oidc-memory-adapter';
 import type { AccessToken, ClientCredentials, ClientMetadata, Configuration, JWK } from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import { errorPage, loggedOutPage, logoutPage } from './html.ts';
 import { SIGNING_ALG } from './keys.ts';
 import {
@@ -27,6 +28,9 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
   // Only statically configured clients (resource servers) may introspect tokens they did not obtain:
   // registration is open, so "any confidential client" would mean "anyone".
   const resourceServerClients = new Set(input.clients.map((client) => client.client_id));
+  // What the operator configured, as opposed to what registered itself.
+  const operatorClients = new Set(input.clients.map((client) => client.client_id));
+  checkMachineClients(input.clients);
 
   return {
     adapter: createMemoryAdapterFactory(),
@@ -52,6 +56,20 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
       ]),
     ],
     claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email', 'email_verified'] },
+    // A machine client (client_credentials) acts with no person behind it, so only the operator grants
+    // it that grant and its scopes: a statically configured client, whose `scope` metadata oidc-provider
+    // enforces (a requested scope outside it is `invalid_scope`; the token carries requested ∩ approved
+    // ∩ the resource's scopes). Self-registration cannot ask for the grant (registration is open).
+    extraClientMetadata: {
+      properties: ['grant_types'],
+      validator(_ctx, key, value, metadata) {
+        if (key !== 'grant_types' || !Array.isArray(value) || !value.includes('client_credentials')) return;
+        if (operatorClients.has(metadata.client_id)) return;
+        throw new errors.InvalidClientMetadata(
+          'client_credentials is granted by the operator, not at registration',
+        );
+      },
+    },
     async findAccount(_ctx, sub) {
       const user = users.findBySub(sub);
       if (!user) return undefined;
@@ -132,4 +150,19 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
       Grant: 24 * 60 * 60,
     },
   };
+}
+
+/**
+ * A statically configured machine client must name the scopes the operator approves for it (`scope`):
+ * without it oidc-provider would let the client ask for any scope of any resource.
+ */
+function checkMachineClients(clients: readonly ClientMetadata[]): void {
+  for (const client of clients) {
+    const grants = client.grant_types ?? [];
+    if (grants.includes('client_credentials') && !(typeof client.scope === 'string' && client.scope.trim())) {
+      throw new TypeError(
+        `demo IdP: client ${client.client_id} has the client_credentials grant but no approved scope; set its scope metadata`,
+      );
+    }
+  }
 }

@@ -14,6 +14,8 @@ import { createUserDirectory, DEMO_AUDITOR, DEMO_USERS, type DemoUser } from './
 export interface StartDemoIdpOptions {
   /** Interface to bind; defaults to `127.0.0.1`. */
   host?: string;
+  /** Host name in the issuer, what clients reach the IdP by (when `host` is `0.0.0.0`); defaults to `host`. */
+  publicHost?: string;
   /** Port to bind; defaults to 0, an ephemeral port (read the real one from `DemoIdp.url`). */
   port?: number;
   /** The protected resources (RFC 8707 resource indicators) this IdP issues tokens for. */
@@ -54,18 +56,26 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
   const server = createServer();
   await listen(server, options.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
-  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const shown = options.publicHost ?? host;
+  const url = new URL(`http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`);
   const issuer = url.origin;
 
   const users = createUserDirectory(options.users ?? [...Object.values(DEMO_USERS), DEMO_AUDITOR]);
-  const configuration = buildConfiguration({
-    resources: options.resources,
-    clients: (options.clients ?? []) as unknown as ClientMetadata[],
-    users,
-    signingJwk: options.signingJwk ?? (await generateSigningJwk()),
-    cookieKeys: [randomBytes(32).toString('base64url')],
-  });
-  const provider = new Provider(issuer, configuration);
+  let provider: Provider;
+  try {
+    const configuration = buildConfiguration({
+      resources: options.resources,
+      clients: (options.clients ?? []) as unknown as ClientMetadata[],
+      users,
+      signingJwk: options.signingJwk ?? (await generateSigningJwk()),
+      cookieKeys: [randomBytes(32).toString('base64url')],
+    });
+    provider = new Provider(issuer, configuration);
+  } catch (error) {
+    // A refused configuration (say, a machine client with no approved scope) must not leave the port bound.
+    await close(server);
+    throw error;
+  }
   // oidc-provider reports its 500s as `server_error`; Koa (its base class) prints any other uncaught error
   // unless an `error` listener exists, an event the oidc-provider typings do not list.
   provider.on('server_error', (_ctx, error) => onError(error));

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import { downstreamVerifier, type TrustedCaller, withDownstreamIdentity } from '@baton/downstream-verifier';
-import { toNodeHandler } from '@modelcontextprotocol/node';
+import { type RefusalLogger, serveNodeRequests } from '@baton/resource-server/node';
 import { invoicesOf, ordersOf } from './data.ts';
 
 /**
@@ -15,6 +15,7 @@ export function serveOrdersApi(options: {
   trustDomain: string;
   caller: TrustedCaller;
   audit: AuditSink;
+  logger?: RefusalLogger;
 }): void {
   const verifier = downstreamVerifier({
     audience: options.url,
@@ -31,8 +32,7 @@ export function serveOrdersApi(options: {
         orders: ordersOf(identity.user),
       }),
   );
-  // The MCP SDK's node adapter converts any fetch-style handler, not only MCP ones.
-  options.http.on('request', toNodeHandler({ fetch: handler }));
+  serveNodeRequests(options.http, { fetch: handler }, { logger: options.logger });
 }
 
 /** The billing API accepts only tokens the broker exchanged on the person's behalf. */
@@ -41,6 +41,7 @@ export function serveBillingApi(options: {
   url: string;
   brokerIssuer: string;
   audit: AuditSink;
+  logger?: RefusalLogger;
 }): void {
   const verifier = downstreamVerifier({ audience: options.url, broker: { issuer: options.brokerIssuer } });
   const handler = withDownstreamIdentity(
@@ -53,5 +54,5 @@ export function serveBillingApi(options: {
         invoices: invoicesOf(identity.user),
       }),
   );
-  options.http.on('request', toNodeHandler({ fetch: handler }));
+  serveNodeRequests(options.http, { fetch: handler }, { logger: options.logger });
 }

@@ -22,8 +22,12 @@ export interface PreparedAuditConsole {
  * Binds the demo's audit console and registers it at the demo IdP as a confidential client (a secret
  * made for this run) whose access tokens carry `audit:read` only for the auditor.
  */
-export async function prepareAuditConsole(host: string, port: number): Promise<PreparedAuditConsole> {
-  const bound = await listen(host, port);
+export async function prepareAuditConsole(
+  host: string,
+  port: number,
+  publicHost = host,
+): Promise<PreparedAuditConsole> {
+  const bound = await listen(host, port, '', publicHost);
   const clientSecret = randomBytes(32).toString('base64url');
   const registration = auditConsoleRegistration({ consoleUrl: bound.url, clientSecret });
   return {
@@ -31,6 +35,7 @@ export async function prepareAuditConsole(host: string, port: number): Promise<P
     start: ({ issuer, reader, audit, logger }) =>
       startConsole({
         server: bound.http,
+        publicHost,
         reader,
         audit,
         logger,

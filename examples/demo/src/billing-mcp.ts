@@ -4,7 +4,7 @@ import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
 import { byIssuer, jwtAccessTokenVerifier } from '@baton/resource-server';
-import { toNodeHandler } from '@modelcontextprotocol/node';
+import { serveNodeRequests } from '@baton/resource-server/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { McpServerHandle } from './orders-mcp.ts';
@@ -65,6 +65,6 @@ export function serveBillingMcp(options: {
     },
   });
   const mcp = createMcpHandler(() => buildBillingServer(boundary));
-  options.http.on('request', toNodeHandler(boundary.protect(mcp)));
+  serveNodeRequests(options.http, boundary.protect(mcp), { logger: options.logger });
   return { url: options.url, boundary, close: () => mcp.close() };
 }

@@ -31,6 +31,8 @@ function serviceClient(credentials: ServiceCredentials, name: string, resource: 
 export async function startDemoBroker(options: {
   host: string;
   port: number;
+  /** The issuer clients see, when it is not `http://<host>:<port>` (binding 0.0.0.0). */
+  issuer?: string;
   idpIssuer: string;
   urls: { ordersMcp: string; billingMcp: string; ordersApi: string; billingApi: string };
   audit: AuditSink;
@@ -44,6 +46,7 @@ export async function startDemoBroker(options: {
   const broker = await startBroker({
     host: options.host,
     port: options.port,
+    ...(options.issuer ? { issuer: options.issuer } : {}),
     trustedIssuers: [{ issuer: options.idpIssuer }],
     audiences: [
       { resource: urls.billingMcp, scopes: ['billing:read'] },

@@ -1,9 +1,19 @@
+import { isWellFormedHost } from '@baton/resource-server';
+
 /**
  * Where the demo listens. Defaults are fixed so a person can point another MCP client at them;
  * each can be overridden, and `0` picks a free port (the test suite does that).
  */
 export interface DemoConfig {
+  /** The address every server binds (`BATON_HOST`). */
   host: string;
+  /**
+   * The host name in every URL the demo advertises: issuers, resource URIs, metadata, the console
+   * (`BATON_PUBLIC_HOST`). What clients must be able to reach. Default: the bind address, or
+   * `127.0.0.1` when binding every interface (`0.0.0.0`, `::`), e.g. in a container whose ports are
+   * published on the host's loopback.
+   */
+  publicHost: string;
   idpPort: number;
   ordersMcpPort: number;
   billingMcpPort: number;
@@ -19,8 +29,10 @@ export function demoConfig(
   env: NodeJS.ProcessEnv = process.env,
   argv: readonly string[] = process.argv,
 ): DemoConfig {
+  const host = env.BATON_HOST || '127.0.0.1';
   return {
-    host: env.BATON_HOST ?? '127.0.0.1',
+    host,
+    publicHost: publicHost(env.BATON_PUBLIC_HOST, host),
     idpPort: port(env.BATON_IDP_PORT, 4000, 'BATON_IDP_PORT'),
     ordersMcpPort: port(env.BATON_ORDERS_MCP_PORT, 4001, 'BATON_ORDERS_MCP_PORT'),
     billingMcpPort: port(env.BATON_BILLING_MCP_PORT, 4002, 'BATON_BILLING_MCP_PORT'),
@@ -30,6 +42,62 @@ export function demoConfig(
     consolePort: port(env.BATON_CONSOLE_PORT, 4020, 'BATON_CONSOLE_PORT'),
     once: argv.includes('--once') || env.BATON_DEMO_ONCE === '1',
   };
+}
+
+/** The host to advertise when none is configured: the bind address, unless it means "every interface". */
+export function defaultPublicHost(host: string): string {
+  return isUnspecified(host) ? '127.0.0.1' : host;
+}
+
+/** Whether `host` is reachable only from this machine. */
+export function isLoopback(host: string): boolean {
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  return (
+    bare === 'localhost' || bare.endsWith('.localhost') || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare)
+  );
+}
+
+/**
+ * What to tell the person who binds the demo beyond loopback (stderr), or `undefined` on loopback.
+ * The demo's defaults are for one machine: published passwords, an open registration token in memory,
+ * every user's audit trail.
+ */
+export function exposureWarning(config: Pick<DemoConfig, 'host' | 'publicHost'>): string | undefined {
+  if (isLoopback(config.host)) return undefined;
+  const lines = [
+    `baton demo: BATON_HOST=${config.host} binds every demo server beyond loopback. Anyone who can reach`,
+    'this machine on those ports can use the identity provider (demo users with published passwords), the',
+    "token broker, the orders and billing MCP servers and APIs, and the audit console (every user's traces).",
+    `They advertise http://${bracketed(config.publicHost)}:<port> (BATON_PUBLIC_HOST). Bind 127.0.0.1 unless you mean it.`,
+  ];
+  if (!isLoopback(config.publicHost)) {
+    lines.push(
+      'MCP clients refuse plain-http token endpoints off loopback, so a client elsewhere needs TLS in front;',
+      'the scripted walk-through is skipped for the same reason.',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `host` as it goes into a URL: IPv6 addresses in brackets. */
+export function bracketed(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
+}
+
+function publicHost(value: string | undefined, host: string): string {
+  if (value === undefined || value === '') return defaultPublicHost(host);
+  const candidate = bracketed(value);
+  const withPort = candidate.startsWith('[') && !candidate.endsWith(']');
+  if (!isWellFormedHost(candidate) || withPort || isUnspecified(value)) {
+    throw new TypeError(
+      `BATON_PUBLIC_HOST must be a host name or address clients can reach, without scheme or port, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 function port(value: string | undefined, fallback: number, name: string): number {

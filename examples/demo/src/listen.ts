@@ -1,17 +1,32 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bracketed } from './config.ts';
 
 /**
  * Binds a server before anything is configured: resource URIs must be known before the identity
- * provider and the broker can issue tokens for them. Handlers are attached afterwards.
+ * provider and the broker can issue tokens for them. Handlers are attached afterwards. `url` names
+ * `publicHost`, the host clients reach the demo by, which differs from `host` when binding 0.0.0.0.
  */
-export async function listen(host: string, port: number, path = ''): Promise<{ http: Server; url: string }> {
+export async function listen(
+  host: string,
+  port: number,
+  path = '',
+  publicHost = host,
+): Promise<{ http: Server; url: string }> {
   const http = createServer();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(port, host, () => resolve());
   });
-  return { http, url: `http://${host}:${(http.address() as AddressInfo).port}${path}` };
+  return { http, url: `http://${bracketed(publicHost)}:${(http.address() as AddressInfo).port}${path}` };
+}
+
+/** A port free on `host` right now, for a server that must know its port before it binds. */
+export async function freePort(host: string): Promise<number> {
+  const { http } = await listen(host, 0);
+  const { port } = http.address() as AddressInfo;
+  await closeServer(http);
+  return port;
 }
 
 export async function closeServer(http: Server): Promise<void> {

@@ -5,12 +5,13 @@ import { DEMO_AUDITOR, DEMO_USERS } from '@baton/demo-idp';
 import { runAgent } from './agent.ts';
 import { prepareAuditConsole } from './audit-console.ts';
 import { serviceTokenLifetime } from './broker.ts';
-import { demoConfig } from './config.ts';
+import { demoConfig, exposureWarning, isLoopback } from './config.ts';
 import { consoleLogDestination, printedAuditSink } from './console-log.ts';
 import { startTopology } from './topology.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const config = demoConfig();
+process.stderr.write(exposureWarning(config) ?? '');
 // Every hop's audit events: durable and hash-chained in the embedded store (for the console and
 // `npm run baton -- audit …`), and printed as they happen.
 const dataDir = process.env.BATON_DATA_DIR ?? '.baton';
@@ -18,7 +19,7 @@ const store = await FileAuditStore.open({ directory: join(dataDir, 'audit'), wri
 const memory = new MemoryAuditSink();
 const audit = fanOut(store, memory, printedAuditSink(out));
 // Bound first: the IdP registers the console's redirect URI when it starts.
-const consoleAtIdp = await prepareAuditConsole(config.host, config.consolePort);
+const consoleAtIdp = await prepareAuditConsole(config.host, config.consolePort, config.publicHost);
 const demo = await startTopology(config, {
   audit,
   dataDir,
@@ -62,7 +63,8 @@ const plan = [
   { tool: 'create_order', arguments: { item: 'trail map' } },
   { tool: 'order_summary' },
 ];
-for (const user of [DEMO_USERS.alice, DEMO_USERS.bob]) {
+// The SDK client refuses a plain-http token endpoint off loopback (see the exposure warning).
+for (const user of isLoopback(config.publicHost) ? [DEMO_USERS.alice, DEMO_USERS.bob] : []) {
   out(`── ${user.name} (${user.username}) asks the agent for their orders, a new order, and what they owe`);
   const run = await runAgent(
     demo.urls.ordersMcp,

@@ -4,7 +4,7 @@ import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { DownstreamError, IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
-import { toNodeHandler } from '@modelcontextprotocol/node';
+import { serveNodeRequests } from '@baton/resource-server/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -121,6 +121,6 @@ export function serveOrdersMcp(options: {
     },
   });
   const mcp = createMcpHandler(() => buildOrdersServer(boundary));
-  options.http.on('request', toNodeHandler(boundary.protect(mcp)));
+  serveNodeRequests(options.http, boundary.protect(mcp), { logger: options.logger });
   return { url: options.url, boundary, close: () => mcp.close() };
 }

@@ -9,8 +9,8 @@ import { createVault, FileKeyStore, vaultKeyValue } from '@baton/vault';
 import { serveBillingApi, serveOrdersApi } from './apis.ts';
 import { serveBillingMcp } from './billing-mcp.ts';
 import { type DemoBroker, startDemoBroker } from './broker.ts';
-import type { DemoConfig } from './config.ts';
-import { closeServer, listen } from './listen.ts';
+import { bracketed, type DemoConfig, defaultPublicHost } from './config.ts';
+import { closeServer, freePort, listen } from './listen.ts';
 import { type McpServerHandle, ORDERS_MCP_SCOPES, serveOrdersMcp, TRUST_DOMAIN } from './orders-mcp.ts';
 
 export interface DemoTopology {
@@ -27,7 +27,7 @@ export interface DemoTopology {
  * boundary, and two APIs behind the downstream verifier. One audit sink sees every hop.
  */
 export async function startTopology(
-  config: Omit<DemoConfig, 'once' | 'consolePort'>,
+  config: Omit<DemoConfig, 'once' | 'consolePort' | 'publicHost'> & { publicHost?: string },
   options: {
     audit: AuditSink;
     logs?: (component: string) => Writable;
@@ -39,10 +39,12 @@ export async function startTopology(
   },
 ): Promise<DemoTopology> {
   const host = config.host;
-  const ordersMcpServer = await listen(host, config.ordersMcpPort, '/mcp');
-  const billingMcpServer = await listen(host, config.billingMcpPort, '/mcp');
-  const ordersApiServer = await listen(host, config.ordersApiPort, '/api');
-  const billingApiServer = await listen(host, config.billingApiPort, '/api');
+  // Every URL names the host clients reach the demo by, which is not 0.0.0.0 when binding all interfaces.
+  const publicHost = config.publicHost ?? defaultPublicHost(host);
+  const ordersMcpServer = await listen(host, config.ordersMcpPort, '/mcp', publicHost);
+  const billingMcpServer = await listen(host, config.billingMcpPort, '/mcp', publicHost);
+  const ordersApiServer = await listen(host, config.ordersApiPort, '/api', publicHost);
+  const billingApiServer = await listen(host, config.billingApiPort, '/api', publicHost);
   const urls = {
     ordersMcp: ordersMcpServer.url,
     billingMcp: billingMcpServer.url,
@@ -51,6 +53,7 @@ export async function startTopology(
   };
   const idp = await startDemoIdp({
     host,
+    publicHost,
     port: config.idpPort,
     ...(options.users ? { users: options.users } : {}),
     resources: [
@@ -60,9 +63,14 @@ export async function startTopology(
     ],
     ...(options.idp?.clients ? { clients: options.idp.clients } : {}),
   });
+  // The broker's issuer carries its port, so an advertised host other than the bound one needs the
+  // port before the broker binds.
+  const brokerPort =
+    publicHost === host || config.brokerPort !== 0 ? config.brokerPort : await freePort(host);
   const broker = await startDemoBroker({
     host,
-    port: config.brokerPort,
+    port: brokerPort,
+    ...(publicHost === host ? {} : { issuer: `http://${bracketed(publicHost)}:${brokerPort}` }),
     idpIssuer: idp.issuer,
     urls,
     audit: options.audit,
@@ -113,12 +121,14 @@ export async function startTopology(
       envelopeJwksUri: ordersMcp.boundary.envelopeJwksUrl,
     },
     audit: options.audit,
+    logger: logger('orders-api'),
   });
   serveBillingApi({
     http: billingApiServer.http,
     url: urls.billingApi,
     brokerIssuer: broker.broker.issuer,
     audit: options.audit,
+    logger: logger('billing-api'),
   });
   return {
     idp,

@@ -1,4 +1,4 @@
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { canonicalJson } from './canonical-json.ts';
 import { chainHash } from './chain-hash.ts';
@@ -14,6 +14,12 @@ import {
   encodeRecordLine,
   parseLog,
 } from './line-format.ts';
+import {
+  ensurePrivateDirectory,
+  PRIVATE_FILE_MODE,
+  tightenOpenFile,
+  tightenPrivateFile,
+} from './private-files.ts';
 import { verifyChain } from './verify-chain.ts';
 import { WriterLock } from './writer-lock.ts';
 
@@ -89,9 +95,10 @@ export class ChainLog {
    */
   static async open(options: ChainLogOptions): Promise<{ log: ChainLog; entries: LogEntry[] }> {
     const { signer } = options;
-    await mkdir(dirname(options.logPath), { recursive: true });
+    await ensurePrivateDirectory(dirname(options.logPath));
     const lock = await WriterLock.acquire(options.lockPath);
     try {
+      await tightenPrivateFile(options.keysPath);
       const existing = await readIfExists(options.logPath);
       const bytes = existing ?? Buffer.alloc(0);
       const parsed = parseLog(bytes);
@@ -135,7 +142,13 @@ export class ChainLog {
               : [],
         );
       }
-      const handle = await open(options.logPath, 'a', 0o644);
+      const handle = await open(options.logPath, 'a', PRIVATE_FILE_MODE);
+      try {
+        await tightenOpenFile(handle, options.logPath);
+      } catch (error) {
+        await handle.close();
+        throw error;
+      }
       if (keepBytes < bytes.length) {
         await handle.truncate(keepBytes);
         await handle.datasync();

@@ -1,5 +1,6 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { PRIVATE_FILE_MODE } from './private-files.ts';
 
 /**
  * Makes a directory's entries durable: after creating or renaming a file, its name is only safe once
@@ -14,11 +15,16 @@ export async function fsyncDirectory(directory: string): Promise<void> {
   }
 }
 
-/** Replaces a small file so that a crash leaves either the old or the new content, never a mix. */
+/**
+ * Replaces a small file so that a crash leaves either the old or the new content, never a mix. The new
+ * file is owner-only: the mode is set on the descriptor too, since a temporary file a crash left behind
+ * (same pid after a container restart) keeps its old mode when reopened.
+ */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
-  const handle = await open(temporary, 'w', 0o644);
+  const handle = await open(temporary, 'w', PRIVATE_FILE_MODE);
   try {
+    await handle.chmod(PRIVATE_FILE_MODE);
     await handle.writeFile(text);
     await handle.sync();
   } finally {

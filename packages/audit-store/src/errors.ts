@@ -22,7 +22,12 @@ export type AuditStoreErrorCode =
    */
   | 'ERR_AUDIT_STORE_REJECTED'
   /** The event cannot be stored as given (not an audit event shape, or a string PostgreSQL cannot hold). */
-  | 'ERR_AUDIT_EVENT_INVALID';
+  | 'ERR_AUDIT_EVENT_INVALID'
+  /**
+   * A directory or file of the store is owned by another account, or is not a directory / regular file:
+   * its owner could open it to others at any time, so the store does not use it.
+   */
+  | 'ERR_AUDIT_STORE_INSECURE';
 
 export class AuditStoreError extends Error {
   readonly code: AuditStoreErrorCode;

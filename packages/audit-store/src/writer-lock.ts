@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, stat, unlink, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AuditStoreError } from './errors.ts';
+import { PRIVATE_FILE_MODE } from './private-files.ts';
 
 /**
  * Lock files this process holds (or is acquiring), by absolute path. A lock file naming this process's
@@ -67,7 +68,7 @@ export class WriterLock {
 /** Creates the lock file with this process's pid already in it; false if it exists. */
 async function createLockFile(path: string): Promise<boolean> {
   const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporary, `${process.pid}\n`, { mode: 0o644, flag: 'wx' });
+  await writeFile(temporary, `${process.pid}\n`, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
   try {
     await link(temporary, path);
     return true;

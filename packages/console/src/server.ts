@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toNodeHandler } from '@modelcontextprotocol/node';
+import { type RefusalLogger, serveNodeRequests } from '@baton/resource-server/node';
 import { type ConsoleOptions, createConsole } from './console.ts';
 
 export interface StartConsoleOptions extends ConsoleOptions {
@@ -14,6 +14,8 @@ export interface StartConsoleOptions extends ConsoleOptions {
    * sign-in, e.g. a test that registers the redirect URI at an identity provider it starts.
    */
   server?: Server;
+  /** The host name in `url`, what browsers reach the console by (when `host` is `0.0.0.0`). Default: `host`. */
+  publicHost?: string;
 }
 
 export interface RunningConsole {
@@ -22,13 +24,14 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-/** Serves the console on node:http: the quickest way to look at an `AuditReader`. */
+/**
+ * Serves the console on node:http: the quickest way to look at an `AuditReader`. Malformed requests
+ * (a Host no URL can be built from, TRACE, two Authorization headers) get a 4xx before the console runs.
+ */
 export async function startConsole(options: StartConsoleOptions): Promise<RunningConsole> {
-  const handler = toNodeHandler(createConsole(options));
   const server = options.server ?? createServer();
-  server.on('request', (request, response) => {
-    void handler(request, response);
-  });
+  // Malformed requests (bad Host, TRACE, two Authorization headers) get a 4xx before the console runs.
+  serveNodeRequests(server, createConsole(options), options.logger ? { logger: options.logger } : {});
   const host = options.server ? (server.address() as AddressInfo).address : (options.host ?? '127.0.0.1');
   if (!options.server) {
     await new Promise<void>((resolve, reject) => {
@@ -40,7 +43,8 @@ export async function startConsole(options: StartConsoleOptions): Promise<Runnin
     });
   }
   const { port } = server.address() as AddressInfo;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const shown = options.publicHost ?? host;
+  const shownHost = shown.includes(':') ? `[${shown}]` : shown;
   return {
     url: `http://${shownHost}:${port}/`,
     close: () =>

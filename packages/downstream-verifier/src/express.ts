@@ -1,4 +1,5 @@
 import { BearerError, bearerErrorResponse } from '@baton/resource-server';
+import { nodeRequestGuard, type RefusalLogger } from '@baton/resource-server/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { recordApiCall } from './audit.ts';
 import type { HandlerOptions } from './handler.ts';
@@ -13,14 +14,18 @@ declare module 'express-serve-static-core' {
 
 /**
  * Express middleware: verifies the call, sets `req.baton`, and audits the response when it finishes.
- * The adapter translates; `downstreamVerifier` decides.
+ * The adapter translates; `downstreamVerifier` decides. Malformed requests (two `Authorization`
+ * headers, of which Node would keep the first; a bad or duplicated Host; TRACE) are answered 4xx by
+ * Baton's Node request checks first, and reported to `logger` when given.
  *
  * @example
  * app.get('/orders', downstreamIdentity({ verifier, requiredScopes: ['orders:read'] }), (req, res) =>
  *   res.json(ordersOf(req.baton!.user)));
  */
-export function downstreamIdentity(options: HandlerOptions): RequestHandler {
+export function downstreamIdentity(options: HandlerOptions & { logger?: RefusalLogger }): RequestHandler {
+  const wellFormed = nodeRequestGuard({ logger: options.logger });
   return (req: Request, res: Response, next: NextFunction) => {
+    if (!wellFormed(req, res)) return;
     const started = performance.now();
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {

@@ -1,5 +1,5 @@
 import type { AuditSink } from '@baton/audit';
-import { bearerErrorResponse } from '@baton/resource-server';
+import { bearerErrorResponse, malformedRequestResponse, requestAddress } from '@baton/resource-server';
 import { recordApiCall } from './audit.ts';
 import type { DownstreamIdentity } from './identity.ts';
 import type { DownstreamVerifier } from './verify.ts';
@@ -27,6 +27,9 @@ export function withDownstreamIdentity(
 ): (request: Request) => Promise<Response> {
   return async (request) => {
     const started = performance.now();
+    // A request from a fetch runtime may carry a Host or URL nothing can be built from: 400, not a throw.
+    const address = requestAddress(request);
+    if ('reason' in address) return malformedRequestResponse(address);
     let identity: DownstreamIdentity;
     try {
       identity = await options.verifier.verify(request.headers, options.requiredScopes ?? []);
@@ -38,7 +41,7 @@ export function withDownstreamIdentity(
     }
     const response = await handler(request, identity);
     if (options.audit) {
-      const operation = `${request.method} ${new URL(request.url).pathname}`;
+      const operation = `${request.method} ${address.url.pathname}`;
       await recordApiCall(
         options.audit,
         options.verifier.audience,

@@ -10,10 +10,12 @@ import {
   delegationOf,
   extractBearerToken,
   invalidToken,
+  malformedRequestResponse,
   type ProtectedResourceMetadata,
   protectedResourceMetadata,
   protectedResourceMetadataDocumentResponse,
   protectedResourceMetadataUrl,
+  requestAddress,
 } from '@baton/resource-server';
 import {
   localhostAllowedHostnames,
@@ -104,7 +106,7 @@ export interface FetchMcpHandler {
  * @example
  * const boundary = new IdentityBoundary({ resource, authorizationServers: [issuer], tokenVerifier, envelopes, audit });
  * const mcp = createMcpHandler(() => buildServer(boundary));     // tools use boundary.registerTool
- * http.createServer(toNodeHandler(boundary.protect(mcp))).listen(port);
+ * serveNodeRequests(http.createServer(), boundary.protect(mcp)).listen(port); // @baton/resource-server/node
  */
 export class IdentityBoundary {
   readonly resource: URL;
@@ -281,17 +283,24 @@ export class IdentityBoundary {
     const jwksPath = new URL(this.envelopeJwksUrl).pathname;
     const metadataPath = new URL(this.resourceMetadataUrl).pathname;
     const fetch = async (request: Request): Promise<Response> => {
+      // Fetch runtimes (Hono, Deno, Bun) hand over requests Baton's Node adapter never saw: a Host no URL
+      // can be built from is a 400 here, not an exception. Without a Host header, the URL carries the host.
+      const address = requestAddress(request);
+      if ('reason' in address) {
+        const { status, reason } = address;
+        this.#settings.logger.warn(
+          { component: this.#settings.component, status, reason },
+          'malformed request refused',
+        );
+        return malformedRequestResponse(address);
+      }
       // DNS-rebinding and cross-site defence (MCP transport security): the SDK's handler does none.
-      // Fetch-native runtimes build requests without a Host header; their URL carries the host.
-      const host = validateHostHeader(
-        request.headers.get('host') ?? new URL(request.url).host,
-        this.#allowedHostnames,
-      );
+      const host = validateHostHeader(address.host, this.#allowedHostnames);
       if (!host.ok)
         return Response.json({ error: 'invalid_request', error_description: host.message }, { status: 403 });
       const rejected = originValidationResponse(request, this.#allowedHostnames);
       if (rejected) return rejected;
-      const path = stripTrailingSlash(new URL(request.url).pathname);
+      const path = stripTrailingSlash(address.url.pathname);
       // Matched here with the trailing slash stripped, so answered here too: the path-checking helper
       // would not recognise `/.well-known/oauth-protected-resource/mcp/` and answer nothing.
       if (path === metadataPath) return protectedResourceMetadataDocumentResponse(request, this.metadata);

@@ -28,6 +28,17 @@ export {
   invalidToken,
   type RefusalReason,
 } from './errors.ts';
+export { isWellFormedHost } from './host-syntax.ts';
+export {
+  type MalformedRequest,
+  type MalformedRequestAnswer,
+  type MalformedRequestReason,
+  malformedRequest,
+  malformedRequestAnswer,
+  malformedRequestResponse,
+  type RequestAddress,
+  requestAddress,
+} from './malformed-request.ts';
 export {
   type ProtectedResourceMetadata,
   type ProtectedResourceMetadataOptions,

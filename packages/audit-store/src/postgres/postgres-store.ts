@@ -14,6 +14,7 @@ import {
   checkSigningKey,
   checkWriter,
 } from '../options.ts';
+import { ensurePrivateDirectory, tightenPrivateFile } from '../private-files.ts';
 import { checkQuery } from '../select-events.ts';
 import { insertBatch, writerConflict } from './insert-batch.ts';
 import { DEFAULT_RETRY_DELAY, OutboxDrain, type RetryDelay } from './outbox-drain.ts';
@@ -148,6 +149,8 @@ export class PostgresAuditStore implements AuditSink, AuditReader {
     }
     const signer = CheckpointSigner.from(signingKey, owner);
     const paths = outboxPaths(directory, writer);
+    await ensurePrivateDirectory(directory);
+    await tightenPrivateFile(paths.state);
     const base = await readOutboxState(paths.state).catch((cause) => {
       throw new AuditStoreError('ERR_AUDIT_LOG_TAMPERED', `${paths.state} is unreadable`, { cause });
     });

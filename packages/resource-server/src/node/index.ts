@@ -1,0 +1,11 @@
+export { DEFAULT_SERVED_METHODS, malformedNodeRequest } from './malformed-node-request.ts';
+export {
+  type FetchHandler,
+  type NodeRequestListener,
+  type NodeRequestListenerOptions,
+  nodeRequestGuard,
+  nodeRequestListener,
+  type RefusalLogger,
+  refuseConnect,
+  serveNodeRequests,
+} from './request-listener.ts';
