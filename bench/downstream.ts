@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, LogAuditSink, MemoryAuditSink } from '@baton/audit';
 import { startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
-import { serviceClientMetadata, serviceCredentials } from '@baton/broker-client';
+import { serviceClientMetadata, serviceCredentials, TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { generateSigningJwk, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
 import { downstreamVerifier, withDownstreamIdentity } from '@baton/downstream-verifier';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
@@ -32,11 +32,19 @@ export async function benchDownstream(calls = 2000): Promise<Array<Record<string
     trustedIssuers: [{ issuer: idp.issuer }],
     audiences: [{ resource: apiUrl, scopes: ['orders:read'] }],
     policy: createCedarPolicyEngine({
-      policies: `@id("bench") permit (principal, action, resource) when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
+      policies: `@id("bench") permit (principal, action, resource) when { ["on_behalf_of", "restricted_user", "service_identity"].contains(context.mode) };`,
       defaults: { lifetimeSeconds: 300, maxDepth: 3 },
     }),
     audit: new MemoryAuditSink(),
-    clients: [serviceClientMetadata({ clientId: 'orders-mcp', jwks: credentials.jwks, resources: [MCP] })],
+    clients: [
+      serviceClientMetadata({
+        clientId: 'orders-mcp',
+        jwks: credentials.jwks,
+        resources: [MCP],
+        grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+        scopes: ['orders:read'],
+      }),
+    ],
     initialAccessToken: 'bench-initial-access-token',
   });
   const ring = EnvelopeKeyRing.generate({ retentionSeconds: 900 });

@@ -5,9 +5,11 @@ import { type Broker, startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
 import {
   clientCredentialsToken,
+  type ServiceClientMetadataOptions,
   type ServiceCredentials,
   serviceClientMetadata,
   serviceCredentials,
+  TOKEN_EXCHANGE_GRANT,
 } from '@baton/broker-client';
 
 export interface DemoBroker {
@@ -17,13 +19,24 @@ export interface DemoBroker {
   billingMcp: ServiceCredentials;
 }
 
-/** Operator-approved registration (RFC 7591 §3) of a service: its public key and the resource it serves. */
-function serviceClient(credentials: ServiceCredentials, name: string, resource: string) {
+/**
+ * Operator-approved (static) registration of one of the demo's MCP servers: its public key, the
+ * resource it serves, and what else the operator grants it. Both are operator-run Baton hops, so the
+ * broker joins their `traceparent` and one question stays one trace.
+ */
+function serviceClient(
+  credentials: ServiceCredentials,
+  name: string,
+  resource: string,
+  approved: Pick<ServiceClientMetadataOptions, 'grantTypes' | 'scopes'> = {},
+) {
   return serviceClientMetadata({
     clientId: credentials.clientId,
     clientName: name,
     jwks: credentials.jwks,
     resources: [resource],
+    traceTrusted: true,
+    ...approved,
   });
 }
 
@@ -42,7 +55,8 @@ export async function startDemoBroker(options: {
   const billingMcp = await serviceCredentials('billing-mcp');
   const policy = (await readFile(new URL('../policy.cedar', import.meta.url), 'utf8'))
     .replaceAll('{{BILLING_MCP}}', urls.billingMcp)
-    .replaceAll('{{BILLING_API}}', urls.billingApi);
+    .replaceAll('{{BILLING_API}}', urls.billingApi)
+    .replaceAll('{{ORDERS_API}}', urls.ordersApi);
   const broker = await startBroker({
     host: options.host,
     port: options.port,
@@ -56,7 +70,11 @@ export async function startDemoBroker(options: {
     policy: createCedarPolicyEngine({ policies: policy, defaults: { lifetimeSeconds: 300, maxDepth: 2 } }),
     audit: options.audit,
     clients: [
-      serviceClient(ordersMcp, 'orders MCP server (Baton demo)', urls.ordersMcp),
+      // The orders MCP server calls the orders API as itself (service identity), reading orders only.
+      serviceClient(ordersMcp, 'orders MCP server (Baton demo)', urls.ordersMcp, {
+        grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+        scopes: ['orders:read'],
+      }),
       serviceClient(billingMcp, 'billing MCP server (Baton demo)', urls.billingMcp),
     ],
     // Other services register themselves with this operator-issued token (RFC 7591 §3).

@@ -5,13 +5,26 @@ import { TOKEN_EXCHANGE_GRANT } from './token-types.ts';
 export interface ServiceClientMetadataOptions {
   /** Public keys for `private_key_jwt`; the first key's `alg` is the assertion algorithm. */
   jwks: { keys: JWK[] };
-  /** The resource URIs this service serves: tokens issued for them are exchangeable by it. */
+  /**
+   * The resource URIs this service serves: tokens issued for them are exchangeable and introspectable
+   * by it. Operator-approved: a registration may declare only those its initial access token approves.
+   */
   resources: readonly string[];
   /** Set for an operator-listed (static) client; a dynamic registration gets one from the broker. */
   clientId?: string;
   clientName?: string;
-  /** Defaults to token exchange and client credentials (service identity). */
+  /**
+   * Defaults to token exchange alone. `client_credentials` (service identity) needs the operator's
+   * approval: a static client, or a registration whose initial access token approves it.
+   */
   grantTypes?: readonly string[];
+  /** The most this service may ask for as itself (`scope` metadata, operator-approved). Default: none. */
+  scopes?: readonly string[];
+  /**
+   * Whether the broker joins this service's `traceparent` rather than starting a fresh trace
+   * (`baton_trace_trusted`): for operator-run Baton hops only, and operator-approved.
+   */
+  traceTrusted?: boolean;
 }
 
 /** JWS algorithms for a `private_key_jwt` assertion (asymmetric only; the broker checks the key matches). */
@@ -38,6 +51,8 @@ export type ServiceClientMetadata = {
   response_types: [];
   redirect_uris: [];
   baton_resources: string[];
+  scope?: string;
+  baton_trace_trusted?: boolean;
 };
 
 /**
@@ -57,10 +72,12 @@ export function serviceClientMetadata(options: ServiceClientMetadataOptions): Se
     // The broker refuses assertions in any other algorithm than the one registered.
     token_endpoint_auth_signing_alg: (options.jwks.keys[0]?.alg ?? 'ES256') as AssertionAlgorithm,
     jwks: options.jwks,
-    grant_types: [...(options.grantTypes ?? [TOKEN_EXCHANGE_GRANT, 'client_credentials'])],
+    grant_types: [...(options.grantTypes ?? [TOKEN_EXCHANGE_GRANT])],
     response_types: [],
     redirect_uris: [],
     baton_resources: [...options.resources],
+    ...(options.scopes?.length ? { scope: options.scopes.join(' ') } : {}),
+    ...(options.traceTrusted ? { baton_trace_trusted: true } : {}),
   };
 }
 
@@ -72,13 +89,17 @@ export interface RegisterServiceOptions {
   clientName: string;
   /** Public keys for `private_key_jwt`. */
   jwks: { keys: JWK[] };
-  /** The resource URIs this service serves: tokens issued for them are exchangeable by it. */
+  /** The resource URIs this service serves (within what the initial access token approves). */
   resources: readonly string[];
+  /** Default: token exchange alone; `client_credentials` only with an initial access token that approves it. */
   grantTypes?: readonly string[];
+  /** `scope` metadata, within what the initial access token approves. */
+  scopes?: readonly string[];
 }
 
 /**
- * Registers a service with the broker (RFC 7591) for `private_key_jwt` and token exchange; returns
+ * Registers a service with the broker (RFC 7591) for `private_key_jwt` and token exchange; the broker
+ * refuses (`invalid_client_metadata`) anything the initial access token does not approve. Returns
  * the registration response (`client_id`, `registration_access_token`, …). Errors carry the RFC
  * error code and description.
  */
@@ -93,7 +114,8 @@ export async function registerService(
         jwks: options.jwks,
         resources: options.resources,
         clientName: options.clientName,
-        grantTypes: options.grantTypes,
+        ...(options.grantTypes ? { grantTypes: options.grantTypes } : {}),
+        ...(options.scopes ? { scopes: options.scopes } : {}),
       }),
     ),
   });

@@ -64,17 +64,28 @@ export async function exchangeToken(
   );
 }
 
-/** OAuth client credentials for the service's own identity (the "service identity" mode). */
+/**
+ * OAuth client credentials for the service's own identity (the "service identity" mode): one
+ * audience, scopes within what the operator approved for this client, decided by the broker's policy.
+ *
+ * @example
+ * const { access_token } = await clientCredentialsToken(brokerIssuer, credentials, { resource: ordersApi, scope: ['orders:read'] });
+ */
 export async function clientCredentialsToken(
   issuer: string,
   credentials: ServiceCredentials,
-  request: { resource: string; scope?: readonly string[] },
+  request: { resource: string; scope?: readonly string[]; traceparent?: string },
 ): Promise<TokenResponse> {
-  return tokenRequest(issuer, credentials, {
-    grant_type: 'client_credentials',
-    resource: request.resource,
-    ...(request.scope?.length ? { scope: request.scope.join(' ') } : {}),
-  });
+  return tokenRequest(
+    issuer,
+    credentials,
+    {
+      grant_type: 'client_credentials',
+      resource: request.resource,
+      ...(request.scope?.length ? { scope: request.scope.join(' ') } : {}),
+    },
+    request.traceparent,
+  );
 }
 
 async function tokenRequest(

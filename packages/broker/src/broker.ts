@@ -4,19 +4,29 @@ import type { AddressInfo } from 'node:net';
 import type { AuditSink } from '@baton/audit';
 import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
+import { type CallerKindRule, defaultCallerKind } from '@baton/resource-server';
 import { createLocalJWKSet } from 'jose';
-import type { AdapterFactory, ClientMetadata, JWK } from 'oidc-provider';
+import type { AdapterFactory, ClientMetadata, JWK, KoaContextWithOIDC } from 'oidc-provider';
 import Provider from 'oidc-provider';
+import type { AudienceConfig } from './audience.ts';
 import { brokerConfiguration, type ClientIdMetadataDocumentOptions } from './configuration.ts';
+import { clientAuthenticationErrors } from './endpoints/client-authentication.ts';
 import { introspectionExtension } from './endpoints/introspection.ts';
 import { revocationExtension } from './endpoints/revocation.ts';
+import { auditGrantTypeRefusal, type BrokerLogger, SILENT_LOGGER } from './grants/audited-grant.ts';
+import { FetchAllowList } from './outbound-fetch.ts';
 import type { PolicyEngine } from './policy/facts.ts';
+import { checkApprovals, type RegistrationApproval, UnapprovedMetadata } from './registration/approvals.ts';
 import { MemoryTokenRegistry } from './registry/memory-registry.ts';
 import type { RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+import {
+  CLIENT_CREDENTIALS_DUPLICATES,
+  CLIENT_CREDENTIALS_PARAMETERS,
+  serviceIdentityHandler,
+} from './service-identity/grant.ts';
 import { generateSigningJwk } from './signing-keys.ts';
 import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
 import {
-  type AudienceConfig,
   TOKEN_EXCHANGE_DUPLICATES,
   TOKEN_EXCHANGE_PARAMETERS,
   tokenExchangeHandler,
@@ -36,14 +46,25 @@ export interface BrokerOptions {
   trustedIssuers: readonly TrustedIssuer[];
   /** Resources the broker issues tokens for, with the scopes each understands. */
   audiences: readonly AudienceConfig[];
-  /** Declared policy (see `createCedarPolicyEngine`). */
+  /**
+   * Declared policy (see `createCedarPolicyEngine`): it decides every token the broker issues, token
+   * exchanges and service-identity (`client_credentials`) tokens alike.
+   */
   policy: PolicyEngine;
   audit: AuditSink;
-  /** Statically registered clients (operator-approved services). */
+  /**
+   * Statically registered clients (operator-approved services): everything they declare is approved,
+   * `client_credentials` and its `scope`, `baton_resources`, `baton_trace_trusted`.
+   */
   clients?: ClientMetadata[];
-  /** RFC 7591 §3 initial access token required to register. */
+  /**
+   * RFC 7591 §3 initial access token required to register. A client registered with it is approved for
+   * nothing: token exchange only, no `client_credentials`, no `baton_resources`, no `scope`.
+   */
   initialAccessToken?: string;
-  /** Demo only: let anyone register. Must be set explicitly when no initial access token is configured. */
+  /** Initial access tokens that each carry an operator's approval of what their registrations may declare. */
+  registrationApprovals?: readonly RegistrationApproval[];
+  /** Demo only: let anyone register (approved for nothing). Must be set explicitly when no initial access token is configured. */
   allowAnonymousRegistration?: boolean;
   /**
    * The broker's ES256 private signing keys (JWKs with `kid`): the first signs, all verify. Default: one
@@ -56,6 +77,27 @@ export interface BrokerOptions {
   maxLifetimeSeconds?: number;
   /** Accept clients identified by Client ID Metadata Documents from these hosts. Off by default. */
   clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
+  /**
+   * The only hosts the broker fetches from: a client's `jwks_uri` or `sector_identifier_uri`, and
+   * (with `clientIdMetadataDocuments.allowedHosts`, which are added) metadata documents. A client
+   * naming a URL on any other host is refused (`invalid_client_metadata`) and never fetched.
+   * Default: none.
+   */
+  fetchAllowedHosts?: readonly string[];
+  /**
+   * The fetch the broker uses once the allow-list admits a URL. Default: oidc-provider's, which also
+   * refuses connections to loopback and private addresses. Tests on loopback pass their own.
+   */
+  fetch?: typeof fetch;
+  /**
+   * Tells a subject token with a person behind it from a machine's. Default `defaultCallerKind`
+   * (`sub` equal to `client_id` means no person), the rule the MCP boundary uses. A person-less subject
+   * is refused for on-behalf-of, restricted-user and Transaction Tokens unless policy explicitly
+   * allows it (`context.subject_type == "service"`).
+   */
+  callerKind?: CallerKindRule;
+  /** Where refusal detail and failures are logged (never returned to the client). Default: nowhere. */
+  logger?: BrokerLogger;
   /** Issue Execution Identity Envelopes as Transaction Tokens for this trust domain. */
   transactionTokens?: { trustDomain: string };
   onError?: (error: unknown) => void;
@@ -85,7 +127,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   if (!options.trustedIssuers)
     throw new TypeError('startBroker: trustedIssuers is required (it may be empty)');
   if (!options.audiences?.length) throw new TypeError('startBroker: at least one audience is required');
-  if (!options.initialAccessToken && options.allowAnonymousRegistration !== true) {
+  checkApprovals(options.registrationApprovals ?? []);
+  if (
+    !options.initialAccessToken &&
+    !options.registrationApprovals?.length &&
+    options.allowAnonymousRegistration !== true
+  ) {
     throw new TypeError(
       'startBroker: registration needs an initialAccessToken; set allowAnonymousRegistration: true only for a demo',
     );
@@ -113,6 +160,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     };
     const localKeys = createLocalJWKSet(publicJwks as never);
     const pendingClaims = new WeakMap<object, Record<string, unknown>>();
+    const logger = options.logger ?? SILENT_LOGGER;
     const provider = new Provider(
       issuer,
       brokerConfiguration({
@@ -121,6 +169,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         signingKeys,
         audiences: options.audiences,
         initialAccessToken: options.initialAccessToken,
+        registrationApprovals: options.registrationApprovals ?? [],
+        fetchAllowList: new FetchAllowList([
+          ...(options.fetchAllowedHosts ?? []),
+          ...(options.clientIdMetadataDocuments?.allowedHosts ?? []),
+        ]),
+        fetch: options.fetch,
         pendingClaims,
         maxLifetimeSeconds,
         clientIdMetadataDocuments: options.clientIdMetadataDocuments,
@@ -129,6 +183,39 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const onError = options.onError ?? (() => {});
     provider.on('server_error', (_ctx, error) => onError(error));
     (provider as EventEmitter).on('error', (error: unknown) => onError(error));
+    for (const event of ['registration_create.error', 'registration_update.error'] as const) {
+      (provider as EventEmitter).on(
+        event,
+        (_ctx: unknown, error: { reason?: string; error?: string; error_detail?: string }) =>
+          logger.warn(
+            {
+              reason: error.reason ?? error.error,
+              ...(error.error_detail ? { detail: error.error_detail } : {}),
+            },
+            'registration refused',
+          ),
+      );
+    }
+    // A client refused at a token, introspection or revocation request for metadata it may not have
+    // (a metadata document beyond its approval, a URL off the fetch allow-list).
+    for (const event of ['grant.error', 'introspection.error', 'revocation.error'] as const) {
+      (provider as EventEmitter).on(event, (_ctx: unknown, error: unknown) => {
+        if (error instanceof UnapprovedMetadata) {
+          logger.warn({ reason: error.reason, detail: error.error_detail }, 'client metadata refused');
+        }
+      });
+    }
+    const audited = { issuer, audit: options.audit, logger };
+    provider.use(
+      clientAuthenticationErrors({
+        issuer,
+        logger,
+        onGrantTypeRefused: (ctx: KoaContextWithOIDC, grantType: string) =>
+          grantType === 'client_credentials'
+            ? auditGrantTypeRefusal(audited, ctx, 'service_identity', 'client_credentials_not_approved')
+            : auditGrantTypeRefusal(audited, ctx, 'on_behalf_of', 'grant_type_not_allowed'),
+      }),
+    );
     provider.use(introspectionExtension({ issuer, keys: localKeys, registry }));
     provider.use(revocationExtension({ issuer, keys: localKeys, registry }));
 
@@ -146,7 +233,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     provider.registerGrantType(
       TOKEN_EXCHANGE_GRANT,
       tokenExchangeHandler({
-        issuer,
+        ...audited,
         inputs: new InputTokenVerifier({
           trusted: options.trustedIssuers,
           broker: { issuer, jwks: publicJwks },
@@ -154,7 +241,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         audiences: options.audiences,
         policy: options.policy,
         registry,
-        audit: options.audit,
+        callerKind: options.callerKind ?? defaultCallerKind,
         ...(envelopes ? { envelopes } : {}),
         maxLifetimeSeconds,
         pendingClaims,
@@ -162,6 +249,32 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       TOKEN_EXCHANGE_PARAMETERS,
       TOKEN_EXCHANGE_DUPLICATES,
     );
+    // Replaces oidc-provider's own client_credentials handler: service identity is decided by policy,
+    // audited and recorded like an exchange.
+    provider.registerGrantType(
+      'client_credentials',
+      serviceIdentityHandler({
+        ...audited,
+        audiences: options.audiences,
+        policy: options.policy,
+        registry,
+        maxLifetimeSeconds,
+      }) as never,
+      CLIENT_CREDENTIALS_PARAMETERS,
+      CLIENT_CREDENTIALS_DUPLICATES,
+    );
+    // Static clients are checked now (every grant type registered), not at their first request: a client the operator listed with a
+    // URL off the fetch allow-list (or any other invalid metadata) stops the broker from starting.
+    for (const client of options.clients ?? []) {
+      try {
+        await provider.Client.find(String(client.client_id));
+      } catch (error) {
+        const described = error as { error_description?: string; message?: string };
+        throw new TypeError(
+          `startBroker: static client ${String(client.client_id)}: ${described.error_description ?? described.message}`,
+        );
+      }
+    }
     server.on('request', provider.callback());
   } catch (error) {
     server.closeAllConnections();

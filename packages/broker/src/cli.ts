@@ -54,6 +54,12 @@ try {
     ...(config.registration.initialAccessToken
       ? { initialAccessToken: config.registration.initialAccessToken }
       : {}),
+    // loadBrokerConfig has checked that every approval has its token.
+    registrationApprovals: config.registration.approvals.map((approved) => ({
+      ...approved,
+      initialAccessToken: approved.initialAccessToken!,
+    })),
+    fetchAllowedHosts: config.fetchAllowedHosts,
     allowAnonymousRegistration: config.registration.allowAnonymous,
     signingKeys: await loadSigningKeys(keysFile),
     registry: stores.registry,
@@ -63,6 +69,7 @@ try {
     ...(config.clientIdMetadataDocuments
       ? { clientIdMetadataDocuments: config.clientIdMetadataDocuments }
       : {}),
+    logger,
     onError: (error) =>
       logger.error(
         { err_name: (error as Error)?.name, err_message: (error as Error)?.message },

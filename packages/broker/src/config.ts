@@ -4,6 +4,14 @@ import { z } from 'zod';
 
 const uri = z.url();
 
+/** What the operator approves a self-declared client for (see `ClientApproval`). */
+const approval = {
+  resources: z.array(uri).optional(),
+  clientCredentials: z.boolean().optional(),
+  scopes: z.array(z.string().min(1)).optional(),
+  traceTrusted: z.boolean().optional(),
+};
+
 /** The broker's configuration file (JSON). Paths inside it are relative to the file. */
 export const BrokerConfigSchema = z.strictObject({
   /** Public issuer URL shared by all instances; default: the instance's own URL. */
@@ -19,15 +27,34 @@ export const BrokerConfigSchema = z.strictObject({
       .strictObject({ lifetimeSeconds: z.number().int().positive(), maxDepth: z.number().int().positive() })
       .default({ lifetimeSeconds: 300, maxDepth: 3 }),
   }),
-  /** Operator-approved clients (RFC 7591 metadata, e.g. private_key_jwt with `jwks`). */
+  /**
+   * Operator-approved clients (RFC 7591 metadata, e.g. private_key_jwt with `jwks`): everything they
+   * declare is approved, `client_credentials` with its `scope`, `baton_resources`, `baton_trace_trusted`.
+   */
   clients: z.array(z.record(z.string(), z.unknown())).default([]),
   registration: z
     .strictObject({
-      /** Prefer the BATON_BROKER_INITIAL_ACCESS_TOKEN environment variable over writing it here. */
+      /**
+       * Registers clients approved for nothing beyond token exchange. Prefer the
+       * BATON_BROKER_INITIAL_ACCESS_TOKEN environment variable over writing it here.
+       */
       initialAccessToken: z.string().min(16).optional(),
       allowAnonymous: z.boolean().default(false),
+      /**
+       * Initial access tokens that each approve what their registrations may declare. A token may come
+       * from BATON_BROKER_APPROVAL_TOKEN_<NAME> (name upper-cased, other characters as `_`) instead.
+       */
+      approvals: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[\w.-]+$/),
+            initialAccessToken: z.string().min(16).optional(),
+            ...approval,
+          }),
+        )
+        .default([]),
     })
-    .default({ allowAnonymous: false }),
+    .default({ allowAnonymous: false, approvals: [] }),
   /** Private signing keys (JWK array, first signs), kept owner-readable only. Created if missing. */
   signingKeysFile: z.string().min(1).default('broker-signing-keys.json'),
   store: z
@@ -44,8 +71,15 @@ export const BrokerConfigSchema = z.strictObject({
     ])
     .default({ kind: 'embedded' }),
   transactionTokens: z.strictObject({ trustDomain: z.string().min(1) }).optional(),
-  /** Accept Client ID Metadata Document clients from these hosts only. */
-  clientIdMetadataDocuments: z.strictObject({ allowedHosts: z.array(z.string().min(1)).min(1) }).optional(),
+  /** Accept Client ID Metadata Document clients from these hosts only, approved per client id. */
+  clientIdMetadataDocuments: z
+    .strictObject({
+      allowedHosts: z.array(z.string().min(1)).min(1),
+      approvals: z.record(z.string(), z.strictObject(approval)).optional(),
+    })
+    .optional(),
+  /** The only hosts the broker fetches from (a client's jwks_uri, sector_identifier_uri, …). */
+  fetchAllowedHosts: z.array(z.string().min(1)).default([]),
   maxLifetimeSeconds: z.number().int().positive().max(3600).default(300),
 });
 
@@ -114,12 +148,31 @@ export async function loadBrokerConfig(
     const value = env[name];
     if (value !== undefined && value !== '') apply(config, value);
   }
-  if (!config.registration.initialAccessToken && !config.registration.allowAnonymous) {
+  for (const approved of config.registration.approvals) {
+    const variable = approvalTokenVariable(approved.name);
+    const value = env[variable];
+    if (value !== undefined && value !== '') approved.initialAccessToken = value;
+    if (!approved.initialAccessToken || approved.initialAccessToken.length < 16) {
+      throw new Error(
+        `broker registration approval ${approved.name} needs an initial access token of at least 16 characters (${variable})`,
+      );
+    }
+  }
+  if (
+    !config.registration.initialAccessToken &&
+    config.registration.approvals.length === 0 &&
+    !config.registration.allowAnonymous
+  ) {
     throw new Error(
       'broker registration needs an initial access token (BATON_BROKER_INITIAL_ACCESS_TOKEN); allowAnonymous is for demos only',
     );
   }
   return { config, baseDir: dirname(resolve(file)) };
+}
+
+/** The environment variable that may hold an approval's initial access token. */
+export function approvalTokenVariable(name: string): string {
+  return `BATON_BROKER_APPROVAL_TOKEN_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
 function portFrom(value: string): number {

@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import type { AdapterFactory, ClientMetadata, Configuration, JWK } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { AudienceConfig } from './token-exchange/grant.ts';
+import type { AudienceConfig } from './audience.ts';
+import { type FetchAllowList, guardedFetch } from './outbound-fetch.ts';
+import {
+  assertWithinApproval,
+  type ClientApproval,
+  initialAccessTokenAdapter,
+  type RegistrationApproval,
+  registrationPolicies,
+} from './registration/approvals.ts';
+import { BATON_CLIENT_METADATA, clientMetadataValidator } from './registration/client-metadata.ts';
 
 export interface BrokerConfigurationInput {
   adapter: AdapterFactory;
@@ -10,8 +19,14 @@ export interface BrokerConfigurationInput {
   /** First signs; all are published. */
   signingKeys: JWK[];
   audiences: readonly AudienceConfig[];
-  /** RFC 7591 §3: registration needs this initial access token; `undefined` = anonymous (demo only). */
+  /** RFC 7591 §3: registration needs this initial access token (no approvals). */
   initialAccessToken: string | undefined;
+  /** Initial access tokens that carry an approval. With neither, registration is anonymous (demo only). */
+  registrationApprovals: readonly RegistrationApproval[];
+  /** Every host the broker may fetch from (CIMD hosts included). */
+  fetchAllowList: FetchAllowList;
+  /** Replaces the fetch the broker uses (after the allow-list check); tests on loopback pass one. */
+  fetch: typeof fetch | undefined;
   pendingClaims: WeakMap<object, Record<string, unknown>>;
   maxLifetimeSeconds: number;
   clientIdMetadataDocuments: ClientIdMetadataDocumentOptions | undefined;
@@ -24,23 +39,33 @@ export interface BrokerConfigurationInput {
  * such a client use a shared secret.
  */
 export interface ClientIdMetadataDocumentOptions {
-  /** Hostnames whose documents may be fetched. Required: an open list would let anyone make the broker fetch anything. */
+  /**
+   * Hostnames whose documents identify clients. Required: an open list would let anyone make the
+   * broker fetch anything. They are added to the broker's `fetchAllowedHosts`.
+   */
   allowedHosts: readonly string[];
   /**
-   * The fetch used for documents. Default: oidc-provider's, which refuses loopback and private
-   * addresses. Tests on loopback pass their own.
+   * What each document client, by client id, may declare about itself (`baton_resources`,
+   * `client_credentials`, `scope`, `baton_trace_trusted`): a document is written by whoever runs its
+   * host, so it is self-declared like a registration. Default: nothing.
    */
-  fetch?: typeof fetch;
+  approvals?: Readonly<Record<string, ClientApproval>>;
 }
 
 /**
  * The oidc-provider configuration of the broker: an authorization server for services and agents
  * (no end-user login here — people sign in at the identity provider). oidc-provider supplies metadata,
- * JWKS, registration, client authentication, introspection and revocation; Baton adds the exchange.
+ * JWKS, registration, client authentication, introspection and revocation; Baton adds the exchange,
+ * its own client_credentials (service identity), approvals and the fetch allow-list.
  */
 export function brokerConfiguration(input: BrokerConfigurationInput): Configuration {
+  const withTokens = input.initialAccessToken !== undefined || input.registrationApprovals.length > 0;
+  const initialAccessTokens = withTokens
+    ? initialAccessTokenAdapter(input.initialAccessToken, input.registrationApprovals)
+    : undefined;
   return {
-    adapter: input.adapter,
+    adapter: (model: string) =>
+      model === 'InitialAccessToken' && initialAccessTokens ? initialAccessTokens : input.adapter(model),
     clients: input.clients,
     jwks: { keys: input.signingKeys },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -56,34 +81,15 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
     responseTypes: ['none'],
     scopes: [...new Set(input.audiences.flatMap((audience) => audience.scopes))],
     extraClientMetadata: {
-      // The resource URIs a registered service serves: a subject token is exchangeable by the client
-      // only if one of these is in its audience (no token laundering).
-      properties: ['baton_resources'],
-      validator(_ctx, key, value) {
-        if (key !== 'baton_resources' || value === undefined) return;
-        if (
-          !Array.isArray(value) ||
-          value.some((entry) => typeof entry !== 'string' || !URL.canParse(entry))
-        ) {
-          throw new errors.InvalidClientMetadata('baton_resources must be an array of absolute URIs');
-        }
-      },
+      properties: BATON_CLIENT_METADATA,
+      validator: clientMetadataValidator(input.fetchAllowList) as never,
     },
     extraTokenClaims: (_ctx, token) => input.pendingClaims.get(token),
     async findAccount(_ctx, sub) {
       // Subjects come from validated subject tokens; the broker has no user store of its own.
       return { accountId: sub, claims: () => ({ sub }) };
     },
-    ...(input.clientIdMetadataDocuments?.fetch
-      ? {
-          // oidc-provider passes an SSRF-guarding dispatcher; a custom fetch replaces it, so the
-          // allowedHosts check below is the guard.
-          fetch: (url: string | URL | Request, options?: RequestInit) => {
-            const { dispatcher: _guard, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
-            return input.clientIdMetadataDocuments!.fetch!(url, rest);
-          },
-        }
-      : {}),
+    fetch: guardedFetch(input.fetchAllowList, input.fetch),
     features: {
       devInteractions: { enabled: false },
       ...(input.clientIdMetadataDocuments
@@ -93,12 +99,29 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
               ack: 'draft-02',
               allowFetch: (_ctx: unknown, clientId: string) =>
                 input.clientIdMetadataDocuments!.allowedHosts.includes(new URL(clientId).hostname),
+              allowClient: (
+                _ctx: unknown,
+                client: { clientId: string; metadata(): Record<string, unknown> },
+              ) => {
+                assertWithinApproval(
+                  client.metadata(),
+                  input.clientIdMetadataDocuments!.approvals?.[client.clientId],
+                );
+                return true;
+              },
             },
           }
         : {}),
       registration: {
         enabled: true,
-        ...(input.initialAccessToken ? { initialAccessToken: input.initialAccessToken } : {}),
+        // Configured tokens are InitialAccessToken models, each carrying a registration policy that
+        // bounds what a client registered with it may declare (see `registration/approvals.ts`).
+        ...(withTokens
+          ? {
+              initialAccessToken: true,
+              policies: registrationPolicies(input.registrationApprovals) as never,
+            }
+          : {}),
         issueRegistrationAccessToken: true,
       },
       registrationManagement: { enabled: true },

@@ -4,9 +4,17 @@ export {
   TOKEN_EXCHANGE_GRANT,
   TXN_TOKEN_TYPE,
 } from '@baton/broker-client';
+export type { AudienceConfig, PlatformTokenSource } from './audience.ts';
 export { type Broker, type BrokerOptions, startBroker } from './broker.ts';
-export type { ExchangeFacts, PolicyDecision, PolicyEngine, PolicyRefusal } from './policy/facts.ts';
+export type { BrokerLogger } from './grants/audited-grant.ts';
+export type {
+  ExchangeFacts,
+  IssuanceMode,
+  PolicyDecision,
+  PolicyEngine,
+  PolicyRefusal,
+} from './policy/facts.ts';
+export type { ClientApproval, RegistrationApproval } from './registration/approvals.ts';
 export { MemoryTokenRegistry } from './registry/memory-registry.ts';
 export type { IssuedToken, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
-export type { AudienceConfig, PlatformTokenSource } from './token-exchange/grant.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';

@@ -51,7 +51,12 @@ permit (principal == Baton::Client::"${clientId}", action == Baton::Action::"exc
 when { context.mode == "on_behalf_of" };`,
         defaults: { lifetimeSeconds: 300, maxDepth: 3 },
       }),
-      clientIdMetadataDocuments: { allowedHosts: ['127.0.0.1'], fetch: fetchTrusting(cert) },
+      clientIdMetadataDocuments: {
+        allowedHosts: ['127.0.0.1'],
+        // The operator approves what this document client may declare about itself.
+        approvals: { [clientId]: { resources: [ORDERS_MCP] } },
+      },
+      fetch: fetchTrusting(cert),
     });
   });
   after(async () => {

@@ -51,4 +51,22 @@ describe('broker configuration file', () => {
     const { config } = await loadBrokerConfig(file, { BATON_BROKER_INITIAL_ACCESS_TOKEN: SECRET });
     assert.equal(config.registration.initialAccessToken, SECRET);
   });
+
+  it('takes registration approvals, each with its own token (from the file or the environment)', async () => {
+    const file = configFile(
+      JSON.stringify({
+        ...valid,
+        registration: {
+          approvals: [
+            { name: 'ledger-services', resources: ['https://ledger.example/api'], clientCredentials: true },
+          ],
+        },
+        fetchAllowedHosts: ['keys.example'],
+      }),
+    );
+    await assert.rejects(loadBrokerConfig(file, {}), /BATON_BROKER_APPROVAL_TOKEN_LEDGER_SERVICES/);
+    const { config } = await loadBrokerConfig(file, { BATON_BROKER_APPROVAL_TOKEN_LEDGER_SERVICES: SECRET });
+    assert.equal(config.registration.approvals[0]?.initialAccessToken, SECRET);
+    assert.deepEqual(config.fetchAllowedHosts, ['keys.example']);
+  });
 });

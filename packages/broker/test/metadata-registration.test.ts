@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { clientCredentialsToken, registerService, serviceCredentials } from '@baton/broker-client';
-import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
+import { registerService, serviceCredentials } from '@baton/broker-client';
+import { exportJWK, generateKeyPair } from 'jose';
 import { TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
-import { BILLING_API, type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
+import { type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
 
 describe('authorization server surface', () => {
   let stack: BrokerStack;
@@ -65,14 +65,13 @@ describe('authorization server surface', () => {
       grant_types: [TOKEN_EXCHANGE_GRANT],
       token_endpoint_auth_method: 'private_key_jwt',
       jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'ledger-1', alg: 'ES256', use: 'sig' }] },
-      baton_resources: ['http://127.0.0.1:4105/ledger'],
     });
     assert.equal(good.status, 201, await good.clone().text());
     const client = (await good.json()) as Record<string, unknown>;
     assert.equal(client.token_endpoint_auth_method, 'private_key_jwt');
     assert.deepEqual(client.grant_types, [TOKEN_EXCHANGE_GRANT]);
     assert.ok(typeof client.registration_access_token === 'string');
-    const bad = await register({ client_name: 'bad', baton_resources: ['not a uri'] });
+    const bad = await register({ client_name: 'bad', baton_trace_trusted: 'yes' });
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: string }).error, 'invalid_client_metadata');
   });
@@ -88,15 +87,26 @@ describe('authorization server surface', () => {
       initialAccessToken: 'test-initial-access-token',
       clientName: 'ledger service (EdDSA)',
       jwks: credentials.jwks,
-      resources: ['http://127.0.0.1:4105/ledger'],
+      resources: [],
     });
     assert.equal(registered.token_endpoint_auth_signing_alg, 'EdDSA');
     const service = await serviceCredentials(registered.client_id, {
       ...(await exportJWK(privateKey)),
       alg: 'EdDSA',
     });
-    const token = await clientCredentialsToken(stack.broker.issuer, service, { resource: BILLING_API });
-    assert.equal(decodeJwt(token.access_token).client_id, registered.client_id);
+    // Introspection needs nothing but client authentication: a 200 means the assertion was accepted.
+    const answer = await fetch(`${stack.broker.issuer}/token/introspection`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        token: 'anything',
+        client_id: service.clientId,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await service.assertion(stack.broker.issuer),
+      }),
+    });
+    assert.equal(answer.status, 200, await answer.clone().text());
+    assert.deepEqual(await answer.json(), { active: false });
   });
 });
 

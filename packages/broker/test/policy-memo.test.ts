@@ -12,6 +12,7 @@ const defaults = { lifetimeSeconds: 900, maxDepth: 5 };
 const base: ExchangeFacts = {
   client: 'orders-mcp',
   subject: { sub: 'user-alice', tenant: 'acme' },
+  subjectType: 'user',
   agent: 'agent-1',
   audience: 'http://127.0.0.1/billing/mcp',
   mode: 'on_behalf_of',
@@ -33,6 +34,8 @@ const variants: ExchangeFacts[] = [
   { ...base, scopes: [] },
   { ...base, subject: { sub: 'user-bob', tenant: null } },
   { ...base, agent: 'agent-2' },
+  { ...base, subjectType: 'service' },
+  { ...base, mode: 'service_identity', subjectType: 'service', depth: 0, chain: [] },
   {
     ...base,
     client: 'billing-mcp',
@@ -121,7 +124,7 @@ describe('memo key: only facts some rule reads', () => {
   });
 
   it('treats any other use of context as reading all of it', () => {
-    assert.equal(read('permit (principal, action, resource) when { context == {} }').length, 7);
+    assert.equal(read('permit (principal, action, resource) when { context == {} }').length, 8);
   });
 
   it('leaves out facts no rule reads, so another user hits the same entry', () => {

@@ -11,6 +11,7 @@ const LEGACY = 'http://127.0.0.1/legacy-api';
 const facts = (overrides: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
   client: 'orders-mcp',
   subject: { sub: 'user-alice', tenant: 'acme' },
+  subjectType: 'user',
   agent: 'agent-1',
   audience: BILLING,
   mode: 'on_behalf_of',
@@ -184,6 +185,56 @@ describe('cedar policy engine: refusals carry a structured kind', () => {
     );
     assert.equal(engine.decide(facts({ depth: 3 })).refusal, 'depth_exceeded');
     assert.equal(engine.decide(facts({ client: 'overflow' })).refusal, 'evaluation_failed');
+  });
+});
+
+describe('cedar policy engine: subjects with no person behind them', () => {
+  const machine = {
+    subjectType: 'service' as const,
+    subject: { sub: 'batch-job', tenant: null },
+    agent: 'batch-job',
+  };
+
+  it('refuses a person mode for a machine when only rules written for people permit it', () => {
+    const decision = engineFor(fixture).decide(facts(machine));
+    assert.equal(decision.allowed, false);
+    assert.equal(decision.refusal, 'person_less_subject');
+    assert.deepEqual(decision.grantedScopes, []);
+    assert.equal(
+      engineFor(fixture).decide(facts()).allowed,
+      true,
+      'the same facts for a person are permitted',
+    );
+  });
+
+  it('counts only a permit whose condition requires context.subject_type == "service"', () => {
+    const engine = engineFor(`
+      @id("explicit") permit (principal, action, resource)
+      when { context.mode == "on_behalf_of" && "service" == context.subject_type && context.scope == "orders:read" };
+      @id("loose") permit (principal, action, resource)
+      when { context.subject_type == "service" || context.scope == "billing:read" };
+      @id("negated") permit (principal, action, resource)
+      when { context.subject_type != "user" && context.scope == "ledger:read" };
+    `);
+    const decision = engine.decide(
+      facts({ ...machine, scopes: ['orders:read', 'billing:read', 'ledger:read'] }),
+    );
+    assert.equal(decision.allowed, true);
+    assert.deepEqual(decision.grantedScopes, ['orders:read']);
+    assert.equal(
+      engine.decide(facts({ ...machine, scopes: ['billing:read'] })).refusal,
+      'person_less_subject',
+    );
+  });
+
+  it('asks nothing extra of service identity, which is always a machine', () => {
+    const engine = engineFor(
+      '@id("as-itself") permit (principal, action, resource) when { context.mode == "service_identity" };',
+    );
+    assert.equal(
+      engine.decide(facts({ ...machine, mode: 'service_identity', depth: 0, chain: [] })).allowed,
+      true,
+    );
   });
 });
 

@@ -92,11 +92,10 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
     }
   });
 
-  it('requires the caller to authenticate', async () => {
+  it('requires the caller to authenticate (invalid_client, RFC 6749 §5.2)', async () => {
     const { status, body } = await introspect(stack, undefined, hop2);
-    assert.equal(status, 400, JSON.stringify(body));
-    assert.equal(body.error, 'invalid_request');
-    assert.match(String(body.error_description), /client/);
+    assert.equal(status, 401, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_client');
     assert.equal('active' in body, false);
   });
 

@@ -18,6 +18,23 @@ import {
 
 const subjectOf = (token: string) => ({ subject_token: token, subject_token_type: ACCESS_TOKEN_TYPE });
 
+/** What a refusal must never tell the client (RFC 6749 §5.2 descriptions are public): policy internals. */
+const PRIVATE = [
+  ...[...POLICY.matchAll(/@id\("([^"]+)"\)/g)].map((match) => match[1]!),
+  'orders-mcp',
+  'billing-mcp',
+  'stranger-service',
+  BILLING_MCP,
+  BILLING_API,
+  LEGACY_API,
+  'no rule permits',
+];
+
+function assertNothingPrivate(body: Record<string, unknown>) {
+  const text = JSON.stringify(body);
+  for (const secret of PRIVATE) assert.ok(!text.includes(secret), `the response quotes ${secret}: ${text}`);
+}
+
 describe('RFC 8693 token exchange along agent → orders MCP → billing MCP → billing API', () => {
   let stack: BrokerStack;
   let userToken: string;
@@ -167,13 +184,17 @@ describe('token exchange refusals', () => {
     status = 400,
   ) {
     const before = stack.audit.events.length;
+    const logged = stack.logs.length;
     const answer = await exchange(stack.broker.issuer, stack[client], parameters);
     assert.equal(answer.status, status, JSON.stringify(answer.body));
     assert.equal(answer.body.error, error, JSON.stringify(answer.body));
     assert.equal(typeof answer.body.error_description, 'string');
+    assertNothingPrivate(answer.body);
     const denial = stack.audit.events.slice(before).find((event) => event.outcome === 'denied');
     assert.equal(denial?.reason, reason, 'the denial is audited with its reason');
-    return answer.body;
+    const line = stack.logs.slice(logged).find((entry) => entry.msg === 'token request refused');
+    assert.equal(line?.reason, reason, 'the refusal is logged with its reason');
+    return { body: answer.body, detail: String(line?.detail ?? '') };
   }
 
   it('sanity: a forged-but-correct subject token is accepted, so each refusal below has one cause', async () => {
@@ -245,7 +266,7 @@ describe('token exchange refusals', () => {
   });
 
   it('refuses when the subject token names another party in may_act', async () => {
-    const token = await forgeUserToken({ may_act: { sub: 'billing-mcp' } });
+    const token = await forgeUserToken({ may_act: { sub: 'billing-mcp', iss: stack.broker.issuer } });
     await refused(
       'orders',
       { ...subjectOf(token), resource: BILLING_MCP },
@@ -254,10 +275,36 @@ describe('token exchange refusals', () => {
     );
   });
 
-  it('honours may_act naming the client even when the audience does not', async () => {
+  it('refuses a may_act naming the client id under another issuer (RFC 8693 §4.4: sub and iss)', async () => {
+    const token = await forgeUserToken({
+      aud: 'http://127.0.0.1:4199/elsewhere',
+      may_act: { sub: 'orders-mcp', iss: 'https://other-broker.example' },
+    });
+    await refused(
+      'orders',
+      { ...subjectOf(token), resource: BILLING_MCP },
+      'invalid_request',
+      'may_act_mismatch',
+    );
+  });
+
+  it('refuses a may_act without iss, which could name a party of that id anywhere', async () => {
     const token = await forgeUserToken({
       aud: 'http://127.0.0.1:4199/elsewhere',
       may_act: { sub: 'orders-mcp' },
+    });
+    await refused(
+      'orders',
+      { ...subjectOf(token), resource: BILLING_MCP },
+      'invalid_request',
+      'may_act_issuer_missing',
+    );
+  });
+
+  it('honours may_act naming the client (sub and this broker as iss) even when the audience does not', async () => {
+    const token = await forgeUserToken({
+      aud: 'http://127.0.0.1:4199/elsewhere',
+      may_act: { sub: 'orders-mcp', iss: stack.broker.issuer },
     });
     const answer = await exchange(stack.broker.issuer, stack.orders, {
       ...subjectOf(token),
@@ -280,14 +327,15 @@ describe('token exchange refusals', () => {
     );
   });
 
-  it('refuses an audience no rule allows this client, naming why', async () => {
-    const body = await refused(
+  it('refuses an audience no rule allows this client, saying why only in the log, never to the client', async () => {
+    const { body, detail } = await refused(
       'orders',
       { ...subjectOf(userToken), resource: BILLING_API },
       'invalid_target',
       'policy_denied',
     );
-    assert.match(String(body.error_description), /no rule permits client "orders-mcp"/);
+    assert.equal(body.error_description, 'the declared policy does not allow this token');
+    assert.match(detail, /no rule permits client "orders-mcp" to exchange for audience/);
   });
 
   it('refuses an audience the broker does not serve, and more than one audience', async () => {
@@ -325,14 +373,14 @@ describe('token exchange refusals', () => {
     );
   });
 
-  it('refuses impersonation where policy does not explicitly allow it, naming the rule', async () => {
-    const body = await refused(
+  it('refuses impersonation where policy does not explicitly allow it, naming the rule in the log only', async () => {
+    const { detail } = await refused(
       'orders',
       { ...subjectOf(userToken), resource: BILLING_MCP, delegation_mode: 'restricted_user' },
       'invalid_request',
       'impersonation_not_allowed',
     );
-    assert.match(String(body.error_description), /no-impersonation-elsewhere|no rule permits/);
+    assert.match(detail, /no-impersonation-elsewhere/);
   });
 
   it('refuses an unauthenticated client and a client with the wrong key', async () => {
@@ -391,7 +439,7 @@ describe('token exchange refusals', () => {
     assert.equal(replay.body.error, 'invalid_client');
   });
 
-  it('refuses a chain deeper than the policy allows, naming the rule', async () => {
+  it('refuses a chain deeper than the policy allows, naming the rule in the log only', async () => {
     const strict = await startBrokerStack({
       policy: createCedarPolicyEngine({
         policies: POLICY.replace('@max_depth("2")', '@max_depth("1")'),
@@ -411,15 +459,16 @@ describe('token exchange refusals', () => {
       });
       assert.equal(second.status, 400);
       assert.equal(second.body.error, 'invalid_request');
-      assert.match(String(second.body.error_description), /billing-to-api/);
+      assertNothingPrivate(second.body);
       assert.equal(strict.audit.events.at(-1)?.reason, 'depth_exceeded');
+      assert.match(String(strict.logs.at(-1)?.detail), /@max_depth 1 of rule "billing-to-api"/);
     } finally {
       await strict.close();
     }
   });
 
   it('refuses a request without a subject_token, naming the missing parameters', async () => {
-    const body = await refused(
+    const { body } = await refused(
       'orders',
       { subject_token_type: ACCESS_TOKEN_TYPE, resource: BILLING_MCP },
       'invalid_request',
@@ -429,7 +478,7 @@ describe('token exchange refusals', () => {
   });
 
   it('refuses a subject_token_type the broker does not accept, naming the accepted ones', async () => {
-    const body = await refused(
+    const { body } = await refused(
       'orders',
       {
         subject_token: userToken,
@@ -444,7 +493,7 @@ describe('token exchange refusals', () => {
   });
 
   it('refuses a requested_token_type the broker does not issue', async () => {
-    const body = await refused(
+    const { body } = await refused(
       'orders',
       {
         ...subjectOf(userToken),
@@ -458,7 +507,7 @@ describe('token exchange refusals', () => {
   });
 
   it('refuses an actor_token_type that is not an access token type', async () => {
-    const body = await refused(
+    const { body } = await refused(
       'orders',
       {
         ...subjectOf(userToken),
@@ -473,7 +522,7 @@ describe('token exchange refusals', () => {
   });
 
   it('refuses an unknown delegation_mode, naming the known ones', async () => {
-    const body = await refused(
+    const { body } = await refused(
       'orders',
       { ...subjectOf(userToken), resource: BILLING_MCP, delegation_mode: 'sideways' },
       'invalid_request',
@@ -607,7 +656,8 @@ describe('token exchange: refusals are classified on the policy decision, not it
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error, 'invalid_target');
     assert.equal(reason, 'policy_denied');
-    assert.match(String(body.error_description), /no_max_depth_here/);
+    assertNothingPrivate(body);
+    assert.match(String(stack.logs.at(-1)?.detail), /no_max_depth_here/);
   });
 
   it('answers invalid_scope when the policy permits the target but none of the requested scopes', async () => {
@@ -615,7 +665,7 @@ describe('token exchange: refusals are classified on the policy decision, not it
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error, 'invalid_scope');
     assert.equal(reason, 'scope_not_permitted');
-    assert.match(String(body.error_description), /policy permits none of the requested scopes/);
+    assert.equal(body.error_description, 'the declared policy permits none of the requested scopes');
     const permitted = await attempt({ resource: BILLING_MCP, scope: 'orders:read' });
     assert.equal(permitted.status, 200, JSON.stringify(permitted.body));
   });

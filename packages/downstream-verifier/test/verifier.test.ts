@@ -53,8 +53,15 @@ describe('downstream verifier', () => {
     idp = await startDemoIdp({ resources: [{ resource: MCP, scopes: ['orders:read'] }] });
     service = await serviceCredentials('orders-mcp');
     stranger = await serviceCredentials('stranger');
+    // Operator-listed services, approved to call the APIs as themselves (service identity) too.
     const client = (credentials: ServiceCredentials) =>
-      serviceClientMetadata({ clientId: credentials.clientId, jwks: credentials.jwks, resources: [MCP] });
+      serviceClientMetadata({
+        clientId: credentials.clientId,
+        jwks: credentials.jwks,
+        resources: [MCP],
+        grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+        scopes: ['orders:read'],
+      });
     broker = await startBroker({
       trustedIssuers: [{ issuer: idp.issuer }],
       audiences: [
@@ -64,7 +71,11 @@ describe('downstream verifier', () => {
       policy: createCedarPolicyEngine({
         policies: `@id("orders-mcp-to-apis")
 permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource)
-when { ["on_behalf_of", "restricted_user"].contains(context.mode) };`,
+when { ["on_behalf_of", "restricted_user"].contains(context.mode) };
+
+@id("services-as-themselves")
+permit (principal, action == Baton::Action::"exchange", resource)
+when { context.mode == "service_identity" && context.scope == "orders:read" };`,
         defaults: { lifetimeSeconds: 300, maxDepth: 3 },
       }),
       audit: new MemoryAuditSink(),

@@ -1,3 +1,4 @@
+import { sameResource } from '@baton/resource-server';
 import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { TokenRegistry } from '../registry/token-registry.ts';
@@ -15,7 +16,9 @@ export interface IntrospectionExtensionOptions {
  * registry says neither it nor anything it derives from is revoked (RFC 7662 §2.2: otherwise
  * `{ "active": false }` and nothing else).
  *
- * Who may introspect: the client the token was issued to, or a client serving the token's audience.
+ * Who may introspect: the client the token was issued to, or a client the operator approved for the
+ * token's audience (its `baton_resources`, which only static configuration or an approval can set).
+ * Anyone else gets `{ "active": false }`, exactly as for an unknown token, so it learns nothing.
  */
 export function introspectionExtension(options: IntrospectionExtensionOptions) {
   return async function introspectBrokerTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
@@ -41,7 +44,8 @@ export function introspectionExtension(options: IntrospectionExtensionOptions) {
     // The caller's permission first: it is cheap and local, so a caller that may not introspect this
     // token costs no registry (store) lookup and learns nothing from its timing.
     const ownResources = (caller.metadata().baton_resources as string[] | undefined) ?? [];
-    if (payload.client_id !== caller.clientId && !ownResources.includes(String(payload.aud))) return;
+    const servesAudience = ownResources.some((own) => sameResource(own, String(payload.aud)));
+    if (payload.client_id !== caller.clientId && !servesAudience) return;
     const now = Math.floor(Date.now() / 1000);
     if (!(await options.registry.isActive(payload.jti, now))) return;
     ctx.body = {

@@ -39,11 +39,25 @@ export function composeDecision(
     );
   }
 
-  const granted = scopes.filter((_, index) => answers[index]?.allowed === true);
-  const allowed = scopes.length === 0 ? answers[0]?.allowed === true : granted.length > 0;
-  if (!allowed) return refusal(facts, scopes, answers, rules);
+  const cedarAllowed = scopes.length === 0 ? answers[0]?.allowed === true : answers.some((a) => a.allowed);
+  if (!cedarAllowed) return refusal(facts, scopes, answers, rules);
+  // A subject with no person behind it, in a mode that acts for a person: only rules that say so
+  // explicitly count (default deny), so a rule written for people never lets a machine pose as one.
+  const counted = actsForPersonLessSubject(facts)
+    ? answers.map((answer) => ({
+        ...answer,
+        allowed: answer.allowed && answer.determining.some((id) => rules.get(id)?.servesServiceSubjects),
+      }))
+    : answers;
+  const granted = scopes.filter((_, index) => counted[index]?.allowed === true);
+  const allowed = scopes.length === 0 ? counted[0]?.allowed === true : granted.length > 0;
+  if (!allowed) {
+    return deny('person_less_subject', [
+      `the subject "${facts.subject.sub}" has no person behind it, and no permitting rule requires context.subject_type == "service"`,
+    ]);
+  }
 
-  const permits = unique(answers.flatMap((answer) => (answer.allowed ? answer.determining : [])))
+  const permits = unique(counted.flatMap((answer) => (answer.allowed ? answer.determining : [])))
     .map((id) => rules.get(id))
     .filter((rule) => rule?.effect === 'permit') as RuleInfo[];
   const lifetimeSeconds = smallest(permits.map((rule) => rule.lifetimeSeconds)) ?? defaults.lifetimeSeconds;
@@ -93,6 +107,10 @@ function refusal(
     );
   }
   return deny(kind, reasons);
+}
+
+function actsForPersonLessSubject(facts: ExchangeFacts): boolean {
+  return facts.subjectType === 'service' && facts.mode !== 'service_identity';
 }
 
 function deny(kind: PolicyRefusal, reasons: string[]): PolicyDecision {

@@ -1,12 +1,29 @@
 /**
- * What the broker knows about one token-exchange request when it asks the policy. Everything here is
- * already verified: the client authenticated, the subject token validated, the chain built.
+ * How a token is issued: the three modes that act for the subject of a subject token, and
+ * `service_identity`, where a client asks for a token as itself (`client_credentials`).
+ */
+export type IssuanceMode = 'on_behalf_of' | 'restricted_user' | 'txn_token' | 'service_identity';
+
+/**
+ * What the broker knows about one token request when it asks the policy. Everything here is already
+ * verified: the client authenticated, the subject token validated, the chain built.
  */
 export interface ExchangeFacts {
-  /** The authenticated client asking for the exchange: the next actor in the chain. */
+  /** The authenticated client asking for the token: the next actor in the chain. */
   client: string;
-  /** The person (or service) the subject token is for. */
+  /** The person (or service) the subject token is for; the client itself for `service_identity`. */
   subject: { sub: string; tenant: string | null };
+  /**
+   * Whether a person stands behind the subject (`user`) or only a machine (`service`: an identity
+   * provider's client-credentials token, a broker service-identity token, or anything derived from
+   * one). Always `service` for `service_identity`.
+   *
+   * An engine must refuse the modes that act for a person (`on_behalf_of`, `restricted_user`,
+   * `txn_token`) for a `service` subject unless its policy explicitly allows it: the Cedar engine
+   * counts only permit rules whose `when` condition requires `context.subject_type == "service"`,
+   * and refuses with `person_less_subject` otherwise.
+   */
+  subjectType: 'user' | 'service';
   /** The client the user's original token was issued to: the agent, innermost in `act`. */
   agent: string;
   /** The one audience (resource URI) the new token is for. */
@@ -14,10 +31,11 @@ export interface ExchangeFacts {
   /**
    * `on_behalf_of`: delegation, the new token names the actors in `act`;
    * `restricted_user`: impersonation-style, no `act` (the "restricted user token" mode);
-   * `txn_token`: an Execution Identity Envelope issued as a Transaction Token.
+   * `txn_token`: an Execution Identity Envelope issued as a Transaction Token;
+   * `service_identity`: the client's own token (`client_credentials`), no subject token.
    */
-  mode: 'on_behalf_of' | 'restricted_user' | 'txn_token';
-  /** Number of actors in the resulting chain (agent excluded): 1 for the first hop. */
+  mode: IssuanceMode;
+  /** Number of actors in the resulting chain (agent excluded): 1 for the first hop, 0 for service identity. */
   depth: number;
   /** Actor client ids, current (outermost) first, agent excluded. */
   chain: readonly string[];
@@ -48,11 +66,18 @@ export interface PolicyDecision {
  * - `not_permitted`: no forbid matched, but no permit rule covered the request (or, with scopes
  *   requested, any of them);
  * - `depth_exceeded`: permitted, but the chain is deeper than the permitting rules' `@max_depth`;
- * - `evaluation_failed`: a rule or Cedar itself failed to evaluate, so the policy fails closed.
+ * - `evaluation_failed`: a rule or Cedar itself failed to evaluate, so the policy fails closed;
+ * - `person_less_subject`: permitted, but only by rules that do not explicitly allow a subject with
+ *   no person behind it (see `ExchangeFacts.subjectType`).
  */
-export type PolicyRefusal = 'forbidden' | 'not_permitted' | 'depth_exceeded' | 'evaluation_failed';
+export type PolicyRefusal =
+  | 'forbidden'
+  | 'not_permitted'
+  | 'depth_exceeded'
+  | 'evaluation_failed'
+  | 'person_less_subject';
 
-/** Decides exchanges. Implementations must be deterministic and side-effect free. */
+/** Decides token requests. Implementations must be deterministic and side-effect free. */
 export interface PolicyEngine {
   decide(facts: ExchangeFacts): PolicyDecision;
 }

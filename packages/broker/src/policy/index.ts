@@ -1,2 +1,8 @@
 export { type CedarPolicyEngineOptions, createCedarPolicyEngine } from './cedar-engine.ts';
-export type { ExchangeFacts, PolicyDecision, PolicyEngine, PolicyRefusal } from './facts.ts';
+export type {
+  ExchangeFacts,
+  IssuanceMode,
+  PolicyDecision,
+  PolicyEngine,
+  PolicyRefusal,
+} from './facts.ts';

@@ -8,6 +8,7 @@ import {
   validate,
 } from '@cedar-policy/cedar-wasm/nodejs';
 import { POLICY_SCHEMA } from './request-model.ts';
+import { requiresServiceSubject } from './service-subjects.ts';
 
 /** What the engine needs to know about one rule beyond what Cedar evaluates. */
 export interface RuleInfo {
@@ -17,6 +18,8 @@ export interface RuleInfo {
   lifetimeSeconds?: number;
   /** `@max_depth("…")`, on permit rules only. */
   maxDepth?: number;
+  /** A permit whose condition requires `context.subject_type == "service"` (see `requiresServiceSubject`). */
+  servesServiceSubjects: boolean;
 }
 
 export interface CompiledPolicySet {
@@ -91,7 +94,11 @@ function ruleInfo(policy: PolicyJson, text: string): RuleInfo {
       `every rule needs an @id("…") annotation so denials can name it; this one has none: ${excerpt(text)}`,
     );
   }
-  const rule: RuleInfo = { id, effect: policy.effect };
+  const rule: RuleInfo = {
+    id,
+    effect: policy.effect,
+    servesServiceSubjects: policy.effect === 'permit' && requiresServiceSubject(policy),
+  };
   for (const [name, field] of [
     ['lifetime', 'lifetimeSeconds'],
     ['max_depth', 'maxDepth'],

@@ -1,7 +1,7 @@
 import type { ExchangeFacts } from './facts.ts';
 
 /**
- * How one token exchange is put to Cedar. The schema is the contract operators write policies
+ * How one token request (an exchange, or a service-identity request) is put to Cedar. The schema is the contract operators write policies
  * against: policies are validated against it at startup, so a typo such as `context.scopes` or a
  * `context.depth == "3"` type mismatch is refused when the broker starts, not discovered as a rule
  * that silently never matches.
@@ -15,6 +15,7 @@ namespace Baton {
     resource: Audience,
     context: {
       mode: String,
+      subject_type: String,
       depth: Long,
       scope: String,
       subject: String,
@@ -31,7 +32,16 @@ export const AUDIENCE_TYPE = 'Baton::Audience';
 export const EXCHANGE_ACTION = { type: 'Baton::Action', id: 'exchange' } as const;
 
 /** The context attributes, in the fixed order memo keys use. */
-export const CONTEXT_ATTRIBUTES = ['mode', 'depth', 'scope', 'subject', 'tenant', 'agent', 'chain'] as const;
+export const CONTEXT_ATTRIBUTES = [
+  'mode',
+  'subject_type',
+  'depth',
+  'scope',
+  'subject',
+  'tenant',
+  'agent',
+  'chain',
+] as const;
 export type ContextAttribute = (typeof CONTEXT_ATTRIBUTES)[number];
 
 export type ContextValue = string | number | readonly string[];
@@ -41,6 +51,8 @@ export function contextValue(facts: ExchangeFacts, scope: string, attribute: Con
   switch (attribute) {
     case 'mode':
       return facts.mode;
+    case 'subject_type':
+      return facts.subjectType;
     case 'depth':
       return facts.depth;
     case 'scope':

@@ -1,13 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  type AuditSink,
-  auditEvent,
-  newSpanId,
-  newTraceId,
-  parentSpanIdFrom,
-  traceIdFrom,
-} from '@baton/audit';
-import {
   ACCEPTED_INPUT_TOKEN_TYPES,
   ACCESS_TOKEN_TYPE,
   JWT_TOKEN_TYPE,
@@ -18,14 +10,25 @@ import {
   type AccessTokenClaims,
   type ActClaim,
   actorsOf,
-  BearerError,
+  type CallerKindRule,
   parseAct,
   sameResource,
   withActor,
 } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { errors } from 'oidc-provider';
-import type { ExchangeFacts, PolicyEngine } from '../policy/facts.ts';
+import type { AudienceConfig } from '../audience.ts';
+import {
+  type AuditedGrantDependencies,
+  auditedGrant,
+  type Issued,
+  onwardTraceparent,
+  type RequestTrace,
+} from '../grants/audited-grant.ts';
+import { brokerResourceServer } from '../grants/broker-token.ts';
+import { type Parameters, requestedAudience, scopesOf, single } from '../grants/parameters.ts';
+import { policyRefusal } from '../grants/policy-refusal.ts';
+import { refuse } from '../grants/refusal.ts';
+import type { ExchangeFacts, IssuanceMode, PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { InputTokenError, type InputTokenVerifier } from './input-token.ts';
 
@@ -44,36 +47,13 @@ export const TOKEN_EXCHANGE_PARAMETERS = [
 /** RFC 8693 allows several `resource` / `audience` values; Baton then refuses more than one (one audience per token). */
 export const TOKEN_EXCHANGE_DUPLICATES = ['resource', 'audience'];
 
-export interface AudienceConfig {
-  /** The resource URI the issued token is for (its `aud`). */
-  resource: string;
-  /** Scopes the resource understands. */
-  scopes: readonly string[];
-  /**
-   * For a platform that wants its own grant (RFC 7523 JWT bearer, Entra-style on-behalf-of): the
-   * connector that obtains the platform's token for the person, after Baton's own checks and policy.
-   * Structurally a `PlatformConnector` from `@baton/connectors`.
-   */
-  platform?: PlatformTokenSource;
-}
-
-/** What the broker needs of a platform connector. */
-export interface PlatformTokenSource {
-  token(request: {
-    user: { sub: string; tenant: string | null };
-    scopes: readonly string[];
-    subjectToken?: string;
-    traceparent?: string;
-  }): Promise<{ accessToken: string; expiresAt: number; scope?: string }>;
-}
-
-export interface TokenExchangeDependencies {
-  issuer: string;
+export interface TokenExchangeDependencies extends AuditedGrantDependencies {
   inputs: InputTokenVerifier;
   audiences: readonly AudienceConfig[];
   policy: PolicyEngine;
   registry: TokenRegistry;
-  audit: AuditSink;
+  /** Tells a subject with a person behind it from a machine (`defaultCallerKind` unless configured). */
+  callerKind: CallerKindRule;
   envelopes?: EnvelopeIssuer;
   /** Upper bound on any issued token's lifetime, seconds. */
   maxLifetimeSeconds: number;
@@ -81,31 +61,12 @@ export interface TokenExchangeDependencies {
   pendingClaims: WeakMap<object, Record<string, unknown>>;
 }
 
-/** A refusal with the RFC 8693 error code and a stable private reason for the audit. */
-class Refusal extends Error {
-  readonly reason: string;
-  readonly oauthError: Error;
-  constructor(reason: string, oauthError: Error) {
-    super(oauthError.message);
-    this.reason = reason;
-    this.oauthError = oauthError;
-  }
-}
-
-const refuse = {
-  request: (reason: string, description: string) =>
-    new Refusal(reason, new errors.InvalidRequest(description)),
-  target: (reason: string, description: string) => new Refusal(reason, new errors.InvalidTarget(description)),
-  scope: (reason: string, description: string, scope = '') =>
-    new Refusal(reason, new errors.InvalidScope(description, scope)),
-};
-
 interface Progress {
   subject?: AccessTokenClaims;
   agent?: string;
   audience?: string;
   chain?: string[];
-  mode?: string;
+  mode?: IssuanceMode;
   requested?: string[];
 }
 
@@ -114,54 +75,30 @@ interface Progress {
  * client and checked that it may use this grant type).
  */
 export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
-  return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
-    const started = performance.now();
-    const incoming = ctx.get('traceparent');
-    const traceId = traceIdFrom(incoming) ?? newTraceId();
-    const span = { id: newSpanId(), parent: parentSpanIdFrom(incoming) };
-    const progress: Progress = {};
-    const client = ctx.oidc.client!;
-    try {
-      const result = await exchange(ctx, deps, progress, traceId);
-      await record(deps, client.clientId, progress, traceId, span, started, 'ok', undefined, result.scopes);
-      ctx.body = result.body;
-    } catch (error) {
-      const reason =
-        error instanceof Refusal
-          ? error.reason
-          : error instanceof BearerError
-            ? error.reason
-            : 'internal_error';
-      await record(
-        deps,
-        client.clientId,
-        progress,
-        traceId,
-        span,
-        started,
-        error instanceof Refusal ? 'denied' : 'error',
-        reason,
-        [],
-      );
-      if (error instanceof Refusal) throw error.oauthError;
-      if (error instanceof BearerError && error.status === 503) {
-        throw new errors.InvalidRequest(
-          'a trusted issuer could not be reached to validate the subject token; try again later',
-          503,
-        );
-      }
-      throw error;
-    }
-  };
+  return auditedGrant<Progress>(deps, {
+    progress: () => ({}),
+    issue: (ctx, progress, trace) => exchange(ctx, deps, progress, trace),
+    describe: (progress, clientId) => ({
+      initiator: {
+        sub: progress.subject?.subject ?? '(unverified)',
+        tenant: progress.subject ? tenantOf(progress.subject) : null,
+      },
+      agent: progress.agent ?? progress.subject?.clientId ?? '(unknown)',
+      audience: progress.audience,
+      mode: progress.mode ?? 'on_behalf_of',
+      chain: progress.chain ?? [clientId],
+      requested: progress.requested,
+    }),
+  });
 }
 
 async function exchange(
   ctx: KoaContextWithOIDC,
   deps: TokenExchangeDependencies,
   progress: Progress,
-  traceId: string,
-) {
-  const params = ctx.oidc.params as Record<string, string | string[] | undefined>;
+  trace: RequestTrace,
+): Promise<Issued> {
+  const params = ctx.oidc.params as Parameters;
   const client = ctx.oidc.client!;
   const now = Math.floor(Date.now() / 1000);
 
@@ -190,19 +127,7 @@ async function exchange(
       'this broker is not configured to issue Transaction Tokens',
     );
   }
-  const targets = [...list(params.resource), ...list(params.audience)];
-  if (targets.length !== 1) {
-    throw refuse.target(
-      'audience_count',
-      'exactly one resource or audience is required: a token has one audience',
-    );
-  }
-  const audience = deps.audiences.find((candidate) => sameResource(candidate.resource, targets[0]!));
-  if (!audience)
-    throw refuse.target(
-      'audience_unknown',
-      'the requested audience is not one this broker issues tokens for',
-    );
+  const audience = requestedAudience(params, deps.audiences);
   progress.audience = audience.resource;
   const mode =
     requestedType === TXN_TOKEN_TYPE ? 'txn_token' : (single(params.delegation_mode) ?? 'on_behalf_of');
@@ -244,27 +169,41 @@ async function exchange(
   }
 
   // 4. No laundering: the subject token must have been issued to this client (its resource is in the
-  //    token's audience), or name it in `may_act`.
-  const mayAct = subject.claims.claims.may_act as { sub?: unknown } | undefined;
-  if (mayAct !== undefined && mayAct?.sub !== client.clientId) {
-    throw refuse.request('may_act_mismatch', 'subject_token names another party in may_act');
+  //    token's audience), or name it in `may_act`. RFC 8693 §4.4 identifies the actor by `sub` and
+  //    `iss` together; this client is (`sub` = its client id, `iss` = this broker). A `may_act` without
+  //    `iss` is refused: a bare `sub` could name a party of the same id at any other issuer.
+  const mayAct = subject.claims.claims.may_act as { sub?: unknown; iss?: unknown } | undefined;
+  if (mayAct !== undefined) {
+    if (mayAct?.sub !== client.clientId || (mayAct.iss !== undefined && mayAct.iss !== deps.issuer)) {
+      throw refuse.request('may_act_mismatch', 'subject_token names another party in may_act');
+    }
+    if (mayAct.iss === undefined) {
+      throw refuse.request(
+        'may_act_issuer_missing',
+        'may_act must identify the actor by sub and iss (RFC 8693 section 4.4)',
+      );
+    }
   }
   const ownResources = (client.metadata().baton_resources as string[] | undefined) ?? [];
   const issuedForClient = subject.claims.audience.some((aud) =>
     ownResources.some((own) => sameResource(own, aud)),
   );
-  if (!issuedForClient && mayAct?.sub !== client.clientId) {
+  if (!issuedForClient && mayAct === undefined) {
     throw refuse.request('subject_not_for_client', 'subject_token was not issued for this client');
   }
 
-  // 5. The chain: the agent innermost, then each service, this client outermost.
+  // 5. The chain: the agent innermost, then each service, this client outermost. A broker-issued
+  //    subject carries its chain in `act`, except a service-identity token, which starts one.
+  const { claims } = subject.claims;
   let previous: ActClaim | undefined;
-  try {
-    previous = subject.brokerIssued
-      ? parseAct(subject.claims.claims.act)
-      : { sub: subject.claims.clientId, iss: subject.claims.issuer };
-  } catch {
-    throw refuse.request('act_malformed', 'subject_token carries a malformed act claim');
+  if (!subject.brokerIssued || (claims.act === undefined && deps.callerKind(subject.claims) === 'service')) {
+    previous = { sub: subject.claims.clientId, iss: subject.claims.issuer };
+  } else {
+    try {
+      previous = parseAct(claims.act);
+    } catch {
+      throw refuse.request('act_malformed', 'subject_token carries a malformed act claim');
+    }
   }
   if (!previous)
     throw refuse.request('act_missing', 'a broker-issued subject_token must carry its delegation chain');
@@ -281,27 +220,34 @@ async function exchange(
   progress.agent = agent;
   progress.chain = actors.map((actor) => actor.sub);
 
-  // 6. Scopes: never wider than the subject token, at any hop.
+  // 6. Whether a person stands behind the subject: one rule for every hop, asked of the client the
+  //    chain started from (the agent), so a person-less token stays person-less however far it goes.
+  //    The issued token then names the machine by that client id (RFC 9068 §2.2), whatever `sub` its
+  //    identity provider used, so the next hop reaches the same answer.
+  const subjectType = deps.callerKind({ ...subject.claims, clientId: agent });
+  const sub = subjectType === 'service' ? agent : subject.claims.subject;
+  const tenant = tenantOf(subject.claims);
+
+  // 7. Scopes: never wider than the subject token, at any hop.
   const subjectScopes = new Set(subject.claims.scopes);
   const requestedParam = single(params.scope);
-  const requested = requestedParam
-    ? [...new Set(requestedParam.split(' ').filter(Boolean))]
-    : [...subjectScopes];
+  const requested = requestedParam ? scopesOf(requestedParam) : [...subjectScopes];
   progress.requested = requested;
   const wider = requested.filter((scope) => !subjectScopes.has(scope));
   if (wider.length > 0) {
     throw refuse.scope(
       'scope_wider_than_subject',
-      `requested scope exceeds the subject token: ${wider.join(' ')}`,
+      'requested scope exceeds the subject token',
       wider.join(' '),
     );
   }
   const understood = requested.filter((scope) => audience.scopes.includes(scope));
 
-  // 7. Declared policy.
+  // 8. Declared policy.
   const facts: ExchangeFacts = {
     client: client.clientId,
-    subject: { sub: subject.claims.subject, tenant: tenantOf(subject.claims) },
+    subject: { sub, tenant },
+    subjectType,
     agent,
     audience: audience.resource,
     mode,
@@ -310,36 +256,17 @@ async function exchange(
     scopes: understood,
   };
   const decision = deps.policy.decide(facts);
-  if (!decision.allowed) {
-    // Classified on the decision's structured kind, never on its reasons: those quote operator-chosen
-    // rule ids and client ids, which may contain any words.
-    const because = decision.reasons.join('; ');
-    if (decision.refusal === 'depth_exceeded') throw refuse.request('depth_exceeded', because);
-    if (
-      decision.refusal === 'not_permitted' &&
-      understood.length > 0 &&
-      permitsOtherScopes(deps.policy, facts, audience)
-    ) {
-      throw refuse.scope(
-        'scope_not_permitted',
-        `policy permits none of the requested scopes: ${because}`,
-        understood.join(' '),
-      );
-    }
-    if (mode === 'restricted_user')
-      throw refuse.request('impersonation_not_allowed', `impersonation is not allowed: ${because}`);
-    throw refuse.target('policy_denied', because);
-  }
+  if (!decision.allowed) throw policyRefusal(deps.policy, facts, audience, decision);
   const granted = decision.grantedScopes;
   if (understood.length > 0 && granted.length === 0) {
     throw refuse.scope(
       'scope_not_permitted',
-      'policy permits none of the requested scopes',
+      'the declared policy permits none of the requested scopes',
       understood.join(' '),
     );
   }
 
-  // 8. Lifetime: the policy's, never beyond the subject's. Whole seconds, rounded down (an `exp` may
+  // 9. Lifetime: the policy's, never beyond the subject's. Whole seconds, rounded down (an `exp` may
   //    carry a fraction), so no token outlives its subject and every issuer accepts it.
   const lifetime = Math.floor(
     Math.min(decision.lifetimeSeconds, deps.maxLifetimeSeconds, subject.claims.expiresAt - now),
@@ -350,29 +277,26 @@ async function exchange(
     ? (await deps.registry.find(subject.claims.tokenId!))!.root
     : `${subject.claims.issuer}#${subject.claims.tokenId ?? createHash('sha256').update(subjectToken).digest('base64url')}`;
 
-  // 9. Issue.
+  // 10. Issue.
   if (audience.platform && mode === 'on_behalf_of') {
-    const traceparent = ctx.get('traceparent');
     let platformToken: { accessToken: string; expiresAt: number; scope?: string };
     try {
       platformToken = await audience.platform.token({
-        user: { sub: subject.claims.subject, tenant: tenantOf(subject.claims) },
+        user: { sub, tenant },
         scopes: granted,
         subjectToken,
-        ...(traceparent ? { traceparent } : {}),
+        traceparent: onwardTraceparent(trace),
       });
     } catch (error) {
-      const code = (error as { code?: string }).code;
+      const code = (error as { code?: string }).code ?? 'error';
       if (code === 'ERR_CONNECTOR_UNAVAILABLE') {
-        throw new Refusal(
+        throw refuse.unavailable(
           'platform_unavailable',
-          new errors.InvalidRequest('the platform could not be reached; try again later', 503),
+          'the platform could not be reached; try again later',
+          code,
         );
       }
-      throw refuse.target(
-        'platform_refused',
-        `the platform refused a token for this person (${code ?? 'error'})`,
-      );
+      throw refuse.target('platform_refused', 'the platform refused a token for this person', code);
     }
     return {
       scopes: granted,
@@ -394,9 +318,9 @@ async function exchange(
     // carries the exchange's own trace id, so it and the audit record of this exchange correlate.
     const { envelope, token } = deps.envelopes!.mint(
       {
-        actor: { type: 'user', sub: subject.claims.subject, tenant: tenantOf(subject.claims) },
+        actor: { type: subjectType, sub, tenant },
         agent: { type: 'ai_agent', id: agent, client_id: agent },
-        session: { id: sessionOf(subject.claims, root), trace_id: traceId },
+        session: { id: sessionOf(subject.claims, root), trace_id: trace.traceId },
         authorization: { scopes: granted, confidence: 'medium' },
         delegation: { mode: 'service_identity', allowed: [audience.resource] },
       },
@@ -415,30 +339,24 @@ async function exchange(
   }
   const { provider } = ctx.oidc;
   const token = new provider.AccessToken({
-    accountId: subject.claims.subject,
+    accountId: sub,
     client,
     scope: granted.join(' ') || undefined,
     gty: 'token_exchange',
     expiresIn: lifetime,
-    resourceServer: new provider.ResourceServer(audience.resource, {
-      audience: audience.resource,
-      scope: audience.scopes.join(' '),
-      accessTokenFormat: 'jwt',
-      accessTokenTTL: lifetime,
-      jwt: { sign: { alg: 'ES256' } },
-    }),
-  } as never) as unknown as { save(): Promise<string>; jti: string; exp: number; expiration: number };
+    resourceServer: brokerResourceServer(provider, audience, lifetime),
+  } as never) as unknown as { save(): Promise<string>; jti: string };
   deps.pendingClaims.set(token, {
     ...(mode === 'on_behalf_of' ? { act } : {}),
-    ...(tenantOf(subject.claims) ? { tenant: tenantOf(subject.claims) } : {}),
-    ...(typeof subject.claims.claims.sid === 'string' ? { sid: subject.claims.claims.sid } : {}),
+    ...(tenant ? { tenant } : {}),
+    ...(typeof claims.sid === 'string' ? { sid: claims.sid } : {}),
   });
   const value = await token.save();
   await deps.registry.record({
     jti: token.jti,
     parent: subject.brokerIssued ? subject.claims.tokenId! : null,
     root,
-    subject: subject.claims.subject,
+    subject: sub,
     clientId: client.clientId,
     audience: audience.resource,
     exp: now + lifetime,
@@ -455,17 +373,6 @@ async function exchange(
   };
 }
 
-/**
- * Whether the policy would let this client have this audience, in this mode, with some scope other
- * than the ones it asked for: then the refusal is about the scopes (invalid_scope), not the target.
- */
-function permitsOtherScopes(policy: PolicyEngine, facts: ExchangeFacts, audience: AudienceConfig): boolean {
-  const others = audience.scopes.filter((scope) => !facts.scopes.includes(scope));
-  if (others.length === 0) return false;
-  const probe = policy.decide({ ...facts, scopes: others });
-  return probe.allowed || probe.refusal === 'depth_exceeded';
-}
-
 async function verifyInput(deps: TokenExchangeDependencies, token: string, role: 'subject' | 'actor') {
   try {
     return await deps.inputs.verify(token, role);
@@ -475,42 +382,6 @@ async function verifyInput(deps: TokenExchangeDependencies, token: string, role:
   }
 }
 
-async function record(
-  deps: TokenExchangeDependencies,
-  clientId: string,
-  progress: Progress,
-  traceId: string,
-  span: { id: string; parent: string | undefined },
-  started: number,
-  outcome: 'ok' | 'denied' | 'error',
-  reason: string | undefined,
-  granted: readonly string[],
-): Promise<void> {
-  const subject = progress.subject;
-  await deps.audit.write(
-    auditEvent({
-      action: 'token.exchange',
-      component: deps.issuer,
-      trace_id: traceId,
-      initiator: { sub: subject?.subject ?? '(unverified)', tenant: subject ? tenantOf(subject) : null },
-      agent: {
-        id: progress.agent ?? subject?.clientId ?? '(unknown)',
-        client_id: progress.agent ?? subject?.clientId ?? '(unknown)',
-      },
-      target: { type: 'audience', name: progress.audience ?? '(none)' },
-      delegation_mode: progress.mode ?? 'on_behalf_of',
-      scopes: granted,
-      outcome,
-      ...(reason ? { reason } : {}),
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      chain: progress.chain ?? [clientId],
-      ...(progress.requested ? { scopes_requested: progress.requested } : {}),
-      span_id: span.id,
-      ...(span.parent ? { parent_span_id: span.parent } : {}),
-    }),
-  );
-}
-
 function tenantOf(claims: AccessTokenClaims): string | null {
   const raw = claims.claims;
   return typeof raw.tenant === 'string' ? raw.tenant : typeof raw.tid === 'string' ? raw.tid : null;
@@ -518,14 +389,4 @@ function tenantOf(claims: AccessTokenClaims): string | null {
 
 function sessionOf(claims: AccessTokenClaims, root: string): string {
   return typeof claims.claims.sid === 'string' ? claims.claims.sid : root;
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  if (Array.isArray(value)) return value.length === 1 ? value[0] : undefined;
-  return value === '' ? undefined : value;
-}
-
-function list(value: string | string[] | undefined): string[] {
-  if (value === undefined || value === '') return [];
-  return Array.isArray(value) ? value : [value];
 }

@@ -1,0 +1,23 @@
+/** A resource the broker issues tokens for. */
+export interface AudienceConfig {
+  /** The resource URI the issued token is for (its `aud`). */
+  resource: string;
+  /** Scopes the resource understands. */
+  scopes: readonly string[];
+  /**
+   * For a platform that wants its own grant (RFC 7523 JWT bearer, Entra-style on-behalf-of): the
+   * connector that obtains the platform's token for the person, after Baton's own checks and policy.
+   * Structurally a `PlatformConnector` from `@baton/connectors`.
+   */
+  platform?: PlatformTokenSource;
+}
+
+/** What the broker needs of a platform connector. */
+export interface PlatformTokenSource {
+  token(request: {
+    user: { sub: string; tenant: string | null };
+    scopes: readonly string[];
+    subjectToken?: string;
+    traceparent?: string;
+  }): Promise<{ accessToken: string; expiresAt: number; scope?: string }>;
+}

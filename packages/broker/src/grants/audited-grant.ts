@@ -1,0 +1,206 @@
+import {
+  type AuditSink,
+  auditEvent,
+  continueTrace,
+  newSpanId,
+  type TraceLink,
+  traceparent,
+} from '@baton/audit';
+import { BearerError } from '@baton/resource-server';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import { Refusal } from './refusal.ts';
+
+/** Where the broker writes what a response must not carry: refusal detail, unexpected failures. */
+export interface BrokerLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+export const SILENT_LOGGER: BrokerLogger = { warn() {}, error() {} };
+
+/** The trace one token request files its audit event under (see `continueTrace`). */
+export interface RequestTrace {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  link?: TraceLink;
+}
+
+/**
+ * The incoming `traceparent` is joined only for a client the operator marked `baton_trace_trusted`
+ * (static configuration or an approval): anyone else could pick another person's trace id and file
+ * its requests under it. Otherwise the request gets a fresh trace that links to what it sent.
+ */
+export function traceOf(ctx: KoaContextWithOIDC): RequestTrace {
+  const trusted = ctx.oidc.client?.metadata().baton_trace_trusted === true;
+  const { traceId, parentSpanId, link } = continueTrace(ctx.get('traceparent'), trusted);
+  return {
+    traceId,
+    spanId: newSpanId(),
+    ...(parentSpanId ? { parentSpanId } : {}),
+    ...(link ? { link } : {}),
+  };
+}
+
+/** The `traceparent` for calls the broker makes while serving this request. */
+export function onwardTraceparent(trace: RequestTrace): string {
+  return traceparent(trace.traceId, trace.spanId);
+}
+
+/** What the audit event of one token request says, as far as the request got. */
+export interface AuditedRequest {
+  initiator: { sub: string; tenant: string | null };
+  agent: string;
+  audience: string | undefined;
+  mode: string;
+  chain: readonly string[];
+  requested: readonly string[] | undefined;
+}
+
+export interface AuditedGrantDependencies {
+  /** The broker's issuer: the audit events' `component`. */
+  issuer: string;
+  audit: AuditSink;
+  logger: BrokerLogger;
+}
+
+export interface Issued {
+  body: Record<string, unknown>;
+  scopes: readonly string[];
+}
+
+/**
+ * The frame every grant of the broker runs in: one audit event per request, allowed or refused, in
+ * the same shape (`token.exchange`, with the mode, chain, audience, scopes asked and granted, a stable
+ * reason); refusal detail goes to the log, the client gets the RFC error with a public description.
+ *
+ * `issue` records what it has verified in `progress` as it goes, so a refusal is audited with
+ * everything known at that point; `describe` turns that into the event.
+ */
+export function auditedGrant<Progress>(
+  deps: AuditedGrantDependencies,
+  grant: {
+    progress(): Progress;
+    issue(ctx: KoaContextWithOIDC, progress: Progress, trace: RequestTrace): Promise<Issued>;
+    describe(progress: Progress, clientId: string): AuditedRequest;
+  },
+) {
+  return async function handle(ctx: KoaContextWithOIDC): Promise<void> {
+    const started = performance.now();
+    const clientId = ctx.oidc.client!.clientId;
+    const trace = traceOf(ctx);
+    const progress = grant.progress();
+    const write = (
+      outcome: 'ok' | 'denied' | 'error',
+      reason: string | undefined,
+      scopes: readonly string[],
+    ) => writeEvent(deps, grant.describe(progress, clientId), trace, started, outcome, reason, scopes);
+    let issued: Issued;
+    try {
+      issued = await grant.issue(ctx, progress, trace);
+    } catch (error) {
+      const reason =
+        error instanceof Refusal
+          ? error.reason
+          : error instanceof BearerError
+            ? error.reason
+            : 'internal_error';
+      const refused = error instanceof Refusal;
+      const fields = { reason, client_id: clientId, trace_id: trace.traceId };
+      if (refused) {
+        deps.logger.warn(
+          error.detail ? { ...fields, detail: error.detail } : fields,
+          'token request refused',
+        );
+      } else {
+        deps.logger.error(
+          { ...fields, err_name: (error as Error)?.name, err_message: (error as Error)?.message },
+          'token request failed',
+        );
+      }
+      await write(refused ? 'denied' : 'error', reason, []);
+      throw publicError(error);
+    }
+    await write('ok', undefined, issued.scopes);
+    ctx.body = issued.body;
+  };
+}
+
+/** What the client is told: the RFC error and its public description, never the private detail. */
+function publicError(error: unknown): unknown {
+  if (error instanceof Refusal) return error.oauthError;
+  if (error instanceof BearerError && error.status === 503) {
+    return new errors.InvalidRequest(
+      'a trusted issuer could not be reached to validate the subject token; try again later',
+      503,
+    );
+  }
+  return error;
+}
+
+async function writeEvent(
+  deps: AuditedGrantDependencies,
+  request: AuditedRequest,
+  trace: RequestTrace,
+  started: number,
+  outcome: 'ok' | 'denied' | 'error',
+  reason: string | undefined,
+  granted: readonly string[],
+): Promise<void> {
+  await deps.audit.write(
+    auditEvent({
+      action: 'token.exchange',
+      component: deps.issuer,
+      trace_id: trace.traceId,
+      initiator: request.initiator,
+      agent: { id: request.agent, client_id: request.agent },
+      target: { type: 'audience', name: request.audience ?? '(none)' },
+      delegation_mode: request.mode,
+      scopes: granted,
+      outcome,
+      ...(reason ? { reason } : {}),
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      chain: request.chain,
+      ...(request.requested ? { scopes_requested: request.requested } : {}),
+      span_id: trace.spanId,
+      ...(trace.parentSpanId ? { parent_span_id: trace.parentSpanId } : {}),
+      ...(trace.link ? { linked_trace: trace.link } : {}),
+    }),
+  );
+}
+
+/**
+ * Audits a token request refused before any grant ran: the client asked for a grant type it is not
+ * registered for (for `client_credentials`: one the operator did not approve).
+ */
+export async function auditGrantTypeRefusal(
+  deps: AuditedGrantDependencies,
+  ctx: KoaContextWithOIDC,
+  mode: string,
+  reason: string,
+): Promise<void> {
+  const started = performance.now();
+  const clientId = ctx.oidc.client!.clientId;
+  const params = ctx.oidc.params as Record<string, unknown>;
+  const trace = traceOf(ctx);
+  deps.logger.warn({ reason, client_id: clientId, trace_id: trace.traceId }, 'token request refused');
+  const scope = typeof params.scope === 'string' ? params.scope : undefined;
+  await writeEvent(
+    deps,
+    {
+      initiator: { sub: mode === 'service_identity' ? clientId : '(unverified)', tenant: null },
+      agent: clientId,
+      // Not looked up: what the client named is not written to the audit as if it were an audience.
+      audience: undefined,
+      mode,
+      chain: [clientId],
+      requested: scope === undefined ? undefined : [...new Set(scope.split(' ').filter(Boolean))],
+    },
+    trace,
+    started,
+    'denied',
+    reason,
+    [],
+  );
+}

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { sameResource } from '@baton/resource-server';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+
+/**
+ * What the operator lets a client declare about itself. A statically configured client is approved
+ * for everything it declares (the operator wrote it); a self-registered client (RFC 7591) only for
+ * what the initial access token it registered with carries; a Client ID Metadata Document client
+ * only for what the operator listed for its client id. Nothing is approved by default.
+ */
+export interface ClientApproval {
+  /** Resource URIs it may declare in `baton_resources` (tokens for them are its to exchange and introspect). */
+  resources?: readonly string[];
+  /** Whether it may register the `client_credentials` grant (service identity). */
+  clientCredentials?: boolean;
+  /** Scopes it may declare in `scope`: the most it may ask for as itself (service identity). */
+  scopes?: readonly string[];
+  /** Whether it may declare `baton_trace_trusted: true` (its `traceparent` is joined, not linked). */
+  traceTrusted?: boolean;
+}
+
+/** An RFC 7591 §3 initial access token that carries an approval (an oidc-provider registration policy). */
+export interface RegistrationApproval extends ClientApproval {
+  /** Names the approval (in the broker's log, and in the registration access tokens issued under it). */
+  name: string;
+  /** The initial access token, a secret of at least 16 characters; registering with it grants the approval. */
+  initialAccessToken: string;
+}
+
+/** Why self-declared metadata was refused: a stable reason for the log, the RFC 7591 error for the client. */
+export class UnapprovedMetadata extends errors.InvalidClientMetadata {
+  readonly reason: string;
+  constructor(reason: string, description: string, detail: string) {
+    super(description, { detail });
+    this.reason = reason;
+  }
+}
+
+/**
+ * Refuses metadata a client declares about itself beyond its approval (`undefined`: none). Called
+ * before oidc-provider validates the metadata's types, so a value of the wrong type is left to that.
+ */
+export function assertWithinApproval(
+  metadata: Record<string, unknown>,
+  approval: ClientApproval | undefined,
+): void {
+  const grantTypes = metadata.grant_types;
+  if (
+    Array.isArray(grantTypes) &&
+    grantTypes.includes('client_credentials') &&
+    !approval?.clientCredentials
+  ) {
+    throw new UnapprovedMetadata(
+      'client_credentials_not_approved',
+      "the client_credentials grant needs the operator's approval",
+      'grant_types includes client_credentials',
+    );
+  }
+  const resources = metadata.baton_resources;
+  if (Array.isArray(resources)) {
+    const unapproved = resources.filter(
+      (resource) =>
+        typeof resource !== 'string' ||
+        !(approval?.resources ?? []).some((approved) => sameResource(approved, resource)),
+    );
+    if (unapproved.length > 0) {
+      throw new UnapprovedMetadata(
+        'resources_not_approved',
+        'baton_resources lists a resource this registration is not approved for',
+        `baton_resources not approved: ${unapproved.map(String).join(' ')}`,
+      );
+    }
+  }
+  if (typeof metadata.scope === 'string') {
+    const unapproved = metadata.scope
+      .split(' ')
+      .filter((scope) => scope !== '' && !(approval?.scopes ?? []).includes(scope));
+    if (unapproved.length > 0) {
+      throw new UnapprovedMetadata(
+        'scope_not_approved',
+        'scope lists a scope this registration is not approved for',
+        `scope not approved: ${unapproved.join(' ')}`,
+      );
+    }
+  }
+  if (metadata.baton_trace_trusted === true && !approval?.traceTrusted) {
+    throw new UnapprovedMetadata(
+      'trace_trust_not_approved',
+      "baton_trace_trusted needs the operator's approval",
+      'baton_trace_trusted: true',
+    );
+  }
+}
+
+const NO_APPROVAL = 'baton:no-approval';
+const policyName = (approval: RegistrationApproval) => `baton:approval:${approval.name}`;
+
+/**
+ * oidc-provider registration policies, one per approval and one for the plain initial access token
+ * (no approval). They run on every registration with an initial access token and on every update
+ * with the registration access token issued then (oidc-provider carries the policy over).
+ */
+export function registrationPolicies(
+  approvals: readonly RegistrationApproval[],
+): Record<string, (ctx: unknown, properties: Record<string, unknown>) => void> {
+  const policies: Record<string, (ctx: unknown, properties: Record<string, unknown>) => void> = {
+    [NO_APPROVAL]: (_ctx, properties) => assertWithinApproval(properties, undefined),
+  };
+  for (const approval of approvals) {
+    policies[policyName(approval)] = (_ctx, properties) => assertWithinApproval(properties, approval);
+  }
+  return policies;
+}
+
+/**
+ * The `InitialAccessToken` store: the tokens the operator configured, each with its policy, held in
+ * memory by every instance alike and never written to the shared store (nothing stale to outlive a
+ * configuration change, no token at rest). Looked up by hash, so the lookup's timing says nothing
+ * about the token.
+ */
+export function initialAccessTokenAdapter(
+  plain: string | undefined,
+  approvals: readonly RegistrationApproval[],
+): Adapter {
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const byHash = new Map<string, AdapterPayload>();
+  const add = (token: string, policy: string) => {
+    const key = hash(token);
+    if (byHash.has(key)) throw new TypeError('startBroker: two initial access tokens are the same');
+    byHash.set(key, { jti: token, kind: 'InitialAccessToken', iat: issuedAt, policies: [policy] });
+  };
+  if (plain) add(plain, NO_APPROVAL);
+  for (const approval of approvals) add(approval.initialAccessToken, policyName(approval));
+  return {
+    async find(id) {
+      return byHash.get(hash(id));
+    },
+    async upsert() {
+      throw new Error('initial access tokens are configured, not issued');
+    },
+    async findByUid() {
+      return undefined;
+    },
+    async findByUserCode() {
+      return undefined;
+    },
+    async consume() {},
+    async destroy() {},
+    async revokeByGrantId() {},
+  };
+}
+
+function hash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/** Refuses approvals that could not be told apart or honoured, when the broker is built. */
+export function checkApprovals(approvals: readonly RegistrationApproval[]): void {
+  const names = new Set<string>();
+  for (const approval of approvals) {
+    if (typeof approval?.name !== 'string' || !/^[\w.-]+$/.test(approval.name)) {
+      throw new TypeError('startBroker: every registration approval needs a name (letters, digits, ., _, -)');
+    }
+    if (names.has(approval.name))
+      throw new TypeError(`startBroker: two registration approvals are named ${approval.name}`);
+    names.add(approval.name);
+    if (typeof approval.initialAccessToken !== 'string' || approval.initialAccessToken.length < 16) {
+      throw new TypeError(
+        `startBroker: registration approval ${approval.name} needs an initialAccessToken of at least 16 characters`,
+      );
+    }
+    for (const resource of approval.resources ?? []) {
+      if (!URL.canParse(resource)) {
+        throw new TypeError(
+          `startBroker: registration approval ${approval.name} lists a resource that is not an absolute URI`,
+        );
+      }
+    }
+  }
+}
