@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type RefusalLogger, serveNodeRequests } from '@baton/resource-server/node';
+import { serveNodeRequests } from '@baton/resource-server/node';
 import { type ConsoleOptions, createConsole } from './console.ts';
 
 export interface StartConsoleOptions extends ConsoleOptions {
