@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
 import type { EnvelopeIssuer } from '@baton/envelope';
@@ -29,6 +30,7 @@ import {
 import type { Logger } from 'pino';
 import { type DownstreamOptions, indexServices } from './downstream/services.ts';
 import { TokenCache } from './downstream/token-cache.ts';
+import { frozenClaims } from './frozen-claims.ts';
 import {
   claimsFormEnvelope,
   type DelegationPolicy,
@@ -40,7 +42,12 @@ import {
   type InputOf,
   registerIdentityToolWith,
 } from './identity-tool.ts';
-import { type BoundaryAccess, BoundaryRequestContext, type BoundarySettings } from './request-context.ts';
+import {
+  type BoundaryAccess,
+  BoundaryRequestContext,
+  type BoundarySettings,
+  type OpenedRequest,
+} from './request-context.ts';
 
 export interface IdentityBoundaryOptions {
   /** This MCP server's canonical resource URI (RFC 8707), e.g. `https://orders.example/mcp`. Required. */
@@ -125,7 +132,12 @@ export class IdentityBoundary {
    * The caller's token per request context, for the broker's subject token. Held by this instance
    * only: a context from another boundary, or one built by hand, opens nothing.
    */
-  readonly #sealedTokens = new WeakMap<BoundaryRequestContext, string>();
+  readonly #sealed = new WeakMap<BoundaryRequestContext, Omit<OpenedRequest, 'settings'>>();
+  /**
+   * The request context of the MCP request being served. A wrapper opens only this one: a context
+   * kept from another request (another person's, or an expired one) opens nothing.
+   */
+  readonly #inFlight = new AsyncLocalStorage<BoundaryRequestContext>();
   /** Handed to the wrappers this boundary registers, and to nothing else (see `BoundaryAccess`). */
   readonly #access: BoundaryAccess;
 
@@ -198,11 +210,14 @@ export class IdentityBoundary {
     this.#acceptServices = serviceCallers === 'accept';
     this.#trustedTraceCallers = new Set(options.trustedTraceCallers ?? []);
     const settings = this.#settings;
-    const sealedTokens = this.#sealedTokens;
+    const sealed = this.#sealed;
+    const inFlight = this.#inFlight;
     this.#access = Object.freeze({
-      open(context: BoundaryRequestContext) {
-        const subjectToken = sealedTokens.get(context);
-        return subjectToken === undefined ? undefined : { settings, subjectToken };
+      open(context: BoundaryRequestContext): OpenedRequest | undefined {
+        if (inFlight.getStore() !== context) return undefined;
+        const request = sealed.get(context);
+        if (request === undefined || request.claims.expiresAt * 1000 <= Date.now()) return undefined;
+        return { settings, ...request };
       },
     });
   }
@@ -226,13 +241,11 @@ export class IdentityBoundary {
     return registerIdentityToolWith(this.#access, server, name, config, handler);
   }
 
-  /**
-   * Validates the request's bearer token. Returns the request context, or throws `BearerError`.
-   * Exposed for hosts that route themselves; `protect` is the usual entry.
-   */
-  async authenticate(request: Request): Promise<BoundaryRequestContext> {
+  /** Validates the request's bearer token. Returns the sealed request context, or throws `BearerError`. */
+  async #authenticate(request: Request): Promise<BoundaryRequestContext> {
     const token = extractBearerToken(request.headers.get('authorization'));
-    const claims = await this.#verifier.verify(token);
+    // Frozen all the way down: the context that carries these claims is readable by any SDK code.
+    const claims = frozenClaims(await this.#verifier.verify(token));
     let delegation: ReturnType<typeof delegationOf>;
     try {
       delegation = delegationOf(claims);
@@ -262,14 +275,16 @@ export class IdentityBoundary {
         'the access token claims cannot form an execution identity envelope',
       );
     }
+    const traceparent = request.headers.get('traceparent') ?? undefined;
+    // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
+    const traceTrusted = delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
     const context = new BoundaryRequestContext({
       claims,
       callerKind,
-      traceparent: request.headers.get('traceparent'),
-      // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
-      traceTrusted: delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId),
+      traceparent: traceparent ?? null,
+      traceTrusted,
     });
-    this.#sealedTokens.set(context, token);
+    this.#sealed.set(context, { subjectToken: token, claims, callerKind, traceparent, traceTrusted });
     return context;
   }
 
@@ -310,7 +325,7 @@ export class IdentityBoundary {
       if (path !== resourcePath) return Response.json({ error: 'not_found' }, { status: 404 });
       let context: BoundaryRequestContext;
       try {
-        context = await this.authenticate(request);
+        context = await this.#authenticate(request);
       } catch (error) {
         this.#logRefusal(error);
         return bearerErrorResponse(error, {
@@ -318,9 +333,12 @@ export class IdentityBoundary {
           scopes: this.#challengeScopes,
         });
       }
-      return mcp.fetch(withoutAuthorization(request), {
-        authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl),
-      });
+      // Tools open the context only while this request is served (see `#inFlight`).
+      return this.#inFlight.run(context, () =>
+        mcp.fetch(withoutAuthorization(request), {
+          authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl),
+        }),
+      );
     };
     return { fetch };
   }

@@ -23,12 +23,7 @@ import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { envelopeBodyFromClaims } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
-import {
-  type BoundaryAccess,
-  type BoundaryRequestContext,
-  boundaryContextOf,
-  type OpenedRequest,
-} from './request-context.ts';
+import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from './telemetry.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
@@ -76,6 +71,9 @@ export type IdentityToolHandler<Input> = (
   context: ToolContext,
 ) => CallToolResult | Promise<CallToolResult>;
 
+/** RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
 /**
  * Registers an identity tool for `access`'s boundary. Called by `IdentityBoundary.registerTool`, which
  * alone holds an access object; without one this function can open no request.
@@ -90,6 +88,12 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
 ): RegisteredTool {
   if (!Array.isArray(config?.scopes)) throw new TypeError(`registerTool(${name}): scopes must be declared`);
   const required = [...config.scopes];
+  // RFC 6749 §3.3 scope-token: they go into the 403 challenge's `scope`, which RFC 6750 §3 limits to this.
+  const malformed = required.filter((scope) => typeof scope !== 'string' || !SCOPE_TOKEN.test(scope));
+  if (malformed.length > 0)
+    throw new TypeError(
+      `registerTool(${name}): scopes must be RFC 6749 scope tokens: ${malformed.join(', ')}`,
+    );
   const actorTypes = new Set<CallerKind>(config.actorTypes ?? ['user']);
   if (actorTypes.size === 0 || [...actorTypes].some((type) => type !== 'user' && type !== 'service')) {
     throw new TypeError(`registerTool(${name}): actorTypes must name user and/or service`);
@@ -97,50 +101,50 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
   assertNoUndeclaredIdentityInput(name, config);
 
   const run = async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
-    const boundary = boundaryContextOf(ctx.http?.authInfo);
-    const opened = boundary ? access.open(boundary) : undefined;
-    if (!boundary || !opened) {
-      // Mounted without this boundary, or handed a context this boundary did not make: there is no
-      // identity to act for. Fail closed.
+    const handle = boundaryContextOf(ctx.http?.authInfo);
+    const opened = handle ? access.open(handle) : undefined;
+    if (!opened) {
+      // Mounted without this boundary, or handed a context this boundary did not make for the request
+      // in flight (forged, kept from another request, expired): no identity to act for. Fail closed.
       return toolError('this tool requires an authenticated caller');
     }
     const started = performance.now();
-    const trace = traceOf(boundary, ctx.mcpReq._meta?.traceparent);
+    const trace = traceOf(opened, ctx.mcpReq._meta?.traceparent);
     const hop = startHopSpan(`tool ${name}`, 'server', trace);
     hop.span.setAttribute('mcp.tool.name', name);
     // The hop's trace id, which is the tracing SDK's for a fresh trace.
     const span = { id: hop.spanId, trace: { ...trace, traceId: hop.traceId } };
     const deny = async (reason: 'scope_insufficient' | 'actor_type_not_allowed', text: string) => {
-      await record(opened, boundary, name, 'denied', started, reason, undefined, span);
+      await record(opened, name, 'denied', started, reason, undefined, span);
       endHopSpan(hop, 'denied', reason);
       return toolError(text);
     };
-    if (!actorTypes.has(boundary.callerKind)) {
+    if (!actorTypes.has(opened.callerKind)) {
       return deny(
         'actor_type_not_allowed',
-        boundary.callerKind === 'service'
+        opened.callerKind === 'service'
           ? 'this tool acts for a person; a service token cannot call it'
           : 'this tool is for services only',
       );
     }
-    const missing = required.filter((scope) => !boundary.claims.scopes.includes(scope));
+    const missing = required.filter((scope) => !opened.claims.scopes.includes(scope));
     if (missing.length > 0) {
       // The SDK's pre-dispatch scope challenge normally answers first; this is the backstop.
       return deny('scope_insufficient', `insufficient scope: this tool requires ${required.join(' ')}`);
     }
     let minted: MintedEnvelope;
     try {
-      minted = opened.settings.envelopes.mint(envelopeBody(opened, boundary, hop.traceId));
+      minted = opened.settings.envelopes.mint(envelopeBody(opened, hop.traceId));
     } catch (error) {
       // The boundary refuses claims that cannot form an envelope; this is the backstop, so that a
       // failed mint is still audited and its span still ends.
       endHopSpan(hop, 'error', 'claims_invalid');
-      await record(opened, boundary, name, 'error', started, 'claims_invalid', undefined, span);
+      await record(opened, name, 'error', started, 'claims_invalid', undefined, span);
       throw error;
     }
     const { envelope } = minted;
     hop.span.setAttributes(identityAttributes(envelope));
-    const context = toolContext(ctx, opened, boundary, minted, name, hop);
+    const context = toolContext(ctx, opened, minted, name, hop);
     let outcome: AuditOutcome = 'ok';
     let reason: string | undefined;
     try {
@@ -156,7 +160,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       throw error;
     } finally {
       endHopSpan(hop, outcome, reason);
-      await record(opened, boundary, name, outcome, started, reason, envelope, span);
+      await record(opened, name, outcome, started, reason, envelope, span);
     }
   };
 
@@ -168,13 +172,12 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       ...(config.inputSchema ? { inputSchema: config.inputSchema } : {}),
       ...(config.annotations ? { annotations: config.annotations } : {}),
       scopeChallenge: async ({ request, authInfo }: { request: JSONRPCRequest; authInfo?: AuthInfo }) => {
-        const boundary = boundaryContextOf(authInfo);
-        const opened = boundary ? access.open(boundary) : undefined;
-        if (!boundary || !opened || required.every((scope) => boundary.claims.scopes.includes(scope)))
-          return undefined;
+        const handle = boundaryContextOf(authInfo);
+        const opened = handle ? access.open(handle) : undefined;
+        if (!opened || required.every((scope) => opened.claims.scopes.includes(scope))) return undefined;
         const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
-        const trace = traceOf(boundary, meta?.traceparent);
-        await record(opened, boundary, name, 'denied', performance.now(), 'scope_insufficient', undefined, {
+        const trace = traceOf(opened, meta?.traceparent);
+        await record(opened, name, 'denied', performance.now(), 'scope_insufficient', undefined, {
           id: newSpanId(),
           trace,
         });
@@ -195,22 +198,21 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
  * client sends) is preferred over the HTTP header; either is joined only when the caller is trusted
  * to continue a trace (see `BoundaryRequestContext.traceTrusted`), otherwise kept as a link.
  */
-function traceOf(boundary: BoundaryRequestContext, metaTraceparent: unknown): TraceContinuation {
-  const incoming = traceIdFrom(metaTraceparent) ? metaTraceparent : boundary.traceparent;
-  return continueTrace(incoming, boundary.traceTrusted);
+function traceOf(opened: OpenedRequest, metaTraceparent: unknown): TraceContinuation {
+  const incoming = traceIdFrom(metaTraceparent) ? metaTraceparent : opened.traceparent;
+  return continueTrace(incoming, opened.traceTrusted);
 }
 
-function envelopeBody(opened: OpenedRequest, boundary: BoundaryRequestContext, traceId: string) {
-  return envelopeBodyFromClaims(boundary.claims, {
+function envelopeBody(opened: OpenedRequest, traceId: string) {
+  return envelopeBodyFromClaims(opened.claims, {
     traceId,
     delegation: opened.settings.delegation,
-    actorType: boundary.callerKind,
+    actorType: opened.callerKind,
   });
 }
 
 async function record(
   opened: OpenedRequest,
-  boundary: BoundaryRequestContext,
   tool: string,
   outcome: AuditOutcome,
   started: number,
@@ -218,8 +220,7 @@ async function record(
   envelope: Envelope | undefined,
   span: { id: string; trace: TraceContinuation },
 ): Promise<void> {
-  const { claims } = boundary;
-  const { settings } = opened;
+  const { claims, settings } = opened;
   const { agent, services } = delegationOf(claims);
   const event = auditEvent({
     action: 'tool.invoke',
@@ -262,7 +263,6 @@ function tenantOf(claims: Readonly<Record<string, unknown>>): string | null {
 function toolContext(
   ctx: ServerContext,
   opened: OpenedRequest,
-  boundary: BoundaryRequestContext,
   minted: MintedEnvelope,
   tool: string,
   hop: HopSpan,
@@ -291,7 +291,7 @@ function toolContext(
           envelope,
           envelopeToken: () => minted.token,
           subjectToken: opened.subjectToken,
-          subjectIssuer: boundary.claims.issuer,
+          subjectIssuer: opened.claims.issuer,
           hop,
         },
         downstream,

@@ -35,17 +35,30 @@ export interface BoundaryAccess {
   open(context: BoundaryRequestContext): OpenedRequest | undefined;
 }
 
+/**
+ * One request as the boundary sealed it at authentication. The wrappers take identity from here,
+ * never from the context object in `AuthInfo.extra` (which any SDK code can hold on to).
+ */
 export interface OpenedRequest {
   settings: BoundarySettings;
   /** The caller's original token: only ever the broker's RFC 8693 subject token. */
   subjectToken: string;
+  /** The validated claims, deeply frozen. */
+  claims: AccessTokenClaims;
+  callerKind: CallerKind;
+  /** The `traceparent` header as sent. */
+  traceparent: string | undefined;
+  /** Whether the caller may continue its own trace (see `BoundaryRequestContext.traceTrusted`). */
+  traceTrusted: boolean;
 }
 
 /**
  * What the boundary learned about one HTTP request: validated claims (never the token), whether a
  * person or a machine is calling, and the trace context the caller sent. It rides in `AuthInfo.extra`
- * where any SDK code can read it, so it carries nothing secret and nothing that acts: a context a
- * plain tool builds itself is not one the boundary made, and the boundary's wrappers refuse it.
+ * where any SDK code can read it, so it carries nothing secret and nothing that acts, and it is deeply
+ * frozen. It is only a handle: the boundary's wrappers open it for the request in flight, and read
+ * identity from what the boundary sealed, not from this object. A context a plain tool builds itself,
+ * or keeps from an earlier request, opens nothing.
  */
 export class BoundaryRequestContext {
   readonly claims: AccessTokenClaims;

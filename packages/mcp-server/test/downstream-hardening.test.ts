@@ -269,6 +269,26 @@ describe('downstream hardening', () => {
     });
   });
 
+  describe('a tool cannot take the credentials through fetch options', () => {
+    it('an undici dispatcher passed by the tool never sees the request, its token or its envelope', async () => {
+      const { clientFor } = setup([
+        { name: 'orders-api', url: apiUrl, mode: 'service_identity', scopes: ['orders:read'] },
+      ]);
+      const seen: unknown[] = [];
+      const dispatcher = {
+        dispatch(options: unknown) {
+          seen.push(options);
+          return false;
+        },
+      };
+      const response = await clientFor().fetch('orders-api', 'orders', { dispatcher } as RequestInit);
+      assert.equal(response.status, 200);
+      assert.deepEqual(seen, [], 'the dispatcher was not used');
+      assert.equal(apiHits.length, 1, 'the request went to the service itself');
+      assert.equal(evilHits.length, 0);
+    });
+  });
+
   describe('redirects are not followed', () => {
     it('returns a 3xx to the tool and never replays the token or envelope to its target', async () => {
       const { audit, clientFor } = setup([

@@ -110,6 +110,21 @@ describe('tool registration contract', () => {
     );
   });
 
+  it('refuses scopes that could not be written into an RFC 6750 challenge', () => {
+    const boundary = boundaryWith({ write: async () => {} });
+    const server = new McpServer({ name: 't', version: '1' });
+    for (const scope of ['orders "read"', 'a\\b', 'two words', '', 'caf\u00e9']) {
+      assert.throws(
+        () =>
+          boundary.registerTool(server, `t_${scope.length}`, { scopes: [scope] }, async () => ({
+            content: [],
+          })),
+        TypeError,
+        JSON.stringify(scope),
+      );
+    }
+  });
+
   it('fails closed when the server is mounted without the boundary', async () => {
     let ran = false;
     const boundary = boundaryWith({ write: async () => {} });

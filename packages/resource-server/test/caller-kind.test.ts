@@ -33,4 +33,17 @@ describe('defaultCallerKind: people and machines (RFC 9068 §2.2)', () => {
       'user',
     );
   });
+
+  it("a machine's token exchanged by a service stays a machine: sub is the chain's agent (innermost act)", () => {
+    assert.equal(
+      defaultCallerKind(
+        claims('batch-job', 'orders-mcp', { act: { sub: 'orders-mcp', act: { sub: 'batch-job' } } }),
+      ),
+      'service',
+    );
+  });
+
+  it('a malformed act is not taken for a person', () => {
+    assert.equal(defaultCallerKind(claims('alice', 'orders-mcp', { act: { act: 'x' } })), 'service');
+  });
 });

@@ -103,7 +103,9 @@ export class DownstreamClient {
     let response: Response;
     try {
       response = await fetch(url, {
-        ...init,
+        // Only what a call needs, never the tool's whole `init`: options such as undici's `dispatcher`
+        // would hand the request, with its bearer token and envelope, to code of the tool's choosing.
+        ...requestOptions(init),
         headers,
         // Never follow: a redirect would replay the bearer token and the envelope to its target.
         redirect: 'manual',
@@ -153,7 +155,9 @@ export class DownstreamClient {
     try {
       await client.connect(
         new StreamableHTTPClientTransport(new URL(target.url), {
-          authProvider: { token: async () => token },
+          // The token lives only in this closure, not in an auth provider the tool could read back
+          // through `client.transport`, and it is sent only to the service's own URL.
+          fetch: bearerFetchFor(target, token),
           requestInit: { headers: { traceparent: this.#traceparent(span) }, redirect: 'manual' },
         }),
       );
@@ -351,4 +355,36 @@ function resolveInside(target: Required<DownstreamService>, path: unknown): URL 
     throw refuse();
   }
   return url;
+}
+
+/** The `RequestInit` fields a tool may set on a downstream call. */
+function requestOptions(init: RequestInit): RequestInit {
+  const options: RequestInit & { duplex?: 'half' } = {};
+  if (init.method !== undefined) options.method = init.method;
+  if (init.body !== undefined) options.body = init.body;
+  if (init.signal !== undefined) options.signal = init.signal;
+  // A stream body needs it; it changes nothing else.
+  if ((init as { duplex?: 'half' }).duplex === 'half') options.duplex = 'half';
+  return options;
+}
+
+/**
+ * A fetch that adds the bearer token to requests for the service's own URL and refuses any other:
+ * whoever holds the MCP client (the tool) can reach its transport's fetch, but not the token, and
+ * cannot point the token anywhere else. Redirects are never followed.
+ */
+function bearerFetchFor(target: Required<DownstreamService>, token: string): typeof fetch {
+  const base = new URL(target.url);
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) {
+      throw new DownstreamError(
+        'ERR_DOWNSTREAM_PATH_REFUSED',
+        'the MCP transport may only reach its own service',
+      );
+    }
+    const headers = new Headers(init?.headers);
+    headers.set('authorization', `Bearer ${token}`);
+    return fetch(url, { ...requestOptions(init ?? {}), headers, redirect: 'manual' });
+  };
 }
