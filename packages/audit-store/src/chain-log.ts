@@ -94,7 +94,6 @@ export class ChainLog {
    * continues the chain from the last record. A log that does not verify is refused, not extended.
    */
   static async open(options: ChainLogOptions): Promise<{ log: ChainLog; entries: LogEntry[] }> {
-    const { signer } = options;
     await ensurePrivateDirectory(dirname(options.logPath));
     const lock = await WriterLock.acquire(options.lockPath);
     try {
