@@ -1,9 +1,9 @@
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { canonicalJson } from './canonical-json.ts';
 import { chainHash } from './chain-hash.ts';
 import { type CheckpointSigner, keysByKid } from './checkpoint-signer.ts';
-import { fsyncDirectory, readIfExists } from './durable-fs.ts';
+import { fsyncDirectory } from './durable-fs.ts';
 import { AuditStoreError } from './errors.ts';
 import { GroupCommitFile } from './group-commit-file.ts';
 import { publishKey, readKeyFile } from './key-file.ts';
@@ -15,9 +15,9 @@ import {
   parseLog,
 } from './line-format.ts';
 import {
+  APPEND_FLAGS,
   ensurePrivateDirectory,
-  PRIVATE_FILE_MODE,
-  tightenOpenFile,
+  openPrivateFile,
   tightenPrivateFile,
 } from './private-files.ts';
 import { verifyChain } from './verify-chain.ts';
@@ -94,80 +94,88 @@ export class ChainLog {
    * continues the chain from the last record. A log that does not verify is refused, not extended.
    */
   static async open(options: ChainLogOptions): Promise<{ log: ChainLog; entries: LogEntry[] }> {
-    const { signer } = options;
     await ensurePrivateDirectory(dirname(options.logPath));
     const lock = await WriterLock.acquire(options.lockPath);
     try {
       await tightenPrivateFile(options.keysPath);
-      const existing = await readIfExists(options.logPath);
-      const bytes = existing ?? Buffer.alloc(0);
-      const parsed = parseLog(bytes);
-      let entries: LogEntry[] = [];
-      let keepBytes = parsed.completeBytes;
-      const records = parsed.lines.flatMap((line) => (line.kind === 'record' ? [line.record] : []));
-      if (
-        options.base.seq > 0 &&
-        records.length > 0 &&
-        records.every((record) => record.seq <= options.base.seq)
-      ) {
-        // A crash between recording the drained head and truncating the outbox: all of it is drained.
-        keepBytes = 0;
-      } else {
-        const report = verifyChain({
-          records: parsed.lines.flatMap((line) =>
-            line.kind === 'record' ? [{ line: line.line, value: line.record }] : [],
-          ),
-          checkpoints: parsed.lines.flatMap((line) =>
-            line.kind === 'checkpoint' ? [{ line: line.line, value: line.checkpoint }] : [],
-          ),
-          problems: parsed.lines.flatMap((line) =>
-            line.kind === 'malformed' ? [{ kind: line.problem, line: line.line, detail: line.detail }] : [],
-          ),
-          base: options.base,
-          writer: options.writer,
-          keys: keysByKid([...(await readKeyFile(options.keysPath)), signer.publicJwk]),
-        });
-        if (!report.ok) {
-          throw new AuditStoreError(
-            'ERR_AUDIT_LOG_TAMPERED',
-            `${options.logPath} does not verify (${report.problems.length} problem(s), first: ${report.problems[0]!.detail}); it was not opened`,
-            { report },
-          );
-        }
-        entries = parsed.lines.flatMap((line): LogEntry[] =>
-          line.kind === 'record'
-            ? [{ kind: 'record', record: line.record }]
-            : line.kind === 'checkpoint'
-              ? [{ kind: 'checkpoint', checkpoint: line.checkpoint }]
-              : [],
-        );
-      }
-      const handle = await open(options.logPath, 'a', PRIVATE_FILE_MODE);
+      // Opened before it is read, without following a link: what is verified is what is appended to.
+      const handle = await openPrivateFile(options.logPath, APPEND_FLAGS);
       try {
-        await tightenOpenFile(handle, options.logPath);
+        return await ChainLog.#recover(options, lock, handle);
       } catch (error) {
         await handle.close();
         throw error;
       }
-      if (keepBytes < bytes.length) {
-        await handle.truncate(keepBytes);
-        await handle.datasync();
-      }
-      if (existing === undefined) await fsyncDirectory(dirname(options.logPath));
-      await publishKey(options.keysPath, signer.publicJwk);
-
-      let head = options.base;
-      let lastCheckpointSeq = options.base.seq;
-      for (const entry of entries) {
-        if (entry.kind === 'record') head = { seq: entry.record.seq, hash: entry.record.hash };
-        else lastCheckpointSeq = Math.max(lastCheckpointSeq, entry.checkpoint.checkpoint.seq);
-      }
-      const file = new GroupCommitFile(handle, options.logPath, keepBytes);
-      return { log: new ChainLog(options, file, lock, signer, head, lastCheckpointSeq), entries };
     } catch (error) {
       await lock.release();
       throw error;
     }
+  }
+
+  static async #recover(
+    options: ChainLogOptions,
+    lock: WriterLock,
+    handle: FileHandle,
+  ): Promise<{ log: ChainLog; entries: LogEntry[] }> {
+    const { signer } = options;
+    const bytes = await handle.readFile();
+    const parsed = parseLog(bytes);
+    let entries: LogEntry[] = [];
+    let keepBytes = parsed.completeBytes;
+    const records = parsed.lines.flatMap((line) => (line.kind === 'record' ? [line.record] : []));
+    if (
+      options.base.seq > 0 &&
+      records.length > 0 &&
+      records.every((record) => record.seq <= options.base.seq)
+    ) {
+      // A crash between recording the drained head and truncating the outbox: all of it is drained.
+      keepBytes = 0;
+    } else {
+      const report = verifyChain({
+        records: parsed.lines.flatMap((line) =>
+          line.kind === 'record' ? [{ line: line.line, value: line.record }] : [],
+        ),
+        checkpoints: parsed.lines.flatMap((line) =>
+          line.kind === 'checkpoint' ? [{ line: line.line, value: line.checkpoint }] : [],
+        ),
+        problems: parsed.lines.flatMap((line) =>
+          line.kind === 'malformed' ? [{ kind: line.problem, line: line.line, detail: line.detail }] : [],
+        ),
+        base: options.base,
+        writer: options.writer,
+        keys: keysByKid([...(await readKeyFile(options.keysPath)), signer.publicJwk]),
+      });
+      if (!report.ok) {
+        throw new AuditStoreError(
+          'ERR_AUDIT_LOG_TAMPERED',
+          `${options.logPath} does not verify (${report.problems.length} problem(s), first: ${report.problems[0]!.detail}); it was not opened`,
+          { report },
+        );
+      }
+      entries = parsed.lines.flatMap((line): LogEntry[] =>
+        line.kind === 'record'
+          ? [{ kind: 'record', record: line.record }]
+          : line.kind === 'checkpoint'
+            ? [{ kind: 'checkpoint', checkpoint: line.checkpoint }]
+            : [],
+      );
+    }
+    if (keepBytes < bytes.length) {
+      await handle.truncate(keepBytes);
+      await handle.datasync();
+    }
+    // The log may have just been created: its name is durable once the directory is synced.
+    await fsyncDirectory(dirname(options.logPath));
+    await publishKey(options.keysPath, signer.publicJwk);
+
+    let head = options.base;
+    let lastCheckpointSeq = options.base.seq;
+    for (const entry of entries) {
+      if (entry.kind === 'record') head = { seq: entry.record.seq, hash: entry.record.hash };
+      else lastCheckpointSeq = Math.max(lastCheckpointSeq, entry.checkpoint.checkpoint.seq);
+    }
+    const file = new GroupCommitFile(handle, options.logPath, keepBytes);
+    return { log: new ChainLog(options, file, lock, signer, head, lastCheckpointSeq), entries };
   }
 
   /** The last record appended (durable or not yet): seq 0 and the genesis hash for an empty chain. */

@@ -1,6 +1,7 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { PRIVATE_FILE_MODE } from './private-files.ts';
+import { NEW_FILE_FLAGS, openWithoutFollowing, PRIVATE_FILE_MODE, READ_FLAGS } from './private-files.ts';
 
 /**
  * Makes a directory's entries durable: after creating or renaming a file, its name is only safe once
@@ -16,13 +17,14 @@ export async function fsyncDirectory(directory: string): Promise<void> {
 }
 
 /**
- * Replaces a small file so that a crash leaves either the old or the new content, never a mix. The new
- * file is owner-only: the mode is set on the descriptor too, since a temporary file a crash left behind
- * (same pid after a container restart) keeps its old mode when reopened.
+ * Replaces a small file so that a crash leaves either the old or the new content, never a mix. The
+ * temporary file is new (`O_EXCL`, under an unguessable name, never through a link), so nothing planted
+ * or left by a crash is written through; `rename` then replaces the name itself, link or not. The mode
+ * is set on the descriptor too, so the umask cannot loosen it.
  */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
-  const handle = await open(temporary, 'w', PRIVATE_FILE_MODE);
+  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await openWithoutFollowing(temporary, NEW_FILE_FLAGS);
   try {
     await handle.chmod(PRIVATE_FILE_MODE);
     await handle.writeFile(text);
@@ -34,12 +36,18 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   await fsyncDirectory(dirname(path));
 }
 
-/** A file's content, or `undefined` if it does not exist. */
+/** A file's content, or `undefined` if it does not exist; a link at `path` is `ERR_AUDIT_STORE_INSECURE`. */
 export async function readIfExists(path: string): Promise<Buffer | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    return await readFile(path);
+    handle = await openWithoutFollowing(path, READ_FLAGS);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
+  }
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
   }
 }

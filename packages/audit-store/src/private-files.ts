@@ -1,5 +1,6 @@
-import type { Stats } from 'node:fs';
-import { chmod, type FileHandle, mkdir, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { chmod, type FileHandle, lstat, mkdir, open, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { AuditStoreError } from './errors.ts';
 
 /**
@@ -9,21 +10,42 @@ import { AuditStoreError } from './errors.ts';
  * looser is tightened on open rather than refused: the store owns these files, and a fail-closed store
  * that refused to open would stop every audited call. What another account owns is refused, since
  * that account could loosen it again (or swap it) at any time.
+ *
+ * Paths are not trusted to stay what they were when checked: a symlink where a store file or the store
+ * directory is expected is refused (checked with `lstat`, and files are opened `O_NOFOLLOW`, so a link
+ * planted between the check and the open is refused too), a store file with a second hard link is
+ * refused, and the store directory's parent must not let another account rename or replace it
+ * (writable by group or others without the sticky bit, or owned by another account than this one or
+ * root). Ancestors above that parent are not checked: whoever can rewrite them controls the path.
  */
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIRECTORY_MODE = 0o700;
 
 const GROUP_OR_OTHERS = 0o077;
+const GROUP_OR_OTHERS_WRITE = 0o022;
+const STICKY = 0o1000;
 /** Windows has no POSIX modes or owners to check. */
 const POSIX = process.platform !== 'win32';
+/** `O_NOFOLLOW` where the platform has it (every POSIX system Node runs on). */
+const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/** Flags for a store file appended to (the log, the outbox): created 0600 if missing, never through a link. */
+export const APPEND_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | NO_FOLLOW;
+/** Flags for a temporary file: a new file of this store, never one that exists or a link. */
+export const NEW_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NO_FOLLOW;
+/** Flags for reading a store file without following a link planted at its path. */
+export const READ_FLAGS = constants.O_RDONLY | NO_FOLLOW;
 
 /** Creates `directory` (and missing parents) owner-only, or checks and tightens the one that exists. */
 export async function ensurePrivateDirectory(directory: string): Promise<void> {
   await mkdir(directory, { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
   if (!POSIX) return;
-  const stats = await stat(directory);
+  const stats = await lstat(directory);
+  if (stats.isSymbolicLink())
+    throw insecure(`${directory} is a symbolic link, not the store's own directory`);
   if (!stats.isDirectory()) throw insecure(`${directory} is not a directory`);
   checkOwner(stats, directory);
+  await checkParent(directory);
   if ((stats.mode & GROUP_OR_OTHERS) !== 0) await chmod(directory, PRIVATE_DIRECTORY_MODE);
 }
 
@@ -32,13 +54,12 @@ export async function tightenPrivateFile(path: string): Promise<void> {
   if (!POSIX) return;
   let stats: Stats;
   try {
-    stats = await stat(path);
+    stats = await lstat(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (!stats.isFile()) throw insecure(`${path} is not a regular file`);
-  checkOwner(stats, path);
+  checkFile(stats, path);
   if ((stats.mode & GROUP_OR_OTHERS) !== 0) await chmod(path, PRIVATE_FILE_MODE);
 }
 
@@ -46,9 +67,63 @@ export async function tightenPrivateFile(path: string): Promise<void> {
 export async function tightenOpenFile(handle: FileHandle, path: string): Promise<void> {
   if (!POSIX) return;
   const stats = await handle.stat();
+  checkFile(stats, path);
+  if ((stats.mode & GROUP_OR_OTHERS) !== 0) await handle.chmod(PRIVATE_FILE_MODE);
+}
+
+/**
+ * Opens a store file with `flags` (`O_NOFOLLOW` among them) and checks it on the descriptor. A symlink
+ * at `path` is refused with `ERR_AUDIT_STORE_INSECURE` and its target is neither read nor written.
+ */
+export async function openPrivateFile(path: string, flags: number): Promise<FileHandle> {
+  const handle = await openWithoutFollowing(path, flags);
+  try {
+    await tightenOpenFile(handle, path);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** `open` with `flags` that include `O_NOFOLLOW`; a link at `path` is `ERR_AUDIT_STORE_INSECURE`. */
+export async function openWithoutFollowing(path: string, flags: number): Promise<FileHandle> {
+  try {
+    return await open(path, flags, PRIVATE_FILE_MODE);
+  } catch (error) {
+    // ELOOP: the last component is a symlink (Linux); macOS and the BSDs answer EMLINK or EFTYPE.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK' || code === 'EFTYPE') {
+      throw insecure(`${path} is a symbolic link; the audit store does not use files through links`, error);
+    }
+    throw error;
+  }
+}
+
+function checkFile(stats: Stats, path: string): void {
+  if (stats.isSymbolicLink())
+    throw insecure(`${path} is a symbolic link; the audit store does not write through links`);
   if (!stats.isFile()) throw insecure(`${path} is not a regular file`);
   checkOwner(stats, path);
-  if ((stats.mode & GROUP_OR_OTHERS) !== 0) await handle.chmod(PRIVATE_FILE_MODE);
+  // A second name for the file is a name the store does not control (a hard link to a file elsewhere).
+  if (stats.nlink > 1) throw insecure(`${path} has ${stats.nlink} hard links; a store file has one`);
+}
+
+/** Whoever may write the parent can rename the store directory away and put their own in its place. */
+async function checkParent(directory: string): Promise<void> {
+  const parent = dirname(resolve(directory));
+  const stats = await stat(parent);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+    throw insecure(
+      `${parent}, the parent of the store directory, belongs to another account (uid ${stats.uid}), which could replace the store directory`,
+    );
+  }
+  if ((stats.mode & GROUP_OR_OTHERS_WRITE) !== 0 && (stats.mode & STICKY) === 0) {
+    throw insecure(
+      `${parent}, the parent of the store directory, is writable by other accounts without the sticky bit, so they could replace the store directory`,
+    );
+  }
 }
 
 function checkOwner(stats: Stats, path: string): void {
@@ -60,6 +135,10 @@ function checkOwner(stats: Stats, path: string): void {
   }
 }
 
-function insecure(message: string): AuditStoreError {
-  return new AuditStoreError('ERR_AUDIT_STORE_INSECURE', message);
+function insecure(message: string, cause?: unknown): AuditStoreError {
+  return new AuditStoreError(
+    'ERR_AUDIT_STORE_INSECURE',
+    message,
+    cause === undefined ? undefined : { cause },
+  );
 }

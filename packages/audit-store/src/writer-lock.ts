@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, type open, stat, unlink, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AuditStoreError } from './errors.ts';
-import { PRIVATE_FILE_MODE } from './private-files.ts';
+import { openWithoutFollowing, PRIVATE_FILE_MODE, READ_FLAGS } from './private-files.ts';
 
 /**
  * Lock files this process holds (or is acquiring), by absolute path. A lock file naming this process's
@@ -84,7 +84,7 @@ async function createLockFile(path: string): Promise<boolean> {
 async function readLockFile(path: string): Promise<{ owner: number; ino: number } | undefined> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(path, 'r');
+    handle = await openWithoutFollowing(path, READ_FLAGS);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

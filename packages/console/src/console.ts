@@ -65,7 +65,8 @@ const SIGN_IN_MODE = 'direct';
  * - `GET /` recent traces, filtered by GET parameters (user, agent, target, outcome, since, until, limit)
  * - `GET /traces/<id>` one trace's identity graph and events
  * - `GET /api/traces?…` and `GET /api/traces/<id>` the same as JSON
- * - `GET <redirect URI path>` the sign-in callback; `GET /auth/sign-in`, `GET /auth/sign-out`
+ * - `GET <redirect URI path>` the sign-in callback; `GET /auth/sign-in`
+ * - `POST /auth/sign-out` from the console's own pages only (same origin); the one request that is not a GET
  *
  * A page without a session starts sign-in at the provider; the JSON API answers 401. Every answer is
  * limited to the auditor's tenant.
@@ -206,15 +207,6 @@ export function createConsole(options: ConsoleOptions): Console {
       }
     }
     if (path === signIn.signInPath) return startSignIn('/', true);
-    if (path === signIn.signOutPath) {
-      const headers = new Headers([['set-cookie', signIn.signOut(request)]]);
-      return respond.page(
-        200,
-        'Signed out',
-        html`<h1>Signed out</h1><p>Your console session has ended. <a href="${signIn.signInPath}">Sign in again</a></p>`,
-        { headers },
-      );
-    }
     const found = signIn.viewerOf(request);
     if (found.ok) return found.viewer;
     if (api) {
@@ -235,6 +227,43 @@ export function createConsole(options: ConsoleOptions): Console {
     const api = path === '/api/traces' || path.startsWith('/api/');
     const misdirected = checkHostAndOrigin(request, allowedHostnames);
     if (misdirected) return refuse(misdirected, api);
+    if (signIn && path === signIn.signOutPath) {
+      // Sign-out changes state (it ends the session and clears its cookie), so it is a POST that
+      // only the console's own page can send: a link or a cross-site navigation must not end it.
+      if (request.method !== 'POST') {
+        return refuse(
+          new ConsoleRefusal(
+            405,
+            'method_not_allowed',
+            'Sign out with the button on a console page.',
+            'method_not_allowed',
+          ),
+          api,
+          { allow: 'POST' },
+        );
+      }
+      const crossSite = signOutFromElsewhere(request, signIn.settings.redirectUri.origin);
+      if (crossSite) {
+        const found = signIn.viewerOf(request);
+        const person = found.ok
+          ? {
+              sub: found.viewer.sub,
+              tenant: found.viewer.scope.kind === 'tenant' ? found.viewer.scope.tenant : null,
+            }
+          : undefined;
+        return refuse(
+          new ConsoleRefusal(403, 'invalid_request', 'Sign out from a console page.', crossSite, person),
+          api,
+        );
+      }
+      const headers = new Headers([['set-cookie', signIn.signOut(request)]]);
+      return respond.page(
+        200,
+        'Signed out',
+        html`<h1>Signed out</h1><p>Your console session has ended. <a href="${signIn.signInPath}">Sign in again</a></p>`,
+        { headers },
+      );
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return refuse(
         new ConsoleRefusal(405, 'method_not_allowed', 'The console is read-only.', 'method_not_allowed'),
@@ -321,6 +350,24 @@ export function createConsole(options: ConsoleOptions): Console {
         : response;
     },
   };
+}
+
+/**
+ * Why a sign-out POST did not come from a console page, or `undefined` when it did. The Host/Origin
+ * check has already refused other sites' names; this also refuses a POST without `Origin` (every
+ * browser sends one on a form POST, so its absence means a client Baton cannot place), one whose
+ * origin is another port or scheme of an allowed name, and one the browser marks as not same-origin.
+ */
+function signOutFromElsewhere(
+  request: Request,
+  consoleOrigin: string,
+): 'origin_missing' | 'origin_not_allowed' | 'cross_site_request' | undefined {
+  const fetchSite = request.headers.get('sec-fetch-site');
+  if (fetchSite !== null && fetchSite !== 'same-origin') return 'cross_site_request';
+  const origin = request.headers.get('origin');
+  if (origin === null || origin === '' || origin === 'null') return 'origin_missing';
+  if (origin !== consoleOrigin) return 'origin_not_allowed';
+  return undefined;
 }
 
 function refusalBody(refusal: ConsoleRefusal, signInPath: string | undefined) {

@@ -8,7 +8,7 @@ export const STYLESHEET_PATH = '/assets/console.css';
 export interface Account {
   sub: string;
   scope: TenantScope;
-  /** Where signing out goes; absent when the console has no sign-in. */
+  /** Where the sign-out form posts; absent when the console has no sign-in. */
   signOutPath?: string;
 }
 
@@ -23,14 +23,14 @@ export function page(options: {
 }): string {
   const { account } = options;
   const who = account
-    ? html`<span class="account">${account.signOutPath ? html`signed in as <strong>${account.sub}</strong> · ` : ''}${account.scope.kind === 'tenant' ? html`tenant <strong>${account.scope.tenant}</strong>` : 'all tenants'}${account.signOutPath ? html` · <a href="${account.signOutPath}">Sign out</a>` : ''}</span>`
+    ? html`<span class="account">${account.signOutPath ? html`signed in as <strong>${account.sub}</strong> · ` : ''}${account.scope.kind === 'tenant' ? html`tenant <strong>${account.scope.tenant}</strong>` : 'all tenants'}${account.signOutPath ? html` · <form class="sign-out" method="post" action="${account.signOutPath}"><button type="submit">Sign out</button></form>` : ''}</span>`
     : '';
   return `<!doctype html>\n${
     html`<html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 ${options.refreshTo ? html`<meta http-equiv="refresh" content="0;url=${options.refreshTo}">\n` : ''}<title>${options.title} · ${options.consoleTitle}</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>

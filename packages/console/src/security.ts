@@ -12,13 +12,18 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Headers every response carries, HTML or JSON. Audit data is not for caches or other sites. */
+/**
+ * Headers every response carries, HTML or JSON. Audit data is not for caches or other sites.
+ * `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null` on a form POST,
+ * and the sign-out form is accepted only with the console's own `Origin`. Other sites still get no
+ * `Referer` (trace URLs stay here).
+ */
 export function securityHeaders(contentType: string): Headers {
   return new Headers({
     'content-type': contentType,
     'content-security-policy': CONTENT_SECURITY_POLICY,
     'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+    'referrer-policy': 'same-origin',
     'x-frame-options': 'DENY',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',

@@ -11,6 +11,8 @@ body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-ser
 .top .tagline { color: #b8c4cf; }
 .top .account { margin-left: auto; color: #d7e0e8; }
 .top .account a { color: #fff; }
+.top .account form.sign-out { display: inline; margin: 0; }
+.top .account form.sign-out button { font: inherit; color: #fff; background: none; border: 0; padding: 0; text-decoration: underline; cursor: pointer; }
 .warning { border: 2px solid var(--denied); background: #fdecea; padding: 8px 12px; border-radius: 6px; margin: 8px 0 12px; }
 .notice { border: 1px solid var(--line); background: var(--bg); padding: 8px 12px; border-radius: 6px; margin: 8px 0 12px; }
 .badge.mixed { color: var(--denied); background: #fdecea; }

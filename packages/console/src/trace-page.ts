@@ -45,8 +45,7 @@ ${
   const initiators = summary.initiators.map(initiatorText).join(', ');
   return html`<p><a href="/">← all traces</a></p>
 <h1>Trace <code>${summary.trace_id}</code></h1>
-${mixed ? html`<div class="warning mixed-initiators" role="alert"><strong>⚠ Mixed initiators: this is not one person's trace.</strong> Its events were recorded for more than one initiator (${initiators}${summary.other_tenants_hidden ? ', and others in tenants not shown' : ''}). A caller may have sent another person's trace id, or a service acted for several people. Read each event's initiator in the table below.</div>` : ''}
-${summary.other_tenants_hidden ? html`<div class="notice other-tenants" role="note">Some events of this trace belong to other tenants and are not shown.</div>` : ''}
+${mixed ? html`<div class="warning mixed-initiators" role="alert"><strong>⚠ Mixed initiators: this is not one person's trace.</strong> Its events were recorded for more than one initiator (${initiators}). A caller may have sent another person's trace id, or a service acted for several people. Read each event's initiator in the table below.</div>` : ''}
 <dl class="meta">
 ${mixed ? html`<dt>Initiators</dt><dd class="initiators">${initiators} <span class="badge mixed">⚠ mixed</span></dd>` : html`<dt>User</dt><dd class="initiators">${initiators}</dd>`}
 <dt>Agent</dt><dd class="mono">${summary.agents.join(', ')}</dd>

@@ -17,7 +17,8 @@ const MAX_TRACE_ID = 256;
 /**
  * The trace's events this reader may see, ordered and drawn; `undefined` when there are none, so a
  * trace of another tenant looks exactly like one that does not exist. A trace that spans tenants
- * shows this reader's events only, and says that others were left out.
+ * shows this reader's events only, and says nothing of the others: not that they exist, not how many
+ * (an auditor who could tell would have an oracle for which trace ids another tenant used).
  */
 export async function loadTrace(
   reader: AuditReader,
@@ -28,9 +29,8 @@ export async function loadTrace(
   const events = await reader.query({ traceId });
   const shown = events.filter((event) => inScope(scope, event));
   if (shown.length === 0) return undefined;
-  const hidden = events.filter((event) => !inScope(scope, event));
   const hops = orderHops(shown);
-  return { summary: summarise(traceId, shown, hidden), hops, graph: identityGraph(hops) };
+  return { summary: summarise(traceId, shown), hops, graph: identityGraph(hops) };
 }
 
 /** The JSON form of a trace: parents by hop number, so tooling can rebuild the tree without spans. */
@@ -40,7 +40,6 @@ export function traceJson(view: TraceView) {
     // Up front, so no tool reads a mixed trace as one person's without seeing this.
     mixed_initiators: view.summary.mixed_initiators,
     initiators: view.summary.initiators,
-    other_tenants_hidden: view.summary.other_tenants_hidden,
     summary: view.summary,
     hops: view.hops.map((hop) => ({
       n: hop.n,

@@ -21,12 +21,10 @@ export interface TraceSummary {
   /** Every initiator of the events shown. */
   initiators: Initiator[];
   /**
-   * More than one initiator in this trace (counting events hidden from this reader): it is not one
-   * person's trace. A caller may have joined another person's trace, or a service acted for several.
+   * More than one initiator among the events shown: it is not one person's trace. A caller may have
+   * joined another person's trace, or a service acted for several.
    */
   mixed_initiators: boolean;
-  /** Some events of this trace belong to tenants this reader may not see; they are left out. */
-  other_tenants_hidden: boolean;
   agents: string[];
   /** The first hop in causal order: usually the tool the agent called. */
   first: { action: AuditEvent['action']; target: string; component: string };
@@ -38,14 +36,12 @@ export interface TraceSummary {
 }
 
 /**
- * Summarises one trace's events (at least one). `hidden` are the trace's events this reader may not
- * see: they count only towards `mixed_initiators` and `other_tenants_hidden`.
+ * Summarises the events of one trace a reader may see (at least one). Everything, the mixed flag
+ * included, is computed from these alone: events of tenants the reader may not see leave no trace in
+ * the summary (no count, no name, no flag), so a tenant's auditor cannot learn that another tenant
+ * used, or was made to share, a trace id.
  */
-export function summarise(
-  traceId: string,
-  events: readonly AuditEvent[],
-  hidden: readonly AuditEvent[] = [],
-): TraceSummary {
+export function summarise(traceId: string, events: readonly AuditEvent[]): TraceSummary {
   const initiators = uniqueInitiators(events);
   const times = events.map((event) => event.time).sort();
   const first = orderHops(events)[0]!.event;
@@ -55,8 +51,7 @@ export function summarise(
     ended: times[times.length - 1]!,
     users: unique(events.map((event) => event.initiator.sub)),
     initiators,
-    mixed_initiators: uniqueInitiators([...events, ...hidden]).length > 1,
-    other_tenants_hidden: hidden.length > 0,
+    mixed_initiators: initiators.length > 1,
     agents: unique(events.map((event) => event.agent.client_id)),
     first: { action: first.action, target: first.target.name, component: first.component },
     events: events.length,
@@ -89,16 +84,17 @@ export async function listTraces(
     .slice(0, filters.limit)
     .map(([traceId]) => traceId);
   if (chosen.length === 0) return [];
-  // One read for the whole page: a reader may scan its store per query.
-  const byTrace = new Map<string, { shown: AuditEvent[]; hidden: AuditEvent[] }>();
+  // One read for the whole page: a reader may scan its store per query. Events of other tenants are
+  // dropped here, before anything is counted.
+  const byTrace = new Map<string, AuditEvent[]>();
   for (const event of await reader.query({ traceIds: chosen })) {
-    const trace = byTrace.get(event.trace_id) ?? { shown: [], hidden: [] };
-    (inScope(scope, event) ? trace.shown : trace.hidden).push(event);
-    byTrace.set(event.trace_id, trace);
+    if (!inScope(scope, event)) continue;
+    const shown = byTrace.get(event.trace_id) ?? [];
+    shown.push(event);
+    byTrace.set(event.trace_id, shown);
   }
   return [...byTrace]
-    .filter(([, trace]) => trace.shown.length > 0)
-    .map(([traceId, trace]) => summarise(traceId, trace.shown, trace.hidden))
+    .map(([traceId, shown]) => summarise(traceId, shown))
     .sort((a, b) => (a.ended < b.ended ? 1 : a.ended > b.ended ? -1 : 0));
 }
 

@@ -252,8 +252,16 @@ test('a denial is highlighted: colour, dashes and words, on the edge, the node a
 test('signing out ends the session: the next page goes back to the identity provider', {
   timeout: 60_000,
 }, async () => {
+  // What a cross-site link does: a top-level GET navigation. It is refused and ends nothing.
+  const navigated = await page.goto(new URL('/auth/sign-out', app.url).href);
+  assert.equal(navigated?.status(), 405);
+  assert.equal(
+    (await browser.cookies(app.url)).filter((cookie) => cookie.name === 'baton-console-session').length,
+    1,
+  );
   await page.goto(app.url);
-  await page.getByRole('link', { name: 'Sign out' }).click();
+  // A form POST from the console's own page: the browser sends Origin and Sec-Fetch-Site: same-origin.
+  await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL('**/auth/sign-out');
   assert.match(await textOf(page.locator('h1')), /Signed out/);
   assert.deepEqual(

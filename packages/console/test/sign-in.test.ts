@@ -107,7 +107,7 @@ describe('signing in to the console', () => {
     assert.equal(page.status, 200);
     const body = await page.text();
     assert.match(body, /signed in as <strong>user-erin<\/strong> · tenant <strong>acme<\/strong>/);
-    assert.match(body, /href="\/auth\/sign-out"/);
+    assert.match(body, /<form class="sign-out" method="post" action="\/auth\/sign-out">/);
     const recorded = audit.events.slice(before);
     assert.deepEqual(
       recorded.map((event) => [
@@ -205,10 +205,30 @@ describe('signing in to the console', () => {
     assert.deepEqual(console_.reasonsSince(from), ['session_unknown', 'session_unknown']);
   });
 
-  test('sign-out ends the session for every copy of its cookie', async () => {
+  /** The POST the sign-out button sends from a console page. */
+  const signOut = (cookie: string | undefined, headers: Record<string, string> = {}) =>
+    fetch(new URL('/auth/sign-out', console_.url), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        origin: new URL(console_.url).origin,
+        'sec-fetch-site': 'same-origin',
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(cookie ? { cookie } : {}),
+        ...headers,
+      },
+      body: '',
+    });
+
+  test('sign-out (a same-origin POST) ends the session for every copy of its cookie', async () => {
     const { cookie } = await console_.signIn(auditor);
     assert.equal((await console_.get('/api/traces', cookie)).status, 200);
-    const out = await console_.get('/auth/sign-out', cookie);
+    const page = await (await console_.get('/', cookie)).text();
+    assert.match(
+      page,
+      /<form class="sign-out" method="post" action="\/auth\/sign-out"><button type="submit">Sign out<\/button><\/form>/,
+    );
+    const out = await signOut(cookie);
     assert.equal(out.status, 200);
     assert.match(out.headers.getSetCookie()[0]!, /^baton-console-session=; .*Max-Age=0/);
     const from = console_.logLines.length;
@@ -216,6 +236,61 @@ describe('signing in to the console', () => {
     assert.equal(stolen.status, 401);
     assert.equal(((await stolen.json()) as { error: string }).error, 'login_required');
     assert.deepEqual(console_.reasonsSince(from), ['session_unknown']);
+  });
+
+  test('an attacker who sends the auditor to GET /auth/sign-out (a cross-site link or navigation) gets 405: the session survives', async () => {
+    const { cookie } = await console_.signIn(auditor);
+    const from = console_.logLines.length;
+    const out = await console_.get('/auth/sign-out', cookie, { 'sec-fetch-site': 'cross-site' });
+    assert.equal(out.status, 405);
+    assert.equal(out.headers.get('allow'), 'POST');
+    assert.deepEqual(out.headers.getSetCookie(), [], 'no cookie is cleared');
+    assert.match(await out.text(), /method_not_allowed/);
+    assert.deepEqual(console_.reasonsSince(from), ['method_not_allowed']);
+    assert.equal((await console_.get('/api/traces', cookie)).status, 200);
+  });
+
+  test('refuses a sign-out POST that is not from a console page (logout CSRF): 403 invalid_request, audited, the session survives', async () => {
+    const { cookie } = await console_.signIn(auditor);
+    const consoleOrigin = new URL(console_.url).origin;
+    const otherPort = `http://127.0.0.1:${new URL(console_.url).port === '1' ? 2 : 1}`;
+    const attacks: Array<{ headers: Record<string, string>; reason: string; person: boolean }> = [
+      // Another site's name: refused by the Host/Origin check before the session is looked at.
+      {
+        headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+        reason: 'origin_not_allowed',
+        person: false,
+      },
+      { headers: { 'sec-fetch-site': 'cross-site' }, reason: 'cross_site_request', person: true },
+      {
+        headers: { origin: consoleOrigin, 'sec-fetch-site': 'same-site' },
+        reason: 'cross_site_request',
+        person: true,
+      },
+      { headers: { origin: otherPort }, reason: 'origin_not_allowed', person: true },
+      { headers: {}, reason: 'origin_missing', person: true },
+    ];
+    for (const { headers, reason, person } of attacks) {
+      const from = console_.logLines.length;
+      const events = audit.events.length;
+      const response = await fetch(new URL('/auth/sign-out', console_.url), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { ...headers, cookie: cookie!, 'content-type': 'application/x-www-form-urlencoded' },
+        body: '',
+      });
+      const what = JSON.stringify(headers);
+      assert.equal(response.status, 403, what);
+      assert.match(await response.text(), /data-error="invalid_request"/, what);
+      assert.deepEqual(response.headers.getSetCookie(), [], `${what}: no cookie is cleared`);
+      assert.deepEqual(console_.reasonsSince(from), [reason], what);
+      assert.deepEqual(
+        audit.events.slice(events).map((event) => [event.initiator.sub, event.outcome, event.reason]),
+        person ? [['user-erin', 'denied', reason]] : [],
+        what,
+      );
+    }
+    assert.equal((await console_.get('/api/traces', cookie)).status, 200, 'still signed in');
   });
 
   test('refuses a DNS-rebinding request (Host: evil.example) with 403, even with a valid session', async () => {
@@ -241,7 +316,7 @@ describe('signing in to the console', () => {
     assert.deepEqual(console_.reasonsSince(from), ['origin_not_allowed']);
   });
 
-  test('refuses every method but GET and HEAD with 405 (the console stays read-only, so CSRF has nothing to do)', async () => {
+  test('refuses every method but GET and HEAD with 405 (the console stays read-only; only sign-out is a POST)', async () => {
     const { cookie } = await console_.signIn(auditor);
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
       const from = console_.logLines.length;

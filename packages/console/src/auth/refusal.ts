@@ -5,6 +5,8 @@
 export type ConsoleRefusalReason =
   | 'host_not_allowed'
   | 'origin_not_allowed'
+  | 'origin_missing'
+  | 'cross_site_request'
   | 'method_not_allowed'
   | 'session_missing'
   | 'session_unknown'
