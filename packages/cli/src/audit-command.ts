@@ -67,6 +67,17 @@ async function mixedTraces(reader: AuditReader, events: readonly AuditEvent[]): 
   return new Set([...initiators].filter(([, seen]) => seen.size > 1).map(([traceId]) => traceId));
 }
 
+/**
+ * Audit fields are chosen by callers (tool names, client ids, subjects): control characters in them
+ * must not reach a terminal, where an escape sequence could rewrite what the reviewer sees.
+ */
+function terminalSafe(text: string): string {
+  return text.replace(
+    /[^\n\x20-\x7e\xa0-\u{10ffff}]/gu,
+    (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 /** Runs `baton audit …` against a reader; returns what to print. */
 export async function auditCommand(args: string[], reader: AuditReader): Promise<string> {
   const { values, positionals } = parseArgs({ args, options: AUDIT_OPTIONS, allowPositionals: true });
@@ -74,12 +85,12 @@ export async function auditCommand(args: string[], reader: AuditReader): Promise
   switch (subcommand) {
     case 'trace': {
       if (!argument) throw new Error('baton audit trace needs a trace id');
-      return renderTraceTree(await reader.query({ traceId: argument }));
+      return terminalSafe(renderTraceTree(await reader.query({ traceId: argument })));
     }
     case 'list': {
       const events = await reader.query(queryFrom(values));
       const mixed = await mixedTraces(reader, events);
-      return events
+      const text = events
         .map(
           (event) =>
             `${event.time}  ${event.outcome.padEnd(6)}  ${event.action.padEnd(14)}  ${event.target.name}  user=${event.initiator.sub}  ` +
@@ -88,6 +99,7 @@ export async function auditCommand(args: string[], reader: AuditReader): Promise
         )
         .join('\n')
         .concat(events.length ? '\n' : '');
+      return terminalSafe(text);
     }
     case 'export':
       return (await reader.query(queryFrom(values))).map((event) => `${JSON.stringify(event)}\n`).join('');

@@ -109,6 +109,29 @@ describe('a trace that mixes two initiators (trace injection)', () => {
     assert.doesNotMatch(lines.find((line) => line.includes('list_orders'))!, /MIXED/);
   });
 
+  it('a tool name carrying terminal escape sequences is printed escaped, by trace and by list', async () => {
+    const sink = new MemoryAuditSink();
+    await sink.write(
+      hop(
+        'list\u001b[2J\u001b]0;pwned\u0007_orders\u009b',
+        'dddddddddddddddd',
+        undefined,
+        '2026-05-01T09:32:00.000Z',
+      ),
+    );
+    for (const printed of [
+      await auditCommand(['trace', 'trace-cli'], sink),
+      await auditCommand(['list'], sink),
+    ]) {
+      const controls = [...printed].filter((char) => {
+        const code = char.charCodeAt(0);
+        return char !== '\n' && (code < 0x20 || (code >= 0x7f && code <= 0x9f));
+      });
+      assert.deepEqual(controls, []);
+      assert.match(printed, /list\\x1b\[2J\\x1b\]0;pwned\\x07_orders\\x9b/);
+    }
+  });
+
   it('shows a caller context kept as a link, not joined', () => {
     const linked = { ...alice, linked_trace: { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' } } as AuditEvent;
     assert.match(
