@@ -12,9 +12,6 @@ import type {
   AuthInfo,
   CallToolResult,
   JSONRPCRequest,
-  McpServer,
-  RegisteredTool,
-  ServerContext,
   StandardSchemaWithJSON,
   ToolAnnotations,
 } from '@modelcontextprotocol/server';
@@ -29,6 +26,7 @@ import {
   boundaryContextOf,
   type OpenedRequest,
 } from './request-context.ts';
+import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from './telemetry.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
@@ -77,17 +75,26 @@ export type IdentityToolHandler<Input> = (
 ) => CallToolResult | Promise<CallToolResult>;
 
 /**
+ * An MCP server a tool can be registered on: SDK v2's `McpServer` (`@modelcontextprotocol/server`) or
+ * SDK v1's (`@modelcontextprotocol/sdk/server/mcp.js`). Both take `registerTool(name, config, handler)`;
+ * what differs is the context their handlers get, which `sdkCallContext` translates.
+ */
+export interface ToolHost {
+  registerTool(name: string, config: never, handler: never): unknown;
+}
+
+/**
  * Registers an identity tool for `access`'s boundary. Called by `IdentityBoundary.registerTool`, which
  * alone holds an access object; without one this function can open no request.
  * @internal not exported from the package.
  */
 export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJSON | undefined>(
   access: BoundaryAccess,
-  server: McpServer,
+  server: ToolHost,
   name: string,
   config: IdentityToolConfig<InputSchema>,
   handler: IdentityToolHandler<InputOf<InputSchema>>,
-): RegisteredTool {
+): unknown {
   if (!Array.isArray(config?.scopes)) throw new TypeError(`registerTool(${name}): scopes must be declared`);
   const required = [...config.scopes];
   const actorTypes = new Set<CallerKind>(config.actorTypes ?? ['user']);
@@ -96,8 +103,9 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
   }
   assertNoUndeclaredIdentityInput(name, config);
 
-  const run = async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
-    const boundary = boundaryContextOf(ctx.http?.authInfo);
+  const run = async (args: unknown, sdkContext: unknown): Promise<CallToolResult> => {
+    const ctx = sdkCallContext(sdkContext);
+    const boundary = boundaryContextOf(ctx.authInfo);
     const opened = boundary ? access.open(boundary) : undefined;
     if (!boundary || !opened) {
       // Mounted without this boundary, or handed a context this boundary did not make: there is no
@@ -105,7 +113,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       return toolError('this tool requires an authenticated caller');
     }
     const started = performance.now();
-    const trace = traceOf(boundary, ctx.mcpReq._meta?.traceparent);
+    const trace = traceOf(boundary, ctx.meta?.traceparent);
     const hop = startHopSpan(`tool ${name}`, 'server', trace);
     hop.span.setAttribute('mcp.tool.name', name);
     // The hop's trace id, which is the tracing SDK's for a fresh trace.
@@ -173,11 +181,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
         if (!boundary || !opened || required.every((scope) => boundary.claims.scopes.includes(scope)))
           return undefined;
         const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
-        const trace = traceOf(boundary, meta?.traceparent);
-        await record(opened, boundary, name, 'denied', performance.now(), 'scope_insufficient', undefined, {
-          id: newSpanId(),
-          trace,
-        });
+        await recordStepUpDenial(opened, boundary, name, meta);
         return {
           scopes: required as [string, ...string[]],
           // The SDK writes this into the WWW-Authenticate challenge: RFC 6750 §3 characters only.
@@ -185,9 +189,26 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
         };
       },
     } as never,
-    ((args: unknown, ctx: ServerContext) =>
-      config.inputSchema ? run(args, ctx) : run(undefined, args as ServerContext)) as never,
+    ((args: unknown, ctx: unknown) => (config.inputSchema ? run(args, ctx) : run(undefined, args))) as never,
   );
+}
+
+/**
+ * Audits a call refused before dispatch for want of scope (the step-up challenge), filed under the
+ * call's trace as the tool wrapper would file it.
+ * @internal not exported from the package.
+ */
+export async function recordStepUpDenial(
+  opened: OpenedRequest,
+  boundary: BoundaryRequestContext,
+  tool: string,
+  meta: Record<string, unknown> | undefined,
+): Promise<void> {
+  const trace = traceOf(boundary, meta?.traceparent);
+  await record(opened, boundary, tool, 'denied', performance.now(), 'scope_insufficient', undefined, {
+    id: newSpanId(),
+    trace,
+  });
 }
 
 /**
@@ -260,7 +281,7 @@ function tenantOf(claims: Readonly<Record<string, unknown>>): string | null {
 }
 
 function toolContext(
-  ctx: ServerContext,
+  ctx: SdkCallContext,
   opened: OpenedRequest,
   boundary: BoundaryRequestContext,
   minted: MintedEnvelope,
@@ -269,11 +290,11 @@ function toolContext(
 ): ToolContext {
   const { envelope } = minted;
   const { logger, downstream } = opened.settings;
-  const progressToken = ctx.mcpReq._meta?.progressToken;
+  const progressToken = ctx.meta?.progressToken;
   let log: Logger | undefined;
   let client: DownstreamClient | undefined;
   return Object.freeze({
-    signal: ctx.mcpReq.signal,
+    signal: ctx.signal,
     // Created on first use: most tools never log, and a pino child per call is measurable.
     get log() {
       log ??= logger.child({ trace_id: envelope.session.trace_id, tool, actor_sub: envelope.actor.sub });
@@ -300,7 +321,7 @@ function toolContext(
     },
     async progress(progress: number, total?: number, message?: string) {
       if (progressToken === undefined) return;
-      await ctx.mcpReq.notify({
+      await ctx.notify({
         method: 'notifications/progress',
         params: {
           progressToken,
