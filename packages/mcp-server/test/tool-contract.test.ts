@@ -110,6 +110,29 @@ describe('tool registration contract', () => {
     );
   });
 
+  it('refuses to give one tool name two scope sets on one boundary (the step-up before dispatch must know which applies)', () => {
+    const boundary = boundaryWith({ write: async () => {} });
+    const handler = async () => ({ content: [] });
+    boundary.registerTool(
+      new McpServer({ name: 't', version: '1' }),
+      'orders',
+      { scopes: ['orders:read'] },
+      handler,
+    );
+    // A per-request server factory registers the same tool again: the same scopes are fine.
+    boundary.registerTool(
+      new McpServer({ name: 't', version: '1' }),
+      'orders',
+      { scopes: ['orders:read'] },
+      handler,
+    );
+    assert.throws(
+      () =>
+        boundary.registerTool(new McpServer({ name: 't', version: '1' }), 'orders', { scopes: [] }, handler),
+      (error: Error) => error instanceof TypeError && /other scopes/.test(error.message),
+    );
+  });
+
   it('fails closed when the server is mounted without the boundary', async () => {
     let ran = false;
     const boundary = boundaryWith({ write: async () => {} });
