@@ -68,7 +68,8 @@ function toWebRequest(request: NodeMcpRequest): Request {
     if (value === undefined) continue;
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
-  const url = new URL(request.url ?? '/', `http://${request.headers.host}`);
+  const scheme = (request.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http';
+  const url = new URL(request.url ?? '/', `${scheme}://${request.headers.host}`);
   const readsBody =
     request.method === 'POST' &&
     request.body === undefined &&
