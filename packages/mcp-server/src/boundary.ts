@@ -203,6 +203,13 @@ export class IdentityBoundary {
     };
     this.#verifier = options.tokenVerifier;
     this.#challengeScopes = options.challengeScopes ?? options.scopesSupported ?? [];
+    const advertised = options.scopesSupported;
+    if (
+      options.challengeScopes &&
+      advertised &&
+      options.challengeScopes.some((scope) => !advertised.includes(scope))
+    )
+      throw new TypeError('IdentityBoundary: challengeScopes must be among scopesSupported');
     if (options.maxRequestBodySize !== undefined && !(options.maxRequestBodySize > 0))
       throw new TypeError('IdentityBoundary: maxRequestBodySize must be a positive number');
     this.#maxRequestBodySize = options.maxRequestBodySize;
@@ -279,12 +286,12 @@ export class IdentityBoundary {
     config: IdentityToolConfig<InputSchema>,
     handler: IdentityToolHandler<InputOf<InputSchema>>,
   ): ReturnType<Host['registerTool']> {
-    const registered = registerIdentityToolWith(this.#access, server, name, config, handler);
-    const scopes = [...config.scopes];
+    const scopes = Array.isArray(config?.scopes) ? [...config.scopes] : undefined;
     const known = this.#toolScopes.get(name);
-    if (known && (known.length !== scopes.length || known.some((scope) => !scopes.includes(scope))))
+    if (scopes && known && (known.length !== scopes.length || known.some((scope) => !scopes.includes(scope))))
       throw new TypeError(`registerTool(${name}): this boundary already gave ${name} other scopes`);
-    this.#toolScopes.set(name, scopes);
+    const registered = registerIdentityToolWith(this.#access, server, name, config, handler);
+    if (scopes) this.#toolScopes.set(name, scopes);
     return registered as ReturnType<Host['registerTool']>;
   }
 

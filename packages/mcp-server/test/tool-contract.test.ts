@@ -133,6 +133,26 @@ describe('tool registration contract', () => {
     );
   });
 
+  it('refuses a 401 challenge scope the metadata does not advertise (clients would register for a scope never published)', () => {
+    assert.throws(
+      () =>
+        new IdentityBoundary({
+          resource: RESOURCE,
+          authorizationServers: ['http://127.0.0.1:9'],
+          tokenVerifier: acceptingVerifier([]),
+          envelopes: new EnvelopeIssuer({
+            issuer: RESOURCE,
+            trustDomain: 'baton.test',
+            keys: EnvelopeKeyRing.generate({ retentionSeconds: 600 }),
+          }),
+          audit: { write: async () => {} },
+          scopesSupported: ['orders:read'],
+          challengeScopes: ['orders:admin'],
+        }),
+      (error: Error) => error instanceof TypeError && /challengeScopes/.test(error.message),
+    );
+  });
+
   it('fails closed when the server is mounted without the boundary', async () => {
     let ran = false;
     const boundary = boundaryWith({ write: async () => {} });
