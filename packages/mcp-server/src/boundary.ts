@@ -7,9 +7,11 @@ import {
   BearerError,
   bearerErrorResponse,
   type CallerKindRule,
+  challengeDescription,
   defaultCallerKind,
   delegationOf,
   extractBearerToken,
+  insufficientScope,
   invalidToken,
   malformedRequestResponse,
   type ProtectedResourceMetadata,
@@ -19,11 +21,10 @@ import {
   requestAddress,
 } from '@baton/resource-server';
 import {
+  type AuthInfo,
   localhostAllowedHostnames,
   type McpHandlerRequestOptions,
-  type McpServer,
   originValidationResponse,
-  type RegisteredTool,
   type StandardSchemaWithJSON,
   validateHostHeader,
 } from '@modelcontextprotocol/server';
@@ -40,8 +41,11 @@ import {
   type IdentityToolConfig,
   type IdentityToolHandler,
   type InputOf,
+  recordStepUpDenial,
   registerIdentityToolWith,
+  type ToolHost,
 } from './identity-tool.ts';
+import { readJsonRpcBody, toolCallsIn } from './request-body.ts';
 import {
   type BoundaryAccess,
   BoundaryRequestContext,
@@ -67,8 +71,22 @@ export interface IdentityBoundaryOptions {
   delegation?: Partial<DelegationPolicy>;
   /** Downstream services tools may call, each with its mode, and the broker that issues their tokens. */
   downstream?: DownstreamOptions;
-  /** Scopes advertised in metadata and in the 401 challenge (what basic access needs). */
+  /** Every scope this server may ask for, advertised in RFC 9728 metadata (`scopes_supported`). */
   scopesSupported?: readonly string[];
+  /**
+   * The scopes a 401 challenge asks for: what basic access needs (MCP scope selection strategy). Tools
+   * that need more answer a 403 step-up challenge naming their scopes. Default: `scopesSupported`,
+   * because the SDK clients register with the first challenge's scope and an identity provider that
+   * binds registered scopes (oidc-provider does) would refuse a later step-up; set it to the basic
+   * scope (e.g. `['orders:read']`) when clients are pre-registered or the IdP does not bind. An empty
+   * list leaves `scope` out of the challenge, so clients fall back to `scopes_supported`.
+   */
+  challengeScopes?: readonly string[];
+  /**
+   * Largest POST body the boundary reads (it reads `tools/call` bodies to answer a missing scope with a
+   * 403 step-up challenge before dispatch); a larger one is answered 413. Default 4 MiB, the SDK's.
+   */
+  maxRequestBodySize?: number;
   resourceName?: string;
   /**
    * Where the boundary publishes its envelope-signing JWKS, as a path on the resource's origin.
@@ -100,10 +118,38 @@ export interface IdentityBoundaryOptions {
   logger?: Logger;
 }
 
-/** Anything with the shape of the SDK's `createMcpHandler` result. */
+/**
+ * Anything with the shape of SDK v2's `createMcpHandler` result; for SDK v1's web-standard transport,
+ * `{ fetch: (request, options) => transport.handleRequest(request, options) }`.
+ */
 export interface FetchMcpHandler {
   fetch(request: Request, options?: McpHandlerRequestOptions): Promise<Response>;
 }
+
+/** Per-request inputs a host may hand `protect(...).fetch`: a body it already parsed. */
+export interface ProtectedRequestOptions {
+  /** The JSON body as the host parsed it (Express `req.body`, Hono `c.get('parsedBody')`). */
+  parsedBody?: unknown;
+}
+
+/** The boundary's decision on one request: answer it as is, or hand it to the MCP server. */
+export type BoundaryAdmission =
+  | { admitted: false; response: Response }
+  | {
+      admitted: true;
+      /** The request without its `Authorization` header. Its body may have been read: use `parsedBody`. */
+      request: Request;
+      /** For the SDK: the validated identity, the token withheld. */
+      authInfo: AuthInfo;
+      /** The JSON-RPC body, parsed once (undefined for a request without a JSON body). */
+      parsedBody: unknown;
+      /**
+       * Serves the request: the MCP handling must run inside `serve` (e.g. `serve(() => mcp.fetch(…))`,
+       * `serve(next)`), because the boundary's tools open a request context only while its request is
+       * in flight.
+       */
+      serve<T>(handle: () => T): T;
+    };
 
 /**
  * The identity boundary in front of an MCP server: it serves RFC 9728 metadata, validates the bearer
@@ -124,10 +170,17 @@ export class IdentityBoundary {
   readonly #verifier: AccessTokenVerifier;
   readonly #settings: BoundarySettings;
   readonly #challengeScopes: readonly string[];
+  readonly #maxRequestBodySize: number | undefined;
+  /**
+   * The scopes each identity tool declared, by name, so that a `tools/call` lacking them is answered
+   * with the 403 step-up challenge before dispatch, on every SDK (v1 has no pre-dispatch hook).
+   */
+  readonly #toolScopes = new Map<string, readonly string[]>();
   readonly #allowedHostnames: string[];
   readonly #callerKind: CallerKindRule;
   readonly #acceptServices: boolean;
   readonly #trustedTraceCallers: ReadonlySet<string>;
+  readonly #paths: { resource: string; metadata: string; jwks: string };
   /**
    * The caller's token per request context, for the broker's subject token. Held by this instance
    * only: a context from another boundary, or one built by hand, opens nothing.
@@ -161,8 +214,23 @@ export class IdentityBoundary {
     if (!jwksPath.startsWith('/'))
       throw new TypeError('IdentityBoundary: envelopeJwksPath must be an absolute path');
     this.envelopeJwksUrl = new URL(jwksPath, this.resource.origin).href;
+    this.#paths = {
+      resource: stripTrailingSlash(this.resource.pathname),
+      metadata: new URL(this.resourceMetadataUrl).pathname,
+      jwks: new URL(this.envelopeJwksUrl).pathname,
+    };
     this.#verifier = options.tokenVerifier;
-    this.#challengeScopes = options.scopesSupported ?? [];
+    this.#challengeScopes = options.challengeScopes ?? options.scopesSupported ?? [];
+    const advertised = options.scopesSupported;
+    if (
+      options.challengeScopes &&
+      advertised &&
+      options.challengeScopes.some((scope) => !advertised.includes(scope))
+    )
+      throw new TypeError('IdentityBoundary: challengeScopes must be among scopesSupported');
+    if (options.maxRequestBodySize !== undefined && !(options.maxRequestBodySize > 0))
+      throw new TypeError('IdentityBoundary: maxRequestBodySize must be a positive number');
+    this.#maxRequestBodySize = options.maxRequestBodySize;
     this.#allowedHostnames = [
       ...(options.allowedHostnames ??
         (isLoopback(this.resource.hostname) ? localhostAllowedHostnames() : [this.resource.hostname])),
@@ -209,36 +277,46 @@ export class IdentityBoundary {
       throw new TypeError("IdentityBoundary: serviceCallers must be 'refuse' or 'accept'");
     this.#acceptServices = serviceCallers === 'accept';
     this.#trustedTraceCallers = new Set(options.trustedTraceCallers ?? []);
-    const settings = this.#settings;
-    const sealed = this.#sealed;
     const inFlight = this.#inFlight;
+    const unseal = (context: BoundaryRequestContext) => this.#unseal(context);
     this.#access = Object.freeze({
       open(context: BoundaryRequestContext): OpenedRequest | undefined {
-        if (inFlight.getStore() !== context) return undefined;
-        const request = sealed.get(context);
-        if (request === undefined || request.claims.expiresAt * 1000 <= Date.now()) return undefined;
-        return { settings, ...request };
+        return inFlight.getStore() === context ? unseal(context) : undefined;
       },
     });
   }
 
+  /** What was sealed for `context` at authentication, while its token is unexpired. */
+  #unseal(context: BoundaryRequestContext): OpenedRequest | undefined {
+    const request = this.#sealed.get(context);
+    if (request === undefined || request.claims.expiresAt * 1000 <= Date.now()) return undefined;
+    return { settings: this.#settings, ...request };
+  }
+
   /**
-   * Registers a tool that runs only behind this boundary and receives `{ identity, input }`. The SDK
-   * checks the declared scopes before dispatch (403 with the step-up challenge); the wrapper checks
+   * Registers a tool that runs only behind this boundary and receives `{ identity, input }`, on an SDK
+   * v2 or SDK v1 `McpServer`. The boundary answers a `tools/call` lacking the declared scopes with a
+   * 403 step-up challenge before dispatch (SDK v2's scope challenge is a second line); the wrapper checks
    * the caller's type and the scopes again, mints the envelope, runs the handler and records one
-   * audit event per invocation.
+   * audit event per invocation. One boundary gives a tool name one scope set.
    *
    * @example
    * boundary.registerTool(server, 'list_orders', { scopes: ['orders:read'], inputSchema: z.object({}) },
    *   async ({ identity }) => ({ content: [{ type: 'text', text: JSON.stringify(ordersOf(identity.actor.sub)) }] }));
    */
-  registerTool<InputSchema extends StandardSchemaWithJSON | undefined = undefined>(
-    server: McpServer,
+  registerTool<Host extends ToolHost, InputSchema extends StandardSchemaWithJSON | undefined = undefined>(
+    server: Host,
     name: string,
     config: IdentityToolConfig<InputSchema>,
     handler: IdentityToolHandler<InputOf<InputSchema>>,
-  ): RegisteredTool {
-    return registerIdentityToolWith(this.#access, server, name, config, handler);
+  ): ReturnType<Host['registerTool']> {
+    const scopes = Array.isArray(config?.scopes) ? [...config.scopes] : undefined;
+    const known = this.#toolScopes.get(name);
+    if (scopes && known && (known.length !== scopes.length || known.some((scope) => !scopes.includes(scope))))
+      throw new TypeError(`registerTool(${name}): this boundary already gave ${name} other scopes`);
+    const registered = registerIdentityToolWith(this.#access, server, name, config, handler);
+    if (scopes) this.#toolScopes.set(name, scopes);
+    return registered as ReturnType<Host['registerTool']>;
   }
 
   /** Validates the request's bearer token. Returns the sealed request context, or throws `BearerError`. */
@@ -289,58 +367,125 @@ export class IdentityBoundary {
   }
 
   /**
-   * Wraps an MCP HTTP handler (`createMcpHandler(...)`): metadata, authentication, then the MCP
-   * request with the `Authorization` header removed and the token withheld from `AuthInfo`.
-   * Any `authInfo` a caller passes in is ignored: only this boundary decides who is calling.
+   * Decides one request, for adapters: metadata and JWKS are answered, a request without a valid token
+   * or lacking a called tool's scopes is refused (401/403 with the challenge, audited), and an admitted
+   * request comes back without `Authorization`, with the `AuthInfo` for the SDK and the body parsed
+   * once. `protect` and the Node adapter (`@baton/mcp-server/node`) only translate this decision.
    */
-  protect(mcp: FetchMcpHandler): { fetch(request: Request): Promise<Response> } {
-    const resourcePath = stripTrailingSlash(this.resource.pathname);
-    const jwksPath = new URL(this.envelopeJwksUrl).pathname;
-    const metadataPath = new URL(this.resourceMetadataUrl).pathname;
-    const fetch = async (request: Request): Promise<Response> => {
-      // Fetch runtimes (Hono, Deno, Bun) hand over requests Baton's Node adapter never saw: a Host no URL
-      // can be built from is a 400 here, not an exception. Without a Host header, the URL carries the host.
-      const address = requestAddress(request);
-      if ('reason' in address) {
-        const { status, reason } = address;
-        this.#settings.logger.warn(
-          { component: this.#settings.component, status, reason },
-          'malformed request refused',
-        );
-        return malformedRequestResponse(address);
-      }
-      // DNS-rebinding and cross-site defence (MCP transport security): the SDK's handler does none.
-      const host = validateHostHeader(address.host, this.#allowedHostnames);
-      if (!host.ok)
-        return Response.json({ error: 'invalid_request', error_description: host.message }, { status: 403 });
-      const rejected = originValidationResponse(request, this.#allowedHostnames);
-      if (rejected) return rejected;
-      const path = stripTrailingSlash(address.url.pathname);
-      // Matched here with the trailing slash stripped, so answered here too: the path-checking helper
-      // would not recognise `/.well-known/oauth-protected-resource/mcp/` and answer nothing.
-      if (path === metadataPath) return protectedResourceMetadataDocumentResponse(request, this.metadata);
-      if (path === jwksPath && (request.method === 'GET' || request.method === 'HEAD')) {
-        return Response.json(this.#settings.envelopes.jwks(), { headers: { 'cache-control': 'max-age=60' } });
-      }
-      if (path !== resourcePath) return Response.json({ error: 'not_found' }, { status: 404 });
-      let context: BoundaryRequestContext;
-      try {
-        context = await this.#authenticate(request);
-      } catch (error) {
-        this.#logRefusal(error);
-        return bearerErrorResponse(error, {
+  async admit(request: Request, options: ProtectedRequestOptions = {}): Promise<BoundaryAdmission> {
+    const answer = (response: Response) => ({ admitted: false as const, response });
+    // Fetch runtimes (Hono, Deno, Bun) hand over requests Baton's Node adapter never saw: a Host no URL
+    // can be built from is a 400 here, not an exception. Without a Host header, the URL carries the host.
+    const address = requestAddress(request);
+    if ('reason' in address) {
+      const { status, reason } = address;
+      this.#settings.logger.warn(
+        { component: this.#settings.component, status, reason },
+        'malformed request refused',
+      );
+      return answer(malformedRequestResponse(address));
+    }
+    // DNS-rebinding and cross-site defence (MCP transport security): the SDK's handler does none.
+    const host = validateHostHeader(address.host, this.#allowedHostnames);
+    if (!host.ok)
+      return answer(
+        Response.json({ error: 'invalid_request', error_description: host.message }, { status: 403 }),
+      );
+    const rejected = originValidationResponse(request, this.#allowedHostnames);
+    if (rejected) return answer(rejected);
+    const path = stripTrailingSlash(address.url.pathname);
+    // Matched here with the trailing slash stripped, so answered here too: the path-checking helper
+    // would not recognise `/.well-known/oauth-protected-resource/mcp/` and answer nothing.
+    if (path === this.#paths.metadata)
+      return answer(protectedResourceMetadataDocumentResponse(request, this.metadata));
+    if (path === this.#paths.jwks && (request.method === 'GET' || request.method === 'HEAD')) {
+      return answer(
+        Response.json(this.#settings.envelopes.jwks(), { headers: { 'cache-control': 'max-age=60' } }),
+      );
+    }
+    if (path !== this.#paths.resource) return answer(Response.json({ error: 'not_found' }, { status: 404 }));
+    let context: BoundaryRequestContext;
+    try {
+      context = await this.#authenticate(request);
+    } catch (error) {
+      this.#logRefusal(error);
+      return answer(
+        bearerErrorResponse(error, {
           resourceMetadataUrl: this.resourceMetadataUrl,
           scopes: this.#challengeScopes,
-        });
-      }
-      // Tools open the context only while this request is served (see `#inFlight`).
-      return this.#inFlight.run(context, () =>
-        mcp.fetch(withoutAuthorization(request), {
-          authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl),
+        }),
+      );
+    }
+    // Read only after authentication: an anonymous caller never makes the boundary buffer a body.
+    const body = await readJsonRpcBody(request, options.parsedBody, this.#maxRequestBodySize);
+    if ('response' in body) return answer(body.response);
+    const stepUp = await this.#stepUpChallenge(context, body.parsedBody);
+    if (stepUp) return answer(stepUp);
+    return {
+      admitted: true,
+      request: withoutAuthorization(request),
+      authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl),
+      parsedBody: body.parsedBody,
+      serve: (handle) => this.#inFlight.run(context, handle),
+    };
+  }
+
+  /**
+   * Wraps a fetch-style MCP handler (SDK v2 `createMcpHandler(...)`, SDK v1's web-standard transport):
+   * metadata, authentication, the step-up challenge, then the MCP request with the `Authorization`
+   * header removed and the token withheld from `AuthInfo`. Any `authInfo` a caller passes in is
+   * ignored: only this boundary decides who is calling. A body the host already parsed is passed on.
+   */
+  protect(mcp: FetchMcpHandler): {
+    fetch(request: Request, options?: ProtectedRequestOptions): Promise<Response>;
+  } {
+    const fetch = async (request: Request, options?: ProtectedRequestOptions): Promise<Response> => {
+      const admission = await this.admit(request, { parsedBody: options?.parsedBody });
+      if (!admission.admitted) return admission.response;
+      return admission.serve(() =>
+        mcp.fetch(admission.request, {
+          authInfo: admission.authInfo,
+          ...(admission.parsedBody !== undefined ? { parsedBody: admission.parsedBody } : {}),
         }),
       );
     };
     return { fetch };
+  }
+
+  /**
+   * The 403 `insufficient_scope` answer for a `tools/call` naming a tool whose declared scopes the
+   * token lacks, audited per tool; `undefined` when every called tool is covered (or unknown here:
+   * the tool wrapper refuses those itself).
+   */
+  async #stepUpChallenge(
+    context: BoundaryRequestContext,
+    parsedBody: unknown,
+  ): Promise<Response | undefined> {
+    const calls = toolCallsIn(parsedBody);
+    if (calls.length === 0) return undefined;
+    // Before the request is served, so read from the seal directly rather than through `#access`.
+    const opened = this.#unseal(context);
+    if (!opened) return undefined;
+    const required = new Set<string>();
+    const denied: Array<{ name: string; meta: Record<string, unknown> | undefined }> = [];
+    for (const call of calls) {
+      const scopes = this.#toolScopes.get(call.name);
+      if (!scopes || scopes.every((scope) => opened.claims.scopes.includes(scope))) continue;
+      for (const scope of scopes) required.add(scope);
+      denied.push(call);
+    }
+    if (denied.length === 0) return undefined;
+    for (const call of denied) await recordStepUpDenial(opened, call.name, call.meta);
+    const error = insufficientScope(
+      [...required],
+      challengeDescription(
+        denied.length === 1
+          ? `tool ${denied[0]!.name} requires more scope`
+          : 'these tools require more scope',
+      ),
+    );
+    this.#logRefusal(error);
+    return bearerErrorResponse(error, { resourceMetadataUrl: this.resourceMetadataUrl });
   }
 
   #logRefusal(error: unknown): void {

@@ -12,9 +12,6 @@ import type {
   AuthInfo,
   CallToolResult,
   JSONRPCRequest,
-  McpServer,
-  RegisteredTool,
-  ServerContext,
   StandardSchemaWithJSON,
   ToolAnnotations,
 } from '@modelcontextprotocol/server';
@@ -24,6 +21,7 @@ import { DownstreamError } from './downstream/errors.ts';
 import { envelopeBodyFromClaims } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
+import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from './telemetry.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
@@ -71,6 +69,15 @@ export type IdentityToolHandler<Input> = (
   context: ToolContext,
 ) => CallToolResult | Promise<CallToolResult>;
 
+/**
+ * An MCP server a tool can be registered on: SDK v2's `McpServer` (`@modelcontextprotocol/server`) or
+ * SDK v1's (`@modelcontextprotocol/sdk/server/mcp.js`). Both take `registerTool(name, config, handler)`;
+ * what differs is the context their handlers get, which `sdkCallContext` translates.
+ */
+export interface ToolHost {
+  registerTool(name: string, config: never, handler: never): unknown;
+}
+
 /** RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -81,11 +88,11 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
  */
 export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJSON | undefined>(
   access: BoundaryAccess,
-  server: McpServer,
+  server: ToolHost,
   name: string,
   config: IdentityToolConfig<InputSchema>,
   handler: IdentityToolHandler<InputOf<InputSchema>>,
-): RegisteredTool {
+): unknown {
   if (!Array.isArray(config?.scopes)) throw new TypeError(`registerTool(${name}): scopes must be declared`);
   const required = [...config.scopes];
   // RFC 6749 §3.3 scope-token: they go into the 403 challenge's `scope`, which RFC 6750 §3 limits to this.
@@ -100,8 +107,9 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
   }
   assertNoUndeclaredIdentityInput(name, config);
 
-  const run = async (args: unknown, ctx: ServerContext): Promise<CallToolResult> => {
-    const handle = boundaryContextOf(ctx.http?.authInfo);
+  const run = async (args: unknown, sdkContext: unknown): Promise<CallToolResult> => {
+    const ctx = sdkCallContext(sdkContext);
+    const handle = boundaryContextOf(ctx.authInfo);
     const opened = handle ? access.open(handle) : undefined;
     if (!opened) {
       // Mounted without this boundary, or handed a context this boundary did not make for the request
@@ -109,7 +117,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       return toolError('this tool requires an authenticated caller');
     }
     const started = performance.now();
-    const trace = traceOf(opened, ctx.mcpReq._meta?.traceparent);
+    const trace = traceOf(opened, ctx.meta?.traceparent);
     const hop = startHopSpan(`tool ${name}`, 'server', trace);
     hop.span.setAttribute('mcp.tool.name', name);
     // The hop's trace id, which is the tracing SDK's for a fresh trace.
@@ -176,11 +184,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
         const opened = handle ? access.open(handle) : undefined;
         if (!opened || required.every((scope) => opened.claims.scopes.includes(scope))) return undefined;
         const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
-        const trace = traceOf(opened, meta?.traceparent);
-        await record(opened, name, 'denied', performance.now(), 'scope_insufficient', undefined, {
-          id: newSpanId(),
-          trace,
-        });
+        await recordStepUpDenial(opened, name, meta);
         return {
           scopes: required as [string, ...string[]],
           // The SDK writes this into the WWW-Authenticate challenge: RFC 6750 §3 characters only.
@@ -188,9 +192,25 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
         };
       },
     } as never,
-    ((args: unknown, ctx: ServerContext) =>
-      config.inputSchema ? run(args, ctx) : run(undefined, args as ServerContext)) as never,
+    ((args: unknown, ctx: unknown) => (config.inputSchema ? run(args, ctx) : run(undefined, args))) as never,
   );
+}
+
+/**
+ * Audits a call refused before dispatch for want of scope (the step-up challenge), filed under the
+ * call's trace as the tool wrapper would file it.
+ * @internal not exported from the package.
+ */
+export async function recordStepUpDenial(
+  opened: OpenedRequest,
+  tool: string,
+  meta: Record<string, unknown> | undefined,
+): Promise<void> {
+  const trace = traceOf(opened, meta?.traceparent);
+  await record(opened, tool, 'denied', performance.now(), 'scope_insufficient', undefined, {
+    id: newSpanId(),
+    trace,
+  });
 }
 
 /**
@@ -261,7 +281,7 @@ function tenantOf(claims: Readonly<Record<string, unknown>>): string | null {
 }
 
 function toolContext(
-  ctx: ServerContext,
+  ctx: SdkCallContext,
   opened: OpenedRequest,
   minted: MintedEnvelope,
   tool: string,
@@ -269,11 +289,11 @@ function toolContext(
 ): ToolContext {
   const { envelope } = minted;
   const { logger, downstream } = opened.settings;
-  const progressToken = ctx.mcpReq._meta?.progressToken;
+  const progressToken = ctx.meta?.progressToken;
   let log: Logger | undefined;
   let client: DownstreamClient | undefined;
   return Object.freeze({
-    signal: ctx.mcpReq.signal,
+    signal: ctx.signal,
     // Created on first use: most tools never log, and a pino child per call is measurable.
     get log() {
       log ??= logger.child({ trace_id: envelope.session.trace_id, tool, actor_sub: envelope.actor.sub });
@@ -300,7 +320,7 @@ function toolContext(
     },
     async progress(progress: number, total?: number, message?: string) {
       if (progressToken === undefined) return;
-      await ctx.mcpReq.notify({
+      await ctx.notify({
         method: 'notifications/progress',
         params: {
           progressToken,

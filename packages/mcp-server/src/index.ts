@@ -1,4 +1,10 @@
-export { type FetchMcpHandler, IdentityBoundary, type IdentityBoundaryOptions } from './boundary.ts';
+export {
+  type BoundaryAdmission,
+  type FetchMcpHandler,
+  IdentityBoundary,
+  type IdentityBoundaryOptions,
+  type ProtectedRequestOptions,
+} from './boundary.ts';
 export { DownstreamClient } from './downstream/client.ts';
 export { DownstreamError, type DownstreamErrorCode } from './downstream/errors.ts';
 export type { DownstreamMode, DownstreamOptions, DownstreamService } from './downstream/services.ts';
@@ -9,6 +15,7 @@ export type {
   IdentityToolHandler,
   IdentityToolInvocation,
   ToolContext,
+  ToolHost,
 } from './identity-tool.ts';
 export { TOKEN_WITHHELD } from './request-context.ts';
 export { type HopSpan, startHopSpan } from './telemetry.ts';

@@ -125,6 +125,49 @@ describe('tool registration contract', () => {
     }
   });
 
+  it('refuses to give one tool name two scope sets on one boundary (the step-up before dispatch must know which applies)', () => {
+    const boundary = boundaryWith({ write: async () => {} });
+    const handler = async () => ({ content: [] });
+    boundary.registerTool(
+      new McpServer({ name: 't', version: '1' }),
+      'orders',
+      { scopes: ['orders:read'] },
+      handler,
+    );
+    // A per-request server factory registers the same tool again: the same scopes are fine.
+    boundary.registerTool(
+      new McpServer({ name: 't', version: '1' }),
+      'orders',
+      { scopes: ['orders:read'] },
+      handler,
+    );
+    assert.throws(
+      () =>
+        boundary.registerTool(new McpServer({ name: 't', version: '1' }), 'orders', { scopes: [] }, handler),
+      (error: Error) => error instanceof TypeError && /other scopes/.test(error.message),
+    );
+  });
+
+  it('refuses a 401 challenge scope the metadata does not advertise (clients would register for a scope never published)', () => {
+    assert.throws(
+      () =>
+        new IdentityBoundary({
+          resource: RESOURCE,
+          authorizationServers: ['http://127.0.0.1:9'],
+          tokenVerifier: acceptingVerifier([]),
+          envelopes: new EnvelopeIssuer({
+            issuer: RESOURCE,
+            trustDomain: 'baton.test',
+            keys: EnvelopeKeyRing.generate({ retentionSeconds: 600 }),
+          }),
+          audit: { write: async () => {} },
+          scopesSupported: ['orders:read'],
+          challengeScopes: ['orders:admin'],
+        }),
+      (error: Error) => error instanceof TypeError && /challengeScopes/.test(error.message),
+    );
+  });
+
   it('fails closed when the server is mounted without the boundary', async () => {
     let ran = false;
     const boundary = boundaryWith({ write: async () => {} });

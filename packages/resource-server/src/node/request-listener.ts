@@ -53,7 +53,10 @@ export function nodeRequestListener(
   });
   return (request, response) => {
     if (!guard(request, response)) return;
-    delegate(request, response).catch((error: unknown) => fail(response, error, onerror));
+    // A body Express (`express.json()`, as `createMcpExpressApp()` installs) already parsed: the stream is
+    // spent, so the parsed body is passed on instead of being read again.
+    const parsedBody = (request as { body?: unknown }).body;
+    delegate(request, response, parsedBody).catch((error: unknown) => fail(response, error, onerror));
   };
 }
 

@@ -1,0 +1,101 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { type NodeRequestListenerOptions, nodeRequestGuard } from '@baton/resource-server/node';
+import { type AuthInfo, isJsonContentType } from '@modelcontextprotocol/server';
+import type { IdentityBoundary } from './boundary.ts';
+
+/** A Node request as the MCP SDKs' Node transports read it: `auth` for the identity, `body` if parsed. */
+export type NodeMcpRequest = IncomingMessage & { auth?: AuthInfo; body?: unknown };
+
+/**
+ * Express-style middleware: answers the request itself, or calls `next()` once the request is admitted.
+ * On plain `node:http`, pass the MCP handling as `next`.
+ */
+export type NodeBoundaryMiddleware = (
+  request: NodeMcpRequest,
+  response: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
+
+/**
+ * The identity boundary in front of a Node MCP transport that reads `req.auth`: SDK v1's
+ * `StreamableHTTPServerTransport` (on Express or `node:http`), or SDK v2's `NodeStreamableHTTPServerTransport`.
+ * Translation only: `boundary.admit` decides (metadata, 401, 403 step-up, audit). An admitted request
+ * continues with `req.auth` set to the boundary's `AuthInfo` (the token withheld), its `Authorization`
+ * header removed, and `req.body` holding the JSON body, read once: pass `req.body` to
+ * `transport.handleRequest(req, res, req.body)`, since the stream is spent. A body `express.json()`
+ * already parsed is used as it is.
+ *
+ * @example
+ * app.use(express.json(), protectNodeRequests(boundary));
+ * app.post('/mcp', async (req, res) => {
+ *   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+ *   await buildServer(boundary).connect(transport);
+ *   await transport.handleRequest(req, res, req.body);
+ * });
+ */
+export function protectNodeRequests(
+  boundary: IdentityBoundary,
+  options: Pick<NodeRequestListenerOptions, 'methods' | 'logger' | 'onerror'> = {},
+): NodeBoundaryMiddleware {
+  const guard = nodeRequestGuard(options);
+  return (request, response, next) => {
+    if (!guard(request, response)) return;
+    boundary
+      .admit(toWebRequest(request), { parsedBody: request.body })
+      .then(async (admission) => {
+        if (!admission.admitted) return send(response, admission.response);
+        removeAuthorization(request);
+        request.auth = admission.authInfo;
+        if (admission.parsedBody !== undefined) request.body = admission.parsedBody;
+        // The MCP handling that follows runs inside the admitted request: the boundary's tools open
+        // its context only while it is in flight.
+        admission.serve(() => next());
+      })
+      .catch((error: unknown) => {
+        options.onerror?.(error instanceof Error ? error : new Error(String(error)));
+        if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
+      });
+  };
+}
+
+/**
+ * The request as `admit` reads it. Its body is the Node stream only for a JSON POST nobody parsed yet
+ * (the one body `admit` reads); otherwise the stream is left alone for the transport.
+ */
+function toWebRequest(request: NodeMcpRequest): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  const scheme = (request.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http';
+  const url = new URL(request.url ?? '/', `${scheme}://${request.headers.host}`);
+  const readsBody =
+    request.method === 'POST' &&
+    request.body === undefined &&
+    isJsonContentType(request.headers['content-type']);
+  return new Request(url, {
+    method: request.method ?? 'GET',
+    headers,
+    ...(readsBody ? { body: Readable.toWeb(request) as ReadableStream, duplex: 'half' } : {}),
+  } as RequestInit);
+}
+
+/** Both views Node keeps of the headers: `headers` and `rawHeaders` (which some transports convert). */
+function removeAuthorization(request: IncomingMessage): void {
+  delete request.headers.authorization;
+  const raw = request.rawHeaders;
+  for (let index = raw.length - 2; index >= 0; index -= 2) {
+    if (raw[index]!.toLowerCase() === 'authorization') raw.splice(index, 2);
+  }
+}
+
+async function send(response: ServerResponse, answer: Response): Promise<void> {
+  const body = Buffer.from(await answer.arrayBuffer());
+  const headers: Record<string, string> = {};
+  for (const [name, value] of answer.headers) headers[name] = value;
+  response.writeHead(answer.status, headers);
+  response.end(body);
+}
