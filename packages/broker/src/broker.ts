@@ -93,7 +93,7 @@ export interface BrokerOptions {
    * Tells a subject token with a person behind it from a machine's. Default `defaultCallerKind`
    * (`sub` equal to `client_id` means no person), the rule the MCP boundary uses. A person-less subject
    * is refused for on-behalf-of, restricted-user and Transaction Tokens unless policy explicitly
-   * allows it (`context.subject_type == "service"`).
+   * allows it (`context.subject_type == "service"` with `context.mode` pinned to the mode).
    */
   callerKind?: CallerKindRule;
   /** Where refusal detail and failures are logged (never returned to the client). Default: nowhere. */

@@ -105,12 +105,18 @@ describe('client authentication refusals at the token, introspection and revocat
       assertInvalidClient(answer, 'client_authentication_scheme_unsupported');
       answers.push(answer.body);
     }
-    assert.deepEqual(answers[1], answers[0], 'the answer says nothing about which grant types the client has');
+    assert.deepEqual(
+      answers[1],
+      answers[0],
+      'the answer says nothing about which grant types the client has',
+    );
     assert.deepEqual(answers[2], answers[0], 'the answer says nothing about which clients exist');
     const events = stack.audit.events.slice(before);
     assert.deepEqual(events, [], 'nothing is audited in the name of a client that did not authenticate');
     assert.equal(
-      stack.logs.slice(logsBefore).some((line) => line.client_id === 'billing-mcp' || line.trace_id === victimTrace),
+      stack.logs
+        .slice(logsBefore)
+        .some((line) => line.client_id === 'billing-mcp' || line.trace_id === victimTrace),
       false,
     );
   });

@@ -51,7 +51,12 @@ export function clientAuthenticationErrors(options: ClientAuthenticationErrorsOp
         options.logger.warn({ reason: missing, route }, 'client authentication refused');
         ctx.status = 401;
         ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
-      } else if (route === 'token' && client && params && refusedAuthenticatedGrantType(ctx, client, params)) {
+      } else if (
+        route === 'token' &&
+        client &&
+        params &&
+        refusedAuthenticatedGrantType(ctx, client, params)
+      ) {
         ctx.body = {
           error: 'unauthorized_client',
           error_description: 'the client is not authorized to use this grant type',
