@@ -30,7 +30,7 @@ export interface ClientAuthenticationErrorsOptions {
  *
  * It decides from the request and the state oidc-provider left, never from error wording. Note that
  * `ctx.oidc.client` is not "the authenticated client": oidc-provider sets it as soon as it has looked
- * the client up, before it checks any credential (see `refusedAuthenticatedGrantType`).
+ * the client up, before it checks any credential (see `refusedGrantType`).
  */
 export function clientAuthenticationErrors(options: ClientAuthenticationErrorsOptions) {
   // RFC 9110 quoted-string, kept to printable ASCII without `"` and `\` (RFC 6750 §3 asks the same).
@@ -51,17 +51,16 @@ export function clientAuthenticationErrors(options: ClientAuthenticationErrorsOp
         options.logger.warn({ reason: missing, route }, 'client authentication refused');
         ctx.status = 401;
         ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
-      } else if (
-        route === 'token' &&
-        client &&
-        params &&
-        refusedAuthenticatedGrantType(ctx, client, params)
-      ) {
-        ctx.body = {
-          error: 'unauthorized_client',
-          error_description: 'the client is not authorized to use this grant type',
-        };
-        await options.onGrantTypeRefused(ctx, params.grant_type);
+      } else {
+        const grantType =
+          route === 'token' && client && params ? refusedGrantType(ctx, client, params) : undefined;
+        if (grantType !== undefined) {
+          ctx.body = {
+            error: 'unauthorized_client',
+            error_description: 'the client is not authorized to use this grant type',
+          };
+          await options.onGrantTypeRefused(ctx, grantType);
+        }
       }
     }
     if (ctx.status === 401 && (ctx.body as { error?: unknown })?.error === 'invalid_client') {
@@ -104,8 +103,8 @@ function missingAuthentication(
 }
 
 /**
- * Whether oidc-provider refused the request at its allowed-grant-type check, that is: refused a client
- * that had authenticated. Exact, from the order of oidc-provider's token endpoint middleware
+ * The grant type, when oidc-provider refused the request at its allowed-grant-type check, that is:
+ * refused a client that had authenticated; otherwise `undefined`. Exact, from the order of oidc-provider's token endpoint middleware
  * (`lib/actions/token.js`): client authentication (`lib/shared/client_auth.js`), duplicate
  * `grant_type`, supported grant type (`unsupported_grant_type`), then allowed grant type
  * (`invalid_request`). So an `invalid_request` with a looked-up client comes either from before
@@ -115,11 +114,12 @@ function missingAuthentication(
  * is no single string), the allowed-grant-type check, or a later step, which only runs for an allowed
  * grant type. Hence: no attestation header, one `grant_type`, and the client not allowed to use it.
  */
-function refusedAuthenticatedGrantType(
+function refusedGrantType(
   ctx: KoaContextWithOIDC,
   client: NonNullable<KoaContextWithOIDC['oidc']['client']>,
   params: Record<string, unknown>,
-): boolean {
-  if (ATTESTATION_HEADERS.some((name) => ctx.get(name) !== '')) return false;
-  return typeof params.grant_type === 'string' && !client.grantTypeAllowed(params.grant_type);
+): string | undefined {
+  if (ATTESTATION_HEADERS.some((name) => ctx.get(name) !== '')) return undefined;
+  const grantType = params.grant_type;
+  return typeof grantType === 'string' && !client.grantTypeAllowed(grantType) ? grantType : undefined;
 }
