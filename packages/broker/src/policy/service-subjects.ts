@@ -58,7 +58,7 @@ function pinnedModes(expression: unknown): string[] | undefined {
   if (contains && readsContext(contains.right, 'mode')) {
     const set = (contains.left as { Set?: unknown[] } | null)?.Set;
     const modes = set?.map(stringLiteral);
-    if (modes && modes.every((mode) => mode !== undefined)) return modes as string[];
+    if (modes?.every((mode) => mode !== undefined)) return modes as string[];
   }
   return undefined;
 }
