@@ -16,7 +16,12 @@ import { revocationExtension } from './endpoints/revocation.ts';
 import { auditGrantTypeRefusal, type BrokerLogger, SILENT_LOGGER } from './grants/audited-grant.ts';
 import { FetchAllowList } from './outbound-fetch.ts';
 import type { PolicyEngine } from './policy/facts.ts';
-import { checkApprovals, type RegistrationApproval, UnapprovedMetadata } from './registration/approvals.ts';
+import {
+  ApprovalExceeded,
+  checkApprovals,
+  type RegistrationApproval,
+  UnapprovedMetadata,
+} from './registration/approvals.ts';
 import { MemoryTokenRegistry } from './registry/memory-registry.ts';
 import type { RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
 import {
@@ -62,7 +67,12 @@ export interface BrokerOptions {
    * nothing: token exchange only, no `client_credentials`, no `baton_resources`, no `scope`.
    */
   initialAccessToken?: string;
-  /** Initial access tokens that each carry an operator's approval of what their registrations may declare. */
+  /**
+   * Initial access tokens that each carry an operator's approval of what their registrations may
+   * declare. Checked again, as configured now, whenever a client registered under one is loaded: a
+   * client that declares more than its (narrowed, removed or never recorded) approval allows cannot
+   * authenticate (401 `invalid_client`).
+   */
   registrationApprovals?: readonly RegistrationApproval[];
   /** Demo only: let anyone register (approved for nothing). Must be set explicitly when no initial access token is configured. */
   allowAnonymousRegistration?: boolean;
@@ -93,7 +103,7 @@ export interface BrokerOptions {
    * Tells a subject token with a person behind it from a machine's. Default `defaultCallerKind`
    * (`sub` equal to `client_id` means no person), the rule the MCP boundary uses. A person-less subject
    * is refused for on-behalf-of, restricted-user and Transaction Tokens unless policy explicitly
-   * allows it (`context.subject_type == "service"`).
+   * allows it (`context.subject_type == "service"` with `context.mode` pinned to the mode).
    */
   callerKind?: CallerKindRule;
   /** Where refusal detail and failures are logged (never returned to the client). Default: nowhere. */
@@ -197,10 +207,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       );
     }
     // A client refused at a token, introspection or revocation request for metadata it may not have
-    // (a metadata document beyond its approval, a URL off the fetch allow-list).
+    // (a metadata document beyond its approval, a URL off the fetch allow-list, a registered client
+    // beyond what its approval allows now).
     for (const event of ['grant.error', 'introspection.error', 'revocation.error'] as const) {
       (provider as EventEmitter).on(event, (_ctx: unknown, error: unknown) => {
-        if (error instanceof UnapprovedMetadata) {
+        if (error instanceof UnapprovedMetadata || error instanceof ApprovalExceeded) {
           logger.warn({ reason: error.reason, detail: error.error_detail }, 'client metadata refused');
         }
       });

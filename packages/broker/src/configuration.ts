@@ -82,7 +82,11 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
     scopes: [...new Set(input.audiences.flatMap((audience) => audience.scopes))],
     extraClientMetadata: {
       properties: BATON_CLIENT_METADATA,
-      validator: clientMetadataValidator(input.fetchAllowList) as never,
+      validator: clientMetadataValidator(input.fetchAllowList, {
+        approvals: input.registrationApprovals,
+        staticClientIds: new Set(input.clients.map((client) => String(client.client_id))),
+        metadataDocuments: input.clientIdMetadataDocuments !== undefined,
+      }) as never,
     },
     extraTokenClaims: (_ctx, token) => input.pendingClaims.get(token),
     async findAccount(_ctx, sub) {

@@ -12,23 +12,59 @@ export const FETCHED_CLIENT_METADATA = [
   'backchannel_client_notification_endpoint',
 ] as const;
 
+/** Hosts a test (or a single-machine deployment) serves over plain http. */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '::1']);
+
+/** Why a URL may not be fetched: a stable reason for the log. */
+export type FetchRefusal = 'fetch_host_not_allowed' | 'fetch_scheme_not_allowed';
+
 /**
  * The hosts the broker may fetch from, and nothing else: every URL it or oidc-provider fetches (Client
  * ID Metadata Documents, a client's `jwks_uri`, a `sector_identifier_uri`, …) is checked before any
  * connection is made. Hostnames compare exactly (case-insensitively): `example.com` does not admit
- * `api.example.com`.
+ * `api.example.com`. Only `https:` URLs, except plain `http:` to a loopback host that is listed (a test
+ * server on this machine): keys fetched in the clear could be swapped on the way.
+ *
+ * Entries are bare hostnames. One with a scheme, a port, a path or a wildcard is refused with a
+ * `TypeError` when the broker starts: it reads as a narrower rule than a hostname match would apply
+ * (any port, any path, any scheme allowed above).
  */
 export class FetchAllowList {
   readonly #hosts: ReadonlySet<string>;
 
   constructor(hosts: readonly string[]) {
-    this.#hosts = new Set(hosts.map(normalizeHost));
+    this.#hosts = new Set(hosts.map(bareHost));
   }
 
   allows(url: string | URL): boolean {
-    const parsed = URL.parse(String(url));
-    return parsed !== null && this.#hosts.has(normalizeHost(parsed.hostname));
+    return this.refusal(url) === undefined;
   }
+
+  /** Why `url` may not be fetched, or `undefined` when it may. */
+  refusal(url: string | URL): FetchRefusal | undefined {
+    const parsed = URL.parse(String(url));
+    if (parsed === null) return 'fetch_host_not_allowed';
+    const host = normalizeHost(parsed.hostname);
+    if (!this.#hosts.has(host)) return 'fetch_host_not_allowed';
+    if (parsed.protocol === 'https:') return undefined;
+    if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(host)) return undefined;
+    return 'fetch_scheme_not_allowed';
+  }
+}
+
+/** An allow-list entry as a hostname, or a `TypeError` when it is anything more (or less). */
+function bareHost(entry: string): string {
+  const refuse = () =>
+    new TypeError(
+      `startBroker: fetch allow-list entry ${JSON.stringify(entry)} must be a bare hostname (no scheme, port, path or wildcard)`,
+    );
+  if (typeof entry !== 'string' || entry === '' || /[\s/\\@?#*%]/.test(entry)) throw refuse();
+  // A bare IPv6 address has colons; anything else with one names a port.
+  const bracketed = entry.startsWith('[') ? entry : entry.includes(':') ? `[${entry}]` : entry;
+  if (bracketed.startsWith('[') && !bracketed.endsWith(']')) throw refuse();
+  const parsed = URL.parse(`https://${bracketed}/`);
+  if (parsed === null || parsed.port !== '' || parsed.hostname === '') throw refuse();
+  return normalizeHost(parsed.hostname);
 }
 
 function normalizeHost(host: string): string {
@@ -49,7 +85,7 @@ export class FetchRefused extends Error {
 export function guardedFetch(allowed: FetchAllowList, fetchImplementation?: typeof fetch) {
   return async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : input;
-    if (!allowed.allows(url)) throw new FetchRefused("the host is not on the broker's fetch allow-list");
+    if (!allowed.allows(url)) throw new FetchRefused("the URL is not on the broker's fetch allow-list");
     const options = { ...init, redirect: 'manual' } as RequestInit & { dispatcher?: unknown };
     if (!fetchImplementation) return fetch(url, options);
     const { dispatcher: _guard, ...rest } = options;
@@ -64,11 +100,19 @@ export function guardedFetch(allowed: FetchAllowList, fetchImplementation?: type
 export function assertFetchedUrlsAllowed(metadata: Record<string, unknown>, allowed: FetchAllowList): void {
   for (const field of FETCHED_CLIENT_METADATA) {
     const value = metadata[field];
-    if (value !== undefined && !allowed.allows(String(value))) {
+    const refusal = value === undefined ? undefined : allowed.refusal(String(value));
+    if (refusal === 'fetch_host_not_allowed') {
       throw new UnapprovedMetadata(
-        'fetch_host_not_allowed',
+        refusal,
         `${field} is on a host this broker does not fetch from`,
         `${field} host not on fetchAllowedHosts`,
+      );
+    }
+    if (refusal === 'fetch_scheme_not_allowed') {
+      throw new UnapprovedMetadata(
+        refusal,
+        `${field} must be an https URL`,
+        `${field} is not https (plain http only to a listed loopback host)`,
       );
     }
   }

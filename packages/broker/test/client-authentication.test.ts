@@ -85,6 +85,42 @@ describe('client authentication refusals at the token, introspection and revocat
     assert.equal(answer.body.error, 'invalid_request');
   });
 
+  it('an attacker who names another client and sends attestation headers instead of credentials gets 401 invalid_client, no audit event in its name, no trace joined, and nothing about grant types', async () => {
+    // billing-mcp exists and may exchange tokens but not use client_credentials; no-such-client does
+    // not exist. oidc-provider looks the named client up before checking any credential.
+    const victimTrace = 'a'.repeat(32);
+    const before = stack.audit.events.length;
+    const logsBefore = stack.logs.length;
+    const answers = [];
+    for (const [clientId, grantType] of [
+      ['billing-mcp', 'client_credentials'],
+      ['billing-mcp', TOKEN_EXCHANGE_GRANT],
+      ['no-such-client', 'client_credentials'],
+    ] as const) {
+      const answer = await post(
+        `${stack.broker.issuer}/token`,
+        { grant_type: grantType, client_id: clientId, resource: BILLING_MCP, scope: 'billing:read' },
+        { 'oauth-client-attestation-pop': 'x', traceparent: `00-${victimTrace}-bbbbbbbbbbbbbbbb-01` },
+      );
+      assertInvalidClient(answer, 'client_authentication_scheme_unsupported');
+      answers.push(answer.body);
+    }
+    assert.deepEqual(
+      answers[1],
+      answers[0],
+      'the answer says nothing about which grant types the client has',
+    );
+    assert.deepEqual(answers[2], answers[0], 'the answer says nothing about which clients exist');
+    const events = stack.audit.events.slice(before);
+    assert.deepEqual(events, [], 'nothing is audited in the name of a client that did not authenticate');
+    assert.equal(
+      stack.logs
+        .slice(logsBefore)
+        .some((line) => line.client_id === 'billing-mcp' || line.trace_id === victimTrace),
+      false,
+    );
+  });
+
   it('answers introspection and revocation without client authentication with 401 invalid_client', async () => {
     assertInvalidClient(await post(`${stack.broker.issuer}/token/introspection`, { token: userToken }));
     assertInvalidClient(await post(`${stack.broker.issuer}/token/revocation`, { token: userToken }));

@@ -7,6 +7,7 @@ import { MemoryAuditSink } from '@baton/audit';
 import { serviceCredentials } from '@baton/broker-client';
 import { exportJWK, generateKeyPair } from 'jose';
 import { startBroker, TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
+import { FetchAllowList } from '../src/outbound-fetch.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { post } from './fixtures/service-client.ts';
 import { BILLING_MCP, type BrokerStack, POLICY, startBrokerStack } from './fixtures/stack.ts';
@@ -197,5 +198,82 @@ describe('the broker fetches only from hosts on its allow-list', () => {
       await open.close();
       await keyed.close();
     }
+  });
+});
+
+describe('the fetch allow-list admits https, and plain http only to a listed loopback host', () => {
+  const minimalOptions = () => ({
+    trustedIssuers: [],
+    audiences: [{ resource: BILLING_MCP, scopes: ['billing:read'] }],
+    policy: createCedarPolicyEngine({ policies: POLICY, defaults: { lifetimeSeconds: 300, maxDepth: 3 } }),
+    audit: new MemoryAuditSink(),
+    initialAccessToken: 'test-initial-access-token',
+  });
+
+  it('refuses to start with an allow-list entry that carries a scheme, a port, a path or a wildcard', async () => {
+    for (const entry of [
+      'https://keys.example',
+      'keys.example:8443',
+      'keys.example/jwks',
+      '*.example',
+      '[::1]:8080',
+      'user@keys.example',
+      '',
+    ]) {
+      await assert.rejects(
+        startBroker({ ...minimalOptions(), fetchAllowedHosts: [entry] }),
+        (error: unknown) => error instanceof TypeError && /must be a bare hostname/.test(error.message),
+        entry,
+      );
+    }
+    await assert.rejects(
+      startBroker({
+        ...minimalOptions(),
+        clientIdMetadataDocuments: { allowedHosts: ['https://docs.example'] },
+      }),
+      /must be a bare hostname/,
+    );
+  });
+
+  it('refuses a registration whose jwks_uri is plain http on a listed host that is not loopback', async () => {
+    const stack = await startBrokerStack({ fetchAllowedHosts: ['keys.example', 'KEYS2.example', '::1'] });
+    try {
+      const logged = stack.logs.length;
+      const response = await fetch(`${stack.broker.issuer}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer test-initial-access-token' },
+        body: JSON.stringify({
+          token_endpoint_auth_method: 'private_key_jwt',
+          grant_types: [TOKEN_EXCHANGE_GRANT],
+          jwks_uri: 'http://keys.example/jwks',
+        }),
+      });
+      const body = (await response.json()) as Record<string, unknown>;
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.equal(body.error, 'invalid_client_metadata');
+      assert.equal(body.error_description, 'jwks_uri must be an https URL');
+      assert.equal(
+        stack.logs.slice(logged).find((entry) => entry.msg === 'registration refused')?.reason,
+        'fetch_scheme_not_allowed',
+      );
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('admits https on a listed host, plain http only to a listed loopback host', () => {
+    const list = new FetchAllowList(['keys.example', 'KEYS2.example', '127.0.0.1', '::1']);
+    assert.equal(list.allows('https://keys.example/jwks'), true);
+    assert.equal(
+      list.allows('https://keys2.example:8443/jwks'),
+      true,
+      'hostnames compare case-insensitively',
+    );
+    assert.equal(list.allows('http://keys.example/jwks'), false);
+    assert.equal(list.allows('ftp://keys.example/jwks'), false);
+    assert.equal(list.allows('http://127.0.0.1:8080/jwks'), true);
+    assert.equal(list.allows('http://[::1]:8080/jwks'), true);
+    assert.equal(list.allows('http://localhost/jwks'), false, 'loopback, but not listed');
+    assert.equal(list.allows('https://api.keys.example/jwks'), false);
   });
 });

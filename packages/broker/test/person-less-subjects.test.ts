@@ -157,6 +157,40 @@ describe('person-less subject tokens are not exchanged as if a person stood behi
     await refused(stack.billing, allowed.body.access_token as string, { resource: BILLING_API });
   });
 
+  it('keeps sub equal to the innermost act actor in a token derived from a machine, so the next hop sees a machine (and differs for a person)', async () => {
+    // The boundary's rule for broker-issued tokens: sub equal to the innermost act actor (the client
+    // the chain started from) means no person. The issued token's client_id is the exchanging
+    // service, so sub == client_id alone no longer says it.
+    const innermost = (act: unknown): unknown => {
+      let actor = act as { sub?: unknown; act?: unknown };
+      while (actor.act) actor = actor.act as { sub?: unknown; act?: unknown };
+      return actor.sub;
+    };
+    const machine = await exchange(stack.broker.issuer, stack.orders, {
+      subject_token: await machineToken('batch-job'),
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_MCP,
+      scope: 'billing:read',
+    });
+    assert.equal(machine.status, 200, JSON.stringify(machine.body));
+    const derived = decodeJwt(machine.body.access_token as string);
+    assert.equal(derived.sub, 'batch-job');
+    assert.equal(derived.sub, innermost(derived.act), 'sub is the machine the chain started from');
+    assert.notEqual(derived.sub, derived.client_id);
+    const person = await exchange(stack.broker.issuer, stack.orders, {
+      subject_token: await stack.userToken(),
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_MCP,
+      scope: 'billing:read',
+    });
+    const personal = decodeJwt(person.body.access_token as string);
+    assert.notEqual(
+      personal.sub,
+      innermost(personal.act),
+      "a person's token names the person, not the agent",
+    );
+  });
+
   it("still exchanges a person's token as before", async () => {
     const answer = await exchange(stack.broker.issuer, stack.orders, {
       subject_token: await stack.userToken(),

@@ -207,7 +207,7 @@ describe('cedar policy engine: subjects with no person behind them', () => {
     );
   });
 
-  it('counts only a permit whose condition requires context.subject_type == "service"', () => {
+  it('counts only a permit whose condition requires context.subject_type == "service" and pins the mode', () => {
     const engine = engineFor(`
       @id("explicit") permit (principal, action, resource)
       when { context.mode == "on_behalf_of" && "service" == context.subject_type && context.scope == "orders:read" };
@@ -225,6 +225,44 @@ describe('cedar policy engine: subjects with no person behind them', () => {
       engine.decide(facts({ ...machine, scopes: ['billing:read'] })).refusal,
       'person_less_subject',
     );
+  });
+
+  it('refuses every person mode for a machine under a service-identity rule that requires a service subject but does not pin the mode', () => {
+    // Written for the orders MCP server acting as itself; it must not also let a machine subject pass
+    // as a person on_behalf_of, in a Transaction Token or a restricted user token.
+    const engine = engineFor(`
+      @id("orders-mcp-as-itself") permit (principal, action, resource)
+      when { context.subject_type == "service" && context.scope == "orders:read" };
+    `);
+    for (const mode of ['on_behalf_of', 'txn_token', 'restricted_user'] as const) {
+      const decision = engine.decide(facts({ ...machine, mode, scopes: ['orders:read'] }));
+      assert.equal(decision.allowed, false, mode);
+      assert.equal(decision.refusal, 'person_less_subject', mode);
+      assert.deepEqual(decision.grantedScopes, [], mode);
+    }
+    assert.equal(
+      engine.decide(
+        facts({ ...machine, mode: 'service_identity', depth: 0, chain: [], scopes: ['orders:read'] }),
+      ).allowed,
+      true,
+      'service identity, what the rule was written for, still works',
+    );
+  });
+
+  it('counts a service-subject rule only in the person modes its condition pins', () => {
+    const engine = engineFor(`
+      @id("batch-on-behalf") permit (principal, action, resource)
+      when { ["on_behalf_of", "service_identity"].contains(context.mode) && context.subject_type == "service" };
+      @id("batch-txn") permit (principal, action, resource)
+      when { context.subject_type == "service" } when { "txn_token" == context.mode };
+      @id("loose-mode") permit (principal, action, resource)
+      when { context.subject_type == "service" && (context.mode == "restricted_user" || context.scope == "x") };
+    `);
+    const allowed = (mode: 'on_behalf_of' | 'txn_token' | 'restricted_user') =>
+      engine.decide(facts({ ...machine, mode, scopes: ['orders:read'] })).allowed;
+    assert.equal(allowed('on_behalf_of'), true);
+    assert.equal(allowed('txn_token'), true);
+    assert.equal(allowed('restricted_user'), false, 'a mode inside an || pins nothing');
   });
 
   it('asks nothing extra of service identity, which is always a machine', () => {

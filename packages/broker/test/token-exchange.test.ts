@@ -288,6 +288,20 @@ describe('token exchange refusals', () => {
     );
   });
 
+  it("refuses a may_act naming the client id in the identity provider's own namespace (iss = the subject token's issuer)", async () => {
+    // The identity provider's "orders-mcp" is its own client, not the party this broker authenticated.
+    const token = await forgeUserToken({
+      aud: 'http://127.0.0.1:4199/elsewhere',
+      may_act: { sub: 'orders-mcp', iss: stack.idp.issuer },
+    });
+    await refused(
+      'orders',
+      { ...subjectOf(token), resource: BILLING_MCP },
+      'invalid_request',
+      'may_act_mismatch',
+    );
+  });
+
   it('refuses a may_act without iss, which could name a party of that id anywhere', async () => {
     const token = await forgeUserToken({
       aud: 'http://127.0.0.1:4199/elsewhere',

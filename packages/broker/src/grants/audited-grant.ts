@@ -31,6 +31,10 @@ export interface RequestTrace {
  * The incoming `traceparent` is joined only for a client the operator marked `baton_trace_trusted`
  * (static configuration or an approval): anyone else could pick another person's trace id and file
  * its requests under it. Otherwise the request gets a fresh trace that links to what it sent.
+ *
+ * Only for a client that authenticated: oidc-provider sets `ctx.oidc.client` when it looks the client
+ * up, before checking its credentials. Grant handlers run after authentication; the grant-type refusal
+ * is audited only when `clientAuthenticationErrors` has established the same.
  */
 export function traceOf(ctx: KoaContextWithOIDC): RequestTrace {
   const trusted = ctx.oidc.client?.metadata().baton_trace_trusted === true;

@@ -42,18 +42,21 @@ export function composeDecision(
   const cedarAllowed = scopes.length === 0 ? answers[0]?.allowed === true : answers.some((a) => a.allowed);
   if (!cedarAllowed) return refusal(facts, scopes, answers, rules);
   // A subject with no person behind it, in a mode that acts for a person: only rules that say so
-  // explicitly count (default deny), so a rule written for people never lets a machine pose as one.
+  // explicitly, for this mode, count (default deny), so neither a rule written for people nor one
+  // written for a service acting as itself lets a machine pose as a person.
   const counted = actsForPersonLessSubject(facts)
     ? answers.map((answer) => ({
         ...answer,
-        allowed: answer.allowed && answer.determining.some((id) => rules.get(id)?.servesServiceSubjects),
+        allowed:
+          answer.allowed &&
+          answer.determining.some((id) => rules.get(id)?.serviceSubjectModes.has(facts.mode) === true),
       }))
     : answers;
   const granted = scopes.filter((_, index) => counted[index]?.allowed === true);
   const allowed = scopes.length === 0 ? counted[0]?.allowed === true : granted.length > 0;
   if (!allowed) {
     return deny('person_less_subject', [
-      `the subject "${facts.subject.sub}" has no person behind it, and no permitting rule requires context.subject_type == "service"`,
+      `the subject "${facts.subject.sub}" has no person behind it, and no permitting rule requires context.subject_type == "service" with context.mode pinned to ${facts.mode}`,
     ]);
   }
 

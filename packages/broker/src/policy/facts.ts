@@ -20,8 +20,8 @@ export interface ExchangeFacts {
    *
    * An engine must refuse the modes that act for a person (`on_behalf_of`, `restricted_user`,
    * `txn_token`) for a `service` subject unless its policy explicitly allows it: the Cedar engine
-   * counts only permit rules whose `when` condition requires `context.subject_type == "service"`,
-   * and refuses with `person_less_subject` otherwise.
+   * counts only permit rules whose `when` condition requires `context.subject_type == "service"`
+   * and pins `context.mode` to the mode asked for, and refuses with `person_less_subject` otherwise.
    */
   subjectType: 'user' | 'service';
   /** The client the user's original token was issued to: the agent, innermost in `act`. */

@@ -8,7 +8,7 @@ import {
   validate,
 } from '@cedar-policy/cedar-wasm/nodejs';
 import { POLICY_SCHEMA } from './request-model.ts';
-import { requiresServiceSubject } from './service-subjects.ts';
+import { personActingModesForServiceSubjects } from './service-subjects.ts';
 
 /** What the engine needs to know about one rule beyond what Cedar evaluates. */
 export interface RuleInfo {
@@ -18,8 +18,12 @@ export interface RuleInfo {
   lifetimeSeconds?: number;
   /** `@max_depth("…")`, on permit rules only. */
   maxDepth?: number;
-  /** A permit whose condition requires `context.subject_type == "service"` (see `requiresServiceSubject`). */
-  servesServiceSubjects: boolean;
+  /**
+   * The person-acting modes in which this permit lets a subject with no person behind it through: its
+   * condition requires `context.subject_type == "service"` and pins `context.mode` to them (see
+   * `personActingModesForServiceSubjects`). Empty for every other rule.
+   */
+  serviceSubjectModes: ReadonlySet<string>;
 }
 
 export interface CompiledPolicySet {
@@ -97,7 +101,8 @@ function ruleInfo(policy: PolicyJson, text: string): RuleInfo {
   const rule: RuleInfo = {
     id,
     effect: policy.effect,
-    servesServiceSubjects: policy.effect === 'permit' && requiresServiceSubject(policy),
+    serviceSubjectModes:
+      policy.effect === 'permit' ? personActingModesForServiceSubjects(policy) : new Set<string>(),
   };
   for (const [name, field] of [
     ['lifetime', 'lifetimeSeconds'],

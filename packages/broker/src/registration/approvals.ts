@@ -94,6 +94,26 @@ export function assertWithinApproval(
 }
 
 const NO_APPROVAL = 'baton:no-approval';
+
+/**
+ * The client metadata property naming the approval a client registered under. Set by the broker's
+ * registration policies only; a client that sends it without one is refused.
+ */
+export const APPROVAL_PROPERTY = 'baton_approval';
+
+/**
+ * A stored client that declares more than its approval allows now: the approval was narrowed or
+ * withdrawn after it registered, or it registered before approvals were recorded. It cannot be
+ * loaded, so it cannot authenticate: `invalid_client` (RFC 6749 §5.2), 401.
+ */
+export class ApprovalExceeded extends errors.InvalidClientAuth {
+  readonly reason: string;
+  constructor(cause: UnapprovedMetadata) {
+    super(cause.error_detail);
+    this.reason = 'client_beyond_approval';
+    this.error_detail = `${cause.reason}: ${cause.error_detail}`;
+  }
+}
 const policyName = (approval: RegistrationApproval) => `baton:approval:${approval.name}`;
 
 /**
@@ -104,11 +124,19 @@ const policyName = (approval: RegistrationApproval) => `baton:approval:${approva
 export function registrationPolicies(
   approvals: readonly RegistrationApproval[],
 ): Record<string, (ctx: unknown, properties: Record<string, unknown>) => void> {
+  // Each policy also records, in `baton_approval`, the approval the client registered (or updated)
+  // under, overwriting whatever the client sent: every later load re-checks the client against it.
   const policies: Record<string, (ctx: unknown, properties: Record<string, unknown>) => void> = {
-    [NO_APPROVAL]: (_ctx, properties) => assertWithinApproval(properties, undefined),
+    [NO_APPROVAL]: (_ctx, properties) => {
+      delete properties[APPROVAL_PROPERTY];
+      assertWithinApproval(properties, undefined);
+    },
   };
   for (const approval of approvals) {
-    policies[policyName(approval)] = (_ctx, properties) => assertWithinApproval(properties, approval);
+    policies[policyName(approval)] = (_ctx, properties) => {
+      properties[APPROVAL_PROPERTY] = approval.name;
+      assertWithinApproval(properties, approval);
+    };
   }
   return policies;
 }
