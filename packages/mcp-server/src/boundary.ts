@@ -45,7 +45,7 @@ import {
   registerIdentityToolWith,
   type ToolHost,
 } from './identity-tool.ts';
-import { readJsonRpcBody, toolCallsIn } from './request-body.ts';
+import { oversizedBatchResponse, readJsonRpcBody, toolCallsIn } from './request-body.ts';
 import {
   type BoundaryAccess,
   BoundaryRequestContext,
@@ -149,6 +149,12 @@ export type BoundaryAdmission =
        * in flight.
        */
       serve<T>(handle: () => T): T;
+      /**
+       * Ends the request: from now on its context opens nothing, even from a continuation (a timer, a
+       * kept promise) that still carries its async context. `protect` calls it when the response body
+       * ends or is cancelled; a Node adapter when the response closes.
+       */
+      end(): void;
     };
 
 /**
@@ -190,7 +196,7 @@ export class IdentityBoundary {
    * The request context of the MCP request being served. A wrapper opens only this one: a context
    * kept from another request (another person's, or an expired one) opens nothing.
    */
-  readonly #inFlight = new AsyncLocalStorage<BoundaryRequestContext>();
+  readonly #inFlight = new AsyncLocalStorage<InFlightRequest>();
   /** Handed to the wrappers this boundary registers, and to nothing else (see `BoundaryAccess`). */
   readonly #access: BoundaryAccess;
 
@@ -281,7 +287,8 @@ export class IdentityBoundary {
     const unseal = (context: BoundaryRequestContext) => this.#unseal(context);
     this.#access = Object.freeze({
       open(context: BoundaryRequestContext): OpenedRequest | undefined {
-        return inFlight.getStore() === context ? unseal(context) : undefined;
+        const current = inFlight.getStore();
+        return current?.live === true && current.context === context ? unseal(context) : undefined;
       },
     });
   }
@@ -419,14 +426,20 @@ export class IdentityBoundary {
     // Read only after authentication: an anonymous caller never makes the boundary buffer a body.
     const body = await readJsonRpcBody(request, options.parsedBody, this.#maxRequestBodySize);
     if ('response' in body) return answer(body.response);
+    const oversized = oversizedBatchResponse(body.parsedBody);
+    if (oversized) return answer(oversized);
     const stepUp = await this.#stepUpChallenge(context, body.parsedBody);
     if (stepUp) return answer(stepUp);
+    const inFlight: InFlightRequest = { context, live: true };
     return {
       admitted: true,
       request: withoutAuthorization(request),
       authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl),
       parsedBody: body.parsedBody,
-      serve: (handle) => this.#inFlight.run(context, handle),
+      serve: (handle) => this.#inFlight.run(inFlight, handle),
+      end: () => {
+        inFlight.live = false;
+      },
     };
   }
 
@@ -442,12 +455,19 @@ export class IdentityBoundary {
     const fetch = async (request: Request, options?: ProtectedRequestOptions): Promise<Response> => {
       const admission = await this.admit(request, { parsedBody: options?.parsedBody });
       if (!admission.admitted) return admission.response;
-      return admission.serve(() =>
-        mcp.fetch(admission.request, {
-          authInfo: admission.authInfo,
-          ...(admission.parsedBody !== undefined ? { parsedBody: admission.parsedBody } : {}),
-        }),
-      );
+      let response: Response;
+      try {
+        response = await admission.serve(() =>
+          mcp.fetch(admission.request, {
+            authInfo: admission.authInfo,
+            ...(admission.parsedBody !== undefined ? { parsedBody: admission.parsedBody } : {}),
+          }),
+        );
+      } catch (error) {
+        admission.end();
+        throw error;
+      }
+      return endingWithBody(response, admission.end);
     };
     return { fetch };
   }
@@ -475,7 +495,13 @@ export class IdentityBoundary {
       denied.push(call);
     }
     if (denied.length === 0) return undefined;
-    for (const call of denied) await recordStepUpDenial(opened, call.name, call.meta);
+    // One record per tool refused, however often a batch names it: a request cannot multiply audit writes.
+    const recorded = new Set<string>();
+    for (const call of denied) {
+      if (recorded.has(call.name)) continue;
+      recorded.add(call.name);
+      await recordStepUpDenial(opened, call.name, call.meta);
+    }
     const error = insufficientScope(
       [...required],
       challengeDescription(
@@ -532,4 +558,45 @@ function stripTrailingSlash(path: string): string {
 
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+/** The request a tool wrapper may open: its context, while it is being served. */
+interface InFlightRequest {
+  readonly context: BoundaryRequestContext;
+  live: boolean;
+}
+
+/**
+ * The response, with `end` called when its body has been read to the end or cancelled (an SSE stream
+ * stays open as long as the client listens). A response without a body ends the request at once.
+ */
+function endingWithBody(response: Response, end: () => void): Response {
+  if (!response.body) {
+    end();
+    return response;
+  }
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          end();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        end();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }

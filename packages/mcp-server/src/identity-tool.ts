@@ -152,7 +152,9 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     }
     const { envelope } = minted;
     hop.span.setAttributes(identityAttributes(envelope));
-    const context = toolContext(ctx, opened, minted, name, hop);
+    // Ends with the handler: a downstream client the tool keeps can no longer act for this caller.
+    const invocation = { live: true };
+    const context = toolContext(ctx, opened, minted, name, hop, invocation);
     let outcome: AuditOutcome = 'ok';
     let reason: string | undefined;
     try {
@@ -167,6 +169,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       reason = 'tool_threw';
       throw error;
     } finally {
+      invocation.live = false;
       endHopSpan(hop, outcome, reason);
       await record(opened, name, outcome, started, reason, envelope, span);
     }
@@ -286,6 +289,7 @@ function toolContext(
   minted: MintedEnvelope,
   tool: string,
   hop: HopSpan,
+  invocation: { readonly live: boolean },
 ): ToolContext {
   const { envelope } = minted;
   const { logger, downstream } = opened.settings;
@@ -313,6 +317,7 @@ function toolContext(
           subjectToken: opened.subjectToken,
           subjectIssuer: opened.claims.issuer,
           hop,
+          active: () => invocation.live && opened.claims.expiresAt * 1000 > Date.now(),
         },
         downstream,
       );

@@ -50,6 +50,7 @@ export function protectNodeRequests(
         if (admission.parsedBody !== undefined) request.body = admission.parsedBody;
         // The MCP handling that follows runs inside the admitted request: the boundary's tools open
         // its context only while it is in flight.
+        response.once('close', admission.end);
         admission.serve(() => next());
       })
       .catch((error: unknown) => {
@@ -71,7 +72,9 @@ function toWebRequest(request: NodeMcpRequest): Request {
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
   const scheme = (request.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http';
-  const url = new URL(request.url ?? '/', `${scheme}://${request.headers.host}`);
+  // Express strips a mount path from `url` (`app.use('/mcp', …)`); `originalUrl` keeps it.
+  const target = (request as { originalUrl?: string }).originalUrl ?? request.url ?? '/';
+  const url = new URL(target, `${scheme}://${request.headers.host}`);
   const readsBody =
     request.method === 'POST' &&
     request.body === undefined &&

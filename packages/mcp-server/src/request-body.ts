@@ -37,18 +37,33 @@ function jsonRpcError(status: number, code: number, message: string, headers: Re
   return Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status, headers });
 }
 
-/** The `tools/call` requests in a JSON-RPC body (one message or a batch), with their `_meta`. */
+/**
+ * The `tools/call` requests in a JSON-RPC body (one message or a batch), with their `_meta`. Only
+ * well-formed requests count (`jsonrpc: "2.0"`, an `id` the SDK would answer): a notification or a
+ * malformed message is never dispatched, so it must not draw a step-up challenge or an audit record.
+ */
 export function toolCallsIn(
   parsedBody: unknown,
 ): Array<{ name: string; meta: Record<string, unknown> | undefined }> {
   const messages = Array.isArray(parsedBody) ? parsedBody : [parsedBody];
   const calls: Array<{ name: string; meta: Record<string, unknown> | undefined }> = [];
   for (const message of messages) {
-    if (!isRecord(message) || message.method !== 'tools/call' || !isRecord(message.params)) continue;
+    if (!isRecord(message) || message.jsonrpc !== '2.0' || message.method !== 'tools/call') continue;
+    if (typeof message.id !== 'string' && typeof message.id !== 'number') continue;
+    if (!isRecord(message.params)) continue;
     const { name, _meta } = message.params;
     if (typeof name === 'string') calls.push({ name, meta: isRecord(_meta) ? _meta : undefined });
   }
   return calls;
+}
+
+/** The SDK's own limit on a JSON-RPC batch; the boundary refuses a longer one before reading it further. */
+export const MAX_BATCH_SIZE = 100;
+
+/** A 400 for a batch longer than the SDK would serve, before any per-message work (or audit) is done. */
+export function oversizedBatchResponse(parsedBody: unknown): Response | undefined {
+  if (!Array.isArray(parsedBody) || parsedBody.length <= MAX_BATCH_SIZE) return undefined;
+  return jsonRpcError(400, -32600, `Invalid Request: a batch may hold at most ${MAX_BATCH_SIZE} messages`);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -206,4 +206,48 @@ describe('co-hosted code cannot open the boundary', () => {
     assert.equal(outcomes[0]!.isError, true, "alice's identity tool did not run in bob's request");
     assert.match(outcomes[0]!.content[0]!.text, /authenticated caller/);
   });
+
+  it("a continuation started in alice's request (a timer) cannot run alice's identity tool once her request has ended", async () => {
+    let late: Promise<unknown> | undefined;
+    const handler = stack.boundary.protect(
+      createMcpHandler(() => {
+        const server = new McpServer({ name: 'late', version: '1' });
+        const whoami: RegisteredTool = stack.boundary.registerTool(
+          server,
+          'whoami',
+          { scopes: ['orders:read'] },
+          async ({ identity }) => ({ content: [{ type: 'text', text: identity.actor.sub }] }),
+        );
+        // Co-hosted code: keeps its own context and calls the identity tool later, from a timer that
+        // still carries the request's async context.
+        server.registerTool('schedule', { description: 'plain SDK tool' }, async (sdkCtx) => {
+          late = new Promise((resolve) => {
+            setTimeout(() => resolve((whoami.handler as (c: unknown) => Promise<unknown>)(sdkCtx)), 200);
+          });
+          return { content: [{ type: 'text', text: 'scheduled' }] };
+        });
+        return server;
+      }),
+    );
+    const response = await handler.fetch(
+      new Request(stack.resource, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'schedule', arguments: {} },
+        }),
+      }),
+    );
+    await response.text();
+    const result = (await late) as { isError?: boolean; content: Array<{ text: string }> };
+    assert.equal(result.isError, true, 'the identity tool did not run after the request ended');
+    assert.match(result.content[0]!.text, /authenticated caller/);
+  });
 });

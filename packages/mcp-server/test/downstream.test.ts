@@ -8,7 +8,7 @@ import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import type { AccessTokenVerifier } from '@baton/resource-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { DownstreamError, IdentityBoundary } from '../src/index.ts';
+import { type DownstreamClient, DownstreamError, IdentityBoundary } from '../src/index.ts';
 
 const RESOURCE = 'http://127.0.0.1:9/tools/mcp';
 
@@ -65,6 +65,7 @@ describe('downstream calls from tools', () => {
   });
   after(() => api.close());
 
+  const kept: DownstreamClient[] = [];
   async function boundaryWith(downstream: boolean) {
     const audit = new MemoryAuditSink();
     const boundary = new IdentityBoundary({
@@ -119,6 +120,11 @@ describe('downstream calls from tools', () => {
           }
         },
       );
+      // A tool that keeps its downstream client, to act for the caller after its invocation.
+      boundary.registerTool(server, 'keep', { scopes: ['orders:read'] }, async (_invocation, context) => {
+        kept.push(context.downstream);
+        return { content: [{ type: 'text', text: 'kept' }] };
+      });
       return server;
     });
     return { handler: boundary.protect(mcp), audit };
@@ -160,5 +166,20 @@ describe('downstream calls from tools', () => {
     assert.equal(event?.outcome, 'error');
     assert.equal(event?.reason, 'broker_unreachable');
     assert.equal(event?.target.name, 'allowed-api');
+  });
+
+  it('a downstream client a tool kept after its invocation cannot act for the caller any more', async () => {
+    const { handler, audit } = await boundaryWith(true);
+    kept.length = 0;
+    assert.equal(await textOf(await handler.fetch(call('keep', {}))), 'kept');
+    const before = audit.events.length;
+    for (const attempt of [() => kept[0]!.fetch('allowed-api', ''), () => kept[0]!.connect('allowed-api')]) {
+      await assert.rejects(attempt(), (error: unknown) => {
+        assert.ok(error instanceof DownstreamError);
+        assert.equal(error.code, 'ERR_DOWNSTREAM_INVOCATION_ENDED');
+        return true;
+      });
+    }
+    assert.equal(audit.events.length, before, 'nothing reached the broker or was filed for the caller');
   });
 });

@@ -65,3 +65,52 @@ describe('the JSON-RPC body the boundary reads', () => {
     );
   });
 });
+
+describe('batches and notifications at the pre-dispatch step-up', () => {
+  let stack: Stack;
+  let readOnly: string;
+  before(async () => {
+    stack = await startStack();
+    readOnly = await stack.tokenFor('alice', 'orders:read');
+  });
+  after(() => stack.close());
+
+  const post = (body: unknown) =>
+    fetch(stack.resource, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${readOnly}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify(body),
+    });
+  const createOrder = (id: number | undefined) => ({
+    jsonrpc: '2.0',
+    ...(id === undefined ? {} : { id }),
+    method: 'tools/call',
+    params: { name: 'create_order', arguments: { item: 'x' } },
+  });
+
+  it('an attacker repeating a refused tool in a batch gets one audit record, not one per message', async () => {
+    const before = stack.audit.events.length;
+    const response = await post(Array.from({ length: 100 }, (_, index) => createOrder(index + 1)));
+    assert.equal(response.status, 403);
+    assert.equal(stack.audit.events.length - before, 1);
+  });
+
+  it('refuses a batch longer than the SDK serves (101 messages) with 400, writing nothing to the audit', async () => {
+    const before = stack.audit.events.length;
+    const response = await post(Array.from({ length: 101 }, (_, index) => createOrder(index + 1)));
+    assert.equal(response.status, 400);
+    assert.equal((await response.json()).error.code, -32600);
+    assert.equal(stack.audit.events.length, before);
+  });
+
+  it('a tools/call notification (no id) is never dispatched, so it draws no step-up and no audit record', async () => {
+    const before = stack.audit.events.length;
+    const response = await post(createOrder(undefined));
+    assert.notEqual(response.status, 403);
+    assert.equal(stack.audit.events.length, before);
+  });
+});

@@ -27,6 +27,11 @@ export interface InvocationIdentity {
   subjectToken: string;
   /** The verified issuer of the caller's token: exchanged tokens are never shared across issuers. */
   subjectIssuer: string;
+  /**
+   * Whether the invocation is still running (and its caller's token unexpired). A client a tool kept
+   * after its invocation ended, to act for that person later, is refused. Default: always.
+   */
+  active?: () => boolean;
   /** The tool invocation's span: every downstream call is a child of it. */
   hop: HopSpan;
 }
@@ -71,6 +76,7 @@ export class DownstreamClient {
    * const response = await context.downstream.fetch('orders-api', 'orders');
    */
   async fetch(service: string, path = '', init: RequestInit = {}): Promise<Response> {
+    this.#assertActive();
     const target = this.#allowed(service);
     const started = performance.now();
     const call = this.#startCall(target);
@@ -134,6 +140,7 @@ export class DownstreamClient {
    * exchanged token and names user, agent and this server in its envelope). Close the client when done.
    */
   async connect(service: string): Promise<Client> {
+    this.#assertActive();
     const target = this.#allowed(service);
     if (target.mode === 'service_identity') {
       throw new DownstreamError(
@@ -157,7 +164,7 @@ export class DownstreamClient {
         new StreamableHTTPClientTransport(new URL(target.url), {
           // The token lives only in this closure, not in an auth provider the tool could read back
           // through `client.transport`, and it is sent only to the service's own URL.
-          fetch: bearerFetchFor(target, token),
+          fetch: bearerFetchFor(target, token, () => this.#isActive()),
           requestInit: { headers: { traceparent: this.#traceparent(span) }, redirect: 'manual' },
         }),
       );
@@ -180,6 +187,19 @@ export class DownstreamClient {
     }
     endHopSpan(call, 'ok');
     return client;
+  }
+
+  #isActive(): boolean {
+    return this.#identity.active?.() ?? true;
+  }
+
+  #assertActive(): void {
+    if (!this.#isActive()) {
+      throw new DownstreamError(
+        'ERR_DOWNSTREAM_INVOCATION_ENDED',
+        'the tool invocation this client was made for has ended; a tool cannot keep acting for its caller',
+      );
+    }
   }
 
   #allowed(service: string): Required<DownstreamService> {
@@ -373,11 +393,20 @@ function requestOptions(init: RequestInit): RequestInit {
  * whoever holds the MCP client (the tool) can reach its transport's fetch, but not the token, and
  * cannot point the token anywhere else. Redirects are never followed.
  */
-function bearerFetchFor(target: Required<DownstreamService>, token: string): typeof fetch {
+function bearerFetchFor(
+  target: Required<DownstreamService>,
+  token: string,
+  active: () => boolean,
+): typeof fetch {
   const base = new URL(target.url);
+  const basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
   return async (input, init) => {
+    if (!active()) {
+      throw new DownstreamError('ERR_DOWNSTREAM_INVOCATION_ENDED', 'the tool invocation has ended');
+    }
     const url = new URL(input instanceof Request ? input.url : input);
-    if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) {
+    const inside = url.pathname === base.pathname || url.pathname.startsWith(basePath);
+    if (url.origin !== base.origin || !inside || /%2f|%5c/i.test(url.pathname)) {
       throw new DownstreamError(
         'ERR_DOWNSTREAM_PATH_REFUSED',
         'the MCP transport may only reach its own service',
