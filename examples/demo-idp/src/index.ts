@@ -8,5 +8,11 @@ export { type DemoIdp, type StartDemoIdpOptions, startDemoIdp } from './idp.ts';
 export { generateSigningJwk } from './keys.ts';
 export { obtainUserAccessToken } from './obtain-token.ts';
 export type { ResourceServerConfig } from './resources.ts';
+export {
+  SCRIPTED_AGENT_REDIRECT_URL,
+  type ScriptedAgentEvent,
+  type ScriptedAgentOptions,
+  ScriptedAgentProvider,
+} from './scripted-agent.ts';
 export { scriptedLogin } from './scripted-login.ts';
 export { DEMO_AUDITOR, DEMO_USERS, type DemoUser } from './users.ts';

@@ -1,106 +1,24 @@
-import { randomBytes } from 'node:crypto';
-import { scriptedLogin } from '@baton/demo-idp';
+import { type ScriptedAgentEvent, ScriptedAgentProvider } from '@baton/demo-idp';
 import {
   Client,
   InsufficientScopeError,
-  type OAuthClientMetadata,
-  type OAuthClientProvider,
-  type OAuthDiscoveryState,
-  type StoredOAuthClientInformation,
-  type StoredOAuthTokens,
   StreamableHTTPClientTransport,
   UnauthorizedError,
 } from '@modelcontextprotocol/client';
 
-/** Where the IdP sends the browser back to; the scripted login reads the code off the redirect instead. */
-const REDIRECT_URL = 'http://127.0.0.1:8976/callback';
-
-/**
- * The agent's OAuth client, as the MCP SDK expects it. Everything the agent learns (its registration,
- * its tokens) stays in memory; the "browser" step is a scripted login against the demo IdP's real forms.
- */
-class ScriptedLoginProvider implements OAuthClientProvider {
-  readonly #credentials: { username: string; password: string };
-  readonly #say: (line: string) => void;
-  #discovery: OAuthDiscoveryState | undefined;
-  #client: StoredOAuthClientInformation | undefined;
-  #tokens: StoredOAuthTokens | undefined;
-  #codeVerifier = '';
-  #state = '';
-  callback: URL | undefined;
-
-  constructor(credentials: { username: string; password: string }, say: (line: string) => void) {
-    this.#credentials = credentials;
-    this.#say = say;
-  }
-
-  get redirectUrl(): string {
-    return REDIRECT_URL;
-  }
-
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'Baton demo agent',
-      redirect_uris: [REDIRECT_URL],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  state(): string {
-    this.#state = randomBytes(16).toString('base64url');
-    return this.#state;
-  }
-
-  /** Kept with the code verifier so the callback leg is bound to the same authorization server (SEP-2352). */
-  saveDiscoveryState(state: OAuthDiscoveryState) {
-    this.#discovery = state;
-    this.#say(`RFC 9728 metadata names authorization server ${state.authorizationServerUrl}`);
-  }
-  discoveryState() {
-    return this.#discovery;
-  }
-  clientInformation() {
-    return this.#client;
-  }
-  saveClientInformation(information: StoredOAuthClientInformation) {
-    this.#client = information;
-    this.#say(`registered with RFC 7591 as client ${information.client_id}`);
-  }
-  tokens() {
-    return this.#tokens;
-  }
-  saveTokens(tokens: StoredOAuthTokens) {
-    this.#tokens = tokens;
-    this.#say(
-      `access token received (${tokens.token_type}, scope "${tokens.scope ?? ''}", ${tokens.expires_in ?? '?'} s)`,
-    );
-  }
-  saveCodeVerifier(verifier: string) {
-    this.#codeVerifier = verifier;
-  }
-  codeVerifier() {
-    return this.#codeVerifier;
-  }
-
-  /** The person signs in at the IdP; here a script fills in the same forms. */
-  async redirectToAuthorization(authorizationUrl: URL): Promise<void> {
-    const resource = authorizationUrl.searchParams.get('resource');
-    this.#say(
-      `authorization code + PKCE (${authorizationUrl.searchParams.get('code_challenge_method')}) for resource ${resource}; signing in as ${this.#credentials.username}`,
-    );
-    const callback = await scriptedLogin(authorizationUrl, this.#credentials);
-    if (callback.searchParams.get('state') !== this.#state)
-      throw new Error('authorization response state mismatch');
-    this.callback = callback;
-  }
-
-  get clientId(): string | undefined {
-    return this.#client?.client_id;
-  }
-  get grantedScope(): string | undefined {
-    return this.#tokens?.scope;
+/** What the demo prints as the agent walks the MCP authorization lifecycle. */
+function narrate(event: ScriptedAgentEvent, username: string): string {
+  switch (event.kind) {
+    case 'discovered':
+      return `RFC 9728 metadata names authorization server ${event.authorizationServer}`;
+    case 'registered':
+      return `registered with RFC 7591 as client ${event.clientId}`;
+    case 'authorizing': {
+      const url = event.authorizationUrl;
+      return `authorization code + PKCE (${url.searchParams.get('code_challenge_method')}) for resource ${url.searchParams.get('resource')}; signing in as ${username}`;
+    }
+    case 'tokens':
+      return `access token received (${event.tokens.token_type}, scope "${event.tokens.scope ?? ''}", ${event.tokens.expires_in ?? '?'} s)`;
   }
 }
 
@@ -127,7 +45,11 @@ export async function runAgent(
   plan: Array<{ tool: string; arguments?: Record<string, unknown> }>,
   say: (line: string) => void = () => {},
 ): Promise<AgentRun> {
-  const provider = new ScriptedLoginProvider(credentials, say);
+  const provider = new ScriptedAgentProvider({
+    credentials,
+    clientName: 'Baton demo agent',
+    onEvent: (event) => say(narrate(event, credentials.username)),
+  });
   const transportFor = () =>
     new StreamableHTTPClientTransport(new URL(serverUrl), {
       authProvider: provider,

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEMO_USERS, OAuthFlowError } from '@baton/demo-idp';
+import {
+  DEMO_USERS,
+  OAuthFlowError,
+  SCRIPTED_AGENT_REDIRECT_URL,
+  ScriptedAgentProvider,
+} from '@baton/demo-idp';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
-import { REDIRECT_URL, ScriptedAgentProvider } from './fixtures/oauth-agent.ts';
+
 import { SCOPES, type Stack, startStack } from './fixtures/stack.ts';
 
 const PREREGISTERED_AGENT = 'preregistered-agent';
@@ -49,7 +54,7 @@ describe('scope selection: metadata advertises every scope, a 401 asks for what 
         {
           client_id: PREREGISTERED_AGENT,
           token_endpoint_auth_method: 'none',
-          redirect_uris: [REDIRECT_URL],
+          redirect_uris: [SCRIPTED_AGENT_REDIRECT_URL],
           grant_types: ['authorization_code'],
           response_types: ['code'],
           // Registered by the operator for every scope the server may ask, as its metadata advertises.
@@ -69,9 +74,10 @@ describe('scope selection: metadata advertises every scope, a 401 asks for what 
   });
 
   it('the SDK client signs in with orders:read only, then steps up to orders:write when a tool needs it', async () => {
-    const provider = new ScriptedAgentProvider(alice, {
-      client_id: PREREGISTERED_AGENT,
-      issuer: stack.idp.issuer,
+    const provider = new ScriptedAgentProvider({
+      credentials: alice,
+      clientName: 'scope-selection agent',
+      client: { client_id: PREREGISTERED_AGENT, issuer: stack.idp.issuer },
     });
     const client = await signedInClient(stack, provider);
     assert.deepEqual(
@@ -99,7 +105,7 @@ describe('scope selection: metadata advertises every scope, a 401 asks for what 
   });
 
   it('a client that registered itself with the narrow challenge scope is refused the step-up by an IdP that binds registered scopes (why challengeScopes defaults to scopesSupported)', async () => {
-    const provider = new ScriptedAgentProvider(alice);
+    const provider = new ScriptedAgentProvider({ credentials: alice, clientName: 'scope-selection agent' });
     const client = await signedInClient(stack, provider);
     assert.equal(provider.registeredScope, 'orders:read', 'the SDK registers with the first challenge scope');
     await assert.rejects(
@@ -120,7 +126,7 @@ describe('scope selection by default: the 401 asks for every advertised scope', 
   it('a self-registering SDK client registers every scope, so a later step-up stays possible', async () => {
     const response = await fetch(stack.resource, { method: 'POST' });
     assert.match(response.headers.get('www-authenticate') ?? '', /scope="orders:read orders:write"/);
-    const provider = new ScriptedAgentProvider(alice);
+    const provider = new ScriptedAgentProvider({ credentials: alice, clientName: 'scope-selection agent' });
     const client = await signedInClient(stack, provider);
     assert.deepEqual(provider.registeredScope?.split(' ').sort(), ['orders:read', 'orders:write']);
     const created = await client.callTool({ name: 'create_order', arguments: { item: 'rope' } });
