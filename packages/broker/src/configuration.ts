@@ -3,7 +3,7 @@ import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import type { AdapterFactory, ClientMetadata, Configuration, JWK } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { AudienceConfig } from './audience.ts';
-import { type FetchAllowList, guardedFetch } from './outbound-fetch.ts';
+import { FetchAllowList, guardedFetch } from './outbound-fetch.ts';
 import {
   assertWithinApproval,
   type ClientApproval,
@@ -59,6 +59,9 @@ export interface ClientIdMetadataDocumentOptions {
  * its own client_credentials (service identity), approvals and the fetch allow-list.
  */
 export function brokerConfiguration(input: BrokerConfigurationInput): Configuration {
+  const metadataDocumentHosts = input.clientIdMetadataDocuments
+    ? new FetchAllowList(input.clientIdMetadataDocuments.allowedHosts)
+    : undefined;
   const withTokens = input.initialAccessToken !== undefined || input.registrationApprovals.length > 0;
   const initialAccessTokens = withTokens
     ? initialAccessTokenAdapter(input.initialAccessToken, input.registrationApprovals)
@@ -101,8 +104,8 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
             clientIdMetadataDocument: {
               enabled: true,
               ack: 'draft-02',
-              allowFetch: (_ctx: unknown, clientId: string) =>
-                input.clientIdMetadataDocuments!.allowedHosts.includes(new URL(clientId).hostname),
+              // The same host matching (case, brackets, scheme) as every other fetch the broker makes.
+              allowFetch: (_ctx: unknown, clientId: string) => metadataDocumentHosts!.allows(clientId),
               allowClient: (
                 _ctx: unknown,
                 client: { clientId: string; metadata(): Record<string, unknown> },

@@ -196,3 +196,31 @@ describe('service identity (client_credentials) is decided, audited and recorded
     );
   });
 });
+
+describe('service identity under a custom policy engine', () => {
+  let stack: BrokerStack;
+  before(async () => {
+    // An engine that allows but grants none of what was asked: a token must not come out scopeless.
+    stack = await startBrokerStack({
+      policy: {
+        decide: () => ({ allowed: true, grantedScopes: [], lifetimeSeconds: 60, maxDepth: 2, reasons: [] }),
+      },
+    });
+  });
+  after(() => stack.close());
+
+  it('refuses with invalid_scope (audited scope_not_permitted) when the policy grants none of the requested scopes', async () => {
+    const before = stack.audit.events.length;
+    const answer = await tokenRequest(stack.broker.issuer, stack.reporting, {
+      grant_type: 'client_credentials',
+      resource: BILLING_API,
+      scope: 'billing:read',
+    });
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.equal(answer.body.error, 'invalid_scope');
+    assert.equal('access_token' in answer.body, false);
+    const denial = stack.audit.events.slice(before).find((event) => event.outcome === 'denied');
+    assert.equal(denial?.reason, 'scope_not_permitted');
+    assert.equal(denial?.delegation_mode, 'service_identity');
+  });
+});

@@ -9,6 +9,7 @@ import {
 import { BearerError } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { scopesOf } from './parameters.ts';
 import { Refusal } from './refusal.ts';
 
 /** Where the broker writes what a response must not carry: refusal detail, unexpected failures. */
@@ -199,7 +200,7 @@ export async function auditGrantTypeRefusal(
       audience: undefined,
       mode,
       chain: [clientId],
-      requested: scope === undefined ? undefined : [...new Set(scope.split(' ').filter(Boolean))],
+      requested: scope === undefined ? undefined : scopesOf(scope),
     },
     trace,
     started,

@@ -3,6 +3,28 @@ import type { ExchangeFacts, PolicyDecision, PolicyEngine } from '../policy/fact
 import { type Refusal, refuse } from './refusal.ts';
 
 /**
+ * Asks the declared policy, and refuses as both grants must: a denial by its structured kind, and an
+ * allow that grants none of the scopes asked for (possible with a custom `PolicyEngine`) as
+ * `invalid_scope` rather than a scopeless token. Returns the decision when it stands.
+ */
+export function decideOrRefuse(
+  policy: PolicyEngine,
+  facts: ExchangeFacts,
+  audience: AudienceConfig,
+): PolicyDecision {
+  const decision = policy.decide(facts);
+  if (!decision.allowed) throw policyRefusal(policy, facts, audience, decision);
+  if (facts.scopes.length > 0 && decision.grantedScopes.length === 0) {
+    throw refuse.scope(
+      'scope_not_permitted',
+      'the declared policy permits none of the requested scopes',
+      facts.scopes.join(' '),
+    );
+  }
+  return decision;
+}
+
+/**
  * The refusal for a policy denial, classified on the decision's structured kind, never on its reasons:
  * those quote operator-chosen rule ids and client ids, which may contain any words, and stay private.
  */

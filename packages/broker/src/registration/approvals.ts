@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sameResource } from '@baton/resource-server';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { scopesOf } from '../grants/parameters.ts';
 
 /**
  * What the operator lets a client declare about itself. A statically configured client is approved
@@ -73,9 +74,7 @@ export function assertWithinApproval(
     }
   }
   if (typeof metadata.scope === 'string') {
-    const unapproved = metadata.scope
-      .split(' ')
-      .filter((scope) => scope !== '' && !(approval?.scopes ?? []).includes(scope));
+    const unapproved = scopesOf(metadata.scope).filter((scope) => !(approval?.scopes ?? []).includes(scope));
     if (unapproved.length > 0) {
       throw new UnapprovedMetadata(
         'scope_not_approved',

@@ -3,7 +3,7 @@ import type { AudienceConfig } from '../audience.ts';
 import { type AuditedGrantDependencies, auditedGrant, type Issued } from '../grants/audited-grant.ts';
 import { brokerResourceServer } from '../grants/broker-token.ts';
 import { type Parameters, requestedAudience, scopesOf, single } from '../grants/parameters.ts';
-import { policyRefusal } from '../grants/policy-refusal.ts';
+import { decideOrRefuse } from '../grants/policy-refusal.ts';
 import { refuse } from '../grants/refusal.ts';
 import type { ExchangeFacts, PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
@@ -94,10 +94,10 @@ async function issueServiceIdentity(
     chain: [],
     scopes: understood,
   };
-  const decision = deps.policy.decide(facts);
-  if (!decision.allowed) throw policyRefusal(deps.policy, facts, audience, decision);
+  const decision = decideOrRefuse(deps.policy, facts, audience);
   const granted = decision.grantedScopes;
-  const lifetime = Math.min(decision.lifetimeSeconds, deps.maxLifetimeSeconds);
+  // Whole seconds, as the exchange issues them (a policy lifetime may carry a fraction).
+  const lifetime = Math.floor(Math.min(decision.lifetimeSeconds, deps.maxLifetimeSeconds));
 
   const { provider } = ctx.oidc;
   const token = new provider.ClientCredentials({

@@ -26,7 +26,7 @@ import {
 } from '../grants/audited-grant.ts';
 import { brokerResourceServer } from '../grants/broker-token.ts';
 import { type Parameters, requestedAudience, scopesOf, single } from '../grants/parameters.ts';
-import { policyRefusal } from '../grants/policy-refusal.ts';
+import { decideOrRefuse } from '../grants/policy-refusal.ts';
 import { refuse } from '../grants/refusal.ts';
 import type { ExchangeFacts, IssuanceMode, PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
@@ -255,16 +255,8 @@ async function exchange(
     chain,
     scopes: understood,
   };
-  const decision = deps.policy.decide(facts);
-  if (!decision.allowed) throw policyRefusal(deps.policy, facts, audience, decision);
+  const decision = decideOrRefuse(deps.policy, facts, audience);
   const granted = decision.grantedScopes;
-  if (understood.length > 0 && granted.length === 0) {
-    throw refuse.scope(
-      'scope_not_permitted',
-      'the declared policy permits none of the requested scopes',
-      understood.join(' '),
-    );
-  }
 
   // 9. Lifetime: the policy's, never beyond the subject's. Whole seconds, rounded down (an `exp` may
   //    carry a fraction), so no token outlives its subject and every issuer accepts it.
