@@ -1,14 +1,14 @@
+import { isLoopbackHostname, requestAddress } from '@baton/resource-server';
 import {
   localhostAllowedHostnames,
   originValidationResponse,
   validateHostHeader,
 } from '@modelcontextprotocol/server';
-import { isLoopback } from './auth/options.ts';
 import { ConsoleRefusal } from './auth/refusal.ts';
 
 /** The names the console answers to by default: its public hostname, or the loopback names. */
 export function defaultAllowedHostnames(publicUrl: URL | undefined): string[] {
-  if (!publicUrl || isLoopback(publicUrl.hostname)) return localhostAllowedHostnames();
+  if (!publicUrl || isLoopbackHostname(publicUrl.hostname)) return localhostAllowedHostnames();
   return [publicUrl.hostname];
 }
 
@@ -21,10 +21,13 @@ export function checkHostAndOrigin(
   request: Request,
   allowedHostnames: readonly string[],
 ): ConsoleRefusal | undefined {
-  // Fetch-native runtimes build requests without a Host header; their URL carries the host.
-  const host = validateHostHeader(request.headers.get('host') ?? URL.parse(request.url)?.host ?? null, [
-    ...allowedHostnames,
-  ]);
+  // The same reading of the request's host as the MCP boundary's: the Host header, or (fetch-native
+  // runtimes) the URL's; a malformed one is a 400.
+  const address = requestAddress(request);
+  if ('reason' in address) {
+    return new ConsoleRefusal(400, 'invalid_request', address.description, 'request_malformed');
+  }
+  const host = validateHostHeader(address.host, allowedHostnames as string[]);
   if (!host.ok) {
     return new ConsoleRefusal(
       403,
@@ -33,7 +36,7 @@ export function checkHostAndOrigin(
       'host_not_allowed',
     );
   }
-  if (originValidationResponse(request, [...allowedHostnames])) {
+  if (originValidationResponse(request, allowedHostnames as string[])) {
     return new ConsoleRefusal(
       403,
       'invalid_request',

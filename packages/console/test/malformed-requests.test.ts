@@ -3,7 +3,12 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, MemoryAuditSink } from '@baton/audit';
 import { rawRequest } from '../../resource-server/test/fixtures/raw-http.ts';
-import { NO_SIGN_IN_BEHIND_TRUSTED_PROXY, type RunningConsole, startConsole } from '../src/index.ts';
+import {
+  createConsole,
+  NO_SIGN_IN_BEHIND_TRUSTED_PROXY,
+  type RunningConsole,
+  startConsole,
+} from '../src/index.ts';
 
 describe('startConsole answers malformed requests with a 4xx before the console runs', () => {
   let app: RunningConsole;
@@ -70,5 +75,16 @@ describe('startConsole answers malformed requests with a 4xx before the console 
 
   it('still serves well-formed requests', async () => {
     assert.equal((await send(['GET /api/traces HTTP/1.1', `Host: 127.0.0.1:${port}`])).status, 200);
+  });
+});
+
+describe('createConsole from a fetch runtime (no Node adapter in front)', () => {
+  it('answers a Host no URL can be built from with 400 invalid_request, as the MCP boundary does', async () => {
+    const app = createConsole({ reader: new MemoryAuditSink(), auth: NO_SIGN_IN_BEHIND_TRUSTED_PROXY });
+    for (const host of ['a b', '[::1', '127.0.0.1:65536']) {
+      const response = await app.fetch(new Request('http://127.0.0.1/api/traces', { headers: { host } }));
+      assert.equal(response.status, 400, host);
+      assert.equal(((await response.json()) as { error: string }).error, 'invalid_request');
+    }
   });
 });

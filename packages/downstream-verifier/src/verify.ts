@@ -104,11 +104,7 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
           mode: 'service_identity',
           scopes: envelope.authorization.scopes,
           // The envelope's signed trace id; the header's span is the parent only within that trace.
-          ...traceFields(
-            traceIdFrom(headers.get('traceparent')) === envelope.session.trace_id
-              ? continueTrace(headers.get('traceparent'), true)
-              : { ...continueTrace(headers.get('traceparent'), false), traceId: envelope.session.trace_id },
-          ),
+          ...traceFields(envelopeTrace(headers.get('traceparent'), envelope.session.trace_id)),
         };
       } else {
         let delegation: { agent: string; services: string[] };
@@ -144,4 +140,14 @@ function traceFields(
     ...(trace.parentSpanId ? { parentSpanId: trace.parentSpanId } : {}),
     ...(trace.link ? { linkedTrace: trace.link } : {}),
   };
+}
+
+/**
+ * The trace of a service-identity call: always the envelope's (signed); the caller's `traceparent`
+ * names the parent span only when it is in that trace, otherwise it is kept as a link.
+ */
+function envelopeTrace(traceparent: string | null, envelopeTraceId: string): TraceContinuation {
+  const inEnvelopeTrace = traceIdFrom(traceparent) === envelopeTraceId;
+  const trace = continueTrace(traceparent, inEnvelopeTrace);
+  return inEnvelopeTrace ? trace : { ...trace, traceId: envelopeTraceId };
 }

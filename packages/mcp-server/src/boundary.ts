@@ -13,6 +13,7 @@ import {
   extractBearerToken,
   insufficientScope,
   invalidToken,
+  isLoopbackHostname,
   malformedRequestResponse,
   type ProtectedResourceMetadata,
   protectedResourceMetadata,
@@ -239,7 +240,9 @@ export class IdentityBoundary {
     this.#maxRequestBodySize = options.maxRequestBodySize;
     this.#allowedHostnames = [
       ...(options.allowedHostnames ??
-        (isLoopback(this.resource.hostname) ? localhostAllowedHostnames() : [this.resource.hostname])),
+        (isLoopbackHostname(this.resource.hostname)
+          ? localhostAllowedHostnames()
+          : [this.resource.hostname])),
     ];
     this.#settings = {
       component: options.resource,
@@ -554,10 +557,6 @@ function withoutAuthorization(request: Request): Request {
 
 function stripTrailingSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
 /** The request a tool wrapper may open: its context, while it is being served. */

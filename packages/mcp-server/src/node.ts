@@ -1,6 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { type NodeRequestListenerOptions, nodeRequestGuard } from '@baton/resource-server/node';
+import {
+  answerInternalError,
+  type NodeRequestListenerOptions,
+  nodeRequestGuard,
+} from '@baton/resource-server/node';
 import { type AuthInfo, isJsonContentType } from '@modelcontextprotocol/server';
 import type { IdentityBoundary } from './boundary.ts';
 
@@ -53,11 +57,7 @@ export function protectNodeRequests(
         response.once('close', admission.end);
         admission.serve(() => next());
       })
-      .catch((error: unknown) => {
-        options.onerror?.(error instanceof Error ? error : new Error(String(error)));
-        if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
-      });
+      .catch((error: unknown) => answerInternalError(response, error, options.onerror));
   };
 }
 

@@ -1,4 +1,4 @@
-import { newSpanId, type TraceLink } from '@baton/audit';
+import { newSpanId, type TraceContinuation } from '@baton/audit';
 import type { Envelope } from '@baton/envelope';
 import {
   type Context,
@@ -32,9 +32,7 @@ export interface HopSpan {
 export function startHopSpan(
   name: string,
   kind: 'server' | 'client',
-  trace_:
-    | { traceId: string; parentSpanId?: string | undefined; link?: TraceLink | undefined }
-    | { parent: HopSpan },
+  trace_: TraceContinuation | { parent: HopSpan },
 ): HopSpan {
   const parentContext =
     'parent' in trace_

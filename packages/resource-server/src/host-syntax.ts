@@ -77,3 +77,12 @@ function isLabelCharacter(code: number): boolean {
     code === 0x5f /* _ */
   );
 }
+
+/**
+ * Whether a URL's `hostname` is one of the loopback names the MCP SDK's `localhostAllowedHostnames()`
+ * lists (`localhost`, `127.0.0.1`, `[::1]`): a service there accepts those names in `Host` and may
+ * speak plain HTTP.
+ */
+export function isLoopbackHostname(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+}

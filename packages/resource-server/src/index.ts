@@ -28,7 +28,7 @@ export {
   invalidToken,
   type RefusalReason,
 } from './errors.ts';
-export { isWellFormedHost } from './host-syntax.ts';
+export { isLoopbackHostname, isWellFormedHost } from './host-syntax.ts';
 export {
   type MalformedRequest,
   type MalformedRequestAnswer,

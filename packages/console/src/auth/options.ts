@@ -1,4 +1,4 @@
-import type { AccessTokenVerifier } from '@baton/resource-server';
+import { type AccessTokenVerifier, isLoopbackHostname } from '@baton/resource-server';
 
 /**
  * How reviewers sign in: as users of an OpenID provider, through the authorization code flow with
@@ -104,7 +104,7 @@ export function signInSettings(options: OpenIdSignInOptions): SignInSettings {
   if (!issuer || (issuer.protocol !== 'https:' && issuer.protocol !== 'http:'))
     fail('issuer must be the OpenID provider’s http(s) issuer URL');
   const insecure = options.allowInsecureHttp === true;
-  if (issuer!.protocol === 'http:' && !isLoopback(issuer!.hostname) && !insecure)
+  if (issuer!.protocol === 'http:' && !isLoopbackHostname(issuer!.hostname) && !insecure)
     fail('issuer is plain http on a host that is not loopback (allowInsecureHttp permits it)');
   if (typeof options.clientId !== 'string' || options.clientId === '') fail('clientId is required');
   if (
@@ -118,7 +118,7 @@ export function signInSettings(options: OpenIdSignInOptions): SignInSettings {
   if (redirectUri!.search || redirectUri!.hash) fail('redirectUri must have no query or fragment');
   if (RESERVED.test(redirectUri!.pathname))
     fail('redirectUri must not be a path the console serves pages on');
-  if (redirectUri!.protocol === 'http:' && !isLoopback(redirectUri!.hostname) && !insecure)
+  if (redirectUri!.protocol === 'http:' && !isLoopbackHostname(redirectUri!.hostname) && !insecure)
     fail('redirectUri must be https unless the console is on loopback (allowInsecureHttp permits it)');
   for (const [name, scope] of [
     ['permission', options.permission],
@@ -148,8 +148,4 @@ export function signInSettings(options: OpenIdSignInOptions): SignInSettings {
     tokenVerifier: options.tokenVerifier,
     secureCookies: redirectUri!.protocol === 'https:',
   };
-}
-
-export function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }

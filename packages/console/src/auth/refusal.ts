@@ -3,6 +3,7 @@
  * the person is known), never shown to the browser.
  */
 export type ConsoleRefusalReason =
+  | 'request_malformed'
   | 'host_not_allowed'
   | 'origin_not_allowed'
   | 'origin_missing'

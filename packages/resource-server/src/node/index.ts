@@ -1,5 +1,6 @@
 export { DEFAULT_SERVED_METHODS, malformedNodeRequest } from './malformed-node-request.ts';
 export {
+  answerInternalError,
   type FetchHandler,
   type NodeRequestListener,
   type NodeRequestListenerOptions,

@@ -56,7 +56,9 @@ export function nodeRequestListener(
     // A body Express (`express.json()`, as `createMcpExpressApp()` installs) already parsed: the stream is
     // spent, so the parsed body is passed on instead of being read again.
     const parsedBody = (request as { body?: unknown }).body;
-    delegate(request, response, parsedBody).catch((error: unknown) => fail(response, error, onerror));
+    delegate(request, response, parsedBody).catch((error: unknown) =>
+      answerInternalError(response, error, onerror),
+    );
   };
 }
 
@@ -84,7 +86,7 @@ export function nodeRequestGuard(
       response.writeHead(answer.status, answer.headers);
       response.end(answer.body);
     } catch (error) {
-      fail(response, error, onerror);
+      answerInternalError(response, error, onerror);
     }
     return false;
   };
@@ -138,7 +140,15 @@ function logRefusal(logger: RefusalLogger | undefined, refusal: MalformedRequest
 }
 
 /** A failure of the handler or of writing its answer: the server's fault, so a 500 if nothing was sent. */
-function fail(response: ServerResponse, error: unknown, onerror: ((error: Error) => void) | undefined): void {
+/**
+ * Answers a request whose handler failed: 500 with an RFC 6749-shaped body that says nothing of the
+ * cause, or, once the response has started, destroys it. Reports to `onerror` first; never throws.
+ */
+export function answerInternalError(
+  response: ServerResponse,
+  error: unknown,
+  onerror: ((error: Error) => void) | undefined,
+): void {
   try {
     onerror?.(error instanceof Error ? error : new Error(String(error)));
   } catch {
