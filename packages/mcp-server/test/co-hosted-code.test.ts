@@ -9,6 +9,7 @@ import { IdentityBoundary } from '../src/index.ts';
 import { BoundaryRequestContext } from '../src/request-context.ts';
 import { findPath, reaches } from './fixtures/leaks.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
+import { toolCallRequest } from './fixtures/tool-call.ts';
 
 /**
  * The in-process threat model: code co-hosted in the MCP server (a plain SDK tool, a dependency) that
@@ -180,22 +181,7 @@ describe('co-hosted code cannot open the boundary', () => {
       }),
     );
     const call = async (bearer: string) => {
-      const response = await handler.fetch(
-        new Request(stack.resource, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${bearer}`,
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-          },
-          body: JSON.stringify({
-            jsonrpc: '2.0',
-            id: 1,
-            method: 'tools/call',
-            params: { name: 'harvest', arguments: {} },
-          }),
-        }),
-      );
+      const response = await handler.fetch(toolCallRequest(stack.resource, bearer, 'harvest'));
       assert.equal(response.status, 200);
       await response.text();
     };
@@ -229,22 +215,7 @@ describe('co-hosted code cannot open the boundary', () => {
         return server;
       }),
     );
-    const response = await handler.fetch(
-      new Request(stack.resource, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'tools/call',
-          params: { name: 'schedule', arguments: {} },
-        }),
-      }),
-    );
+    const response = await handler.fetch(toolCallRequest(stack.resource, token, 'schedule'));
     await response.text();
     const result = (await late) as { isError?: boolean; content: Array<{ text: string }> };
     assert.equal(result.isError, true, 'the identity tool did not run after the request ended');

@@ -9,6 +9,7 @@ import type { AccessTokenVerifier } from '@baton/resource-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { type DownstreamClient, DownstreamError, IdentityBoundary } from '../src/index.ts';
+import { toolCallRequest } from './fixtures/tool-call.ts';
 
 const RESOURCE = 'http://127.0.0.1:9/tools/mcp';
 
@@ -28,20 +29,7 @@ const verifier: AccessTokenVerifier = {
 };
 
 function call(tool: string, args: Record<string, unknown> = {}): Request {
-  return new Request(RESOURCE, {
-    method: 'POST',
-    headers: {
-      authorization: 'Bearer t',
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name: tool, arguments: args },
-    }),
-  });
+  return toolCallRequest(RESOURCE, 't', tool, args);
 }
 
 async function textOf(response: Response): Promise<string> {

@@ -6,6 +6,7 @@ import type { AccessTokenVerifier } from '@baton/resource-server';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { IdentityBoundary } from '../src/index.ts';
+import { toolCallRequest } from './fixtures/tool-call.ts';
 
 const RESOURCE = 'http://127.0.0.1:9/tools/mcp';
 
@@ -45,15 +46,7 @@ function boundaryWith(audit: AuditSink, scopes = ['orders:read']) {
 
 /** A legacy (2025-era, claim-less) JSON-RPC POST: the SDK answers it statelessly. */
 function toolCall(name: string, args: Record<string, unknown> = {}, token = 'good-token'): Request {
-  return new Request(RESOURCE, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args } }),
-  });
+  return toolCallRequest(RESOURCE, token, name, args);
 }
 
 async function resultOf(
