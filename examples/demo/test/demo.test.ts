@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runDemoOnce } from './fixtures/run-demo.ts';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
 
 async function runDemo(dataDir?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -20,36 +20,7 @@ async function runDemo(dataDir?: string): Promise<{ code: number | null; stdout:
 }
 
 function runDemoIn(dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, '--once'], {
-      env: {
-        ...process.env,
-        BATON_IDP_PORT: '0',
-        BATON_ORDERS_MCP_PORT: '0',
-        BATON_BILLING_MCP_PORT: '0',
-        BATON_ORDERS_API_PORT: '0',
-        BATON_BILLING_API_PORT: '0',
-        BATON_BROKER_PORT: '0',
-        BATON_CONSOLE_PORT: '0',
-        BATON_DATA_DIR: dataDir,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runDemoOnce({ BATON_DATA_DIR: dataDir });
 }
 
 describe('npm start walk-through', () => {

@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { MemoryAuditSink } from '@baton/audit';
 import { rawRequest } from '../../../packages/resource-server/test/fixtures/raw-http.ts';
 import { demoConfig, exposureWarning } from '../src/config.ts';
 import { startTopology } from '../src/topology.ts';
-
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const FREE_PORTS = {
-  BATON_IDP_PORT: '0',
-  BATON_ORDERS_MCP_PORT: '0',
-  BATON_BILLING_MCP_PORT: '0',
-  BATON_ORDERS_API_PORT: '0',
-  BATON_BILLING_API_PORT: '0',
-  BATON_BROKER_PORT: '0',
-  BATON_CONSOLE_PORT: '0',
-};
+import { runDemoOnce } from './fixtures/run-demo.ts';
 
 describe('BATON_HOST beyond loopback (BATON_PUBLIC_HOST)', () => {
   it('advertises 127.0.0.1 when binding every interface, unless BATON_PUBLIC_HOST says otherwise', () => {
@@ -66,30 +54,7 @@ describe('BATON_HOST beyond loopback (BATON_PUBLIC_HOST)', () => {
   it('npm start with BATON_HOST=0.0.0.0 warns on stderr and runs the walk-through to the end', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'baton-demo-public-'));
     try {
-      const { code, stdout, stderr } = await new Promise<{
-        code: number | null;
-        stdout: string;
-        stderr: string;
-      }>((resolve, reject) => {
-        const child = spawn(process.execPath, [MAIN, '--once'], {
-          env: { ...process.env, ...FREE_PORTS, BATON_HOST: '0.0.0.0', BATON_DATA_DIR: dataDir },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => {
-          stdout += chunk;
-        });
-        child.stderr.on('data', (chunk) => {
-          stderr += chunk;
-        });
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        child.on('error', reject);
-        child.on('close', (exit) => {
-          clearTimeout(timer);
-          resolve({ code: exit, stdout, stderr });
-        });
-      });
+      const { code, stdout, stderr } = await runDemoOnce({ BATON_HOST: '0.0.0.0', BATON_DATA_DIR: dataDir });
       assert.equal(code, 0, stderr);
       assert.match(stderr, /BATON_HOST=0\.0\.0\.0 binds every demo server beyond loopback/);
       assert.doesNotMatch(stdout, /0\.0\.0\.0/, 'nothing advertises the bind-all address');
