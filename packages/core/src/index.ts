@@ -1,0 +1,1 @@
+export { DELEGATION_MODES, type DelegationMode, isDelegationMode } from './delegation-mode.ts';
