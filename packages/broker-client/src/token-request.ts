@@ -1,13 +1,17 @@
+import { BatonError } from '@baton/core';
 import type { ServiceCredentials } from './service-credentials.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './token-types.ts';
 
-/** A refused token request: the RFC 6749 §5.2 / RFC 8693 §2.2.2 error, as the broker sent it. */
-export class TokenRequestError extends Error {
+/**
+ * A refused token request: the RFC 6749 §5.2 / RFC 8693 §2.2.2 error, as the broker sent it (`error`
+ * is the broker's word, not checked against a list). The message is `error: error_description`.
+ */
+export class TokenRequestError extends BatonError<'ERR_TOKEN_REQUEST_REFUSED'> {
   override readonly name = 'TokenRequestError';
   readonly status: number;
   readonly error: string;
   constructor(status: number, error: string, description: string | undefined) {
-    super(`${error}${description ? `: ${description}` : ''}`);
+    super('ERR_TOKEN_REQUEST_REFUSED', `${error}${description ? `: ${description}` : ''}`);
     this.status = status;
     this.error = error;
   }

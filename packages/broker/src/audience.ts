@@ -12,7 +12,11 @@ export interface AudienceConfig {
   platform?: PlatformTokenSource;
 }
 
-/** What the broker needs of a platform connector. */
+/**
+ * What the broker needs of a platform connector. A failure a retry may fix is a `BatonError` with code
+ * `ERR_CONNECTOR_UNAVAILABLE` (as `@baton/connectors` throws it): the client gets a 503. Any other
+ * failure is the platform refusing (`invalid_target`).
+ */
 export interface PlatformTokenSource {
   token(request: {
     user: { sub: string; tenant: string | null };

@@ -1,3 +1,4 @@
+import { BatonError } from '@baton/core';
 import { UnapprovedMetadata } from './registration/approvals.ts';
 
 /**
@@ -72,8 +73,11 @@ function normalizeHost(host: string): string {
 }
 
 /** Thrown (before any connection) for a URL whose host is not on the allow-list. */
-export class FetchRefused extends Error {
+export class FetchRefused extends BatonError<'ERR_BROKER_FETCH_REFUSED'> {
   override readonly name = 'FetchRefused';
+  constructor(description: string) {
+    super('ERR_BROKER_FETCH_REFUSED', description);
+  }
 }
 
 /**

@@ -1,18 +1,7 @@
-/**
- * Stable codes callers branch on. Messages are for people and may change; codes do not.
- *
- * - `ERR_CONNECTOR_REFUSED`: the platform answered with an OAuth error (`oauthError` says which).
- * - `ERR_CONNECTOR_UNAVAILABLE`: the platform could not be reached, timed out, or answered 5xx/429.
- * - `ERR_CONNECTOR_IDENTITY_UNMAPPED`: the Baton user has no identity on the platform.
- * - `ERR_CONNECTOR_SUBJECT_TOKEN_MISSING`: an on-behalf-of request without the user's token.
- * - `ERR_CONNECTOR_BAD_RESPONSE`: the platform answered 2xx with something that is not a token response.
- */
-export type ConnectorErrorCode =
-  | 'ERR_CONNECTOR_REFUSED'
-  | 'ERR_CONNECTOR_UNAVAILABLE'
-  | 'ERR_CONNECTOR_IDENTITY_UNMAPPED'
-  | 'ERR_CONNECTOR_SUBJECT_TOKEN_MISSING'
-  | 'ERR_CONNECTOR_BAD_RESPONSE';
+import { BatonError, type ConnectorErrorCode } from '@baton/core';
+
+/** Stable codes callers branch on (listed and explained in `@baton/core`). Messages may change; codes do not. */
+export type { ConnectorErrorCode } from '@baton/core';
 
 export interface ConnectorErrorDetails {
   /** The connector that failed, as in its `id`. */
@@ -30,17 +19,15 @@ export interface ConnectorErrorDetails {
  * Why a connector could not produce a platform token. It never carries a token or an assertion: not in
  * the message, not in a property, so logging the whole error is safe.
  */
-export class ConnectorError extends Error {
+export class ConnectorError extends BatonError<ConnectorErrorCode> {
   override readonly name = 'ConnectorError';
-  readonly code: ConnectorErrorCode;
   readonly connector: string;
   readonly status: number | undefined;
   readonly oauthError: string | undefined;
   readonly oauthErrorDescription: string | undefined;
 
   constructor(code: ConnectorErrorCode, message: string, details: ConnectorErrorDetails) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     this.connector = details.connector;
     this.status = details.status;
     this.oauthError = details.oauthError;

@@ -6,6 +6,7 @@ import {
   newSpanId,
   newTraceId,
 } from '@baton/audit';
+import { refusalAnswer } from '@baton/core';
 import type { Logger } from 'pino';
 import { type ConsoleAuthOptions, NO_SIGN_IN_BEHIND_TRUSTED_PROXY, signInSettings } from './auth/options.ts';
 import { ConsoleRefusal, type ConsoleRefusalReason } from './auth/refusal.ts';
@@ -133,8 +134,9 @@ export function createConsole(options: ConsoleOptions): Console {
     );
     if (refusal.sub) await record(refusal.sub, refusal.tenant, 'denied', refusal.reason);
     if (refusal.status === 405) headers = { allow: 'GET, HEAD', ...headers };
+    const answer = refusalAnswer(refusal);
     return api
-      ? respond.json(refusal.status, { error: refusal.error, error_description: refusal.message }, headers)
+      ? respond.json(answer.status, answer.body, headers)
       : respond.page(refusal.status, 'Not permitted', refusalBody(refusal, signIn?.signInPath), {
           ...(headers ? { headers } : {}),
         });

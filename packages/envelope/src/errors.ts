@@ -1,30 +1,16 @@
-/**
- * Every reason an envelope can be refused, as a stable code. Callers `switch (err.code)`;
- * messages may change, codes do not.
- */
-export type EnvelopeErrorCode =
-  | 'ERR_ENVELOPE_MALFORMED'
-  | 'ERR_ENVELOPE_ALG_NOT_ALLOWED'
-  | 'ERR_ENVELOPE_TYP_INVALID'
-  | 'ERR_ENVELOPE_KEY_UNKNOWN'
-  | 'ERR_ENVELOPE_SIGNATURE_INVALID'
-  | 'ERR_ENVELOPE_ISSUER_INVALID'
-  | 'ERR_ENVELOPE_TRUST_DOMAIN_INVALID'
-  | 'ERR_ENVELOPE_EXPIRED'
-  | 'ERR_ENVELOPE_NOT_YET_VALID'
-  | 'ERR_ENVELOPE_LIFETIME_TOO_LONG'
-  | 'ERR_ENVELOPE_CLAIMS_INVALID';
+import { BatonError, type EnvelopeErrorCode } from '@baton/core';
+
+/** Every reason an envelope can be refused, as a stable code (listed in `@baton/core`). */
+export type { EnvelopeErrorCode } from '@baton/core';
 
 /**
  * A refused or unbuildable envelope. `message` is safe to log and to show to the caller: it never
- * contains the envelope itself, a signature, or key material.
+ * contains the envelope itself, a signature, or key material. Callers `switch (err.code)`.
  */
-export class EnvelopeError extends Error {
+export class EnvelopeError extends BatonError<EnvelopeErrorCode> {
   override readonly name = 'EnvelopeError';
-  readonly code: EnvelopeErrorCode;
 
   constructor(code: EnvelopeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
   }
 }

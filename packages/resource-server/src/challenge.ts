@@ -1,3 +1,4 @@
+import { bearerChallengeError, refusalAnswer } from '@baton/core';
 import { BearerError } from './errors.ts';
 
 export interface ChallengeOptions {
@@ -16,26 +17,28 @@ export function bearerChallenge(error: BearerError, options: ChallengeOptions = 
   if (options.resourceMetadataUrl) parameters.push(`resource_metadata=${quote(options.resourceMetadataUrl)}`);
   const scopes = error.error === 'insufficient_scope' ? error.requiredScopes : options.scopes;
   if (scopes && scopes.length > 0) parameters.push(`scope=${quote(scopes.join(' '))}`);
-  if (error.error && error.error !== 'temporarily_unavailable') {
-    parameters.push(`error=${quote(error.error)}`);
-    parameters.push(`error_description=${quote(error.description)}`);
+  const challenge = bearerChallengeError(error);
+  if (challenge) {
+    parameters.push(`error=${quote(challenge.error)}`);
+    parameters.push(`error_description=${quote(challenge.error_description)}`);
   }
   return parameters.length > 0 ? `Bearer ${parameters.join(', ')}` : 'Bearer';
 }
 
 /**
- * Turns any failure into the HTTP answer: `BearerError`s keep their status and challenge; anything
- * else becomes a 500 that says nothing about its cause. The body is RFC 6749 §5.2-shaped JSON.
+ * Turns any failure into the HTTP answer: `BearerError`s keep their status and challenge (status and
+ * body from `@baton/core`'s `refusalAnswer`); anything else becomes a 500 that says nothing about its
+ * cause. The body is RFC 6749 §5.2-shaped JSON.
  */
 export function bearerErrorResponse(error: unknown, options: ChallengeOptions = {}): Response {
   if (!(error instanceof BearerError)) {
     return Response.json({ error: 'server_error', error_description: 'internal error' }, { status: 500 });
   }
+  const { status, body } = refusalAnswer(error);
   const headers = new Headers({ 'cache-control': 'no-store' });
-  if (error.status === 503) headers.set('retry-after', '5');
+  if (status === 503) headers.set('retry-after', '5');
   else headers.set('www-authenticate', bearerChallenge(error, options));
-  const body = error.error ? { error: error.error, error_description: error.description } : {};
-  return Response.json(body, { status: error.status, headers });
+  return Response.json(body, { status, headers });
 }
 
 /** RFC 7230 quoted-string; descriptions are restricted to the RFC 6750 error_description character set. */

@@ -1,3 +1,5 @@
+import { ProtocolRefusal } from '@baton/core';
+
 /**
  * Why a request was refused, privately. Stable codes for logs, audit and tests; they never reach
  * the wire, where only the RFC 6750 `error` and a public description go.
@@ -28,14 +30,15 @@ export type BearerErrorCode =
   | 'temporarily_unavailable';
 
 /**
- * A refused bearer request. `error` and `description` are public (they go into the response and the
- * `WWW-Authenticate` challenge); `reason` is private and stable. No field ever holds the token.
+ * A refused bearer request, a `ProtocolRefusal` whose `code` is its RFC 6750 error (`credentials_missing`
+ * when `error` is `undefined`). `error` and `description` are public (they go into the response and the
+ * `WWW-Authenticate` challenge, through `refusalAnswer`); `reason` is private and stable. No field ever
+ * holds the token.
  */
-export class BearerError extends Error {
+export class BearerError extends ProtocolRefusal<RefusalReason> {
   override readonly name = 'BearerError';
-  readonly error: BearerErrorCode | undefined;
-  readonly status: 400 | 401 | 403 | 503;
-  readonly reason: RefusalReason;
+  declare readonly error: BearerErrorCode | undefined;
+  declare readonly status: 400 | 401 | 403 | 503;
   /** For `insufficient_scope`: every scope the operation needs. */
   readonly requiredScopes: readonly string[];
 
@@ -49,16 +52,14 @@ export class BearerError extends Error {
     },
     options?: { cause?: unknown },
   ) {
-    super(challengeDescription(init.description), options);
-    this.error = init.error;
-    this.status = init.status;
-    this.reason = init.reason;
+    super({
+      code: init.error ?? 'credentials_missing',
+      status: init.status,
+      reason: init.reason,
+      description: challengeDescription(init.description),
+      cause: options?.cause,
+    });
     this.requiredScopes = init.requiredScopes ?? [];
-  }
-
-  /** The public description (RFC 6750 `error_description`). */
-  get description(): string {
-    return this.message;
   }
 }
 

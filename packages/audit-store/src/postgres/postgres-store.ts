@@ -195,7 +195,7 @@ export class PostgresAuditStore implements AuditSink, AuditReader {
     try {
       await store.#drain.drainNow();
     } catch (error) {
-      if ((error as AuditStoreError).code !== 'ERR_AUDIT_STORE_UNAVAILABLE') {
+      if (!(error instanceof AuditStoreError && error.code === 'ERR_AUDIT_STORE_UNAVAILABLE')) {
         await store.close();
         throw error;
       }

@@ -1,34 +1,46 @@
+import { ProtocolRefusal, type RefusalCode, refusalAnswer } from '@baton/core';
 import { errors } from 'oidc-provider';
 
 /**
  * A refused token request: the RFC error the client receives, whose description is generic and
  * public, a stable `reason` for the audit event, and a private `detail` (rule ids, client ids,
- * audiences, Cedar's words) for the broker's log only. The detail also rides on oidc-provider's
- * `error_detail`, which it never writes to a response.
+ * audiences, Cedar's words) for the broker's log only. The detail never reaches oidc-provider.
  */
-export class Refusal extends Error {
+export class Refusal extends ProtocolRefusal<string> {
   override readonly name = 'Refusal';
-  readonly reason: string;
-  readonly oauthError: Error;
-  readonly detail: string | undefined;
-  constructor(reason: string, oauthError: Error, detail?: string) {
-    super(oauthError.message);
-    this.reason = reason;
-    this.oauthError = oauthError;
-    this.detail = detail;
+  /** For `invalid_scope`: the scope the client asked for, which the answer names (as oidc-provider does). */
+  readonly scope: string | undefined;
+
+  constructor(
+    code: RefusalCode,
+    reason: string,
+    description: string,
+    options?: { detail?: string | undefined; status?: number; scope?: string },
+  ) {
+    super({ code, reason, description, ...options });
+    this.scope = options?.scope;
+  }
+
+  /** The error oidc-provider renders for this refusal, built from `refusalAnswer`: never the detail. */
+  get oauthError(): Error {
+    const { status, body } = refusalAnswer(this);
+    const rendered = new errors.OIDCProviderError(status, body.error ?? 'invalid_request');
+    rendered.error_description = body.error_description;
+    // oidc-provider hides a 5xx's error unless told otherwise; a refusal's answer is always public.
+    rendered.expose = true;
+    if (this.scope !== undefined) Object.assign(rendered, { scope: this.scope });
+    return rendered;
   }
 }
-
-const withDetail = (detail: string | undefined) => (detail === undefined ? undefined : { detail });
 
 /** One constructor per RFC 6749 §5.2 / RFC 8693 §2.2.2 / RFC 8707 error the grants answer with. */
 export const refuse = {
   request: (reason: string, description: string, detail?: string) =>
-    new Refusal(reason, new errors.InvalidRequest(description, undefined, withDetail(detail)), detail),
+    new Refusal('invalid_request', reason, description, { detail }),
   target: (reason: string, description: string, detail?: string) =>
-    new Refusal(reason, new errors.InvalidTarget(description, withDetail(detail)), detail),
+    new Refusal('invalid_target', reason, description, { detail }),
   scope: (reason: string, description: string, scope: string, detail?: string) =>
-    new Refusal(reason, new errors.InvalidScope(description, scope, withDetail(detail)), detail),
+    new Refusal('invalid_scope', reason, description, { detail, scope }),
   unavailable: (reason: string, description: string, detail?: string) =>
-    new Refusal(reason, new errors.InvalidRequest(description, 503, withDetail(detail)), detail),
+    new Refusal('invalid_request', reason, description, { detail, status: 503 }),
 };

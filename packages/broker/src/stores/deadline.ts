@@ -1,8 +1,10 @@
+import { BatonError } from '@baton/core';
+
 /** Raised when a store operation outlives its deadline; callers treat it like any other store failure. */
-export class StoreTimeoutError extends Error {
+export class StoreTimeoutError extends BatonError<'ERR_BROKER_STORE_TIMEOUT'> {
+  override readonly name = 'StoreTimeoutError';
   constructor(operation: string, ms: number) {
-    super(`${operation} did not complete within ${ms} ms`);
-    this.name = 'StoreTimeoutError';
+    super('ERR_BROKER_STORE_TIMEOUT', `${operation} did not complete within ${ms} ms`);
   }
 }
 

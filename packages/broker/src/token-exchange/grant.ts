@@ -5,6 +5,7 @@ import {
   JWT_TOKEN_TYPE,
   TXN_TOKEN_TYPE,
 } from '@baton/broker-client';
+import { isBatonError } from '@baton/core';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import {
   type AccessTokenClaims,
@@ -280,7 +281,7 @@ async function exchange(
         traceparent: onwardTraceparent(trace),
       });
     } catch (error) {
-      const code = (error as { code?: string }).code ?? 'error';
+      const code = isBatonError(error) ? error.code : 'error';
       if (code === 'ERR_CONNECTOR_UNAVAILABLE') {
         throw refuse.unavailable(
           'platform_unavailable',

@@ -1,3 +1,4 @@
+import { BatonError } from '@baton/core';
 import {
   type AccessTokenClaims,
   type AccessTokenVerifier,
@@ -21,11 +22,11 @@ export interface VerifiedInputToken {
 }
 
 /** Why an input (subject or actor) token was refused; the message is safe to return to the client. */
-export class InputTokenError extends Error {
+export class InputTokenError extends BatonError<'ERR_BROKER_INPUT_TOKEN_INVALID'> {
   override readonly name = 'InputTokenError';
   readonly reason: string;
   constructor(reason: string, message: string) {
-    super(message);
+    super('ERR_BROKER_INPUT_TOKEN_INVALID', message);
     this.reason = reason;
   }
 }

@@ -1,3 +1,5 @@
+import { ProtocolRefusal, type RefusalError } from '@baton/core';
+
 /**
  * Why the console refused a request: a closed list someone can enumerate, logged (and audited when
  * the person is known), never shown to the browser.
@@ -24,30 +26,26 @@ export type ConsoleRefusalReason =
   | 'provider_unavailable';
 
 /**
- * A refusal with its RFC error code (`error`), a public description (no token, claim value or client
- * id of anyone), and the private `reason`. `sub`/`tenant` name the person when sign-in got that far.
+ * A `ProtocolRefusal` with its RFC error code (`error`), a public description (no token, claim value
+ * or client id of anyone), and the private `reason`. `sub`/`tenant` name the person when sign-in got
+ * that far. The answer's status and body come from `refusalAnswer`.
  */
-export class ConsoleRefusal extends Error {
-  readonly status: number;
-  readonly error: string;
-  readonly reason: ConsoleRefusalReason;
+export class ConsoleRefusal extends ProtocolRefusal<ConsoleRefusalReason> {
+  override readonly name = 'ConsoleRefusal';
+  declare readonly error: RefusalError;
   readonly sub: string | undefined;
   readonly tenant: string | null;
 
   constructor(
     status: number,
-    error: string,
+    error: RefusalError,
     description: string,
     reason: ConsoleRefusalReason,
     person?: { sub: string; tenant: string | null },
     /** Kept for debugging only: its text can hold a provider's response, so it is never logged. */
     cause?: unknown,
   ) {
-    super(description, cause === undefined ? undefined : { cause });
-    this.name = 'ConsoleRefusal';
-    this.status = status;
-    this.error = error;
-    this.reason = reason;
+    super({ code: error, status, reason, description, cause });
     this.sub = person?.sub;
     this.tenant = person?.tenant ?? null;
   }
