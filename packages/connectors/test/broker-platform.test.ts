@@ -20,6 +20,7 @@ import type { TestPlatform } from './fixtures/test-platform.ts';
 
 const MCP = 'http://127.0.0.1:4401/mcp';
 const CRM = 'https://crm.platform.example/services/data';
+const CRM_DOWN = 'https://down.platform.example/services/data';
 
 describe('the broker obtains a platform token through a connector (RFC 7523 for the mapped identity)', () => {
   let idp: DemoIdp;
@@ -50,10 +51,24 @@ describe('the broker obtains a platform token through a connector (RFC 7523 for 
             identityMapping: { 'user-alice': 'alice@crm.example' },
           }),
         },
+        {
+          resource: CRM_DOWN,
+          scopes: ['billing:read'],
+          // Nothing listens on port 1: the connector fails with ERR_CONNECTOR_UNAVAILABLE.
+          platform: jwtBearerConnector({
+            tokenEndpoint: 'http://127.0.0.1:1/token',
+            clientId: 'baton-broker',
+            privateKey: key.privateJwk,
+            identityMapping: { 'user-alice': 'alice@crm.example' },
+          }),
+        },
       ],
       policy: createCedarPolicyEngine({
         policies: `@id("crm-mcp-to-crm")
 permit (principal == Baton::Client::"crm-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${CRM}")
+when { context.mode == "on_behalf_of" };
+@id("crm-mcp-to-crm-down")
+permit (principal == Baton::Client::"crm-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${CRM_DOWN}")
 when { context.mode == "on_behalf_of" };`,
         defaults: { lifetimeSeconds: 300, maxDepth: 3 },
       }),
@@ -112,5 +127,21 @@ when { context.mode == "on_behalf_of" };`,
       (error: unknown) => error instanceof TokenRequestError && error.error === 'invalid_target',
     );
     assert.equal(audit.events.at(-1)?.reason, 'platform_refused');
+  });
+
+  it('answers 503 when the platform cannot be reached (a connector ERR_CONNECTOR_UNAVAILABLE, read by instanceof and code)', async () => {
+    await assert.rejects(
+      exchangeToken(broker.issuer, service, {
+        subjectToken: await userToken('alice'),
+        resource: CRM_DOWN,
+        scope: ['billing:read'],
+      }),
+      (error: unknown) =>
+        error instanceof TokenRequestError &&
+        error.status === 503 &&
+        error.error === 'invalid_request' &&
+        error.message === 'invalid_request: the platform could not be reached; try again later',
+    );
+    assert.equal(audit.events.at(-1)?.reason, 'platform_unavailable');
   });
 });

@@ -200,5 +200,6 @@ test('caller misuse is a TypeError at construction: an unknown code, a 2xx statu
     TypeError,
   );
   assert.equal(isRefusalCode('toString'), false);
+  assert.ok(Object.isFrozen(REFUSAL_ERRORS) && Object.isFrozen(REFUSAL_ERRORS.invalid_token));
   assert.equal(isRefusalCode('ERR_VAULT_TAMPERED'), false);
 });

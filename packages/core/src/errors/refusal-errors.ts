@@ -4,7 +4,7 @@
  * `credentials_missing` is Baton's name for the one refusal that carries no `error` on the wire:
  * a request without credentials gets a 401 challenge without an error code (RFC 6750 §3.1).
  */
-export const REFUSAL_ERRORS = {
+export const REFUSAL_ERRORS = deepFreeze({
   invalid_request: {
     error: 'invalid_request',
     status: 400,
@@ -62,7 +62,7 @@ export const REFUSAL_ERRORS = {
 } as const satisfies Record<
   string,
   { error: string | undefined; status: number; bearer: boolean; spec: string }
->;
+>);
 
 /** The code of a protocol refusal: an RFC `error`, or `credentials_missing` (no `error` on the wire). */
 export type RefusalCode = keyof typeof REFUSAL_ERRORS;
@@ -73,4 +73,10 @@ export type RefusalError = NonNullable<(typeof REFUSAL_ERRORS)[RefusalCode]['err
 /** Whether `value` is a refusal code of the table. */
 export function isRefusalCode(value: unknown): value is RefusalCode {
   return typeof value === 'string' && Object.hasOwn(REFUSAL_ERRORS, value);
+}
+
+/** The table and every entry frozen: no code can change another's status or error at run time. */
+function deepFreeze<T extends Record<string, object>>(table: T): T {
+  for (const entry of Object.values(table)) Object.freeze(entry);
+  return Object.freeze(table);
 }
