@@ -1,10 +1,7 @@
-import { type MigrationPool, runMigrations } from '@baton/core/stores';
+import { type MigrationPool, migrationLedger, runMigrations } from '@baton/core/stores';
 
-/**
- * Table names cannot be bound as parameters, so the prefix is spliced into SQL text: only a plain
- * lowercase identifier fragment is accepted, so nothing needs quoting and nothing can inject.
- */
-export const TABLE_PREFIX = /^[a-z_][a-z0-9_]{0,31}$/;
+/** The prefix rule every Baton store shares (`@baton/core/stores`). */
+export { TABLE_PREFIX } from '@baton/core/stores';
 
 export interface AuditTables {
   events: string;
@@ -19,7 +16,7 @@ export function auditTables(prefix: string): AuditTables {
     events: `${prefix}audit_events`,
     checkpoints: `${prefix}audit_checkpoints`,
     keys: `${prefix}audit_keys`,
-    ledger: `${prefix}schema_migrations`,
+    ledger: migrationLedger(prefix),
   };
 }
 

@@ -1,4 +1,4 @@
-import { runMigrations } from '@baton/core/stores';
+import { migrationLedger, runMigrations } from '@baton/core/stores';
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { Pool } from 'pg';
@@ -150,7 +150,7 @@ export function createPostgresAdapterFactory(
     migrate: async () => {
       await runMigrations(pool, {
         component: 'broker-oidc-adapter',
-        ledger: `${prefix}schema_migrations`,
+        ledger: migrationLedger(prefix),
         migrations: adapterMigrations(table),
       });
     },

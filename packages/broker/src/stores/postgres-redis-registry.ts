@@ -1,4 +1,4 @@
-import { runMigrations } from '@baton/core/stores';
+import { migrationLedger, runMigrations } from '@baton/core/stores';
 import type { Pool } from 'pg';
 import { keyOf } from '../registry/memory-registry.ts';
 import {
@@ -87,7 +87,7 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
     this.#timeoutMs = operationTimeoutOf(options.operationTimeoutMs);
     const prefix = tablePrefixOf(options.tablePrefix);
     this.tables = registryTables(prefix);
-    this.#ledger = `${prefix}schema_migrations`;
+    this.#ledger = migrationLedger(prefix);
     const keyPrefix = keyPrefixOf(options.keyPrefix);
     this.#pool = postgresFrom(options.pool, this.#timeoutMs);
     this.#redis = redisFrom(options.redis, this.#timeoutMs);

@@ -12,8 +12,10 @@ export {
   type Migration,
   type MigrationConnection,
   type MigrationPool,
+  migrationLedger,
   type RunMigrationsOptions,
   runMigrations,
+  TABLE_PREFIX,
 } from './migrations.ts';
 export {
   type CachedToken,

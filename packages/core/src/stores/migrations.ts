@@ -34,6 +34,19 @@ export interface RunMigrationsOptions {
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
+ * What a configurable table-name prefix may be. Table names cannot be bound as query parameters, so
+ * the prefix is spliced into SQL text: only a plain lowercase identifier fragment is accepted, so
+ * nothing needs quoting and nothing can inject, and the longest derived name stays under PostgreSQL's
+ * 63-byte identifier limit. Every Baton store with a `tablePrefix` checks it against this.
+ */
+export const TABLE_PREFIX = /^[a-z_][a-z0-9_]{0,31}$/;
+
+/** The migration ledger of the stores sharing `prefix`: `<prefix>schema_migrations`. */
+export function migrationLedger(prefix: string): string {
+  return `${prefix}schema_migrations`;
+}
+
+/**
  * Applies the migrations of `component` not yet recorded in the ledger, in version order, in one
  * transaction under an advisory lock taken on the ledger's name: instances starting together queue on
  * the lock, and each later one finds the versions the first recorded, so every migration runs exactly

@@ -1,4 +1,4 @@
-import { runMigrations } from '@baton/core/stores';
+import { migrationLedger, runMigrations, TABLE_PREFIX } from '@baton/core/stores';
 import type { Pool } from 'pg';
 import type { VaultStore } from '../vault-store.ts';
 import { storeCall } from './store-failure.ts';
@@ -12,11 +12,6 @@ export interface PostgresVaultStoreOptions {
   readonly now?: () => number;
 }
 
-/**
- * Table names cannot be bound as query parameters, so the prefix is spliced into SQL text: only a plain
- * lowercase identifier fragment is accepted, so nothing needs quoting and nothing can inject.
- */
-const TABLE_PREFIX = /^[a-z_][a-z0-9_]{0,31}$/;
 const LIST_PAGE = 500;
 
 /**
@@ -54,7 +49,7 @@ export class PostgresVaultStore implements VaultStore {
   async #migrate(prefix: string): Promise<void> {
     await runMigrations(this.#pool, {
       component: 'vault',
-      ledger: `${prefix}schema_migrations`,
+      ledger: migrationLedger(prefix),
       migrations: [
         {
           // Idempotent, so a table created before the ledger existed takes it without harm.
