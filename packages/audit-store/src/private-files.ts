@@ -6,7 +6,8 @@ import { AuditStoreError } from './errors.ts';
 
 /**
  * Audit files say who did what for whom: only the account the store runs as may read or write them,
- * like the vault's key file (`@baton/vault` key-stores/key-file.ts). Files are created 0600 and the
+ * like the vault's key file (modes, flags and atomic writes come from `@baton/core/node`'s secret-file
+ * module, shared with the vault and the broker's signing keys). Files are created 0600 and the
  * directory 0700 (umask can only take bits away), and what an earlier version or an operator left
  * looser is tightened on open rather than refused: the store owns these files, and a fail-closed store
  * that refused to open would stop every audited call. What another account owns is refused, since
