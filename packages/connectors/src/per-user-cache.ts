@@ -39,7 +39,8 @@ export interface PerUserTokenCache {
   ): Promise<PlatformToken>;
   /**
    * Drops the request's cached token (from the store too), so the next call fetches a new one: what a
-   * revocation of the user's access does. A request in flight is answered but not kept.
+   * revocation of the user's access does. A request in flight is answered but not kept. Rejects when
+   * the store cannot delete the entry.
    */
   evict(request: Pick<PlatformTokenRequest, 'user' | 'scopes'>, platformIdentity?: string): Promise<void>;
 }
@@ -55,9 +56,7 @@ export function perUserTokenCache(connectorId: string, options: TokenCachingOpti
     maxEntries: 0,
     refreshSkewSeconds: options.refreshSkewSeconds ?? DEFAULT_REFRESH_SKEW_SECONDS,
     ...(options.now ? { now: options.now } : {}),
-    onStoreError: (error, operation) => {
-      if (operation !== 'delete') onCacheError?.(error, operation);
-    },
+    onStoreError: (error, operation) => onCacheError?.(error, operation),
   });
   const keyOf = (request: PlatformTokenRequest, platformIdentity?: string) =>
     tokenCacheKey(connectorId, request.user, request.scopes, platformIdentity);

@@ -114,6 +114,7 @@ describe('TokenCache', () => {
     const source = issuer(Date.now);
     assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-1');
     assert.deepEqual(seen, ['get: store down', 'set: store down']);
+    await assert.rejects(cache.evict('alice'), /store down/, 'an eviction that failed does not look done');
   });
 
   it('without onStoreError, a failing store fails the call', async () => {

@@ -83,10 +83,11 @@ export interface TokenCacheOptions {
   /** Epoch milliseconds; injectable so tests can move time. Default `Date.now`. */
   readonly now?: () => number;
   /**
-   * Told when `store` fails; the call then goes on (a failed read is a miss, a failed write still
-   * returns the obtained token). Without it, a store failure fails the call. Never sees a token.
+   * Told when `store` fails to read or write; the call then goes on (a failed read is a miss, a failed
+   * write still returns the obtained token). Without it, a store failure fails the call. Never sees a
+   * token. A failed `evict` always rejects: an eviction that did not happen must not look as if it did.
    */
-  readonly onStoreError?: (error: unknown, operation: 'get' | 'set' | 'delete') => void;
+  readonly onStoreError?: (error: unknown, operation: 'get' | 'set') => void;
 }
 
 /**
@@ -150,12 +151,15 @@ export class TokenCache {
     return request;
   }
 
-  /** Drops `key` from memory and the store; a request in flight for it is answered but not kept. */
+  /**
+   * Drops `key` from memory and the store; a request in flight for it is answered but not kept. Rejects
+   * when the store cannot delete (whatever `onStoreError` says), since the token may still be served.
+   */
   async evict(key: string): Promise<void> {
     this.#memory.delete(key);
     this.#evictions.set(key, (this.#evictions.get(key) ?? 0) + 1);
     try {
-      await this.#storeCall('delete', () => this.#store?.delete(key));
+      await this.#store?.delete(key);
     } finally {
       if (!this.#inFlight.has(key)) this.#evictions.delete(key);
     }
@@ -189,10 +193,7 @@ export class TokenCache {
     this.#memory.set(key, token);
   }
 
-  async #storeCall<T>(
-    operation: 'get' | 'set' | 'delete',
-    call: () => Promise<T> | undefined,
-  ): Promise<T | undefined> {
+  async #storeCall<T>(operation: 'get' | 'set', call: () => Promise<T> | undefined): Promise<T | undefined> {
     if (this.#store === undefined) return undefined;
     if (this.#onStoreError === undefined) return call();
     try {
