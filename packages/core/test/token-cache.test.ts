@@ -86,6 +86,35 @@ describe('TokenCache', () => {
     assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-2');
   });
 
+  it('a read racing an eviction does not bring back what the store held before the delete', async () => {
+    const shared = memoryKeyValue();
+    const store = keyValueTokenStore(shared);
+    let deleted: () => void = () => {};
+    const slowDelete = new Promise<void>((resolve) => {
+      deleted = resolve;
+    });
+    const cache = new TokenCache({
+      store: {
+        get: store.get,
+        set: store.set,
+        delete: async (key) => {
+          await slowDelete;
+          await store.delete(key);
+        },
+      },
+    });
+    const source = issuer(Date.now);
+    await cache.get('alice', source.obtain);
+    const eviction = cache.evict('alice');
+    // Starts while the store still holds the old token: answered with it, but must not keep it.
+    const racing = await cache.get('alice', source.obtain);
+    assert.equal(racing.accessToken, 'token-1');
+    deleted();
+    await eviction;
+    assert.equal(cache.size, 0, 'not remembered in memory');
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-2');
+  });
+
   it('a flood of one-off keys cannot grow memory past maxEntries', async () => {
     const cache = new TokenCache({ maxEntries: 5 });
     const source = issuer(Date.now);

@@ -110,8 +110,12 @@ export class TokenCache {
   readonly #skewSeconds: number;
   readonly #now: () => number;
   readonly #onStoreError: TokenCacheOptions['onStoreError'];
-  /** Bumped per key by `evict`, so an `obtain` already in flight does not put an evicted key back. */
-  readonly #evictions = new Map<string, number>();
+  /**
+   * Per key being evicted: a generation bumped when `evict` starts and again when the store has
+   * deleted, so a read or `obtain` that began before either does not put the token back; and how many
+   * evictions are running. Dropped once neither an eviction nor a request for the key is in flight.
+   */
+  readonly #evictions = new Map<string, { generation: number; running: number }>();
 
   constructor(options: TokenCacheOptions = {}) {
     const skew = options.refreshSkewSeconds ?? 30;
@@ -146,7 +150,10 @@ export class TokenCache {
     }
     const pending = this.#inFlight.get(key);
     if (pending) return pending;
-    const request = this.#fetch(key, obtain).finally(() => this.#inFlight.delete(key));
+    const request = this.#fetch(key, obtain).finally(() => {
+      this.#inFlight.delete(key);
+      this.#forgetEvictions(key);
+    });
     this.#inFlight.set(key, request);
     return request;
   }
@@ -156,24 +163,45 @@ export class TokenCache {
    * when the store cannot delete (whatever `onStoreError` says), since the token may still be served.
    */
   async evict(key: string): Promise<void> {
+    const eviction = this.#evictions.get(key) ?? { generation: 0, running: 0 };
+    this.#evictions.set(key, eviction);
+    eviction.generation++;
+    eviction.running++;
     this.#memory.delete(key);
-    this.#evictions.set(key, (this.#evictions.get(key) ?? 0) + 1);
     try {
       await this.#store?.delete(key);
     } finally {
-      if (!this.#inFlight.has(key)) this.#evictions.delete(key);
+      eviction.generation++;
+      eviction.running--;
+      this.#forgetEvictions(key);
     }
   }
 
+  #generation(key: string): number {
+    return this.#evictions.get(key)?.generation ?? 0;
+  }
+
+  /** A token read or obtained since `generation` may be kept: no eviction began or runs since. */
+  #mayKeep(key: string, generation: number): boolean {
+    const eviction = this.#evictions.get(key);
+    return eviction === undefined || (eviction.running === 0 && eviction.generation === generation);
+  }
+
+  #forgetEvictions(key: string): void {
+    const eviction = this.#evictions.get(key);
+    if (eviction !== undefined && eviction.running === 0 && !this.#inFlight.has(key))
+      this.#evictions.delete(key);
+  }
+
   async #fetch(key: string, obtain: () => Promise<CachedToken>): Promise<CachedToken> {
-    const generation = this.#evictions.get(key);
+    const generation = this.#generation(key);
     const stored = await this.#storeCall('get', () => this.#store?.get(key));
     if (stored !== undefined && this.#isFresh(stored)) {
       this.#remember(key, stored, generation);
       return stored;
     }
     const token = await obtain();
-    if (this.#isFresh(token) && this.#evictions.get(key) === generation) {
+    if (this.#isFresh(token) && this.#mayKeep(key, generation)) {
       this.#remember(key, token, generation);
       const ttl = Math.ceil(token.expiresAt - this.#nowSeconds());
       await this.#storeCall('set', () => this.#store?.set(key, token, ttl));
@@ -181,8 +209,8 @@ export class TokenCache {
     return token;
   }
 
-  #remember(key: string, token: CachedToken, generation: number | undefined): void {
-    if (this.#maxEntries === 0 || this.#evictions.get(key) !== generation) return;
+  #remember(key: string, token: CachedToken, generation: number): void {
+    if (this.#maxEntries === 0 || !this.#mayKeep(key, generation)) return;
     this.#memory.delete(key);
     if (this.#memory.size >= this.#maxEntries) {
       const now = this.#nowSeconds();
