@@ -1,40 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { open, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { NEW_FILE_FLAGS, openWithoutFollowing, PRIVATE_FILE_MODE, READ_FLAGS } from './private-files.ts';
+import type { open } from 'node:fs/promises';
+import { openWithoutFollowing, READ_FLAGS } from './private-files.ts';
 
 /**
- * Makes a directory's entries durable: after creating or renaming a file, its name is only safe once
- * the directory itself has been fsynced (fsync on the file covers its data, not the entry naming it).
+ * Durable writes are `@baton/core/node`'s secret-file module, shared with the vault's key file and the
+ * broker's signing keys: `writeFileAtomic` replaces a file through a new `O_EXCL` temporary file
+ * (0600, never through a link), fsynced, renamed, with the directory fsynced after.
  */
-export async function fsyncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Replaces a small file so that a crash leaves either the old or the new content, never a mix. The
- * temporary file is new (`O_EXCL`, under an unguessable name, never through a link), so nothing planted
- * or left by a crash is written through; `rename` then replaces the name itself, link or not. The mode
- * is set on the descriptor too, so the umask cannot loosen it.
- */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await openWithoutFollowing(temporary, NEW_FILE_FLAGS);
-  try {
-    await handle.chmod(PRIVATE_FILE_MODE);
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
-  await fsyncDirectory(dirname(path));
-}
+export { fsyncDirectory, writeSecretFile as writeFileAtomic } from '@baton/core/node';
 
 /** A file's content, or `undefined` if it does not exist; a link at `path` is `ERR_AUDIT_STORE_INSECURE`. */
 export async function readIfExists(path: string): Promise<Buffer | undefined> {

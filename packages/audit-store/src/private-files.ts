@@ -1,11 +1,13 @@
 import { constants, type Stats } from 'node:fs';
 import { chmod, type FileHandle, lstat, mkdir, open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { isLinkRefusal, NO_FOLLOW, PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE } from '@baton/core/node';
 import { AuditStoreError } from './errors.ts';
 
 /**
  * Audit files say who did what for whom: only the account the store runs as may read or write them,
- * like the vault's key file (`@baton/vault` key-stores/key-file.ts). Files are created 0600 and the
+ * like the vault's key file (modes, flags and atomic writes come from `@baton/core/node`'s secret-file
+ * module, shared with the vault and the broker's signing keys). Files are created 0600 and the
  * directory 0700 (umask can only take bits away), and what an earlier version or an operator left
  * looser is tightened on open rather than refused: the store owns these files, and a fail-closed store
  * that refused to open would stop every audited call. What another account owns is refused, since
@@ -18,23 +20,16 @@ import { AuditStoreError } from './errors.ts';
  * (writable by group or others without the sticky bit, or owned by another account than this one or
  * root). Ancestors above that parent are not checked: whoever can rewrite them controls the path.
  */
-export const PRIVATE_FILE_MODE = 0o600;
-export const PRIVATE_DIRECTORY_MODE = 0o700;
+export { NEW_FILE_FLAGS, PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, READ_FLAGS } from '@baton/core/node';
 
 const GROUP_OR_OTHERS = 0o077;
 const GROUP_OR_OTHERS_WRITE = 0o022;
 const STICKY = 0o1000;
 /** Windows has no POSIX modes or owners to check. */
 const POSIX = process.platform !== 'win32';
-/** `O_NOFOLLOW` where the platform has it (every POSIX system Node runs on). */
-const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /** Flags for a store file appended to (the log, the outbox): created 0600 if missing, never through a link. */
 export const APPEND_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | NO_FOLLOW;
-/** Flags for a temporary file: a new file of this store, never one that exists or a link. */
-export const NEW_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NO_FOLLOW;
-/** Flags for reading a store file without following a link planted at its path. */
-export const READ_FLAGS = constants.O_RDONLY | NO_FOLLOW;
 
 /** Creates `directory` (and missing parents) owner-only, or checks and tightens the one that exists. */
 export async function ensurePrivateDirectory(directory: string): Promise<void> {
@@ -91,9 +86,7 @@ export async function openWithoutFollowing(path: string, flags: number): Promise
   try {
     return await open(path, flags, PRIVATE_FILE_MODE);
   } catch (error) {
-    // ELOOP: the last component is a symlink (Linux); macOS and the BSDs answer EMLINK or EFTYPE.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'EMLINK' || code === 'EFTYPE') {
+    if (isLinkRefusal(error)) {
       throw insecure(`${path} is a symbolic link; the audit store does not use files through links`, error);
     }
     throw error;

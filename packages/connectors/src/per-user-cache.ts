@@ -1,10 +1,11 @@
+import { TokenCache } from '@baton/core/stores';
 import { tokenCacheKey } from './cache-key.ts';
 import type { PlatformToken, PlatformTokenRequest } from './connector.ts';
-import { memoryTokenCache, type TokenCache } from './token-cache.ts';
+import { memoryTokenCache, type TokenCache as TokenStore } from './token-cache.ts';
 
 export interface TokenCachingOptions {
   /** Where tokens are kept between calls. Default: a new in-memory cache for this connector. */
-  cache?: TokenCache;
+  cache?: TokenStore;
   /**
    * A cached token is replaced this long before it expires, so no caller gets one about to lapse.
    * Default 30.
@@ -36,66 +37,32 @@ export interface PerUserTokenCache {
     fetchToken: () => Promise<PlatformToken>,
     platformIdentity?: string,
   ): Promise<PlatformToken>;
+  /**
+   * Drops the request's cached token (from the store too), so the next call fetches a new one: what a
+   * revocation of the user's access does. A request in flight is answered but not kept. Rejects when
+   * the store cannot delete the entry.
+   */
+  evict(request: Pick<PlatformTokenRequest, 'user' | 'scopes'>, platformIdentity?: string): Promise<void>;
 }
 
 export function perUserTokenCache(connectorId: string, options: TokenCachingOptions = {}): PerUserTokenCache {
-  const cache = options.cache ?? memoryTokenCache({ now: options.now });
-  const skew = options.refreshSkewSeconds ?? DEFAULT_REFRESH_SKEW_SECONDS;
-  if (!Number.isFinite(skew) || skew < 0) {
-    throw new TypeError('refreshSkewSeconds must be a non-negative number');
-  }
-  const nowSeconds = () => (options.now ?? Date.now)() / 1000;
-  const isFresh = (token: PlatformToken) => token.expiresAt - skew > nowSeconds();
-  const reportCacheError = (error: unknown, operation: 'get' | 'set') => {
-    try {
-      options.onCacheError?.(error, operation);
-    } catch {
-      // A failing observer must not fail the call either.
-    }
-  };
-  // Keyed like the cache, so a request in flight for one user is never handed to another.
-  const inFlight = new Map<string, Promise<PlatformToken>>();
-
-  async function fetchAndStore(
-    key: string,
-    fetchToken: () => Promise<PlatformToken>,
-  ): Promise<PlatformToken> {
-    const token = await fetchToken();
-    // A token already inside the skew window is returned to this caller but not kept: the next caller
-    // would have to replace it anyway.
-    // The cache is an optimisation: a write it refuses (a store outage, a lifetime beyond what it keeps)
-    // must not throw away a token the platform has just issued.
-    if (isFresh(token)) {
-      try {
-        await cache.set(key, token, Math.ceil(token.expiresAt - nowSeconds()));
-      } catch (error) {
-        reportCacheError(error, 'set');
-      }
-    }
-    return token;
-  }
-
+  const onCacheError = options.onCacheError;
+  // The shared `TokenCache` of `@baton/core/stores`: single-flight per key, refreshed `refreshSkewSeconds`
+  // early, a token already inside that window returned but not kept. The connector's store is the only
+  // tier (maxEntries 0), so a token dropped from it (a revocation) is not served from memory here. A
+  // failing store is a miss or a lost write, never a failed call.
+  const cache = new TokenCache({
+    store: options.cache ?? memoryTokenCache({ now: options.now }),
+    maxEntries: 0,
+    refreshSkewSeconds: options.refreshSkewSeconds ?? DEFAULT_REFRESH_SKEW_SECONDS,
+    ...(options.now ? { now: options.now } : {}),
+    onStoreError: (error, operation) => onCacheError?.(error, operation),
+  });
+  const keyOf = (request: PlatformTokenRequest, platformIdentity?: string) =>
+    tokenCacheKey(connectorId, request.user, request.scopes, platformIdentity);
   return {
-    async token(request, fetchToken, platformIdentity) {
-      const key = tokenCacheKey(connectorId, request.user, request.scopes, platformIdentity);
-      const pending = inFlight.get(key);
-      if (pending) return pending;
-      let cached: PlatformToken | undefined;
-      try {
-        cached = await cache.get(key);
-      } catch (error) {
-        // An unreadable entry (tampered, sealed under a retired key, store down) is a miss: the fresh
-        // token fetched below overwrites it.
-        reportCacheError(error, 'get');
-        cached = undefined;
-      }
-      if (cached && isFresh(cached)) return cached;
-      // Another caller may have started the request while this one was reading the cache.
-      const started = inFlight.get(key);
-      if (started) return started;
-      const fetching = fetchAndStore(key, fetchToken).finally(() => inFlight.delete(key));
-      inFlight.set(key, fetching);
-      return fetching;
-    },
+    token: (request, fetchToken, platformIdentity) =>
+      cache.get(keyOf(request, platformIdentity), fetchToken) as Promise<PlatformToken>,
+    evict: (request, platformIdentity) => cache.evict(keyOf(request, platformIdentity)),
   };
 }

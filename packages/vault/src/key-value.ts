@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
+import type { KeyValueStore } from '@baton/core/stores';
 import type { Vault } from './vault.ts';
 
-/** A string key-value view of the vault: what token caches plug into. */
-export interface EncryptedKeyValue {
-  get(key: string): Promise<string | undefined>;
-  set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  delete(key: string): Promise<void>;
-}
+/**
+ * A string key-value view of the vault: what token caches plug into. It is `@baton/core/stores`'
+ * `KeyValueStore`, and passes that contract's conformance suite over every vault store.
+ */
+export type EncryptedKeyValue = KeyValueStore;
 
 /**
  * Token caches keep their entries here so that every cached token is encrypted at rest. Cache keys

@@ -1,15 +1,14 @@
-import type { Pool } from 'pg';
+import { type MigrationPool, migrationLedger, runMigrations } from '@baton/core/stores';
 
-/**
- * Table names cannot be bound as parameters, so the prefix is spliced into SQL text: only a plain
- * lowercase identifier fragment is accepted, so nothing needs quoting and nothing can inject.
- */
-export const TABLE_PREFIX = /^[a-z_][a-z0-9_]{0,31}$/;
+/** The prefix rule every Baton store shares (`@baton/core/stores`). */
+export { TABLE_PREFIX } from '@baton/core/stores';
 
 export interface AuditTables {
   events: string;
   checkpoints: string;
   keys: string;
+  /** The migration ledger shared by every Baton store with this prefix. */
+  ledger: string;
 }
 
 export function auditTables(prefix: string): AuditTables {
@@ -17,23 +16,29 @@ export function auditTables(prefix: string): AuditTables {
     events: `${prefix}audit_events`,
     checkpoints: `${prefix}audit_checkpoints`,
     keys: `${prefix}audit_keys`,
+    ledger: migrationLedger(prefix),
   };
 }
 
 /**
- * Creates the tables if needed, under an advisory lock (safe from many instances at once).
+ * Creates the tables if needed, through the shared migration runner (versioned, in one transaction,
+ * under an advisory lock: safe from many instances at once). Version 1 is idempotent, so a database
+ * created before the migration ledger existed takes it without harm.
  *
  * Events: one row per chain record, keyed by (writer, seq), the record's position in its writer's
  * chain, so re-draining an outbox inserts each record exactly once. The query fields are columns with
  * bytewise `C` collation so `=`, `>=`, `<=` and `ORDER BY` compare exactly as JavaScript strings do in
  * `matchesQuery`; `time` is kept as the RFC 3339 text the event carries, for the same reason.
  */
-export async function migrate(pool: Pool, tables: AuditTables): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [tables.events]);
-    await client.query(`
+export async function migrate(pool: MigrationPool, tables: AuditTables): Promise<void> {
+  await runMigrations(pool, {
+    component: 'audit-store',
+    ledger: tables.ledger,
+    migrations: [
+      {
+        version: 1,
+        description: 'audit events, checkpoints and keys',
+        sql: `
       CREATE TABLE IF NOT EXISTS ${tables.events} (
         writer text COLLATE "C" NOT NULL,
         seq bigint NOT NULL,
@@ -67,12 +72,8 @@ export async function migrate(pool: Pool, tables: AuditTables): Promise<void> {
       CREATE TABLE IF NOT EXISTS ${tables.keys} (
         kid text COLLATE "C" PRIMARY KEY,
         jwk jsonb NOT NULL
-      );`);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+      );`,
+      },
+    ],
+  });
 }

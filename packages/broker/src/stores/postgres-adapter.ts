@@ -1,10 +1,10 @@
+import { migrationLedger, runMigrations } from '@baton/core/stores';
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { Pool } from 'pg';
-import { adapterSchema } from './adapter-schema.ts';
+import { adapterMigrations } from './adapter-schema.ts';
 import { isPool } from './connections.ts';
 import { operationTimeoutOf, withDeadline } from './deadline.ts';
-import { migrate } from './migration.ts';
 import { tablePrefixOf } from './table-prefix.ts';
 
 /** Models that hold credentials derived from a grant, and so die with it (mirrors oidc-provider's own list). */
@@ -58,7 +58,8 @@ export function createPostgresAdapterFactory(
 ): PostgresAdapterFactory {
   if (!isPool(pool)) throw new TypeError('pool must be a pg.Pool');
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  const table = `${tablePrefixOf(options.tablePrefix)}oidc_payloads`;
+  const prefix = tablePrefixOf(options.tablePrefix);
+  const table = `${prefix}oidc_payloads`;
   const timeoutMs = operationTimeoutOf(options.operationTimeoutMs);
   let writes = 0;
 
@@ -146,7 +147,13 @@ export function createPostgresAdapterFactory(
 
   return Object.assign(factory, {
     table,
-    migrate: () => migrate(pool, table, adapterSchema(table)),
+    migrate: async () => {
+      await runMigrations(pool, {
+        component: 'broker-oidc-adapter',
+        ledger: migrationLedger(prefix),
+        migrations: adapterMigrations(table),
+      });
+    },
     deleteExpired,
   });
 }

@@ -1,3 +1,4 @@
+import { migrationLedger, runMigrations } from '@baton/core/stores';
 import type { Pool } from 'pg';
 import { keyOf } from '../registry/memory-registry.ts';
 import {
@@ -8,9 +9,8 @@ import {
 } from '../registry/token-registry.ts';
 import { type Owned, postgresFrom, type RedisConnection, redisFrom } from './connections.ts';
 import { operationTimeoutOf, withDeadline } from './deadline.ts';
-import { migrate } from './migration.ts';
 import { RedisRevocationSet } from './redis-revocation-set.ts';
-import { type RegistryTables, registrySchema, registryTables } from './registry-schema.ts';
+import { type RegistryTables, registryMigrations, registryTables } from './registry-schema.ts';
 import { tablePrefixOf } from './table-prefix.ts';
 
 export interface PostgresRedisRegistryOptions {
@@ -64,6 +64,7 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
   readonly #pool: Owned<Pool>;
   readonly #redis: Owned<RedisConnection> & { ready: Promise<void> };
   readonly #timeoutMs: number;
+  readonly #ledger: string;
   #writes = 0;
   #reloading: Promise<boolean> | undefined;
   #closed: Promise<void> | undefined;
@@ -84,7 +85,9 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
   constructor(options: PostgresRedisRegistryOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('options are required');
     this.#timeoutMs = operationTimeoutOf(options.operationTimeoutMs);
-    this.tables = registryTables(tablePrefixOf(options.tablePrefix));
+    const prefix = tablePrefixOf(options.tablePrefix);
+    this.tables = registryTables(prefix);
+    this.#ledger = migrationLedger(prefix);
     const keyPrefix = keyPrefixOf(options.keyPrefix);
     this.#pool = postgresFrom(options.pool, this.#timeoutMs);
     this.#redis = redisFrom(options.redis, this.#timeoutMs);
@@ -93,7 +96,11 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
 
   /** Creates the tables if missing. Safe to run from every instance at every start. */
   async migrate(): Promise<void> {
-    await migrate(this.#pool.connection, this.tables.tokens, registrySchema(this.tables));
+    await runMigrations(this.#pool.connection, {
+      component: 'broker-registry',
+      ledger: this.#ledger,
+      migrations: registryMigrations(this.tables),
+    });
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { Migration } from '@baton/core/stores';
+
 /** The registry's two tables, named from one prefix so several deployments (or test runs) share a database. */
 export interface RegistryTables {
   tokens: string;
@@ -9,7 +11,8 @@ export function registryTables(prefix: string): RegistryTables {
 }
 
 /**
- * Idempotent: every broker instance may run it at startup.
+ * Every broker instance runs these at startup (`runMigrations`); version 1 is idempotent, so a
+ * database created before the migration ledger existed takes it without harm.
  *
  * `retain_until` is the latest `exp` of the token and everything exchanged from it. A token is deleted
  * only once its whole subtree has expired, because descendants may outlive their parent, and a
@@ -19,9 +22,9 @@ export function registryTables(prefix: string): RegistryTables {
  * set holds as `<kind>:<value>`. Revocations by jti are deleted together with their token;
  * revocations by root or subject are kept: they also refuse tokens recorded later.
  */
-export function registrySchema(tables: RegistryTables): string {
+export function registryMigrations(tables: RegistryTables): Migration[] {
   const { tokens, revocations } = tables;
-  return `
+  const sql = `
 CREATE TABLE IF NOT EXISTS ${tokens} (
   jti text PRIMARY KEY,
   parent text,
@@ -39,4 +42,5 @@ CREATE TABLE IF NOT EXISTS ${revocations} (
   revoked_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (kind, value)
 );`;
+  return [{ version: 1, description: `${tokens}, ${revocations}: issued tokens and revocations`, sql }];
 }

@@ -1,11 +1,10 @@
-/**
- * Table names cannot be bound as query parameters, so a configurable prefix is spliced into SQL text.
- * Only a plain lowercase identifier fragment is accepted: no quoting is ever needed, nothing can inject,
- * and the longest derived name (prefix + `oidc_payloads_user_code_idx`) stays under PostgreSQL's
- * 63-byte identifier limit.
- */
-const TABLE_PREFIX = /^[a-z_][a-z0-9_]{0,31}$/;
+import { TABLE_PREFIX } from '@baton/core/stores';
 
+/**
+ * Table names cannot be bound as query parameters, so a configurable prefix is spliced into SQL text:
+ * `TABLE_PREFIX` (`@baton/core/stores`, the rule every Baton store shares) keeps the longest derived
+ * name (prefix + `oidc_payloads_user_code_idx`) under PostgreSQL's 63-byte identifier limit.
+ */
 export const DEFAULT_TABLE_PREFIX = 'baton_';
 
 export function tablePrefixOf(value: unknown): string {

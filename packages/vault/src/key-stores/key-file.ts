@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, type FileHandle, link, mkdir, open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createSecretFile, readSecretFile, withFileLock, writeSecretFile } from '@baton/core/node';
 import { VaultError } from '../errors.ts';
 
 /**
@@ -114,99 +112,39 @@ export function sameKeyFileVersion(a: KeyFileVersion | undefined, b: KeyFileVers
   );
 }
 
+const fileOptions = { label: 'key file', error: unavailable } as const;
+
 /** `readKeyFile`, plus the version of the file it read (from the same open descriptor). */
 export async function readKeyFileVersion(
   path: string,
 ): Promise<{ entries: KeyFileEntry[]; version: KeyFileVersion }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, constants.O_RDONLY);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw unavailable(`key file ${path} does not exist`, error);
-    throw unavailable(`key file ${path} cannot be opened (${code ?? 'error'})`, error);
-  }
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw unavailable(`key file ${path} is not a regular file`);
-    const mode = stats.mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      throw unavailable(
-        `key file ${path} has mode ${mode.toString(8).padStart(4, '0')}: it must not be readable or writable by group or others; run: chmod 600 ${path}`,
-      );
-    }
-    return { entries: parse(await handle.readFile('utf8'), path), version: keyFileVersionOf(stats) };
-  } catch (error) {
-    if (error instanceof VaultError) throw error;
-    throw unavailable(
-      `key file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-      error,
-    );
-  } finally {
-    await handle.close();
-  }
+  // Followed through a link (a mounted secret volume is links); the mode is checked on the target.
+  const { text, stats } = await readSecretFile(path, { ...fileOptions, followLinks: true });
+  return { entries: parse(text, path), version: keyFileVersionOf(stats) };
 }
 
-/** Writes a complete file next to `path` with mode 0600, flushed to disk, and returns its name. */
-async function writeTemp(path: string, keys: readonly KeyFileEntry[]): Promise<string> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  // O_EXCL: never write key material into a file someone else created first. The mode is applied at
-  // creation (umask can only remove bits) and again explicitly.
-  const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(serialize(keys), 'utf8');
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
-  await handle.close();
-  return temp;
-}
+const writeFailure = (path: string, what: string, error: unknown) =>
+  unavailable(
+    `key file ${path} cannot be ${what} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    error,
+  );
 
 /**
  * Creates the key file with one fresh KEK unless it already exists. `link` publishes the complete file
  * atomically and fails if another process won the race, in which case theirs is read instead.
  */
 export async function createKeyFile(path: string): Promise<KeyFileEntry[]> {
-  try {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const temp = await writeTemp(path, [newKeyEntry()]);
-    try {
-      await link(temp, path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      await unlink(temp).catch(() => {});
-    }
-  } catch (error) {
-    if (error instanceof VaultError) throw error;
-    throw unavailable(
-      `key file ${path} cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-      error,
-    );
-  }
+  await createSecretFile(path, serialize([newKeyEntry()])).catch((error: unknown) => {
+    throw writeFailure(path, 'created', error);
+  });
   return readKeyFile(path);
 }
 
-/** Replaces the key file atomically (write, fsync, rename): a crash leaves the old or the new file, never half. */
+/** Replaces the key file atomically (write, fsync, rename, directory fsync): a crash leaves the old or the new file, never half. */
 export async function replaceKeyFile(path: string, keys: readonly KeyFileEntry[]): Promise<void> {
-  try {
-    const temp = await writeTemp(path, keys);
-    try {
-      await rename(temp, path);
-    } catch (error) {
-      await unlink(temp).catch(() => {});
-      throw error;
-    }
-  } catch (error) {
-    throw unavailable(
-      `key file ${path} cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-      error,
-    );
-  }
+  await writeSecretFile(path, serialize(keys)).catch((error: unknown) => {
+    throw writeFailure(path, 'written', error);
+  });
 }
 
 /**
@@ -214,29 +152,6 @@ export async function replaceKeyFile(path: string, keys: readonly KeyFileEntry[]
  * rotating at once cannot each write a file without the other's new key and lose it. A lock left by a
  * crashed process is not broken automatically: the message says which file to remove.
  */
-export async function withKeyFileLock<T>(path: string, waitMs: number, run: () => Promise<T>): Promise<T> {
-  const lockPath = `${path}.lock`;
-  const deadline = Date.now() + waitMs;
-  let lock: FileHandle | undefined;
-  while (lock === undefined) {
-    try {
-      lock = await open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST')
-        throw unavailable(`key file lock ${lockPath} cannot be created (${code ?? 'error'})`, error);
-      if (Date.now() >= deadline) {
-        throw unavailable(
-          `key file ${path} is locked by another rotation (${lockPath}); if none is running, remove that file`,
-        );
-      }
-      await sleep(25);
-    }
-  }
-  try {
-    await lock.close();
-    return await run();
-  } finally {
-    await unlink(lockPath).catch(() => {});
-  }
+export function withKeyFileLock<T>(path: string, waitMs: number, run: () => Promise<T>): Promise<T> {
+  return withFileLock(path, waitMs, run, fileOptions);
 }

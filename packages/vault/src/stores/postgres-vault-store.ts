@@ -1,3 +1,4 @@
+import { migrationLedger, runMigrations, TABLE_PREFIX } from '@baton/core/stores';
 import type { Pool } from 'pg';
 import type { VaultStore } from '../vault-store.ts';
 import { storeCall } from './store-failure.ts';
@@ -11,11 +12,6 @@ export interface PostgresVaultStoreOptions {
   readonly now?: () => number;
 }
 
-/**
- * Table names cannot be bound as query parameters, so the prefix is spliced into SQL text: only a plain
- * lowercase identifier fragment is accepted, so nothing needs quoting and nothing can inject.
- */
-const TABLE_PREFIX = /^[a-z_][a-z0-9_]{0,31}$/;
 const LIST_PAGE = 500;
 
 /**
@@ -45,29 +41,30 @@ export class PostgresVaultStore implements VaultStore {
     if (options.now !== undefined && typeof options.now !== 'function')
       throw new TypeError('now must be a function');
     const store = new PostgresVaultStore(options.pool, `${prefix}vault_entries`, options.now ?? Date.now);
-    await storeCall('migration', () => store.#migrate());
+    await storeCall('migration', () => store.#migrate(prefix));
     return store;
   }
 
-  async #migrate(): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.table]);
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS ${this.table} (
-          id text COLLATE "C" PRIMARY KEY,
-          record text NOT NULL,
-          expires_at timestamptz NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS ${this.table}_expires_idx ON ${this.table} (expires_at);`);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+  /** Through the shared migration runner (versioned, one transaction, advisory-locked). */
+  async #migrate(prefix: string): Promise<void> {
+    await runMigrations(this.#pool, {
+      component: 'vault',
+      ledger: migrationLedger(prefix),
+      migrations: [
+        {
+          // Idempotent, so a table created before the ledger existed takes it without harm.
+          version: 1,
+          description: `${this.table}: sealed records`,
+          sql: `
+            CREATE TABLE IF NOT EXISTS ${this.table} (
+              id text COLLATE "C" PRIMARY KEY,
+              record text NOT NULL,
+              expires_at timestamptz NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS ${this.table}_expires_idx ON ${this.table} (expires_at);`,
+        },
+      ],
+    });
   }
 
   #nowDate(): Date {

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type CachedToken,
+  decodeCachedToken,
+  encodeCachedToken,
+  keyValueTokenStore,
+  memoryKeyValue,
+  TokenCache,
+} from '../src/stores/index.ts';
+
+/** An `obtain` that counts its calls and returns a token living `lifetime` seconds from `now()`. */
+function issuer(now: () => number, lifetime = 300) {
+  const state = {
+    calls: 0,
+    obtain: async (): Promise<CachedToken> => {
+      state.calls++;
+      return { accessToken: `token-${state.calls}`, expiresAt: now() / 1000 + lifetime };
+    },
+  };
+  return state;
+}
+
+describe('TokenCache', () => {
+  it('obtains once for concurrent callers of one key', async () => {
+    const cache = new TokenCache();
+    const source = issuer(Date.now);
+    const slow = async () => {
+      await sleep(10);
+      return source.obtain();
+    };
+    const [a, b] = await Promise.all([cache.get('alice', slow), cache.get('alice', slow)]);
+    assert.equal(source.calls, 1);
+    assert.equal(a.accessToken, b.accessToken);
+  });
+
+  it('an expired token is never served: it is obtained again', async () => {
+    let now = 1_000_000;
+    const cache = new TokenCache({ now: () => now, refreshSkewSeconds: 0 });
+    const source = issuer(() => now, 60);
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-1');
+    now += 59_000;
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-1');
+    now += 2_000;
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-2');
+  });
+
+  it('a token inside the refresh window is replaced before it lapses', async () => {
+    let now = 1_000_000;
+    const cache = new TokenCache({ now: () => now, refreshSkewSeconds: 30 });
+    const source = issuer(() => now, 60);
+    await cache.get('alice', source.obtain);
+    now += 31_000;
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-2');
+  });
+
+  it('an evicted token is not served again, from memory or from the shared store', async () => {
+    const shared = memoryKeyValue();
+    const first = new TokenCache({ store: keyValueTokenStore(shared) });
+    const second = new TokenCache({ store: keyValueTokenStore(shared) });
+    const source = issuer(Date.now);
+    await first.get('alice', source.obtain);
+    await second.get('alice', source.obtain);
+    assert.equal(source.calls, 1, 'the second instance reused the shared token');
+    await first.evict('alice');
+    assert.equal(shared.size, 0, 'gone from the shared store');
+    assert.equal((await first.get('alice', source.obtain)).accessToken, 'token-2');
+  });
+
+  it('an eviction during an obtain in flight is not undone when that obtain answers', async () => {
+    const cache = new TokenCache();
+    const source = issuer(Date.now);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const pending = cache.get('alice', async () => {
+      await gate;
+      return source.obtain();
+    });
+    await cache.evict('alice');
+    release();
+    assert.equal((await pending).accessToken, 'token-1', 'the waiting caller is answered');
+    assert.equal(cache.size, 0, 'but the token is not kept');
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-2');
+  });
+
+  it('a read racing an eviction does not bring back what the store held before the delete', async () => {
+    const shared = memoryKeyValue();
+    const store = keyValueTokenStore(shared);
+    let deleted: () => void = () => {};
+    const slowDelete = new Promise<void>((resolve) => {
+      deleted = resolve;
+    });
+    const cache = new TokenCache({
+      store: {
+        get: store.get,
+        set: store.set,
+        delete: async (key) => {
+          await slowDelete;
+          await store.delete(key);
+        },
+      },
+    });
+    const source = issuer(Date.now);
+    await cache.get('alice', source.obtain);
+    const eviction = cache.evict('alice');
+    // Starts while the store still holds the old token: answered with it, but must not keep it.
+    const racing = await cache.get('alice', source.obtain);
+    assert.equal(racing.accessToken, 'token-1');
+    deleted();
+    await eviction;
+    assert.equal(cache.size, 0, 'not remembered in memory');
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-2');
+  });
+
+  it('a flood of one-off keys cannot grow memory past maxEntries', async () => {
+    const cache = new TokenCache({ maxEntries: 5 });
+    const source = issuer(Date.now);
+    for (let i = 0; i < 50; i++) await cache.get(`user-${i}`, source.obtain);
+    assert.equal(cache.size, 5);
+  });
+
+  it('a failure is not cached', async () => {
+    const cache = new TokenCache();
+    await assert.rejects(cache.get('alice', () => Promise.reject(new Error('broker down'))));
+    const source = issuer(Date.now);
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-1');
+  });
+
+  it('with onStoreError, a failing store is a miss and a lost write, and the observer never sees a token', async () => {
+    const seen: string[] = [];
+    const cache = new TokenCache({
+      maxEntries: 0,
+      store: {
+        get: () => Promise.reject(new Error('store down')),
+        set: () => Promise.reject(new Error('store down')),
+        delete: () => Promise.reject(new Error('store down')),
+      },
+      onStoreError: (error, operation) => seen.push(`${operation}: ${(error as Error).message}`),
+    });
+    const source = issuer(Date.now);
+    assert.equal((await cache.get('alice', source.obtain)).accessToken, 'token-1');
+    assert.deepEqual(seen, ['get: store down', 'set: store down']);
+    await assert.rejects(cache.evict('alice'), /store down/, 'an eviction that failed does not look done');
+  });
+
+  it('without onStoreError, a failing store fails the call', async () => {
+    const cache = new TokenCache({
+      store: {
+        get: () => Promise.reject(new Error('store down')),
+        set: async () => {},
+        delete: async () => {},
+      },
+    });
+    await assert.rejects(cache.get('alice', issuer(Date.now).obtain), /store down/);
+  });
+
+  it('a foreign or corrupt shared entry is a miss, not a failure', async () => {
+    assert.equal(decodeCachedToken('not json'), undefined);
+    assert.equal(decodeCachedToken('{"accessToken":"","expiresAt":1}'), undefined);
+    assert.equal(decodeCachedToken('[]'), undefined);
+    const token = { accessToken: 'a', expiresAt: 2, scope: 'read' };
+    assert.deepEqual(decodeCachedToken(encodeCachedToken(token)), token);
+  });
+});
