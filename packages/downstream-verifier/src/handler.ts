@@ -24,6 +24,9 @@ export function withDownstreamIdentity(
       const response = await handler(request, identity);
       return { status: response.status, answer: response };
     });
-    return result.served ? result.answer : result.response;
+    if (result.served) return result.answer;
+    // The handler's body is never sent: let its source go (an upstream stream, a file).
+    await result.discarded?.body?.cancel().catch(() => {});
+    return result.response;
   };
 }

@@ -31,6 +31,7 @@ export function downstreamIdentity(options: HandlerOptions): MiddlewareHandler<D
     });
     if (result.served) return;
     if (!handled) return result.response;
+    await result.discarded?.body?.cancel().catch(() => {});
     // Cleared first: Hono would otherwise copy the handler's headers onto the replacement.
     c.res = undefined;
     c.res = result.response;

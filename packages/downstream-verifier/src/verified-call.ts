@@ -34,10 +34,13 @@ export interface HandlerAnswer<A> {
 }
 
 /**
- * The core's verdict: serve the handler's answer, or send `response` instead (a refusal before the
- * handler ran, or a 500 because the audit record could not be written).
+ * The core's verdict: serve the handler's answer, or send `response` instead — a refusal before the
+ * handler ran, or a 500 because the audit record could not be written (`discarded` is then the
+ * handler's answer, for the adapter to release its resources).
  */
-export type VerifiedCallResult<A> = { served: true; answer: A } | { served: false; response: Response };
+export type VerifiedCallResult<A> =
+  | { served: true; answer: A }
+  | { served: false; response: Response; discarded?: A };
 
 /**
  * The one place that decides a downstream call, whichever adapter carried it: verify (401/403 with
@@ -73,7 +76,7 @@ export async function serveVerifiedCall<A>(
     throw error;
   }
   if (!(await audited(options, identity, call, answered.status, started))) {
-    return { served: false, response: auditFailedResponse() };
+    return { served: false, response: auditFailedResponse(), discarded: answered.answer };
   }
   return { served: true, answer: answered.answer };
 }

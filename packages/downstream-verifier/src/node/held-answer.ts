@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { VerifierCall } from '../verified-call.ts';
 
 /** The `ServerResponse` methods that send something; the first call of any of them starts the answer. */
@@ -66,7 +66,7 @@ export function holdAnswer(response: ServerResponse): HeldAnswer {
         answer.headers.forEach((value, name) => {
           headers[name] = value;
         });
-        call('writeHead', answer.status, headers);
+        call('writeHead', answer.status, STATUS_CODES[answer.status] ?? 'unknown', headers);
         call('end', body);
       } catch {
         response.destroy();
