@@ -14,6 +14,7 @@ import {
 } from '@baton/broker-client';
 import { type DemoIdp, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
 import { reaches } from '../../mcp-server/test/fixtures/leaks.ts';
+import { rawRequest } from '../../resource-server/test/fixtures/raw-http.ts';
 import { type DownstreamIdentity, downstreamVerifier } from '../src/index.ts';
 import { ADAPTERS, type Api } from './fixtures/adapters.ts';
 
@@ -192,6 +193,29 @@ for (const { name, mount } of ADAPTERS) {
       assert.match(challenge, /scope="orders:read orders:write"/);
       assert.equal(JSON.parse(refused.text).error, 'insufficient_scope');
       assert.deepEqual(refused.identities, []);
+    });
+
+    it('refuses an attacker who sends two Authorization headers (4xx); neither token is verified for the handler', async () => {
+      const identities = seen.length;
+      const events = audit.events.length;
+      const { port } = server.address() as AddressInfo;
+      const response = await rawRequest(
+        port,
+        [
+          'GET /api/orders HTTP/1.1',
+          `Host: 127.0.0.1:${port}`,
+          // Node keeps only the first: an adapter reading `headers` alone would serve this call.
+          `Authorization: Bearer ${token}`,
+          'Authorization: Bearer smuggled',
+          'Connection: close',
+          '',
+          '',
+        ].join('\r\n'),
+      );
+      assert.ok(response.status === 400 || response.status === 401, `status ${response.status}`);
+      assert.match(response.headers.get('www-authenticate')?.[0] ?? '', /^Bearer /);
+      assert.equal(seen.length, identities, 'the handler did not run');
+      assert.equal(audit.events.length, events);
     });
 
     it('fails the call when the audit record cannot be written: 500, nothing of the handler answer reaches the client', async () => {
