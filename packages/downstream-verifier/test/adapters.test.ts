@@ -27,10 +27,15 @@ import { ADAPTERS, type Api } from './fixtures/adapters.ts';
 const MCP = 'http://127.0.0.1:4301/mcp';
 const API = 'http://127.0.0.1:4302/api';
 
-/** An audit sink whose writes fail while `failing` is set (a full disk, a lost database). */
+/**
+ * An audit sink whose writes fail while `failing` is set (a full disk, a lost database), and take
+ * `delayMs` (a remote store) so that an answer sent before the write completes shows.
+ */
 class SwitchableAuditSink extends MemoryAuditSink {
   failing = false;
+  delayMs = 0;
   override async write(event: AuditEvent): Promise<void> {
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (this.failing) throw new Error('audit store unavailable');
     await super.write(event);
   }
@@ -143,9 +148,12 @@ for (const { name, mount } of ADAPTERS) {
 
     it('delivers the identity from the token to the handler and audits the served call once, before answering', async () => {
       const traceId = '11111111111111111111111111111111';
+      audit.delayMs = 100;
       const served = await step(() =>
         call('/api/orders', token, { traceparent: `00-${traceId}-2222222222222222-01` }),
-      );
+      ).finally(() => {
+        audit.delayMs = 0;
+      });
       assert.equal(served.response.status, 200);
       assert.deepEqual(JSON.parse(served.text), { user: 'user-alice', mode: 'on_behalf_of' });
       assert.equal(served.response.headers.get('x-handler'), 'ran');
@@ -155,7 +163,7 @@ for (const { name, mount } of ADAPTERS) {
       assert.equal(identity?.mode, 'on_behalf_of');
       assert.deepEqual(identity?.chain, ['orders-mcp', identity?.agent]);
       assert.deepEqual(identity?.scopes, ['orders:read']);
-      // Written before the answer left: no waiting for `finish`.
+      // Written before the answer left (the write takes 100 ms here): no waiting for `finish`.
       assert.equal(served.events.length, 1);
       const [event] = served.events;
       assert.equal(event?.action, 'api.call');
