@@ -71,8 +71,9 @@ describe('an outside project installs the packed packages', { timeout: 600_000 }
             '@modelcontextprotocol/server',
           ),
           zod: workspaceRange('packages/mcp-server', 'zod'),
-          // What a user of `@baton/downstream-verifier/express` has (optional peers of that package).
+          // What a user of `@baton/downstream-verifier/express` or `/hono` has (optional peers of that package).
           express: workspaceRange('packages/downstream-verifier', 'express'),
+          hono: workspaceRange('packages/downstream-verifier', 'hono'),
         },
         devDependencies: {
           '@types/express': workspaceRange('packages/downstream-verifier', '@types/express'),

@@ -1,3 +1,5 @@
+import { sameResource } from '@baton/resource-server';
+
 /** A resource the broker issues tokens for. */
 export interface AudienceConfig {
   /** The resource URI the issued token is for (its `aud`). */
@@ -24,4 +26,15 @@ export interface PlatformTokenSource {
     subjectToken?: string;
     traceparent?: string;
   }): Promise<{ accessToken: string; expiresAt: number; scope?: string }>;
+}
+
+/**
+ * The configured audience a requested resource names, by the one resource rule (`sameResource`: a
+ * trailing slash and a fragment forgiven, nothing else), or `undefined`.
+ */
+export function audienceFor(
+  audiences: readonly AudienceConfig[],
+  resource: string,
+): AudienceConfig | undefined {
+  return audiences.find((audience) => sameResource(audience.resource, resource));
 }

@@ -14,14 +14,10 @@ import { clientAuthenticationErrors } from './endpoints/client-authentication.ts
 import { introspectionExtension } from './endpoints/introspection.ts';
 import { revocationExtension } from './endpoints/revocation.ts';
 import { auditGrantTypeRefusal, type BrokerLogger, SILENT_LOGGER } from './grants/audited-grant.ts';
+import { checkBrokerOptions } from './options-schema.ts';
 import { FetchAllowList } from './outbound-fetch.ts';
 import type { PolicyEngine } from './policy/facts.ts';
-import {
-  ApprovalExceeded,
-  checkApprovals,
-  type RegistrationApproval,
-  UnapprovedMetadata,
-} from './registration/approvals.ts';
+import { ApprovalExceeded, type RegistrationApproval, UnapprovedMetadata } from './registration/approvals.ts';
 import { MemoryTokenRegistry } from './registry/memory-registry.ts';
 import type { RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
 import {
@@ -134,10 +130,8 @@ export interface Broker {
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   if (!options?.policy) throw new TypeError('startBroker: policy is required');
   if (!options.audit) throw new TypeError('startBroker: audit is required');
-  if (!options.trustedIssuers)
-    throw new TypeError('startBroker: trustedIssuers is required (it may be empty)');
-  if (!options.audiences?.length) throw new TypeError('startBroker: at least one audience is required');
-  checkApprovals(options.registrationApprovals ?? []);
+  // The configuration file's rules (issuer URLs, audiences, token lengths, lifetimes, keys, hosts).
+  checkBrokerOptions(options);
   if (
     !options.initialAccessToken &&
     !options.registrationApprovals?.length &&

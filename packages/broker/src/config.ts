@@ -1,25 +1,29 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-
-const uri = z.url();
-
-/** What the operator approves a self-declared client for (see `ClientApproval`). */
-const approval = {
-  resources: z.array(uri).optional(),
-  clientCredentials: z.boolean().optional(),
-  scopes: z.array(z.string().min(1)).optional(),
-  traceTrusted: z.boolean().optional(),
-};
+import {
+  audienceFields,
+  clientIdMetadataDocuments,
+  describeIssues,
+  fetchHosts,
+  fileApprovals,
+  host,
+  initialAccessToken,
+  issuerUrl,
+  maxLifetimeSeconds,
+  port,
+  transactionTokens,
+  trustedIssuerFields,
+} from './options-schema.ts';
 
 /** The broker's configuration file (JSON). Paths inside it are relative to the file. */
 export const BrokerConfigSchema = z.strictObject({
   /** Public issuer URL shared by all instances; default: the instance's own URL. */
-  issuer: uri.optional(),
-  host: z.string().default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(4010),
-  trustedIssuers: z.array(z.strictObject({ issuer: uri, jwksUri: uri.optional() })),
-  audiences: z.array(z.strictObject({ resource: uri, scopes: z.array(z.string().min(1)) })).min(1),
+  issuer: issuerUrl.optional(),
+  host: host.default('127.0.0.1'),
+  port: port.default(4010),
+  trustedIssuers: z.array(z.strictObject(trustedIssuerFields)),
+  audiences: z.array(z.strictObject(audienceFields)).min(1),
   policy: z.strictObject({
     /** The Cedar policy file an operator reviews. */
     file: z.string().min(1),
@@ -38,21 +42,13 @@ export const BrokerConfigSchema = z.strictObject({
        * Registers clients approved for nothing beyond token exchange. Prefer the
        * BATON_BROKER_INITIAL_ACCESS_TOKEN environment variable over writing it here.
        */
-      initialAccessToken: z.string().min(16).optional(),
+      initialAccessToken: initialAccessToken.optional(),
       allowAnonymous: z.boolean().default(false),
       /**
        * Initial access tokens that each approve what their registrations may declare. A token may come
        * from BATON_BROKER_APPROVAL_TOKEN_<NAME> (name upper-cased, other characters as `_`) instead.
        */
-      approvals: z
-        .array(
-          z.strictObject({
-            name: z.string().regex(/^[\w.-]+$/),
-            initialAccessToken: z.string().min(16).optional(),
-            ...approval,
-          }),
-        )
-        .default([]),
+      approvals: fileApprovals.default([]),
     })
     .default({ allowAnonymous: false, approvals: [] }),
   /** Private signing keys (JWK array, first signs), kept owner-readable only. Created if missing. */
@@ -70,17 +66,12 @@ export const BrokerConfigSchema = z.strictObject({
       }),
     ])
     .default({ kind: 'embedded' }),
-  transactionTokens: z.strictObject({ trustDomain: z.string().min(1) }).optional(),
+  transactionTokens: transactionTokens.optional(),
   /** Accept Client ID Metadata Document clients from these hosts only, approved per client id. */
-  clientIdMetadataDocuments: z
-    .strictObject({
-      allowedHosts: z.array(z.string().min(1)).min(1),
-      approvals: z.record(z.string(), z.strictObject(approval)).optional(),
-    })
-    .optional(),
+  clientIdMetadataDocuments: clientIdMetadataDocuments.optional(),
   /** The only hosts the broker fetches from (a client's jwks_uri, sector_identifier_uri, …). */
-  fetchAllowedHosts: z.array(z.string().min(1)).default([]),
-  maxLifetimeSeconds: z.number().int().positive().max(3600).default(300),
+  fetchAllowedHosts: fetchHosts.default([]),
+  maxLifetimeSeconds: maxLifetimeSeconds.default(300),
 });
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
@@ -136,14 +127,7 @@ export async function loadBrokerConfig(
       `broker configuration ${file} is not valid JSON${position ? ` (at character ${position})` : ''}`,
     );
   }
-  const parsed = BrokerConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
-    );
-    throw new Error(`invalid broker configuration ${file}:\n${problems.join('\n')}`);
-  }
-  const config = parsed.data;
+  const config = checked(raw, file);
   for (const [name, apply] of Object.entries(ENVIRONMENT)) {
     const value = env[name];
     if (value !== undefined && value !== '') apply(config, value);
@@ -158,6 +142,8 @@ export async function loadBrokerConfig(
       );
     }
   }
+  // Values from the environment follow the file's rules too.
+  checked(config, `${file} with its BATON_BROKER_* environment overrides`);
   if (
     !config.registration.initialAccessToken &&
     config.registration.approvals.length === 0 &&
@@ -168,6 +154,13 @@ export async function loadBrokerConfig(
     );
   }
   return { config, baseDir: dirname(resolve(file)) };
+}
+
+function checked(raw: unknown, source: string): BrokerConfig {
+  const parsed = BrokerConfigSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new Error(`invalid broker configuration ${source}:\n${describeIssues(parsed.error)}`);
+  return parsed.data;
 }
 
 /** The environment variable that may hold an approval's initial access token. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import type { AdapterFactory, ClientMetadata, Configuration, JWK } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { AudienceConfig } from './audience.ts';
+import { type AudienceConfig, audienceFor } from './audience.ts';
 import { FetchAllowList, guardedFetch } from './outbound-fetch.ts';
 import {
   assertWithinApproval,
@@ -140,7 +140,7 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
         defaultResource: () => undefined,
         useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, indicator) => {
-          const audience = input.audiences.find((candidate) => candidate.resource === indicator);
+          const audience = audienceFor(input.audiences, indicator);
           if (!audience) throw new errors.InvalidTarget();
           return {
             audience: audience.resource,

@@ -1,9 +1,9 @@
-import { BearerError, bearerErrorResponse } from '@baton/resource-server';
-import { nodeRequestGuard, type RefusalLogger } from '@baton/resource-server/node';
+import { nodeRequestGuard } from '@baton/resource-server/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { recordApiCall } from './audit.ts';
-import type { HandlerOptions } from './handler.ts';
 import type { DownstreamIdentity } from './identity.ts';
+import { callOfNodeRequest, holdAnswer } from './node/held-answer.ts';
+import type { NodeHandlerOptions } from './node.ts';
+import { serveVerifiedCall } from './verified-call.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -13,54 +13,31 @@ declare module 'express-serve-static-core' {
 }
 
 /**
- * Express middleware: verifies the call, sets `req.baton`, and audits the response when it finishes.
- * The adapter translates; `downstreamVerifier` decides. Malformed requests (two `Authorization`
- * headers, of which Node would keep the first; a bad or duplicated Host; TRACE) are answered 4xx by
- * Baton's Node request checks first, and reported to `logger` when given.
+ * Express middleware: verifies the call and sets `req.baton` for the handlers that follow. The
+ * adapter translates; `serveVerifiedCall` decides: refusals are answered here, and the answer the
+ * following handlers send (an error handler's included) is held until the audit record is written —
+ * a failed write answers 500 in its place. Malformed requests (two `Authorization` headers, of which
+ * Node would keep the first; a bad or duplicated Host; TRACE) are answered 4xx by Baton's Node request
+ * checks first, and reported to `logger` when given.
  *
  * @example
- * app.get('/orders', downstreamIdentity({ verifier, requiredScopes: ['orders:read'] }), (req, res) =>
+ * app.get('/orders', downstreamIdentity({ verifier, requiredScopes: ['orders:read'], audit }), (req, res) =>
  *   res.json(ordersOf(req.baton!.user)));
  */
-export function downstreamIdentity(options: HandlerOptions & { logger?: RefusalLogger }): RequestHandler {
-  const wellFormed = nodeRequestGuard({ logger: options.logger });
+export function downstreamIdentity(options: NodeHandlerOptions): RequestHandler {
+  const wellFormed = nodeRequestGuard(options);
   return (req: Request, res: Response, next: NextFunction) => {
     if (!wellFormed(req, res)) return;
-    const started = performance.now();
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (typeof value === 'string') headers.set(name, value);
-    }
-    options.verifier.verify(headers, options.requiredScopes ?? []).then(
-      (identity) => {
-        req.baton = identity;
-        if (options.audit) {
-          const audit = options.audit;
-          res.on('finish', () => {
-            recordApiCall(
-              audit,
-              options.verifier.audience,
-              identity,
-              `${req.method} ${req.path}`,
-              res.statusCode,
-              started,
-            ).catch((error) => req.socket.emit('error', error));
-          });
-        }
-        next();
-      },
-      async (error: unknown) => {
-        if (!(error instanceof BearerError)) return next(error);
-        // The same answer the fetch-style handler gives: one place decides status, challenge and body.
-        const answer = bearerErrorResponse(error, {
-          ...(options.resourceMetadataUrl ? { resourceMetadataUrl: options.resourceMetadataUrl } : {}),
-          ...(options.requiredScopes ? { scopes: options.requiredScopes } : {}),
-        });
-        res.status(answer.status);
-        answer.headers.forEach((value, name) => {
-          res.set(name, value);
-        });
-        res.send(await answer.text());
+    const held = holdAnswer(res);
+    serveVerifiedCall(options, callOfNodeRequest(req), async (identity) => {
+      req.baton = identity;
+      next();
+      return { status: await held.started, answer: held };
+    }).then(
+      (result) => (result.served ? result.answer.release() : held.replace(result.response)),
+      (error: unknown) => {
+        held.release();
+        next(error);
       },
     );
   };

@@ -10,6 +10,7 @@ import {
   type AccessTokenVerifier,
   delegationOf,
   extractBearerToken,
+  includesResource,
   insufficientScope,
   invalidToken,
   jwtAccessTokenVerifier,
@@ -93,7 +94,7 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
           }
           throw error;
         }
-        if (!envelope.delegation.allowed.includes(options.audience)) {
+        if (!includesResource(envelope.delegation.allowed, options.audience)) {
           throw invalidToken('audience_invalid', 'the envelope does not allow calls to this API');
         }
         identity = {

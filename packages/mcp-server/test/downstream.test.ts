@@ -54,7 +54,7 @@ describe('downstream calls from tools', () => {
   after(() => api.close());
 
   const kept: DownstreamClient[] = [];
-  async function boundaryWith(downstream: boolean) {
+  async function boundaryWith(downstream: boolean, allowed = ['http://127.0.0.1:9/allowed-api']) {
     const audit = new MemoryAuditSink();
     const boundary = new IdentityBoundary({
       resource: RESOURCE,
@@ -70,7 +70,7 @@ describe('downstream calls from tools', () => {
       ...(downstream
         ? {
             // Two services declared, but the envelope allows only the first.
-            delegation: { allowed: ['http://127.0.0.1:9/allowed-api'] },
+            delegation: { allowed },
             downstream: {
               // An unreachable broker: a refusal that reached for it would say "unavailable".
               broker: { issuer: 'http://127.0.0.1:9', credentials: await serviceCredentials('tools-mcp') },
@@ -126,6 +126,20 @@ describe('downstream calls from tools', () => {
       'ERR_DOWNSTREAM_NOT_ALLOWED',
     );
     assert.equal(apiHits, 0, 'the API was never contacted');
+  });
+
+  it('compares delegation.allowed by the one resource rule: a trailing slash is the same resource, a case variant another', async () => {
+    // Past the allowed check, the call reaches for the (unreachable) broker.
+    const slash = await boundaryWith(true, ['http://127.0.0.1:9/allowed-api/']);
+    assert.equal(
+      await textOf(await slash.handler.fetch(call('call', { service: 'allowed-api' }))),
+      'ERR_DOWNSTREAM_UNAVAILABLE',
+    );
+    const caseVariant = await boundaryWith(true, ['http://127.0.0.1:9/ALLOWED-api']);
+    assert.equal(
+      await textOf(await caseVariant.handler.fetch(call('call', { service: 'allowed-api' }))),
+      'ERR_DOWNSTREAM_NOT_ALLOWED',
+    );
   });
 
   it('refuses a service the server never declared', async () => {

@@ -4,6 +4,7 @@ export { type CallerKind, type CallerKindRule, defaultCallerKind } from './acces
 export {
   type AccessTokenClaims,
   type AccessTokenVerifier,
+  includesResource,
   normalizeResource,
   sameResource,
 } from './access-token/claims.ts';

@@ -5,6 +5,7 @@ import {
   bearerChallenge,
   bearerErrorResponse,
   extractBearerToken,
+  includesResource,
   insufficientScope,
   invalidToken,
   protectedResourceMetadataUrl,
@@ -104,5 +105,13 @@ describe('resources', () => {
     assert.equal(sameResource('https://x/mcp', 'https://x/mcp2'), false);
     assert.equal(sameResource('https://x/mcp', 'http://x/mcp'), false);
     assert.equal(sameResource('https://x/MCP', 'https://x/mcp'), false);
+  });
+
+  it('checks a resource against a list by the same rule (includesResource)', () => {
+    assert.equal(includesResource(['https://x/other', 'https://x/mcp/'], 'https://x/mcp'), true);
+    assert.equal(includesResource(['https://x/mcp#frag'], 'https://x/mcp/'), true);
+    assert.equal(includesResource(['https://x/MCP'], 'https://x/mcp'), false);
+    assert.equal(includesResource(['https://x/mcp2', 'http://x/mcp'], 'https://x/mcp'), false);
+    assert.equal(includesResource([], 'https://x/mcp'), false);
   });
 });

@@ -181,28 +181,3 @@ export function initialAccessTokenAdapter(
 function hash(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
-
-/** Refuses approvals that could not be told apart or honoured, when the broker is built. */
-export function checkApprovals(approvals: readonly RegistrationApproval[]): void {
-  const names = new Set<string>();
-  for (const approval of approvals) {
-    if (typeof approval?.name !== 'string' || !/^[\w.-]+$/.test(approval.name)) {
-      throw new TypeError('startBroker: every registration approval needs a name (letters, digits, ., _, -)');
-    }
-    if (names.has(approval.name))
-      throw new TypeError(`startBroker: two registration approvals are named ${approval.name}`);
-    names.add(approval.name);
-    if (typeof approval.initialAccessToken !== 'string' || approval.initialAccessToken.length < 16) {
-      throw new TypeError(
-        `startBroker: registration approval ${approval.name} needs an initialAccessToken of at least 16 characters`,
-      );
-    }
-    for (const resource of approval.resources ?? []) {
-      if (!URL.canParse(resource)) {
-        throw new TypeError(
-          `startBroker: registration approval ${approval.name} lists a resource that is not an absolute URI`,
-        );
-      }
-    }
-  }
-}

@@ -2,6 +2,7 @@ import { type AuditSink, auditEvent, traceparent } from '@baton/audit';
 import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
+import { includesResource } from '@baton/resource-server';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
 import { DownstreamError } from './errors.ts';
@@ -206,7 +207,7 @@ export class DownstreamClient {
     const target = this.#settings.services.get(service);
     if (!target)
       throw new DownstreamError('ERR_DOWNSTREAM_UNKNOWN_SERVICE', `no downstream service named ${service}`);
-    if (!this.#identity.envelope.delegation.allowed.includes(target.audience)) {
+    if (!includesResource(this.#identity.envelope.delegation.allowed, target.audience)) {
       throw new DownstreamError(
         'ERR_DOWNSTREAM_NOT_ALLOWED',
         `the envelope does not allow calls to ${service} (${target.audience} is not in delegation.allowed)`,

@@ -42,6 +42,18 @@ export function sameResource(a: string, b: string): boolean {
   return normalizeResource(a) === normalizeResource(b);
 }
 
+/**
+ * Whether `list` names `resource` by the `sameResource` rule: the one way Baton checks a resource
+ * against a list (an envelope's `delegation.allowed`, the broker's audiences).
+ *
+ * @example
+ * includesResource(['https://x/api/'], 'https://x/api'); // true
+ * includesResource(['https://x/API'], 'https://x/api'); // false: the path is case-sensitive
+ */
+export function includesResource(list: readonly string[], resource: string): boolean {
+  return list.some((candidate) => sameResource(candidate, resource));
+}
+
 export function normalizeResource(value: string): string {
   const hash = value.indexOf('#');
   const withoutFragment = hash === -1 ? value : value.slice(0, hash);
