@@ -151,9 +151,12 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
       headers({ authorization: `Bearer ${await serviceToken()}`, 'txn-token': envelopes.mint(body()).token }),
       ['orders:read'],
     );
+    // The span id the call's audit event records (its OpenTelemetry span's, when tracing is on).
+    assert.match(identity.spanId, /^[0-9a-f]{16}$/);
     assert.deepEqual(
       { ...identity },
       {
+        spanId: identity.spanId,
         user: 'user-alice',
         tenant: 'acme',
         agent: 'agent-1',

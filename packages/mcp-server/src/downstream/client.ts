@@ -220,6 +220,8 @@ export class DownstreamClient {
     const scopes = normalizeScopes(target.scopes);
     try {
       if (target.mode === 'service_identity') {
+        // The server's own token, shared by every caller: its request is the server's, in a trace of
+        // its own, not filed under the person whose call happened to need it first.
         const cached = await this.#settings.serviceTokens.get(
           JSON.stringify([target.mode, target.audience, scopes]),
           async () =>
