@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { AuditEvent } from '@baton/audit';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { createMcpHandler } from '@modelcontextprotocol/server';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -10,8 +11,10 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { buildOrdersServer } from './fixtures/orders.ts';
 import { refusalProbe } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
+import { toolCallRequest } from './fixtures/tool-call.ts';
 
 /** Connects the official SDK client with `token`, sending `headers` on every request. */
 async function connect(stack: Stack, token: string, headers: Record<string, string> = {}): Promise<Client> {
@@ -164,5 +167,41 @@ describe('OpenTelemetry spans agree with the audit, and carry identity, never a 
     assert.equal(span.status.code, 2 /* SpanStatusCode.ERROR */);
     assert.equal(span.attributes['baton.reason'], answer.reason);
     assert.equal(span.attributes['http.response.status_code'], 401);
+  });
+
+  it("the host's own HTTP server span is the tool span's parent when the caller sent no trace context, and never when it sent one", async () => {
+    // As HTTP instrumentation would: the host's server span is active while the boundary serves.
+    const protectedMcp = stack.boundary.protect(
+      createMcpHandler(() => buildOrdersServer(stack.boundary, [])),
+    );
+    const token = await stack.tokenFor('alice');
+    const serveUnder = (request: Request) =>
+      trace.getTracer('host-http').startActiveSpan('POST /mcp', async (httpSpan) => {
+        try {
+          const response = await protectedMcp.fetch(request);
+          await response.text();
+          return httpSpan.spanContext();
+        } finally {
+          httpSpan.end();
+        }
+      });
+
+    const host = await serveUnder(toolCallRequest(stack.resource, token, 'list_orders'));
+    let span = toolSpan();
+    assert.ok(span);
+    assert.equal(span.spanContext().traceId, host.traceId);
+    assert.equal(span.parentSpanContext?.spanId, host.spanId);
+    assertSameHop(span, stack.audit.events.at(-1)!);
+    exporter.reset();
+
+    // A caller-chosen trace context: the host's span may have continued it, so the tool span does not.
+    const injected = toolCallRequest(stack.resource, token, 'list_orders');
+    injected.headers.set('traceparent', `00-${'4'.repeat(32)}-${'5'.repeat(16)}-01`);
+    const hostOfInjected = await serveUnder(injected);
+    span = toolSpan();
+    assert.ok(span);
+    assert.equal(span.parentSpanContext, undefined);
+    assert.notEqual(span.spanContext().traceId, hostOfInjected.traceId);
+    assertSameHop(span, stack.audit.events.at(-1)!);
   });
 });
