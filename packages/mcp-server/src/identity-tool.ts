@@ -120,8 +120,11 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     const started = performance.now();
     const hop = startToolSpan(opened, name, ctx.meta?.traceparent);
     const deny = async (reason: 'scope_insufficient' | 'actor_type_not_allowed', text: string) => {
-      await record(opened, name, 'denied', started, reason, undefined, hop);
-      endHopSpan(hop, 'denied', reason);
+      try {
+        await record(opened, name, 'denied', started, reason, undefined, hop);
+      } finally {
+        endHopSpan(hop, 'denied', reason);
+      }
       return toolError(text);
     };
     if (!actorTypes.has(opened.callerKind)) {

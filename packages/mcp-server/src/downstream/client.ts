@@ -93,10 +93,7 @@ export class DownstreamClient {
     // The tool does not choose credentials or identity headers: only what is set below is sent.
     for (const name of CREDENTIAL_HEADERS) headers.delete(name);
     headers.set('traceparent', this.#traceparent(call));
-    const token = await this.#tokenFor(target, started, call).catch((error: unknown) => {
-      endHopSpan(call, 'error', (error as DownstreamError).code);
-      throw error;
-    });
+    const token = await this.#tokenFor(target, started, call);
     headers.set('authorization', `Bearer ${token}`);
     if (target.mode === 'service_identity') {
       const { envelope } = this.#identity;
@@ -151,10 +148,7 @@ export class DownstreamClient {
     }
     const started = performance.now();
     const call = this.#startCall(target);
-    const token = await this.#tokenFor(target, started, call).catch((error: unknown) => {
-      endHopSpan(call, 'error', (error as DownstreamError).code);
-      throw error;
-    });
+    const token = await this.#tokenFor(target, started, call);
     const client = new TracedClient(
       { name: this.#settings.component, version: '1.0.0' },
       this.#traceparent(call),
@@ -266,13 +260,14 @@ export class DownstreamClient {
       return cached.accessToken;
     } catch (error) {
       const refused = error instanceof TokenRequestError;
-      await this.#record(
-        target,
-        started,
-        call,
-        refused ? 'denied' : 'error',
-        refused ? `broker_${error.error}` : 'broker_unreachable',
-      );
+      const outcome = refused ? 'denied' : 'error';
+      const reason = refused ? `broker_${error.error}` : 'broker_unreachable';
+      try {
+        await this.#record(target, started, call, outcome, reason);
+      } finally {
+        // The span says what the audit says: the same outcome and reason code.
+        endHopSpan(call, outcome, reason);
+      }
       throw new DownstreamError(
         refused ? 'ERR_DOWNSTREAM_TOKEN_REFUSED' : 'ERR_DOWNSTREAM_UNAVAILABLE',
         refused
