@@ -100,15 +100,16 @@ export class BrokerTelemetry {
         const request = event.span_id === undefined ? undefined : inFlight.get(event.span_id);
         if (request?.hop) {
           request.audited = { outcome: event.outcome, reason: event.reason };
-          request.hop.span.setAttributes({
-            'enduser.id': event.initiator.sub,
-            'baton.actor.tenant': event.initiator.tenant ?? '',
-            'baton.agent.client_id': event.agent.client_id,
-            'baton.delegation.mode': event.delegation_mode,
-            'baton.delegation.chain': [...(event.chain ?? [])],
-            'baton.audience': event.target.name,
-            'baton.scopes': [...event.scopes],
-          });
+          if (request.hop.span.isRecording())
+            request.hop.span.setAttributes({
+              'enduser.id': event.initiator.sub,
+              'baton.actor.tenant': event.initiator.tenant ?? '',
+              'baton.agent.client_id': event.agent.client_id,
+              'baton.delegation.mode': event.delegation_mode,
+              'baton.delegation.chain': [...(event.chain ?? [])],
+              'baton.audience': event.target.name,
+              'baton.scopes': [...event.scopes],
+            });
         }
         return sink.write(event);
       },
@@ -143,17 +144,19 @@ function endRequestSpan(ctx: KoaContextWithOIDC, request: RequestSpan, failed: b
   const hop =
     request.hop ?? request.start(continueTrace(ctx.get('traceparent'), trusted), ctx.get('traceparent'));
   request.inFlight.delete(hop.spanId);
-  hop.span.updateName(`${ctx.method} ${ctx.path}`);
-  const grantType =
-    route === 'token' ? (ctx.oidc?.params as { grant_type?: unknown } | undefined)?.grant_type : undefined;
-  hop.span.setAttributes({
-    'http.request.method': ctx.method,
-    'http.route': ctx.path,
-    'http.response.status_code': status,
-    ...(route ? { 'baton.oauth.endpoint': route } : {}),
-    ...(typeof grantType === 'string' ? { 'baton.oauth.grant_type': grantType } : {}),
-    ...(ctx.oidc?.client ? { 'baton.oauth.client_id': ctx.oidc.client.clientId } : {}),
-  });
+  if (hop.span.isRecording()) {
+    hop.span.updateName(`${ctx.method} ${ctx.path}`);
+    const grantType =
+      route === 'token' ? (ctx.oidc?.params as { grant_type?: unknown } | undefined)?.grant_type : undefined;
+    hop.span.setAttributes({
+      'http.request.method': ctx.method,
+      'http.route': ctx.path,
+      'http.response.status_code': status,
+      ...(route ? { 'baton.oauth.endpoint': route } : {}),
+      ...(typeof grantType === 'string' ? { 'baton.oauth.grant_type': grantType } : {}),
+      ...(ctx.oidc?.client ? { 'baton.oauth.client_id': ctx.oidc.client.clientId } : {}),
+    });
+  }
   if (request.audited) {
     endHopSpan(hop, request.audited.outcome, request.audited.reason);
     return;

@@ -35,14 +35,15 @@ export function recordVerifiedCall(
     // No trace context from the caller at all: a span the host made active (its HTTP server span) is ours.
     joinActive: !joined && !fixedTrace && identity.linkedTrace === undefined,
   });
-  hop.span.setAttributes({
-    'enduser.id': identity.user,
-    'baton.actor.tenant': identity.tenant ?? '',
-    'baton.agent.client_id': identity.agent,
-    'baton.delegation.mode': identity.mode,
-    'baton.delegation.chain': [...identity.chain],
-    'baton.audience': audience,
-  });
+  if (hop.span.isRecording())
+    hop.span.setAttributes({
+      'enduser.id': identity.user,
+      'baton.actor.tenant': identity.tenant ?? '',
+      'baton.agent.client_id': identity.agent,
+      'baton.delegation.mode': identity.mode,
+      'baton.delegation.chain': [...identity.chain],
+      'baton.audience': audience,
+    });
   endHopSpan(hop, 'ok');
   return {
     ...identity,
@@ -65,10 +66,11 @@ export function recordRefusedCall(
     startTime,
     joinActive: incomingTraceparent === null,
   });
-  hop.span.setAttributes({
-    'baton.audience': audience,
-    ...(error instanceof BearerError ? { 'http.response.status_code': error.status } : {}),
-  });
+  if (hop.span.isRecording())
+    hop.span.setAttributes({
+      'baton.audience': audience,
+      ...(error instanceof BearerError ? { 'http.response.status_code': error.status } : {}),
+    });
   if (error instanceof BearerError) endHopSpan(hop, error.status < 500 ? 'denied' : 'error', error.reason);
   else endHopSpan(hop, 'error', 'internal_error');
 }

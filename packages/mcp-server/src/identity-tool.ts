@@ -151,7 +151,8 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       throw error;
     }
     const { envelope } = minted;
-    hop.span.setAttributes(identityAttributes(envelope));
+    // Attributes are built only for a recording span: without a tracing SDK this costs nothing.
+    if (hop.span.isRecording()) hop.span.setAttributes(identityAttributes(envelope));
     // Ends with the handler: a downstream client the tool keeps can no longer act for this caller.
     const invocation = { live: true };
     const context = toolContext(ctx, opened, minted, name, hop, invocation);
@@ -237,11 +238,13 @@ function startToolSpan(opened: OpenedRequest, tool: string, metaTraceparent: unk
     // With no trace context from the caller, a span the host made active (its HTTP server span) is ours.
     joinActive: opened.traceparent === undefined,
   });
-  hop.span.setAttributes({
-    'mcp.method.name': 'tools/call',
-    'gen_ai.operation.name': 'execute_tool',
-    'gen_ai.tool.name': tool,
-  });
+  if (hop.span.isRecording()) {
+    hop.span.setAttributes({
+      'mcp.method.name': 'tools/call',
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': tool,
+    });
+  }
   return hop;
 }
 

@@ -64,6 +64,6 @@ export function recordRefusalSpan(
   const hop = startHopSpan('authenticate', 'server', continueTrace(incomingTraceparent, false), {
     joinActive: incomingTraceparent === null,
   });
-  hop.span.setAttribute('http.response.status_code', status);
+  if (hop.span.isRecording()) hop.span.setAttribute('http.response.status_code', status);
   endHopSpan(hop, outcome, reason);
 }

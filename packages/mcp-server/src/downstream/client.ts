@@ -279,8 +279,9 @@ export class DownstreamClient {
   }
 
   #startCall(target: Required<DownstreamService>): HopSpan {
-    const url = new URL(target.url);
     const call = startHopSpan(`call ${target.name}`, 'client', { parent: this.#identity.hop });
+    if (!call.span.isRecording()) return call;
+    const url = new URL(target.url);
     call.span.setAttributes({
       // The mode this call uses to reach the service, as its audit event records it (not the envelope's).
       ...identityAttributes(this.#identity.envelope, target.mode),
