@@ -12,7 +12,8 @@ const TRACER = '@baton/downstream-verifier';
  *
  * One case keeps two trace ids: a service-identity call whose `traceparent` is not in its envelope's
  * trace. The audit stays in the envelope's (signed) trace; OpenTelemetry cannot start a span in a
- * given trace without a parent, so the span starts a fresh trace that links to the envelope's.
+ * given trace without a parent span, so the span starts a fresh trace and names the audit's trace in
+ * `baton.audit.trace_id`.
  */
 export function recordVerifiedCall(
   audience: string,
@@ -24,11 +25,7 @@ export function recordVerifiedCall(
   const trace: TraceContinuation = {
     traceId: identity.traceId,
     ...(identity.parentSpanId !== undefined ? { parentSpanId: identity.parentSpanId } : {}),
-    ...(fixedTrace
-      ? { link: { trace_id: identity.traceId } }
-      : identity.linkedTrace
-        ? { link: identity.linkedTrace }
-        : {}),
+    ...(identity.linkedTrace ? { link: identity.linkedTrace } : {}),
   };
   const hop = startHopSpan(TRACER, 'verify', 'server', trace, {
     startTime,
@@ -43,6 +40,7 @@ export function recordVerifiedCall(
       'baton.delegation.mode': identity.mode,
       'baton.delegation.chain': [...identity.chain],
       'baton.audience': audience,
+      ...(fixedTrace ? { 'baton.audit.trace_id': identity.traceId } : {}),
     });
   endHopSpan(hop, 'ok');
   return {
