@@ -430,6 +430,21 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
       assert.equal(freshSpan.parentSpanContext, undefined);
       exporter.reset();
 
+      // Service identity without a traceparent in its envelope's trace: the audit keeps the signed trace,
+      // the span shares the span id and names that trace.
+      const asService = await verifier.verify(
+        headers({
+          authorization: `Bearer ${await serviceToken()}`,
+          'txn-token': envelopes.mint(body()).token,
+        }),
+      );
+      const [serviceSpan] = verifySpans();
+      assert.ok(serviceSpan);
+      assert.equal(asService.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+      assert.equal(asService.spanId, serviceSpan.spanContext().spanId);
+      assert.equal(serviceSpan.attributes['baton.audit.trace_id'], asService.traceId);
+      exporter.reset();
+
       const forged = `${exchanged.access_token.slice(0, -4)}AAAA`;
       await refused(verifier.verify(headers({ authorization: `Bearer ${forged}` })), 401, 'invalid_token', {
         reason: 'signature_invalid',
