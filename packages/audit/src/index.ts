@@ -6,6 +6,7 @@ export {
   auditEvent,
   type TraceLink,
 } from './event.ts';
+export { endHopSpan, type HopSpan, type HopSpanOptions, hopTraceFields, startHopSpan } from './hop-span.ts';
 export { createLogger, LogAuditSink, REDACTED_LOG_PATHS } from './log-sink.ts';
 export {
   type AuditQuery,

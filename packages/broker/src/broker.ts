@@ -27,6 +27,7 @@ import {
 } from './service-identity/grant.ts';
 import { generateSigningJwk } from './signing-keys.ts';
 import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
+import { BrokerTelemetry } from './telemetry.ts';
 import {
   TOKEN_EXCHANGE_DUPLICATES,
   TOKEN_EXCHANGE_PARAMETERS,
@@ -210,7 +211,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         }
       });
     }
-    const audited = { issuer, audit: options.audit, logger };
+    // First, so that it is outermost: every traced request's span ends with the broker's final answer.
+    const telemetry = new BrokerTelemetry();
+    provider.use(telemetry.middleware());
+    const audited = { issuer, audit: telemetry.auditing(options.audit), logger };
     provider.use(
       clientAuthenticationErrors({
         issuer,

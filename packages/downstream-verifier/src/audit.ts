@@ -1,4 +1,4 @@
-import { type AuditSink, auditEvent, newSpanId } from '@baton/audit';
+import { type AuditSink, auditEvent } from '@baton/audit';
 import type { DownstreamIdentity } from './identity.ts';
 
 /** One audit event for a call this API served, in the trace of the hop before it. */
@@ -24,7 +24,7 @@ export async function recordApiCall(
       ...(status >= 400 ? { reason: `http_${status}` } : {}),
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
       chain: identity.chain,
-      span_id: newSpanId(),
+      span_id: identity.spanId,
       ...(identity.parentSpanId ? { parent_span_id: identity.parentSpanId } : {}),
       ...(identity.linkedTrace ? { linked_trace: identity.linkedTrace } : {}),
     }),

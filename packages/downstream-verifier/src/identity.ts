@@ -20,4 +20,9 @@ export interface DownstreamIdentity {
   parentSpanId?: string;
   /** Trace context the caller sent but was not trusted to choose (see `continueTrace`). */
   linkedTrace?: TraceLink;
+  /**
+   * This call's span id (16 hex): the verifier's OpenTelemetry span when tracing is on, and the
+   * `span_id` of the call's audit event either way.
+   */
+  spanId: string;
 }

@@ -16,6 +16,7 @@ import {
   jwtAccessTokenVerifier,
 } from '@baton/resource-server';
 import type { DownstreamIdentity } from './identity.ts';
+import { recordRefusedCall, recordVerifiedCall } from './telemetry.ts';
 
 /** A service allowed to call this API as itself, carrying the envelope it minted. */
 export interface TrustedCaller {
@@ -67,68 +68,80 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
     callers.set(caller.clientId, { ...caller, keys: remoteJwksResolver(new URL(caller.envelopeJwksUri)) });
   }
 
+  const decide = async (headers: Headers, requiredScopes: readonly string[]) => {
+    const claims = await tokens.verify(extractBearerToken(headers.get('authorization')));
+    const tenantClaim = claims.claims.tenant;
+    let identity: Omit<DownstreamIdentity, 'spanId'>;
+    if (claims.subject === claims.clientId) {
+      const caller = callers.get(claims.clientId);
+      if (!caller || !options.serviceIdentity) {
+        throw invalidToken('claims_invalid', 'this service is not trusted to call as itself');
+      }
+      const envelopeToken = headers.get(TXN_TOKEN_HEADER);
+      if (!envelopeToken)
+        throw invalidToken('claims_invalid', 'a service-identity call must carry its Txn-Token');
+      let envelope: Awaited<ReturnType<typeof verifyEnvelope>>;
+      try {
+        envelope = await verifyEnvelope(envelopeToken, {
+          issuer: caller.envelopeIssuer,
+          trustDomain: options.serviceIdentity.trustDomain,
+          keys: caller.keys,
+        });
+      } catch (error) {
+        if (error instanceof EnvelopeError) {
+          throw invalidToken('claims_invalid', `the Txn-Token envelope is refused (${error.code})`, error);
+        }
+        throw error;
+      }
+      if (!includesResource(envelope.delegation.allowed, options.audience)) {
+        throw invalidToken('audience_invalid', 'the envelope does not allow calls to this API');
+      }
+      identity = {
+        user: envelope.actor.sub,
+        tenant: envelope.actor.tenant,
+        agent: envelope.agent.id,
+        chain: [claims.clientId, ...envelope.delegation.chain, envelope.agent.id],
+        mode: 'service_identity',
+        scopes: envelope.authorization.scopes,
+        // The envelope's signed trace id; the header's span is the parent only within that trace.
+        ...traceFields(envelopeTrace(headers.get('traceparent'), envelope.session.trace_id)),
+      };
+    } else {
+      let delegation: { agent: string; services: string[] };
+      try {
+        delegation = delegationOf(claims);
+      } catch {
+        throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
+      }
+      identity = {
+        user: claims.subject,
+        tenant: typeof tenantClaim === 'string' ? tenantClaim : null,
+        agent: delegation.agent,
+        chain: claims.claims.act ? [...delegation.services, delegation.agent] : [claims.clientId],
+        mode: claims.claims.act ? 'on_behalf_of' : 'restricted_user',
+        scopes: claims.scopes,
+        // Joined only for a token the broker exchanged along a chain (an upstream Baton hop); a
+        // restricted user token carries no chain, so its caller's trace context is only a link.
+        ...traceFields(continueTrace(headers.get('traceparent'), claims.claims.act !== undefined)),
+      };
+    }
+    const missing = requiredScopes.filter((scope) => !identity.scopes.includes(scope));
+    if (missing.length > 0) throw insufficientScope(requiredScopes);
+    return identity;
+  };
+
   return {
     audience: options.audience,
     async verify(headers, requiredScopes = []) {
-      const claims = await tokens.verify(extractBearerToken(headers.get('authorization')));
-      const tenantClaim = claims.claims.tenant;
-      let identity: DownstreamIdentity;
-      if (claims.subject === claims.clientId) {
-        const caller = callers.get(claims.clientId);
-        if (!caller || !options.serviceIdentity) {
-          throw invalidToken('claims_invalid', 'this service is not trusted to call as itself');
-        }
-        const envelopeToken = headers.get(TXN_TOKEN_HEADER);
-        if (!envelopeToken)
-          throw invalidToken('claims_invalid', 'a service-identity call must carry its Txn-Token');
-        let envelope: Awaited<ReturnType<typeof verifyEnvelope>>;
-        try {
-          envelope = await verifyEnvelope(envelopeToken, {
-            issuer: caller.envelopeIssuer,
-            trustDomain: options.serviceIdentity.trustDomain,
-            keys: caller.keys,
-          });
-        } catch (error) {
-          if (error instanceof EnvelopeError) {
-            throw invalidToken('claims_invalid', `the Txn-Token envelope is refused (${error.code})`, error);
-          }
-          throw error;
-        }
-        if (!includesResource(envelope.delegation.allowed, options.audience)) {
-          throw invalidToken('audience_invalid', 'the envelope does not allow calls to this API');
-        }
-        identity = {
-          user: envelope.actor.sub,
-          tenant: envelope.actor.tenant,
-          agent: envelope.agent.id,
-          chain: [claims.clientId, ...envelope.delegation.chain, envelope.agent.id],
-          mode: 'service_identity',
-          scopes: envelope.authorization.scopes,
-          // The envelope's signed trace id; the header's span is the parent only within that trace.
-          ...traceFields(envelopeTrace(headers.get('traceparent'), envelope.session.trace_id)),
-        };
-      } else {
-        let delegation: { agent: string; services: string[] };
-        try {
-          delegation = delegationOf(claims);
-        } catch {
-          throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
-        }
-        identity = {
-          user: claims.subject,
-          tenant: typeof tenantClaim === 'string' ? tenantClaim : null,
-          agent: delegation.agent,
-          chain: claims.claims.act ? [...delegation.services, delegation.agent] : [claims.clientId],
-          mode: claims.claims.act ? 'on_behalf_of' : 'restricted_user',
-          scopes: claims.scopes,
-          // Joined only for a token the broker exchanged along a chain (an upstream Baton hop); a
-          // restricted user token carries no chain, so its caller's trace context is only a link.
-          ...traceFields(continueTrace(headers.get('traceparent'), claims.claims.act !== undefined)),
-        };
+      const startTime = Date.now();
+      let identity: Omit<DownstreamIdentity, 'spanId'>;
+      try {
+        identity = await decide(headers, requiredScopes);
+      } catch (error) {
+        recordRefusedCall(options.audience, headers.get('traceparent'), error, startTime);
+        throw error;
       }
-      const missing = requiredScopes.filter((scope) => !identity.scopes.includes(scope));
-      if (missing.length > 0) throw insufficientScope(requiredScopes);
-      return Object.freeze(identity);
+      return Object.freeze(recordVerifiedCall(options.audience, identity, startTime));
     },
   };
 }

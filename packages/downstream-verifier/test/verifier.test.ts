@@ -22,6 +22,12 @@ import {
   EnvelopeKeyRing,
 } from '@baton/envelope';
 import { BearerError, type RefusalReason } from '@baton/resource-server';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { type DownstreamVerifier, downstreamVerifier, withDownstreamIdentity } from '../src/index.ts';
 
 const MCP = 'http://127.0.0.1:4301/mcp';
@@ -151,9 +157,12 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
       headers({ authorization: `Bearer ${await serviceToken()}`, 'txn-token': envelopes.mint(body()).token }),
       ['orders:read'],
     );
+    // The span id the call's audit event records (its OpenTelemetry span's, when tracing is on).
+    assert.match(identity.spanId, /^[0-9a-f]{16}$/);
     assert.deepEqual(
       { ...identity },
       {
+        spanId: identity.spanId,
         user: 'user-alice',
         tenant: 'acme',
         agent: 'agent-1',
@@ -388,6 +397,88 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
     assert.equal(audit.events.length, 1);
     assert.equal(audit.events[0]?.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.deepEqual(audit.events[0]?.chain, ['orders-mcp', 'agent-1']);
+  });
+
+  it('OpenTelemetry: a verified call is a span whose ids the audit records; a refused call is an error span with its reason, never the token', async () => {
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(
+      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+    );
+    // The broker runs in this process too: only the verifier's spans.
+    const verifySpans = () => exporter.getFinishedSpans().filter((each) => each.name === 'verify');
+    try {
+      const exchanged = await exchangeToken(broker.issuer, service, {
+        subjectToken: await userToken(),
+        resource: API,
+        scope: ['orders:read'],
+      });
+      exporter.reset();
+      const audit = new MemoryAuditSink();
+      const handle = withDownstreamIdentity({ verifier, audit }, () => Response.json({ ok: true }));
+      // An upstream hop (the token carries the chain) continues its trace.
+      const joined = await handle(
+        new Request(`${API}/orders`, {
+          headers: {
+            authorization: `Bearer ${exchanged.access_token}`,
+            traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
+          },
+        }),
+      );
+      assert.equal(joined.status, 200);
+      const [span] = verifySpans();
+      assert.ok(span, 'the verified call has a span');
+      const event = audit.events[0]!;
+      assert.equal(event.trace_id, span.spanContext().traceId);
+      assert.equal(event.span_id, span.spanContext().spanId);
+      assert.equal(event.parent_span_id, span.parentSpanContext?.spanId);
+      assert.equal(span.parentSpanContext?.spanId, '2'.repeat(16));
+      assert.equal(span.attributes['baton.delegation.mode'], event.delegation_mode);
+      assert.equal(span.attributes['enduser.id'], 'user-alice');
+      exporter.reset();
+
+      // No traceparent: the span's fresh trace is the audit's.
+      const restricted = await exchangeToken(broker.issuer, service, {
+        subjectToken: await userToken(),
+        resource: API,
+        delegationMode: 'restricted_user',
+      });
+      const fresh = await verifier.verify(headers({ authorization: `Bearer ${restricted.access_token}` }));
+      const [freshSpan] = verifySpans();
+      assert.ok(freshSpan);
+      assert.equal(fresh.traceId, freshSpan.spanContext().traceId);
+      assert.equal(fresh.spanId, freshSpan.spanContext().spanId);
+      assert.equal(freshSpan.parentSpanContext, undefined);
+      exporter.reset();
+
+      // Service identity without a traceparent in its envelope's trace: the audit keeps the signed trace,
+      // the span shares the span id and names that trace.
+      const asService = await verifier.verify(
+        headers({
+          authorization: `Bearer ${await serviceToken()}`,
+          'txn-token': envelopes.mint(body()).token,
+        }),
+      );
+      const [serviceSpan] = verifySpans();
+      assert.ok(serviceSpan);
+      assert.equal(asService.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+      assert.equal(asService.spanId, serviceSpan.spanContext().spanId);
+      assert.equal(serviceSpan.attributes['baton.audit.trace_id'], asService.traceId);
+      exporter.reset();
+
+      const forged = `${exchanged.access_token.slice(0, -4)}AAAA`;
+      await refused(verifier.verify(headers({ authorization: `Bearer ${forged}` })), 401, 'invalid_token', {
+        reason: 'signature_invalid',
+      });
+      const [refusal] = verifySpans();
+      assert.ok(refusal, 'the refusal has a span');
+      assert.equal(refusal.status.code, SpanStatusCode.ERROR);
+      assert.equal(refusal.attributes['baton.reason'], 'signature_invalid');
+      const exported = JSON.stringify([span, freshSpan, refusal].map((each) => each.attributes));
+      for (const secret of [exchanged.access_token, restricted.access_token, forged])
+        assert.equal(exported.includes(secret), false);
+    } finally {
+      trace.disable();
+    }
   });
 });
 

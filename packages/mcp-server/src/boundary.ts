@@ -53,6 +53,7 @@ import {
   type BoundarySettings,
   type OpenedRequest,
 } from './request-context.ts';
+import { recordRefusalSpan } from './telemetry.ts';
 
 export interface IdentityBoundaryOptions {
   /** This MCP server's canonical resource URI (RFC 8707), e.g. `https://orders.example/mcp`. Required. */
@@ -419,6 +420,12 @@ export class IdentityBoundary {
       context = await this.#authenticate(request);
     } catch (error) {
       this.#logRefusal(error);
+      recordRefusalSpan(
+        request.headers.get('traceparent'),
+        error instanceof BearerError ? error.status : 500,
+        error instanceof BearerError ? error.reason : 'internal_error',
+        error instanceof BearerError && error.status < 500 ? 'denied' : 'error',
+      );
       return answer(
         bearerErrorResponse(error, {
           resourceMetadataUrl: this.resourceMetadataUrl,

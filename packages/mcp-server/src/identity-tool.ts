@@ -2,7 +2,7 @@ import {
   type AuditOutcome,
   auditEvent,
   continueTrace,
-  newSpanId,
+  hopTraceFields,
   type TraceContinuation,
   traceIdFrom,
 } from '@baton/audit';
@@ -15,6 +15,7 @@ import type {
   StandardSchemaWithJSON,
   ToolAnnotations,
 } from '@modelcontextprotocol/server';
+import { context as otelContext } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
@@ -117,14 +118,13 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       return toolError('this tool requires an authenticated caller');
     }
     const started = performance.now();
-    const trace = traceOf(opened, ctx.meta?.traceparent);
-    const hop = startHopSpan(`tool ${name}`, 'server', trace);
-    hop.span.setAttribute('mcp.tool.name', name);
-    // The hop's trace id, which is the tracing SDK's for a fresh trace.
-    const span = { id: hop.spanId, trace: { ...trace, traceId: hop.traceId } };
+    const hop = startToolSpan(opened, name, ctx.meta?.traceparent);
     const deny = async (reason: 'scope_insufficient' | 'actor_type_not_allowed', text: string) => {
-      await record(opened, name, 'denied', started, reason, undefined, span);
-      endHopSpan(hop, 'denied', reason);
+      try {
+        await record(opened, name, 'denied', started, reason, undefined, hop);
+      } finally {
+        endHopSpan(hop, 'denied', reason);
+      }
       return toolError(text);
     };
     if (!actorTypes.has(opened.callerKind)) {
@@ -147,18 +147,29 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       // The boundary refuses claims that cannot form an envelope; this is the backstop, so that a
       // failed mint is still audited and its span still ends.
       endHopSpan(hop, 'error', 'claims_invalid');
-      await record(opened, name, 'error', started, 'claims_invalid', undefined, span);
+      await record(opened, name, 'error', started, 'claims_invalid', undefined, hop);
       throw error;
     }
     const { envelope } = minted;
-    hop.span.setAttributes(identityAttributes(envelope));
+    // Attributes are built only for a recording span: without a tracing SDK this costs nothing.
+    if (hop.span.isRecording()) hop.span.setAttributes(identityAttributes(envelope));
     // Ends with the handler: a downstream client the tool keeps can no longer act for this caller.
     const invocation = { live: true };
     const context = toolContext(ctx, opened, minted, name, hop, invocation);
     let outcome: AuditOutcome = 'ok';
     let reason: string | undefined;
     try {
-      const result = await handler({ identity: envelope, input: args as InputOf<InputSchema> }, context);
+      // The tool span is active in the handler: its own spans and instrumented calls are children.
+      const result = await otelContext.with(
+        hop.context,
+        handler,
+        undefined,
+        {
+          identity: envelope,
+          input: args as InputOf<InputSchema>,
+        },
+        context,
+      );
       if (result.isError) {
         outcome = 'error';
         reason = 'tool_reported_error';
@@ -171,7 +182,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     } finally {
       invocation.live = false;
       endHopSpan(hop, outcome, reason);
-      await record(opened, name, outcome, started, reason, envelope, span);
+      await record(opened, name, outcome, started, reason, envelope, hop);
     }
   };
 
@@ -209,11 +220,32 @@ export async function recordStepUpDenial(
   tool: string,
   meta: Record<string, unknown> | undefined,
 ): Promise<void> {
-  const trace = traceOf(opened, meta?.traceparent);
-  await record(opened, tool, 'denied', performance.now(), 'scope_insufficient', undefined, {
-    id: newSpanId(),
-    trace,
+  const started = performance.now();
+  const hop = startToolSpan(opened, tool, meta?.traceparent);
+  try {
+    await record(opened, tool, 'denied', started, 'scope_insufficient', undefined, hop);
+  } finally {
+    endHopSpan(hop, 'denied', 'scope_insufficient');
+  }
+}
+
+/**
+ * The span of one tool call, named and attributed as OpenTelemetry's MCP semantic conventions ask
+ * (`tools/call {tool}`, `mcp.method.name`, `gen_ai.tool.name`), in the trace the call is filed under.
+ */
+function startToolSpan(opened: OpenedRequest, tool: string, metaTraceparent: unknown): HopSpan {
+  const hop = startHopSpan(`tools/call ${tool}`, 'server', traceOf(opened, metaTraceparent), {
+    // With no trace context from the caller, a span the host made active (its HTTP server span) is ours.
+    joinActive: opened.traceparent === undefined,
   });
+  if (hop.span.isRecording()) {
+    hop.span.setAttributes({
+      'mcp.method.name': 'tools/call',
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': tool,
+    });
+  }
+  return hop;
 }
 
 /**
@@ -241,14 +273,14 @@ async function record(
   started: number,
   reason: string | undefined,
   envelope: Envelope | undefined,
-  span: { id: string; trace: TraceContinuation },
+  hop: HopSpan,
 ): Promise<void> {
   const { claims, settings } = opened;
   const { agent, services } = delegationOf(claims);
   const event = auditEvent({
     action: 'tool.invoke',
     component: settings.component,
-    trace_id: span.trace.traceId,
+    ...hopTraceFields(hop),
     initiator: { sub: claims.subject, tenant: envelope?.actor.tenant ?? tenantOf(claims.claims) },
     agent: { id: agent, client_id: agent },
     target: { type: 'tool', name: tool },
@@ -259,9 +291,6 @@ async function record(
     duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
     ...(envelope ? { envelope_id: envelope.id } : {}),
     chain: [...services, agent],
-    span_id: span.id,
-    ...(span.trace.parentSpanId ? { parent_span_id: span.trace.parentSpanId } : {}),
-    ...(span.trace.link ? { linked_trace: span.trace.link } : {}),
   });
   try {
     await settings.audit.write(event);

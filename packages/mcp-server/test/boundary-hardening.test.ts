@@ -215,7 +215,7 @@ describe('a mint that fails inside a tool call is still audited and its span end
     assert.equal(event.target.name, 'list_orders');
     assert.equal(event.initiator.sub, 'user-alice');
     assert.equal(event.envelope_id, undefined);
-    const span = exporter.getFinishedSpans().find((candidate) => candidate.name === 'tool list_orders');
+    const span = exporter.getFinishedSpans().find((candidate) => candidate.name === 'tools/call list_orders');
     assert.ok(span, 'the hop span was ended');
     assert.equal(span.attributes['baton.outcome'], 'error');
     assert.equal(span.attributes['baton.reason'], 'claims_invalid');

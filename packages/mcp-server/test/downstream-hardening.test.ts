@@ -76,6 +76,12 @@ describe('downstream hardening', () => {
       brokerHits.push(form);
       issued += 1;
       response.setHeader('content-type', 'application/json');
+      if (form.resource?.endsWith('/refused-api')) {
+        // A broker refusal, as RFC 8693 answers one.
+        response.statusCode = 400;
+        response.end(JSON.stringify({ error: 'invalid_target', error_description: 'refused by policy' }));
+        return;
+      }
       response.end(
         JSON.stringify({
           access_token: `downstream-secret-${issued}`,
@@ -347,6 +353,29 @@ describe('downstream hardening', () => {
       await clientFor({ issuer: 'https://idp-b.example' }).fetch('billing-api', 'x');
       assert.equal(brokerHits.length, 2);
     });
+  });
+
+  it('a broker refusal ends the call span with the outcome and reason code its audit event records', async () => {
+    const { audit, clientFor } = setup([
+      {
+        name: 'refused-api',
+        url: apiUrl,
+        audience: 'http://127.0.0.1/refused-api',
+        mode: 'on_behalf_of',
+        scopes: ['orders:read'],
+      },
+    ]);
+    await rejectsWith(clientFor().fetch('refused-api', 'x'), 'ERR_DOWNSTREAM_TOKEN_REFUSED');
+    const [event] = audit.events.filter((candidate) => candidate.action === 'api.call');
+    assert.ok(event);
+    assert.equal(event.outcome, 'denied');
+    const span = exporter.getFinishedSpans().find((candidate) => candidate.name === 'call refused-api');
+    assert.ok(span, 'the call span was ended');
+    assert.equal(span.attributes['baton.outcome'], event.outcome);
+    assert.equal(span.attributes['baton.reason'], event.reason);
+    assert.equal(span.spanContext().spanId, event.span_id);
+    assert.equal(span.attributes['baton.delegation.mode'], event.delegation_mode);
+    assert.equal(apiHits.length, 0, 'no call without a token');
   });
 
   describe('downstream MCP connect failures', () => {

@@ -1,14 +1,8 @@
-import {
-  type AuditSink,
-  auditEvent,
-  continueTrace,
-  newSpanId,
-  type TraceLink,
-  traceparent,
-} from '@baton/audit';
+import { type AuditSink, auditEvent, continueTrace, type TraceLink, traceparent } from '@baton/audit';
 import { BearerError } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { endpointTrace } from '../telemetry.ts';
 import { scopesOf } from './parameters.ts';
 import { Refusal } from './refusal.ts';
 
@@ -39,13 +33,7 @@ export interface RequestTrace {
  */
 export function traceOf(ctx: KoaContextWithOIDC): RequestTrace {
   const trusted = ctx.oidc.client?.metadata().baton_trace_trusted === true;
-  const { traceId, parentSpanId, link } = continueTrace(ctx.get('traceparent'), trusted);
-  return {
-    traceId,
-    spanId: newSpanId(),
-    ...(parentSpanId ? { parentSpanId } : {}),
-    ...(link ? { link } : {}),
-  };
+  return endpointTrace(ctx, continueTrace(ctx.get('traceparent'), trusted));
 }
 
 /** The `traceparent` for calls the broker makes while serving this request. */

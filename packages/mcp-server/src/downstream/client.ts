@@ -1,9 +1,10 @@
-import { type AuditSink, auditEvent, traceparent } from '@baton/audit';
+import { type AuditSink, auditEvent, hopTraceFields, traceparent } from '@baton/audit';
 import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
 import { includesResource } from '@baton/resource-server';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { context } from '@opentelemetry/api';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
 import { DownstreamError } from './errors.ts';
 import type { DownstreamOptions, DownstreamService } from './services.ts';
@@ -81,23 +82,19 @@ export class DownstreamClient {
     const target = this.#allowed(service);
     const started = performance.now();
     const call = this.#startCall(target);
-    const span = call.spanId;
     let url: URL;
     try {
       url = resolveInside(target, path);
     } catch (error) {
-      await this.#record(target, started, span, 'denied', 'path_outside_service');
+      await this.#record(target, started, call, 'denied', 'path_outside_service');
       endHopSpan(call, 'denied', 'path_outside_service');
       throw error;
     }
     const headers = new Headers(init.headers);
     // The tool does not choose credentials or identity headers: only what is set below is sent.
     for (const name of CREDENTIAL_HEADERS) headers.delete(name);
-    headers.set('traceparent', this.#traceparent(span));
-    const token = await this.#tokenFor(target, started, span).catch((error: unknown) => {
-      endHopSpan(call, 'error', (error as DownstreamError).code);
-      throw error;
-    });
+    headers.set('traceparent', this.#traceparent(call));
+    const token = await this.#tokenFor(target, started, call);
     headers.set('authorization', `Bearer ${token}`);
     if (target.mode === 'service_identity') {
       const { envelope } = this.#identity;
@@ -109,16 +106,17 @@ export class DownstreamClient {
     }
     let response: Response;
     try {
-      response = await fetch(url, {
+      // In the call's span: an instrumented fetch makes its client span a child of it.
+      response = await context.with(call.context, fetch, undefined, url, {
         // Only what a call needs, never the tool's whole `init`: options such as undici's `dispatcher`
         // would hand the request, with its bearer token and envelope, to code of the tool's choosing.
         ...requestOptions(init),
         headers,
         // Never follow: a redirect would replay the bearer token and the envelope to its target.
-        redirect: 'manual',
+        redirect: 'manual' as const,
       });
     } catch (error) {
-      await this.#record(target, started, span, 'error', 'downstream_unreachable');
+      await this.#record(target, started, call, 'error', 'downstream_unreachable');
       endHopSpan(call, 'error', 'downstream_unreachable');
       throw new DownstreamError(
         'ERR_DOWNSTREAM_UNAVAILABLE',
@@ -131,7 +129,7 @@ export class DownstreamClient {
       : response.status === 401 || response.status === 403
         ? 'denied'
         : 'error';
-    await this.#record(target, started, span, outcome, response.ok ? undefined : `http_${response.status}`);
+    await this.#record(target, started, call, outcome, response.ok ? undefined : `http_${response.status}`);
     endHopSpan(call, outcome, response.ok ? undefined : `http_${response.status}`);
     return response;
   }
@@ -151,14 +149,10 @@ export class DownstreamClient {
     }
     const started = performance.now();
     const call = this.#startCall(target);
-    const span = call.spanId;
-    const token = await this.#tokenFor(target, started, span).catch((error: unknown) => {
-      endHopSpan(call, 'error', (error as DownstreamError).code);
-      throw error;
-    });
+    const token = await this.#tokenFor(target, started, call);
     const client = new TracedClient(
       { name: this.#settings.component, version: '1.0.0' },
-      this.#traceparent(span),
+      this.#traceparent(call),
     );
     try {
       await client.connect(
@@ -166,12 +160,12 @@ export class DownstreamClient {
           // The token lives only in this closure, not in an auth provider the tool could read back
           // through `client.transport`, and it is sent only to the service's own URL.
           fetch: bearerFetchFor(target, token, () => this.#isActive()),
-          requestInit: { headers: { traceparent: this.#traceparent(span) }, redirect: 'manual' },
+          requestInit: { headers: { traceparent: this.#traceparent(call) }, redirect: 'manual' },
         }),
       );
     } catch (error) {
       await client.close().catch(() => undefined);
-      await this.#record(target, started, span, 'error', 'downstream_unreachable');
+      await this.#record(target, started, call, 'error', 'downstream_unreachable');
       endHopSpan(call, 'error', 'downstream_unreachable');
       throw new DownstreamError(
         'ERR_DOWNSTREAM_UNAVAILABLE',
@@ -180,7 +174,7 @@ export class DownstreamClient {
       );
     }
     try {
-      await this.#record(target, started, span, 'ok');
+      await this.#record(target, started, call, 'ok');
     } catch (error) {
       await client.close().catch(() => undefined);
       endHopSpan(call, 'error', 'audit_failed');
@@ -216,11 +210,13 @@ export class DownstreamClient {
     return target;
   }
 
-  async #tokenFor(target: Required<DownstreamService>, started: number, span: string): Promise<string> {
+  async #tokenFor(target: Required<DownstreamService>, started: number, call: HopSpan): Promise<string> {
     const { broker } = this.#settings.options;
     const scopes = normalizeScopes(target.scopes);
     try {
       if (target.mode === 'service_identity') {
+        // The server's own token, shared by every caller: its request is the server's, in a trace of
+        // its own, not filed under the person whose call happened to need it first.
         const cached = await this.#settings.serviceTokens.get(
           JSON.stringify([target.mode, target.audience, scopes]),
           async () =>
@@ -258,20 +254,21 @@ export class DownstreamClient {
             resource: target.audience,
             scope: scopes,
             delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
-            traceparent: this.#traceparent(span),
+            traceparent: this.#traceparent(call),
           }),
         ),
       );
       return cached.accessToken;
     } catch (error) {
       const refused = error instanceof TokenRequestError;
-      await this.#record(
-        target,
-        started,
-        span,
-        refused ? 'denied' : 'error',
-        refused ? `broker_${error.error}` : 'broker_unreachable',
-      );
+      const outcome = refused ? 'denied' : 'error';
+      const reason = refused ? `broker_${error.error}` : 'broker_unreachable';
+      try {
+        await this.#record(target, started, call, outcome, reason);
+      } finally {
+        // The span says what the audit says: the same outcome and reason code.
+        endHopSpan(call, outcome, reason);
+      }
       throw new DownstreamError(
         refused ? 'ERR_DOWNSTREAM_TOKEN_REFUSED' : 'ERR_DOWNSTREAM_UNAVAILABLE',
         refused
@@ -284,24 +281,27 @@ export class DownstreamClient {
 
   #startCall(target: Required<DownstreamService>): HopSpan {
     const call = startHopSpan(`call ${target.name}`, 'client', { parent: this.#identity.hop });
+    if (!call.span.isRecording()) return call;
+    const url = new URL(target.url);
     call.span.setAttributes({
-      ...identityAttributes(this.#identity.envelope),
+      // The mode this call uses to reach the service, as its audit event records it (not the envelope's).
+      ...identityAttributes(this.#identity.envelope, target.mode),
       'baton.downstream.service': target.name,
-      'baton.downstream.mode': target.mode,
-      'server.address': new URL(target.url).host,
+      'server.address': url.hostname,
+      'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
     });
     return call;
   }
 
   /** The `traceparent` of one downstream call: this trace, the call's own span. */
-  #traceparent(span: string): string {
-    return traceparent(this.#identity.envelope.session.trace_id, span);
+  #traceparent(call: HopSpan): string {
+    return traceparent(call.traceId, call.spanId);
   }
 
   async #record(
     target: Required<DownstreamService>,
     started: number,
-    span: string,
+    call: HopSpan,
     outcome: 'ok' | 'denied' | 'error',
     reason?: string,
   ) {
@@ -310,7 +310,7 @@ export class DownstreamClient {
       auditEvent({
         action: 'api.call',
         component: this.#settings.component,
-        trace_id: envelope.session.trace_id,
+        ...hopTraceFields(call),
         initiator: { sub: envelope.actor.sub, tenant: envelope.actor.tenant },
         agent: { id: envelope.agent.id, client_id: envelope.agent.client_id },
         target: { type: 'api', name: target.name },
@@ -325,8 +325,6 @@ export class DownstreamClient {
           ...envelope.delegation.chain,
           envelope.agent.id,
         ],
-        span_id: span,
-        parent_span_id: this.#identity.hop.spanId,
       }),
     );
   }

@@ -1,0 +1,167 @@
+import {
+  type Context,
+  context,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TimeInput,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
+import type { AuditOutcome, TraceLink } from './event.ts';
+import { newSpanId, type TraceContinuation } from './trace-context.ts';
+
+/**
+ * One hop as OpenTelemetry and the audit both record it: the span, and the W3C ids its audit event
+ * carries. With a tracing SDK registered they are the span's own ids; without one they are Baton's,
+ * so the audit chain never depends on tracing being configured.
+ */
+export interface HopSpan {
+  traceId: string;
+  spanId: string;
+  /** The span this hop is a child of, when it has one: the calling hop's, or the host's active span. */
+  parentSpanId?: string;
+  /** An untrusted caller's trace context, recorded as a span link and never joined. */
+  link?: TraceLink;
+  span: Span;
+  /** The context with this hop's span active: run the hop's work in it (`context.with`). */
+  context: Context;
+}
+
+export interface HopSpanOptions {
+  /** Start time, when the hop began before its trace could be decided (e.g. before client authentication). */
+  startTime?: TimeInput;
+  /**
+   * For a fresh trace: whether the span may be a child of the host's active span (the host's own HTTP
+   * server span, say). Only when the caller sent no trace context at all, so that the active span's
+   * trace is the host's choice, not the caller's. Default false: a fresh trace is a root.
+   */
+  joinActive?: boolean;
+}
+
+/**
+ * Starts the span of one hop: a child of the calling hop (a joined `traceparent`) or of `parent`, or
+ * the root of a fresh trace that links to an untrusted caller's context. A fresh trace takes the SDK's
+ * trace id when there is one, so read the ids back from the result and write those into the audit
+ * event (`hopTraceFields`): the audit and the tracing backend then name the same trace and span.
+ *
+ * @example
+ * const hop = startHopSpan('@baton/broker', 'POST /token', 'server', continueTrace(traceparent, trusted));
+ * await audit.write(auditEvent({ ...hopTraceFields(hop), action: 'token.exchange', ... }));
+ * endHopSpan(hop, 'ok');
+ */
+export function startHopSpan(
+  tracerName: string,
+  name: string,
+  kind: 'server' | 'client',
+  from: TraceContinuation | { parent: HopSpan },
+  options: HopSpanOptions = {},
+): HopSpan {
+  const joined = 'parent' in from || from.parentSpanId !== undefined;
+  const parentContext =
+    'parent' in from
+      ? from.parent.context
+      : from.parentSpanId
+        ? trace.setSpanContext(context.active(), {
+            traceId: from.traceId,
+            spanId: from.parentSpanId,
+            traceFlags: TraceFlags.SAMPLED,
+            isRemote: true,
+          })
+        : // A fresh trace: not a child of whatever instrumentation made active from an untrusted caller's
+          // trace context, unless the caller sent none (then the active span is the host's own).
+          options.joinActive
+          ? context.active()
+          : ROOT_CONTEXT;
+  const link = 'parent' in from ? undefined : from.link;
+  const span = trace.getTracer(tracerName).startSpan(
+    name,
+    {
+      kind: kind === 'server' ? SpanKind.SERVER : SpanKind.CLIENT,
+      ...(options.startTime !== undefined ? { startTime: options.startTime } : {}),
+      ...(link?.span_id
+        ? {
+            links: [
+              {
+                context: {
+                  traceId: link.trace_id,
+                  spanId: link.span_id,
+                  traceFlags: TraceFlags.SAMPLED,
+                  isRemote: true,
+                },
+              },
+            ],
+          }
+        : {}),
+    },
+    parentContext,
+  );
+  const spanContext = span.spanContext();
+  const parentSpan = trace.getSpanContext(parentContext);
+  const ambient = !joined && parentSpan !== undefined && isSpanContextValid(parentSpan);
+  // A fresh trace's id is the SDK's to choose (or the host's active span's): adopt it, rather than
+  // file the audit elsewhere.
+  const traceId =
+    'parent' in from
+      ? from.parent.traceId
+      : joined
+        ? from.traceId
+        : ambient
+          ? parentSpan.traceId
+          : isSpanContextValid(spanContext)
+            ? spanContext.traceId
+            : from.traceId;
+  // Without an SDK, OpenTelemetry's no-op tracer hands back the parent's own span context: a span id
+  // is ours only if it is valid, in this trace, and new.
+  const real =
+    isSpanContextValid(spanContext) &&
+    spanContext.traceId === traceId &&
+    spanContext.spanId !== parentSpan?.spanId;
+  const parentSpanId =
+    'parent' in from
+      ? from.parent.spanId
+      : joined
+        ? from.parentSpanId
+        : ambient
+          ? parentSpan.spanId
+          : undefined;
+  return {
+    traceId,
+    spanId: real ? spanContext.spanId : newSpanId(),
+    ...(parentSpanId !== undefined ? { parentSpanId } : {}),
+    ...(link ? { link } : {}),
+    span,
+    context: trace.setSpan(parentContext, span),
+  };
+}
+
+/** The audit event's trace fields for a hop: the same trace id, span id, parent and link as its span. */
+export function hopTraceFields(hop: HopSpan): {
+  trace_id: string;
+  span_id: string;
+  parent_span_id?: string;
+  linked_trace?: TraceLink;
+} {
+  return {
+    trace_id: hop.traceId,
+    span_id: hop.spanId,
+    ...(hop.parentSpanId !== undefined ? { parent_span_id: hop.parentSpanId } : {}),
+    ...(hop.link ? { linked_trace: hop.link } : {}),
+  };
+}
+
+/**
+ * Ends a hop span with its audit outcome: `baton.outcome`, and for a refusal or failure the audit's
+ * reason code as `baton.reason` and `error.type` (OpenTelemetry's error attribute), status error.
+ */
+export function endHopSpan(hop: HopSpan, outcome: AuditOutcome, reason?: string, endTime?: TimeInput): void {
+  hop.span.setAttribute('baton.outcome', outcome);
+  if (reason) hop.span.setAttribute('baton.reason', reason);
+  if (outcome !== 'ok') {
+    hop.span.setAttribute('error.type', reason ?? outcome);
+    hop.span.setStatus({ code: SpanStatusCode.ERROR, ...(reason ? { message: reason } : {}) });
+  }
+  hop.span.end(endTime);
+}
