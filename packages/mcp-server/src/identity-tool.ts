@@ -1,13 +1,14 @@
 import {
   type AuditOutcome,
-  auditEvent,
+  type AuditReason,
+  auditEventOf,
   continueTrace,
   newSpanId,
   type TraceContinuation,
   traceIdFrom,
 } from '@baton/audit';
 import type { Envelope, MintedEnvelope } from '@baton/envelope';
-import { type CallerKind, challengeDescription, delegationOf } from '@baton/resource-server';
+import { type CallerKind, challengeDescription } from '@baton/resource-server';
 import type {
   AuthInfo,
   CallToolResult,
@@ -18,7 +19,7 @@ import type {
 import type { Logger } from 'pino';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
-import { envelopeBodyFromClaims } from './identity-from-claims.ts';
+import { envelopeBodyFromIdentity } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
 import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
@@ -127,10 +128,10 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       endHopSpan(hop, 'denied', reason);
       return toolError(text);
     };
-    if (!actorTypes.has(opened.callerKind)) {
+    if (!actorTypes.has(opened.identity.actor.type)) {
       return deny(
         'actor_type_not_allowed',
-        opened.callerKind === 'service'
+        opened.identity.actor.type === 'service'
           ? 'this tool acts for a person; a service token cannot call it'
           : 'this tool is for services only',
       );
@@ -156,7 +157,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     const invocation = { live: true };
     const context = toolContext(ctx, opened, minted, name, hop, invocation);
     let outcome: AuditOutcome = 'ok';
-    let reason: string | undefined;
+    let reason: AuditReason | undefined;
     try {
       const result = await handler({ identity: envelope, input: args as InputOf<InputSchema> }, context);
       if (result.isError) {
@@ -227,11 +228,7 @@ function traceOf(opened: OpenedRequest, metaTraceparent: unknown): TraceContinua
 }
 
 function envelopeBody(opened: OpenedRequest, traceId: string) {
-  return envelopeBodyFromClaims(opened.claims, {
-    traceId,
-    delegation: opened.settings.delegation,
-    actorType: opened.callerKind,
-  });
+  return envelopeBodyFromIdentity(opened.identity, { traceId, delegation: opened.settings.delegation });
 }
 
 async function record(
@@ -239,29 +236,28 @@ async function record(
   tool: string,
   outcome: AuditOutcome,
   started: number,
-  reason: string | undefined,
+  reason: AuditReason | undefined,
   envelope: Envelope | undefined,
   span: { id: string; trace: TraceContinuation },
 ): Promise<void> {
-  const { claims, settings } = opened;
-  const { agent, services } = delegationOf(claims);
-  const event = auditEvent({
+  const { identity, settings } = opened;
+  const { traceId, parentSpanId, link } = span.trace;
+  const event = auditEventOf(identity, {
     action: 'tool.invoke',
     component: settings.component,
-    trace_id: span.trace.traceId,
-    initiator: { sub: claims.subject, tenant: envelope?.actor.tenant ?? tenantOf(claims.claims) },
-    agent: { id: agent, client_id: agent },
     target: { type: 'tool', name: tool },
-    delegation_mode: settings.delegation.mode,
-    scopes: claims.scopes,
+    // The mode this server's tools reach onwards in, as its envelopes say.
+    mode: settings.delegation.mode,
     outcome,
-    ...(reason ? { reason } : {}),
-    duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-    ...(envelope ? { envelope_id: envelope.id } : {}),
-    chain: [...services, agent],
-    span_id: span.id,
-    ...(span.trace.parentSpanId ? { parent_span_id: span.trace.parentSpanId } : {}),
-    ...(span.trace.link ? { linked_trace: span.trace.link } : {}),
+    reason,
+    started,
+    ...(envelope ? { envelopeId: envelope.id } : {}),
+    trace: {
+      traceId,
+      spanId: span.id,
+      ...(parentSpanId ? { parentSpanId } : {}),
+      ...(link ? { link } : {}),
+    },
   });
   try {
     await settings.audit.write(event);
@@ -273,14 +269,6 @@ async function record(
     );
     throw new Error('the audit record could not be written; the call is refused');
   }
-}
-
-function tenantOf(claims: Readonly<Record<string, unknown>>): string | null {
-  return typeof claims.tenant === 'string'
-    ? claims.tenant
-    : typeof claims.tid === 'string'
-      ? claims.tid
-      : null;
 }
 
 function toolContext(

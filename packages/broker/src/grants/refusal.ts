@@ -1,3 +1,4 @@
+import type { TokenRequestReason } from '@baton/audit';
 import { errors } from 'oidc-provider';
 
 /**
@@ -8,10 +9,10 @@ import { errors } from 'oidc-provider';
  */
 export class Refusal extends Error {
   override readonly name = 'Refusal';
-  readonly reason: string;
+  readonly reason: TokenRequestReason;
   readonly oauthError: Error;
   readonly detail: string | undefined;
-  constructor(reason: string, oauthError: Error, detail?: string) {
+  constructor(reason: TokenRequestReason, oauthError: Error, detail?: string) {
     super(oauthError.message);
     this.reason = reason;
     this.oauthError = oauthError;
@@ -23,12 +24,12 @@ const withDetail = (detail: string | undefined) => (detail === undefined ? undef
 
 /** One constructor per RFC 6749 §5.2 / RFC 8693 §2.2.2 / RFC 8707 error the grants answer with. */
 export const refuse = {
-  request: (reason: string, description: string, detail?: string) =>
+  request: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal(reason, new errors.InvalidRequest(description, undefined, withDetail(detail)), detail),
-  target: (reason: string, description: string, detail?: string) =>
+  target: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal(reason, new errors.InvalidTarget(description, withDetail(detail)), detail),
-  scope: (reason: string, description: string, scope: string, detail?: string) =>
+  scope: (reason: TokenRequestReason, description: string, scope: string, detail?: string) =>
     new Refusal(reason, new errors.InvalidScope(description, scope, withDetail(detail)), detail),
-  unavailable: (reason: string, description: string, detail?: string) =>
+  unavailable: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal(reason, new errors.InvalidRequest(description, 503, withDetail(detail)), detail),
 };

@@ -5,16 +5,9 @@ import {
   JWT_TOKEN_TYPE,
   TXN_TOKEN_TYPE,
 } from '@baton/broker-client';
+import { type ActClaim, actorsOf, parseAct, sessionOf, tenantOf, withActor } from '@baton/core';
 import type { EnvelopeIssuer } from '@baton/envelope';
-import {
-  type AccessTokenClaims,
-  type ActClaim,
-  actorsOf,
-  type CallerKindRule,
-  parseAct,
-  sameResource,
-  withActor,
-} from '@baton/resource-server';
+import { type AccessTokenClaims, type CallerKindRule, sameResource } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AudienceConfig } from '../audience.ts';
 import {
@@ -372,13 +365,4 @@ async function verifyInput(deps: TokenExchangeDependencies, token: string, role:
     if (error instanceof InputTokenError) throw refuse.request(`${role}_${error.reason}`, error.message);
     throw error;
   }
-}
-
-function tenantOf(claims: AccessTokenClaims): string | null {
-  const raw = claims.claims;
-  return typeof raw.tenant === 'string' ? raw.tenant : typeof raw.tid === 'string' ? raw.tid : null;
-}
-
-function sessionOf(claims: AccessTokenClaims, root: string): string {
-  return typeof claims.claims.sid === 'string' ? claims.claims.sid : root;
 }

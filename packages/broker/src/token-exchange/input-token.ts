@@ -1,3 +1,4 @@
+import type { InputTokenReason } from '@baton/audit';
 import {
   type AccessTokenClaims,
   type AccessTokenVerifier,
@@ -23,8 +24,8 @@ export interface VerifiedInputToken {
 /** Why an input (subject or actor) token was refused; the message is safe to return to the client. */
 export class InputTokenError extends Error {
   override readonly name = 'InputTokenError';
-  readonly reason: string;
-  constructor(reason: string, message: string) {
+  readonly reason: InputTokenReason;
+  constructor(reason: InputTokenReason, message: string) {
     super(message);
     this.reason = reason;
   }

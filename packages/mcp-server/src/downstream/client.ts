@@ -1,4 +1,13 @@
-import { type AuditSink, auditEvent, traceparent } from '@baton/audit';
+import {
+  type AuditOutcome,
+  type AuditSink,
+  auditEventOf,
+  brokerRefusalReason,
+  type DownstreamCallReason,
+  type HttpStatusReason,
+  httpStatusReason,
+  traceparent,
+} from '@baton/audit';
 import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
@@ -130,8 +139,9 @@ export class DownstreamClient {
       : response.status === 401 || response.status === 403
         ? 'denied'
         : 'error';
-    await this.#record(target, started, span, outcome, response.ok ? undefined : `http_${response.status}`);
-    endHopSpan(call, outcome, response.ok ? undefined : `http_${response.status}`);
+    const reason = response.ok ? undefined : httpStatusReason(response.status);
+    await this.#record(target, started, span, outcome, reason);
+    endHopSpan(call, outcome, reason);
     return response;
   }
 
@@ -269,7 +279,7 @@ export class DownstreamClient {
         started,
         span,
         refused ? 'denied' : 'error',
-        refused ? `broker_${error.error}` : 'broker_unreachable',
+        refused ? brokerRefusalReason(error.error) : 'broker_unreachable',
       );
       throw new DownstreamError(
         refused ? 'ERR_DOWNSTREAM_TOKEN_REFUSED' : 'ERR_DOWNSTREAM_UNAVAILABLE',
@@ -301,31 +311,35 @@ export class DownstreamClient {
     target: Required<DownstreamService>,
     started: number,
     span: string,
-    outcome: 'ok' | 'denied' | 'error',
-    reason?: string,
+    outcome: AuditOutcome,
+    reason?: DownstreamCallReason | HttpStatusReason,
   ) {
+    // The identity the boundary derived, as the envelope carries it, one hop further: this server
+    // (by its client id at the broker) now stands outermost in the chain.
     const { envelope } = this.#identity;
-    await this.#settings.audit.write(
-      auditEvent({
-        action: 'api.call',
-        component: this.#settings.component,
-        trace_id: envelope.session.trace_id,
-        initiator: { sub: envelope.actor.sub, tenant: envelope.actor.tenant },
-        agent: { id: envelope.agent.id, client_id: envelope.agent.client_id },
-        target: { type: 'api', name: target.name },
-        delegation_mode: target.mode,
-        scopes: target.scopes,
-        outcome,
-        ...(reason ? { reason } : {}),
-        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-        envelope_id: envelope.id,
+    const identity = {
+      actor: envelope.actor,
+      agent: envelope.agent.id,
+      scopes: target.scopes,
+      delegation: {
+        mode: target.mode,
         chain: [
           this.#settings.options.broker.credentials.clientId,
           ...envelope.delegation.chain,
           envelope.agent.id,
         ],
-        span_id: span,
-        parent_span_id: this.#identity.hop.spanId,
+      },
+    };
+    await this.#settings.audit.write(
+      auditEventOf(identity, {
+        action: 'api.call',
+        component: this.#settings.component,
+        target: { type: 'api', name: target.name },
+        outcome,
+        reason,
+        started,
+        envelopeId: envelope.id,
+        trace: { traceId: envelope.session.trace_id, spanId: span, parentSpanId: this.#identity.hop.spanId },
       }),
     );
   }
