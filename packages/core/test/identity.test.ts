@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  type ActorTypeRule,
   defaultActorType,
   identityFromClaims,
   MAX_DELEGATION_SERVICES,
@@ -125,7 +126,7 @@ describe('identityFromClaims: actor, agent, chain and mode', () => {
 
   test("a deployment's rule decides the actor type; a decided type is taken as is", () => {
     const claims = claimsOf({ raw: { idtyp: 'app' } });
-    const rule = (c: ValidatedClaims) => (c.claims.idtyp === 'app' ? 'service' : 'user') as const;
+    const rule: ActorTypeRule = (c) => (c.claims.idtyp === 'app' ? 'service' : 'user');
     assert.equal(identityFromClaims(claims, { actorType: rule }).actor.type, 'service');
     assert.equal(identityFromClaims(claims, { actorType: 'service' }).actor.type, 'service');
   });
