@@ -334,22 +334,35 @@ export class IdentityBoundary {
     const token = extractBearerToken(request.headers.get('authorization'));
     // Frozen all the way down: the context that carries these claims is readable by any SDK code.
     const claims = frozenClaims(await this.#verifier.verify(token));
-    // A deployment's own rule is asked first, so that what it returns is checked as its answer.
-    const decidedKind = this.#callerKind?.(claims);
-    if (decidedKind !== undefined && decidedKind !== 'user' && decidedKind !== 'service')
-      throw new TypeError('IdentityBoundary: callerKind returned neither user nor service');
-    // The one identity derivation for this request: the envelope, the audit and the tool context
-    // all read this result, never the claims again.
-    let identity: Identity;
-    try {
-      identity = identityFromClaims(claims, decidedKind ? { actorType: decidedKind } : {});
-    } catch {
-      throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
-    }
     if (claims.claims.cnf !== undefined) {
       // A sender-constrained token used without its proof would be accepted as a bearer token:
       // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).
       throw invalidToken('claims_invalid', 'sender-constrained tokens are not accepted by this resource yet');
+    }
+    // The one identity derivation for this request: the envelope, the audit and the tool context
+    // all read this result, never the claims again. A deployment's rule (`callerKind`) is asked once
+    // the `act` chain has parsed; what it throws, or a wrong answer, is its own failure, not the token's.
+    const rule = this.#callerKind;
+    let ruleFailure: { error: unknown } | undefined;
+    const actorType = rule
+      ? () => {
+          try {
+            const kind = rule(claims);
+            if (kind !== 'user' && kind !== 'service')
+              throw new TypeError('IdentityBoundary: callerKind returned neither user nor service');
+            return kind;
+          } catch (error) {
+            ruleFailure = { error };
+            throw error;
+          }
+        }
+      : undefined;
+    let identity: Identity;
+    try {
+      identity = identityFromClaims(claims, actorType ? { actorType } : {});
+    } catch {
+      if (ruleFailure) throw ruleFailure.error;
+      throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
     }
     const callerKind = identity.actor.type;
     if (callerKind === 'service' && !this.#acceptServices) {
