@@ -16,6 +16,7 @@ const base: ExchangeFacts = {
   agent: 'agent-1',
   audience: 'http://127.0.0.1/billing/mcp',
   mode: 'on_behalf_of',
+  tokenKind: 'access_token',
   depth: 1,
   chain: ['orders-mcp'],
   scopes: ['orders:read', 'billing:read'],

@@ -15,6 +15,7 @@ const facts = (overrides: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
   agent: 'agent-1',
   audience: BILLING,
   mode: 'on_behalf_of',
+  tokenKind: 'access_token',
   depth: 1,
   chain: ['orders-mcp'],
   scopes: ['orders:read'],
@@ -23,7 +24,9 @@ const facts = (overrides: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
 
 /** The facts of a request a policy sees in `mode`: a Transaction Token is a token kind, in service identity. */
 const inMode = (mode: PolicyMode): Pick<ExchangeFacts, 'mode' | 'tokenKind'> =>
-  mode === 'txn_token' ? { mode: 'service_identity', tokenKind: 'txn_token' } : { mode };
+  mode === 'txn_token'
+    ? { mode: 'service_identity', tokenKind: 'txn_token' }
+    : { mode, tokenKind: 'access_token' };
 
 const engineFor = (policies: string, options: { memoSize?: number; maxDepth?: number } = {}) =>
   createCedarPolicyEngine({
@@ -277,6 +280,17 @@ describe('cedar policy engine: subjects with no person behind them', () => {
       engine.decide(facts({ ...machine, mode: 'service_identity', depth: 0, chain: [] })).allowed,
       true,
     );
+  });
+
+  it("a rule for a service's own token does not issue a Transaction Token acting for a person", () => {
+    // A Txn-Token is a token kind carried in service identity; the policy still tells it apart.
+    const engine = engineFor(
+      '@id("as-itself") permit (principal, action, resource) when { context.mode == "service_identity" };',
+    );
+    const decision = engine.decide(facts({ ...inMode('txn_token'), scopes: ['orders:read'] }));
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.grantedScopes, []);
+    assert.match(decision.reasons[0] ?? '', /in mode txn_token/);
   });
 });
 

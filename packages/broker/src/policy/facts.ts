@@ -25,7 +25,9 @@ export type IssuanceMode = PolicyMode;
  * @example
  * policyModeOf({ mode: 'service_identity', tokenKind: 'txn_token' }); // 'txn_token'
  */
-export function policyModeOf(facts: Pick<ExchangeFacts, 'mode' | 'tokenKind'>): PolicyMode {
+export function policyModeOf(
+  facts: Pick<ExchangeFacts, 'mode'> & { tokenKind?: IssuedTokenKind },
+): PolicyMode {
   return facts.tokenKind === 'txn_token' ? 'txn_token' : facts.mode;
 }
 
@@ -61,8 +63,12 @@ export interface ExchangeFacts {
    * A policy reads it as `context.mode`, with `txn_token` for a Transaction Token ({@link policyModeOf}).
    */
   mode: DelegationMode;
-  /** The kind of token asked for. Default `access_token`. */
-  tokenKind?: IssuedTokenKind;
+  /**
+   * The kind of token asked for. A Transaction Token request is `tokenKind: 'txn_token'` with mode
+   * `service_identity`: an engine must decide on both, or it would take a Txn-Token acting for a
+   * person for a service's own token.
+   */
+  tokenKind: IssuedTokenKind;
   /** Number of actors in the resulting chain (agent excluded): 1 for the first hop, 0 for service identity. */
   depth: number;
   /** Actor client ids, current (outermost) first, agent excluded. */
