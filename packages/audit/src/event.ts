@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { DelegationMode } from '@baton/core';
+import type { AuditReason } from './reason.ts';
 
 /** What happened, in the vocabulary every component shares. */
 export type AuditAction = 'tool.invoke' | 'token.exchange' | 'api.call';
@@ -22,10 +24,14 @@ export interface AuditEvent {
   agent: { id: string; client_id: string };
   /** What was acted on. */
   target: { type: 'tool' | 'api' | 'audience'; name: string };
+  /** The delegation mode (see {@link AuditMode}). */
   delegation_mode: string;
   scopes: readonly string[];
   outcome: AuditOutcome;
-  /** A stable reason code when the outcome is not `ok` (e.g. `scope_insufficient`, `tool_threw`). */
+  /**
+   * A stable reason code when the outcome is not `ok` (e.g. `scope_insufficient`, `tool_threw`): an
+   * {@link AuditReason} in every event Baton writes. A stored event is still text to its reader.
+   */
   reason?: string;
   duration_ms: number;
   /** The envelope the action ran under, by id (never the signed envelope itself). */
@@ -59,7 +65,86 @@ export interface TraceLink {
 
 export type AuditEventInput = Omit<AuditEvent, 'id' | 'time'>;
 
-/** Stamps an id and time on an event. */
+/**
+ * The mode an event records: a delegation mode, or `txn_token` for a Transaction Token the broker
+ * issued (a token kind its policies and records have always named in this field), or `direct` for a
+ * person acting in Baton's own console, with no agent between.
+ */
+export type AuditMode = DelegationMode | 'txn_token' | 'direct';
+
+/**
+ * Who an event is about, as `@baton/core`'s `identityFromClaims` derives it (an `Identity` is one): the
+ * person or machine the action is for, the agent, the scopes and the delegation chain.
+ */
+export interface AuditIdentity {
+  readonly actor: { readonly sub: string; readonly tenant: string | null };
+  readonly agent: string;
+  readonly scopes: readonly string[];
+  readonly delegation: { readonly mode: AuditMode; readonly chain: readonly string[] };
+}
+
+/** What happened, to whom and where: the fields of one event besides the identity. */
+export interface AuditEventFields {
+  action: AuditAction;
+  /** The component recording it, e.g. the MCP server's resource URI. */
+  component: string;
+  target: AuditEvent['target'];
+  outcome: AuditOutcome;
+  /** Why, when the outcome is not `ok`. */
+  reason?: AuditReason | undefined;
+  /** `performance.now()` when the action started: the event's duration runs to now. */
+  started: number;
+  /** The event's trace: its id, this event's span, the parent span and an untrusted caller's link. */
+  trace: { traceId: string; spanId?: string; parentSpanId?: string; link?: TraceLink };
+  envelopeId?: string;
+  /** The mode this component acted in, when it is not the identity's (the boundary's configured policy). */
+  mode?: AuditMode;
+  /** The scopes the action was granted or asked with, when they are not the identity's. */
+  scopes?: readonly string[];
+  /** What was asked for, when it differs from what was granted. */
+  scopesRequested?: readonly string[];
+  /** The chain to record, when it is not the identity's (a call onwards adds this hop). */
+  chain?: readonly string[];
+}
+
+/**
+ * The one audit event constructor: from the identity the hop derived and what happened, the event
+ * every component writes (the MCP boundary's tool invocations and downstream calls, the broker's
+ * token requests, the downstream API's calls, the console's sign-ins).
+ *
+ * @example
+ * await sink.write(auditEventOf(identity, {
+ *   action: 'tool.invoke', component, target: { type: 'tool', name: 'list_orders' },
+ *   outcome: 'denied', reason: 'scope_insufficient', started, trace: { traceId, spanId },
+ * }));
+ */
+export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields): AuditEvent {
+  const { trace } = fields;
+  return auditEvent({
+    action: fields.action,
+    component: fields.component,
+    trace_id: trace.traceId,
+    initiator: { sub: identity.actor.sub, tenant: identity.actor.tenant },
+    agent: { id: identity.agent, client_id: identity.agent },
+    target: fields.target,
+    delegation_mode: fields.mode ?? identity.delegation.mode,
+    scopes: fields.scopes ?? identity.scopes,
+    outcome: fields.outcome,
+    ...(fields.reason !== undefined ? { reason: fields.reason } : {}),
+    duration_ms: Math.round((performance.now() - fields.started) * 1000) / 1000,
+    ...(fields.envelopeId !== undefined ? { envelope_id: fields.envelopeId } : {}),
+    chain: fields.chain ?? identity.delegation.chain,
+    ...(fields.scopesRequested !== undefined ? { scopes_requested: fields.scopesRequested } : {}),
+    ...(trace.spanId !== undefined ? { span_id: trace.spanId } : {}),
+    ...(trace.parentSpanId !== undefined ? { parent_span_id: trace.parentSpanId } : {}),
+    ...(trace.link !== undefined ? { linked_trace: trace.link } : {}),
+  });
+}
+
+/**
+ * Stamps an id and time on an event already in its stored shape. Components build events with
+ * {@link auditEventOf}; this is for tools that write events from another source (imports, tests).
+ */
 export function auditEvent(input: AuditEventInput): AuditEvent {
   // Spelled out rather than spread: one fixed shape per event keeps the hot path monomorphic.
   return {

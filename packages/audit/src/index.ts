@@ -1,13 +1,28 @@
 export {
   type AuditAction,
   type AuditEvent,
+  type AuditEventFields,
   type AuditEventInput,
+  type AuditIdentity,
+  type AuditMode,
   type AuditOutcome,
   auditEvent,
+  auditEventOf,
   type TraceLink,
 } from './event.ts';
 export { endHopSpan, type HopSpan, type HopSpanOptions, hopTraceFields, startHopSpan } from './hop-span.ts';
 export { createLogger, LogAuditSink, REDACTED_LOG_PATHS } from './log-sink.ts';
+export {
+  AUDIT_REASONS,
+  type AuditReason,
+  brokerRefusalReason,
+  type DownstreamCallReason,
+  type HttpStatusReason,
+  httpStatusReason,
+  type InputTokenReason,
+  isAuditReason,
+  type TokenRequestReason,
+} from './reason.ts';
 export {
   type AuditQuery,
   type AuditReader,

@@ -1,4 +1,4 @@
-import { BatonError } from '@baton/core';
+import { BatonError, type DelegationMode } from '@baton/core';
 import type { ServiceCredentials } from './service-credentials.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './token-types.ts';
 
@@ -32,7 +32,8 @@ export interface ExchangeRequest {
   resource: string;
   scope?: readonly string[];
   requestedTokenType?: string;
-  delegationMode?: 'on_behalf_of' | 'restricted_user';
+  /** The delegation modes an exchange asks for (service identity is `clientCredentialsToken`). Default `on_behalf_of`. */
+  delegationMode?: Exclude<DelegationMode, 'service_identity'>;
   actorToken?: string;
   actorTokenType?: string;
   traceparent?: string;

@@ -10,8 +10,10 @@ export type { BrokerLogger } from './grants/audited-grant.ts';
 export type {
   ExchangeFacts,
   IssuanceMode,
+  IssuedTokenKind,
   PolicyDecision,
   PolicyEngine,
+  PolicyMode,
   PolicyRefusal,
 } from './policy/facts.ts';
 export type { ClientApproval, RegistrationApproval } from './registration/approvals.ts';

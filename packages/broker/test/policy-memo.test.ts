@@ -16,6 +16,7 @@ const base: ExchangeFacts = {
   agent: 'agent-1',
   audience: 'http://127.0.0.1/billing/mcp',
   mode: 'on_behalf_of',
+  tokenKind: 'access_token',
   depth: 1,
   chain: ['orders-mcp'],
   scopes: ['orders:read', 'billing:read'],
@@ -28,7 +29,7 @@ const variants: ExchangeFacts[] = [
   { ...base, audience: 'http://127.0.0.1/legacy-api' },
   { ...base, audience: 'http://127.0.0.1/legacy-api', mode: 'restricted_user', scopes: ['legacy:read'] },
   { ...base, mode: 'restricted_user' },
-  { ...base, mode: 'txn_token' },
+  { ...base, mode: 'service_identity', tokenKind: 'txn_token' },
   { ...base, depth: 4 },
   { ...base, scopes: ['orders:write'] },
   { ...base, scopes: [] },
@@ -68,7 +69,7 @@ describe('cedar policy engine: memo', () => {
     const engine = createCedarPolicyEngine({ policies: fixture, defaults });
     assert.equal(engine.decide(base).allowed, true);
     assert.equal(engine.decide({ ...base, audience: 'http://127.0.0.1/payroll/mcp' }).allowed, false);
-    assert.equal(engine.decide({ ...base, mode: 'txn_token' }).allowed, false);
+    assert.equal(engine.decide({ ...base, mode: 'service_identity', tokenKind: 'txn_token' }).allowed, false);
     assert.equal(engine.decide({ ...base, client: 'shipping-mcp' }).allowed, false);
     assert.deepEqual(engine.decide({ ...base, scopes: ['orders:read', 'orders:write'] }).grantedScopes, [
       'orders:read',
@@ -137,7 +138,7 @@ describe('memo key: only facts some rule reads', () => {
       alice,
     );
     assert.notEqual(key(base, 'billing:read'), alice);
-    assert.notEqual(key({ ...base, mode: 'txn_token' }, 'orders:read'), alice);
+    assert.notEqual(key({ ...base, mode: 'service_identity', tokenKind: 'txn_token' }, 'orders:read'), alice);
     assert.notEqual(key({ ...base, client: 'other' }, 'orders:read'), alice);
     assert.notEqual(key({ ...base, audience: 'http://other' }, 'orders:read'), alice);
   });

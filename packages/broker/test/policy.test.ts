@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { createCedarPolicyEngine, type ExchangeFacts } from '../src/policy/index.ts';
+import { createCedarPolicyEngine, type ExchangeFacts, type PolicyMode } from '../src/policy/index.ts';
 
 const fixture = readFileSync(new URL('./fixtures/policy.cedar', import.meta.url), 'utf8');
 const defaults = { lifetimeSeconds: 900, maxDepth: 5 };
@@ -15,11 +15,18 @@ const facts = (overrides: Partial<ExchangeFacts> = {}): ExchangeFacts => ({
   agent: 'agent-1',
   audience: BILLING,
   mode: 'on_behalf_of',
+  tokenKind: 'access_token',
   depth: 1,
   chain: ['orders-mcp'],
   scopes: ['orders:read'],
   ...overrides,
 });
+
+/** The facts of a request a policy sees in `mode`: a Transaction Token is a token kind, in service identity. */
+const inMode = (mode: PolicyMode): Pick<ExchangeFacts, 'mode' | 'tokenKind'> =>
+  mode === 'txn_token'
+    ? { mode: 'service_identity', tokenKind: 'txn_token' }
+    : { mode, tokenKind: 'access_token' };
 
 const engineFor = (policies: string, options: { memoSize?: number; maxDepth?: number } = {}) =>
   createCedarPolicyEngine({
@@ -61,7 +68,7 @@ describe('cedar policy engine: permits', () => {
       @id("txn-tokens-for-billing")
       permit (principal, action, resource == Baton::Audience::"${BILLING}") when { context.mode == "txn_token" };
     `);
-    assert.deepEqual(engine.decide(facts({ mode: 'txn_token', scopes: [] })), {
+    assert.deepEqual(engine.decide(facts({ ...inMode('txn_token'), scopes: [] })), {
       allowed: true,
       grantedScopes: [],
       lifetimeSeconds: defaults.lifetimeSeconds,
@@ -92,7 +99,7 @@ describe('cedar policy engine: refusals name their reason', () => {
   });
 
   it('refuses a permitted audience in a mode no rule allows (mode is part of the permission)', () => {
-    const decision = engineFor(fixture).decide(facts({ mode: 'txn_token' }));
+    const decision = engineFor(fixture).decide(facts(inMode('txn_token')));
     assert.equal(decision.allowed, false);
     assert.match(decision.reasons[0] ?? '', /^no rule permits .* in mode txn_token/);
   });
@@ -235,7 +242,7 @@ describe('cedar policy engine: subjects with no person behind them', () => {
       when { context.subject_type == "service" && context.scope == "orders:read" };
     `);
     for (const mode of ['on_behalf_of', 'txn_token', 'restricted_user'] as const) {
-      const decision = engine.decide(facts({ ...machine, mode, scopes: ['orders:read'] }));
+      const decision = engine.decide(facts({ ...machine, ...inMode(mode), scopes: ['orders:read'] }));
       assert.equal(decision.allowed, false, mode);
       assert.equal(decision.refusal, 'person_less_subject', mode);
       assert.deepEqual(decision.grantedScopes, [], mode);
@@ -259,7 +266,7 @@ describe('cedar policy engine: subjects with no person behind them', () => {
       when { context.subject_type == "service" && (context.mode == "restricted_user" || context.scope == "x") };
     `);
     const allowed = (mode: 'on_behalf_of' | 'txn_token' | 'restricted_user') =>
-      engine.decide(facts({ ...machine, mode, scopes: ['orders:read'] })).allowed;
+      engine.decide(facts({ ...machine, ...inMode(mode), scopes: ['orders:read'] })).allowed;
     assert.equal(allowed('on_behalf_of'), true);
     assert.equal(allowed('txn_token'), true);
     assert.equal(allowed('restricted_user'), false, 'a mode inside an || pins nothing');
@@ -273,6 +280,17 @@ describe('cedar policy engine: subjects with no person behind them', () => {
       engine.decide(facts({ ...machine, mode: 'service_identity', depth: 0, chain: [] })).allowed,
       true,
     );
+  });
+
+  it("a rule for a service's own token does not issue a Transaction Token acting for a person", () => {
+    // A Txn-Token is a token kind carried in service identity; the policy still tells it apart.
+    const engine = engineFor(
+      '@id("as-itself") permit (principal, action, resource) when { context.mode == "service_identity" };',
+    );
+    const decision = engine.decide(facts({ ...inMode('txn_token'), scopes: ['orders:read'] }));
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(decision.grantedScopes, []);
+    assert.match(decision.reasons[0] ?? '', /in mode txn_token/);
   });
 });
 

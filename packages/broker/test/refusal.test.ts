@@ -43,16 +43,16 @@ test('a broker refusal hands oidc-provider its public answer only, never the pri
 });
 
 test('the broker answers with the RFC error and status of each refusal kind', () => {
-  assert.deepEqual(refusalAnswer(refuse.target('r', 'd')), {
+  assert.deepEqual(refusalAnswer(refuse.target('policy_denied', 'd')), {
     status: 400,
     body: { error: 'invalid_target', error_description: 'd' },
   });
-  assert.deepEqual(refusalAnswer(refuse.request('r', 'd')).status, 400);
-  assert.deepEqual(refusalAnswer(refuse.unavailable('r', 'd')), {
+  assert.deepEqual(refusalAnswer(refuse.request('policy_denied', 'd')).status, 400);
+  assert.deepEqual(refusalAnswer(refuse.unavailable('policy_denied', 'd')), {
     status: 503,
     body: { error: 'invalid_request', error_description: 'd' },
   });
-  const scope = refuse.scope('r', 'd', 'billing:write');
+  const scope = refuse.scope('policy_denied', 'd', 'billing:write');
   assert.equal(refusalAnswer(scope).body.error, 'invalid_scope');
   assert.equal((scope.oauthError as Error & { scope?: string }).scope, 'billing:write');
 });

@@ -1,5 +1,6 @@
 import {
   type AuditReader,
+  type AuditReason,
   type AuditSink,
   auditEvent,
   createLogger,
@@ -160,7 +161,8 @@ export function createConsole(options: ConsoleOptions): Console {
         delegation_mode: SIGN_IN_MODE,
         scopes: outcome === 'ok' ? [signIn.settings.permission] : [],
         outcome,
-        ...(reason ? { reason } : {}),
+        // Every console refusal reason is one of the audit's closed set.
+        ...(reason ? { reason: reason satisfies AuditReason } : {}),
         duration_ms: 0,
         span_id: newSpanId(),
       }),

@@ -1,4 +1,4 @@
-import { type AuditSink, auditEvent } from '@baton/audit';
+import { type AuditSink, auditEventOf, httpStatusReason } from '@baton/audit';
 import type { DownstreamIdentity } from './identity.ts';
 
 /** One audit event for a call this API served, in the trace of the hop before it. */
@@ -11,22 +11,27 @@ export async function recordApiCall(
   started: number,
 ): Promise<void> {
   await audit.write(
-    auditEvent({
-      action: 'api.call',
-      component,
-      trace_id: identity.traceId,
-      initiator: { sub: identity.user, tenant: identity.tenant },
-      agent: { id: identity.agent, client_id: identity.agent },
-      target: { type: 'api', name: operation },
-      delegation_mode: identity.mode,
-      scopes: identity.scopes,
-      outcome: status < 400 ? 'ok' : status === 401 || status === 403 ? 'denied' : 'error',
-      ...(status >= 400 ? { reason: `http_${status}` } : {}),
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      chain: identity.chain,
-      span_id: identity.spanId,
-      ...(identity.parentSpanId ? { parent_span_id: identity.parentSpanId } : {}),
-      ...(identity.linkedTrace ? { linked_trace: identity.linkedTrace } : {}),
-    }),
+    auditEventOf(
+      {
+        actor: { sub: identity.user, tenant: identity.tenant },
+        agent: identity.agent,
+        scopes: identity.scopes,
+        delegation: { mode: identity.mode, chain: identity.chain },
+      },
+      {
+        action: 'api.call',
+        component,
+        target: { type: 'api', name: operation },
+        outcome: status < 400 ? 'ok' : status === 401 || status === 403 ? 'denied' : 'error',
+        reason: status >= 400 ? httpStatusReason(status) : undefined,
+        started,
+        trace: {
+          traceId: identity.traceId,
+          spanId: identity.spanId,
+          ...(identity.parentSpanId ? { parentSpanId: identity.parentSpanId } : {}),
+          ...(identity.linkedTrace ? { link: identity.linkedTrace } : {}),
+        },
+      },
+    ),
   );
 }

@@ -1,15 +1,18 @@
 import type { TraceLink } from '@baton/audit';
+import type { DelegationMode } from '@baton/core';
 
 /** What a downstream API may rely on about a call, whichever delegation mode carried it. */
 export interface DownstreamIdentity {
   /** The person the call is for. */
   user: string;
+  /** The person's tenant: the `tenant` claim, else `tid` (`@baton/core`'s `tenantOf`), else the envelope's. */
   tenant: string | null;
   /** The agent acting for the person (the OAuth client the person's token was issued to). */
   agent: string;
   /** Every party between the person and this API, the calling service first, the agent last. */
   chain: readonly string[];
-  mode: 'service_identity' | 'on_behalf_of' | 'restricted_user';
+  /** `on_behalf_of` (a token naming the chain in `act`), `restricted_user`, or `service_identity` (an envelope). */
+  mode: DelegationMode;
   scopes: readonly string[];
   /**
    * The W3C trace this call belongs to: the signed envelope's (service identity), the caller's for a

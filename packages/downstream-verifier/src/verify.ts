@@ -1,4 +1,5 @@
 import { continueTrace, type TraceContinuation, traceIdFrom } from '@baton/audit';
+import { type Identity, identityFromClaims } from '@baton/core';
 import {
   EnvelopeError,
   type EnvelopeKeyResolver,
@@ -8,7 +9,6 @@ import {
 } from '@baton/envelope';
 import {
   type AccessTokenVerifier,
-  delegationOf,
   extractBearerToken,
   includesResource,
   insufficientScope,
@@ -70,7 +70,6 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
 
   const decide = async (headers: Headers, requiredScopes: readonly string[]) => {
     const claims = await tokens.verify(extractBearerToken(headers.get('authorization')));
-    const tenantClaim = claims.claims.tenant;
     let identity: Omit<DownstreamIdentity, 'spanId'>;
     if (claims.subject === claims.clientId) {
       const caller = callers.get(claims.clientId);
@@ -107,22 +106,24 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
         ...traceFields(envelopeTrace(headers.get('traceparent'), envelope.session.trace_id)),
       };
     } else {
-      let delegation: { agent: string; services: string[] };
+      // The one derivation every hop uses (`@baton/core`): tenant, agent, chain and mode by its rules.
+      let derived: Identity;
       try {
-        delegation = delegationOf(claims);
+        derived = identityFromClaims(claims);
       } catch {
         throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
       }
+      const { mode, chain } = derived.delegation;
       identity = {
-        user: claims.subject,
-        tenant: typeof tenantClaim === 'string' ? tenantClaim : null,
-        agent: delegation.agent,
-        chain: claims.claims.act ? [...delegation.services, delegation.agent] : [claims.clientId],
-        mode: claims.claims.act ? 'on_behalf_of' : 'restricted_user',
-        scopes: claims.scopes,
+        user: derived.actor.sub,
+        tenant: derived.actor.tenant,
+        agent: derived.agent,
+        chain,
+        mode,
+        scopes: derived.scopes,
         // Joined only for a token the broker exchanged along a chain (an upstream Baton hop); a
         // restricted user token carries no chain, so its caller's trace context is only a link.
-        ...traceFields(continueTrace(headers.get('traceparent'), claims.claims.act !== undefined)),
+        ...traceFields(continueTrace(headers.get('traceparent'), mode === 'on_behalf_of')),
       };
     }
     const missing = requiredScopes.filter((scope) => !identity.scopes.includes(scope));

@@ -1,3 +1,4 @@
+import { DELEGATION_MODES, type DelegationMode } from '@baton/core';
 import { z } from 'zod';
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
@@ -10,9 +11,8 @@ const traceId = z
   .refine((value) => value !== '0'.repeat(32), 'the all-zero trace-id is invalid');
 const epochSeconds = z.number().int().nonnegative();
 
-/** The three ways a tool may reach a downstream service (MISSION part 4). */
-export const DELEGATION_MODES = ['service_identity', 'on_behalf_of', 'restricted_user'] as const;
-export type DelegationMode = (typeof DELEGATION_MODES)[number];
+/** The three ways a tool may reach a downstream service: `@baton/core`'s one union, re-exported here. */
+export { DELEGATION_MODES, type DelegationMode };
 
 /**
  * How the boundary established the actor's authority:

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
+import { type Identity, identityFromClaims } from '@baton/core';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import {
   type AccessTokenVerifier,
@@ -8,8 +9,6 @@ import {
   bearerErrorResponse,
   type CallerKindRule,
   challengeDescription,
-  defaultCallerKind,
-  delegationOf,
   extractBearerToken,
   insufficientScope,
   invalidToken,
@@ -34,9 +33,9 @@ import { type DownstreamOptions, indexServices } from './downstream/services.ts'
 import { TokenCache } from './downstream/token-cache.ts';
 import { frozenClaims } from './frozen-claims.ts';
 import {
-  claimsFormEnvelope,
   type DelegationPolicy,
   delegationPolicyFormsEnvelope,
+  identityFormsEnvelope,
 } from './identity-from-claims.ts';
 import {
   type IdentityToolConfig,
@@ -185,7 +184,8 @@ export class IdentityBoundary {
    */
   readonly #toolScopes = new Map<string, readonly string[]>();
   readonly #allowedHostnames: string[];
-  readonly #callerKind: CallerKindRule;
+  /** The deployment's rule, or undefined for `defaultCallerKind` (answered from the chain parsed once). */
+  readonly #callerKind: CallerKindRule | undefined;
   readonly #acceptServices: boolean;
   readonly #trustedTraceCallers: ReadonlySet<string>;
   readonly #paths: { resource: string; metadata: string; jwks: string };
@@ -281,7 +281,7 @@ export class IdentityBoundary {
     }
     if (options.callerKind !== undefined && typeof options.callerKind !== 'function')
       throw new TypeError('IdentityBoundary: callerKind must be a function of the validated claims');
-    this.#callerKind = options.callerKind ?? defaultCallerKind;
+    this.#callerKind = options.callerKind;
     const serviceCallers = options.serviceCallers ?? 'refuse';
     if (serviceCallers !== 'refuse' && serviceCallers !== 'accept')
       throw new TypeError("IdentityBoundary: serviceCallers must be 'refuse' or 'accept'");
@@ -335,20 +335,37 @@ export class IdentityBoundary {
     const token = extractBearerToken(request.headers.get('authorization'));
     // Frozen all the way down: the context that carries these claims is readable by any SDK code.
     const claims = frozenClaims(await this.#verifier.verify(token));
-    let delegation: ReturnType<typeof delegationOf>;
-    try {
-      delegation = delegationOf(claims);
-    } catch {
-      throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
-    }
     if (claims.claims.cnf !== undefined) {
       // A sender-constrained token used without its proof would be accepted as a bearer token:
       // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).
       throw invalidToken('claims_invalid', 'sender-constrained tokens are not accepted by this resource yet');
     }
-    const callerKind = this.#callerKind(claims);
-    if (callerKind !== 'user' && callerKind !== 'service')
-      throw new TypeError('IdentityBoundary: callerKind returned neither user nor service');
+    // The one identity derivation for this request: the envelope, the audit and the tool context
+    // all read this result, never the claims again. A deployment's rule (`callerKind`) is asked once
+    // the `act` chain has parsed; what it throws, or a wrong answer, is its own failure, not the token's.
+    const rule = this.#callerKind;
+    let ruleFailure: { error: unknown } | undefined;
+    const actorType = rule
+      ? () => {
+          try {
+            const kind = rule(claims);
+            if (kind !== 'user' && kind !== 'service')
+              throw new TypeError('IdentityBoundary: callerKind returned neither user nor service');
+            return kind;
+          } catch (error) {
+            ruleFailure = { error };
+            throw error;
+          }
+        }
+      : undefined;
+    let identity: Identity;
+    try {
+      identity = identityFromClaims(claims, actorType ? { actorType } : {});
+    } catch {
+      if (ruleFailure) throw ruleFailure.error;
+      throw invalidToken('claims_invalid', 'the access token carries a malformed act claim');
+    }
+    const callerKind = identity.actor.type;
     if (callerKind === 'service' && !this.#acceptServices) {
       // A machine's own token (client credentials) acting as if a person had authorised it.
       throw invalidToken(
@@ -356,7 +373,7 @@ export class IdentityBoundary {
         'this resource acts for people: a token with no person behind it is not accepted',
       );
     }
-    if (!claimsFormEnvelope(claims, this.#settings.delegation)) {
+    if (!identityFormsEnvelope(identity, this.#settings.delegation)) {
       // Scopes outside the RFC 6749 scope-token syntax, oversized identifiers, too many scopes: the
       // envelope could never be minted, so every tool call would fail. Refuse the token instead.
       throw invalidToken(
@@ -366,14 +383,15 @@ export class IdentityBoundary {
     }
     const traceparent = request.headers.get('traceparent') ?? undefined;
     // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
-    const traceTrusted = delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
+    const traceTrusted =
+      identity.delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
     const context = new BoundaryRequestContext({
       claims,
       callerKind,
       traceparent: traceparent ?? null,
       traceTrusted,
     });
-    this.#sealed.set(context, { subjectToken: token, claims, callerKind, traceparent, traceTrusted });
+    this.#sealed.set(context, { subjectToken: token, claims, identity, traceparent, traceTrusted });
     return context;
   }
 

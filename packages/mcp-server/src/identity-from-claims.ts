@@ -1,10 +1,6 @@
+import { type Identity, identityFromClaims } from '@baton/core';
 import { type DelegationMode, type EnvelopeBody, EnvelopeSchema } from '@baton/envelope';
-import {
-  type AccessTokenClaims,
-  type CallerKind,
-  defaultCallerKind,
-  delegationOf,
-} from '@baton/resource-server';
+import type { AccessTokenClaims, CallerKind } from '@baton/resource-server';
 
 export interface DelegationPolicy {
   /** How tools on this server reach downstream services. Default `service_identity`. */
@@ -14,65 +10,63 @@ export interface DelegationPolicy {
 }
 
 /**
- * Derives the envelope body from validated token claims only. Nothing here reads the request body,
- * tool input or model output: identity comes from what the authorization server signed or vouched for.
+ * The envelope body for an identity the boundary derived (`@baton/core`'s `identityFromClaims`, once
+ * per request): actor, tenant, agent, session and chain as derived there; the delegation mode and
+ * allowed audiences are this server's policy, not the token's; the trace id is the call's.
  *
- * - actor: `sub`; its type as the boundary classified the caller (`actorType`), by default `service`
- *   when the token is the client's own (client credentials: `sub` = `client_id`, RFC 9068 §2.2)
- * - tenant: the `tenant` claim (or `tid`, as Entra issues it), else null
- * - agent: the client the token was issued to (`client_id`), kept apart from the actor; for a token
- *   the broker exchanged, the innermost actor of `act`, with the services in between in `delegation.chain`
- * - session: the IdP session (`sid`) when present, else the token id, so calls on one grant correlate
+ * - confidence: `medium`, a bearer token verified here (`high` is reserved for sender-constrained
+ *   tokens, which the boundary refuses until it verifies their proof of possession).
+ */
+export function envelopeBodyFromIdentity(
+  identity: Identity,
+  context: { traceId: string; delegation: DelegationPolicy },
+): EnvelopeBody {
+  return {
+    actor: { type: identity.actor.type, sub: identity.actor.sub, tenant: identity.actor.tenant },
+    agent: { type: 'ai_agent', id: identity.agent, client_id: identity.agent },
+    session: { id: identity.session, trace_id: context.traceId },
+    authorization: { scopes: [...identity.scopes], confidence: 'medium' },
+    delegation: {
+      mode: context.delegation.mode,
+      allowed: [...context.delegation.allowed],
+      chain: [...identity.delegation.services],
+    },
+  };
+}
+
+/**
+ * Derives the envelope body from validated token claims only, through `@baton/core`'s
+ * `identityFromClaims` (see there for the tenant, session, agent and chain rules). Nothing here reads
+ * the request body, tool input or model output. Throws `TypeError` on a malformed `act`.
+ *
+ * @example
+ * const body = envelopeBodyFromClaims(claims, { traceId, delegation: { mode: 'service_identity', allowed: [] } });
  */
 export function envelopeBodyFromClaims(
   claims: AccessTokenClaims,
   context: { traceId: string; delegation: DelegationPolicy; actorType?: CallerKind },
 ): EnvelopeBody {
-  const raw = claims.claims;
-  const tenant = typeof raw.tenant === 'string' ? raw.tenant : typeof raw.tid === 'string' ? raw.tid : null;
-  // A token the broker exchanged names the agent innermost in `act` and the services in between.
-  const { agent, services } = delegationOf(claims);
-  const sessionId =
-    typeof raw.sid === 'string' && raw.sid !== ''
-      ? raw.sid
-      : (claims.tokenId ?? `${claims.clientId}:${claims.subject}:${claims.issuedAt ?? claims.expiresAt}`);
-  return {
-    actor: { type: context.actorType ?? defaultCallerKind(claims), sub: claims.subject, tenant },
-    agent: { type: 'ai_agent', id: agent, client_id: agent },
-    session: { id: sessionId, trace_id: context.traceId },
-    authorization: {
-      scopes: [...claims.scopes],
-      // A bearer token verified here. `high` is reserved for sender-constrained tokens (DPoP/mTLS),
-      // which the boundary refuses until it verifies their proof of possession.
-      confidence: 'medium',
-    },
-    delegation: { mode: context.delegation.mode, allowed: [...context.delegation.allowed], chain: services },
-  };
+  const identity = identityFromClaims(claims, context.actorType ? { actorType: context.actorType } : {});
+  return envelopeBodyFromIdentity(identity, context);
 }
 
 /** Any valid W3C trace-id: the real one is chosen per tool call and is always valid. */
 const PLACEHOLDER_TRACE_ID = '00000000000000000000000000000001';
 
 /**
- * Whether validated token claims can form an envelope under `delegation`: the envelope body they
- * derive to, checked with the envelope's own schema (its limits on identifiers, scope tokens and
- * chain depth), with placeholders for what is chosen at mint time. The boundary refuses a token that
- * fails here, rather than accept it and fail every tool call on it. Throws nothing.
+ * Whether an identity can form an envelope under `delegation`: the envelope body it derives to,
+ * checked with the envelope's own schema (its limits on identifiers, scope tokens and chain depth),
+ * with placeholders for what is chosen at mint time. The boundary refuses a token that fails here,
+ * rather than accept it and fail every tool call on it. Throws nothing.
  */
-export function claimsFormEnvelope(claims: AccessTokenClaims, delegation: DelegationPolicy): boolean {
-  let body: EnvelopeBody;
-  try {
-    body = envelopeBodyFromClaims(claims, { traceId: PLACEHOLDER_TRACE_ID, delegation });
-  } catch {
-    return false;
-  }
+export function identityFormsEnvelope(identity: Identity, delegation: DelegationPolicy): boolean {
   return EnvelopeSchema.safeParse({
     id: 'pending',
     issuer: 'pending',
     trust_domain: 'pending',
     issued_at: 0,
     expires_at: 1,
-    ...body,
+    ...envelopeBodyFromIdentity(identity, { traceId: PLACEHOLDER_TRACE_ID, delegation }),
   }).success;
 }
 

@@ -1,13 +1,13 @@
 import {
   type AuditOutcome,
-  auditEvent,
+  type AuditReason,
+  auditEventOf,
   continueTrace,
-  hopTraceFields,
   type TraceContinuation,
   traceIdFrom,
 } from '@baton/audit';
 import type { Envelope, MintedEnvelope } from '@baton/envelope';
-import { type CallerKind, challengeDescription, delegationOf } from '@baton/resource-server';
+import { type CallerKind, challengeDescription } from '@baton/resource-server';
 import type {
   AuthInfo,
   CallToolResult,
@@ -19,7 +19,7 @@ import { context as otelContext } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
-import { envelopeBodyFromClaims } from './identity-from-claims.ts';
+import { envelopeBodyFromIdentity } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
 import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
@@ -127,10 +127,10 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       }
       return toolError(text);
     };
-    if (!actorTypes.has(opened.callerKind)) {
+    if (!actorTypes.has(opened.identity.actor.type)) {
       return deny(
         'actor_type_not_allowed',
-        opened.callerKind === 'service'
+        opened.identity.actor.type === 'service'
           ? 'this tool acts for a person; a service token cannot call it'
           : 'this tool is for services only',
       );
@@ -157,7 +157,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     const invocation = { live: true };
     const context = toolContext(ctx, opened, minted, name, hop, invocation);
     let outcome: AuditOutcome = 'ok';
-    let reason: string | undefined;
+    let reason: AuditReason | undefined;
     try {
       // The tool span is active in the handler: its own spans and instrumented calls are children.
       const result = await otelContext.with(
@@ -259,11 +259,7 @@ function traceOf(opened: OpenedRequest, metaTraceparent: unknown): TraceContinua
 }
 
 function envelopeBody(opened: OpenedRequest, traceId: string) {
-  return envelopeBodyFromClaims(opened.claims, {
-    traceId,
-    delegation: opened.settings.delegation,
-    actorType: opened.callerKind,
-  });
+  return envelopeBodyFromIdentity(opened.identity, { traceId, delegation: opened.settings.delegation });
 }
 
 async function record(
@@ -271,26 +267,22 @@ async function record(
   tool: string,
   outcome: AuditOutcome,
   started: number,
-  reason: string | undefined,
+  reason: AuditReason | undefined,
   envelope: Envelope | undefined,
   hop: HopSpan,
 ): Promise<void> {
-  const { claims, settings } = opened;
-  const { agent, services } = delegationOf(claims);
-  const event = auditEvent({
+  const { identity, settings } = opened;
+  const event = auditEventOf(identity, {
     action: 'tool.invoke',
     component: settings.component,
-    ...hopTraceFields(hop),
-    initiator: { sub: claims.subject, tenant: envelope?.actor.tenant ?? tenantOf(claims.claims) },
-    agent: { id: agent, client_id: agent },
     target: { type: 'tool', name: tool },
-    delegation_mode: settings.delegation.mode,
-    scopes: claims.scopes,
+    // The mode this server's tools reach onwards in, as its envelopes say.
+    mode: settings.delegation.mode,
     outcome,
-    ...(reason ? { reason } : {}),
-    duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-    ...(envelope ? { envelope_id: envelope.id } : {}),
-    chain: [...services, agent],
+    reason,
+    started,
+    ...(envelope ? { envelopeId: envelope.id } : {}),
+    trace: hop,
   });
   try {
     await settings.audit.write(event);
@@ -302,14 +294,6 @@ async function record(
     );
     throw new Error('the audit record could not be written; the call is refused');
   }
-}
-
-function tenantOf(claims: Readonly<Record<string, unknown>>): string | null {
-  return typeof claims.tenant === 'string'
-    ? claims.tenant
-    : typeof claims.tid === 'string'
-      ? claims.tid
-      : null;
 }
 
 function toolContext(

@@ -1,4 +1,5 @@
 import type { AuditSink } from '@baton/audit';
+import type { Identity } from '@baton/core';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { AccessTokenClaims, CallerKind } from '@baton/resource-server';
 import type { AuthInfo } from '@modelcontextprotocol/server';
@@ -45,7 +46,8 @@ export interface OpenedRequest {
   subjectToken: string;
   /** The validated claims, deeply frozen. */
   claims: AccessTokenClaims;
-  callerKind: CallerKind;
+  /** The identity derived from them, once, at authentication (frozen). */
+  identity: Identity;
   /** The `traceparent` header as sent. */
   traceparent: string | undefined;
   /** Whether the caller may continue its own trace (see `BoundaryRequestContext.traceTrusted`). */

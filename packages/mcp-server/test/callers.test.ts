@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { delegationOf } from '@baton/core';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { type RefusalProbe, refusalProbe } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
@@ -135,5 +136,41 @@ describe('a deployment-specific caller rule', () => {
     );
     assert.equal(answer.status, 401);
     assert.equal(answer.reason, 'caller_not_a_person');
+  });
+});
+
+describe('a caller rule that reads the delegation chain', () => {
+  let stack: Stack;
+  let probe: RefusalProbe;
+  let asked = 0;
+  before(async () => {
+    stack = await startStack({
+      boundary: {
+        callerKind: (claims) => {
+          asked += 1;
+          // Throws on a malformed act: the boundary must have refused such a token already.
+          return delegationOf(claims).agent === claims.subject ? 'service' : 'user';
+        },
+      },
+    });
+    probe = await refusalProbe(stack);
+  });
+  after(() => stack.close());
+
+  it('refuses a malformed act as the token fault (401 claims_invalid) before the rule sees it', async () => {
+    const before = asked;
+    const answer = await probe.call(
+      `Bearer ${await probe.forge(probe.claims({ act: { sub: 'agent-under-test', act: 'not-an-actor' } }))}`,
+    );
+    assert.equal(answer.status, 401);
+    assert.equal(answer.reason, 'claims_invalid');
+    assert.equal(asked, before, 'the rule never saw the malformed chain');
+  });
+
+  it('asks the rule once per request: identity is derived once', async () => {
+    const before = asked;
+    const answer = await probe.call(`Bearer ${await probe.forge()}`);
+    assert.notEqual(answer.status, 401);
+    assert.equal(asked, before + 1);
   });
 });

@@ -1,4 +1,13 @@
-import { type AuditSink, auditEvent, continueTrace, type TraceLink, traceparent } from '@baton/audit';
+import {
+  type AuditMode,
+  type AuditReason,
+  type AuditSink,
+  auditEventOf,
+  continueTrace,
+  type TokenRequestReason,
+  type TraceLink,
+  traceparent,
+} from '@baton/audit';
 import { BearerError } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
@@ -46,7 +55,7 @@ export interface AuditedRequest {
   initiator: { sub: string; tenant: string | null };
   agent: string;
   audience: string | undefined;
-  mode: string;
+  mode: AuditMode;
   chain: readonly string[];
   requested: readonly string[] | undefined;
 }
@@ -86,14 +95,14 @@ export function auditedGrant<Progress>(
     const progress = grant.progress();
     const write = (
       outcome: 'ok' | 'denied' | 'error',
-      reason: string | undefined,
+      reason: AuditReason | undefined,
       scopes: readonly string[],
     ) => writeEvent(deps, grant.describe(progress, clientId), trace, started, outcome, reason, scopes);
     let issued: Issued;
     try {
       issued = await grant.issue(ctx, progress, trace);
     } catch (error) {
-      const reason =
+      const reason: AuditReason =
         error instanceof Refusal
           ? error.reason
           : error instanceof BearerError
@@ -138,28 +147,28 @@ async function writeEvent(
   trace: RequestTrace,
   started: number,
   outcome: 'ok' | 'denied' | 'error',
-  reason: string | undefined,
+  reason: AuditReason | undefined,
   granted: readonly string[],
 ): Promise<void> {
   await deps.audit.write(
-    auditEvent({
-      action: 'token.exchange',
-      component: deps.issuer,
-      trace_id: trace.traceId,
-      initiator: request.initiator,
-      agent: { id: request.agent, client_id: request.agent },
-      target: { type: 'audience', name: request.audience ?? '(none)' },
-      delegation_mode: request.mode,
-      scopes: granted,
-      outcome,
-      ...(reason ? { reason } : {}),
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      chain: request.chain,
-      ...(request.requested ? { scopes_requested: request.requested } : {}),
-      span_id: trace.spanId,
-      ...(trace.parentSpanId ? { parent_span_id: trace.parentSpanId } : {}),
-      ...(trace.link ? { linked_trace: trace.link } : {}),
-    }),
+    auditEventOf(
+      {
+        actor: request.initiator,
+        agent: request.agent,
+        scopes: granted,
+        delegation: { mode: request.mode, chain: request.chain },
+      },
+      {
+        action: 'token.exchange',
+        component: deps.issuer,
+        target: { type: 'audience', name: request.audience ?? '(none)' },
+        outcome,
+        reason,
+        started,
+        ...(request.requested ? { scopesRequested: request.requested } : {}),
+        trace,
+      },
+    ),
   );
 }
 
@@ -170,8 +179,8 @@ async function writeEvent(
 export async function auditGrantTypeRefusal(
   deps: AuditedGrantDependencies,
   ctx: KoaContextWithOIDC,
-  mode: string,
-  reason: string,
+  mode: AuditMode,
+  reason: TokenRequestReason,
 ): Promise<void> {
   const started = performance.now();
   const clientId = ctx.oidc.client!.clientId;

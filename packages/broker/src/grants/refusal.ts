@@ -1,3 +1,4 @@
+import type { TokenRequestReason } from '@baton/audit';
 import { ProtocolRefusal, type RefusalCode, refusalAnswer } from '@baton/core';
 import { errors } from 'oidc-provider';
 
@@ -6,14 +7,14 @@ import { errors } from 'oidc-provider';
  * public, a stable `reason` for the audit event, and a private `detail` (rule ids, client ids,
  * audiences, Cedar's words) for the broker's log only. The detail never reaches oidc-provider.
  */
-export class Refusal extends ProtocolRefusal<string> {
+export class Refusal extends ProtocolRefusal<TokenRequestReason> {
   override readonly name = 'Refusal';
   /** For `invalid_scope`: the scope the client asked for, which the answer names (as oidc-provider does). */
   readonly scope: string | undefined;
 
   constructor(
     code: RefusalCode,
-    reason: string,
+    reason: TokenRequestReason,
     description: string,
     options?: { detail?: string | undefined; status?: number; scope?: string },
   ) {
@@ -35,12 +36,12 @@ export class Refusal extends ProtocolRefusal<string> {
 
 /** One constructor per RFC 6749 §5.2 / RFC 8693 §2.2.2 / RFC 8707 error the grants answer with. */
 export const refuse = {
-  request: (reason: string, description: string, detail?: string) =>
+  request: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal('invalid_request', reason, description, { detail }),
-  target: (reason: string, description: string, detail?: string) =>
+  target: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal('invalid_target', reason, description, { detail }),
-  scope: (reason: string, description: string, scope: string, detail?: string) =>
+  scope: (reason: TokenRequestReason, description: string, scope: string, detail?: string) =>
     new Refusal('invalid_scope', reason, description, { detail, scope }),
-  unavailable: (reason: string, description: string, detail?: string) =>
+  unavailable: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal('invalid_request', reason, description, { detail, status: 503 }),
 };

@@ -1,4 +1,4 @@
-import type { ExchangeFacts, PolicyDecision, PolicyRefusal } from './facts.ts';
+import { type ExchangeFacts, type PolicyDecision, type PolicyRefusal, policyModeOf } from './facts.ts';
 import type { RuleInfo } from './policy-set.ts';
 
 /** Cedar's answer to one question: "may these facts have this one scope?". */
@@ -49,14 +49,16 @@ export function composeDecision(
         ...answer,
         allowed:
           answer.allowed &&
-          answer.determining.some((id) => rules.get(id)?.serviceSubjectModes.has(facts.mode) === true),
+          answer.determining.some(
+            (id) => rules.get(id)?.serviceSubjectModes.has(policyModeOf(facts)) === true,
+          ),
       }))
     : answers;
   const granted = scopes.filter((_, index) => counted[index]?.allowed === true);
   const allowed = scopes.length === 0 ? counted[0]?.allowed === true : granted.length > 0;
   if (!allowed) {
     return deny('person_less_subject', [
-      `the subject "${facts.subject.sub}" has no person behind it, and no permitting rule requires context.subject_type == "service" with context.mode pinned to ${facts.mode}`,
+      `the subject "${facts.subject.sub}" has no person behind it, and no permitting rule requires context.subject_type == "service" with context.mode pinned to ${policyModeOf(facts)}`,
     ]);
   }
 
@@ -106,14 +108,14 @@ function refusal(
         ? ''
         : ` with scope${unpermitted.length > 1 ? 's' : ''} ${unpermitted.map((scope) => `"${scope}"`).join(', ')}`;
     reasons.push(
-      `no rule permits client "${facts.client}" to exchange for audience "${facts.audience}" in mode ${facts.mode}${which}`,
+      `no rule permits client "${facts.client}" to exchange for audience "${facts.audience}" in mode ${policyModeOf(facts)}${which}`,
     );
   }
   return deny(kind, reasons);
 }
 
 function actsForPersonLessSubject(facts: ExchangeFacts): boolean {
-  return facts.subjectType === 'service' && facts.mode !== 'service_identity';
+  return facts.subjectType === 'service' && policyModeOf(facts) !== 'service_identity';
 }
 
 function deny(kind: PolicyRefusal, reasons: string[]): PolicyDecision {

@@ -1,8 +1,35 @@
+import type { DelegationMode } from '@baton/core';
+
 /**
- * How a token is issued: the three modes that act for the subject of a subject token, and
- * `service_identity`, where a client asks for a token as itself (`client_credentials`).
+ * The kind of token a request asks for: an access token (RFC 9068), or a Transaction Token carrying
+ * the Execution Identity Envelope (`requested_token_type=urn:ietf:params:oauth:token-type:txn_token`).
+ * A kind, not a delegation mode: a Txn-Token carries the mode of the calls it is for
+ * (`service_identity`: the service calls as itself and presents it beside its own token).
  */
-export type IssuanceMode = 'on_behalf_of' | 'restricted_user' | 'txn_token' | 'service_identity';
+export type IssuedTokenKind = 'access_token' | 'txn_token';
+
+/**
+ * What a declared policy reads as `context.mode`: the delegation mode, or `txn_token` for a
+ * Transaction Token request. Policies have always named Txn-Token requests so; the name is kept so
+ * every written policy means what it did (see {@link policyModeOf}).
+ */
+export type PolicyMode = DelegationMode | 'txn_token';
+
+/** @deprecated The policy's name for a request's mode: use {@link PolicyMode}, and `ExchangeFacts.tokenKind`. */
+export type IssuanceMode = PolicyMode;
+
+/**
+ * The mode a policy sees for these facts: `txn_token` for a Transaction Token request, otherwise the
+ * delegation mode.
+ *
+ * @example
+ * policyModeOf({ mode: 'service_identity', tokenKind: 'txn_token' }); // 'txn_token'
+ */
+export function policyModeOf(
+  facts: Pick<ExchangeFacts, 'mode'> & { tokenKind?: IssuedTokenKind },
+): PolicyMode {
+  return facts.tokenKind === 'txn_token' ? 'txn_token' : facts.mode;
+}
 
 /**
  * What the broker knows about one token request when it asks the policy. Everything here is already
@@ -31,10 +58,17 @@ export interface ExchangeFacts {
   /**
    * `on_behalf_of`: delegation, the new token names the actors in `act`;
    * `restricted_user`: impersonation-style, no `act` (the "restricted user token" mode);
-   * `txn_token`: an Execution Identity Envelope issued as a Transaction Token;
-   * `service_identity`: the client's own token (`client_credentials`), no subject token.
+   * `service_identity`: the client's own token (`client_credentials`), no subject token; or a
+   *   Transaction Token (`tokenKind`), which a service presents beside its own token.
+   * A policy reads it as `context.mode`, with `txn_token` for a Transaction Token ({@link policyModeOf}).
    */
-  mode: IssuanceMode;
+  mode: DelegationMode;
+  /**
+   * The kind of token asked for. A Transaction Token request is `tokenKind: 'txn_token'` with mode
+   * `service_identity`: an engine must decide on both, or it would take a Txn-Token acting for a
+   * person for a service's own token.
+   */
+  tokenKind: IssuedTokenKind;
   /** Number of actors in the resulting chain (agent excluded): 1 for the first hop, 0 for service identity. */
   depth: number;
   /** Actor client ids, current (outermost) first, agent excluded. */

@@ -1,8 +1,11 @@
 export { type CedarPolicyEngineOptions, createCedarPolicyEngine } from './cedar-engine.ts';
-export type {
-  ExchangeFacts,
-  IssuanceMode,
-  PolicyDecision,
-  PolicyEngine,
-  PolicyRefusal,
+export {
+  type ExchangeFacts,
+  type IssuanceMode,
+  type IssuedTokenKind,
+  type PolicyDecision,
+  type PolicyEngine,
+  type PolicyMode,
+  type PolicyRefusal,
+  policyModeOf,
 } from './facts.ts';

@@ -1,4 +1,4 @@
-import type { ExchangeFacts } from './facts.ts';
+import { type ExchangeFacts, policyModeOf } from './facts.ts';
 
 /**
  * How one token request (an exchange, or a service-identity request) is put to Cedar. The schema is the contract operators write policies
@@ -50,7 +50,7 @@ export type ContextValue = string | number | readonly string[];
 export function contextValue(facts: ExchangeFacts, scope: string, attribute: ContextAttribute): ContextValue {
   switch (attribute) {
     case 'mode':
-      return facts.mode;
+      return policyModeOf(facts);
     case 'subject_type':
       return facts.subjectType;
     case 'depth':

@@ -90,6 +90,7 @@ async function issueServiceIdentity(
     agent: client.clientId,
     audience: audience.resource,
     mode: 'service_identity',
+    tokenKind: 'access_token',
     depth: 0,
     chain: [],
     scopes: understood,

@@ -5,17 +5,18 @@ import {
   JWT_TOKEN_TYPE,
   TXN_TOKEN_TYPE,
 } from '@baton/broker-client';
-import { isBatonError } from '@baton/core';
-import type { EnvelopeIssuer } from '@baton/envelope';
 import {
-  type AccessTokenClaims,
   type ActClaim,
   actorsOf,
-  type CallerKindRule,
+  type DelegationMode,
+  isBatonError,
   parseAct,
-  sameResource,
+  sessionOf,
+  tenantOf,
   withActor,
-} from '@baton/resource-server';
+} from '@baton/core';
+import type { EnvelopeIssuer } from '@baton/envelope';
+import { type AccessTokenClaims, type CallerKindRule, sameResource } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AudienceConfig } from '../audience.ts';
 import {
@@ -29,7 +30,13 @@ import { brokerResourceServer } from '../grants/broker-token.ts';
 import { type Parameters, requestedAudience, scopesOf, single } from '../grants/parameters.ts';
 import { decideOrRefuse } from '../grants/policy-refusal.ts';
 import { refuse } from '../grants/refusal.ts';
-import type { ExchangeFacts, IssuanceMode, PolicyEngine } from '../policy/facts.ts';
+import {
+  type ExchangeFacts,
+  type IssuedTokenKind,
+  type PolicyEngine,
+  type PolicyMode,
+  policyModeOf,
+} from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { InputTokenError, type InputTokenVerifier } from './input-token.ts';
 
@@ -67,7 +74,8 @@ interface Progress {
   agent?: string;
   audience?: string;
   chain?: string[];
-  mode?: IssuanceMode;
+  /** As the policy and the audit name it (`txn_token` for a Transaction Token). */
+  mode?: PolicyMode;
   requested?: string[];
 }
 
@@ -130,15 +138,23 @@ async function exchange(
   }
   const audience = requestedAudience(params, deps.audiences);
   progress.audience = audience.resource;
-  const mode =
-    requestedType === TXN_TOKEN_TYPE ? 'txn_token' : (single(params.delegation_mode) ?? 'on_behalf_of');
-  if (mode !== 'on_behalf_of' && mode !== 'restricted_user' && mode !== 'txn_token') {
+  // A Transaction Token is a token kind: it is presented beside the service's own token
+  // (`service_identity`), and `delegation_mode` does not apply to it.
+  const tokenKind: IssuedTokenKind = requestedType === TXN_TOKEN_TYPE ? 'txn_token' : 'access_token';
+  const requestedMode =
+    tokenKind === 'txn_token' ? 'service_identity' : (single(params.delegation_mode) ?? 'on_behalf_of');
+  if (
+    tokenKind === 'access_token' &&
+    requestedMode !== 'on_behalf_of' &&
+    requestedMode !== 'restricted_user'
+  ) {
     throw refuse.request(
       'delegation_mode_unknown',
       'delegation_mode must be on_behalf_of or restricted_user',
     );
   }
-  progress.mode = mode;
+  const mode = requestedMode as DelegationMode;
+  progress.mode = policyModeOf({ mode, tokenKind });
 
   // 2. The subject token: validated as strictly as at the MCP boundary, and not revoked.
   const subject = await verifyInput(deps, subjectToken, 'subject');
@@ -252,6 +268,7 @@ async function exchange(
     agent,
     audience: audience.resource,
     mode,
+    tokenKind,
     depth: chain.length,
     chain,
     scopes: understood,
@@ -306,7 +323,7 @@ async function exchange(
       },
     };
   }
-  if (mode === 'txn_token') {
+  if (tokenKind === 'txn_token') {
     // The envelope lives no longer than the policy and the subject token allow (`lifetime`), and
     // carries the exchange's own trace id, so it and the audit record of this exchange correlate.
     const { envelope, token } = deps.envelopes!.mint(
@@ -373,13 +390,4 @@ async function verifyInput(deps: TokenExchangeDependencies, token: string, role:
     if (error instanceof InputTokenError) throw refuse.request(`${role}_${error.reason}`, error.message);
     throw error;
   }
-}
-
-function tenantOf(claims: AccessTokenClaims): string | null {
-  const raw = claims.claims;
-  return typeof raw.tenant === 'string' ? raw.tenant : typeof raw.tid === 'string' ? raw.tid : null;
-}
-
-function sessionOf(claims: AccessTokenClaims, root: string): string {
-  return typeof claims.claims.sid === 'string' ? claims.claims.sid : root;
 }

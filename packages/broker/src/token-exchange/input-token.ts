@@ -1,3 +1,4 @@
+import type { InputTokenReason } from '@baton/audit';
 import { BatonError } from '@baton/core';
 import {
   type AccessTokenClaims,
@@ -24,8 +25,8 @@ export interface VerifiedInputToken {
 /** Why an input (subject or actor) token was refused; the message is safe to return to the client. */
 export class InputTokenError extends BatonError<'ERR_BROKER_INPUT_TOKEN_INVALID'> {
   override readonly name = 'InputTokenError';
-  readonly reason: string;
-  constructor(reason: string, message: string) {
+  readonly reason: InputTokenReason;
+  constructor(reason: InputTokenReason, message: string) {
     super('ERR_BROKER_INPUT_TOKEN_INVALID', message);
     this.reason = reason;
   }

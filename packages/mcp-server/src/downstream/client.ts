@@ -1,4 +1,13 @@
-import { type AuditSink, auditEvent, hopTraceFields, traceparent } from '@baton/audit';
+import {
+  type AuditOutcome,
+  type AuditSink,
+  auditEventOf,
+  brokerRefusalReason,
+  type DownstreamCallReason,
+  type HttpStatusReason,
+  httpStatusReason,
+  traceparent,
+} from '@baton/audit';
 import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
@@ -129,8 +138,9 @@ export class DownstreamClient {
       : response.status === 401 || response.status === 403
         ? 'denied'
         : 'error';
-    await this.#record(target, started, call, outcome, response.ok ? undefined : `http_${response.status}`);
-    endHopSpan(call, outcome, response.ok ? undefined : `http_${response.status}`);
+    const reason = response.ok ? undefined : httpStatusReason(response.status);
+    await this.#record(target, started, call, outcome, reason);
+    endHopSpan(call, outcome, reason);
     return response;
   }
 
@@ -262,7 +272,7 @@ export class DownstreamClient {
     } catch (error) {
       const refused = error instanceof TokenRequestError;
       const outcome = refused ? 'denied' : 'error';
-      const reason = refused ? `broker_${error.error}` : 'broker_unreachable';
+      const reason = refused ? brokerRefusalReason(error.error) : 'broker_unreachable';
       try {
         await this.#record(target, started, call, outcome, reason);
       } finally {
@@ -302,29 +312,35 @@ export class DownstreamClient {
     target: Required<DownstreamService>,
     started: number,
     call: HopSpan,
-    outcome: 'ok' | 'denied' | 'error',
-    reason?: string,
+    outcome: AuditOutcome,
+    reason?: DownstreamCallReason | HttpStatusReason,
   ) {
+    // The identity the boundary derived, as the envelope carries it, one hop further: this server
+    // (by its client id at the broker) now stands outermost in the chain.
     const { envelope } = this.#identity;
-    await this.#settings.audit.write(
-      auditEvent({
-        action: 'api.call',
-        component: this.#settings.component,
-        ...hopTraceFields(call),
-        initiator: { sub: envelope.actor.sub, tenant: envelope.actor.tenant },
-        agent: { id: envelope.agent.id, client_id: envelope.agent.client_id },
-        target: { type: 'api', name: target.name },
-        delegation_mode: target.mode,
-        scopes: target.scopes,
-        outcome,
-        ...(reason ? { reason } : {}),
-        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-        envelope_id: envelope.id,
+    const identity = {
+      actor: envelope.actor,
+      agent: envelope.agent.id,
+      scopes: target.scopes,
+      delegation: {
+        mode: target.mode,
         chain: [
           this.#settings.options.broker.credentials.clientId,
           ...envelope.delegation.chain,
           envelope.agent.id,
         ],
+      },
+    };
+    await this.#settings.audit.write(
+      auditEventOf(identity, {
+        action: 'api.call',
+        component: this.#settings.component,
+        target: { type: 'api', name: target.name },
+        outcome,
+        reason,
+        started,
+        envelopeId: envelope.id,
+        trace: call,
       }),
     );
   }

@@ -1,4 +1,5 @@
 import type { ServiceCredentials } from '@baton/broker-client';
+import { type DelegationMode, isDelegationMode } from '@baton/core';
 import type { SharedTokenStore } from './token-cache.ts';
 
 /**
@@ -9,7 +10,7 @@ import type { SharedTokenStore } from './token-cache.ts';
  *   its scopes, naming the agent and every service in `act`;
  * - `restricted_user`: an impersonation-style token for that one service, only where policy allows.
  */
-export type DownstreamMode = 'service_identity' | 'on_behalf_of' | 'restricted_user';
+export type DownstreamMode = DelegationMode;
 
 export interface DownstreamService {
   /** The name tools use. */
@@ -47,7 +48,7 @@ export function indexServices(
     }
     if (!URL.canParse(service.url))
       throw new TypeError(`downstream service ${service.name}: url must be absolute`);
-    if (!['service_identity', 'on_behalf_of', 'restricted_user'].includes(service.mode)) {
+    if (!isDelegationMode(service.mode)) {
       throw new TypeError(`downstream service ${service.name}: unknown mode ${String(service.mode)}`);
     }
     byName.set(service.name, { ...service, audience: service.audience ?? service.url });
