@@ -169,7 +169,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       keys: signingKeys.map(({ d: _private, ...publicJwk }) => publicJwk as Record<string, unknown>),
     };
     const localKeys = createLocalJWKSet(publicJwks as never);
-    const pendingClaims = new WeakMap<object, Record<string, unknown>>();
     const logger = options.logger ?? SILENT_LOGGER;
     const provider = new Provider(
       issuer,
@@ -185,7 +184,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           ...(options.clientIdMetadataDocuments?.allowedHosts ?? []),
         ]),
         fetch: options.fetch,
-        pendingClaims,
         maxLifetimeSeconds,
         clientIdMetadataDocuments: options.clientIdMetadataDocuments,
       }),
@@ -255,7 +253,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         callerKind: options.callerKind ?? defaultCallerKind,
         ...(envelopes ? { envelopes } : {}),
         maxLifetimeSeconds,
-        pendingClaims,
       }) as never,
       TOKEN_EXCHANGE_PARAMETERS,
       TOKEN_EXCHANGE_DUPLICATES,
