@@ -1,4 +1,4 @@
-import { execFileSync, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,20 @@ const BILLING = 'http://127.0.0.1:4102/mcp';
 const POLICY = `@id("orders-to-billing")
 permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${BILLING}")
 when { context.mode == "on_behalf_of" && context.scope == "billing:read" };`;
+
+/** The child's own CPU time so far (user + system). */
+function cpuOf(child: ChildProcess): Promise<NodeJS.CpuUsage> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (message && typeof message === 'object' && 'cpu' in message) {
+        child.off('message', onMessage);
+        resolve((message as { cpu: NodeJS.CpuUsage }).cpu);
+      }
+    };
+    child.on('message', onMessage);
+    child.send('cpu');
+  });
+}
 
 /** Pins a child to core 0 when `taskset` is available, so "one core" means one core. */
 function pin(pid: number | undefined): string {
@@ -139,7 +153,11 @@ export async function benchBroker(calls = 6000, concurrency = 16): Promise<Array
         }),
       );
     await load(url, await makeBodies(1500), concurrency); // warm-up
-    const result = await load(url, await makeBodies(calls), concurrency);
+    const bodies = await makeBodies(calls);
+    const before = await cpuOf(child);
+    const result = await load(url, bodies, concurrency);
+    const after = await cpuOf(child);
+    const cpuMicros = (after.user + after.system - before.user - before.system) / calls;
     results[mode] = result;
     rows.push({
       server: mode === 'bare' ? 'bare node:http, 1 verify + 1 sign' : 'Baton broker, RFC 8693 exchange',
@@ -147,6 +165,7 @@ export async function benchBroker(calls = 6000, concurrency = 16): Promise<Array
       'per second': fmt(result.rate),
       'p50 ms': fmt(result.p50, 2),
       'p99 ms': fmt(result.p99, 2),
+      'server CPU µs/call': fmt(cpuMicros),
       failures: String(result.failures),
     });
     const exited = new Promise((resolve) => child.once('exit', resolve));

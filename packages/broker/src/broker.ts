@@ -164,7 +164,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       keys: signingKeys.map(({ d: _private, ...publicJwk }) => publicJwk as Record<string, unknown>),
     };
     const localKeys = createLocalJWKSet(publicJwks as never);
-    const pendingClaims = new WeakMap<object, Record<string, unknown>>();
     const logger = options.logger ?? SILENT_LOGGER;
     const provider = new Provider(
       issuer,
@@ -180,7 +179,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           ...(options.clientIdMetadataDocuments?.allowedHosts ?? []),
         ]),
         fetch: options.fetch,
-        pendingClaims,
         maxLifetimeSeconds,
         clientIdMetadataDocuments: options.clientIdMetadataDocuments,
       }),
@@ -253,7 +251,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         callerKind: options.callerKind ?? defaultCallerKind,
         ...(envelopes ? { envelopes } : {}),
         maxLifetimeSeconds,
-        pendingClaims,
       }) as never,
       TOKEN_EXCHANGE_PARAMETERS,
       TOKEN_EXCHANGE_DUPLICATES,

@@ -27,7 +27,6 @@ export interface BrokerConfigurationInput {
   fetchAllowList: FetchAllowList;
   /** Replaces the fetch the broker uses (after the allow-list check); tests on loopback pass one. */
   fetch: typeof fetch | undefined;
-  pendingClaims: WeakMap<object, Record<string, unknown>>;
   maxLifetimeSeconds: number;
   clientIdMetadataDocuments: ClientIdMetadataDocumentOptions | undefined;
 }
@@ -91,7 +90,9 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
         metadataDocuments: input.clientIdMetadataDocuments !== undefined,
       }) as never,
     },
-    extraTokenClaims: (_ctx, token) => input.pendingClaims.get(token),
+    // The exchange puts its claims (`act`, `tenant`, `sid`) on the token model's own `extra`;
+    // oidc-provider replaces `extra` with what this returns when it signs the token.
+    extraTokenClaims: (_ctx, token) => (token as { extra?: Record<string, unknown> }).extra,
     async findAccount(_ctx, sub) {
       // Subjects come from validated subject tokens; the broker has no user store of its own.
       return { accountId: sub, claims: () => ({ sub }) };

@@ -55,8 +55,19 @@ async function recordChain(registry: TokenRegistry): Promise<[IssuedToken, Issue
   return [first, child, grandchild];
 }
 
+/** Each token's activity; `findActive` must agree with `isActive` (the record, or nothing). */
 async function activity(registry: TokenRegistry, tokens: IssuedToken[], now = NOW): Promise<boolean[]> {
-  return Promise.all(tokens.map((issued) => registry.isActive(issued.jti, now)));
+  return Promise.all(
+    tokens.map(async (issued) => {
+      const active = await registry.isActive(issued.jti, now);
+      assert.deepEqual(
+        await registry.findActive(issued.jti, now),
+        active ? await registry.find(issued.jti) : undefined,
+        'findActive agrees with isActive',
+      );
+      return active;
+    }),
+  );
 }
 
 /** The behaviour every TokenRegistry must show, whatever it stores in. */
@@ -90,6 +101,14 @@ function registryConformance(name: string, makeRegistry: () => Promise<TokenRegi
       const issued = token();
       await registry.record(issued);
       assert.equal(await registry.isActive(issued.jti, NOW), true);
+    });
+
+    it('findActive returns the record of an active token, and nothing once its root is revoked', async () => {
+      const [, child] = await recordChain(registry);
+      assert.deepEqual(await registry.findActive(child.jti, NOW), child);
+      await registry.revoke({ root: child.root });
+      assert.equal(await registry.findActive(child.jti, NOW), undefined);
+      assert.equal(await registry.findActive(randomUUID(), NOW), undefined);
     });
 
     it('is inactive for an unknown token', async () => {

@@ -387,6 +387,38 @@ describe('token exchange refusals', () => {
     );
   });
 
+  it('audits a refusal with what the checks before the refusing one established, and nothing after', async () => {
+    const narrow = await stack.userToken('alice', 'orders:read');
+    const agent = decodeJwt(narrow).client_id;
+    let before = stack.audit.events.length;
+    await refused(
+      'orders',
+      { ...subjectOf(narrow), resource: BILLING_MCP, scope: 'billing:read' },
+      'invalid_scope',
+      'scope_wider_than_subject',
+    );
+    const late = stack.audit.events.slice(before).find((event) => event.outcome === 'denied');
+    assert.equal(late?.initiator.sub, 'user-alice', 'the subject was verified before the scope check');
+    assert.equal(late?.target.name, BILLING_MCP);
+    assert.equal(late?.delegation_mode, 'on_behalf_of');
+    assert.deepEqual(late?.chain, ['orders-mcp', agent]);
+    assert.deepEqual(late?.scopes_requested, ['billing:read'], 'the scopes asked, as asked');
+    assert.deepEqual(late?.scopes, [], 'nothing granted');
+
+    before = stack.audit.events.length;
+    await refused(
+      'orders',
+      { ...subjectOf(userToken), resource: 'http://127.0.0.1:9/unknown', scope: 'billing:read' },
+      'invalid_target',
+      'audience_unknown',
+    );
+    const early = stack.audit.events.slice(before).find((event) => event.outcome === 'denied');
+    assert.equal(early?.initiator.sub, '(unverified)', 'refused before the subject token was verified');
+    assert.equal(early?.target.name, '(none)', 'an audience the broker does not serve is not written as one');
+    assert.deepEqual(early?.chain, ['orders-mcp']);
+    assert.equal(early?.scopes_requested, undefined);
+  });
+
   it('refuses impersonation where policy does not explicitly allow it, naming the rule in the log only', async () => {
     const { detail } = await refused(
       'orders',

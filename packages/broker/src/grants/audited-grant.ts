@@ -12,6 +12,8 @@ import { BearerError } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { endpointTrace } from '../telemetry.ts';
+import type { GrantChecks, Known } from './checks.ts';
+import { batonMetadataOf, type GrantRequest, grantRequest } from './grant-request.ts';
 import { scopesOf } from './parameters.ts';
 import { Refusal } from './refusal.ts';
 
@@ -41,7 +43,7 @@ export interface RequestTrace {
  * is audited only when `clientAuthenticationErrors` has established the same.
  */
 export function traceOf(ctx: KoaContextWithOIDC): RequestTrace {
-  const trusted = ctx.oidc.client?.metadata().baton_trace_trusted === true;
+  const trusted = ctx.oidc.client ? batonMetadataOf(ctx.oidc.client).traceTrusted : false;
   return endpointTrace(ctx, continueTrace(ctx.get('traceparent'), trusted));
 }
 
@@ -73,34 +75,38 @@ export interface Issued {
 }
 
 /**
- * The frame every grant of the broker runs in: one audit event per request, allowed or refused, in
- * the same shape (`token.exchange`, with the mode, chain, audience, scopes asked and granted, a stable
- * reason); refusal detail goes to the log, the client gets the RFC error with a public description.
+ * The frame every grant of the broker runs in: its checks in order, then its issuer; one audit event
+ * per request, allowed or refused, in the same shape (`token.exchange`, with the mode, chain, audience,
+ * scopes asked and granted, a stable reason); refusal detail goes to the log, the client gets the RFC
+ * error with a public description.
  *
- * `issue` records what it has verified in `progress` as it goes, so a refusal is audited with
- * everything known at that point; `describe` turns that into the event.
+ * A refusal is audited with everything the checks before it established: `describe` turns that into
+ * the event.
  */
-export function auditedGrant<Progress>(
+export function auditedGrant<State extends GrantRequest>(
   deps: AuditedGrantDependencies,
   grant: {
-    progress(): Progress;
-    issue(ctx: KoaContextWithOIDC, progress: Progress, trace: RequestTrace): Promise<Issued>;
-    describe(progress: Progress, clientId: string): AuditedRequest;
+    checks: GrantChecks<GrantRequest, State>;
+    issue(state: NoInfer<State>): Promise<Issued>;
+    describe(known: Known<GrantRequest, NoInfer<State>>): AuditedRequest;
   },
 ) {
   return async function handle(ctx: KoaContextWithOIDC): Promise<void> {
     const started = performance.now();
-    const clientId = ctx.oidc.client!.clientId;
-    const trace = traceOf(ctx);
-    const progress = grant.progress();
+    const request = grantRequest(ctx, traceOf(ctx));
+    const { clientId, trace } = request;
+    let known = request as Known<GrantRequest, State>;
     const write = (
       outcome: 'ok' | 'denied' | 'error',
       reason: AuditReason | undefined,
       scopes: readonly string[],
-    ) => writeEvent(deps, grant.describe(progress, clientId), trace, started, outcome, reason, scopes);
+    ) => writeEvent(deps, grant.describe(known), trace, started, outcome, reason, scopes);
     let issued: Issued;
     try {
-      issued = await grant.issue(ctx, progress, trace);
+      const state = await grant.checks.run(request, (reached) => {
+        known = reached;
+      });
+      issued = await grant.issue(state);
     } catch (error) {
       const reason: AuditReason =
         error instanceof Refusal

@@ -1,4 +1,5 @@
 import {
+  activeRecord,
   chainIsActive,
   type IssuedToken,
   type RevocationTarget,
@@ -25,6 +26,10 @@ export class MemoryTokenRegistry implements TokenRegistry {
 
   async isActive(jti: string, now: number): Promise<boolean> {
     return chainIsActive(this, (target) => this.#revoked.has(keyOf(target)), jti, now);
+  }
+
+  async findActive(jti: string, now: number): Promise<IssuedToken | undefined> {
+    return activeRecord(this, (target) => this.#revoked.has(keyOf(target)), jti, now);
   }
 
   async close(): Promise<void> {}

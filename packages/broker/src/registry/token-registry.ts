@@ -32,6 +32,11 @@ export interface TokenRegistry {
    * `now` in Unix seconds.
    */
   isActive(jti: string, now: number): Promise<boolean>;
+  /**
+   * The record of `jti` when it is active (as `isActive` decides), in the same lookup; `undefined`
+   * otherwise. The exchange reads a broker-issued subject token's root grant this way.
+   */
+  findActive(jti: string, now: number): Promise<IssuedToken | undefined>;
   close(): Promise<void>;
 }
 
@@ -43,15 +48,26 @@ export async function chainIsActive(
   now: number,
   maxHops = 32,
 ): Promise<boolean> {
+  return (await activeRecord(registry, revoked, jti, now, maxHops)) !== undefined;
+}
+
+/** The record of `jti` when the ancestor walk finds it active, else `undefined`. */
+export async function activeRecord(
+  registry: Pick<TokenRegistry, 'find'>,
+  revoked: (target: RevocationTarget) => Promise<boolean> | boolean,
+  jti: string,
+  now: number,
+  maxHops = 32,
+): Promise<IssuedToken | undefined> {
   const first = await registry.find(jti);
-  if (!first || first.exp <= now) return false;
-  if ((await revoked({ root: first.root })) || (await revoked({ subject: first.subject }))) return false;
+  if (!first || first.exp <= now) return undefined;
+  if ((await revoked({ root: first.root })) || (await revoked({ subject: first.subject }))) return undefined;
   let current: IssuedToken | undefined = first;
   for (let hop = 0; current && hop < maxHops; hop++) {
-    if (await revoked({ jti: current.jti })) return false;
-    if (current.parent === null) return true;
+    if (await revoked({ jti: current.jti })) return undefined;
+    if (current.parent === null) return first;
     current = await registry.find(current.parent);
   }
   // A missing ancestor (expired and forgotten) cannot vouch for its descendants.
-  return false;
+  return undefined;
 }

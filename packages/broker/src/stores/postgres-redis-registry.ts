@@ -2,7 +2,7 @@ import { migrationLedger, runMigrations } from '@baton/core/stores';
 import type { Pool } from 'pg';
 import { keyOf } from '../registry/memory-registry.ts';
 import {
-  chainIsActive,
+  activeRecord,
   type IssuedToken,
   type RevocationTarget,
   type TokenRegistry,
@@ -130,7 +130,14 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
   }
 
   isActive(jti: string, now: number): Promise<boolean> {
-    return this.#deadline(this.#isActive(jti, now), 'checking a token');
+    return this.#deadline(
+      this.#findActive(jti, now).then((found) => found !== undefined),
+      'checking a token',
+    );
+  }
+
+  findActive(jti: string, now: number): Promise<IssuedToken | undefined> {
+    return this.#deadline(this.#findActive(jti, now), 'checking a token');
   }
 
   /**
@@ -202,10 +209,10 @@ SELECT jti, parent, root, subject, client_id, audience, exp FROM chain`,
     return new Map(rows.map((row) => [row.jti, tokenOf(row)]));
   }
 
-  async #isActive(jti: string, now: number): Promise<boolean> {
+  async #findActive(jti: string, now: number): Promise<IssuedToken | undefined> {
     const chain = await this.#chain(jti);
     const first = chain.get(jti);
-    if (!first || first.exp <= now) return false;
+    if (!first || first.exp <= now) return undefined;
     const members = [
       keyOf({ root: first.root }),
       keyOf({ subject: first.subject }),
@@ -213,7 +220,7 @@ SELECT jti, parent, root, subject, client_id, audience, exp FROM chain`,
     ];
     const revoked = (await this.revocations.revokedAmong(members)) ?? (await this.#recover(members));
     // The same walk as every registry, over the rows already fetched.
-    return chainIsActive(
+    return activeRecord(
       { find: async (id) => chain.get(id) },
       (target) => revoked.has(keyOf(target)),
       jti,

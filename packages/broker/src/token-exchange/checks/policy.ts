@@ -1,0 +1,41 @@
+import type { Check } from '../../grants/checks.ts';
+import type { GrantRequest } from '../../grants/grant-request.ts';
+import { decideOrRefuse } from '../../grants/policy-refusal.ts';
+import type { Target } from '../../grants/target.ts';
+import type { PolicyDecision, PolicyEngine } from '../../policy/facts.ts';
+import type { DelegationChain } from './chain.ts';
+import type { ExchangeMode } from './mode.ts';
+import type { Principal } from './principal.ts';
+import type { UnderstoodScopes } from './scope.ts';
+
+/** What the policy check adds. */
+export interface Decided {
+  readonly decision: PolicyDecision;
+  /** The scopes the issued token carries. */
+  readonly granted: readonly string[];
+}
+
+/** Check: the declared policy, asked with every verified fact of the exchange. */
+export function exchangePolicy(
+  policy: PolicyEngine,
+): Check<GrantRequest & Target & ExchangeMode & DelegationChain & Principal & UnderstoodScopes, Decided> {
+  return ({ clientId, sub, tenant, subjectType, agent, audience, mode, tokenKind, chain, understood }) => {
+    const decision = decideOrRefuse(
+      policy,
+      {
+        client: clientId,
+        subject: { sub, tenant },
+        subjectType,
+        agent,
+        audience: audience.resource,
+        mode,
+        tokenKind,
+        depth: chain.length,
+        chain,
+        scopes: understood,
+      },
+      audience,
+    );
+    return { decision, granted: decision.grantedScopes };
+  };
+}

@@ -1,0 +1,51 @@
+import { ACCESS_TOKEN_TYPE } from '@baton/broker-client';
+import type { Issued } from '../../grants/audited-grant.ts';
+import { brokerResourceServer } from '../../grants/broker-token.ts';
+import type { TokenRegistry } from '../../registry/token-registry.ts';
+import type { Exchanged } from '../exchanged.ts';
+
+/**
+ * Issues the broker's own RFC 9068 access token (`on_behalf_of` with the chain in `act`, or
+ * `restricted_user` without), and records it in the registry so it can be introspected and revoked.
+ * Its claims beyond oidc-provider's own ride on the token model's `extra`, which the configuration's
+ * `extraTokenClaims` hands back when the token is signed.
+ */
+export function accessTokenIssuer(registry: TokenRegistry) {
+  return async function issueAccessToken(state: Exchanged): Promise<Issued> {
+    const { provider, client, audience, mode, act, tenant, subject, sub, granted, lifetime, now } = state;
+    const sid = subject.claims.claims.sid;
+    const token = new provider.AccessToken({
+      accountId: sub,
+      client,
+      scope: granted.join(' ') || undefined,
+      gty: 'token_exchange',
+      expiresIn: lifetime,
+      resourceServer: brokerResourceServer(provider, audience, lifetime),
+      extra: {
+        ...(mode === 'on_behalf_of' ? { act } : {}),
+        ...(tenant ? { tenant } : {}),
+        ...(typeof sid === 'string' ? { sid } : {}),
+      },
+    } as never) as unknown as { save(): Promise<string>; jti: string };
+    const value = await token.save();
+    await registry.record({
+      jti: token.jti,
+      parent: state.parent,
+      root: state.root,
+      subject: sub,
+      clientId: client.clientId,
+      audience: audience.resource,
+      exp: now + lifetime,
+    });
+    return {
+      scopes: granted,
+      body: {
+        access_token: value,
+        issued_token_type: ACCESS_TOKEN_TYPE,
+        token_type: 'Bearer',
+        expires_in: lifetime,
+        ...(granted.length ? { scope: granted.join(' ') } : {}),
+      },
+    };
+  };
+}

@@ -1,0 +1,36 @@
+import { TXN_TOKEN_TYPE } from '@baton/broker-client';
+import { sessionOf } from '@baton/core';
+import type { EnvelopeIssuer } from '@baton/envelope';
+import type { Issued } from '../../grants/audited-grant.ts';
+import type { Exchanged } from '../exchanged.ts';
+
+/**
+ * Issues an Execution Identity Envelope as a Transaction Token. It lives no longer than the policy and
+ * the subject token allow (`lifetime`), and carries the exchange's own trace id, so it and the audit
+ * record of this exchange correlate.
+ */
+export function txnTokenIssuer(envelopes: EnvelopeIssuer) {
+  return async function issueTxnToken(state: Exchanged): Promise<Issued> {
+    const { subjectType, sub, tenant, agent, subject, root, trace, granted, audience, lifetime } = state;
+    const { envelope, token } = envelopes.mint(
+      {
+        actor: { type: subjectType, sub, tenant },
+        agent: { type: 'ai_agent', id: agent, client_id: agent },
+        session: { id: sessionOf(subject.claims, root), trace_id: trace.traceId },
+        authorization: { scopes: [...granted], confidence: 'medium' },
+        delegation: { mode: 'service_identity', allowed: [audience.resource] },
+      },
+      { ttlSeconds: lifetime },
+    );
+    return {
+      scopes: granted,
+      body: {
+        access_token: token,
+        issued_token_type: TXN_TOKEN_TYPE,
+        token_type: 'N_A',
+        expires_in: envelope.expires_at - envelope.issued_at,
+        ...(granted.length ? { scope: granted.join(' ') } : {}),
+      },
+    };
+  };
+}
