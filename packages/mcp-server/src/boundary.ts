@@ -1,11 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
-import type { EnvelopeIssuer } from '@baton/envelope';
+import { type EnvelopeIssuer, type ValidatedEnvelopeBody, validateEnvelopeBody } from '@baton/envelope';
 import {
+  type AccessTokenClaims,
   type AccessTokenVerifier,
   BearerError,
   bearerErrorResponse,
+  type CallerKind,
   type CallerKindRule,
   challengeDescription,
   defaultCallerKind,
@@ -34,9 +36,9 @@ import { type DownstreamOptions, indexServices } from './downstream/services.ts'
 import { TokenCache } from './downstream/token-cache.ts';
 import { frozenClaims } from './frozen-claims.ts';
 import {
-  claimsFormEnvelope,
   type DelegationPolicy,
   delegationPolicyFormsEnvelope,
+  envelopeBodyFromClaims,
 } from './identity-from-claims.ts';
 import {
   type IdentityToolConfig,
@@ -200,6 +202,11 @@ export class IdentityBoundary {
   readonly #inFlight = new AsyncLocalStorage<InFlightRequest>();
   /** Handed to the wrappers this boundary registers, and to nothing else (see `BoundaryAccess`). */
   readonly #access: BoundaryAccess;
+  /**
+   * What this boundary derived from each accepted claims object, so that a token seen again (a
+   * caching verifier returns the same frozen claims) is derived and validated once, not per request.
+   */
+  readonly #accepted = new WeakMap<AccessTokenClaims, AcceptedClaims>();
 
   constructor(options: IdentityBoundaryOptions) {
     if (!options?.resource) throw new TypeError('IdentityBoundary: resource is required');
@@ -332,8 +339,36 @@ export class IdentityBoundary {
   /** Validates the request's bearer token. Returns the sealed request context, or throws `BearerError`. */
   async #authenticate(request: Request): Promise<BoundaryRequestContext> {
     const token = extractBearerToken(request.headers.get('authorization'));
+    const verified = await this.#verifier.verify(token);
+    const { claims, callerKind, delegation, envelopeBody } =
+      this.#accepted.get(verified) ?? this.#accept(verified);
+    const traceparent = request.headers.get('traceparent') ?? undefined;
+    // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
+    const traceTrusted = delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
+    const context = new BoundaryRequestContext({
+      claims,
+      callerKind,
+      traceparent: traceparent ?? null,
+      traceTrusted,
+    });
+    this.#sealed.set(context, {
+      subjectToken: token,
+      claims,
+      callerKind,
+      traceparent,
+      traceTrusted,
+      envelopeBody,
+    });
+    return context;
+  }
+
+  /**
+   * The checks on validated claims that depend on nothing but the claims and this boundary's settings,
+   * with what they derive; remembered per claims object. Throws `BearerError`.
+   */
+  #accept(verified: AccessTokenClaims): AcceptedClaims {
     // Frozen all the way down: the context that carries these claims is readable by any SDK code.
-    const claims = frozenClaims(await this.#verifier.verify(token));
+    const claims = frozenClaims(verified);
     let delegation: ReturnType<typeof delegationOf>;
     try {
       delegation = delegationOf(claims);
@@ -355,7 +390,17 @@ export class IdentityBoundary {
         'this resource acts for people: a token with no person behind it is not accepted',
       );
     }
-    if (!claimsFormEnvelope(claims, this.#settings.delegation)) {
+    let envelopeBody: ValidatedEnvelopeBody;
+    try {
+      // Validated here, once per token: each tool call mints it under its own trace id unchecked.
+      envelopeBody = validateEnvelopeBody(
+        envelopeBodyFromClaims(claims, {
+          traceId: PLACEHOLDER_TRACE_ID,
+          delegation: this.#settings.delegation,
+          actorType: callerKind,
+        }),
+      );
+    } catch {
       // Scopes outside the RFC 6749 scope-token syntax, oversized identifiers, too many scopes: the
       // envelope could never be minted, so every tool call would fail. Refuse the token instead.
       throw invalidToken(
@@ -363,17 +408,9 @@ export class IdentityBoundary {
         'the access token claims cannot form an execution identity envelope',
       );
     }
-    const traceparent = request.headers.get('traceparent') ?? undefined;
-    // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
-    const traceTrusted = delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
-    const context = new BoundaryRequestContext({
-      claims,
-      callerKind,
-      traceparent: traceparent ?? null,
-      traceTrusted,
-    });
-    this.#sealed.set(context, { subjectToken: token, claims, callerKind, traceparent, traceTrusted });
-    return context;
+    const accepted = { claims, callerKind, delegation, envelopeBody };
+    this.#accepted.set(verified, accepted);
+    return accepted;
   }
 
   /**
@@ -557,6 +594,17 @@ function withoutAuthorization(request: Request): Request {
 
 function stripTrailingSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** Any valid W3C trace-id: the real one is chosen per tool call (`MintOptions.traceId`). */
+const PLACEHOLDER_TRACE_ID = '00000000000000000000000000000001';
+
+/** What the boundary derives from an accepted token's claims (see `#accept`). */
+interface AcceptedClaims {
+  readonly claims: AccessTokenClaims;
+  readonly callerKind: CallerKind;
+  readonly delegation: ReturnType<typeof delegationOf>;
+  readonly envelopeBody: ValidatedEnvelopeBody;
 }
 
 /** The request a tool wrapper may open: its context, while it is being served. */
