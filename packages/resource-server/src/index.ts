@@ -19,7 +19,6 @@ export {
   DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
   VerifiedTokenCache,
   type VerifiedTokenCacheOptions,
-  type VerifiedTokenEntry,
   type VerifiedTokenEviction,
 } from './access-token/verified-token-cache.ts';
 export {
