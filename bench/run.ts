@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
- * it measures on this machine and prints.
+ * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
+ * (names: envelope, tool-calls, broker, downstream, vault, audit-stores).
  */
 
 import { benchAuditStores } from '../packages/audit-store/bench.ts';
@@ -10,22 +11,48 @@ import { benchDownstream } from './downstream.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchToolCalls } from './tool-call.ts';
 
+const sections: Array<[name: string, title: string, run: () => Promise<unknown>]> = [
+  [
+    'envelope',
+    'Execution Identity Envelope: mint + verify vs raw node:crypto sign + verify (sequential, one core)',
+    benchEnvelope,
+  ],
+  [
+    'tool-calls',
+    'Tool calls over keep-alive HTTP (JSON-RPC tools/call), 8 concurrent connections, medians of 15 rotating rounds',
+    benchToolCalls,
+  ],
+  [
+    'broker',
+    'Token broker: RFC 8693 exchanges (private_key_jwt client, IdP subject token) on one core vs the bare bound',
+    benchBroker,
+  ],
+  [
+    'downstream',
+    'Downstream calls: each delegation mode, warm caches, tool call to verified API answer, vs a plain call',
+    benchDownstream,
+  ],
+  ['vault', 'Token vault: envelope encryption put/get rates', benchVault],
+  [
+    'audit-stores',
+    'Audit stores: durable, hash-chained writes (8 concurrent writers) vs a no-op sink',
+    benchAuditStores,
+  ],
+];
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !sections.some(([known]) => known === name));
+if (unknown.length > 0) {
+  process.stderr.write(
+    `unknown bench section ${unknown.join(', ')}; known: ${sections.map(([n]) => n).join(', ')}\n`,
+  );
+  process.exit(2);
+}
 const out = (line = '') => process.stdout.write(`${line}\n`);
 out(`Baton benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
-out();
-out('Execution Identity Envelope: mint + verify vs raw node:crypto sign + verify (sequential, one core)');
-console.table(await benchEnvelope());
-out(
-  'Tool calls over keep-alive HTTP (JSON-RPC tools/call), 8 concurrent connections, median of 15 alternating rounds',
-);
-console.table(await benchToolCalls());
-out(
-  'Token broker: RFC 8693 exchanges (private_key_jwt client, IdP subject token) on one core vs the bare bound',
-);
-console.table(await benchBroker());
-out('Downstream calls: each delegation mode, warm caches, tool call to verified API answer, vs a plain call');
-console.table(await benchDownstream());
-out('Token vault: envelope encryption put/get rates');
-console.table(await benchVault());
-out('Audit stores: durable, hash-chained writes (8 concurrent writers) vs a no-op sink');
-console.table(await benchAuditStores());
+for (const [name, title, run] of sections) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  out();
+  out(title);
+  console.table(await run());
+}

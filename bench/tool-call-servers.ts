@@ -24,11 +24,13 @@ async function listen(): Promise<{ server: ReturnType<typeof createServer>; url:
 
 const baton = await listen();
 const baseline = await listen();
+const cachedBaseline = await listen();
 const scopes = ['orders:read'];
 const idp = await startDemoIdp({
   resources: [
     { resource: baton.url, scopes },
     { resource: baseline.url, scopes },
+    { resource: cachedBaseline.url, scopes },
   ],
 });
 
@@ -57,48 +59,59 @@ const batonMcp = createMcpHandler(() => {
 // Baton's Node adapter (its Host, method and Authorization checks) is part of what Baton costs.
 serveNodeRequests(baton.server, boundary.protect(batonMcp));
 
-// Baseline: the SDK's own bearer gate with a jose-backed verifier (what one writes without Baton),
-// and a tool that reads the user from authInfo.
-const baselineVerifier = jwtAccessTokenVerifier({ issuer: idp.issuer, audience: baseline.url });
-const gate = requireBearerAuth({
-  verifier: {
-    async verifyAccessToken(token) {
-      const claims = await baselineVerifier.verify(token);
-      return {
-        token,
-        clientId: claims.clientId,
-        scopes: [...claims.scopes],
-        expiresAt: claims.expiresAt,
-        resource: new URL(baseline.url),
-        extra: { sub: claims.subject },
-      };
+// Baseline: the SDK's own bearer gate with a jose-backed verifier (what one writes without Baton:
+// every token verified in full, no verified-token cache), and a tool that reads the user from authInfo.
+// The same again with Baton's verified-token cache: what is left of Baton's cost once both skip the
+// signature check on a token seen before.
+function serveSdkBaseline(server: ReturnType<typeof createServer>, url: string, cache: boolean): void {
+  const verifier = jwtAccessTokenVerifier({
+    issuer: idp.issuer,
+    audience: url,
+    ...(cache ? {} : { cache: false as const }),
+  });
+  const gate = requireBearerAuth({
+    verifier: {
+      async verifyAccessToken(token) {
+        const claims = await verifier.verify(token);
+        return {
+          token,
+          clientId: claims.clientId,
+          scopes: [...claims.scopes],
+          expiresAt: claims.expiresAt,
+          resource: new URL(url),
+          extra: { sub: claims.subject },
+        };
+      },
     },
-  },
-  requiredScopes: scopes,
-  expectedResource: new URL(baseline.url),
-});
-const baselineMcp = createMcpHandler(() => {
-  const server = new McpServer({ name: 'orders', version: '1' });
-  server.registerTool('list_orders', {}, async (ctx) => ({
-    content: [{ type: 'text', text: JSON.stringify(ORDERS[String(ctx.http?.authInfo?.extra?.sub)] ?? []) }],
-  }));
-  return server;
-});
-baseline.server.on(
-  'request',
-  toNodeHandler({
-    async fetch(request: Request) {
-      const auth = await gate(request);
-      if (auth instanceof Response) return auth;
-      return baselineMcp.fetch(request, { authInfo: auth });
-    },
-  }),
-);
+    requiredScopes: scopes,
+    expectedResource: new URL(url),
+  });
+  const mcp = createMcpHandler(() => {
+    const mcpServer = new McpServer({ name: 'orders', version: '1' });
+    mcpServer.registerTool('list_orders', {}, async (ctx) => ({
+      content: [{ type: 'text', text: JSON.stringify(ORDERS[String(ctx.http?.authInfo?.extra?.sub)] ?? []) }],
+    }));
+    return mcpServer;
+  });
+  server.on(
+    'request',
+    toNodeHandler({
+      async fetch(request: Request) {
+        const auth = await gate(request);
+        if (auth instanceof Response) return auth;
+        return mcp.fetch(request, { authInfo: auth });
+      },
+    }),
+  );
+}
+serveSdkBaseline(baseline.server, baseline.url, false);
+serveSdkBaseline(cachedBaseline.server, cachedBaseline.url, true);
 
-const tokens: Record<string, string[]> = { baton: [], baseline: [] };
+const tokens: Record<string, string[]> = { baton: [], baseline: [], cachedBaseline: [] };
 for (const [name, url] of [
   ['baton', baton.url],
   ['baseline', baseline.url],
+  ['cachedBaseline', cachedBaseline.url],
 ] as const) {
   for (const user of [DEMO_USERS.alice, DEMO_USERS.bob]) {
     const response = await obtainUserAccessToken(idp, {
@@ -111,7 +124,7 @@ for (const [name, url] of [
   }
 }
 // Tokens travel over the IPC channel only, never to a log or stdout.
-process.send?.({ baton: baton.url, baseline: baseline.url, tokens });
+process.send?.({ baton: baton.url, baseline: baseline.url, cachedBaseline: cachedBaseline.url, tokens });
 // The parent reads this process's CPU time around each load run: server CPU per call is the steadier
 // measure of what the boundary costs, since on two cores the load generator can be the bottleneck.
 process.on('message', (message) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { auditEvent, continueTrace } from '../src/index.ts';
+import { auditEvent, continueTrace, newSpanId } from '../src/index.ts';
 
 const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CALLER_SPAN = 'b7ad6b7169203331';
@@ -52,5 +52,18 @@ describe('continueTrace: who may choose the trace an event is filed under', () =
     const linked = auditEvent({ ...base, trace_id: untrusted.traceId, linked_trace: untrusted.link });
     assert.deepEqual(linked.linked_trace, { trace_id: CALLER_TRACE, span_id: CALLER_SPAN });
     assert.equal('linked_trace' in auditEvent({ ...base, trace_id: CALLER_TRACE }), false);
+  });
+});
+
+describe('newSpanId', () => {
+  it('gives valid, distinct span ids across many refills of its random pool (never reuses bytes)', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const id = newSpanId();
+      assert.match(id, /^[0-9a-f]{16}$/);
+      assert.notEqual(id, '0000000000000000');
+      ids.add(id);
+    }
+    assert.equal(ids.size, 5000);
   });
 });

@@ -16,6 +16,8 @@ export {
   type EnvelopeIssuerOptions,
   type MintedEnvelope,
   type MintOptions,
+  type ValidatedEnvelopeBody,
+  validateEnvelopeBody,
 } from './issuer.ts';
 export {
   EnvelopeKeyRing,

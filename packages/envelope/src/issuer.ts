@@ -24,6 +24,56 @@ export interface EnvelopeIssuerOptions {
 export interface MintOptions {
   /** This envelope's lifetime in seconds: a positive integer, capped at the issuer's `ttlSeconds`. */
   ttlSeconds?: number;
+  /**
+   * The trace this envelope belongs to (a W3C trace-id), in place of the body's `session.trace_id`:
+   * how one validated body (see `validateEnvelopeBody`) is minted into each call's own trace.
+   */
+  traceId?: string;
+}
+
+declare const validatedBody: unique symbol;
+
+/**
+ * An envelope body that passed the envelope schema, deeply frozen. `mint` takes it without checking it
+ * again: build one per verified identity (e.g. per access token), not per call. Its `session.trace_id`
+ * is only what it was validated with: `mint` requires `options.traceId` for it.
+ */
+export type ValidatedEnvelopeBody = Readonly<EnvelopeBody> & { readonly [validatedBody]: true };
+
+/** The bodies `validateEnvelopeBody` returned: only these skip the schema check in `mint`. */
+const validatedBodies = new WeakSet<object>();
+
+/** W3C Trace Context trace-id: 32 lowercase hex digits, not all zero (the schema's own rule). */
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const ZERO_TRACE_ID = '0'.repeat(32);
+
+/**
+ * Validates an envelope body once, for many envelopes: `mint` takes the result without running the
+ * schema again, each envelope with its own trace id (`MintOptions.traceId`). The body is what Baton
+ * derived from verified claims; check it where it is derived (the boundary does so when it accepts a
+ * token) so that minting on the hot path validates nothing it already validated. Throws
+ * `ERR_ENVELOPE_CLAIMS_INVALID` as `mint` would.
+ *
+ * @example
+ * const body = validateEnvelopeBody(envelopeBodyFrom(claims));      // once per token
+ * const { envelope } = issuer.mint(body, { traceId: span.traceId }); // per call, no schema check
+ */
+export function validateEnvelopeBody(body: EnvelopeBody): ValidatedEnvelopeBody {
+  if (validatedBodies.has(body)) return body as ValidatedEnvelopeBody;
+  const validated = deepFreeze(parseBody(body)) as ValidatedEnvelopeBody;
+  validatedBodies.add(validated);
+  return validated;
+}
+
+function parseBody(body: EnvelopeBody) {
+  const parsed = EnvelopeBodySchema.safeParse(body);
+  if (!parsed.success) {
+    throw new EnvelopeError(
+      'ERR_ENVELOPE_CLAIMS_INVALID',
+      `envelope body is invalid: ${summarize(parsed.error)}`,
+    );
+  }
+  return parsed.data;
 }
 
 export interface MintedEnvelope {
@@ -84,31 +134,54 @@ export class EnvelopeIssuer {
 
   /**
    * Validates `body`, freezes it into an envelope and signs it. Throws `ERR_ENVELOPE_CLAIMS_INVALID`.
+   * A body from `validateEnvelopeBody` was validated there and is not checked again.
    * `options.ttlSeconds` shortens this one envelope's lifetime (e.g. to what a policy or the token it
-   * derives from allows); it never lengthens it beyond the issuer's `ttlSeconds`.
+   * derives from allows); it never lengthens it beyond the issuer's `ttlSeconds`. `options.traceId`
+   * files it under that trace.
    */
-  mint(body: EnvelopeBody, options: MintOptions = {}): MintedEnvelope {
+  mint(body: EnvelopeBody | ValidatedEnvelopeBody, options: MintOptions = {}): MintedEnvelope {
     const ttl = options?.ttlSeconds;
     if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) {
       throw new TypeError('EnvelopeIssuer.mint: ttlSeconds must be a positive integer');
     }
     const ttlSeconds = ttl === undefined ? this.ttlSeconds : Math.min(ttl, this.ttlSeconds);
-    const parsed = EnvelopeBodySchema.safeParse(body);
-    if (!parsed.success) {
+    const traceId = options?.traceId;
+    if (
+      traceId !== undefined &&
+      (typeof traceId !== 'string' || !TRACE_ID.test(traceId) || traceId === ZERO_TRACE_ID)
+    ) {
       throw new EnvelopeError(
         'ERR_ENVELOPE_CLAIMS_INVALID',
-        `envelope body is invalid: ${summarize(parsed.error)}`,
+        'envelope body is invalid: session.trace_id: not a W3C trace-id',
       );
     }
+    const validated = validatedBodies.has(body);
+    if (validated && traceId === undefined) {
+      // A body validated once serves many calls: each must name its own trace, never inherit one.
+      throw new TypeError('EnvelopeIssuer.mint: a validated body is minted with options.traceId');
+    }
+    const data = validated
+      ? body
+      : parseBody(
+          traceId === undefined ? body : { ...body, session: { ...body.session, trace_id: traceId } },
+        );
     const issuedAt = this.#now();
+    // Spelled out: a validated body's sections are frozen already and shared, never copied.
     const envelope = deepFreeze({
       id: randomUUID(),
       issuer: this.issuer,
       trust_domain: this.trustDomain,
       issued_at: issuedAt,
       expires_at: issuedAt + ttlSeconds,
-      ...parsed.data,
-    });
+      actor: data.actor,
+      agent: data.agent,
+      session:
+        traceId === undefined || data.session.trace_id === traceId
+          ? data.session
+          : { id: data.session.id, trace_id: traceId },
+      authorization: data.authorization,
+      delegation: data.delegation,
+    }) as Envelope;
     // Signed on first use: most tool calls never send their envelope across a process boundary, and a
     // signature is the most expensive step of minting. The key is chosen now, so a rotation between
     // mint and first use cannot change which key signs.

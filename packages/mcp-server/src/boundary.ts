@@ -2,8 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
 import { type Identity, identityFromClaims } from '@baton/core';
-import type { EnvelopeIssuer } from '@baton/envelope';
+import { type EnvelopeIssuer, type ValidatedEnvelopeBody, validateEnvelopeBody } from '@baton/envelope';
 import {
+  type AccessTokenClaims,
   type AccessTokenVerifier,
   BearerError,
   bearerErrorResponse,
@@ -35,7 +36,7 @@ import { frozenClaims } from './frozen-claims.ts';
 import {
   type DelegationPolicy,
   delegationPolicyFormsEnvelope,
-  identityFormsEnvelope,
+  envelopeBodyFromIdentity,
 } from './identity-from-claims.ts';
 import {
   type IdentityToolConfig,
@@ -201,6 +202,11 @@ export class IdentityBoundary {
   readonly #inFlight = new AsyncLocalStorage<InFlightRequest>();
   /** Handed to the wrappers this boundary registers, and to nothing else (see `BoundaryAccess`). */
   readonly #access: BoundaryAccess;
+  /**
+   * What this boundary derived from each accepted claims object, so that a token seen again (a
+   * caching verifier returns the same frozen claims) is derived and validated once, not per request.
+   */
+  readonly #accepted = new WeakMap<AccessTokenClaims, AcceptedClaims>();
 
   constructor(options: IdentityBoundaryOptions) {
     if (!options?.resource) throw new TypeError('IdentityBoundary: resource is required');
@@ -333,14 +339,42 @@ export class IdentityBoundary {
   /** Validates the request's bearer token. Returns the sealed request context, or throws `BearerError`. */
   async #authenticate(request: Request): Promise<BoundaryRequestContext> {
     const token = extractBearerToken(request.headers.get('authorization'));
+    const verified = await this.#verifier.verify(token);
+    const { claims, identity, envelopeBody } = this.#accepted.get(verified) ?? this.#accept(verified);
+    const traceparent = request.headers.get('traceparent') ?? undefined;
+    // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
+    const traceTrusted =
+      identity.delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
+    const context = new BoundaryRequestContext({
+      claims,
+      callerKind: identity.actor.type,
+      traceparent: traceparent ?? null,
+      traceTrusted,
+    });
+    this.#sealed.set(context, {
+      subjectToken: token,
+      claims,
+      identity,
+      traceparent,
+      traceTrusted,
+      envelopeBody,
+    });
+    return context;
+  }
+
+  /**
+   * The checks on validated claims that depend on nothing but the claims and this boundary's settings,
+   * with what they derive; remembered per claims object. Throws `BearerError`.
+   */
+  #accept(verified: AccessTokenClaims): AcceptedClaims {
     // Frozen all the way down: the context that carries these claims is readable by any SDK code.
-    const claims = frozenClaims(await this.#verifier.verify(token));
+    const claims = frozenClaims(verified);
     if (claims.claims.cnf !== undefined) {
       // A sender-constrained token used without its proof would be accepted as a bearer token:
       // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).
       throw invalidToken('claims_invalid', 'sender-constrained tokens are not accepted by this resource yet');
     }
-    // The one identity derivation for this request: the envelope, the audit and the tool context
+    // The one identity derivation for this token (remembered per verified claims object): the envelope, the audit and the tool context
     // all read this result, never the claims again. A deployment's rule (`callerKind`) is asked once
     // the `act` chain has parsed; what it throws, or a wrong answer, is its own failure, not the token's.
     const rule = this.#callerKind;
@@ -373,7 +407,16 @@ export class IdentityBoundary {
         'this resource acts for people: a token with no person behind it is not accepted',
       );
     }
-    if (!identityFormsEnvelope(identity, this.#settings.delegation)) {
+    let envelopeBody: ValidatedEnvelopeBody;
+    try {
+      // Validated here, once per token: each tool call mints it under its own trace id unchecked.
+      envelopeBody = validateEnvelopeBody(
+        envelopeBodyFromIdentity(identity, {
+          traceId: PLACEHOLDER_TRACE_ID,
+          delegation: this.#settings.delegation,
+        }),
+      );
+    } catch {
       // Scopes outside the RFC 6749 scope-token syntax, oversized identifiers, too many scopes: the
       // envelope could never be minted, so every tool call would fail. Refuse the token instead.
       throw invalidToken(
@@ -381,18 +424,9 @@ export class IdentityBoundary {
         'the access token claims cannot form an execution identity envelope',
       );
     }
-    const traceparent = request.headers.get('traceparent') ?? undefined;
-    // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
-    const traceTrusted =
-      identity.delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
-    const context = new BoundaryRequestContext({
-      claims,
-      callerKind,
-      traceparent: traceparent ?? null,
-      traceTrusted,
-    });
-    this.#sealed.set(context, { subjectToken: token, claims, identity, traceparent, traceTrusted });
-    return context;
+    const accepted = { claims, identity, envelopeBody };
+    this.#accepted.set(verified, accepted);
+    return accepted;
   }
 
   /**
@@ -582,6 +616,17 @@ function withoutAuthorization(request: Request): Request {
 
 function stripTrailingSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** Any valid W3C trace-id: the real one is chosen per tool call (`MintOptions.traceId`). */
+const PLACEHOLDER_TRACE_ID = '00000000000000000000000000000001';
+
+/** What the boundary derives from an accepted token's claims (see `#accept`). */
+interface AcceptedClaims {
+  readonly claims: AccessTokenClaims;
+  /** The one identity derivation, done once per verified token. */
+  readonly identity: Identity;
+  readonly envelopeBody: ValidatedEnvelopeBody;
 }
 
 /** The request a tool wrapper may open: its context, while it is being served. */

@@ -50,26 +50,6 @@ export function envelopeBodyFromClaims(
   return envelopeBodyFromIdentity(identity, context);
 }
 
-/** Any valid W3C trace-id: the real one is chosen per tool call and is always valid. */
-const PLACEHOLDER_TRACE_ID = '00000000000000000000000000000001';
-
-/**
- * Whether an identity can form an envelope under `delegation`: the envelope body it derives to,
- * checked with the envelope's own schema (its limits on identifiers, scope tokens and chain depth),
- * with placeholders for what is chosen at mint time. The boundary refuses a token that fails here,
- * rather than accept it and fail every tool call on it. Throws nothing.
- */
-export function identityFormsEnvelope(identity: Identity, delegation: DelegationPolicy): boolean {
-  return EnvelopeSchema.safeParse({
-    id: 'pending',
-    issuer: 'pending',
-    trust_domain: 'pending',
-    issued_at: 0,
-    expires_at: 1,
-    ...envelopeBodyFromIdentity(identity, { traceId: PLACEHOLDER_TRACE_ID, delegation }),
-  }).success;
-}
-
 /**
  * Whether a delegation policy can appear in an envelope (known mode; unique, bounded service
  * identifiers), checked with the envelope's own schema. A policy that cannot would make every token

@@ -19,7 +19,6 @@ import { context as otelContext } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
-import { envelopeBodyFromIdentity } from './identity-from-claims.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
 import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
@@ -142,7 +141,8 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     }
     let minted: MintedEnvelope;
     try {
-      minted = opened.settings.envelopes.mint(envelopeBody(opened, hop.traceId));
+      // Derived and validated when the boundary accepted the token; minted here under this call's trace.
+      minted = opened.settings.envelopes.mint(opened.envelopeBody, { traceId: hop.traceId });
     } catch (error) {
       // The boundary refuses claims that cannot form an envelope; this is the backstop, so that a
       // failed mint is still audited and its span still ends.
@@ -256,10 +256,6 @@ function startToolSpan(opened: OpenedRequest, tool: string, metaTraceparent: unk
 function traceOf(opened: OpenedRequest, metaTraceparent: unknown): TraceContinuation {
   const incoming = traceIdFrom(metaTraceparent) ? metaTraceparent : opened.traceparent;
   return continueTrace(incoming, opened.traceTrusted);
-}
-
-function envelopeBody(opened: OpenedRequest, traceId: string) {
-  return envelopeBodyFromIdentity(opened.identity, { traceId, delegation: opened.settings.delegation });
 }
 
 async function record(

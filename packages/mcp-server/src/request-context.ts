@@ -1,6 +1,6 @@
 import type { AuditSink } from '@baton/audit';
 import type { Identity } from '@baton/core';
-import type { EnvelopeIssuer } from '@baton/envelope';
+import type { EnvelopeIssuer, ValidatedEnvelopeBody } from '@baton/envelope';
 import type { AccessTokenClaims, CallerKind } from '@baton/resource-server';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
@@ -52,6 +52,8 @@ export interface OpenedRequest {
   traceparent: string | undefined;
   /** Whether the caller may continue its own trace (see `BoundaryRequestContext.traceTrusted`). */
   traceTrusted: boolean;
+  /** The envelope body derived from `claims` and validated when the token was accepted. */
+  envelopeBody: ValidatedEnvelopeBody;
 }
 
 /**
