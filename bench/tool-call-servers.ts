@@ -57,9 +57,9 @@ const batonMcp = createMcpHandler(() => {
 // Baton's Node adapter (its Host, method and Authorization checks) is part of what Baton costs.
 serveNodeRequests(baton.server, boundary.protect(batonMcp));
 
-// Baseline: the SDK's own bearer gate with a jose-backed verifier (what one writes without Baton),
-// and a tool that reads the user from authInfo.
-const baselineVerifier = jwtAccessTokenVerifier({ issuer: idp.issuer, audience: baseline.url });
+// Baseline: the SDK's own bearer gate with a jose-backed verifier (what one writes without Baton:
+// every token verified in full, no verified-token cache), and a tool that reads the user from authInfo.
+const baselineVerifier = jwtAccessTokenVerifier({ issuer: idp.issuer, audience: baseline.url, cache: false });
 const gate = requireBearerAuth({
   verifier: {
     async verifyAccessToken(token) {

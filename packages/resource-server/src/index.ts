@@ -12,9 +12,17 @@ export { type IntrospectionVerifierOptions, introspectionVerifier } from './acce
 export {
   AUDIENCE_CHECKED_BY_CALLER,
   DEFAULT_ACCESS_TOKEN_ALGORITHMS,
+  type JwtAccessTokenVerifier,
   type JwtAccessTokenVerifierOptions,
   jwtAccessTokenVerifier,
 } from './access-token/jwt.ts';
+export {
+  DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
+  VerifiedTokenCache,
+  type VerifiedTokenCacheOptions,
+  type VerifiedTokenEntry,
+  type VerifiedTokenEviction,
+} from './access-token/verified-token-cache.ts';
 export {
   type AuthorizationServerMetadata,
   discoverAuthorizationServer,

@@ -9,6 +9,12 @@ import {
   parseScope,
   sameResource,
 } from './claims.ts';
+import {
+  bindVerifiedTokenCache,
+  VerifiedTokenCache,
+  type VerifiedTokenStore,
+  verifiedTokenKey,
+} from './verified-token-cache.ts';
 
 /**
  * Pass as `audience` when the caller checks the audience itself against something only it knows,
@@ -37,18 +43,33 @@ export interface JwtAccessTokenVerifierOptions {
   /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds. Default 30. */
   clockToleranceSeconds?: number;
   fetch?: typeof fetch;
+  /**
+   * Verified tokens kept until their `exp`, keyed by the token's SHA-256, so a token seen again skips
+   * the signature check (every hit still checks `exp`/`nbf` and that the issuer still publishes the
+   * signing key). Default: a `VerifiedTokenCache` of 10,000 entries for this verifier, readable as
+   * `verifier.cache` to evict on revocation; pass one to size it, `false` to verify every token in full.
+   */
+  cache?: VerifiedTokenCache | false;
+}
+
+/** A JWT access-token verifier, with the cache of tokens it verified (`undefined` when disabled). */
+export interface JwtAccessTokenVerifier extends AccessTokenVerifier {
+  /** Evict from here when a token, a person or everything is revoked: `verifier.cache?.evict({ subject })`. */
+  readonly cache: VerifiedTokenCache | undefined;
 }
 
 /**
  * Validates RFC 9068 JWT access tokens: `typ` `at+jwt`, signature by a key the issuer publishes
  * (fetched through its metadata, cached, refreshed on an unknown `kid`), exact `iss`, `aud` naming this
- * resource, `exp`/`nbf` with small skew, and the claims a resource needs (`sub`, `client_id`).
+ * resource, `exp`/`nbf` with small skew, and the claims a resource needs (`sub`, `client_id`). The
+ * claims it returns are deeply frozen. A token verified once is remembered until its `exp` (see
+ * `VerifiedTokenCache`): a repeat use costs a hash and a key lookup instead of a signature check.
  *
  * @example
  * const verifier = jwtAccessTokenVerifier({ issuer: 'https://idp.example', audience: 'https://orders.example/mcp' });
  * const claims = await verifier.verify(token); // throws BearerError
  */
-export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): AccessTokenVerifier {
+export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): JwtAccessTokenVerifier {
   if (typeof options?.issuer !== 'string' || options.issuer === '') {
     throw new TypeError('jwtAccessTokenVerifier: issuer is required');
   }
@@ -74,34 +95,95 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
     return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
   });
 
-  return {
-    async verify(token) {
+  if (
+    options.cache !== undefined &&
+    options.cache !== false &&
+    !(options.cache instanceof VerifiedTokenCache)
+  ) {
+    throw new TypeError('jwtAccessTokenVerifier: cache must be a VerifiedTokenCache or false');
+  }
+  const cache = options.cache === false ? undefined : (options.cache ?? new VerifiedTokenCache());
+  const store = cache ? bindVerifiedTokenCache(cache) : undefined;
+
+  /** The full check: signature, header, claims. Throws `BearerError`. */
+  const verifyInFull = async (token: string) => {
+    const getKey = await resolveKeys();
+    let verified: Awaited<ReturnType<typeof jwtVerify>>;
+    try {
+      verified = await jwtVerify(token, getKey, {
+        issuer,
+        algorithms,
+        typ: 'at+jwt',
+        clockTolerance,
+        requiredClaims: ['exp', 'sub', 'client_id'],
+      });
+    } catch (error) {
+      throw mapJoseError(error);
+    }
+    const { payload, protectedHeader, key } = verified;
+    const audiences = audienceList(payload.aud);
+    if (
+      audience !== AUDIENCE_CHECKED_BY_CALLER &&
+      !audiences.some((value) => sameResource(value, audience))
+    ) {
+      throw invalidToken('audience_invalid', 'the access token was not issued for this resource');
+    }
+    if (typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') {
+      throw invalidToken('claims_invalid', 'the access token lacks sub or client_id');
+    }
+    return {
+      claims: deepFrozen(toClaims(payload as Record<string, unknown>, issuer, audiences)),
+      header: {
+        alg: protectedHeader.alg as string,
+        ...(typeof protectedHeader.kid === 'string' ? { kid: protectedHeader.kid } : {}),
+      },
+      key,
+      notBefore: typeof payload.nbf === 'number' ? payload.nbf : undefined,
+    };
+  };
+
+  /**
+   * A cached verification, if it still holds: unexpired and valid by `nbf` (jose's rules, with the same
+   * tolerance), and signed by a key the key set still yields for its header, as the same key object. The
+   * key set answers as it would for a full check: a stale remote set reloads, a withdrawn key is gone.
+   */
+  const fromCache = async (store: VerifiedTokenStore, key: string) => {
+    const now = Math.floor(Date.now() / 1000);
+    const entry = store.get(key, now, clockTolerance);
+    if (entry === undefined) return undefined;
+    if (entry.notBefore !== undefined && entry.notBefore > now + clockTolerance) return undefined;
+    try {
       const getKey = await resolveKeys();
-      let payload: Record<string, unknown>;
-      try {
-        ({ payload } = await jwtVerify(token, getKey, {
-          issuer,
-          algorithms,
-          typ: 'at+jwt',
-          clockTolerance,
-          requiredClaims: ['exp', 'sub', 'client_id'],
-        }));
-      } catch (error) {
-        throw mapJoseError(error);
-      }
-      const audiences = audienceList(payload.aud);
-      if (
-        audience !== AUDIENCE_CHECKED_BY_CALLER &&
-        !audiences.some((value) => sameResource(value, audience))
-      ) {
-        throw invalidToken('audience_invalid', 'the access token was not issued for this resource');
-      }
-      if (typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') {
-        throw invalidToken('claims_invalid', 'the access token lacks sub or client_id');
-      }
-      return toClaims(payload, issuer, audiences);
+      if ((await getKey(entry.header, undefined as never)) === entry.key) return entry.claims;
+    } catch {
+      // No such key any more, or the key set is unreachable: the full check decides and says why.
+    }
+    store.delete(key);
+    return undefined;
+  };
+
+  const verifier: JwtAccessTokenVerifier = {
+    cache,
+    async verify(token) {
+      if (store === undefined) return (await verifyInFull(token)).claims;
+      const key = verifiedTokenKey(token);
+      const hit = await fromCache(store, key);
+      if (hit !== undefined) return hit;
+      const entry = await verifyInFull(token);
+      store.set(key, entry);
+      return entry.claims;
     },
   };
+  return Object.freeze(verifier);
+}
+
+/** Freezes claims all the way down: a cache hands the same object to every request. */
+function deepFrozen<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFrozen(child);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function toClaims(payload: Record<string, unknown>, issuer: string, audience: string[]): AccessTokenClaims {
