@@ -24,9 +24,20 @@ export function parentSpanIdFrom(traceparent: unknown): string | undefined {
   return (traceparent as string).trim().split('-')[2];
 }
 
-/** A fresh 8-byte span id. */
+/** Span ids drawn from the CSPRNG 512 at a time: one `randomBytes` call per id cost more than the rest of the span. */
+const SPAN_ID_POOL_BYTES = 8 * 512;
+let spanIdPool = Buffer.alloc(0);
+let spanIdOffset = 0;
+
+/** A fresh 8-byte span id (from a pre-filled pool of random bytes, each byte handed out once, like `randomUUID`'s). */
 export function newSpanId(): string {
-  return randomBytes(8).toString('hex');
+  if (spanIdOffset === spanIdPool.length) {
+    spanIdPool = randomBytes(SPAN_ID_POOL_BYTES);
+    spanIdOffset = 0;
+  }
+  const id = spanIdPool.toString('hex', spanIdOffset, spanIdOffset + 8);
+  spanIdOffset += 8;
+  return id;
 }
 
 /** A `traceparent` header value for a call made from span `spanId` of trace `traceId` (sampled). */
