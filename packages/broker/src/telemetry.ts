@@ -11,6 +11,7 @@ import {
   type TraceLink,
 } from '@baton/audit';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { batonMetadataOf } from './grants/grant-request.ts';
 
 /** OpenTelemetry's instrumentation scope for the broker's spans. */
 const TRACER = '@baton/broker';
@@ -139,10 +140,17 @@ function endRequestSpan(ctx: KoaContextWithOIDC, request: RequestSpan, failed: b
   if (request.hop === undefined && (route === undefined || !TRACED_ROUTES.has(route))) return;
   const status = failed ? 500 : ctx.status;
   // No grant decided the trace (a refused client, introspection, revocation): joined only for a
-  // client the operator marked trusted that the endpoint served.
-  const trusted = status < 400 && ctx.oidc?.client?.metadata().baton_trace_trusted === true;
+  // client the operator marked trusted that the endpoint served. Read from the client's own property,
+  // not `metadata()`, which rebuilds the whole snake_case object.
   const hop =
-    request.hop ?? request.start(continueTrace(ctx.get('traceparent'), trusted), ctx.get('traceparent'));
+    request.hop ??
+    request.start(
+      continueTrace(
+        ctx.get('traceparent'),
+        status < 400 && ctx.oidc?.client !== undefined && batonMetadataOf(ctx.oidc.client).traceTrusted,
+      ),
+      ctx.get('traceparent'),
+    );
   request.inFlight.delete(hop.spanId);
   if (hop.span.isRecording()) {
     hop.span.updateName(`${ctx.method} ${ctx.path}`);
