@@ -15,6 +15,12 @@ export interface SharedTokenStore {
 }
 
 /**
+ * How a lookup was answered: from this instance (`hit`), by joining a request already in flight
+ * (`joined`), from the shared store (`shared_hit`), or by obtaining a token (`miss`).
+ */
+export type TokenCacheLookup = 'hit' | 'joined' | 'shared_hit' | 'miss';
+
+/**
  * Reuses downstream tokens until shortly before they expire, one in-flight request per key
  * (concurrent calls for the same key wait for the same answer). Keys are built by the caller from
  * the validated identity, so one person's token is never served to another.
@@ -24,20 +30,38 @@ export class TokenCache {
   readonly #inFlight = new Map<string, Promise<CachedToken>>();
   readonly #skewSeconds: number;
   readonly #store: SharedTokenStore | undefined;
+  readonly #onLookup: ((result: TokenCacheLookup) => void) | undefined;
 
-  constructor(options: { refreshSkewSeconds?: number; store?: SharedTokenStore } = {}) {
+  constructor(
+    options: {
+      refreshSkewSeconds?: number;
+      store?: SharedTokenStore;
+      /** Told how each lookup was answered (metrics); never the key or the token. */
+      onLookup?: (result: TokenCacheLookup) => void;
+    } = {},
+  ) {
     this.#skewSeconds = options.refreshSkewSeconds ?? 30;
     this.#store = options.store;
+    this.#onLookup = options.onLookup;
   }
 
   async get(key: string, obtain: () => Promise<CachedToken>): Promise<CachedToken> {
     const now = Math.floor(Date.now() / 1000);
     const cached = this.#entries.get(key);
-    if (cached && cached.expiresAt - this.#skewSeconds > now) return cached;
+    if (cached && cached.expiresAt - this.#skewSeconds > now) {
+      this.#onLookup?.('hit');
+      return cached;
+    }
     const pending = this.#inFlight.get(key);
-    if (pending) return pending;
+    if (pending) {
+      this.#onLookup?.('joined');
+      return pending;
+    }
     const request = this.#shared(key, now)
-      .then((shared) => shared ?? obtain().then((token) => this.#share(key, token, now)))
+      .then((shared) => {
+        this.#onLookup?.(shared ? 'shared_hit' : 'miss');
+        return shared ?? obtain().then((token) => this.#share(key, token, now));
+      })
       .then((token) => {
         this.#entries.set(key, token);
         if (this.#entries.size % 1024 === 0) this.#sweep(now);

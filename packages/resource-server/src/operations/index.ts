@@ -2,6 +2,7 @@
  * Operating a Baton component: `/healthz`, `/readyz` and Prometheus `/metrics` (one registry per
  * component instance), and graceful shutdown for the bins.
  */
+export { AUDIT_OUTBOX_SERIES, type AuditOutboxSource, auditOutboxMetrics } from './audit-outbox.ts';
 export {
   answerOperations,
   type OperationsAnswer,
