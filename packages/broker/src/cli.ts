@@ -78,13 +78,14 @@ try {
         'broker error',
       ),
   });
-  logger.info({ issuer: broker.issuer, url: broker.url.origin, store: config.store.kind }, 'broker ready');
+  // Before 'broker ready': a process manager may signal as soon as it reads that line.
   // SIGTERM/SIGINT: stop accepting, let requests in flight finish, then flush the audit log and close the stores.
   onShutdownSignal(logger, [
     { name: 'http', run: () => broker.close() },
     { name: 'audit', run: () => new Promise<void>((done) => logger.flush(() => done())) },
     { name: 'stores', run: () => stores.close() },
   ]);
+  logger.info({ issuer: broker.issuer, url: broker.url.origin, store: config.store.kind }, 'broker ready');
 } catch (error) {
   logger.error({ err_message: (error as Error).message }, 'broker failed to start');
   process.exit(1);

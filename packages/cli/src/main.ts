@@ -54,12 +54,12 @@ if (command === 'console') {
     reader,
     ...(pool ? { readiness: [{ name: 'postgres', check: () => pool.query('SELECT 1') }] } : {}),
   });
-  process.stdout.write(`audit console ${served.url}\n`);
   // SIGTERM/SIGINT: stop accepting, let page loads in flight finish, then close the store's pool.
   onShutdownSignal(createLogger({ name: 'baton-console', destination: process.stderr as never }), [
     { name: 'http', run: () => served.close() },
     { name: 'stores', run: () => pool?.end() },
   ]);
+  process.stdout.write(`audit console ${served.url}\n`);
   await new Promise(() => {});
 }
 

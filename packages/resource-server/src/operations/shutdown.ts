@@ -53,7 +53,8 @@ export interface ShutdownStep {
 /**
  * On the first SIGTERM or SIGINT, runs `steps` in order, logging each, then exits: 0 when every step
  * succeeded, 1 otherwise. A second signal exits at once (1). Returns a function that removes the
- * listeners (and runs nothing).
+ * listeners (and runs nothing). Call it before announcing readiness (the "ready" log line): a
+ * process manager may signal as soon as it has read that line.
  *
  * @example
  * onShutdownSignal(logger, [
