@@ -11,7 +11,7 @@ export function consoleLogDestination(prefix: string, write: (line: string) => v
       for (const raw of String(chunk).split('\n')) {
         if (raw.trim() === '') continue;
         const line = JSON.parse(raw) as Record<string, unknown>;
-        const fields = ['status', 'error', 'reason']
+        const fields = ['status', 'error', 'reason', 'step', 'signal']
           .filter((key) => line[key] !== undefined)
           .map((key) => `${key}=${String(line[key])}`)
           .join(' ');

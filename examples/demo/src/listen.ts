@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { drainServer } from '@baton/resource-server/operations';
 import { bracketed } from './config.ts';
 
 /**
@@ -29,7 +30,7 @@ export async function freePort(host: string): Promise<number> {
   return port;
 }
 
+/** Stops accepting and lets requests in flight finish (an MCP stream left open is cut after 5 s). */
 export async function closeServer(http: Server): Promise<void> {
-  http.closeAllConnections();
-  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await drainServer(http, { deadlineMs: 5000 });
 }

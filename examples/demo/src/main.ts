@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { createLogger, fanOut, MemoryAuditSink } from '@baton/audit';
 import { FileAuditStore } from '@baton/audit-store';
 import { DEMO_AUDITOR, DEMO_USERS } from '@baton/demo-idp';
+import { onShutdownSignal } from '@baton/resource-server/operations';
 import { runAgent } from './agent.ts';
 import { prepareAuditConsole } from './audit-console.ts';
 import { serviceTokenLifetime } from './broker.ts';
@@ -103,15 +104,17 @@ if (config.once) {
   await demo.close();
   await store.close();
 } else {
+  // SIGTERM/SIGINT: each server stops accepting and finishes its requests in flight, then the audit
+  // store writes its final checkpoint and releases its lock; each step is logged.
+  onShutdownSignal(
+    createLogger({ name: 'shutdown', destination: consoleLogDestination('  [shutdown]', out) }),
+    [
+      { name: 'audit console', run: () => auditConsole.close() },
+      { name: 'services', run: () => demo.close() },
+      { name: 'audit', run: () => store.close() },
+    ],
+  );
   out();
   out(`Ready. Point any MCP client at ${demo.urls.ordersMcp} and sign in as alice or bob. Ctrl-C to stop.`);
   out(`Read the audit trail at ${auditConsole.url}, signed in as ${auditor}.`);
-  const stop = async () => {
-    await auditConsole.close();
-    await demo.close();
-    await store.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }

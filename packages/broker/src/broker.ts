@@ -5,6 +5,7 @@ import type { AuditSink } from '@baton/audit';
 import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { type CallerKindRule, defaultCallerKind } from '@baton/resource-server';
+import { drainServer, type Registry } from '@baton/resource-server/operations';
 import { createLocalJWKSet } from 'jose';
 import type { AdapterFactory, ClientMetadata, JWK, KoaContextWithOIDC } from 'oidc-provider';
 import Provider from 'oidc-provider';
@@ -14,6 +15,7 @@ import { clientAuthenticationErrors } from './endpoints/client-authentication.ts
 import { introspectionExtension } from './endpoints/introspection.ts';
 import { revocationExtension } from './endpoints/revocation.ts';
 import { auditGrantTypeRefusal, type BrokerLogger, SILENT_LOGGER } from './grants/audited-grant.ts';
+import { type BrokerOperationsOptions, brokerOperations } from './operations/broker-operations.ts';
 import { checkBrokerOptions } from './options-schema.ts';
 import { FetchAllowList } from './outbound-fetch.ts';
 import type { PolicyEngine } from './policy/facts.ts';
@@ -108,6 +110,8 @@ export interface BrokerOptions {
   /** Issue Execution Identity Envelopes as Transaction Tokens for this trust domain. */
   transactionTokens?: { trustDomain: string };
   onError?: (error: unknown) => void;
+  /** `/healthz`, `/readyz`, `/metrics` and the shutdown deadline (see `BrokerOperationsOptions`). */
+  operations?: BrokerOperationsOptions;
 }
 
 export interface Broker {
@@ -117,6 +121,12 @@ export interface Broker {
   registry: TokenRegistry;
   /** Operator revocation of a token, a whole grant (root), or everything of one subject. */
   revoke(target: RevocationTarget): Promise<void>;
+  /** This instance's Prometheus registry (what `/metrics` serves); undefined with `operations.metrics: false`. */
+  metrics: Registry | undefined;
+  /**
+   * Stops accepting, lets requests in flight finish (up to `operations.shutdownDeadlineMs`, default
+   * 10 s, then cuts them), and closes the registry it made.
+   */
   close(): Promise<void>;
 }
 
@@ -157,6 +167,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // setup runs after listening; if any of it throws (a bad signing key, a bad configuration), the
   // socket is released before the error propagates rather than left bound with nothing serving it.
   const registry = options.registry ?? new MemoryTokenRegistry();
+  let operations: ReturnType<typeof brokerOperations> | undefined;
   try {
     const signingKeys = options.signingKeys?.length ? options.signingKeys : [await generateSigningJwk()];
     const signingJwk = signingKeys[0]!;
@@ -165,6 +176,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     };
     const localKeys = createLocalJWKSet(publicJwks as never);
     const logger = options.logger ?? SILENT_LOGGER;
+    operations = brokerOperations(options.operations, signingKeys);
     const provider = new Provider(
       issuer,
       brokerConfiguration({
@@ -212,7 +224,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     // First, so that it is outermost: every traced request's span ends with the broker's final answer.
     const telemetry = new BrokerTelemetry();
     provider.use(telemetry.middleware());
-    const audited = { issuer, audit: telemetry.auditing(options.audit), logger };
+    if (operations.metrics) provider.use(operations.metrics.middleware());
+    const audited = { issuer, audit: telemetry.auditing(operations.audit(options.audit)), logger };
     provider.use(
       clientAuthenticationErrors({
         issuer,
@@ -281,7 +294,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         );
       }
     }
-    server.on('request', provider.callback());
+    server.on('request', operations.serve(provider.callback()));
   } catch (error) {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -295,9 +308,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     url,
     registry,
     revoke: (target) => registry.revoke(target),
+    metrics: operations?.registry,
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await drainServer(server, { deadlineMs: operations?.shutdownDeadlineMs });
       await registry.close();
     },
   };

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, LogAuditSink } from '@baton/audit';
+import { onShutdownSignal } from '@baton/resource-server/operations';
 import type { ClientMetadata } from 'oidc-provider';
 import { startBroker } from './broker.ts';
 import { loadBrokerConfig } from './config.ts';
@@ -62,6 +63,7 @@ try {
     fetchAllowedHosts: config.fetchAllowedHosts,
     allowAnonymousRegistration: config.registration.allowAnonymous,
     signingKeys: await loadSigningKeys(keysFile),
+    operations: { readiness: stores.checks },
     registry: stores.registry,
     adapter: stores.adapter,
     maxLifetimeSeconds: config.maxLifetimeSeconds,
@@ -76,14 +78,14 @@ try {
         'broker error',
       ),
   });
+  // Before 'broker ready': a process manager may signal as soon as it reads that line.
+  // SIGTERM/SIGINT: stop accepting, let requests in flight finish, then flush the audit log and close the stores.
+  onShutdownSignal(logger, [
+    { name: 'http', run: () => broker.close() },
+    { name: 'audit', run: () => new Promise<void>((done) => logger.flush(() => done())) },
+    { name: 'stores', run: () => stores.close() },
+  ]);
   logger.info({ issuer: broker.issuer, url: broker.url.origin, store: config.store.kind }, 'broker ready');
-  const stop = async () => {
-    await broker.close();
-    await stores.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 } catch (error) {
   logger.error({ err_message: (error as Error).message }, 'broker failed to start');
   process.exit(1);

@@ -7,7 +7,9 @@ export const AUDIT_USAGE = `usage:
   baton audit trace <trace-id>            one trace as a tree of hops
   baton audit list [filters]              actions, one line each
   baton audit export [filters]            JSON lines, for other tools
-  baton audit verify                      check the hash chain and signed checkpoints
+  baton audit export [filters] --output FILE   the same, into a new owner-only file
+  baton audit verify [WRITER]             check the hash chain and signed checkpoints
+  baton audit <subcommand> --help         help for one subcommand
 filters: --user SUB --agent CLIENT_ID --tool NAME --outcome ok|denied|error --since TIME --until TIME --limit N
 store:   --store DIRECTORY (embedded) or --postgres URL; default $BATON_AUDIT_STORE or .baton/audit
 times:   RFC 3339; without a zone they are UTC (as in the console)
@@ -49,6 +51,8 @@ export const AUDIT_OPTIONS = {
   limit: { type: 'string' },
   store: { type: 'string' },
   postgres: { type: 'string' },
+  output: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /**

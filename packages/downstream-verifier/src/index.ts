@@ -1,5 +1,7 @@
 export { withDownstreamIdentity } from './handler.ts';
 export type { DownstreamIdentity } from './identity.ts';
+// Operations: opt-in health, readiness and metrics for a downstream API.
+export { VERIFIER_SERIES, VerifierOperations, type VerifierOperationsOptions } from './operations.ts';
 export {
   callOfRequest,
   type HandlerAnswer,

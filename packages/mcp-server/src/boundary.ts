@@ -46,6 +46,7 @@ import {
   registerIdentityToolWith,
   type ToolHost,
 } from './identity-tool.ts';
+import type { BoundaryOperations } from './operations.ts';
 import { oversizedBatchResponse, readJsonRpcBody, toolCallsIn } from './request-body.ts';
 import {
   type BoundaryAccess,
@@ -56,6 +57,8 @@ import {
 import { recordRefusalSpan } from './telemetry.ts';
 
 export interface IdentityBoundaryOptions {
+  /** Opt-in health, readiness and metrics (`new BoundaryOperations()`); none by default. */
+  operations?: BoundaryOperations;
   /** This MCP server's canonical resource URI (RFC 8707), e.g. `https://orders.example/mcp`. Required. */
   resource: string;
   /** Authorization servers clients should use (RFC 9728 `authorization_servers`). Required. */
@@ -251,6 +254,7 @@ export class IdentityBoundary {
           ? localhostAllowedHostnames()
           : [this.resource.hostname])),
     ];
+    const audit = options.operations?.countAudit(options.audit) ?? options.audit;
     this.#settings = {
       component: options.resource,
       envelopes: options.envelopes,
@@ -262,7 +266,7 @@ export class IdentityBoundary {
           options.downstream?.services.map((service) => service.audience ?? service.url) ??
           [],
       },
-      audit: options.audit,
+      audit,
       logger: options.logger ?? createLogger({ name: 'baton-boundary' }),
       downstream: options.downstream
         ? {
@@ -270,12 +274,14 @@ export class IdentityBoundary {
             services: indexServices(options.downstream.services),
             serviceTokens: new TokenCache({
               refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
+              ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('service') } : {}),
             }),
             delegatedTokens: new TokenCache({
               refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
+              ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('delegated') } : {}),
               ...(options.downstream.tokenStore ? { store: options.downstream.tokenStore } : {}),
             }),
-            audit: options.audit,
+            audit,
             component: options.resource,
           }
         : undefined,

@@ -8,7 +8,7 @@ export {
 export { DownstreamClient } from './downstream/client.ts';
 export { DownstreamError, type DownstreamErrorCode } from './downstream/errors.ts';
 export type { DownstreamMode, DownstreamOptions, DownstreamService } from './downstream/services.ts';
-export type { SharedTokenStore } from './downstream/token-cache.ts';
+export type { SharedTokenStore, TokenCacheLookup } from './downstream/token-cache.ts';
 export { type DelegationPolicy, envelopeBodyFromClaims } from './identity-from-claims.ts';
 export type {
   IdentityToolConfig,
@@ -17,5 +17,12 @@ export type {
   ToolContext,
   ToolHost,
 } from './identity-tool.ts';
+// Operations: opt-in health, readiness and metrics for a boundary.
+export {
+  BOUNDARY_SERIES,
+  BoundaryOperations,
+  type BoundaryOperationsOptions,
+  envelopeKeysCheck,
+} from './operations.ts';
 export { TOKEN_WITHHELD } from './request-context.ts';
 export { type HopSpan, startHopSpan } from './telemetry.ts';

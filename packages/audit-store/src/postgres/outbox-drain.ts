@@ -65,6 +65,12 @@ export class OutboxDrain {
     return this.#items.filter((item) => item.kind === 'record').length;
   }
 
+  /** The oldest event in the outbox not yet in PostgreSQL. */
+  get oldestPending(): RecordRow | undefined {
+    const item = this.#items.find((candidate) => candidate.kind === 'record');
+    return item?.kind === 'record' ? item : undefined;
+  }
+
   get idle(): boolean {
     return this.#items.length === 0;
   }

@@ -204,6 +204,19 @@ export class PostgresAuditStore implements AuditSink, AuditReader {
   }
 
   /**
+   * The outbox's depth and lag, for metrics (`auditOutboxMetrics` in `@baton/resource-server/operations`):
+   * events written here but not yet in PostgreSQL, and the age in seconds of the oldest (0 when none).
+   */
+  outboxStatus(): { pending: number; lagSeconds: number } {
+    const oldest = this.#drain.oldestPending?.record.event.time;
+    const since = typeof oldest === 'string' ? Date.parse(oldest) : Number.NaN;
+    return {
+      pending: this.#drain.pending,
+      lagSeconds: Number.isNaN(since) ? 0 : Math.max(0, (Date.now() - since) / 1000),
+    };
+  }
+
+  /**
    * Resolves per the failure policy (see the class). Rejects, never drops: with `ERR_AUDIT_STORE_UNAVAILABLE`
    * (fail-closed, PostgreSQL down; the event is kept in the outbox), `ERR_AUDIT_STORE_WRITE_FAILED` (the
    * outbox itself failed), `ERR_AUDIT_STORE_WRITER_CONFLICT`, `ERR_AUDIT_STORE_REJECTED` (PostgreSQL

@@ -1,3 +1,4 @@
+import type { ReadinessCheck } from '@baton/resource-server/operations';
 import type { AdapterFactory } from 'oidc-provider';
 import type { BrokerConfig } from '../config.ts';
 import { MemoryTokenRegistry } from '../registry/memory-registry.ts';
@@ -11,6 +12,8 @@ import { PostgresRedisTokenRegistry } from './postgres-redis-registry.ts';
 export interface BrokerStores {
   registry: TokenRegistry;
   adapter: AdapterFactory;
+  /** What the broker's `/readyz` checks (`startBroker({ operations: { readiness: stores.checks } })`). */
+  checks: ReadinessCheck[];
   close(): Promise<void>;
 }
 
@@ -22,7 +25,7 @@ export interface BrokerStores {
 export async function openStores(store: BrokerConfig['store']): Promise<BrokerStores> {
   if (store.kind === 'embedded') {
     const registry = new MemoryTokenRegistry();
-    return { registry, adapter: createMemoryAdapterFactory(), close: () => registry.close() };
+    return { registry, adapter: createMemoryAdapterFactory(), checks: [], close: () => registry.close() };
   }
   // One pool shared by the registry and the adapter, with a connection timeout and an 'error' listener:
   // without one, a dropped idle connection would crash the process.
@@ -45,6 +48,7 @@ export async function openStores(store: BrokerConfig['store']): Promise<BrokerSt
     return {
       registry,
       adapter,
+      checks: registry.readinessChecks(),
       async close() {
         await registry.close();
         await closePool();

@@ -1,4 +1,5 @@
 import { migrationLedger, runMigrations } from '@baton/core/stores';
+import type { ReadinessCheck } from '@baton/resource-server/operations';
 import type { Pool } from 'pg';
 import { keyOf } from '../registry/memory-registry.ts';
 import {
@@ -147,6 +148,14 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
    */
   deleteExpired(now = Math.floor(Date.now() / 1000), limit = 10_000): Promise<number> {
     return this.#deadline(this.#deleteExpired(now, limit), 'deleting expired tokens');
+  }
+
+  /** What `/readyz` checks: a PostgreSQL round trip and a Redis PING, each within the probe's deadline. */
+  readinessChecks(): ReadinessCheck[] {
+    return [
+      { name: 'postgres', check: () => this.#pool.connection.query('SELECT 1') },
+      { name: 'redis', check: () => this.#redis.connection.sendCommand(['PING']) },
+    ];
   }
 
   /** Closes what the registry opened from a URL; a pool or client passed in stays open for its owner. */

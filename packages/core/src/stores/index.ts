@@ -23,6 +23,7 @@ export {
   encodeCachedToken,
   keyValueTokenStore,
   TokenCache,
+  type TokenCacheLookup,
   type TokenCacheOptions,
   type TokenStore,
 } from './token-cache.ts';

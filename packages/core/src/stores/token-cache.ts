@@ -88,7 +88,15 @@ export interface TokenCacheOptions {
    * token. A failed `evict` always rejects: an eviction that did not happen must not look as if it did.
    */
   readonly onStoreError?: (error: unknown, operation: 'get' | 'set') => void;
+  /** Told how each `get` was answered (for metrics); never the key or the token. */
+  readonly onLookup?: (result: TokenCacheLookup) => void;
 }
+
+/**
+ * How a `get` was answered: from this process's memory (`hit`), by joining a request already in
+ * flight (`joined`), from the shared store (`shared_hit`), or by obtaining a token (`miss`).
+ */
+export type TokenCacheLookup = 'hit' | 'joined' | 'shared_hit' | 'miss';
 
 /**
  * Reuses tokens until shortly before they expire, with at most one `obtain` in flight per key
@@ -110,6 +118,7 @@ export class TokenCache {
   readonly #skewSeconds: number;
   readonly #now: () => number;
   readonly #onStoreError: TokenCacheOptions['onStoreError'];
+  readonly #onLookup: TokenCacheOptions['onLookup'];
   /**
    * Per key being evicted: a generation bumped when `evict` starts and again when the store has
    * deleted, so a read or `obtain` that began before either does not put the token back; and how many
@@ -131,6 +140,7 @@ export class TokenCache {
     this.#skewSeconds = skew;
     this.#now = options.now ?? Date.now;
     this.#onStoreError = options.onStoreError;
+    this.#onLookup = options.onLookup;
   }
 
   /** How many tokens this process holds in memory. */
@@ -145,11 +155,15 @@ export class TokenCache {
       this.#memory.delete(key);
       if (this.#isFresh(remembered)) {
         this.#memory.set(key, remembered);
+        this.#onLookup?.('hit');
         return remembered;
       }
     }
     const pending = this.#inFlight.get(key);
-    if (pending) return pending;
+    if (pending) {
+      this.#onLookup?.('joined');
+      return pending;
+    }
     const request = this.#fetch(key, obtain).finally(() => {
       this.#inFlight.delete(key);
       this.#forgetEvictions(key);
@@ -198,8 +212,10 @@ export class TokenCache {
     const stored = await this.#storeCall('get', () => this.#store?.get(key));
     if (stored !== undefined && this.#isFresh(stored)) {
       this.#remember(key, stored, generation);
+      this.#onLookup?.('shared_hit');
       return stored;
     }
+    this.#onLookup?.('miss');
     const token = await obtain();
     if (this.#isFresh(token) && this.#mayKeep(key, generation)) {
       this.#remember(key, token, generation);

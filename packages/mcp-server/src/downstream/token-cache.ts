@@ -3,6 +3,7 @@ import {
   TokenCache as CoreTokenCache,
   type KeyValueStore,
   keyValueTokenStore,
+  type TokenCacheLookup,
 } from '@baton/core/stores';
 
 /** A token obtained for a downstream call, and until when it may be reused. */
@@ -15,6 +16,8 @@ export type CachedToken = Pick<CoreCachedToken, 'accessToken' | 'expiresAt'>;
  */
 export type SharedTokenStore = Pick<KeyValueStore, 'get' | 'set'> & Partial<Pick<KeyValueStore, 'delete'>>;
 
+export type { TokenCacheLookup } from '@baton/core/stores';
+
 /**
  * Reuses downstream tokens until shortly before they expire, one in-flight request per key
  * (concurrent calls for the same key wait for the same answer): `@baton/core/stores`' `TokenCache`,
@@ -23,8 +26,17 @@ export type SharedTokenStore = Pick<KeyValueStore, 'get' | 'set'> & Partial<Pick
  * shared store that fails fails the call.
  */
 export class TokenCache extends CoreTokenCache {
-  constructor(options: { refreshSkewSeconds?: number; store?: SharedTokenStore; maxEntries?: number } = {}) {
+  constructor(
+    options: {
+      refreshSkewSeconds?: number;
+      store?: SharedTokenStore;
+      maxEntries?: number;
+      /** Told how each lookup was answered (metrics); never the key or the token. */
+      onLookup?: (result: TokenCacheLookup) => void;
+    } = {},
+  ) {
     super({
+      ...(options.onLookup ? { onLookup: options.onLookup } : {}),
       ...(options.refreshSkewSeconds === undefined ? {} : { refreshSkewSeconds: options.refreshSkewSeconds }),
       ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
       ...(options.store ? { store: keyValueTokenStore(options.store) } : {}),

@@ -1,0 +1,122 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditEvent, AuditSink } from '@baton/audit';
+import {
+  type AuditOutboxSource,
+  auditOutboxMetrics,
+  BoundedLabel,
+  Counter,
+  createMetricsRegistry,
+  type OperationsOptions,
+  operationsHandler,
+  type ReadinessCheck,
+  type Registry,
+  serveOperations,
+} from '@baton/resource-server/operations';
+import type { TokenCacheLookup } from './downstream/token-cache.ts';
+
+/** The series a boundary's `BoundaryOperations` exports; documented in the package README. */
+export const BOUNDARY_SERIES = [
+  'baton_boundary_decisions_total',
+  'baton_boundary_token_cache_lookups_total',
+] as const;
+
+export interface BoundaryOperationsOptions {
+  /** What `/readyz` checks: `envelopeKeysCheck(envelopes)`, a store's ping. */
+  readiness?: readonly ReadinessCheck[];
+  /** An audit store with an outbox (`PostgresAuditStore`): its depth and lag become series too. */
+  auditOutbox?: AuditOutboxSource;
+  /** Deadline of one `/readyz` probe. Default 1500 ms. */
+  readinessTimeoutMs?: number;
+}
+
+/**
+ * Opt-in health, readiness and metrics for one `IdentityBoundary` (it mounts into your server, so
+ * nothing is served or counted unless you create this and pass it as the boundary's `operations`).
+ * It has its own Prometheus registry. Labels are audit actions, outcomes and reason codes and the
+ * token cache's answer, each bounded: never a subject, client id, tool argument or token.
+ *
+ * @example
+ * const operations = new BoundaryOperations({ readiness: [envelopeKeysCheck(envelopes)] });
+ * const boundary = new IdentityBoundary({ ...options, operations });
+ * // node:http: if (!(await operations.serve(req, res))) handleMcp(req, res);
+ * // fetch:     (await operations.fetch(request)) ?? boundary.fetch(request, handler)
+ */
+export class BoundaryOperations {
+  /** This boundary's registry: what `/metrics` serves. */
+  readonly registry: Registry;
+  readonly #decisions: Counter<'action' | 'outcome' | 'reason'>;
+  readonly #cache: Counter<'cache' | 'result'>;
+  readonly #label = new BoundedLabel([], 64);
+  readonly #endpoints: OperationsOptions;
+  readonly #fetch: (request: Request) => Promise<Response | undefined>;
+
+  constructor(options: BoundaryOperationsOptions = {}) {
+    this.registry = createMetricsRegistry();
+    const registers = [this.registry];
+    this.#decisions = new Counter({
+      name: 'baton_boundary_decisions_total',
+      help: 'Audited boundary decisions (tool invocations, refusals), by action, outcome and audit reason code',
+      labelNames: ['action', 'outcome', 'reason'],
+      registers,
+    });
+    this.#cache = new Counter({
+      name: 'baton_boundary_token_cache_lookups_total',
+      help: 'Downstream token cache lookups, by cache (service, delegated) and result (hit, joined, shared_hit, miss)',
+      labelNames: ['cache', 'result'],
+      registers,
+    });
+    if (options.auditOutbox) auditOutboxMetrics(this.registry, options.auditOutbox);
+    this.#endpoints = {
+      checks: options.readiness ?? [],
+      registry: this.registry,
+      ...(options.readinessTimeoutMs ? { readinessTimeoutMs: options.readinessTimeoutMs } : {}),
+    };
+    this.#fetch = operationsHandler(this.#endpoints);
+  }
+
+  /** Answers `/healthz`, `/readyz` and `/metrics`; `undefined` for any other path. */
+  fetch(request: Request): Promise<Response | undefined> {
+    return this.#fetch(request);
+  }
+
+  /** The same on node:http: resolves `false` (writing nothing) for any other path. */
+  serve(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+    return serveOperations(request, response, this.#endpoints);
+  }
+
+  /** The audit sink the boundary writes to, counting each decision once it is written. */
+  countAudit(sink: AuditSink): AuditSink {
+    return {
+      write: async (event: AuditEvent) => {
+        await sink.write(event);
+        this.#decisions.inc({
+          action: this.#label.of(event.action),
+          outcome: this.#label.of(event.outcome),
+          reason: event.reason === undefined ? 'none' : this.#label.of(event.reason),
+        });
+      },
+    };
+  }
+
+  /** The hook a downstream token cache reports its lookups to. */
+  tokenCacheLookup(cache: 'service' | 'delegated'): (result: TokenCacheLookup) => void {
+    return (result) => this.#cache.inc({ cache, result });
+  }
+}
+
+/**
+ * Ready once the envelope issuer has a signing key to publish.
+ *
+ * @example
+ * new BoundaryOperations({ readiness: [envelopeKeysCheck(envelopes)] });
+ */
+export function envelopeKeysCheck(envelopes: { jwks(): { keys: readonly unknown[] } }): ReadinessCheck {
+  return {
+    name: 'envelope_keys',
+    check: () => {
+      if (envelopes.jwks().keys.length === 0) {
+        throw Object.assign(new Error('no envelope signing key'), { code: 'NO_KEYS' });
+      }
+    },
+  };
+}
