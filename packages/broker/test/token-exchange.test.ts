@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { remoteJwksResolver, verifyEnvelope } from '@baton/envelope';
 import { createRemoteJWKSet, decodeJwt, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { ACCESS_TOKEN_TYPE, TXN_TOKEN_TYPE } from '../src/index.ts';
-import { createCedarPolicyEngine } from '../src/policy/index.ts';
+import { createCedarPolicyEngine, type ExchangeFacts, type PolicyEngine } from '../src/policy/index.ts';
 import { exchange } from './fixtures/service-client.ts';
 import {
   BILLING_API,
@@ -721,5 +721,45 @@ describe('token exchange: refusals are classified on the policy decision, not it
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error, 'invalid_target');
     assert.equal(reason, 'policy_denied');
+  });
+});
+
+describe('token exchange: a custom policy engine sees a Transaction Token as txn_token', () => {
+  let stack: BrokerStack;
+  const seen: ExchangeFacts[] = [];
+  // An operator's engine: orders-mcp may get its own token (service identity), nothing that acts for a person.
+  const engine: PolicyEngine = {
+    decide(facts) {
+      seen.push(facts);
+      return facts.mode === 'service_identity' && facts.client === 'orders-mcp'
+        ? { allowed: true, grantedScopes: [...facts.scopes], lifetimeSeconds: 60, maxDepth: 3, reasons: [] }
+        : {
+            allowed: false,
+            grantedScopes: [],
+            lifetimeSeconds: 0,
+            maxDepth: 0,
+            reasons: ['no'],
+            refusal: 'not_permitted',
+          };
+    },
+  };
+
+  before(async () => {
+    stack = await startBrokerStack({ policy: engine });
+  });
+  after(() => stack.close());
+
+  it("refuses a compromised service a Txn-Token for a person under a rule meant for the service's own token", async () => {
+    const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
+      ...subjectOf(await stack.userToken()),
+      resource: BILLING_MCP,
+      requested_token_type: TXN_TOKEN_TYPE,
+    });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_target');
+    const facts = seen.at(-1);
+    assert.equal(facts?.mode, 'txn_token');
+    assert.equal(facts?.tokenKind, 'txn_token');
+    assert.equal(facts?.subjectType, 'user');
   });
 });

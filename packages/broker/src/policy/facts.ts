@@ -25,9 +25,7 @@ export type IssuanceMode = PolicyMode;
  * @example
  * policyModeOf({ mode: 'service_identity', tokenKind: 'txn_token' }); // 'txn_token'
  */
-export function policyModeOf(
-  facts: Pick<ExchangeFacts, 'mode'> & { tokenKind?: IssuedTokenKind },
-): PolicyMode {
+export function policyModeOf(facts: { mode: PolicyMode; tokenKind?: IssuedTokenKind }): PolicyMode {
   return facts.tokenKind === 'txn_token' ? 'txn_token' : facts.mode;
 }
 
@@ -56,18 +54,16 @@ export interface ExchangeFacts {
   /** The one audience (resource URI) the new token is for. */
   audience: string;
   /**
+   * What is asked for, as a policy reads it (`context.mode`):
    * `on_behalf_of`: delegation, the new token names the actors in `act`;
    * `restricted_user`: impersonation-style, no `act` (the "restricted user token" mode);
-   * `service_identity`: the client's own token (`client_credentials`), no subject token; or a
-   *   Transaction Token (`tokenKind`), which a service presents beside its own token.
-   * A policy reads it as `context.mode`, with `txn_token` for a Transaction Token ({@link policyModeOf}).
+   * `service_identity`: the client's own token (`client_credentials`), no subject token;
+   * `txn_token`: a Transaction Token, which a service presents beside its own token, acting for the
+   *   subject. Never `service_identity`: an engine that allows a service its own token must not
+   *   thereby issue Transaction Tokens acting for people.
    */
-  mode: DelegationMode;
-  /**
-   * The kind of token asked for. A Transaction Token request is `tokenKind: 'txn_token'` with mode
-   * `service_identity`: an engine must decide on both, or it would take a Txn-Token acting for a
-   * person for a service's own token.
-   */
+  mode: PolicyMode;
+  /** The kind of token asked for (`txn_token` exactly when `mode` is `txn_token`). */
   tokenKind: IssuedTokenKind;
   /** Number of actors in the resulting chain (agent excluded): 1 for the first hop, 0 for service identity. */
   depth: number;

@@ -2,7 +2,7 @@ import type { Check } from '../../grants/checks.ts';
 import type { GrantRequest } from '../../grants/grant-request.ts';
 import { decideOrRefuse } from '../../grants/policy-refusal.ts';
 import type { Target } from '../../grants/target.ts';
-import type { PolicyDecision, PolicyEngine } from '../../policy/facts.ts';
+import { type PolicyDecision, type PolicyEngine, policyModeOf } from '../../policy/facts.ts';
 import type { DelegationChain } from './chain.ts';
 import type { ExchangeMode } from './mode.ts';
 import type { Principal } from './principal.ts';
@@ -28,7 +28,9 @@ export function exchangePolicy(
         subjectType,
         agent,
         audience: audience.resource,
-        mode,
+        // What engines have always been given: `txn_token` for a Transaction Token, never the
+        // `service_identity` of a service's own token.
+        mode: policyModeOf({ mode, tokenKind }),
         tokenKind,
         depth: chain.length,
         chain,
