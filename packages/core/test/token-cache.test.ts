@@ -157,6 +157,67 @@ describe('TokenCache', () => {
     await assert.rejects(cache.get('alice', issuer(Date.now).obtain), /store down/);
   });
 
+  it('a revoked token whose store write was in flight is not put back in the shared store after evict resolves', async () => {
+    const data = new Map<string, string>();
+    // A store whose write has an asynchronous step first (the vault wraps the key before it writes).
+    const slowWrites = {
+      get: async (key: string) => data.get(key),
+      set: async (key: string, value: string) => {
+        await sleep(20);
+        data.set(key, value);
+      },
+      delete: async (key: string) => {
+        data.delete(key);
+      },
+    };
+    const cache = new TokenCache({ store: keyValueTokenStore(slowWrites) });
+    const expiresAt = Date.now() / 1000 + 3600;
+    const first = cache.get('k', async () => ({ accessToken: 'revoked', expiresAt }));
+    await sleep(5); // obtained; its store write is in flight
+    await cache.evict('k');
+    await first;
+    await sleep(30);
+    const otherInstance = new TokenCache({ store: keyValueTokenStore(slowWrites) });
+    assert.equal(
+      (await otherInstance.get('k', async () => ({ accessToken: 'fresh', expiresAt }))).accessToken,
+      'fresh',
+    );
+    assert.equal(
+      (await cache.get('k', async () => ({ accessToken: 'fresh', expiresAt }))).accessToken,
+      'fresh',
+    );
+  });
+
+  it('a caller arriving after evict resolved does not join an obtain begun before the revocation', async () => {
+    const cache = new TokenCache();
+    const expiresAt = Date.now() / 1000 + 3600;
+    const first = cache.get('k', async () => {
+      await sleep(50);
+      return { accessToken: 'obtained-before-revocation', expiresAt };
+    });
+    await sleep(5);
+    await cache.evict('k');
+    const after = await cache.get('k', async () => ({ accessToken: 'fresh', expiresAt }));
+    assert.equal(after.accessToken, 'fresh');
+    assert.equal((await first).accessToken, 'obtained-before-revocation');
+    // Nor is the earlier obtain's token kept once it answers.
+    assert.equal(
+      (await cache.get('k', async () => ({ accessToken: 'third', expiresAt }))).accessToken,
+      'fresh',
+    );
+  });
+
+  it('an eviction from a shared store that cannot delete rejects instead of looking done', async () => {
+    const data = new Map<string, string>();
+    const noDelete = {
+      get: async (key: string) => data.get(key),
+      set: async (key: string, value: string) => void data.set(key, value),
+    };
+    const cache = new TokenCache({ store: keyValueTokenStore(noDelete) });
+    await cache.get('k', async () => ({ accessToken: 'a', expiresAt: Date.now() / 1000 + 3600 }));
+    await assert.rejects(cache.evict('k'), /cannot delete/);
+  });
+
   it('a foreign or corrupt shared entry is a miss, not a failure', async () => {
     assert.equal(decodeCachedToken('not json'), undefined);
     assert.equal(decodeCachedToken('{"accessToken":"","expiresAt":1}'), undefined);

@@ -51,7 +51,8 @@ export function decodeCachedToken(value: unknown): CachedToken | undefined {
 
 /**
  * A `TokenStore` over any string `KeyValueStore`. A store without `delete` (an older shared store)
- * cannot evict; everything else works.
+ * cannot evict: `TokenCache.evict` then rejects, since the token may still be served; everything
+ * else works.
  *
  * @example
  * const store = keyValueTokenStore(vaultKeyValue(vault, 'platform-tokens'));
@@ -65,7 +66,10 @@ export function keyValueTokenStore(
     },
     set: (key, token, ttlSeconds) => store.set(key, encodeCachedToken(token), ttlSeconds),
     delete: async (key) => {
-      await store.delete?.(key);
+      if (store.delete === undefined) {
+        throw new Error('this shared token store cannot delete: the evicted token may still be served');
+      }
+      await store.delete(key);
     },
   };
 }
@@ -113,6 +117,13 @@ export type TokenCacheLookup = 'hit' | 'joined' | 'shared_hit' | 'miss';
 export class TokenCache {
   readonly #memory = new Map<string, CachedToken>();
   readonly #inFlight = new Map<string, Promise<CachedToken>>();
+  /**
+   * Fetches running per key, joinable or not: an eviction's record is kept while any runs, so one that
+   * began before the eviction never keeps its token.
+   */
+  readonly #fetching = new Map<string, number>();
+  /** Store writes in flight, per key: an eviction waits for them before it deletes. */
+  readonly #writes = new Map<string, Set<Promise<unknown>>>();
   readonly #store: TokenStore | undefined;
   readonly #maxEntries: number;
   readonly #skewSeconds: number;
@@ -164,8 +175,13 @@ export class TokenCache {
       this.#onLookup?.('joined');
       return pending;
     }
-    const request = this.#fetch(key, obtain).finally(() => {
-      this.#inFlight.delete(key);
+    this.#fetching.set(key, (this.#fetching.get(key) ?? 0) + 1);
+    const request: Promise<CachedToken> = this.#fetch(key, obtain).finally(() => {
+      // Only this request's entry: an eviction may have dropped it and a newer request taken its place.
+      if (this.#inFlight.get(key) === request) this.#inFlight.delete(key);
+      const fetching = (this.#fetching.get(key) ?? 1) - 1;
+      if (fetching === 0) this.#fetching.delete(key);
+      else this.#fetching.set(key, fetching);
       this.#forgetEvictions(key);
     });
     this.#inFlight.set(key, request);
@@ -173,8 +189,10 @@ export class TokenCache {
   }
 
   /**
-   * Drops `key` from memory and the store; a request in flight for it is answered but not kept. Rejects
-   * when the store cannot delete (whatever `onStoreError` says), since the token may still be served.
+   * Drops `key` from memory and the store; a request in flight for it is answered to its callers but
+   * not kept, and later callers do not join it. Resolves once no store write begun before the eviction
+   * can land after it. Rejects when the store cannot delete (whatever `onStoreError` says), since the
+   * token may still be served.
    */
   async evict(key: string): Promise<void> {
     const eviction = this.#evictions.get(key) ?? { generation: 0, running: 0 };
@@ -182,7 +200,12 @@ export class TokenCache {
     eviction.generation++;
     eviction.running++;
     this.#memory.delete(key);
+    this.#inFlight.delete(key);
     try {
+      // No write starts while an eviction runs (`#mayKeep`); one that began before must land first,
+      // or it would put the evicted token back after the delete.
+      const writes = this.#writes.get(key);
+      if (writes !== undefined) await Promise.allSettled([...writes]);
       await this.#store?.delete(key);
     } finally {
       eviction.generation++;
@@ -203,7 +226,7 @@ export class TokenCache {
 
   #forgetEvictions(key: string): void {
     const eviction = this.#evictions.get(key);
-    if (eviction !== undefined && eviction.running === 0 && !this.#inFlight.has(key))
+    if (eviction !== undefined && eviction.running === 0 && !this.#fetching.has(key))
       this.#evictions.delete(key);
   }
 
@@ -220,9 +243,27 @@ export class TokenCache {
     if (this.#isFresh(token) && this.#mayKeep(key, generation)) {
       this.#remember(key, token, generation);
       const ttl = Math.ceil(token.expiresAt - this.#nowSeconds());
-      await this.#storeCall('set', () => this.#store?.set(key, token, ttl));
+      await this.#tracked(
+        key,
+        this.#storeCall('set', () => this.#store?.set(key, token, ttl)),
+      );
     }
     return token;
+  }
+
+  async #tracked<T>(key: string, write: Promise<T>): Promise<T> {
+    let writes = this.#writes.get(key);
+    if (writes === undefined) {
+      writes = new Set();
+      this.#writes.set(key, writes);
+    }
+    writes.add(write);
+    try {
+      return await write;
+    } finally {
+      writes.delete(write);
+      if (writes.size === 0 && this.#writes.get(key) === writes) this.#writes.delete(key);
+    }
   }
 
   #remember(key: string, token: CachedToken, generation: number): void {

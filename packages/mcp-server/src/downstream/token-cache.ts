@@ -12,7 +12,7 @@ export type CachedToken = Pick<CoreCachedToken, 'accessToken' | 'expiresAt'>;
 /**
  * A store shared by the instances of a server, e.g. `vaultKeyValue(vault, 'downstream')` from
  * `@baton/vault`: tokens kept there are encrypted at rest. `KeyValueStore` from `@baton/core/stores`;
- * `delete` is optional (without it, `evict` only drops this instance's copy).
+ * `delete` is optional (without it, `evict` drops this instance's copy, then rejects: the shared copy stays).
  */
 export type SharedTokenStore = Pick<KeyValueStore, 'get' | 'set'> & Partial<Pick<KeyValueStore, 'delete'>>;
 
