@@ -32,6 +32,9 @@ export function downstreamIdentity(options: NodeHandlerOptions): RequestHandler 
     serveVerifiedCall(options, callOfNodeRequest(req), async (identity) => {
       req.baton = identity;
       next();
+      // The record needs only the status: written as soon as the answer starts, which then goes out.
+      // Whatever runs after the answer started (an error handler, a second send) finds it under way
+      // (`headersSent`), as it would without the hold.
       return { status: await held.started, answer: held };
     }).then(
       (result) => (result.served ? result.answer.release() : held.replace(result.response)),

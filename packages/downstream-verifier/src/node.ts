@@ -39,15 +39,55 @@ export function downstreamIdentityListener(
   return (request, response) => {
     if (!wellFormed(request, response)) return;
     const held = holdAnswer(response);
+    let handling: Promise<void> | undefined;
     serveVerifiedCall(options, callOfNodeRequest(request), async (identity) => {
-      await handler(request, response, identity);
-      return { status: await held.started, answer: held };
+      handling = Promise.resolve().then(() => handler(request, response, identity));
+      // The record needs only the status: it is written as soon as the handler starts to answer, and
+      // the answer goes out then, so a handler that awaits its own response (a pipeline, 'finish')
+      // is not held up by the hold. A handler that throws before answering is answered 500.
+      return { status: await Promise.race([held.started, handling.then(() => never)]), answer: held };
     }).then(
-      (result) => (result.served ? result.answer.release() : held.replace(result.response)),
+      (result) => {
+        if (!result.served) {
+          handling?.catch((error: unknown) => reportOnce(options, error));
+          return void held.replace(result.response);
+        }
+        result.answer.release();
+        // A handler that fails after it started to answer: reported; what it sent stands, but an
+        // unfinished answer ends the connection rather than leave the client waiting.
+        handling?.catch((error: unknown) => {
+          reportOnce(options, error);
+          if (!response.writableEnded) response.destroy();
+        });
+      },
       (error: unknown) => {
-        held.release();
-        answerInternalError(response, error, options.onerror);
+        // Refused before answering: nothing the handler sent may go out, and the 500 replaces it.
+        if (held.hasStarted) {
+          reportOnce(options, error);
+          void held.replace(internalErrorResponse());
+        } else {
+          held.release();
+          answerInternalError(response, error, options.onerror);
+        }
       },
     );
   };
+}
+
+/** Never settles: a handler that returned without answering has not answered yet (Node handlers may answer later). */
+const never = new Promise<never>(() => {});
+
+function reportOnce(options: NodeHandlerOptions, error: unknown): void {
+  try {
+    options.onerror?.(error instanceof Error ? error : new Error(String(error)));
+  } catch {
+    // Reporting is best effort.
+  }
+}
+
+function internalErrorResponse(): Response {
+  return Response.json(
+    { error: 'server_error', error_description: 'internal error' },
+    { status: 500, headers: { 'cache-control': 'no-store' } },
+  );
 }

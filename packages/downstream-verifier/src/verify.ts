@@ -142,7 +142,7 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
         recordRefusedCall(options.audience, headers.get('traceparent'), error, startTime);
         throw error;
       }
-      return Object.freeze(recordVerifiedCall(options.audience, identity, startTime));
+      return frozenIdentity(recordVerifiedCall(options.audience, identity, startTime));
     },
   };
 }
@@ -165,4 +165,15 @@ function envelopeTrace(traceparent: string | null, envelopeTraceId: string): Tra
   const inEnvelopeTrace = traceIdFrom(traceparent) === envelopeTraceId;
   const trace = continueTrace(traceparent, inEnvelopeTrace);
   return inEnvelopeTrace ? trace : { ...trace, traceId: envelopeTraceId };
+}
+
+/**
+ * Frozen all the way down: the handler (and any middleware after it) holds this object while the
+ * call's audit record is still to be written from it, so nothing in it may change.
+ */
+function frozenIdentity(identity: DownstreamIdentity): DownstreamIdentity {
+  Object.freeze(identity.chain);
+  Object.freeze(identity.scopes);
+  if (identity.linkedTrace) Object.freeze(identity.linkedTrace);
+  return Object.freeze(identity);
 }

@@ -172,6 +172,9 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
         traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
       },
     );
+    // The handler holds it while its audit record is still to be written: a tool cannot rewrite the chain.
+    assert.throws(() => (identity.chain as string[]).push('someone-else'), TypeError);
+    assert.ok(Object.isFrozen(identity.scopes));
   });
 
   it('on-behalf-of: the exchanged token names the person, the agent and the services in act', async () => {
@@ -211,6 +214,7 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
     assert.equal(identity.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(identity.parentSpanId, undefined);
     assert.deepEqual(identity.linkedTrace, { trace_id: '9'.repeat(32), span_id: '8'.repeat(16) });
+    assert.ok(Object.isFrozen(identity.linkedTrace));
     const sameTrace = await verifier.verify(
       headers({
         authorization: `Bearer ${await serviceToken()}`,

@@ -4,57 +4,130 @@ import type { VerifierCall } from '../verified-call.ts';
 /** The `ServerResponse` methods that send something; the first call of any of them starts the answer. */
 const SENDING = ['writeHead', 'write', 'end', 'flushHeaders'] as const;
 type Sending = (typeof SENDING)[number];
+/** The methods that change headers: refused once the answer has started, as Node does once headers are sent. */
+const HEADER_CHANGES = ['setHeader', 'setHeaders', 'appendHeader', 'removeHeader'] as const;
+type HeaderChange = (typeof HEADER_CHANGES)[number];
 
 /**
- * A Node answer held back until the core has written the audit record: what the handler sends is
- * queued, from the first byte (status and headers included), and then either released as it was or
- * replaced. The status is known once the handler starts answering (`started`), as with a web
- * `Response`; nothing reaches the client before the verdict. A discarded answer's later writes are
- * dropped. Internal to the Node and Express adapters.
+ * A Node answer held back until the core has written the audit record. The status and headers are
+ * fixed when the handler starts to answer (`started`), exactly as if they had been sent: from then on
+ * `headersSent` is true and changing a header throws `ERR_HTTP_HEADERS_SENT`, so middleware that runs
+ * after the handler began answering (an error handler, a second `send`) sees an answer already under
+ * way, as it would without the hold. What the handler writes is queued until the verdict, then
+ * released as it was (later writes pass straight through, with Node's backpressure) or replaced.
+ * Anything sent after a queued `end` is dropped. Internal to the Node and Express adapters.
  */
 export interface HeldAnswer {
   /** Resolves with the status once the handler starts to answer. */
   readonly started: Promise<number>;
+  /** Whether the handler has started to answer. */
+  readonly hasStarted: boolean;
   /** Sends what the handler sent, and lets the rest through. */
   release(): void;
-  /** Drops what the handler sent (its headers too) and sends `response` instead. Never rejects. */
+  /**
+   * Drops what the handler sent (its headers too) and sends `response` instead; when nothing can be
+   * replaced any more (the answer already went out), ends the connection. Never rejects.
+   */
   replace(response: Response): Promise<void>;
 }
 
 export function holdAnswer(response: ServerResponse): HeldAnswer {
-  const original = new Map<Sending, (...args: unknown[]) => unknown>();
-  const queued: Array<{ method: Sending; args: unknown[] }> = [];
+  const self = response as unknown as Record<Sending | HeaderChange, (...args: unknown[]) => unknown>;
+  const original = new Map<Sending | HeaderChange, (...args: unknown[]) => unknown>();
+  // What the instance itself had (another middleware's wrapper, e.g. compression's `end`), put back on release.
+  const own = new Map<string, PropertyDescriptor | undefined>();
+  for (const method of [...SENDING, ...HEADER_CHANGES]) {
+    if (typeof self[method] !== 'function') continue;
+    original.set(method, self[method].bind(response));
+    own.set(method, Object.getOwnPropertyDescriptor(response, method));
+  }
+  const call = (method: Sending | HeaderChange, ...args: unknown[]) => original.get(method)!(...args);
+  const queued: Array<{ method: 'write' | 'end'; args: unknown[] }> = [];
   // Headers set before the handler ran (CORS, by earlier middleware) survive a replaced answer.
   const before = response.getHeaders();
   let state: 'holding' | 'released' | 'replaced' = 'holding';
+  let hasStarted = false;
+  let ended = false;
   let start: (status: number) => void = () => {};
   const started = new Promise<number>((resolve) => {
     start = resolve;
   });
-  const self = response as unknown as Record<Sending, (...args: unknown[]) => unknown>;
-  for (const method of SENDING) {
-    const send = self[method].bind(response);
-    original.set(method, send);
-    self[method] = (...args: unknown[]) => {
-      if (state === 'released') return send(...args);
-      if (state === 'holding') {
-        queued.push({ method, args });
-        start(method === 'writeHead' && typeof args[0] === 'number' ? args[0] : response.statusCode);
+
+  /** The status and headers become final, as Node makes them when it sends the head. */
+  const begin = (method: Sending, args: unknown[]) => {
+    if (method === 'writeHead') {
+      const [status, second, third] = args;
+      if (typeof status === 'number') response.statusCode = status;
+      if (typeof second === 'string') response.statusMessage = second;
+      const headers = typeof second === 'string' ? third : second;
+      if (Array.isArray(headers)) {
+        for (let i = 0; i + 1 < headers.length; i += 2) call('setHeader', headers[i], headers[i + 1]);
+      } else if (headers && typeof headers === 'object') {
+        for (const [name, value] of Object.entries(headers)) {
+          if (value !== undefined) call('setHeader', name, value);
+        }
       }
+    }
+    hasStarted = true;
+    Object.defineProperty(response, 'headersSent', { configurable: true, get: () => true });
+    start(response.statusCode);
+  };
+  const headersAlreadySent = (name: string) => {
+    const error = new Error(`Cannot ${name} after the response has started`) as Error & { code: string };
+    error.code = 'ERR_HTTP_HEADERS_SENT';
+    return error;
+  };
+
+  for (const method of HEADER_CHANGES) {
+    if (!original.has(method)) continue;
+    self[method] = (...args: unknown[]) => {
+      if (state === 'holding' && hasStarted) throw headersAlreadySent(method);
+      return call(method, ...args);
+    };
+  }
+  for (const method of SENDING) {
+    self[method] = (...args: unknown[]) => {
+      if (state === 'released') return call(method, ...args);
+      if (state === 'holding' && !ended) {
+        if (!hasStarted) begin(method, args);
+        else if (method === 'writeHead') throw headersAlreadySent(method);
+        if (method === 'write' || method === 'end') queued.push({ method, args });
+        if (method === 'end') ended = true;
+      }
+      // A callback given to `write`/`end` is called when the data is really written (on release).
       if (method === 'write') return true;
       return method === 'flushHeaders' ? undefined : response;
     };
   }
-  const call = (method: Sending, ...args: unknown[]) => original.get(method)!(...args);
+
+  /** Back to the response as it was before the hold: the instance's own methods as they were. */
+  const restore = () => {
+    delete (response as unknown as Record<string, unknown>).headersSent;
+    for (const [method, descriptor] of own) {
+      if (descriptor === undefined) delete (response as unknown as Record<string, unknown>)[method];
+      else Object.defineProperty(response, method, descriptor);
+    }
+  };
+
   return {
     started,
+    get hasStarted() {
+      return hasStarted;
+    },
     release() {
+      if (state !== 'holding') return;
       state = 'released';
+      restore();
+      if (response.destroyed) return;
+      if (hasStarted) call('writeHead', response.statusCode, response.statusMessage);
       for (const { method, args } of queued.splice(0)) call(method, ...args);
     },
     async replace(answer) {
+      const replaceable = state === 'holding';
       state = 'replaced';
       queued.length = 0;
+      restore();
+      if (!replaceable || response.headersSent) return void response.destroy();
       try {
         const body = await answer.text();
         if (response.headersSent) return void response.destroy();
@@ -66,8 +139,8 @@ export function holdAnswer(response: ServerResponse): HeldAnswer {
         answer.headers.forEach((value, name) => {
           headers[name] = value;
         });
-        call('writeHead', answer.status, STATUS_CODES[answer.status] ?? 'unknown', headers);
-        call('end', body);
+        response.writeHead(answer.status, STATUS_CODES[answer.status] ?? 'unknown', headers);
+        response.end(body);
       } catch {
         response.destroy();
       }
