@@ -107,6 +107,8 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
   #text: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #reloading: Promise<void> | undefined;
+  /** Counts this instance's own writes, so a re-read that started before one never undoes it. */
+  #writes = 0;
 
   private constructor(source: Source, options: SharedEnvelopeKeysOptions, loaded: Loaded, text?: string) {
     this.#source = source;
@@ -241,9 +243,10 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
   async #reload(): Promise<void> {
     const source = this.#source;
     if (source.kind === 'jwks') return;
+    const writes = this.#writes;
     const text =
       source.kind === 'key-file' ? await readKeyFile(source.path) : await readJwksFile(source.path);
-    if (text === this.#text) return;
+    if (text === this.#text || writes !== this.#writes) return;
     this.#loaded =
       source.kind === 'key-file'
         ? fromState(parseKeyFile(text, source.path, KEY_FILE))
@@ -325,6 +328,7 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
         await writeSecretFile(source.path, text).catch((cause: unknown) => {
           throw writeFailure(source.path, cause);
         });
+        this.#writes += 1;
         this.#loaded = fromState(state);
         this.#text = text;
         return result;
