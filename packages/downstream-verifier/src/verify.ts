@@ -25,6 +25,13 @@ export interface TrustedCaller {
   /** The issuer of its envelopes (its MCP resource URI), and where it publishes their keys. */
   envelopeIssuer: string;
   envelopeJwksUri: string;
+  /**
+   * How long a fetched envelope JWKS is used before it is fetched again, in seconds. Default 600. An
+   * unknown `kid` refetches sooner, but at most once per 30 s: an instance fleet rotating its keys must
+   * publish a new key at least this long before signing with it (`SharedEnvelopeKeys`'
+   * `propagationSeconds`).
+   */
+  envelopeJwksCacheMaxAgeSeconds?: number;
 }
 
 export interface DownstreamVerifierOptions {
@@ -65,7 +72,15 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
   });
   const callers = new Map<string, TrustedCaller & { keys: EnvelopeKeyResolver }>();
   for (const caller of options.serviceIdentity?.callers ?? []) {
-    callers.set(caller.clientId, { ...caller, keys: remoteJwksResolver(new URL(caller.envelopeJwksUri)) });
+    const maxAge = caller.envelopeJwksCacheMaxAgeSeconds;
+    if (maxAge !== undefined && (!Number.isFinite(maxAge) || maxAge <= 0)) {
+      throw new TypeError('downstreamVerifier: envelopeJwksCacheMaxAgeSeconds must be a positive number');
+    }
+    const keys = remoteJwksResolver(
+      new URL(caller.envelopeJwksUri),
+      maxAge === undefined ? {} : { cacheMaxAgeMs: maxAge * 1000 },
+    );
+    callers.set(caller.clientId, { ...caller, keys });
   }
 
   const decide = async (headers: Headers, requiredScopes: readonly string[]) => {

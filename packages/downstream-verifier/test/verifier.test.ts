@@ -558,3 +558,29 @@ describe('downstream verifier as Express middleware', () => {
     }
   });
 });
+
+describe('downstream verifier options', () => {
+  it('refuses a JWKS cache age that is not a positive number of seconds', () => {
+    for (const envelopeJwksCacheMaxAgeSeconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () =>
+          downstreamVerifier({
+            audience: API,
+            broker: { issuer: 'http://127.0.0.1:9' },
+            serviceIdentity: {
+              trustDomain: TRUST_DOMAIN,
+              callers: [
+                {
+                  clientId: 'orders-mcp',
+                  envelopeIssuer: MCP,
+                  envelopeJwksUri: 'http://127.0.0.1:9/jwks',
+                  envelopeJwksCacheMaxAgeSeconds,
+                },
+              ],
+            },
+          }),
+        TypeError,
+      );
+    }
+  });
+});

@@ -22,6 +22,7 @@ export {
 export {
   EnvelopeKeyRing,
   type EnvelopeKeyRingOptions,
+  type EnvelopeKeys,
   type JsonWebKeySet,
   type PublicJwk,
 } from './key-ring.ts';
@@ -32,5 +33,7 @@ export {
   type ResolvedKey,
   remoteJwksResolver,
 } from './key-sources.ts';
+// Keys several instances share: a key file, or an operator's JWKS (issue #13, item 2).
+export { SharedEnvelopeKeys, type SharedEnvelopeKeysOptions } from './shared-keys.ts';
 export { TXN_TOKEN_DRAFT, TXN_TOKEN_HEADER, TXN_TOKEN_TYP, TXN_TOKEN_TYPE_URI } from './txn-token.ts';
 export { type VerifyEnvelopeOptions, verifyEnvelope } from './verify.ts';

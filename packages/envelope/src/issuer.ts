@@ -3,7 +3,7 @@ import { signCompact } from './compact-jws.ts';
 import { deepFreeze } from './deep-freeze.ts';
 import { type Envelope, type EnvelopeBody, EnvelopeBodySchema } from './envelope.ts';
 import { EnvelopeError } from './errors.ts';
-import { type EnvelopeKeyRing, type JsonWebKeySet, unixNow } from './key-ring.ts';
+import { type EnvelopeKeys, type JsonWebKeySet, unixNow } from './key-ring.ts';
 import { TXN_TOKEN_TYP } from './txn-token.ts';
 
 export interface EnvelopeIssuerOptions {
@@ -11,8 +11,11 @@ export interface EnvelopeIssuerOptions {
   issuer: string;
   /** The trust domain envelopes are valid in (`aud`). Verifiers must expect the same value. */
   trustDomain: string;
-  /** Signing keys; see `EnvelopeKeyRing`. */
-  keys: EnvelopeKeyRing;
+  /**
+   * Signing keys: an `EnvelopeKeyRing` for one process, `SharedEnvelopeKeys` for several instances
+   * behind one URL (a shared key file or an operator's JWKS).
+   */
+  keys: EnvelopeKeys;
   /** Envelope lifetime in seconds. Default 300 (five minutes); at most 3600. */
   ttlSeconds?: number;
   /** The requesting workload (`req_wl`); defaults to `issuer`. */
@@ -98,7 +101,7 @@ export class EnvelopeIssuer {
   readonly issuer: string;
   readonly trustDomain: string;
   readonly ttlSeconds: number;
-  readonly #keys: EnvelopeKeyRing;
+  readonly #keys: EnvelopeKeys;
   readonly #workload: string;
   readonly #now: () => number;
 
@@ -109,7 +112,8 @@ export class EnvelopeIssuer {
     if (typeof options.trustDomain !== 'string' || options.trustDomain === '') {
       throw new TypeError('EnvelopeIssuer: trustDomain is required');
     }
-    if (!options.keys) throw new TypeError('EnvelopeIssuer: keys (an EnvelopeKeyRing) are required');
+    if (!options.keys)
+      throw new TypeError('EnvelopeIssuer: keys (an EnvelopeKeyRing or SharedEnvelopeKeys) are required');
     const ttlSeconds = options.ttlSeconds ?? 300;
     if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > 3600) {
       throw new TypeError('EnvelopeIssuer: ttlSeconds must be an integer between 1 and 3600');

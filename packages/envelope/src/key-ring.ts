@@ -22,7 +22,30 @@ export interface JsonWebKeySet {
   keys: PublicJwk[];
 }
 
-interface RingEntry {
+/**
+ * What `EnvelopeIssuer` signs with and publishes: an `EnvelopeKeyRing` (one process) or
+ * `SharedEnvelopeKeys` (a fleet sharing a key file or an operator's JWKS).
+ */
+export interface EnvelopeKeys {
+  /**
+   * How long, at least, a key keeps verifying after the last envelope signed with it; it must cover
+   * the envelope lifetime, which `EnvelopeIssuer` checks.
+   */
+  readonly retentionSeconds: number;
+  /** The key new envelopes are signed with. */
+  readonly signingKey: {
+    readonly kid: string;
+    readonly alg: EnvelopeAlgorithm;
+    readonly privateKey: KeyObject;
+  };
+  /** The public keys a verifier should accept now. Never contains private members. */
+  jwks(): JsonWebKeySet;
+  /** The verification key for `kid` if these keys still accept it, else `undefined`. */
+  publicKey(kid: string): { readonly alg: EnvelopeAlgorithm; readonly key: KeyObject } | undefined;
+}
+
+/** One key of a ring, with its public forms computed once. */
+export interface RingEntry {
   kid: string;
   alg: EnvelopeAlgorithm;
   privateKey: KeyObject;
@@ -54,7 +77,7 @@ export interface EnvelopeKeyRingOptions {
  * ring.rotate();            // then sign with it
  * const jwks = ring.jwks(); // serve at /.well-known/jwks.json
  */
-export class EnvelopeKeyRing {
+export class EnvelopeKeyRing implements EnvelopeKeys {
   readonly retentionSeconds: number;
   readonly algorithm: EnvelopeAlgorithm;
   #active: RingEntry;
@@ -150,7 +173,7 @@ export class EnvelopeKeyRing {
   }
 }
 
-function generateEntry(alg: EnvelopeAlgorithm): RingEntry {
+export function generateEntry(alg: EnvelopeAlgorithm): RingEntry {
   const { privateKey } =
     alg === 'EdDSA'
       ? generateKeyPairSync('ed25519')
@@ -158,9 +181,17 @@ function generateEntry(alg: EnvelopeAlgorithm): RingEntry {
   return entryFor(alg, privateKey);
 }
 
-function entryFor(alg: EnvelopeAlgorithm, privateKey: KeyObject): RingEntry {
-  const publicKey = createPublicKey(privateKey);
-  if (!keyMatchesAlgorithm(publicKey, alg)) {
+/** The entry for a private key under `alg`; `kid` is its RFC 7638 thumbprint. Throws TypeError on a misfit. */
+export function entryFor(alg: EnvelopeAlgorithm, privateKey: KeyObject): RingEntry {
+  return { ...publicEntryFor(alg, createPublicKey(privateKey)), privateKey };
+}
+
+/** A public key's published form under `alg` (no private member can reach it). Throws TypeError on a misfit. */
+export function publicEntryFor(
+  alg: EnvelopeAlgorithm,
+  publicKey: KeyObject,
+): { kid: string; alg: EnvelopeAlgorithm; publicKey: KeyObject; publicJwk: PublicJwk } {
+  if (publicKey.type !== 'public' || !keyMatchesAlgorithm(publicKey, alg)) {
     throw new TypeError(`EnvelopeKeyRing: the key does not fit algorithm ${alg}`);
   }
   const exported = publicKey.export({ format: 'jwk' }) as Record<string, string>;
@@ -174,7 +205,7 @@ function entryFor(alg: EnvelopeAlgorithm, privateKey: KeyObject): RingEntry {
     alg,
     use: 'sig',
   };
-  return { kid, alg, privateKey, publicKey, publicJwk };
+  return { kid, alg, publicKey, publicJwk };
 }
 
 export function unixNow(): number {

@@ -1,7 +1,7 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { createRemoteJWKSet } from 'jose';
 import { type EnvelopeAlgorithm, isEnvelopeAlgorithm, keyMatchesAlgorithm } from './compact-jws.ts';
-import type { EnvelopeKeyRing, JsonWebKeySet } from './key-ring.ts';
+import type { EnvelopeKeys, JsonWebKeySet } from './key-ring.ts';
 
 /** A verification key for one `kid`, with the one algorithm it may be used with. */
 export interface ResolvedKey {
@@ -18,8 +18,8 @@ export type EnvelopeKeyResolver = (
   alg: EnvelopeAlgorithm,
 ) => ResolvedKey | undefined | Promise<ResolvedKey | undefined>;
 
-/** Keys of an issuer in the same process. */
-export function keyRingResolver(ring: EnvelopeKeyRing): EnvelopeKeyResolver {
+/** Keys of an issuer in the same process (an `EnvelopeKeyRing` or `SharedEnvelopeKeys`). */
+export function keyRingResolver(ring: EnvelopeKeys): EnvelopeKeyResolver {
   return (kid) => ring.publicKey(kid);
 }
 

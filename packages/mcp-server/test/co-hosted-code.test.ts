@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
-import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
+import { EnvelopeIssuer, EnvelopeKeyRing, SharedEnvelopeKeys } from '@baton/envelope';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createMcpHandler, McpServer, type RegisteredTool } from '@modelcontextprotocol/server';
 import { IdentityBoundary } from '../src/index.ts';
@@ -40,6 +40,7 @@ describe('co-hosted code cannot open the boundary', () => {
     (typeof value === 'string' && value.includes(token)) ||
     value instanceof EnvelopeIssuer ||
     value instanceof EnvelopeKeyRing ||
+    value instanceof SharedEnvelopeKeys ||
     (typeof value === 'object' &&
       value !== null &&
       ('subjectToken' in value || 'settings' in value || 'envelopes' in value || 'assertion' in value));

@@ -71,7 +71,17 @@ export type EnvelopeErrorCode =
   | 'ERR_ENVELOPE_EXPIRED'
   | 'ERR_ENVELOPE_NOT_YET_VALID'
   | 'ERR_ENVELOPE_LIFETIME_TOO_LONG'
-  | 'ERR_ENVELOPE_CLAIMS_INVALID';
+  | 'ERR_ENVELOPE_CLAIMS_INVALID'
+  /**
+   * A shared key source cannot be used: its file is missing, unreadable, readable or writable by group
+   * or others, a link, or not a key file; or it holds no usable signing key. Never quotes the file.
+   */
+  | 'ERR_ENVELOPE_KEYS_UNAVAILABLE'
+  /**
+   * A rotation that would sign with a key verifiers may not have yet: no staged key, one staged less
+   * than `propagationSeconds` ago, or a read-only source (an operator's JWKS).
+   */
+  | 'ERR_ENVELOPE_ROTATION_REFUSED';
 
 /** `@baton/mcp-server`: why a tool's downstream call was refused or failed. */
 export type DownstreamErrorCode =
