@@ -89,6 +89,10 @@ export async function startBrokerFleet(options: {
   // Other services register themselves with this operator-issued token (RFC 7591 §3); passed in the
   // environment, as the broker's configuration reference recommends, never written to the file.
   const initialAccessToken = randomBytes(24).toString('base64url');
+  // The demo's own BATON_BROKER_PORT names the load balancer; the bin would read it as its own.
+  const brokerEnvironment = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('BATON_BROKER_')),
+  );
   const children: ChildProcess[] = [];
   const pending = new Set<Promise<void>>();
   const killAll = () => {
@@ -100,7 +104,7 @@ export async function startBrokerFleet(options: {
   const start = (name: string) =>
     new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, [...process.execArgv, brokerBin(), '--config', configFile], {
-        env: { ...process.env, BATON_BROKER_INITIAL_ACCESS_TOKEN: initialAccessToken },
+        env: { ...brokerEnvironment, BATON_BROKER_INITIAL_ACCESS_TOKEN: initialAccessToken },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.push(child);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type AuditReader, type AuditSink, fanOut } from '@baton/audit';
-import { FileAuditStore, PostgresAuditStore, postgresAuditReader } from '@baton/audit-store';
+import { AuditStoreError, FileAuditStore, PostgresAuditStore, postgresAuditReader } from '@baton/audit-store';
 import pg from 'pg';
 import type { ScaleOutConfig } from './config.ts';
 
@@ -48,6 +48,13 @@ export async function openDemoAudit(
   } catch (error) {
     for (const store of stores.values()) await store.close();
     await pool.end();
+    if (error instanceof AuditStoreError && error.code === 'ERR_AUDIT_STORE_WRITER_CONFLICT') {
+      throw new Error(
+        `the audit chains in ${scaleOut.postgresUrl.replace(/\/\/[^@/]*@/, '//')} were written from another ${join(dataDir, 'audit-outbox')}: ` +
+          'restore that directory, or start over with a new database (BATON_POSTGRES_URL)',
+        { cause: error },
+      );
+    }
     throw error;
   }
   const sinks = new Map([...stores].map(([writer, store]) => [writer, fanOut(store, ...alsoTo)]));
