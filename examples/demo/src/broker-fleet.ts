@@ -29,6 +29,13 @@ export interface BrokerStore {
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 
+function withoutCredentials(url: string): string {
+  const bare = new URL(url);
+  bare.username = '';
+  bare.password = '';
+  return bare.href;
+}
+
 /** The `baton-broker` bin beside the package's entry point (its sources in this workspace). */
 function brokerBin(): string {
   return fileURLToPath(import.meta.resolve('@baton/broker')).replace(/index\.(ts|js)$/, 'cli.$1');
@@ -75,10 +82,11 @@ export async function startBrokerFleet(options: {
         policy: { file: 'policy.cedar', defaults: POLICY_DEFAULTS },
         clients: demoClients(credentials, options.urls),
         signingKeysFile: 'broker-signing-keys.json',
+        // Where, without credentials: the full URLs come from the environment (below).
         store: {
           kind: 'postgres-redis',
-          postgresUrl: options.store.postgresUrl,
-          redisUrl: options.store.redisUrl,
+          postgresUrl: withoutCredentials(options.store.postgresUrl),
+          redisUrl: withoutCredentials(options.store.redisUrl),
           keyPrefix: options.store.keyPrefix,
         },
       },
@@ -86,13 +94,16 @@ export async function startBrokerFleet(options: {
       2,
     ),
   );
-  // Other services register themselves with this operator-issued token (RFC 7591 §3); passed in the
-  // environment, as the broker's configuration reference recommends, never written to the file.
-  const initialAccessToken = randomBytes(24).toString('base64url');
-  // The demo's own BATON_BROKER_PORT names the load balancer; the bin would read it as its own.
-  const brokerEnvironment = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('BATON_BROKER_')),
-  );
+  // Secrets go in the environment, as the broker's configuration reference recommends, never in the
+  // file: the operator-issued token other services register with (RFC 7591 §3), the store URLs (they
+  // may hold passwords). The demo's own BATON_BROKER_* are left out: its BATON_BROKER_PORT names the
+  // load balancer, and the bin would read it as its own.
+  const brokerEnvironment = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BATON_BROKER_'))),
+    BATON_BROKER_INITIAL_ACCESS_TOKEN: randomBytes(24).toString('base64url'),
+    BATON_BROKER_POSTGRES_URL: options.store.postgresUrl,
+    BATON_BROKER_REDIS_URL: options.store.redisUrl,
+  };
   const children: ChildProcess[] = [];
   const pending = new Set<Promise<void>>();
   const killAll = () => {
@@ -104,8 +115,11 @@ export async function startBrokerFleet(options: {
   const start = (name: string) =>
     new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, [...process.execArgv, brokerBin(), '--config', configFile], {
-        env: { ...brokerEnvironment, BATON_BROKER_INITIAL_ACCESS_TOKEN: initialAccessToken },
+        env: brokerEnvironment,
         stdio: ['ignore', 'pipe', 'inherit'],
+        // Its own process group: Ctrl-C reaches the demo only, which stops the brokers after draining
+        // the load balancer in front of them.
+        detached: true,
       });
       children.push(child);
       const logs = options.logs?.(name);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -112,6 +112,12 @@ describe('BATON_SCALE_OUT=1 npm start: two brokers and two orders MCP servers on
     } finally {
       await pool.end();
     }
+
+    // The brokers' configuration file names where their stores are, never with credentials (those
+    // came through the environment).
+    const brokerConfig = readFileSync(join(run.dataDir, 'broker', 'broker.json'), 'utf8');
+    assert.match(brokerConfig, /"postgresUrl": "postgres:\/\/127\.0\.0\.1:5432\/baton_scale_/);
+    assert.doesNotMatch(brokerConfig, /:\/\/[^/"]*@|initialAccessToken/);
 
     // One question, one trace, across writers: the command line puts the hops back together.
     const traceId = /\n {2}([0-9a-f]{32}) {2}user-alice +order_summary/.exec(stdout)?.[1];
