@@ -160,6 +160,12 @@ describe('BATON_SCALE_OUT=1 npm start: two brokers and two orders MCP servers on
       npm.on('exit', () => reject(new Error(`the demo exited before it was ready: ${stdout}${stderr}`)));
     });
     const brokers = /^ {2}load balancer in front of (\S+), (\S+) \(PostgreSQL/m.exec(stdout)!.slice(1);
+    const mcpInstances = /^ {2}load balancer in front of (\S+), (\S+) \(one envelope key/m
+      .exec(stdout)!
+      .slice(1);
+    const publicUrls = [/^orders MCP server {3}(\S+)$/m, /^token broker {8}(\S+) /m].map(
+      (line) => line.exec(stdout)![1]!,
+    );
     npm.kill('SIGTERM');
     const code = await closed;
     clearTimeout(killer);
@@ -168,7 +174,9 @@ describe('BATON_SCALE_OUT=1 npm start: two brokers and two orders MCP servers on
       assert.match(stdout, new RegExp(`\\[${instance}\\] info shutdown complete`));
     }
     assert.match(stdout, /\[shutdown\] info shutdown complete/);
-    for (const url of brokers) await assert.rejects(fetch(url), `${url} no longer listens`);
+    for (const url of [...publicUrls, ...brokers, ...mcpInstances]) {
+      await assert.rejects(fetch(url), `${url} no longer listens`);
+    }
     for (const writer of SCALE_OUT_WRITERS) {
       const verified = baton(['audit', 'verify', writer, '--postgres', run.postgresUrl]);
       assert.equal(verified.status, 0, `${writer}: ${verified.stdout}${verified.stderr}`);
