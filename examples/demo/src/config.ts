@@ -23,6 +23,20 @@ export interface DemoConfig {
   consolePort: number;
   /** Run the walk-through and exit instead of serving until interrupted. */
   once: boolean;
+  /**
+   * Run as deployed (`BATON_SCALE_OUT=1`): two broker processes and two orders MCP server instances,
+   * each pair behind a load balancer on the usual port, with state in PostgreSQL and Redis.
+   */
+  scaleOut?: ScaleOutConfig;
+}
+
+export interface ScaleOutConfig {
+  /** The database for broker state and the audit trail (`BATON_POSTGRES_URL`); created if missing. */
+  postgresUrl: string;
+  /** Where the brokers keep revocations (`BATON_REDIS_URL`). */
+  redisUrl: string;
+  /** Prefix of the brokers' Redis keys (`BATON_REDIS_KEY_PREFIX`). */
+  redisKeyPrefix: string;
 }
 
 export function demoConfig(
@@ -41,6 +55,15 @@ export function demoConfig(
     brokerPort: port(env.BATON_BROKER_PORT, 4010, 'BATON_BROKER_PORT'),
     consolePort: port(env.BATON_CONSOLE_PORT, 4020, 'BATON_CONSOLE_PORT'),
     once: argv.includes('--once') || env.BATON_DEMO_ONCE === '1',
+    ...(env.BATON_SCALE_OUT === '1'
+      ? {
+          scaleOut: {
+            postgresUrl: env.BATON_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/baton_demo',
+            redisUrl: env.BATON_REDIS_URL || 'redis://127.0.0.1:6379',
+            redisKeyPrefix: env.BATON_REDIS_KEY_PREFIX || 'baton-demo:',
+          },
+        }
+      : {}),
   };
 }
 

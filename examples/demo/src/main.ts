@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { createLogger, fanOut, MemoryAuditSink } from '@baton/audit';
-import { FileAuditStore } from '@baton/audit-store';
+import { createLogger, MemoryAuditSink } from '@baton/audit';
 import { DEMO_AUDITOR, DEMO_USERS } from '@baton/demo-idp';
 import { onShutdownSignal } from '@baton/resource-server/operations';
 import { runAgent } from './agent.ts';
@@ -8,21 +6,23 @@ import { prepareAuditConsole } from './audit-console.ts';
 import { serviceTokenLifetime } from './broker.ts';
 import { demoConfig, exposureWarning, isLoopback } from './config.ts';
 import { consoleLogDestination, printedAuditSink } from './console-log.ts';
+import { openDemoAudit } from './demo-audit.ts';
 import { startTopology } from './topology.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const config = demoConfig();
 process.stderr.write(exposureWarning(config) ?? '');
-// Every hop's audit events: durable and hash-chained in the embedded store (for the console and
-// `npm run baton -- audit …`), and printed as they happen.
+// Every hop's audit events: durable and hash-chained (the embedded store, or PostgreSQL scaled out;
+// for the console and `npm run baton -- audit …`), and printed as they happen.
 const dataDir = process.env.BATON_DATA_DIR ?? '.baton';
-const store = await FileAuditStore.open({ directory: join(dataDir, 'audit'), writer: 'demo' });
 const memory = new MemoryAuditSink();
-const audit = fanOut(store, memory, printedAuditSink(out));
+const store = await openDemoAudit(dataDir, config.scaleOut, [memory, printedAuditSink(out)]);
+const audit = store.writer('demo');
 // Bound first: the IdP registers the console's redirect URI when it starts.
 const consoleAtIdp = await prepareAuditConsole(config.host, config.consolePort, config.publicHost);
 const demo = await startTopology(config, {
   audit,
+  auditOf: (writer) => store.writer(writer),
   dataDir,
   logs: (component) => consoleLogDestination(`  [${component}]`, out),
   idp: consoleAtIdp.idp,
@@ -30,7 +30,7 @@ const demo = await startTopology(config, {
 const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);
 const auditConsole = await consoleAtIdp.start({
   issuer: demo.idp.issuer,
-  reader: store,
+  reader: store.reader,
   audit,
   logger: createLogger({
     name: 'audit-console',
@@ -45,9 +45,15 @@ out(
   `identity provider   ${demo.idp.issuer}   (users: alice / alice-demo-pw, bob / bob-demo-pw; auditor: ${auditor})`,
 );
 out(
-  `token broker        ${demo.broker.broker.issuer}   (RFC 8414 metadata at /.well-known/oauth-authorization-server)`,
+  `token broker        ${demo.broker.issuer}   (RFC 8414 metadata at /.well-known/oauth-authorization-server)`,
 );
+if (demo.balancers) {
+  out(`  load balancer in front of ${demo.balancers.broker.upstreams.join(', ')} (PostgreSQL + Redis)`);
+}
 out(`orders MCP server   ${demo.urls.ordersMcp}`);
+if (demo.balancers) {
+  out(`  load balancer in front of ${demo.balancers.ordersMcp.upstreams.join(', ')} (one envelope key)`);
+}
 out(`  resource metadata ${demo.ordersMcp.boundary.resourceMetadataUrl}`);
 out(`  envelope JWKS     ${demo.ordersMcp.boundary.envelopeJwksUrl}`);
 out(`billing MCP server  ${demo.urls.billingMcp}`);
@@ -87,9 +93,17 @@ out(
     `${[...byUser].map(([sub, count]) => `${sub}: ${count}`).join(', ')})`,
 );
 
+if (demo.balancers) {
+  // Round robin: every instance took its share, as each load balancer counted.
+  const { broker, ordersMcp } = demo.balancers;
+  out(
+    `load balancers (requests per instance): token broker ${broker.counts.join(' + ')}, orders MCP server ${ordersMcp.counts.join(' + ')}`,
+  );
+}
+
 out();
 out(
-  `traces of the demo, kept in ${join(dataDir, 'audit')} (drawn in the console; on the command line: npm run baton -- audit trace <id>):`,
+  `traces of the demo, kept in ${store.where} (drawn in the console; on the command line: npm run baton -- audit trace <id>):`,
 );
 for (const event of memory.events.filter(
   (candidate) => candidate.action === 'tool.invoke' && !candidate.parent_span_id,

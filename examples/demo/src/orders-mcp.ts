@@ -95,6 +95,8 @@ export function serveOrdersMcp(options: {
   tokenStore: SharedTokenStore;
   ordersApi: string;
   billingMcp: string;
+  /** Its envelope signing keys, shared by every instance of the server. Default: a fresh key. */
+  envelopeKeys?: EnvelopeKeyRing;
   audit: AuditSink;
   logger: Logger;
 }): McpServerHandle {
@@ -105,7 +107,7 @@ export function serveOrdersMcp(options: {
     envelopes: new EnvelopeIssuer({
       issuer: options.url,
       trustDomain: TRUST_DOMAIN,
-      keys: EnvelopeKeyRing.generate({ algorithm: 'ES256', retentionSeconds: 900 }),
+      keys: options.envelopeKeys ?? EnvelopeKeyRing.generate({ algorithm: 'ES256', retentionSeconds: 900 }),
     }),
     audit: options.audit,
     logger: options.logger,

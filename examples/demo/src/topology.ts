@@ -9,16 +9,25 @@ import { createVault, FileKeyStore, vaultKeyValue } from '@baton/vault';
 import { serveBillingApi, serveOrdersApi } from './apis.ts';
 import { serveBillingMcp } from './billing-mcp.ts';
 import { type DemoBroker, startDemoBroker } from './broker.ts';
+import { startBrokerFleet } from './broker-fleet.ts';
 import { bracketed, type DemoConfig, defaultPublicHost } from './config.ts';
+import { sharedEnvelopeKeys } from './envelope-keys.ts';
 import { closeServer, freePort, listen } from './listen.ts';
+import { type LoadBalancer, startLoadBalancer } from './load-balancer.ts';
 import { type McpServerHandle, ORDERS_MCP_SCOPES, serveOrdersMcp, TRUST_DOMAIN } from './orders-mcp.ts';
+
+/** How many instances of the broker and of the orders MCP server run when scaled out. */
+const INSTANCES = 2;
 
 export interface DemoTopology {
   idp: DemoIdp;
   broker: DemoBroker;
+  /** The orders MCP server (scaled out: its first instance; every instance serves the same resource). */
   ordersMcp: McpServerHandle;
   billingMcp: McpServerHandle;
   urls: { ordersMcp: string; billingMcp: string; ordersApi: string; billingApi: string };
+  /** Scaled out: the load balancers in front of the broker and the orders MCP server instances. */
+  balancers?: { broker: LoadBalancer; ordersMcp: LoadBalancer };
   close(): Promise<void>;
 }
 
@@ -30,6 +39,11 @@ export async function startTopology(
   config: Omit<DemoConfig, 'once' | 'consolePort' | 'publicHost'> & { publicHost?: string },
   options: {
     audit: AuditSink;
+    /**
+     * Scaled out, the audit sink of each instance's own writer (`orders-mcp-1`, `broker-2`, …).
+     * Default: `audit` for every instance.
+     */
+    auditOf?: (writer: string) => AuditSink;
     logs?: (component: string) => Writable;
     users?: DemoUser[];
     /** Where the vault key file lives. Default: a fresh temporary directory. */
@@ -41,7 +55,16 @@ export async function startTopology(
   const host = config.host;
   // Every URL names the host clients reach the demo by, which is not 0.0.0.0 when binding all interfaces.
   const publicHost = config.publicHost ?? defaultPublicHost(host);
-  const ordersMcpServer = await listen(host, config.ordersMcpPort, '/mcp', publicHost);
+  const { scaleOut } = config;
+  const auditOf = options.auditOf ?? (() => options.audit);
+  // Scaled out, agents reach the orders MCP server's load balancer; its instances listen on free ports.
+  const ordersMcpBalancer = scaleOut
+    ? await startLoadBalancer({ host, port: config.ordersMcpPort, publicHost, path: '/mcp' })
+    : undefined;
+  const ordersMcpServer = ordersMcpBalancer ?? (await listen(host, config.ordersMcpPort, '/mcp', publicHost));
+  const ordersMcpInstances = ordersMcpBalancer
+    ? await Promise.all(Array.from({ length: INSTANCES }, () => listen(host, 0, '/mcp')))
+    : [ordersMcpServer];
   const billingMcpServer = await listen(host, config.billingMcpPort, '/mcp', publicHost);
   const ordersApiServer = await listen(host, config.ordersApiPort, '/api', publicHost);
   const billingApiServer = await listen(host, config.billingApiPort, '/api', publicHost);
@@ -63,25 +86,45 @@ export async function startTopology(
     ],
     ...(options.idp?.clients ? { clients: options.idp.clients } : {}),
   });
-  // The broker's issuer carries its port, so an advertised host other than the bound one needs the
-  // port before the broker binds.
-  const brokerPort =
-    publicHost === host || config.brokerPort !== 0 ? config.brokerPort : await freePort(host);
-  const broker = await startDemoBroker({
-    host,
-    port: brokerPort,
-    ...(publicHost === host ? {} : { issuer: `http://${bracketed(publicHost)}:${brokerPort}` }),
-    idpIssuer: idp.issuer,
-    urls,
-    audit: options.audit,
-  });
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'baton-demo-')));
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  let broker: DemoBroker & { balancer?: LoadBalancer };
+  if (scaleOut) {
+    // Broker processes on PostgreSQL + Redis behind a load balancer whose URL is the issuer.
+    broker = await startBrokerFleet({
+      host,
+      publicHost,
+      port: config.brokerPort,
+      idpIssuer: idp.issuer,
+      urls,
+      store: {
+        postgresUrl: scaleOut.postgresUrl,
+        redisUrl: scaleOut.redisUrl,
+        keyPrefix: scaleOut.redisKeyPrefix,
+      },
+      dataDir,
+      audit: auditOf,
+      ...(options.logs ? { logs: options.logs } : {}),
+      instances: INSTANCES,
+    });
+  } else {
+    // The broker's issuer carries its port, so an advertised host other than the bound one needs the
+    // port before the broker binds.
+    const brokerPort =
+      publicHost === host || config.brokerPort !== 0 ? config.brokerPort : await freePort(host);
+    broker = await startDemoBroker({
+      host,
+      port: brokerPort,
+      ...(publicHost === host ? {} : { issuer: `http://${bracketed(publicHost)}:${brokerPort}` }),
+      idpIssuer: idp.issuer,
+      urls,
+      audit: options.audit,
+    });
+  }
   // Exchanged downstream tokens are kept in the encrypted vault (envelope encryption, key file kept
   // owner-only in the data directory), shared by both MCP servers' caches.
-  if (options.dataDir) await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const vault = createVault({
-    keyStore: await FileKeyStore.open({
-      path: join(options.dataDir ?? (await mkdtemp(join(tmpdir(), 'baton-demo-'))), 'vault-keys.json'),
-    }),
+    keyStore: await FileKeyStore.open({ path: join(dataDir, 'vault-keys.json') }),
   });
   const tokenStore = vaultKeyValue(vault, 'downstream');
   const logger = (component: string) =>
@@ -89,22 +132,32 @@ export async function startTopology(
       name: component,
       ...(options.logs ? { destination: options.logs(component) as never } : { level: 'silent' }),
     });
-  const ordersMcp = serveOrdersMcp({
-    http: ordersMcpServer.http,
-    url: urls.ordersMcp,
-    idpIssuer: idp.issuer,
-    broker: { issuer: broker.broker.issuer, credentials: broker.ordersMcp },
-    tokenStore,
-    ordersApi: urls.ordersApi,
-    billingMcp: urls.billingMcp,
-    audit: options.audit,
-    logger: logger('orders-mcp'),
-  });
+  // Instances of one MCP server sign envelopes with one key, whichever instance serves the JWKS: each
+  // loads it from the one file, as separate processes would.
+  const envelopeKeys = scaleOut
+    ? await Promise.all(ordersMcpInstances.map(() => sharedEnvelopeKeys(dataDir)))
+    : [];
+  const ordersMcpHandles = ordersMcpInstances.map((instance, index) =>
+    serveOrdersMcp({
+      http: instance.http,
+      url: urls.ordersMcp,
+      idpIssuer: idp.issuer,
+      broker: { issuer: broker.issuer, credentials: broker.ordersMcp },
+      tokenStore,
+      ordersApi: urls.ordersApi,
+      billingMcp: urls.billingMcp,
+      ...(envelopeKeys[index] ? { envelopeKeys: envelopeKeys[index] } : {}),
+      audit: scaleOut ? auditOf(`orders-mcp-${index + 1}`) : options.audit,
+      logger: logger(scaleOut ? `orders-mcp-${index + 1}` : 'orders-mcp'),
+    }),
+  );
+  const ordersMcp = ordersMcpHandles[0]!;
+  if (ordersMcpBalancer) ordersMcpBalancer.upstreams = ordersMcpInstances.map(({ url }) => url);
   const billingMcp = serveBillingMcp({
     http: billingMcpServer.http,
     url: urls.billingMcp,
     idpIssuer: idp.issuer,
-    broker: { issuer: broker.broker.issuer, credentials: broker.billingMcp },
+    broker: { issuer: broker.issuer, credentials: broker.billingMcp },
     tokenStore,
     billingApi: urls.billingApi,
     audit: options.audit,
@@ -113,7 +166,7 @@ export async function startTopology(
   serveOrdersApi({
     http: ordersApiServer.http,
     url: urls.ordersApi,
-    brokerIssuer: broker.broker.issuer,
+    brokerIssuer: broker.issuer,
     trustDomain: TRUST_DOMAIN,
     caller: {
       clientId: broker.ordersMcp.clientId,
@@ -126,7 +179,7 @@ export async function startTopology(
   serveBillingApi({
     http: billingApiServer.http,
     url: urls.billingApi,
-    brokerIssuer: broker.broker.issuer,
+    brokerIssuer: broker.issuer,
     audit: options.audit,
     logger: logger('billing-api'),
   });
@@ -136,12 +189,17 @@ export async function startTopology(
     ordersMcp,
     billingMcp,
     urls,
+    ...(broker.balancer && ordersMcpBalancer
+      ? { balancers: { broker: broker.balancer, ordersMcp: ordersMcpBalancer } }
+      : {}),
     async close() {
-      await ordersMcp.close();
+      // The public entry first (no new requests reach any instance), then each instance drains.
+      await ordersMcpBalancer?.close();
+      for (const handle of ordersMcpHandles) await handle.close();
       await billingMcp.close();
-      for (const server of [ordersMcpServer, billingMcpServer, ordersApiServer, billingApiServer])
+      for (const server of [...ordersMcpInstances, billingMcpServer, ordersApiServer, billingApiServer])
         await closeServer(server.http);
-      await broker.broker.close();
+      await broker.close();
       await idp.close();
     },
   };

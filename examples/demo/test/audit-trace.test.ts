@@ -113,7 +113,7 @@ for (const [storeName, openStore] of STORES)
             at: demo.urls.ordersMcp,
             what: 'api.call billing-mcp',
             children: [
-              { at: demo.broker.broker.issuer, what: `token.exchange ${demo.urls.billingMcp}`, children: [] },
+              { at: demo.broker.issuer, what: `token.exchange ${demo.urls.billingMcp}`, children: [] },
               {
                 at: demo.urls.billingMcp,
                 what: 'tool.invoke list_invoices',
@@ -123,7 +123,7 @@ for (const [storeName, openStore] of STORES)
                     what: 'api.call billing-api',
                     children: [
                       {
-                        at: demo.broker.broker.issuer,
+                        at: demo.broker.issuer,
                         what: `token.exchange ${demo.urls.billingApi}`,
                         children: [],
                       },

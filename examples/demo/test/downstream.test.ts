@@ -90,10 +90,10 @@ describe('on-behalf-of through two MCP servers: tokens cached per person, never 
       )!;
     const summaryTool = find('tool.invoke', demo.urls.ordersMcp, 'order_summary');
     const callBilling = find('api.call', demo.urls.ordersMcp, 'billing-mcp');
-    const exchangeForBilling = find('token.exchange', demo.broker.broker.issuer, demo.urls.billingMcp);
+    const exchangeForBilling = find('token.exchange', demo.broker.issuer, demo.urls.billingMcp);
     const billingTool = find('tool.invoke', demo.urls.billingMcp, 'list_invoices');
     const callApi = find('api.call', demo.urls.billingMcp, 'billing-api');
-    const exchangeForApi = find('token.exchange', demo.broker.broker.issuer, demo.urls.billingApi);
+    const exchangeForApi = find('token.exchange', demo.broker.issuer, demo.urls.billingApi);
     const api = find('api.call', demo.urls.billingApi);
     assert.equal(parentOf(callBilling), summaryTool);
     assert.equal(parentOf(exchangeForBilling), callBilling);

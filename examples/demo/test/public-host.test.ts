@@ -85,7 +85,7 @@ describe('BATON_HOST beyond loopback (BATON_PUBLIC_HOST)', () => {
       const mcp = new URL(demo.urls.ordersMcp);
       assert.equal(mcp.hostname, '127.0.0.1');
       assert.equal(new URL(demo.idp.issuer).hostname, '127.0.0.1');
-      assert.equal(new URL(demo.broker.broker.issuer).hostname, '127.0.0.1');
+      assert.equal(new URL(demo.broker.issuer).hostname, '127.0.0.1');
       const metadata = (host: string) =>
         rawRequest(
           Number(mcp.port),
