@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
-import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
+import { EnvelopeIssuer, EnvelopeKeyRing, type EnvelopeKeys } from '@baton/envelope';
 import { DownstreamError, IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
@@ -96,7 +96,7 @@ export function serveOrdersMcp(options: {
   ordersApi: string;
   billingMcp: string;
   /** Its envelope signing keys, shared by every instance of the server. Default: a fresh key. */
-  envelopeKeys?: EnvelopeKeyRing;
+  envelopeKeys?: EnvelopeKeys;
   audit: AuditSink;
   logger: Logger;
 }): McpServerHandle {

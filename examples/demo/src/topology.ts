@@ -196,6 +196,7 @@ export async function startTopology(
       // The public entry first (no new requests reach any instance), then each instance drains.
       await ordersMcpBalancer?.close();
       for (const handle of ordersMcpHandles) await handle.close();
+      for (const keys of envelopeKeys) keys.close();
       await billingMcp.close();
       for (const server of [...ordersMcpInstances, billingMcpServer, ordersApiServer, billingApiServer])
         await closeServer(server.http);
