@@ -116,22 +116,28 @@ async function lockDirectory(directory: string): Promise<() => Promise<void>> {
   const lockPath = join(directory, LOCK_FILE);
   // The check-and-take runs under a short file lock, so two brokers starting together cannot both
   // decide the pid file is stale and both take it.
-  await withFileLock(lockPath, 5000, async () => {
-    const holder = await readFile(lockPath, 'utf8').then(
-      (text) => Number.parseInt(text, 10),
-      () => undefined,
-    );
-    if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
-      throw refuse(`by process ${holder}`);
-    }
-    if (holder !== undefined) await unlink(lockPath);
-    const file = await open(lockPath, 'wx', PRIVATE_FILE_MODE);
-    try {
-      await file.writeFile(`${process.pid}\n`);
-    } finally {
-      await file.close();
-    }
-  });
+  const options = { label: "the broker's embedded store pid file" };
+  await withFileLock(
+    lockPath,
+    5000,
+    async () => {
+      const holder = await readFile(lockPath, 'utf8').then(
+        (text) => Number.parseInt(text, 10),
+        () => undefined,
+      );
+      if (holder !== undefined && holder !== process.pid && isAlive(holder)) {
+        throw refuse(`by process ${holder}`);
+      }
+      if (holder !== undefined) await unlink(lockPath);
+      const file = await open(lockPath, 'wx', PRIVATE_FILE_MODE);
+      try {
+        await file.writeFile(`${process.pid}\n`);
+      } finally {
+        await file.close();
+      }
+    },
+    options,
+  );
   openHere.add(directory);
   return async () => {
     openHere.delete(directory);
