@@ -1,14 +1,18 @@
 /**
  * Child process for the exchange benchmark, pinned to one core by the parent: either the broker
- * (embedded store) or the practical limit — a bare node:http server doing one ES256 verify and one
+ * (`broker`: memory store, `broker-embedded`: the durable embedded store, PGlite) or the practical limit — a bare node:http server doing one ES256 verify and one
  * ES256 sign per request.
  */
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger, LogAuditSink } from '@baton/audit';
 import { startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '../packages/broker/src/policy/index.ts';
+import { openStores } from '../packages/broker/src/stores/open-stores.ts';
 
 const mode = process.argv[2];
 const setup = (await new Promise((resolve) => process.once('message', resolve))) as {
@@ -55,7 +59,18 @@ if (mode === 'bare') {
   process.send?.({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/token` });
 } else {
   void createPrivateKey;
+  const directory = mode === 'broker-embedded' ? await mkdtemp(join(tmpdir(), 'baton-bench-')) : undefined;
+  const stores = directory ? await openStores({ kind: 'embedded', directory }) : undefined;
+  if (stores && directory) {
+    process.on('disconnect', () => {
+      void stores
+        .close()
+        .then(() => rm(directory, { recursive: true, force: true }))
+        .finally(() => process.exit(0));
+    });
+  }
   const broker = await startBroker({
+    ...(stores ? { registry: stores.registry, adapter: stores.adapter } : {}),
     trustedIssuers: [{ issuer: setup.idpIssuer }],
     audiences: setup.audiences,
     policy: createCedarPolicyEngine({
@@ -71,4 +86,4 @@ if (mode === 'bare') {
 process.on('message', (message) => {
   if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
 });
-process.on('disconnect', () => process.exit(0));
+if (mode !== 'broker-embedded') process.on('disconnect', () => process.exit(0));

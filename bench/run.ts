@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
  * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
- * (names: envelope, tool-calls, broker, downstream, vault, audit-stores).
+ * (names: envelope, tool-calls, broker, downstream, store, vault, audit-stores).
  */
 
 import { benchAuditStores } from '../packages/audit-store/bench.ts';
@@ -9,6 +9,7 @@ import { benchVault } from '../packages/vault/bench.ts';
 import { benchBroker } from './broker.ts';
 import { benchDownstream } from './downstream.ts';
 import { benchEnvelope } from './envelope.ts';
+import { benchStore } from './store.ts';
 import { benchToolCalls } from './tool-call.ts';
 
 const sections: Array<[name: string, title: string, run: () => Promise<unknown>]> = [
@@ -31,6 +32,11 @@ const sections: Array<[name: string, title: string, run: () => Promise<unknown>]
     'downstream',
     'Downstream calls: each delegation mode, warm caches, tool call to verified API answer, vs a plain call',
     benchDownstream,
+  ],
+  [
+    'store',
+    "Broker's embedded store: PGlite (the broker's PostgreSQL code) vs node:sqlite, sequential operations",
+    benchStore,
   ],
   ['vault', 'Token vault: envelope encryption put/get rates', benchVault],
   [

@@ -80,7 +80,9 @@ export interface BrokerOptions {
    * generated at start. See `loadSigningKeys` / `rotateSigningKeys` for keys kept across restarts.
    */
   signingKeys?: JWK[];
+  /** Issued-token records and revocations. Default: in memory, forgotten on restart (see `openStores`). */
   registry?: TokenRegistry;
+  /** oidc-provider storage (clients, replay records, …). Default: in memory, forgotten on restart. */
   adapter?: AdapterFactory;
   /** Longest lifetime of any exchanged token, seconds. Default 300. */
   maxLifetimeSeconds?: number;

@@ -39,6 +39,8 @@ try {
     );
     process.exit(0);
   }
+  // The keys first: a bad key file refuses to start before the store's data directory is touched.
+  const signingKeys = await loadSigningKeys(keysFile);
   const stores = await openStores(config.store);
   const broker = await startBroker({
     ...(config.issuer ? { issuer: config.issuer } : {}),
@@ -62,7 +64,7 @@ try {
     })),
     fetchAllowedHosts: config.fetchAllowedHosts,
     allowAnonymousRegistration: config.registration.allowAnonymous,
-    signingKeys: await loadSigningKeys(keysFile),
+    signingKeys,
     operations: { readiness: stores.checks },
     registry: stores.registry,
     adapter: stores.adapter,
@@ -77,6 +79,10 @@ try {
         { err_name: (error as Error)?.name, err_message: (error as Error)?.message },
         'broker error',
       ),
+  }).catch(async (error: unknown) => {
+    // Releases the embedded store's data directory (and its lock) before the process exits.
+    await stores.close().catch(() => {});
+    throw error;
   });
   // Before 'broker ready': a process manager may signal as soon as it reads that line.
   // SIGTERM/SIGINT: stop accepting, let requests in flight finish, then flush the audit log and close the stores.

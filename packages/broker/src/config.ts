@@ -55,7 +55,13 @@ export const BrokerConfigSchema = z.strictObject({
   signingKeysFile: z.string().min(1).default('broker-signing-keys.json'),
   store: z
     .discriminatedUnion('kind', [
-      z.strictObject({ kind: z.literal('embedded') }),
+      /**
+       * Durable, one process: PGlite (PostgreSQL in WebAssembly) in `directory`, default
+       * `$BATON_BROKER_STORE` or `.baton/broker` under the working directory.
+       */
+      z.strictObject({ kind: z.literal('embedded'), directory: z.string().min(1).optional() }),
+      /** Nothing survives a restart: registered clients, issued tokens, replay records, revocations. For tests. */
+      z.strictObject({ kind: z.literal('memory') }),
       z.strictObject({
         kind: z.literal('postgres-redis'),
         postgresUrl: z.string().min(1),
@@ -93,6 +99,10 @@ const ENVIRONMENT: Record<string, (config: BrokerConfig, value: string) => void>
   BATON_BROKER_INITIAL_ACCESS_TOKEN(config, value) {
     config.registration.initialAccessToken = value;
   },
+  BATON_BROKER_STORE(config, value) {
+    // A directory for the embedded store, relative to the working directory (like BATON_AUDIT_STORE).
+    if (config.store.kind === 'embedded') config.store.directory = resolve(value);
+  },
   BATON_BROKER_POSTGRES_URL(config, value) {
     config.store =
       config.store.kind === 'postgres-redis'
@@ -128,6 +138,10 @@ export async function loadBrokerConfig(
     );
   }
   const config = checked(raw, file);
+  // Like every path in the file, the embedded store's directory is relative to the file.
+  if (config.store.kind === 'embedded' && config.store.directory !== undefined) {
+    config.store.directory = resolve(dirname(resolve(file)), config.store.directory);
+  }
   for (const [name, apply] of Object.entries(ENVIRONMENT)) {
     const value = env[name];
     if (value !== undefined && value !== '') apply(config, value);

@@ -45,6 +45,8 @@ describe('baton-broker command line', () => {
         trustedIssuers: [{ issuer: 'http://127.0.0.1:4000' }],
         audiences: [{ resource: 'http://127.0.0.1:4102/mcp', scopes: ['billing:read'] }],
         policy: { file: 'policy.cedar' },
+        // The durable default, in this test's own directory (relative to the file).
+        store: { kind: 'embedded', directory: 'state' },
       }),
     );
   });
@@ -83,6 +85,39 @@ describe('baton-broker command line', () => {
     const after = JSON.parse(await readFile(keysFile, 'utf8')).keys as Array<{ kid: string }>;
     assert.equal(after.length, before.length + 1);
     assert.equal(after[1]!.kid, before[0]!.kid);
+  });
+
+  it('refuses a second broker process on the same embedded store directory, saying why', async () => {
+    const env = { ...process.env, BATON_BROKER_INITIAL_ACCESS_TOKEN: 'a-long-enough-initial-token' };
+    const first = spawn(process.execPath, [CLI, '--config', config], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise((resolve) => first.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let output = '';
+        const timer = setTimeout(() => reject(new Error(`first broker did not start:\n${output}`)), 20_000);
+        first.stdout.on('data', (chunk: Buffer) => {
+          output += chunk;
+          if (output.includes('"broker ready"')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      const second = await run(['--config', config], {
+        BATON_BROKER_INITIAL_ACCESS_TOKEN: 'a-long-enough-initial-token',
+      });
+      assert.equal(second.code, 1);
+      assert.match(
+        second.output,
+        new RegExp(`already open by process ${first.pid}; one broker per data directory`),
+      );
+    } finally {
+      first.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('reports every configuration problem with its path', async () => {

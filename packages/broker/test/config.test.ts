@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadBrokerConfig } from '../src/config.ts';
 
@@ -42,6 +42,25 @@ describe('broker configuration file', () => {
       assert.match(error.message, /port:/);
       assert.match(error.message, /typo/);
       return true;
+    });
+  });
+
+  it('stores durably by default (embedded, in .baton/broker); a directory in the file is relative to the file, one from BATON_BROKER_STORE to the working directory; memory only when asked', async () => {
+    const env = { BATON_BROKER_INITIAL_ACCESS_TOKEN: SECRET };
+    const byDefault = await loadBrokerConfig(configFile(JSON.stringify(valid)), env);
+    assert.deepEqual(byDefault.config.store, { kind: 'embedded' });
+    const inFile = configFile(JSON.stringify({ ...valid, store: { kind: 'embedded', directory: 'state' } }));
+    assert.deepEqual((await loadBrokerConfig(inFile, env)).config.store, {
+      kind: 'embedded',
+      directory: join(directory, 'state'),
+    });
+    assert.deepEqual(
+      (await loadBrokerConfig(inFile, { ...env, BATON_BROKER_STORE: 'elsewhere' })).config.store,
+      { kind: 'embedded', directory: resolve('elsewhere') },
+    );
+    const memory = configFile(JSON.stringify({ ...valid, store: { kind: 'memory' } }));
+    assert.deepEqual((await loadBrokerConfig(memory, { ...env, BATON_BROKER_STORE: 'x' })).config.store, {
+      kind: 'memory',
     });
   });
 

@@ -24,7 +24,7 @@ describe('broker health, readiness and metrics', () => {
     assert.deepEqual(await response.json(), { status: 'ok' });
   });
 
-  it('/readyz is 200 with the signing keys loaded and no store to check (embedded)', async () => {
+  it('/readyz is 200 with the signing keys loaded and no store to check (memory store)', async () => {
     const response = await fetch(new URL('/readyz', stack.broker.url));
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), {

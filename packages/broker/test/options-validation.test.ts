@@ -241,7 +241,7 @@ describe('broker signing keys: a key the broker cannot sign ES256 with is refuse
   }
 
   it('the command line refuses an RS256 key in the signing key file, by the same rule', async () => {
-    const config = configFile(fileBase);
+    const config = configFile({ ...fileBase, store: { kind: 'memory' } });
     const keysFile = join(directory, 'broker-signing-keys.json');
     writeFileSync(keysFile, JSON.stringify({ keys: [await rsaKey()] }), { mode: 0o600 });
     const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));

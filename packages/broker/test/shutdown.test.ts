@@ -82,6 +82,8 @@ describe('baton-broker shutdown on SIGTERM', () => {
         trustedIssuers: [{ issuer: 'http://127.0.0.1:4000' }],
         audiences: [{ resource: 'http://127.0.0.1:4102/mcp', scopes: ['billing:read'] }],
         policy: { file: 'policy.cedar' },
+        // The durable default, in this test's own directory (relative to the file).
+        store: { kind: 'embedded', directory: 'state' },
       }),
     );
   });

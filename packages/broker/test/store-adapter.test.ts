@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type AdapterFactory } from 'oidc-provider';
+import { type EmbeddedDatabase, openEmbeddedDatabase } from '../src/stores/embedded-database.ts';
 import { createMemoryAdapterFactory } from '../src/stores/memory-adapter.ts';
 import { createPostgresAdapterFactory, type PostgresAdapterFactory } from '../src/stores/postgres-adapter.ts';
 import { dropTables, openPool, uniquePrefix } from './stores/servers.ts';
@@ -139,6 +143,23 @@ async function providerOn(adapter: AdapterFactory): Promise<Provider> {
 }
 
 adapterConformance('createMemoryAdapterFactory', async () => createMemoryAdapterFactory());
+
+describe('the embedded store: createPostgresAdapterFactory on PGlite', () => {
+  let directory: string;
+  let database: EmbeddedDatabase | undefined;
+  after(async () => {
+    await database?.close();
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  adapterConformance('embedded', async () => {
+    directory = await mkdtemp(join(tmpdir(), 'baton-adapter-'));
+    database = await openEmbeddedDatabase(directory);
+    const factory = createPostgresAdapterFactory(database.connection);
+    await factory.migrate();
+    return factory;
+  });
+});
 
 describe('createPostgresAdapterFactory', () => {
   const prefix = uniquePrefix();

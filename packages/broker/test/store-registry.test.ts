@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { MemoryTokenRegistry } from '../src/registry/memory-registry.ts';
 import type { IssuedToken, TokenRegistry } from '../src/registry/token-registry.ts';
 import { StoreTimeoutError } from '../src/stores/deadline.ts';
+import { type EmbeddedDatabase, openEmbeddedDatabase } from '../src/stores/embedded-database.ts';
 import { PostgresRedisTokenRegistry } from '../src/stores/postgres-redis-registry.ts';
-import { HYDRATED } from '../src/stores/redis-revocation-set.ts';
+import { HYDRATED, RedisRevocationSet } from '../src/stores/redis-revocation-set.ts';
 import {
   deleteKeys,
   dropTables,
@@ -21,6 +25,12 @@ import {
 } from './stores/servers.ts';
 
 const NOW = Math.floor(Date.now() / 1000);
+
+/** The Redis key of a registry's revocation set (a registry given a Redis connection has one). */
+function redisKeyOf(registry: PostgresRedisTokenRegistry): string {
+  assert.ok(registry.revocations instanceof RedisRevocationSet);
+  return registry.revocations.key;
+}
 
 /** A token with fresh identifiers, so tests never see each other's records in a shared store. */
 function token(overrides: Partial<IssuedToken> = {}): IssuedToken {
@@ -193,6 +203,46 @@ function registryConformance(name: string, makeRegistry: () => Promise<TokenRegi
 
 registryConformance('MemoryTokenRegistry', async () => new MemoryTokenRegistry());
 
+describe('the embedded store: PostgresRedisTokenRegistry on PGlite, revocation set in the process', () => {
+  let directory: string;
+  let database: EmbeddedDatabase;
+  before(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'baton-registry-'));
+    database = await openEmbeddedDatabase(directory);
+  });
+  after(async () => {
+    await database.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  registryConformance('embedded', () =>
+    PostgresRedisTokenRegistry.create({ pool: database.connection, redis: 'single-process' }),
+  );
+
+  it('loads the revocations table when it opens: a revocation written before is in force at once', async () => {
+    const first = await PostgresRedisTokenRegistry.create({
+      pool: database.connection,
+      redis: 'single-process',
+    });
+    const [root, child] = await recordChain(first);
+    await first.revoke({ jti: child.jti });
+    await first.close();
+    const reopened = await PostgresRedisTokenRegistry.create({
+      pool: database.connection,
+      redis: 'single-process',
+    });
+    try {
+      assert.deepEqual(await activity(reopened, [root, child]), [true, false]);
+      assert.deepEqual(
+        reopened.readinessChecks().map((check) => check.name),
+        ['postgres'],
+      );
+    } finally {
+      await reopened.close();
+    }
+  });
+});
+
 describe('PostgresRedisTokenRegistry', () => {
   const prefix = uniquePrefix();
   const options = { tablePrefix: prefix, keyPrefix: `baton-test:${prefix}` };
@@ -256,15 +306,15 @@ describe('PostgresRedisTokenRegistry', () => {
       await b.revoke({ root: byRoot[0].root });
 
       assert.ok((await deleteKeys(redis, options.keyPrefix)) >= 1, 'the test deleted the revocation set');
-      assert.equal(await redis.exists(a.revocations.key), 0);
+      assert.equal(await redis.exists(redisKeyOf(a)), 0);
 
       // The first check after the loss answers from PostgreSQL and reloads Redis.
       assert.deepEqual(await activity(b, chain), [true, false, false]);
       assert.deepEqual(await activity(a, byRoot), [false, false, false]);
       assert.deepEqual(await activity(b, untouched), [true, true, true]);
-      assert.equal(await redis.sIsMember(a.revocations.key, HYDRATED), 1);
-      assert.equal(await redis.sIsMember(a.revocations.key, `jti:${chain[1].jti}`), 1);
-      assert.equal(await redis.sIsMember(a.revocations.key, `root:${byRoot[0].root}`), 1);
+      assert.equal(await redis.sIsMember(redisKeyOf(a), HYDRATED), 1);
+      assert.equal(await redis.sIsMember(redisKeyOf(a), `jti:${chain[1].jti}`), 1);
+      assert.equal(await redis.sIsMember(redisKeyOf(a), `root:${byRoot[0].root}`), 1);
     });
 
     it('a revocation made while the set is gone is kept by the reload', async () => {
@@ -282,7 +332,7 @@ describe('PostgresRedisTokenRegistry', () => {
       await a.revoke({ jti: issued.jti });
       assert.equal(await b.isActive(issued.jti, NOW), false);
       await pool.query(`DELETE FROM ${a.tables.revocations} WHERE value = $1`, [issued.jti]);
-      await redis.sRem(a.revocations.key, `jti:${issued.jti}`);
+      await redis.sRem(redisKeyOf(a), `jti:${issued.jti}`);
       assert.equal(await b.isActive(issued.jti, NOW), true);
     });
   });
@@ -311,7 +361,7 @@ describe('PostgresRedisTokenRegistry', () => {
         parent.jti,
       ]);
       assert.equal(rowCount, 0);
-      assert.equal(await redis.sIsMember(registry.revocations.key, `jti:${parent.jti}`), 0);
+      assert.equal(await redis.sIsMember(redisKeyOf(registry), `jti:${parent.jti}`), 0);
     });
   });
 

@@ -6,7 +6,7 @@ import {
   type TokenRegistry,
 } from './token-registry.ts';
 
-/** The embedded registry: one process, nothing to install. Records are dropped after they expire. */
+/** The memory registry: one process, nothing kept across a restart. Records are dropped after they expire. */
 export class MemoryTokenRegistry implements TokenRegistry {
   readonly #tokens = new Map<string, IssuedToken>();
   readonly #revoked = new Set<string>();

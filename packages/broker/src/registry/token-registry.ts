@@ -19,9 +19,10 @@ export interface IssuedToken {
 export type RevocationTarget = { jti: string } | { root: string } | { subject: string };
 
 /**
- * Where issued-token records and revocations live. The embedded default is in memory; production
- * deployments share one across broker instances (PostgreSQL for records, Redis for revocation sets), so
- * a revocation on one instance is seen by all at once.
+ * Where issued-token records and revocations live. The embedded default keeps them durably in one
+ * process (PGlite, `openStores({ kind: 'embedded' })`); production deployments share one across broker
+ * instances (PostgreSQL for records, Redis for revocation sets), so a revocation on one instance is seen
+ * by all at once; `MemoryTokenRegistry` forgets everything on restart (tests, the demo).
  */
 export interface TokenRegistry {
   record(token: IssuedToken): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { MigrationConnection } from '@baton/core/stores';
 import pg from 'pg';
 import { createClient } from 'redis';
 
@@ -11,23 +11,42 @@ export interface RedisConnection {
   sendCommand(args: ReadonlyArray<string>): Promise<unknown>;
 }
 
+/** A query as the SQL stores send it: `name` lets pg prepare it once per connection (others ignore it). */
+export interface SqlQuery {
+  name?: string;
+  text: string;
+  values?: unknown[];
+}
+
+/**
+ * The slice of a `pg` `Pool` the SQL stores use. A `pg.Pool` fits as is; so does the embedded store's
+ * PGlite database (`openEmbeddedDatabase`), which is how one schema and one code path serve both.
+ */
+export interface SqlPool {
+  query<Row extends object = Record<string, unknown>>(
+    query: string | SqlQuery,
+    values?: unknown[],
+  ): Promise<{ rows: Row[]; rowCount: number | null }>;
+  connect(): Promise<MigrationConnection>;
+}
+
 /** A connection the store either borrowed (the caller closes it) or opened from a URL (the store closes it). */
 export interface Owned<T> {
   connection: T;
   close(): Promise<void>;
 }
 
-export function isPool(value: unknown): value is Pool {
+export function isPool(value: unknown): value is SqlPool {
   return (
     typeof value === 'object' &&
     value !== null &&
-    typeof (value as Pool).query === 'function' &&
-    typeof (value as Pool).connect === 'function'
+    typeof (value as SqlPool).query === 'function' &&
+    typeof (value as SqlPool).connect === 'function'
   );
 }
 
 /** A pool the caller passed stays theirs; a connection string gets a pool of our own, closed with the store. */
-export function postgresFrom(source: unknown, operationTimeoutMs: number): Owned<Pool> {
+export function postgresFrom(source: unknown, operationTimeoutMs: number): Owned<SqlPool> {
   if (isPool(source)) return { connection: source, close: async () => {} };
   if (typeof source !== 'string' || source.length === 0) {
     throw new TypeError('pool must be a pg.Pool or a PostgreSQL connection string');

@@ -5,6 +5,7 @@ import { MemoryTokenRegistry } from '../registry/memory-registry.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { postgresFrom } from './connections.ts';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from './deadline.ts';
+import { DEFAULT_EMBEDDED_DIRECTORY, openEmbeddedDatabase } from './embedded-database.ts';
 import { createMemoryAdapterFactory } from './memory-adapter.ts';
 import { createPostgresAdapterFactory } from './postgres-adapter.ts';
 import { PostgresRedisTokenRegistry } from './postgres-redis-registry.ts';
@@ -18,15 +19,18 @@ export interface BrokerStores {
 }
 
 /**
- * The embedded store by default (one process, nothing to install); PostgreSQL for state and Redis for
- * revocation sets in production, so that several stateless broker instances share clients, replay
- * detection, issued-token records and revocations.
+ * The embedded store by default: one process, nothing to install, and durable — PGlite in a data
+ * directory, running the PostgreSQL adapter and registry on the same schema, with the revocation set
+ * held in the process. PostgreSQL for state and Redis for revocation sets in production, so that
+ * several stateless broker instances share clients, replay detection, issued-token records and
+ * revocations. `memory` keeps nothing across a restart (tests).
  */
 export async function openStores(store: BrokerConfig['store']): Promise<BrokerStores> {
-  if (store.kind === 'embedded') {
+  if (store.kind === 'memory') {
     const registry = new MemoryTokenRegistry();
     return { registry, adapter: createMemoryAdapterFactory(), checks: [], close: () => registry.close() };
   }
+  if (store.kind === 'embedded') return openEmbeddedStores(store.directory ?? DEFAULT_EMBEDDED_DIRECTORY);
   // One pool shared by the registry and the adapter, with a connection timeout and an 'error' listener:
   // without one, a dropped idle connection would crash the process.
   const { connection: pool, close: closePool } = postgresFrom(
@@ -56,6 +60,28 @@ export async function openStores(store: BrokerConfig['store']): Promise<BrokerSt
     };
   } catch (error) {
     await closePool();
+    throw error;
+  }
+}
+
+async function openEmbeddedStores(directory: string): Promise<BrokerStores> {
+  const database = await openEmbeddedDatabase(directory);
+  const pool = database.connection;
+  try {
+    const registry = await PostgresRedisTokenRegistry.create({ pool, redis: 'single-process' });
+    const adapter = createPostgresAdapterFactory(pool);
+    await adapter.migrate();
+    return {
+      registry,
+      adapter,
+      checks: [{ name: 'embedded_store', check: () => pool.query('SELECT 1') }],
+      async close() {
+        await registry.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
     throw error;
   }
 }

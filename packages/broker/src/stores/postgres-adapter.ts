@@ -1,9 +1,8 @@
 import { migrationLedger, runMigrations } from '@baton/core/stores';
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { Pool } from 'pg';
 import { adapterMigrations } from './adapter-schema.ts';
-import { isPool } from './connections.ts';
+import { isPool, type SqlPool } from './connections.ts';
 import { operationTimeoutOf, withDeadline } from './deadline.ts';
 import { tablePrefixOf } from './table-prefix.ts';
 
@@ -53,10 +52,10 @@ export type PostgresAdapterFactory = AdapterFactory & {
  * The pool stays the caller's to close.
  */
 export function createPostgresAdapterFactory(
-  pool: Pool,
+  pool: SqlPool,
   options: PostgresAdapterOptions = {},
 ): PostgresAdapterFactory {
-  if (!isPool(pool)) throw new TypeError('pool must be a pg.Pool');
+  if (!isPool(pool)) throw new TypeError('pool must be a pg.Pool (or the embedded database)');
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   const prefix = tablePrefixOf(options.tablePrefix);
   const table = `${prefix}oidc_payloads`;

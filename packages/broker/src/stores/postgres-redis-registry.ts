@@ -1,6 +1,5 @@
 import { migrationLedger, runMigrations } from '@baton/core/stores';
 import type { ReadinessCheck } from '@baton/resource-server/operations';
-import type { Pool } from 'pg';
 import { keyOf } from '../registry/memory-registry.ts';
 import {
   activeRecord,
@@ -8,17 +7,23 @@ import {
   type RevocationTarget,
   type TokenRegistry,
 } from '../registry/token-registry.ts';
-import { type Owned, postgresFrom, type RedisConnection, redisFrom } from './connections.ts';
+import { type Owned, postgresFrom, type RedisConnection, redisFrom, type SqlPool } from './connections.ts';
 import { operationTimeoutOf, withDeadline } from './deadline.ts';
 import { RedisRevocationSet } from './redis-revocation-set.ts';
 import { type RegistryTables, registryMigrations, registryTables } from './registry-schema.ts';
+import { InProcessRevocationSet, type RevocationSet } from './revocation-set.ts';
 import { tablePrefixOf } from './table-prefix.ts';
 
 export interface PostgresRedisRegistryOptions {
   /** A pool the caller owns and closes, or a connection string (the registry opens and closes its own pool). */
-  pool: Pool | string;
-  /** A connected node-redis client the caller owns, or a `redis://` URL (the registry owns that client). */
-  redis: RedisConnection | string;
+  pool: SqlPool | string;
+  /**
+   * A connected node-redis client the caller owns, or a `redis://` URL (the registry owns that client),
+   * holding the revocation set every instance checks. Or `'single-process'`: the set lives in this
+   * process, which is correct only when no other process uses the same tables (the embedded store,
+   * whose data directory is locked to one process).
+   */
+  redis: RedisConnection | string | 'single-process';
   /** Prefix of the registry's Redis key (`<keyPrefix>revoked`). Default `baton:`. */
   keyPrefix?: string;
   /** Prefix of the registry's tables (`<tablePrefix>issued_tokens`, `<tablePrefix>revocations`). Default `baton_`. */
@@ -56,14 +61,19 @@ interface TokenRow {
  *
  * Fails closed: when either store is unreachable or slow, `isActive` rejects, never answers true.
  *
+ * The embedded store runs this same class, on the same schema, against PGlite (`openEmbeddedDatabase`)
+ * with `redis: 'single-process'`: the revocation set is then a copy held in the process, loaded from
+ * the revocations table at start.
+ *
  * Create with `await PostgresRedisTokenRegistry.create(options)` (migrates, connects, loads the Redis
  * set). The constructor does no I/O; a caller using it must `await registry.migrate()` once.
  */
 export class PostgresRedisTokenRegistry implements TokenRegistry {
   readonly tables: RegistryTables;
-  readonly revocations: RedisRevocationSet;
-  readonly #pool: Owned<Pool>;
-  readonly #redis: Owned<RedisConnection> & { ready: Promise<void> };
+  readonly revocations: RevocationSet;
+  readonly #pool: Owned<SqlPool>;
+  /** Undefined in a single process (the revocation set is in memory). */
+  readonly #redis: (Owned<RedisConnection> & { ready: Promise<void> }) | undefined;
   readonly #timeoutMs: number;
   readonly #ledger: string;
   #writes = 0;
@@ -73,7 +83,9 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
   static async create(options: PostgresRedisRegistryOptions): Promise<PostgresRedisTokenRegistry> {
     const registry = new PostgresRedisTokenRegistry(options);
     try {
-      await withDeadline(registry.#redis.ready, registry.#timeoutMs, 'connecting to Redis');
+      if (registry.#redis) {
+        await withDeadline(registry.#redis.ready, registry.#timeoutMs, 'connecting to Redis');
+      }
       await registry.migrate();
       await registry.rehydrate();
       return registry;
@@ -91,8 +103,13 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
     this.#ledger = migrationLedger(prefix);
     const keyPrefix = keyPrefixOf(options.keyPrefix);
     this.#pool = postgresFrom(options.pool, this.#timeoutMs);
-    this.#redis = redisFrom(options.redis, this.#timeoutMs);
-    this.revocations = new RedisRevocationSet(this.#redis.connection, keyPrefix);
+    if (options.redis === 'single-process') {
+      this.#redis = undefined;
+      this.revocations = new InProcessRevocationSet();
+    } else {
+      this.#redis = redisFrom(options.redis, this.#timeoutMs);
+      this.revocations = new RedisRevocationSet(this.#redis.connection, keyPrefix);
+    }
   }
 
   /** Creates the tables if missing. Safe to run from every instance at every start. */
@@ -152,15 +169,16 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
 
   /** What `/readyz` checks: a PostgreSQL round trip and a Redis PING, each within the probe's deadline. */
   readinessChecks(): ReadinessCheck[] {
+    const redis = this.#redis?.connection;
     return [
       { name: 'postgres', check: () => this.#pool.connection.query('SELECT 1') },
-      { name: 'redis', check: () => this.#redis.connection.sendCommand(['PING']) },
+      ...(redis ? [{ name: 'redis', check: () => redis.sendCommand(['PING']) }] : []),
     ];
   }
 
   /** Closes what the registry opened from a URL; a pool or client passed in stays open for its owner. */
   close(): Promise<void> {
-    this.#closed ??= Promise.all([this.#redis.close(), this.#pool.close()]).then(() => undefined);
+    this.#closed ??= Promise.all([this.#redis?.close(), this.#pool.close()]).then(() => undefined);
     return this.#closed;
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from './connections.ts';
+import type { RevocationSet } from './revocation-set.ts';
 
 /**
  * A member that is present exactly when the set is known to hold every durable revocation. Real
@@ -36,7 +37,7 @@ const isSet = (flag: unknown) => flag === 1 || flag === true;
  * (`<keyPrefix>revoked`) of `<kind>:<value>` members, a copy of the PostgreSQL revocations table.
  * Nothing is cached in the process, so a revocation written by any instance is seen by all at once.
  */
-export class RedisRevocationSet {
+export class RedisRevocationSet implements RevocationSet {
   readonly key: string;
   readonly #redis: RedisConnection;
 

@@ -36,6 +36,8 @@ export type AuditStoreErrorCode =
 export type BrokerErrorCode =
   /** A registry or replay store operation outlived its deadline; treated like any other store failure. */
   | 'ERR_BROKER_STORE_TIMEOUT'
+  /** The embedded store's data directory is already open in another broker (one process per directory). */
+  | 'ERR_BROKER_STORE_LOCKED'
   /** An outbound fetch (client metadata, JWKS) named a host off the broker's fetch allow-list. */
   | 'ERR_BROKER_FETCH_REFUSED'
   /** A subject or actor token did not verify; its `reason` says why, its description is public. */
