@@ -2,6 +2,7 @@ import {
   type AuditEvent,
   type AuditOutcome,
   type AuditSink,
+  carriesTraceContext,
   continueTrace,
   endHopSpan,
   type HopSpan,
@@ -47,12 +48,13 @@ class RequestSpan {
     this.inFlight = inFlight;
   }
 
-  start(trace: TraceContinuation, incomingTraceparent: string): HopSpan {
+  start(trace: TraceContinuation, ctx: KoaContextWithOIDC): HopSpan {
     if (this.hop) return this.hop;
     this.hop = startHopSpan(TRACER, 'token request', 'server', trace, {
       startTime: this.startTime,
-      // With no trace context from the caller, a span the host made active is the broker's own.
-      joinActive: incomingTraceparent === '',
+      // With no trace context from the caller (no header any registered propagator reads), a span the
+      // host made active is the broker's own; otherwise it is in a trace the caller chose.
+      joinActive: !carriesTraceContext((header) => ctx.get(header) || null),
     });
     this.inFlight.set(this.hop.spanId, this);
     return this.hop;
@@ -126,7 +128,7 @@ export class BrokerTelemetry {
 export function endpointTrace(ctx: KoaContextWithOIDC, trace: TraceContinuation): EndpointTrace {
   const request = (ctx.state as Record<symbol, unknown> | undefined)?.[REQUEST_SPAN];
   if (!(request instanceof RequestSpan)) return { ...trace, spanId: newSpanId() };
-  const hop = request.start(trace, ctx.get('traceparent'));
+  const hop = request.start(trace, ctx);
   return {
     traceId: hop.traceId,
     spanId: hop.spanId,
@@ -149,7 +151,7 @@ function endRequestSpan(ctx: KoaContextWithOIDC, request: RequestSpan, failed: b
         ctx.get('traceparent'),
         status < 400 && ctx.oidc?.client !== undefined && batonMetadataOf(ctx.oidc.client).traceTrusted,
       ),
-      ctx.get('traceparent'),
+      ctx,
     );
   request.inFlight.delete(hop.spanId);
   if (hop.span.isRecording()) {
