@@ -11,6 +11,7 @@ import {
   type TraceContinuation,
   type TraceLink,
 } from '@baton/audit';
+import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { batonMetadataOf } from './grants/grant-request.ts';
 
@@ -19,6 +20,9 @@ const TRACER = '@baton/broker';
 
 /** The endpoints that get a span: where clients authenticate and tokens are issued, inspected, revoked. */
 const TRACED_ROUTES = new Set(['token', 'introspection', 'revocation']);
+
+/** The grant types the broker serves: a span names one of these, or `other` (never the client's string). */
+const KNOWN_GRANT_TYPES: ReadonlySet<unknown> = new Set([TOKEN_EXCHANGE_GRANT, 'client_credentials']);
 
 /** Where one request's span waits in Koa's per-request `ctx.state`, under a key nobody else can name. */
 const REQUEST_SPAN = Symbol('baton.broker.request-span');
@@ -163,7 +167,9 @@ function endRequestSpan(ctx: KoaContextWithOIDC, request: RequestSpan, failed: b
       'http.route': ctx.path,
       'http.response.status_code': status,
       ...(route ? { 'baton.oauth.endpoint': route } : {}),
-      ...(typeof grantType === 'string' ? { 'baton.oauth.grant_type': grantType } : {}),
+      ...(typeof grantType === 'string'
+        ? { 'baton.oauth.grant_type': KNOWN_GRANT_TYPES.has(grantType) ? grantType : 'other' }
+        : {}),
       ...(ctx.oidc?.client ? { 'baton.oauth.client_id': ctx.oidc.client.clientId } : {}),
     });
   }
