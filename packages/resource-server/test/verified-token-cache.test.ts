@@ -222,6 +222,34 @@ describe('verified-token cache (jwtAccessTokenVerifier)', () => {
     assert.equal(cache.size, 1);
   });
 
+  it("refuses a clockToleranceSeconds that is not a finite, non-negative number ('30s' would keep a cached token forever)", async () => {
+    for (const clockToleranceSeconds of ['30s', Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () =>
+          jwtAccessTokenVerifier({
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            jwks: localJwks(),
+            clockToleranceSeconds: clockToleranceSeconds as never,
+          }),
+        TypeError,
+        String(clockToleranceSeconds),
+      );
+    }
+    // A number is still accepted, and a cached token past exp + tolerance is refused.
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const verifier = jwtAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwks: localJwks(),
+      clockToleranceSeconds: 1,
+    });
+    const token = await sign({ lifetime: 2 });
+    await verifier.verify(token);
+    mock.timers.tick(4_500);
+    await assert.rejects(verifier.verify(token), refusedWith('token_expired'));
+  });
+
   it('holds at most maxEntries tokens, dropping the least recently used', async () => {
     const verifier = jwtAccessTokenVerifier({
       issuer: ISSUER,

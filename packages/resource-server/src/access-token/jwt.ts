@@ -40,7 +40,7 @@ export interface JwtAccessTokenVerifierOptions {
   jwksUri?: string;
   /** The issuer's public keys in hand (no fetching), e.g. an authorization server verifying its own tokens. */
   jwks?: { keys: Array<Record<string, unknown>> };
-  /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds. Default 30. */
+  /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds: a finite number >= 0 (else `TypeError`). Default 30. */
   clockToleranceSeconds?: number;
   fetch?: typeof fetch;
   /**
@@ -87,6 +87,11 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
   }
   const { issuer, audience } = options;
   const clockTolerance = options.clockToleranceSeconds ?? 30;
+  // A number, checked here: jose would take '30s', but the cache's `exp` arithmetic would make it NaN,
+  // and a cached token would then never expire.
+  if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0) {
+    throw new TypeError('jwtAccessTokenVerifier: clockToleranceSeconds must be a finite number >= 0');
+  }
   const resolveKeys = lazyRetrying<JWTVerifyGetKey>(async () => {
     if (options.jwks) return createLocalJWKSet(options.jwks as Parameters<typeof createLocalJWKSet>[0]);
     const jwksUri =
