@@ -203,7 +203,7 @@ describe('verified-token cache (jwtAccessTokenVerifier)', () => {
     );
   });
 
-  it('evicts by token id, by subject and everything (the hook pushed revocation calls)', async () => {
+  it('evicts by token id, by subject and everything (an evicted token is verified in full again, not refused)', async () => {
     const verifier = jwtAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: localJwks() });
     const alice = [await sign(), await sign()];
     const bob = await sign({ sub: 'user-bob' });
@@ -219,6 +219,19 @@ describe('verified-token cache (jwtAccessTokenVerifier)', () => {
     assert.throws(() => cache.evict({} as never), TypeError);
     // An evicted token is verified in full again, and held again.
     assert.equal((await verifier.verify(bob)).subject, 'user-bob');
+    assert.equal(cache.size, 1);
+  });
+
+  it('an eviction during an in-flight verification is not undone when that verification ends (no write-back)', async () => {
+    const verifier = jwtAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: localJwks() });
+    const cache = verifier.cache!;
+    const token = await sign({ sub: 'user-bob' });
+    const inFlight = verifier.verify(token);
+    assert.equal(cache.evict({ subject: 'user-bob' }), 0, 'nothing held yet');
+    assert.equal((await inFlight).subject, 'user-bob', 'the verification begun before still answers');
+    assert.equal(cache.size, 0, 'a verification begun before an eviction is not stored after it');
+    // A verification begun after the eviction is held as usual.
+    await verifier.verify(token);
     assert.equal(cache.size, 1);
   });
 
