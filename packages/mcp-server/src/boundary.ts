@@ -105,7 +105,8 @@ export interface IdentityBoundaryOptions {
   allowedHostnames?: readonly string[];
   /**
    * Tells a person's token from a machine's own (client credentials). Default `defaultCallerKind`:
-   * `sub` equal to `client_id` is a machine (RFC 9068 §2.2).
+   * `sub` equal to `client_id` is a machine (RFC 9068 §2.2). Asked once per verified token (the answer
+   * is remembered with the token's acceptance), not per request: it must depend on the claims alone.
    */
   callerKind?: CallerKindRule;
   /**
