@@ -2,6 +2,7 @@ import {
   type Context,
   context,
   isSpanContextValid,
+  type Link,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -92,25 +93,27 @@ export function startHopSpan(
           ? context.active()
           : ROOT_CONTEXT;
   const link = 'parent' in from ? undefined : from.link;
+  const links: Link[] = [];
+  if (link?.span_id) {
+    links.push({
+      context: {
+        traceId: link.trace_id,
+        spanId: link.span_id,
+        traceFlags: TraceFlags.SAMPLED,
+        isRemote: true,
+      },
+    });
+  }
+  // A root that does not join the host's active span (it may be in a trace the caller chose) links to it,
+  // so the tracing backend can still go from the host's request to this hop.
+  const active = parentContext === ROOT_CONTEXT ? trace.getSpanContext(context.active()) : undefined;
+  if (active !== undefined && isSpanContextValid(active)) links.push({ context: active });
   const span = trace.getTracer(tracerName).startSpan(
     name,
     {
       kind: kind === 'server' ? SpanKind.SERVER : SpanKind.CLIENT,
       ...(options.startTime !== undefined ? { startTime: options.startTime } : {}),
-      ...(link?.span_id
-        ? {
-            links: [
-              {
-                context: {
-                  traceId: link.trace_id,
-                  spanId: link.span_id,
-                  traceFlags: TraceFlags.SAMPLED,
-                  isRemote: true,
-                },
-              },
-            ],
-          }
-        : {}),
+      ...(links.length > 0 ? { links } : {}),
     },
     parentContext,
   );

@@ -257,6 +257,11 @@ describe('OpenTelemetry spans agree with the audit, and carry identity, never a 
       const span = toolSpan();
       assert.ok(span);
       assert.equal(span.parentSpanContext, undefined);
+      assert.deepEqual(
+        span.links.map((link) => link.context.spanId),
+        [host.spanId],
+        "the root links to the host's span, not joins it",
+      );
       const event = stack.audit.events.at(-1)!;
       assert.notEqual(event.trace_id, attackerTrace, 'the caller chose the audit trace id');
       assertSameHop(span, event);
