@@ -2,6 +2,8 @@ import {
   type Context,
   context,
   isSpanContextValid,
+  type Link,
+  propagation,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -35,10 +37,25 @@ export interface HopSpanOptions {
   startTime?: TimeInput;
   /**
    * For a fresh trace: whether the span may be a child of the host's active span (the host's own HTTP
-   * server span, say). Only when the caller sent no trace context at all, so that the active span's
-   * trace is the host's choice, not the caller's. Default false: a fresh trace is a root.
+   * server span, say). Only when the caller sent no trace context at all (`!carriesTraceContext(...)`),
+   * so that the active span's trace is the host's choice, not the caller's. Default false: a fresh
+   * trace is a root.
    */
   joinActive?: boolean;
+}
+
+/**
+ * Whether a request carries trace context that some propagator reads: a `traceparent`, or any header
+ * the globally registered propagator names (`propagation.fields()`: `b3`, `uber-trace-id`,
+ * `X-Amzn-Trace-Id`, ...). With one present, a host's HTTP instrumentation made the caller's trace
+ * active, so the active span is not the host's own and a hop must not join it (`joinActive`).
+ *
+ * @example
+ * startHopSpan(tracer, name, 'server', trace, { joinActive: !carriesTraceContext((h) => request.headers.get(h)) });
+ */
+export function carriesTraceContext(header: (name: string) => string | null | undefined): boolean {
+  if (header('traceparent') != null) return true;
+  return propagation.fields().some((field) => header(field) != null);
 }
 
 /**
@@ -76,25 +93,27 @@ export function startHopSpan(
           ? context.active()
           : ROOT_CONTEXT;
   const link = 'parent' in from ? undefined : from.link;
+  const links: Link[] = [];
+  if (link?.span_id) {
+    links.push({
+      context: {
+        traceId: link.trace_id,
+        spanId: link.span_id,
+        traceFlags: TraceFlags.SAMPLED,
+        isRemote: true,
+      },
+    });
+  }
+  // A root that does not join the host's active span (it may be in a trace the caller chose) links to it,
+  // so the tracing backend can still go from the host's request to this hop.
+  const active = parentContext === ROOT_CONTEXT ? trace.getSpanContext(context.active()) : undefined;
+  if (active !== undefined && isSpanContextValid(active)) links.push({ context: active });
   const span = trace.getTracer(tracerName).startSpan(
     name,
     {
       kind: kind === 'server' ? SpanKind.SERVER : SpanKind.CLIENT,
       ...(options.startTime !== undefined ? { startTime: options.startTime } : {}),
-      ...(link?.span_id
-        ? {
-            links: [
-              {
-                context: {
-                  traceId: link.trace_id,
-                  spanId: link.span_id,
-                  traceFlags: TraceFlags.SAMPLED,
-                  isRemote: true,
-                },
-              },
-            ],
-          }
-        : {}),
+      ...(links.length > 0 ? { links } : {}),
     },
     parentContext,
   );

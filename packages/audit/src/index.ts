@@ -10,7 +10,14 @@ export {
   auditEventOf,
   type TraceLink,
 } from './event.ts';
-export { endHopSpan, type HopSpan, type HopSpanOptions, hopTraceFields, startHopSpan } from './hop-span.ts';
+export {
+  carriesTraceContext,
+  endHopSpan,
+  type HopSpan,
+  type HopSpanOptions,
+  hopTraceFields,
+  startHopSpan,
+} from './hop-span.ts';
 export { createLogger, LogAuditSink, REDACTED_LOG_PATHS } from './log-sink.ts';
 export {
   AUDIT_REASONS,

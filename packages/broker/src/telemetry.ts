@@ -2,6 +2,7 @@ import {
   type AuditEvent,
   type AuditOutcome,
   type AuditSink,
+  carriesTraceContext,
   continueTrace,
   endHopSpan,
   type HopSpan,
@@ -10,6 +11,7 @@ import {
   type TraceContinuation,
   type TraceLink,
 } from '@baton/audit';
+import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { batonMetadataOf } from './grants/grant-request.ts';
 
@@ -18,6 +20,9 @@ const TRACER = '@baton/broker';
 
 /** The endpoints that get a span: where clients authenticate and tokens are issued, inspected, revoked. */
 const TRACED_ROUTES = new Set(['token', 'introspection', 'revocation']);
+
+/** The grant types the broker serves: a span names one of these, or `other` (never the client's string). */
+const KNOWN_GRANT_TYPES: ReadonlySet<unknown> = new Set([TOKEN_EXCHANGE_GRANT, 'client_credentials']);
 
 /** Where one request's span waits in Koa's per-request `ctx.state`, under a key nobody else can name. */
 const REQUEST_SPAN = Symbol('baton.broker.request-span');
@@ -47,12 +52,13 @@ class RequestSpan {
     this.inFlight = inFlight;
   }
 
-  start(trace: TraceContinuation, incomingTraceparent: string): HopSpan {
+  start(trace: TraceContinuation, ctx: KoaContextWithOIDC): HopSpan {
     if (this.hop) return this.hop;
     this.hop = startHopSpan(TRACER, 'token request', 'server', trace, {
       startTime: this.startTime,
-      // With no trace context from the caller, a span the host made active is the broker's own.
-      joinActive: incomingTraceparent === '',
+      // With no trace context from the caller (no header any registered propagator reads), a span the
+      // host made active is the broker's own; otherwise it is in a trace the caller chose.
+      joinActive: !carriesTraceContext((header) => ctx.get(header) || null),
     });
     this.inFlight.set(this.hop.spanId, this);
     return this.hop;
@@ -126,7 +132,7 @@ export class BrokerTelemetry {
 export function endpointTrace(ctx: KoaContextWithOIDC, trace: TraceContinuation): EndpointTrace {
   const request = (ctx.state as Record<symbol, unknown> | undefined)?.[REQUEST_SPAN];
   if (!(request instanceof RequestSpan)) return { ...trace, spanId: newSpanId() };
-  const hop = request.start(trace, ctx.get('traceparent'));
+  const hop = request.start(trace, ctx);
   return {
     traceId: hop.traceId,
     spanId: hop.spanId,
@@ -149,7 +155,7 @@ function endRequestSpan(ctx: KoaContextWithOIDC, request: RequestSpan, failed: b
         ctx.get('traceparent'),
         status < 400 && ctx.oidc?.client !== undefined && batonMetadataOf(ctx.oidc.client).traceTrusted,
       ),
-      ctx.get('traceparent'),
+      ctx,
     );
   request.inFlight.delete(hop.spanId);
   if (hop.span.isRecording()) {
@@ -161,7 +167,9 @@ function endRequestSpan(ctx: KoaContextWithOIDC, request: RequestSpan, failed: b
       'http.route': ctx.path,
       'http.response.status_code': status,
       ...(route ? { 'baton.oauth.endpoint': route } : {}),
-      ...(typeof grantType === 'string' ? { 'baton.oauth.grant_type': grantType } : {}),
+      ...(typeof grantType === 'string'
+        ? { 'baton.oauth.grant_type': KNOWN_GRANT_TYPES.has(grantType) ? grantType : 'other' }
+        : {}),
       ...(ctx.oidc?.client ? { 'baton.oauth.client_id': ctx.oidc.client.clientId } : {}),
     });
   }

@@ -149,6 +149,19 @@ describe('broker spans: token endpoint, introspection and revocation, agreeing w
     assertSameHop(span, lastEvent());
   });
 
+  it("a client that sends an unbounded grant_type cannot write it into the span (the attribute is 'other')", async () => {
+    const chosen = `urn:attacker:${'x'.repeat(4096)}`;
+    const answer = await tokenRequest(stack.broker.issuer, stack.reporting, {
+      grant_type: chosen,
+      resource: BILLING_API,
+    });
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    const [span] = tokenSpans();
+    assert.ok(span);
+    assert.equal(span.attributes['baton.oauth.grant_type'], 'other');
+    assert.equal(JSON.stringify(span.attributes).includes('urn:attacker'), false);
+  });
+
   it('a client that fails to authenticate is a span with status error and the OAuth error, never its assertion', async () => {
     const forged = `${await stack.orders.assertion(stack.broker.issuer)}x`;
     secrets.push(forged);

@@ -105,7 +105,7 @@ test('the private detail never serialises: not in JSON, toJSON, util.inspect, th
   }
 });
 
-test('toJSON carries the public fields: name, code, description, status and reason', () => {
+test('toJSON carries the public fields only: name, code, description and status, never the private reason', () => {
   const refusal = new ProtocolRefusal({
     code: 'insufficient_scope',
     reason: 'scope_insufficient',
@@ -118,8 +118,25 @@ test('toJSON carries the public fields: name, code, description, status and reas
     description: 'this operation requires scope: billing:write',
     status: 403,
     error: 'insufficient_scope',
-    reason: 'scope_insufficient',
   });
+});
+
+test('a log shipper serialising a refusal never puts its private reason on the wire', () => {
+  const refusal = new ProtocolRefusal({
+    code: 'invalid_target',
+    reason: 'policy_denied',
+    description: 'the declared policy does not allow this token',
+    detail: DETAIL,
+  });
+  assert.equal(refusal.reason, 'policy_denied', 'the component can still audit it');
+  for (const text of [
+    JSON.stringify(refusal),
+    JSON.stringify(refusal.toJSON()),
+    JSON.stringify({ err: refusal }),
+  ]) {
+    assert.ok(!text.includes('policy_denied'), text);
+    assert.ok(!text.includes('"reason"'), text);
+  }
 });
 
 test('the mapping table is total: every refusal code maps to its status, RFC error and description', () => {

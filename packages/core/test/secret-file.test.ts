@@ -1,5 +1,17 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import {
+  chmod,
+  chown,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -106,5 +118,59 @@ describe('secret files', () => {
       withFileLock(path, 50, async () => {}),
       (error: unknown) => error instanceof Error && error.message.includes(`${path}.lock`),
     );
+  });
+
+  it('a key file owned by another user is refused (they could have put their own key there)', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to give a file to another uid');
+    const path = join(dir, 'foreign.json');
+    await writeSecretFile(path, 'FOREIGN-CONTENT');
+    await chown(path, 65534, 65534);
+    await assert.rejects(readSecretFile(path, { label: 'key file' }), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /owned by uid 65534/);
+      assert.equal(error.message.includes('FOREIGN-CONTENT'), false);
+      return true;
+    });
+    // Through a link too (a mounted secret): the owner is checked on the opened target.
+    const planted = join(dir, 'foreign-link.json');
+    await symlink(path, planted);
+    await assert.rejects(readSecretFile(planted, { followLinks: true }), /owned by uid 65534/);
+    // Root's own files stay readable (a secret volume mounted as root).
+    await chown(path, 0, 0);
+    assert.equal((await readSecretFile(path)).text, 'FOREIGN-CONTENT');
+  });
+
+  it('a FIFO planted at the path is refused without hanging the process', async () => {
+    const path = join(dir, 'planted-fifo.json');
+    execFileSync('mkfifo', ['-m', '600', path]);
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => {
+      timer = setTimeout(() => resolve('hung'), 2000);
+    });
+    try {
+      const outcome = await Promise.race([
+        readSecretFile(path).then(
+          () => 'read',
+          (error: unknown) => error,
+        ),
+        hung,
+      ]);
+      assert.notEqual(outcome, 'hung', 'reading a FIFO blocked the process');
+      assert.ok(outcome instanceof Error);
+      assert.match(outcome.message, /not a regular file/);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
+  it('a lock file that another process took over during the run is not unlinked by this one', async () => {
+    const path = join(dir, 'taken-over.json');
+    await writeSecretFile(path, '[]');
+    await withFileLock(path, 1000, async () => {
+      // Someone broke this lock as stale and took it: the lock at the path is now theirs.
+      await unlink(`${path}.lock`);
+      await writeFile(`${path}.lock`, 'theirs');
+    });
+    assert.equal(await readFile(`${path}.lock`, 'utf8'), 'theirs', "the other process's lock was removed");
   });
 });

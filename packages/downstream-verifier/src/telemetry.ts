@@ -1,4 +1,10 @@
-import { continueTrace, endHopSpan, startHopSpan, type TraceContinuation } from '@baton/audit';
+import {
+  carriesTraceContext,
+  continueTrace,
+  endHopSpan,
+  startHopSpan,
+  type TraceContinuation,
+} from '@baton/audit';
 import { BearerError } from '@baton/resource-server';
 import type { DownstreamIdentity } from './identity.ts';
 
@@ -14,11 +20,15 @@ const TRACER = '@baton/downstream-verifier';
  * trace. The audit stays in the envelope's (signed) trace; OpenTelemetry cannot start a span in a
  * given trace without a parent span, so the span starts a fresh trace and names the audit's trace in
  * `baton.audit.trace_id`.
+ *
+ * `headers` are the request's: the span joins a span the host made active (its HTTP server span) only
+ * when they carry no trace context any registered propagator reads (see `hostSpanIsOurs`).
  */
 export function recordVerifiedCall(
   audience: string,
   identity: Omit<DownstreamIdentity, 'spanId'>,
   startTime: number,
+  headers?: Headers,
 ): DownstreamIdentity {
   const joined = identity.parentSpanId !== undefined;
   const fixedTrace = !joined && identity.mode === 'service_identity';
@@ -30,7 +40,7 @@ export function recordVerifiedCall(
   const hop = startHopSpan(TRACER, 'verify', 'server', trace, {
     startTime,
     // No trace context from the caller at all: a span the host made active (its HTTP server span) is ours.
-    joinActive: !joined && !fixedTrace && identity.linkedTrace === undefined,
+    joinActive: !joined && !fixedTrace && identity.linkedTrace === undefined && hostSpanIsOurs(headers),
   });
   if (hop.span.isRecording())
     hop.span.setAttributes({
@@ -59,10 +69,11 @@ export function recordRefusedCall(
   incomingTraceparent: string | null,
   error: unknown,
   startTime: number,
+  headers?: Headers,
 ): void {
   const hop = startHopSpan(TRACER, 'verify', 'server', continueTrace(incomingTraceparent, false), {
     startTime,
-    joinActive: incomingTraceparent === null,
+    joinActive: hostSpanIsOurs(headers),
   });
   if (hop.span.isRecording())
     hop.span.setAttributes({
@@ -71,4 +82,14 @@ export function recordRefusedCall(
     });
   if (error instanceof BearerError) endHopSpan(hop, error.status < 500 ? 'denied' : 'error', error.reason);
   else endHopSpan(hop, 'error', 'internal_error');
+}
+
+/**
+ * Whether a span the host made active is the verifier's to join: only when the request carried no
+ * trace context at all, neither `traceparent` nor a header the registered propagator reads (`b3`,
+ * `uber-trace-id`, ...), since the host's HTTP instrumentation would have put its span in that
+ * caller-chosen trace. Without the headers nobody can tell, so the span is a root.
+ */
+function hostSpanIsOurs(headers: Headers | undefined): boolean {
+  return headers !== undefined && !carriesTraceContext((header) => headers.get(header));
 }

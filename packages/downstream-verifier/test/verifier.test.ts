@@ -22,7 +22,17 @@ import {
   EnvelopeKeyRing,
 } from '@baton/envelope';
 import { BearerError, type RefusalReason } from '@baton/resource-server';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  propagation,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapPropagator,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -34,6 +44,20 @@ const MCP = 'http://127.0.0.1:4301/mcp';
 const API = 'http://127.0.0.1:4302/api';
 const OTHER_API = 'http://127.0.0.1:4303/api';
 const TRUST_DOMAIN = 'baton.test';
+
+/** A B3 single-header propagator (`b3: {trace}-{span}-{sampled}`), as a host might register one. */
+class B3Propagator implements TextMapPropagator {
+  inject(): void {}
+  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    const value = getter.get(carrier, 'b3');
+    const [traceId, spanId] = (typeof value === 'string' ? value : '').split('-');
+    if (!traceId || !spanId) return ctx;
+    return trace.setSpanContext(ctx, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  }
+  fields(): string[] {
+    return ['b3'];
+  }
+}
 
 function body(overrides: Partial<EnvelopeBody['delegation']> = {}): EnvelopeBody {
   return {
@@ -482,6 +506,39 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
         assert.equal(exported.includes(secret), false);
     } finally {
       trace.disable();
+    }
+  });
+
+  it('trace injection through a B3 header: a caller without a chain cannot file the call under the trace the host span took from it', async () => {
+    const attackerTrace = 'deadbeef'.repeat(4);
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    trace.setGlobalTracerProvider(new BasicTracerProvider());
+    propagation.setGlobalPropagator(new B3Propagator());
+    try {
+      const restricted = await exchangeToken(broker.issuer, service, {
+        subjectToken: await userToken(),
+        resource: API,
+        delegationMode: 'restricted_user',
+      });
+      const incoming = headers({
+        authorization: `Bearer ${restricted.access_token}`,
+        b3: `${attackerTrace}-00f067aa0ba902b7-1`,
+      });
+      // As HTTP instrumentation would with B3 configured: the host's server span continues the caller's.
+      const remote = propagation.extract(context.active(), incoming, {
+        get: (carrier, key) => carrier.get(key) ?? undefined,
+        keys: (carrier) => [...carrier.keys()],
+      });
+      const hostSpan = trace.getTracer('host-http').startSpan('GET /api', {}, remote);
+      assert.equal(hostSpan.spanContext().traceId, attackerTrace);
+      const identity = await context.with(trace.setSpan(remote, hostSpan), () => verifier.verify(incoming));
+      hostSpan.end();
+      assert.notEqual(identity.traceId, attackerTrace, 'the caller chose the audit trace id');
+      assert.equal(identity.parentSpanId, undefined);
+    } finally {
+      propagation.disable();
+      trace.disable();
+      context.disable();
     }
   });
 });

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditSink } from '@baton/audit';
-import { createLogger } from '@baton/audit';
+import { carriesTraceContext, createLogger } from '@baton/audit';
 import { type Identity, identityFromClaims } from '@baton/core';
 import { type EnvelopeIssuer, type ValidatedEnvelopeBody, validateEnvelopeBody } from '@baton/envelope';
 import {
@@ -105,7 +105,8 @@ export interface IdentityBoundaryOptions {
   allowedHostnames?: readonly string[];
   /**
    * Tells a person's token from a machine's own (client credentials). Default `defaultCallerKind`:
-   * `sub` equal to `client_id` is a machine (RFC 9068 §2.2).
+   * `sub` equal to `client_id` is a machine (RFC 9068 §2.2). Asked once per verified token (the answer
+   * is remembered with the token's acceptance), not per request: it must depend on the claims alone.
    */
   callerKind?: CallerKindRule;
   /**
@@ -363,6 +364,9 @@ export class IdentityBoundary {
       identity,
       traceparent,
       traceTrusted,
+      // Decided here, where the headers are: any propagator's header (`b3`, ...) means the host's active
+      // span may be in the caller's trace.
+      sentTraceContext: carriesTraceContext((header) => request.headers.get(header)),
       envelopeBody,
     });
     return context;
@@ -479,7 +483,7 @@ export class IdentityBoundary {
     } catch (error) {
       this.#logRefusal(error);
       recordRefusalSpan(
-        request.headers.get('traceparent'),
+        request.headers,
         error instanceof BearerError ? error.status : 500,
         error instanceof BearerError ? error.reason : 'internal_error',
         error instanceof BearerError && error.status < 500 ? 'denied' : 'error',

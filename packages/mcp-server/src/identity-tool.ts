@@ -236,7 +236,7 @@ export async function recordStepUpDenial(
 function startToolSpan(opened: OpenedRequest, tool: string, metaTraceparent: unknown): HopSpan {
   const hop = startHopSpan(`tools/call ${tool}`, 'server', traceOf(opened, metaTraceparent), {
     // With no trace context from the caller, a span the host made active (its HTTP server span) is ours.
-    joinActive: opened.traceparent === undefined,
+    joinActive: !opened.sentTraceContext,
   });
   if (hop.span.isRecording()) {
     hop.span.setAttributes({

@@ -52,6 +52,11 @@ export interface OpenedRequest {
   traceparent: string | undefined;
   /** Whether the caller may continue its own trace (see `BoundaryRequestContext.traceTrusted`). */
   traceTrusted: boolean;
+  /**
+   * Whether the request carried any trace context a registered propagator reads (`traceparent`, `b3`,
+   * ...): then the host's active span may be in the caller's trace, and a hop never joins it.
+   */
+  sentTraceContext: boolean;
   /** The envelope body derived from `claims` and validated when the token was accepted. */
   envelopeBody: ValidatedEnvelopeBody;
 }

@@ -1,4 +1,5 @@
 import {
+  carriesTraceContext,
   continueTrace,
   endHopSpan,
   type HopSpan,
@@ -56,13 +57,14 @@ export function identityAttributes(
  * sent: an unauthenticated caller chooses no trace. `reason` is the refusal's stable reason code.
  */
 export function recordRefusalSpan(
-  incomingTraceparent: string | null,
+  headers: Headers,
   status: number,
   reason: string,
   outcome: 'denied' | 'error',
 ): void {
-  const hop = startHopSpan('authenticate', 'server', continueTrace(incomingTraceparent, false), {
-    joinActive: incomingTraceparent === null,
+  const hop = startHopSpan('authenticate', 'server', continueTrace(headers.get('traceparent'), false), {
+    // A span the host made active is the boundary's own only when the caller sent no trace context.
+    joinActive: !carriesTraceContext((header) => headers.get(header)),
   });
   if (hop.span.isRecording()) hop.span.setAttribute('http.response.status_code', status);
   endHopSpan(hop, outcome, reason);

@@ -167,10 +167,17 @@ describe('a caller rule that reads the delegation chain', () => {
     assert.equal(asked, before, 'the rule never saw the malformed chain');
   });
 
-  it('asks the rule once per request: identity is derived once', async () => {
+  it('asks the rule once per verified token (remembered with its acceptance), not once per request', async () => {
     const before = asked;
-    const answer = await probe.call(`Bearer ${await probe.forge()}`);
-    assert.notEqual(answer.status, 401);
+    const token = await probe.forge();
+    const first = await probe.call(`Bearer ${token}`);
+    assert.notEqual(first.status, 401);
     assert.equal(asked, before + 1);
+    const again = await probe.call(`Bearer ${token}`);
+    assert.notEqual(again.status, 401);
+    assert.equal(asked, before + 1, 'the same token again: the rule is not asked again');
+    const other = await probe.call(`Bearer ${await probe.forge()}`);
+    assert.notEqual(other.status, 401);
+    assert.equal(asked, before + 2, 'another token: the rule is asked for it');
   });
 });

@@ -3,7 +3,15 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { AuditEvent } from '@baton/audit';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import { context, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  propagation,
+  type TextMapGetter,
+  type TextMapPropagator,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
@@ -26,6 +34,20 @@ async function connect(stack: Stack, token: string, headers: Record<string, stri
     }),
   );
   return client;
+}
+
+/** A B3 single-header propagator (`b3: {trace}-{span}-{sampled}`), as a host might register one. */
+class B3Propagator implements TextMapPropagator {
+  inject(): void {}
+  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    const value = getter.get(carrier, 'b3');
+    const [traceId, spanId] = (typeof value === 'string' ? value : '').split('-');
+    if (!traceId || !spanId) return ctx;
+    return trace.setSpanContext(ctx, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  }
+  fields(): string[] {
+    return ['b3'];
+  }
 }
 
 /** The audit event and the span describe one hop: same trace, same span, same parent. */
@@ -203,5 +225,48 @@ describe('OpenTelemetry spans agree with the audit, and carry identity, never a 
     assert.equal(span.parentSpanContext, undefined);
     assert.notEqual(span.spanContext().traceId, hostOfInjected.traceId);
     assertSameHop(span, stack.audit.events.at(-1)!);
+  });
+
+  it('a caller that picks the trace through a B3 header (no traceparent) never has the tool span or the audit join it', async () => {
+    propagation.setGlobalPropagator(new B3Propagator());
+    try {
+      const protectedMcp = stack.boundary.protect(
+        createMcpHandler(() => buildOrdersServer(stack.boundary, [])),
+      );
+      const token = await stack.tokenFor('alice');
+      const attackerTrace = 'deadbeef'.repeat(4);
+      const request = toolCallRequest(stack.resource, token, 'list_orders');
+      request.headers.set('b3', `${attackerTrace}-00f067aa0ba902b7-1`);
+      // As HTTP instrumentation would with B3 configured: the host's server span continues the caller's.
+      const remote = propagation.extract(context.active(), request.headers, {
+        get: (headers, key) => headers.get(key) ?? undefined,
+        keys: (headers) => [...headers.keys()],
+      });
+      const host = await context.with(remote, () =>
+        trace.getTracer('host-http').startActiveSpan('POST /mcp', async (httpSpan) => {
+          try {
+            const response = await protectedMcp.fetch(request);
+            await response.text();
+            return httpSpan.spanContext();
+          } finally {
+            httpSpan.end();
+          }
+        }),
+      );
+      assert.equal(host.traceId, attackerTrace, 'the host span is in the trace the caller chose');
+      const span = toolSpan();
+      assert.ok(span);
+      assert.equal(span.parentSpanContext, undefined);
+      assert.deepEqual(
+        span.links.map((link) => link.context.spanId),
+        [host.spanId],
+        "the root links to the host's span, not joins it",
+      );
+      const event = stack.audit.events.at(-1)!;
+      assert.notEqual(event.trace_id, attackerTrace, 'the caller chose the audit trace id');
+      assertSameHop(span, event);
+    } finally {
+      propagation.disable();
+    }
   });
 });

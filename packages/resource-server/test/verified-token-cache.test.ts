@@ -203,7 +203,7 @@ describe('verified-token cache (jwtAccessTokenVerifier)', () => {
     );
   });
 
-  it('evicts by token id, by subject and everything (the hook pushed revocation calls)', async () => {
+  it('evicts by token id, by subject and everything (an evicted token is verified in full again, not refused)', async () => {
     const verifier = jwtAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: localJwks() });
     const alice = [await sign(), await sign()];
     const bob = await sign({ sub: 'user-bob' });
@@ -220,6 +220,47 @@ describe('verified-token cache (jwtAccessTokenVerifier)', () => {
     // An evicted token is verified in full again, and held again.
     assert.equal((await verifier.verify(bob)).subject, 'user-bob');
     assert.equal(cache.size, 1);
+  });
+
+  it('an eviction during an in-flight verification is not undone when that verification ends (no write-back)', async () => {
+    const verifier = jwtAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: localJwks() });
+    const cache = verifier.cache!;
+    const token = await sign({ sub: 'user-bob' });
+    const inFlight = verifier.verify(token);
+    assert.equal(cache.evict({ subject: 'user-bob' }), 0, 'nothing held yet');
+    assert.equal((await inFlight).subject, 'user-bob', 'the verification begun before still answers');
+    assert.equal(cache.size, 0, 'a verification begun before an eviction is not stored after it');
+    // A verification begun after the eviction is held as usual.
+    await verifier.verify(token);
+    assert.equal(cache.size, 1);
+  });
+
+  it("refuses a clockToleranceSeconds that is not a finite, non-negative number ('30s' would keep a cached token forever)", async () => {
+    for (const clockToleranceSeconds of ['30s', Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () =>
+          jwtAccessTokenVerifier({
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            jwks: localJwks(),
+            clockToleranceSeconds: clockToleranceSeconds as never,
+          }),
+        TypeError,
+        String(clockToleranceSeconds),
+      );
+    }
+    // A number is still accepted, and a cached token past exp + tolerance is refused.
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const verifier = jwtAccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwks: localJwks(),
+      clockToleranceSeconds: 1,
+    });
+    const token = await sign({ lifetime: 2 });
+    await verifier.verify(token);
+    mock.timers.tick(4_500);
+    await assert.rejects(verifier.verify(token), refusedWith('token_expired'));
   });
 
   it('holds at most maxEntries tokens, dropping the least recently used', async () => {

@@ -48,8 +48,12 @@ export class BatonError<C extends BatonErrorCode = BatonErrorCode> extends Error
     return this.#detail;
   }
 
-  /** Its own enumerable fields, name, code and description: never the detail, the cause or the stack. */
+  /**
+   * Its own enumerable fields, name, code and description: never the detail, the private `reason` (a
+   * refusal's, for logs and the audit event only), the cause or the stack.
+   */
   toJSON(): { name: string; code: C; description: string } & Record<string, unknown> {
-    return { ...(this as object), name: this.name, code: this.code, description: this.description };
+    const { reason: _reason, detail: _detail, ...fields } = this as Record<string, unknown>;
+    return { ...fields, name: this.name, code: this.code, description: this.description };
   }
 }

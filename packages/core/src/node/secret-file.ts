@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { type FileHandle, link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -19,8 +19,12 @@ const POSIX = process.platform !== 'win32';
 export const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 /** Flags for a temporary file: a new file, never one that exists or a link (`O_EXCL`). */
 export const NEW_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NO_FOLLOW;
-/** Flags for reading a file without following a link planted at its path. */
-export const READ_FLAGS = constants.O_RDONLY | NO_FOLLOW;
+/** `O_NONBLOCK` where the platform has it: opening a FIFO planted at the path must not wait for a writer. */
+const NON_BLOCKING = constants.O_NONBLOCK ?? 0;
+/** Flags for reading a file without following a link planted at its path, or blocking on a FIFO. */
+export const READ_FLAGS = constants.O_RDONLY | NO_FOLLOW | NON_BLOCKING;
+/** Flags for reading a file through a link (a mounted secret), never blocking on a FIFO. */
+const READ_THROUGH_LINK_FLAGS = constants.O_RDONLY | NON_BLOCKING;
 
 /**
  * How a caller reports a refused or failed secret file: each package keeps throwing its own error class
@@ -64,8 +68,10 @@ export function isLinkRefusal(error: unknown): boolean {
 /**
  * Reads a secret file, refusing one that group or others can read or write (any of mode 0o077), like
  * ssh does for private keys: a secret others can read protects nothing, and one others can write could
- * be swapped for theirs. Checks run on the opened descriptor, so a file swapped between check and read
- * is no issue. Errors name the path and the problem, never the content. A missing file is an error
+ * be swapped for theirs. It also refuses a file another user owns (only this process's user or root
+ * may own it: another owner could have put their own key there) and anything but a regular file (a
+ * FIFO is opened non-blocking, so one planted at the path cannot hang the process). Checks run on the
+ * opened descriptor, so a file swapped between check and read is no issue. Errors name the path and the problem, never the content. A missing file is an error
  * whose `cause` has code `ENOENT` (`isMissingSecretFile`). Returns the text and the descriptor's stats.
  *
  * @example
@@ -79,7 +85,7 @@ export async function readSecretFile(
   const fail = options.error ?? plainError;
   let handle: FileHandle;
   try {
-    handle = await open(path, options.followLinks ? constants.O_RDONLY : READ_FLAGS);
+    handle = await open(path, options.followLinks ? READ_THROUGH_LINK_FLAGS : READ_FLAGS);
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'ENOENT') throw fail(`${label} ${path} does not exist`, error);
@@ -91,6 +97,12 @@ export async function readSecretFile(
       fail(`${label} ${path} cannot be read (${errnoCode(error)})`, error);
     const stats = await handle.stat().catch((error: unknown) => Promise.reject(unreadable(error)));
     if (!stats.isFile()) throw fail(`${label} ${path} is not a regular file`);
+    const uid = process.getuid?.();
+    if (POSIX && uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+      throw fail(
+        `${label} ${path} is owned by uid ${stats.uid}: it must be owned by this process's user (uid ${uid}) or root`,
+      );
+    }
     const mode = stats.mode & 0o777;
     if (POSIX && (mode & GROUP_OR_OTHERS) !== 0) {
       throw fail(
@@ -186,7 +198,8 @@ export async function createSecretFile(path: string, text: string): Promise<bool
  * Runs a read-modify-write of `path` under `<path>.lock` (created with `O_EXCL`), so two processes
  * rotating at once cannot each write a file without the other's new key and lose it. Waits up to
  * `waitMs` for a lock held elsewhere. A lock left by a crashed process is not broken automatically:
- * the error says which file to remove.
+ * the error says which file to remove. The lock is removed at the end only if it is still the one this
+ * call created (same device and inode).
  *
  * @example
  * await withFileLock(path, 5000, async () => writeSecretFile(path, rotate(await read(path))));
@@ -202,6 +215,7 @@ export async function withFileLock<T>(
   const lockPath = `${path}.lock`;
   const deadline = Date.now() + waitMs;
   let lock: FileHandle | undefined;
+  let lockIdentity: Stats | undefined;
   while (lock === undefined) {
     try {
       lock = await open(lockPath, NEW_FILE_FLAGS, PRIVATE_FILE_MODE);
@@ -217,9 +231,20 @@ export async function withFileLock<T>(
     }
   }
   try {
-    await lock.close();
+    // Held open until the end, so that its inode cannot be reused by a file someone else creates.
+    lockIdentity = await lock.stat();
     return await run();
   } finally {
-    await unlink(lockPath).catch(() => {});
+    // Only the lock this call created: one that someone else put at the path since stays theirs.
+    const current = await lstat(lockPath).catch(() => undefined);
+    if (
+      current !== undefined &&
+      lockIdentity !== undefined &&
+      current.dev === lockIdentity.dev &&
+      current.ino === lockIdentity.ino
+    ) {
+      await unlink(lockPath).catch(() => {});
+    }
+    await lock.close().catch(() => {});
   }
 }

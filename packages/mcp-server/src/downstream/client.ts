@@ -95,8 +95,11 @@ export class DownstreamClient {
     try {
       url = resolveInside(target, path);
     } catch (error) {
-      await this.#record(target, started, call, 'denied', 'path_outside_service');
-      endHopSpan(call, 'denied', 'path_outside_service');
+      try {
+        await this.#record(target, started, call, 'denied', 'path_outside_service');
+      } finally {
+        endHopSpan(call, 'denied', 'path_outside_service');
+      }
       throw error;
     }
     const headers = new Headers(init.headers);
@@ -125,8 +128,11 @@ export class DownstreamClient {
         redirect: 'manual' as const,
       });
     } catch (error) {
-      await this.#record(target, started, call, 'error', 'downstream_unreachable');
-      endHopSpan(call, 'error', 'downstream_unreachable');
+      try {
+        await this.#record(target, started, call, 'error', 'downstream_unreachable');
+      } finally {
+        endHopSpan(call, 'error', 'downstream_unreachable');
+      }
       throw new DownstreamError(
         'ERR_DOWNSTREAM_UNAVAILABLE',
         `downstream service ${service} is unreachable`,
@@ -139,8 +145,15 @@ export class DownstreamClient {
         ? 'denied'
         : 'error';
     const reason = response.ok ? undefined : httpStatusReason(response.status);
-    await this.#record(target, started, call, outcome, reason);
-    endHopSpan(call, outcome, reason);
+    let recorded = false;
+    try {
+      await this.#record(target, started, call, outcome, reason);
+      recorded = true;
+    } finally {
+      // The span ends either way; a response the tool never gets (no audit record) is released.
+      endHopSpan(call, outcome, reason);
+      if (!recorded) await response.body?.cancel().catch(() => {});
+    }
     return response;
   }
 

@@ -40,21 +40,25 @@ export interface JwtAccessTokenVerifierOptions {
   jwksUri?: string;
   /** The issuer's public keys in hand (no fetching), e.g. an authorization server verifying its own tokens. */
   jwks?: { keys: Array<Record<string, unknown>> };
-  /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds. Default 30. */
+  /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds: a finite number >= 0 (else `TypeError`). Default 30. */
   clockToleranceSeconds?: number;
   fetch?: typeof fetch;
   /**
    * Verified tokens kept until their `exp`, keyed by the token's SHA-256, so a token seen again skips
    * the signature check (every hit still checks `exp`/`nbf` and that the issuer still publishes the
    * signing key). Default: a `VerifiedTokenCache` of 10,000 entries for this verifier, readable as
-   * `verifier.cache` to evict on revocation; pass one to size it, `false` to verify every token in full.
+   * `verifier.cache` (to `evict`: the next use is verified in full); pass one to size it, `false` to
+   * verify every token in full. Eviction does not refuse a revoked token: that needs a revocation check.
    */
   cache?: VerifiedTokenCache | false;
 }
 
 /** A JWT access-token verifier, with the cache of tokens it verified (`undefined` when disabled). */
 export interface JwtAccessTokenVerifier extends AccessTokenVerifier {
-  /** Evict from here when a token, a person or everything is revoked: `verifier.cache?.evict({ subject })`. */
+  /**
+   * Evict from here to have a token, a person's tokens or everything verified in full on next use:
+   * `verifier.cache?.evict({ subject })`. Not revocation: a validly signed, unexpired token passes again.
+   */
   readonly cache: VerifiedTokenCache | undefined;
 }
 
@@ -87,6 +91,11 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
   }
   const { issuer, audience } = options;
   const clockTolerance = options.clockToleranceSeconds ?? 30;
+  // A number, checked here: jose would take '30s', but the cache's `exp` arithmetic would make it NaN,
+  // and a cached token would then never expire.
+  if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0) {
+    throw new TypeError('jwtAccessTokenVerifier: clockToleranceSeconds must be a finite number >= 0');
+  }
   const resolveKeys = lazyRetrying<JWTVerifyGetKey>(async () => {
     if (options.jwks) return createLocalJWKSet(options.jwks as Parameters<typeof createLocalJWKSet>[0]);
     const jwksUri =
@@ -167,10 +176,12 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
     async verify(token) {
       if (store === undefined) return (await verifyInFull(token)).claims;
       const key = verifiedTokenKey(token);
+      // Before anything awaits: an eviction after this point keeps this verification out of the cache.
+      const generation = store.generation;
       const hit = await fromCache(store, key);
       if (hit !== undefined) return hit;
       const entry = await verifyInFull(token);
-      store.set(key, entry);
+      store.set(key, entry, generation);
       return entry.claims;
     },
   };

@@ -35,13 +35,17 @@ let bindStore: (cache: VerifiedTokenCache) => VerifiedTokenStore;
  * uncached path would), and it caches only what it accepted.
  *
  * One cache serves one verifier: its entries were checked against that verifier's issuer, audience and
- * algorithms, and only that verifier can read or fill it. Revocation evicts through `evict` (by `jti`,
- * by subject, or everything): a pushed revocation feed calls it on every verifier's cache.
+ * algorithms, and only that verifier can read or fill it. `evict` (by `jti`, by subject, or everything)
+ * drops entries so that the next use is verified in full; a verification begun before an eviction is
+ * not stored after it. Eviction alone does not refuse a revoked token: the full verification accepts a
+ * validly signed, unexpired token again. Refusing it needs a revocation check (issue #11) or
+ * `introspectionVerifier`.
  *
  * @example
  * const cache = new VerifiedTokenCache({ maxEntries: 50_000 });
  * const verifier = jwtAccessTokenVerifier({ issuer, audience, cache });
- * onRevoked((event) => cache.evict({ subject: event.sub })); // the feed is yours
+ * // With a revocation check of your own in front (issue #11): eviction only forces a full verification.
+ * onRevoked((event) => cache.evict({ subject: event.sub }));
  */
 export class VerifiedTokenCache {
   readonly maxEntries: number;
@@ -81,8 +85,9 @@ export class VerifiedTokenCache {
 
   /**
    * Drops cached verifications: the token with this `jti`, every token of this subject, or all. The
-   * next use of an evicted token is verified in full. Returns how many were dropped. A linear pass:
-   * revocations are rare next to requests, and the cache is bounded.
+   * next use of an evicted token is verified in full (and, if it passes, held again): eviction is not
+   * revocation. A verification in flight when `evict` is called is not stored when it ends. Returns
+   * how many were dropped. A linear pass: evictions are rare next to requests, and the cache is bounded.
    *
    * @example
    * cache.evict({ tokenId: 'jti-123' }); cache.evict({ subject: 'user-bob' }); cache.evict('all');
@@ -121,6 +126,7 @@ export function verifiedTokenKey(token: string): string {
 export class VerifiedTokenStore {
   readonly #entries = new Map<string, VerifiedTokenEntry>();
   readonly #maxEntries: number;
+  #generation = 0;
 
   constructor(maxEntries: number) {
     this.#maxEntries = maxEntries;
@@ -143,8 +149,20 @@ export class VerifiedTokenStore {
     return entry;
   }
 
-  /** Holds a verification, dropping the least recently used beyond the bound. */
-  set(key: string, entry: VerifiedTokenEntry): void {
+  /**
+   * Counts evictions (`deleteWhere`). Read it before a verification and pass it to `set`: a
+   * verification begun before an eviction is then not stored after it.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Holds a verification begun at `generation`, dropping the least recently used beyond the bound; not
+   * held when an eviction happened since.
+   */
+  set(key: string, entry: VerifiedTokenEntry, generation: number): void {
+    if (generation !== this.#generation) return;
     this.#entries.delete(key);
     this.#entries.set(key, entry);
     while (this.#entries.size > this.#maxEntries) {
@@ -161,6 +179,7 @@ export class VerifiedTokenStore {
   }
 
   deleteWhere(matches: (claims: AccessTokenClaims) => boolean): number {
+    this.#generation += 1;
     let dropped = 0;
     for (const [key, entry] of this.#entries) {
       if (matches(entry.claims)) {
