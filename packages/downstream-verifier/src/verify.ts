@@ -154,10 +154,10 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
       try {
         identity = await decide(headers, requiredScopes);
       } catch (error) {
-        recordRefusedCall(options.audience, headers.get('traceparent'), error, startTime);
+        recordRefusedCall(options.audience, headers.get('traceparent'), error, startTime, headers);
         throw error;
       }
-      return frozenIdentity(recordVerifiedCall(options.audience, identity, startTime));
+      return frozenIdentity(recordVerifiedCall(options.audience, identity, startTime, headers));
     },
   };
 }
