@@ -20,6 +20,7 @@ import {
   protectedResourceMetadataDocumentResponse,
   protectedResourceMetadataUrl,
   requestAddress,
+  VerifiedTokenCache,
 } from '@baton/resource-server';
 import {
   type AuthInfo,
@@ -256,6 +257,10 @@ export class IdentityBoundary {
           : [this.resource.hostname])),
     ];
     const audit = options.operations?.countAudit(options.audit) ?? options.audit;
+    const verifiedTokens = (options.tokenVerifier as { cache?: unknown }).cache;
+    if (options.operations && verifiedTokens instanceof VerifiedTokenCache) {
+      options.operations.observeVerifiedTokenCache(verifiedTokens);
+    }
     this.#settings = {
       component: options.resource,
       envelopes: options.envelopes,

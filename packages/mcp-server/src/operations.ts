@@ -18,6 +18,7 @@ import type { TokenCacheLookup } from './downstream/token-cache.ts';
 export const BOUNDARY_SERIES = [
   'baton_boundary_decisions_total',
   'baton_boundary_token_cache_lookups_total',
+  'baton_boundary_verified_token_lookups_total',
 ] as const;
 
 export interface BoundaryOperationsOptions {
@@ -49,6 +50,7 @@ export class BoundaryOperations {
   readonly #label = new BoundedLabel([], 64);
   readonly #endpoints: OperationsOptions;
   readonly #fetch: (request: Request) => Promise<Response | undefined>;
+  #verifiedTokens = false;
 
   constructor(options: BoundaryOperationsOptions = {}) {
     this.registry = createMetricsRegistry();
@@ -96,6 +98,31 @@ export class BoundaryOperations {
         });
       },
     };
+  }
+
+  /**
+   * Reports the boundary's verified-token cache (`jwtAccessTokenVerifier`'s `cache`) as
+   * `baton_boundary_verified_token_lookups_total{result="hit"|"miss"}`. The boundary calls it with its
+   * token verifier's cache; once per boundary.
+   */
+  observeVerifiedTokenCache(cache: {
+    readonly lookups: { readonly hits: number; readonly misses: number };
+  }): void {
+    if (this.#verifiedTokens) return;
+    this.#verifiedTokens = true;
+    new Counter({
+      name: 'baton_boundary_verified_token_lookups_total',
+      help: 'Bearer token verifications, by result: hit (a verification held until the token expires) or miss (verified in full)',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        // Read at scrape time: nothing is counted on the request path beyond the cache's own two integers.
+        const { hits, misses } = cache.lookups;
+        this.reset();
+        this.inc({ result: 'hit' }, hits);
+        this.inc({ result: 'miss' }, misses);
+      },
+    });
   }
 
   /** The hook a downstream token cache reports its lookups to. */

@@ -68,6 +68,12 @@ describe('boundary operations (opt-in health, readiness and metrics)', () => {
       text,
       /^baton_boundary_decisions_total\{action="tool.invoke",outcome="denied",reason="scope_insufficient"\} 1$/m,
     );
+    // Three tokens, each verified in full once; every later request on a session is a cache hit.
+    assert.match(text, /^baton_boundary_verified_token_lookups_total\{result="miss"\} 3$/m);
+    const hits = Number(
+      /^baton_boundary_verified_token_lookups_total\{result="hit"\} (\d+)$/m.exec(text)?.[1],
+    );
+    assert.ok(hits >= 2, `verified-token cache hits: ${hits}`);
     const subjects = tokens.map((token) => String(decodeJwt(token).sub));
     for (const secret of [...tokens, ...subjects, 'alice', 'bob']) {
       assert.equal(text.includes(secret), false, `the scrape contains ${secret.slice(0, 12)}…`);

@@ -179,7 +179,11 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
       // Before anything awaits: an eviction after this point keeps this verification out of the cache.
       const generation = store.generation;
       const hit = await fromCache(store, key);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined) {
+        store.hits++;
+        return hit;
+      }
+      store.misses++;
       const entry = await verifyInFull(token);
       store.set(key, entry, generation);
       return entry.claims;

@@ -78,6 +78,14 @@ export class VerifiedTokenCache {
     return this.#store.size;
   }
 
+  /**
+   * Lookups since the cache was made: `hits` skipped the signature check, `misses` were verified in
+   * full (unknown, expired, or no longer signed by a key the key set yields). For metrics.
+   */
+  get lookups(): { readonly hits: number; readonly misses: number } {
+    return { hits: this.#store.hits, misses: this.#store.misses };
+  }
+
   /** The keys held: SHA-256 hashes of tokens (what a dump of the cache shows), never a token. */
   keys(): IterableIterator<string> {
     return this.#store.keys();
@@ -127,6 +135,9 @@ export class VerifiedTokenStore {
   readonly #entries = new Map<string, VerifiedTokenEntry>();
   readonly #maxEntries: number;
   #generation = 0;
+  /** Lookups answered from the cache, and lookups that went on to a full verification. */
+  hits = 0;
+  misses = 0;
 
   constructor(maxEntries: number) {
     this.#maxEntries = maxEntries;
