@@ -159,7 +159,7 @@ describe('broker readiness with PostgreSQL + Redis', () => {
     const stack = await startBrokerStack({
       registry: stores.registry,
       adapter: stores.adapter,
-      operations: { readiness: stores.checks, readinessTimeoutMs: 1000 },
+      operations: { readiness: stores.checks, readinessTimeoutMs: 1000, readinessCacheMs: 0 },
     });
     const readyz = async () => {
       const response = await fetch(new URL('/readyz', stack.broker.url));

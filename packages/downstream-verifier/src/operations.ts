@@ -19,6 +19,8 @@ export interface VerifierOperationsOptions {
   readiness?: readonly ReadinessCheck[];
   /** Deadline of one `/readyz` probe. Default 1500 ms. */
   readinessTimeoutMs?: number;
+  /** How long one readiness probe answers `/readyz`, ms (concurrent requests share it). Default 1000. */
+  readinessCacheMs?: number;
 }
 
 /**
@@ -52,6 +54,7 @@ export class VerifierOperations {
       checks: options.readiness ?? [],
       registry: this.registry,
       ...(options.readinessTimeoutMs ? { readinessTimeoutMs: options.readinessTimeoutMs } : {}),
+      ...(options.readinessCacheMs !== undefined ? { readinessCacheMs: options.readinessCacheMs } : {}),
     };
     this.#fetch = operationsHandler(this.#endpoints);
   }

@@ -28,6 +28,8 @@ export interface BoundaryOperationsOptions {
   auditOutbox?: AuditOutboxSource;
   /** Deadline of one `/readyz` probe. Default 1500 ms. */
   readinessTimeoutMs?: number;
+  /** How long one readiness probe answers `/readyz`, ms (concurrent requests share it). Default 1000. */
+  readinessCacheMs?: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export class BoundaryOperations {
       checks: options.readiness ?? [],
       registry: this.registry,
       ...(options.readinessTimeoutMs ? { readinessTimeoutMs: options.readinessTimeoutMs } : {}),
+      ...(options.readinessCacheMs !== undefined ? { readinessCacheMs: options.readinessCacheMs } : {}),
     };
     this.#fetch = operationsHandler(this.#endpoints);
   }

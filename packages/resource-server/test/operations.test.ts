@@ -8,6 +8,7 @@ import {
   checkReadiness,
   createMetricsRegistry,
   drainServer,
+  operationsHandler,
 } from '../src/operations/index.ts';
 
 describe('readiness', () => {
@@ -53,6 +54,30 @@ describe('readiness', () => {
       ['failed', 'failed', '57P03'],
     );
     assert.equal(JSON.stringify(report).includes('pw'), false);
+  });
+  it('a flood of unauthenticated /readyz requests costs the stores one probe, not one per request', async () => {
+    let probes = 0;
+    const checks = [
+      {
+        name: 'postgres',
+        check: async () => {
+          probes++;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        },
+      },
+    ];
+    const handler = operationsHandler({ checks });
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => handler(new Request('http://127.0.0.1/readyz'))),
+    );
+    assert.ok(answers.every((answer) => answer?.status === 200));
+    assert.equal(probes, 1);
+    // Reused for the cache interval once settled, then probed again.
+    await handler(new Request('http://127.0.0.1/readyz'));
+    assert.equal(probes, 1);
+    const fresh = operationsHandler({ checks, readinessCacheMs: 0 });
+    await fresh(new Request('http://127.0.0.1/readyz'));
+    assert.equal(probes, 2);
   });
 });
 

@@ -13,6 +13,8 @@ export interface BrokerOperationsOptions {
   readiness?: readonly ReadinessCheck[];
   /** Deadline of one `/readyz` probe. Default 1500 ms. */
   readinessTimeoutMs?: number;
+  /** How long one readiness probe answers `/readyz`, ms (concurrent requests share it). Default 1000. */
+  readinessCacheMs?: number;
   /** Serve Prometheus metrics at `/metrics` (and count). Default true; false costs nothing per request. */
   metrics?: boolean;
   /** How long `close()` lets requests in flight finish before cutting them. Default 10 000 ms. */
@@ -58,6 +60,7 @@ export function brokerOperations(
         checks,
         ...(registry ? { registry } : {}),
         ...(options?.readinessTimeoutMs ? { readinessTimeoutMs: options.readinessTimeoutMs } : {}),
+        ...(options?.readinessCacheMs !== undefined ? { readinessCacheMs: options.readinessCacheMs } : {}),
       }),
   };
 }

@@ -9,6 +9,12 @@ export interface OperationsOptions {
   registry?: Registry;
   /** Deadline of one readiness probe. Default 1500 ms. */
   readinessTimeoutMs?: number;
+  /**
+   * How long one probe's result answers `/readyz`, in ms. Default 1000. Concurrent requests share the
+   * probe in flight, so a flood of unauthenticated `/readyz` requests costs the stores one probe per
+   * interval, not one per request. 0 probes on every request (still shared while in flight).
+   */
+  readinessCacheMs?: number;
   /** Default `{ health: '/healthz', ready: '/readyz', metrics: '/metrics' }`. */
   paths?: { health?: string; ready?: string; metrics?: string };
 }
@@ -53,9 +59,7 @@ export async function answerOperations(
   }
   if (which === 'health') return { status: 200, contentType: JSON_TYPE, body: '{"status":"ok"}' };
   if (which === 'ready') {
-    const report = await checkReadiness(options.checks ?? [], {
-      ...(options.readinessTimeoutMs ? { timeoutMs: options.readinessTimeoutMs } : {}),
-    });
+    const report = await sharedProbe(options);
     return {
       status: report.ready ? 200 : 503,
       contentType: JSON_TYPE,
@@ -64,6 +68,35 @@ export async function answerOperations(
   }
   const registry = options.registry!;
   return { status: 200, contentType: registry.contentType, body: await registry.metrics() };
+}
+
+type ReadinessReport = Awaited<ReturnType<typeof checkReadiness>>;
+
+/** The latest probe per list of checks: shared while in flight, then reused for `readinessCacheMs`. */
+const probes = new WeakMap<
+  readonly ReadinessCheck[],
+  { settledAt: number | undefined; report: Promise<ReadinessReport> }
+>();
+const NO_CHECKS: readonly ReadinessCheck[] = [];
+
+function sharedProbe(options: OperationsOptions): Promise<ReadinessReport> {
+  const checks = options.checks ?? NO_CHECKS;
+  const maxAge = options.readinessCacheMs ?? 1000;
+  const latest = probes.get(checks);
+  if (latest && (latest.settledAt === undefined || performance.now() - latest.settledAt < maxAge)) {
+    return latest.report;
+  }
+  const probe: { settledAt: number | undefined; report: Promise<ReadinessReport> } = {
+    settledAt: undefined,
+    report: checkReadiness(checks, {
+      ...(options.readinessTimeoutMs ? { timeoutMs: options.readinessTimeoutMs } : {}),
+    }),
+  };
+  void probe.report.finally(() => {
+    probe.settledAt = performance.now();
+  });
+  probes.set(checks, probe);
+  return probe.report;
 }
 
 /**
