@@ -1,40 +1,18 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import {
-  type Context,
-  context,
-  propagation,
-  SpanKind,
-  type TextMapGetter,
-  type TextMapPropagator,
-  TraceFlags,
-  trace,
-} from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { B3Propagator } from '../../audit/test/fixtures/tracing.ts';
 import { tokenRequest } from './fixtures/service-client.ts';
 import { BILLING_API, type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
 
 const ATTACKER_TRACE = 'deadbeefdeadbeefdeadbeefdeadbeef';
-
-/** A B3 single-header propagator (`b3: {trace}-{span}-{sampled}`), as a host might register one. */
-class B3Propagator implements TextMapPropagator {
-  inject(): void {}
-  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
-    const value = getter.get(carrier, 'b3');
-    const [traceId, spanId] = (typeof value === 'string' ? value : '').split('-');
-    if (!traceId || !spanId) return ctx;
-    return trace.setSpanContext(ctx, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
-  }
-  fields(): string[] {
-    return ['b3'];
-  }
-}
 
 describe('a host that registers another propagator than W3C (B3)', () => {
   let stack: BrokerStack;

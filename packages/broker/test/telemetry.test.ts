@@ -1,31 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { AuditEvent } from '@baton/audit';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
-  type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { assertSameHop } from '../../audit/test/fixtures/tracing.ts';
 import { ACCESS_TOKEN_TYPE } from '../src/index.ts';
 import { exchange, introspect, revoke, type ServiceClient, tokenRequest } from './fixtures/service-client.ts';
 import { BILLING_API, BILLING_MCP, type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
 
 const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CALLER_SPAN = 'b7ad6b7169203331';
-
-/** The audit event and the span describe one request: same trace, same span, same parent. */
-function assertSameHop(span: ReadableSpan, event: AuditEvent): void {
-  assert.equal(
-    event.trace_id,
-    span.spanContext().traceId,
-    'one trace id in the audit and the tracing backend',
-  );
-  assert.equal(event.span_id, span.spanContext().spanId, 'the audit and the tracing backend share span ids');
-  assert.equal(event.parent_span_id, span.parentSpanContext?.spanId);
-}
 
 describe('broker spans: token endpoint, introspection and revocation, agreeing with the audit', () => {
   const exporter = new InMemorySpanExporter();

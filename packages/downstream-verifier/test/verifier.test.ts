@@ -22,42 +22,20 @@ import {
   EnvelopeKeyRing,
 } from '@baton/envelope';
 import { BearerError, type RefusalReason } from '@baton/resource-server';
-import {
-  type Context,
-  context,
-  propagation,
-  SpanStatusCode,
-  type TextMapGetter,
-  type TextMapPropagator,
-  TraceFlags,
-  trace,
-} from '@opentelemetry/api';
+import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { B3Propagator } from '../../audit/test/fixtures/tracing.ts';
 import { type DownstreamVerifier, downstreamVerifier, withDownstreamIdentity } from '../src/index.ts';
 
 const MCP = 'http://127.0.0.1:4301/mcp';
 const API = 'http://127.0.0.1:4302/api';
 const OTHER_API = 'http://127.0.0.1:4303/api';
 const TRUST_DOMAIN = 'baton.test';
-
-/** A B3 single-header propagator (`b3: {trace}-{span}-{sampled}`), as a host might register one. */
-class B3Propagator implements TextMapPropagator {
-  inject(): void {}
-  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
-    const value = getter.get(carrier, 'b3');
-    const [traceId, spanId] = (typeof value === 'string' ? value : '').split('-');
-    if (!traceId || !spanId) return ctx;
-    return trace.setSpanContext(ctx, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
-  }
-  fields(): string[] {
-    return ['b3'];
-  }
-}
 
 function body(overrides: Partial<EnvelopeBody['delegation']> = {}): EnvelopeBody {
   return {

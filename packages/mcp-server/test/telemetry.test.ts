@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { AuditEvent } from '@baton/audit';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import {
-  type Context,
-  context,
-  propagation,
-  type TextMapGetter,
-  type TextMapPropagator,
-  TraceFlags,
-  trace,
-} from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
-  type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { assertSameHop, B3Propagator } from '../../audit/test/fixtures/tracing.ts';
 import { buildOrdersServer } from './fixtures/orders.ts';
 import { refusalProbe } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
@@ -34,31 +25,6 @@ async function connect(stack: Stack, token: string, headers: Record<string, stri
     }),
   );
   return client;
-}
-
-/** A B3 single-header propagator (`b3: {trace}-{span}-{sampled}`), as a host might register one. */
-class B3Propagator implements TextMapPropagator {
-  inject(): void {}
-  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
-    const value = getter.get(carrier, 'b3');
-    const [traceId, spanId] = (typeof value === 'string' ? value : '').split('-');
-    if (!traceId || !spanId) return ctx;
-    return trace.setSpanContext(ctx, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
-  }
-  fields(): string[] {
-    return ['b3'];
-  }
-}
-
-/** The audit event and the span describe one hop: same trace, same span, same parent. */
-function assertSameHop(span: ReadableSpan, event: AuditEvent): void {
-  assert.equal(
-    event.trace_id,
-    span.spanContext().traceId,
-    'one trace id in the audit and the tracing backend',
-  );
-  assert.equal(event.span_id, span.spanContext().spanId, 'the audit and the tracing backend share span ids');
-  assert.equal(event.parent_span_id, span.parentSpanContext?.spanId);
 }
 
 describe('OpenTelemetry spans agree with the audit, and carry identity, never a token', () => {
