@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { stat as fsStat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  stat as fsStat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +20,11 @@ import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { ACCESS_TOKEN_TYPE, type Broker, startBroker, TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { generateSigningJwk as generateBrokerKey } from '../src/signing-keys.ts';
-import { EmbeddedStoreLockedError, openEmbeddedDatabase } from '../src/stores/embedded-database.ts';
+import {
+  EmbeddedStoreDirectoryError,
+  EmbeddedStoreLockedError,
+  openEmbeddedDatabase,
+} from '../src/stores/embedded-database.ts';
 import { type BrokerStores, openStores } from '../src/stores/open-stores.ts';
 import {
   exchange,
@@ -331,5 +345,62 @@ describe('the embedded store locks its data directory to one process', () => {
       "the next broker's lock is kept",
     );
     await rm(join(dir, 'broker.pid'));
+  });
+});
+
+describe("the embedded store's data directory is this process's own and private", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'baton-embedded-directory-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('tightens a group- and world-readable existing directory to 0700 (registration access tokens are in 0640 files)', async () => {
+    const lax = join(dir, 'lax');
+    await mkdir(lax);
+    await chmod(lax, 0o755);
+    const database = await openEmbeddedDatabase(lax);
+    try {
+      assert.equal((await fsStat(lax)).mode & 0o777, 0o700);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it("refuses a directory another user pre-created (an attacker's .baton/broker)", {
+    skip: process.getuid?.() !== 0 && 'needs root to chown',
+  }, async () => {
+    const planted = join(dir, 'planted');
+    await mkdir(planted, { mode: 0o700 });
+    await chown(planted, 4242, 4242);
+    await assert.rejects(
+      openEmbeddedDatabase(planted),
+      (error: unknown) =>
+        error instanceof EmbeddedStoreDirectoryError &&
+        error.code === 'ERR_BROKER_STORE_INSECURE' &&
+        /is owned by uid 4242/.test(error.message),
+    );
+    await assert.rejects(
+      readFile(join(planted, 'broker.pid')),
+      { code: 'ENOENT' },
+      'nothing written into it',
+    );
+  });
+
+  it('refuses a symbolic link planted at the directory path', async () => {
+    const target = join(dir, 'target');
+    await mkdir(target, { mode: 0o700 });
+    const link = join(dir, 'link');
+    await symlink(target, link);
+    await assert.rejects(
+      openEmbeddedDatabase(link),
+      (error: unknown) =>
+        error instanceof EmbeddedStoreDirectoryError && /is a symbolic link/.test(error.message),
+    );
+    await assert.rejects(
+      readFile(join(target, 'broker.pid')),
+      { code: 'ENOENT' },
+      'nothing written through it',
+    );
   });
 });

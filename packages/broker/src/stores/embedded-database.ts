@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, realpath, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BatonError } from '@baton/core';
 import { PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, withFileLock } from '@baton/core/node';
@@ -15,6 +15,11 @@ const LOCK_FILE = 'broker.pid';
 
 /** Data directories open in this process (two brokers in one process share a pid, so the file cannot tell). */
 const openHere = new Set<string>();
+
+/** Raised when the data directory is a symbolic link or another user's: it is not used. */
+export class EmbeddedStoreDirectoryError extends BatonError<'ERR_BROKER_STORE_INSECURE'> {
+  override readonly name = 'EmbeddedStoreDirectoryError';
+}
 
 /** Raised when another broker has the embedded store's data directory open. */
 export class EmbeddedStoreLockedError extends BatonError<'ERR_BROKER_STORE_LOCKED'> {
@@ -51,6 +56,7 @@ export async function openEmbeddedDatabase(directory: string): Promise<EmbeddedD
     throw new TypeError('directory must be a non-empty path');
   }
   await mkdir(resolve(directory), { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
+  await privateDirectory(resolve(directory));
   const path = await realpath(resolve(directory));
   const unlock = await lockDirectory(path);
   let db: PGlite;
@@ -71,6 +77,31 @@ export async function openEmbeddedDatabase(directory: string): Promise<EmbeddedD
       return closed;
     },
   };
+}
+
+/**
+ * The data directory holds registration access tokens in files PGlite creates 0640, so it must be
+ * this process's own and closed to group and others. A symbolic link or a directory another user owns
+ * (an attacker's pre-created `.baton/broker`) is refused — its owner could read or swap what we write.
+ * Group or other bits on our own directory (made under a lax umask, or by hand) are removed (chmod
+ * 0700) rather than refused: that is the owner's mistake, fixed at no risk, and the files below it are
+ * then unreachable to others whatever their own modes.
+ */
+async function privateDirectory(directory: string): Promise<void> {
+  const refuse = (why: string) =>
+    new EmbeddedStoreDirectoryError(
+      'ERR_BROKER_STORE_INSECURE',
+      `the broker's embedded store ${directory} ${why}; give it a directory of its own`,
+    );
+  const info = await lstat(directory);
+  if (info.isSymbolicLink()) throw refuse('is a symbolic link');
+  if (!info.isDirectory()) throw refuse('is not a directory');
+  if (process.platform === 'win32') return;
+  const uid = process.getuid?.();
+  if (uid !== undefined && info.uid !== uid) {
+    throw refuse(`is owned by uid ${info.uid}, not this process's (uid ${uid})`);
+  }
+  if ((info.mode & 0o077) !== 0) await chmod(directory, PRIVATE_DIRECTORY_MODE);
 }
 
 /**
