@@ -201,16 +201,11 @@ async function lockDirectory(directory: string): Promise<() => Promise<void>> {
   openHere.add(directory);
   return async () => {
     openHere.delete(directory);
-    // Only our own record: if another broker took over (it judged us dead), the file is its lock now.
-    await withFileLock(
-      lockPath,
-      5000,
-      async () => {
-        const text = await readFile(lockPath, 'utf8').catch(() => undefined);
-        if (text !== undefined && parseRecord(text)?.nonce === self.nonce) await unlink(lockPath);
-      },
-      options,
-    ).catch(() => {});
+    // Only our own record: if another broker took over (it judged us gone), the file is its lock now.
+    // Not under the short file lock: a second signal exiting mid-close would leave that lock behind,
+    // and nobody replaces a live broker's record between this read and the unlink.
+    const text = await readFile(lockPath, 'utf8').catch(() => undefined);
+    if (text !== undefined && parseRecord(text)?.nonce === self.nonce) await unlink(lockPath).catch(() => {});
   };
 }
 
