@@ -17,9 +17,11 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 # Every @baton/* import resolves to its sources, as in `npm start` (the .npmrc does this for npm scripts).
 ENV NODE_ENV=production \
   NODE_OPTIONS=--conditions=@baton/source \
-  BATON_DATA_DIR=/var/lib/baton
+  BATON_DATA_DIR=/var/lib/baton \
+  BATON_BROKER_STORE=/var/lib/baton/broker
 
-# The node image's unprivileged user; the data directory (vault key, audit outbox, key files) is its own.
+# The node image's unprivileged user; the data directory (vault key, audit outbox, key files, a broker's
+# embedded store: BATON_BROKER_STORE) is its own. /app is not writable by it.
 USER node
 VOLUME ["/var/lib/baton"]
 

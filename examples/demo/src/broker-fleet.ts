@@ -111,6 +111,21 @@ export async function startBrokerFleet(options: {
   };
   // Never leave a broker behind when the demo itself ends abruptly.
   process.once('exit', killAll);
+  // A signal's default action ends the demo without 'exit' handlers, and the brokers (their own
+  // process group) would keep running. So from the first spawn on, SIGINT/SIGTERM kill them — unless
+  // another handler is registered too (the demo's shutdown, once the walk-through is done), which
+  // stops them gracefully through close().
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    killAll();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  const stopHandlingSignals = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const start = (name: string) =>
     new Promise<string>((resolve, reject) => {
@@ -160,6 +175,7 @@ export async function startBrokerFleet(options: {
     );
   } catch (error) {
     killAll();
+    stopHandlingSignals();
     await balancer.close();
     throw error;
   }
@@ -185,6 +201,7 @@ export async function startBrokerFleet(options: {
         ),
       );
       process.off('exit', killAll);
+      stopHandlingSignals();
       // The last audit lines an instance wrote before it exited are stored before this resolves.
       await Promise.all(pending);
     },

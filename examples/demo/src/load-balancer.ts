@@ -1,4 +1,4 @@
-import { Agent, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import { Agent, type IncomingHttpHeaders, type IncomingMessage, request, type Server } from 'node:http';
 import { closeServer, listen } from './listen.ts';
 
 /** A round-robin load balancer in front of several instances of one component. */
@@ -27,11 +27,19 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/**
+ * Headers a `Connection` header may not drop: naming them there is an attack on the instance (a request
+ * without Host is served under another resource or issuer; one without a length or credentials is not
+ * the request the client sent), never a hop-by-hop instruction.
+ */
+const END_TO_END = new Set(['host', 'content-length', 'authorization']);
+
 function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const named = new Set(
     String(headers.connection ?? '')
       .split(',')
-      .map((name) => name.trim().toLowerCase()),
+      .map((name) => name.trim().toLowerCase())
+      .filter((name) => !END_TO_END.has(name)),
   );
   return Object.fromEntries(
     Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name) && !named.has(name)),
@@ -39,9 +47,28 @@ function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 }
 
 /**
+ * What the instance is told about the client: only what this balancer saw. A client's own `Forwarded`
+ * and `X-Forwarded-*` are dropped (it could claim any address or scheme), and the balancer's are set.
+ */
+function upstreamHeaders(incoming: IncomingMessage, protocol: string): IncomingHttpHeaders {
+  const headers = Object.fromEntries(
+    Object.entries(forwardable(incoming.headers)).filter(
+      ([name]) => name !== 'forwarded' && !name.startsWith('x-forwarded-'),
+    ),
+  );
+  const client = incoming.socket.remoteAddress;
+  if (client !== undefined) headers['x-forwarded-for'] = client;
+  headers['x-forwarded-proto'] = protocol;
+  if (incoming.headers.host !== undefined) headers['x-forwarded-host'] = incoming.headers.host;
+  return headers;
+}
+
+/**
  * The demo's stand-in for a real load balancer (what a cloud LB, nginx or Envoy does in production):
  * each request goes to the next upstream in turn. The `Host` header is passed on as the client sent it,
- * so every instance sees the public URL (the resource and issuer it serves). Bodies stream both ways
+ * so every instance sees the public URL (the resource and issuer it serves); a client's `Connection`
+ * cannot strip it (nor the length or `Authorization`), and the instance gets `X-Forwarded-For`,
+ * `-Proto` and `-Host` from the balancer, never the client's own (`Forwarded` too is dropped). Bodies stream both ways
  * unbuffered (MCP answers with Server-Sent Events). It logs nothing, so no `Authorization` header or
  * token can reach a log; an upstream that cannot be reached is a bare 502.
  */
@@ -54,6 +81,7 @@ export async function startLoadBalancer(options: {
   const bound = await listen(options.host, options.port, options.path ?? '', options.publicHost);
   const agent = new Agent({ keepAlive: true });
   let next = 0;
+  const protocol = new URL(bound.url).protocol.slice(0, -1);
   const balancer: LoadBalancer = {
     url: bound.url,
     http: bound.http,
@@ -79,7 +107,7 @@ export async function startLoadBalancer(options: {
         port: upstream.port,
         method: incoming.method,
         path: incoming.url,
-        headers: forwardable(incoming.headers),
+        headers: upstreamHeaders(incoming, protocol),
       },
       (answer) => {
         outgoing.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardable(answer.headers));

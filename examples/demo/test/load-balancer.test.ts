@@ -108,6 +108,49 @@ describe('the demo load balancer', () => {
     }
   });
 
+  it("a client's Connection header cannot strip Host, Content-Length or Authorization from the request", async () => {
+    const publicHost = new URL(balancer.url).host;
+    const response = await post(
+      balancer,
+      publicHost,
+      {
+        connection: 'host, content-length, authorization, x-named',
+        authorization: 'Bearer opaque',
+        'x-named': '1',
+      },
+      'the body',
+    );
+    assert.equal(response.status, 200);
+    const answer = response.json as { host: string; headers: Record<string, string>; body: string };
+    assert.equal(answer.host, publicHost, 'the instance still sees the public Host');
+    assert.equal(answer.headers.authorization, 'Bearer opaque');
+    assert.equal(answer.headers['content-length'], String('the body'.length));
+    assert.equal(answer.body, 'the body');
+    assert.equal(answer.headers['x-named'], undefined, 'other named headers are still hop-by-hop');
+  });
+
+  it('spoofed Forwarded and X-Forwarded-* from a client are replaced with what the balancer saw', async () => {
+    const publicHost = new URL(balancer.url).host;
+    const response = await post(
+      balancer,
+      publicHost,
+      {
+        forwarded: 'for=1.2.3.4;proto=https',
+        'x-forwarded-for': '1.2.3.4',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-port': '443',
+      },
+      '',
+    );
+    const { headers } = response.json as { headers: Record<string, string> };
+    assert.equal(headers.forwarded, undefined);
+    assert.equal(headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(headers['x-forwarded-proto'], 'http');
+    assert.equal(headers['x-forwarded-host'], publicHost);
+    assert.equal(headers['x-forwarded-port'], undefined);
+  });
+
   it('streams an event stream as the instance writes it, not when it ends', async () => {
     const first = await new Promise<string>((resolve, reject) => {
       const call = request(`http://127.0.0.1:${new URL(balancer.url).port}/events`, (response) => {

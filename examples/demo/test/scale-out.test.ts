@@ -182,4 +182,43 @@ describe('BATON_SCALE_OUT=1 npm start: two brokers and two orders MCP servers on
       assert.equal(verified.status, 0, `${writer}: ${verified.stdout}${verified.stderr}`);
     }
   });
+  it('a SIGTERM or SIGINT during the walk-through (before the shutdown handling) leaves no broker running', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const run = newRun();
+      // Not through npm: the signal goes to the demo itself, as Ctrl-C does to the foreground process.
+      const demo = spawn(process.execPath, ['examples/demo/src/main.ts'], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          ...FREE_PORTS,
+          ...scaleOutEnv(run),
+          NODE_OPTIONS: '--conditions=@baton/source',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      demo.stderr.resume();
+      const exited = new Promise<void>((resolve) => demo.on('exit', () => resolve()));
+      // 'close': every process holding the output pipes (the brokers inherit stderr) has exited.
+      const closed = new Promise<boolean>((resolve) => demo.on('close', () => resolve(true)));
+      await new Promise<void>((resolve, reject) => {
+        demo.stdout.on('data', (chunk) => {
+          stdout += chunk;
+          if (/^── /m.test(stdout)) resolve();
+        });
+        demo.on('exit', () => reject(new Error(`the demo exited before the walk-through: ${stdout}`)));
+      });
+      const brokers = /^ {2}load balancer in front of (\S+), (\S+) \(PostgreSQL/m.exec(stdout)!.slice(1);
+      assert.equal(/^Ready\. /m.test(stdout), false, 'signalled before the demo registered its shutdown');
+      demo.kill(signal);
+      await exited;
+      const allClosed = await Promise.race([
+        closed,
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
+      ]);
+      assert.equal(allClosed, true, `${signal}: a broker process still holds the demo's stderr`);
+      for (const url of brokers)
+        await assert.rejects(fetch(url), `${signal}: broker ${url} no longer listens`);
+    }
+  });
 });

@@ -56,8 +56,10 @@ export const BrokerConfigSchema = z.strictObject({
   store: z
     .discriminatedUnion('kind', [
       /**
-       * Durable, one process: PGlite (PostgreSQL in WebAssembly) in `directory`, default
-       * `$BATON_BROKER_STORE` or `.baton/broker` under the working directory.
+       * Durable, one process: PGlite (PostgreSQL in WebAssembly) in `directory` (relative to the file);
+       * `$BATON_BROKER_STORE` overrides it (relative to the working directory); default `.baton/broker`
+       * under the working directory. Survives process restarts and crashes; not power loss or an OS
+       * crash — use postgres-redis where a lost revocation matters (PGlite never calls fsync).
        */
       z.strictObject({ kind: z.literal('embedded'), directory: z.string().min(1).optional() }),
       /** Nothing survives a restart: registered clients, issued tokens, replay records, revocations. For tests. */

@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  stat as fsStat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +20,11 @@ import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { ACCESS_TOKEN_TYPE, type Broker, startBroker, TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { generateSigningJwk as generateBrokerKey } from '../src/signing-keys.ts';
-import { EmbeddedStoreLockedError, openEmbeddedDatabase } from '../src/stores/embedded-database.ts';
+import {
+  EmbeddedStoreDirectoryError,
+  EmbeddedStoreLockedError,
+  openEmbeddedDatabase,
+} from '../src/stores/embedded-database.ts';
 import { type BrokerStores, openStores } from '../src/stores/open-stores.ts';
 import {
   exchange,
@@ -239,29 +253,154 @@ describe('the embedded store locks its data directory to one process', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
+  const startTime = async (pid: number) => {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+  };
+  /** A lock record as a broker writes it; `ours` fills in this process's boot and namespace. */
+  const record = async (fields: Record<string, unknown> = {}) => {
+    return `${JSON.stringify({
+      pid: process.pid,
+      bootId: (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim(),
+      pidNamespace: (await fsStat('/proc/self/ns/pid')).ino,
+      startTime: await startTime(process.pid),
+      nonce: 'another-opening',
+      ...fields,
+    })}\n`;
+  };
+  const refusedBy = (pattern: RegExp) => (error: unknown) =>
+    error instanceof EmbeddedStoreLockedError &&
+    error.code === 'ERR_BROKER_STORE_LOCKED' &&
+    pattern.test(error.message);
+
   it('refuses a directory that a live process (another broker) has open', async () => {
     // The parent of this test process is alive for as long as the test runs.
-    await writeFile(join(dir, 'broker.pid'), `${process.ppid}\n`);
+    const held = await record({ pid: process.ppid, startTime: await startTime(process.ppid) });
+    await writeFile(join(dir, 'broker.pid'), held);
     await assert.rejects(
       openEmbeddedDatabase(dir),
-      (error: unknown) =>
-        error instanceof EmbeddedStoreLockedError &&
-        error.message.includes(`already open by process ${process.ppid}`),
+      refusedBy(new RegExp(`already open by process ${process.ppid};`)),
     );
-    assert.equal(await readFile(join(dir, 'broker.pid'), 'utf8'), `${process.ppid}\n`, 'left untouched');
+    assert.equal(await readFile(join(dir, 'broker.pid'), 'utf8'), held, 'left untouched');
   });
 
   it('takes over the lock a crashed broker left behind', async () => {
     // Process ids are at most 2^22 on Linux: this one cannot be running.
-    await writeFile(join(dir, 'broker.pid'), '2147483646\n');
+    await writeFile(join(dir, 'broker.pid'), await record({ pid: 2147483646 }));
     const database = await openEmbeddedDatabase(dir);
     try {
-      assert.equal(await readFile(join(dir, 'broker.pid'), 'utf8'), `${process.pid}\n`);
+      const taken = JSON.parse(await readFile(join(dir, 'broker.pid'), 'utf8'));
+      assert.equal(taken.pid, process.pid);
+      assert.match(taken.nonce, /^[0-9a-f]{32}$/);
       const { rows } = await database.connection.query<{ one: number }>('SELECT 1 AS one');
       assert.deepEqual(rows, [{ one: 1 }]);
     } finally {
       await database.close();
     }
     await assert.rejects(readFile(join(dir, 'broker.pid')), { code: 'ENOENT' });
+  });
+
+  it('takes over a live pid whose start time differs (the pid was reused after a crash)', async () => {
+    await writeFile(join(dir, 'broker.pid'), await record({ pid: process.ppid, startTime: '1' }));
+    const database = await openEmbeddedDatabase(dir);
+    await database.close();
+  });
+
+  it('refuses a pid file from another pid namespace (another container) even when that pid is dead here', async () => {
+    // Two containers on one volume are both pid 1: liveness cannot be checked across namespaces.
+    const foreign = await record({ pid: 2147483646, pidNamespace: 1 });
+    await writeFile(join(dir, 'broker.pid'), foreign);
+    await assert.rejects(openEmbeddedDatabase(dir), refusedBy(/in another pid namespace/));
+    assert.equal(await readFile(join(dir, 'broker.pid'), 'utf8'), foreign, 'left untouched');
+  });
+
+  it('refuses a pid file from another boot even when that pid is dead here', async () => {
+    await writeFile(join(dir, 'broker.pid'), await record({ pid: 2147483646, bootId: 'another-boot' }));
+    await assert.rejects(openEmbeddedDatabase(dir), refusedBy(/of another boot/));
+  });
+
+  it('refuses a record naming our own pid from another container (another namespace) or another opening', async () => {
+    // Another container's pid 1 is not this process because the pid matches.
+    await writeFile(join(dir, 'broker.pid'), await record({ pidNamespace: 1 }));
+    await assert.rejects(openEmbeddedDatabase(dir), refusedBy(/in another pid namespace/));
+    // Our pid, our namespace, our start time, another nonce: another opening in this process.
+    await writeFile(join(dir, 'broker.pid'), await record());
+    await assert.rejects(openEmbeddedDatabase(dir), refusedBy(/this process, another opening/));
+  });
+
+  it('refuses a pid file it cannot read as a record (a bare pid from another container)', async () => {
+    await writeFile(join(dir, 'broker.pid'), '1\n');
+    await assert.rejects(openEmbeddedDatabase(dir), refusedBy(/unreadable record/));
+  });
+
+  it('closing does not delete a pid file whose nonce is not ours (a broker that took over since)', async () => {
+    await rm(join(dir, 'broker.pid'), { force: true });
+    const database = await openEmbeddedDatabase(dir);
+    const successor = await record({ nonce: 'the-next-broker' });
+    await writeFile(join(dir, 'broker.pid'), successor);
+    await database.close();
+    assert.equal(
+      await readFile(join(dir, 'broker.pid'), 'utf8'),
+      successor,
+      "the next broker's lock is kept",
+    );
+    await rm(join(dir, 'broker.pid'));
+  });
+});
+
+describe("the embedded store's data directory is this process's own and private", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'baton-embedded-directory-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('tightens a group- and world-readable existing directory to 0700 (registration access tokens are in 0640 files)', async () => {
+    const lax = join(dir, 'lax');
+    await mkdir(lax);
+    await chmod(lax, 0o755);
+    const database = await openEmbeddedDatabase(lax);
+    try {
+      assert.equal((await fsStat(lax)).mode & 0o777, 0o700);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it("refuses a directory another user pre-created (an attacker's .baton/broker)", {
+    skip: process.getuid?.() !== 0 && 'needs root to chown',
+  }, async () => {
+    const planted = join(dir, 'planted');
+    await mkdir(planted, { mode: 0o700 });
+    await chown(planted, 4242, 4242);
+    await assert.rejects(
+      openEmbeddedDatabase(planted),
+      (error: unknown) =>
+        error instanceof EmbeddedStoreDirectoryError &&
+        error.code === 'ERR_BROKER_STORE_INSECURE' &&
+        /is owned by uid 4242/.test(error.message),
+    );
+    await assert.rejects(
+      readFile(join(planted, 'broker.pid')),
+      { code: 'ENOENT' },
+      'nothing written into it',
+    );
+  });
+
+  it('refuses a symbolic link planted at the directory path', async () => {
+    const target = join(dir, 'target');
+    await mkdir(target, { mode: 0o700 });
+    const link = join(dir, 'link');
+    await symlink(target, link);
+    await assert.rejects(
+      openEmbeddedDatabase(link),
+      (error: unknown) =>
+        error instanceof EmbeddedStoreDirectoryError && /is a symbolic link/.test(error.message),
+    );
+    await assert.rejects(
+      readFile(join(target, 'broker.pid')),
+      { code: 'ENOENT' },
+      'nothing written through it',
+    );
   });
 });

@@ -136,6 +136,11 @@ export class EnvelopeIssuer {
     return this.#keys.jwks();
   }
 
+  /** Whether the keys can sign (`EnvelopeKeys.healthy`): false while shared keys cannot be re-read. */
+  get healthy(): boolean {
+    return this.#keys.healthy !== false;
+  }
+
   /**
    * Validates `body`, freezes it into an envelope and signs it. Throws `ERR_ENVELOPE_CLAIMS_INVALID`.
    * A body from `validateEnvelopeBody` was validated there and is not checked again.

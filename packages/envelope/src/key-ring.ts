@@ -42,6 +42,11 @@ export interface EnvelopeKeys {
   jwks(): JsonWebKeySet;
   /** The verification key for `kid` if these keys still accept it, else `undefined`. */
   publicKey(kid: string): { readonly alg: EnvelopeAlgorithm; readonly key: KeyObject } | undefined;
+  /**
+   * False when the keys can no longer be trusted to match what the other instances publish (shared keys
+   * whose source keeps failing to re-read); `signingKey` throws then. Absent: always healthy.
+   */
+  readonly healthy?: boolean;
 }
 
 /** One key of a ring, with its public forms computed once. */

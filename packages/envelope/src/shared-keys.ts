@@ -25,6 +25,8 @@ const DEFAULT_RELOAD_SECONDS = 5;
  * cache age (600 s, the downstream verifier's) plus the boundary's JWKS `cache-control: max-age=60`.
  */
 const DEFAULT_VERIFIER_CACHE_SECONDS = 660;
+/** Consecutive failed re-reads after which the keys stop signing, by default. */
+const DEFAULT_MAX_FAILED_RELOADS = 3;
 /** How long a stage or rotation waits for another one to finish with the file. */
 const LOCK_WAIT_MS = 5000;
 const KEY_FILE = 'envelope key file';
@@ -56,6 +58,13 @@ export interface SharedEnvelopeKeysOptions {
    * whose message names the file, never its content.
    */
   onReloadError?: (error: EnvelopeError) => void;
+  /**
+   * Consecutive failed re-reads after which `signingKey` throws `ERR_ENVELOPE_KEYS_UNAVAILABLE` (so
+   * minting fails closed) and `healthy` is false (so `/readyz` fails), until a re-read succeeds: past
+   * that, the fleet may have rotated and stopped publishing the key this instance would sign with.
+   * Default 3.
+   */
+  maxFailedReloads?: number;
   /** Clock in Unix seconds, for tests. */
   now?: () => number;
 }
@@ -67,6 +76,8 @@ type Source =
 
 interface Loaded {
   signing: RingEntry;
+  /** The staged key's `kid` (key file only). */
+  staged?: string;
   /** Published and verifying besides the signing key: staged, retiring (with `retireAt`), or the operator's. */
   others: Array<VerifyingEntry & { retireAt?: number }>;
 }
@@ -109,6 +120,12 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
   #reloading: Promise<void> | undefined;
   /** Counts this instance's own writes, so a re-read that started before one never undoes it. */
   #writes = 0;
+  readonly #maxFailedReloads: number;
+  /** Re-reads that failed since the last one that succeeded. */
+  #failedReloads = 0;
+  #lastReloadError: EnvelopeError | undefined;
+  /** The staged key and when this instance first saw it (its clock), for `rotate()`. */
+  #stagedSeen: { kid: string; at: number } | undefined;
 
   private constructor(source: Source, options: SharedEnvelopeKeysOptions, loaded: Loaded, text?: string) {
     this.#source = source;
@@ -119,8 +136,10 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
     this.algorithm = options.algorithm ?? 'ES256';
     this.#now = options.now ?? unixNow;
     this.#onReloadError = options.onReloadError;
+    this.#maxFailedReloads = options.maxFailedReloads ?? DEFAULT_MAX_FAILED_RELOADS;
     this.#loaded = loaded;
     this.#text = text;
+    this.#noteStaged(loaded);
     if (source.kind !== 'jwks') {
       this.#timer = setInterval(() => {
         this.reload().catch((error: unknown) => this.#onReloadError?.(error as EnvelopeError));
@@ -134,7 +153,18 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
    * missing; instances starting together agree on one file. A file group or others can read or write,
    * a symbolic link, or a corrupt file is refused with `ERR_ENVELOPE_KEYS_UNAVAILABLE`.
    */
-  static async fromKeyFile(path: string, options: SharedEnvelopeKeysOptions): Promise<SharedEnvelopeKeys> {
+  static async fromKeyFile(
+    path: string,
+    options: SharedEnvelopeKeysOptions & {
+      /**
+       * Create the file (with one new key) when it is missing. Default true. A fleet member that must
+       * sign with the fleet's keys passes false: a missing shared file (an unmounted volume, a wrong
+       * path) is refused with `ERR_ENVELOPE_KEYS_UNAVAILABLE` instead of starting a ring of its own,
+       * whose key no other instance publishes.
+       */
+      create?: boolean;
+    },
+  ): Promise<SharedEnvelopeKeys> {
     checkOptions(options, 'fromKeyFile');
     if (typeof path !== 'string' || path === '') {
       throw new TypeError('SharedEnvelopeKeys.fromKeyFile: path is required');
@@ -145,6 +175,12 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
       text = await readKeyFile(path);
     } catch (error) {
       if (!isMissingSecretFile(error)) throw error;
+      if (options.create === false) {
+        throw keysUnavailable(
+          `${KEY_FILE} ${path} does not exist, and create is false: not starting a key ring of this instance's own`,
+          error,
+        );
+      }
       const created = serializeKeyFile({ active: generateEntry(algorithm), retiring: [] });
       // Instances starting together: one publishes its file, the others read the winner's.
       await createSecretFile(path, created).catch((cause: unknown) => {
@@ -207,7 +243,24 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
     readonly alg: EnvelopeAlgorithm;
     readonly privateKey: KeyObject;
   } {
+    if (!this.healthy) {
+      throw keysUnavailable(
+        `the envelope keys could not be re-read ${this.#failedReloads} times in a row (${this.#lastReloadError?.message ?? 'error'}); ` +
+          'not signing with a key the other instances may no longer publish',
+        this.#lastReloadError,
+      );
+    }
     return this.#loaded.signing;
+  }
+
+  /** False after `maxFailedReloads` consecutive failed re-reads (until one succeeds): `signingKey` throws then. */
+  get healthy(): boolean {
+    return this.#failedReloads < this.#maxFailedReloads;
+  }
+
+  /** The error of the last re-read if it failed, else `undefined`. */
+  get lastReloadError(): EnvelopeError | undefined {
+    return this.#lastReloadError;
   }
 
   /** The signing key, the staged key and keys not yet retired (or the operator's other keys). Public members only. */
@@ -234,9 +287,21 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
    * one read. Throws `ERR_ENVELOPE_KEYS_UNAVAILABLE` and keeps the last good keys if the file is refused.
    */
   reload(): Promise<void> {
-    this.#reloading ??= this.#reload().finally(() => {
-      this.#reloading = undefined;
-    });
+    this.#reloading ??= this.#reload()
+      .then(
+        () => {
+          this.#failedReloads = 0;
+          this.#lastReloadError = undefined;
+        },
+        (error: unknown) => {
+          this.#failedReloads += 1;
+          this.#lastReloadError = error as EnvelopeError;
+          throw error;
+        },
+      )
+      .finally(() => {
+        this.#reloading = undefined;
+      });
     return this.#reloading;
   }
 
@@ -252,6 +317,14 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
         ? fromState(parseKeyFile(text, source.path, KEY_FILE))
         : fromJwks(text, source.path, JWKS_FILE);
     this.#text = text;
+    this.#noteStaged(this.#loaded);
+  }
+
+  /** Remembers when this instance first saw the staged key (a new one restarts the count). */
+  #noteStaged(loaded: Loaded): void {
+    const staged = loaded.staged;
+    if (staged === undefined) this.#stagedSeen = undefined;
+    else if (this.#stagedSeen?.kid !== staged) this.#stagedSeen = { kid: staged, at: this.#now() };
   }
 
   /**
@@ -274,7 +347,9 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
    * Makes the staged key the signing key at every instance (within `reloadIntervalSeconds`); the previous
    * one stays published for `reloadIntervalSeconds + retentionSeconds`. Refused with
    * `ERR_ENVELOPE_ROTATION_REFUSED` when no key is staged or it was staged less than `propagationSeconds`
-   * ago: a verifier might not have it yet. Returns the new signing `kid`. Key file only.
+   * ago: a verifier might not have it yet. "Ago" counts from the later of the file's `staged_at` and when
+   * this instance first saw the key, so a stamp from another instance's fast clock (or a hand-edited
+   * file) cannot shorten the wait. Returns the new signing `kid`. Key file only.
    */
   async rotate(): Promise<string> {
     return this.#update((state, now) => {
@@ -282,7 +357,8 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
       if (!staged) {
         throw new EnvelopeError('ERR_ENVELOPE_ROTATION_REFUSED', 'no key is staged: stageNextKey() first');
       }
-      const published = now - staged.stagedAt;
+      const seen = this.#stagedSeen?.kid === staged.kid ? this.#stagedSeen.at : now;
+      const published = now - Math.max(staged.stagedAt, seen);
       if (published < this.propagationSeconds) {
         throw new EnvelopeError(
           'ERR_ENVELOPE_ROTATION_REFUSED',
@@ -322,6 +398,8 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
       async () => {
         const now = this.#now();
         const state = parseKeyFile(await readKeyFile(source.path), source.path, KEY_FILE);
+        // A staged key this instance had not seen yet starts its wait now (rotate() refuses it).
+        this.#noteStaged(fromState(state));
         const result = change(state, now);
         state.retiring = state.retiring.filter((entry) => entry.retireAt > now);
         const text = serializeKeyFile(state);
@@ -331,6 +409,7 @@ export class SharedEnvelopeKeys implements EnvelopeKeys {
         this.#writes += 1;
         this.#loaded = fromState(state);
         this.#text = text;
+        this.#noteStaged(this.#loaded);
         return result;
       },
       label,
@@ -349,6 +428,10 @@ function checkOptions(
   const reload = options.reloadIntervalSeconds;
   if (reload !== undefined && (!Number.isFinite(reload) || reload <= 0 || reload > 3600)) {
     throw new TypeError(`${where}: reloadIntervalSeconds must be a number of seconds between 0 and 3600`);
+  }
+  const maxFailed = (options as SharedEnvelopeKeysOptions).maxFailedReloads;
+  if (maxFailed !== undefined && (!Number.isInteger(maxFailed) || maxFailed < 1)) {
+    throw new TypeError(`${where}: maxFailedReloads must be a positive integer`);
   }
   const propagation = options.propagationSeconds;
   if (
@@ -376,6 +459,7 @@ async function readJwksFile(path: string): Promise<string> {
 function fromState(state: RingState): Loaded {
   return {
     signing: state.active,
+    ...(state.staged ? { staged: state.staged.kid } : {}),
     others: [...(state.staged ? [state.staged] : []), ...state.retiring],
   };
 }

@@ -236,6 +236,8 @@ describe('SharedEnvelopeKeys: a key file several instances share', () => {
       retentionSeconds: 600,
       reloadIntervalSeconds: 0.05,
       onReloadError: (error) => errors.push(error),
+      // A transient failure: the fail-closed threshold (below) is not what this test is about.
+      maxFailedReloads: 1000,
     });
     const kid = keys.signingKey.kid;
     const secret = (JSON.parse(await readFile(path, 'utf8')) as { active: { d: string } }).active.d;
@@ -245,6 +247,78 @@ describe('SharedEnvelopeKeys: a key file several instances share', () => {
     assert.equal(quoted(errors[0]!.message, secret), false);
     assert.equal(keys.signingKey.kid, kid);
     assert.equal(keys.jwks().keys.length, 1);
+  });
+
+  it('an instance whose re-reads keep failing stops signing (fails closed) instead of signing with a key the fleet may have dropped', async () => {
+    const path = join(directory, 'failing', 'envelope-keys.json');
+    // Re-read by hand: no timer races the count.
+    const keys = await open(path, { retentionSeconds: 600, reloadIntervalSeconds: 3600 });
+    const issuer = new EnvelopeIssuer({ issuer: ISSUER, trustDomain: TRUST_DOMAIN, keys });
+    const good = await readFile(path, 'utf8');
+    assert.equal(keys.healthy, true);
+    assert.equal(issuer.healthy, true);
+    await writeFile(path, '{"active": ', { mode: 0o600 });
+    for (let failed = 1; failed <= 3; failed += 1) {
+      assert.equal(keys.healthy, true, `still signing after ${failed - 1} failed re-reads`);
+      assert.ok(issuer.mint(aliceBody()).token);
+      await rejectsWithCode(keys.reload(), 'ERR_ENVELOPE_KEYS_UNAVAILABLE');
+    }
+    assert.equal(keys.healthy, false);
+    assert.equal(issuer.healthy, false);
+    assert.equal(keys.lastReloadError?.code, 'ERR_ENVELOPE_KEYS_UNAVAILABLE');
+    assert.throws(
+      () => keys.signingKey,
+      (error: unknown) =>
+        error instanceof EnvelopeError &&
+        error.code === 'ERR_ENVELOPE_KEYS_UNAVAILABLE' &&
+        /could not be re-read 3 times in a row/.test(error.message),
+    );
+    assert.throws(
+      () => issuer.mint(aliceBody()),
+      { code: 'ERR_ENVELOPE_KEYS_UNAVAILABLE' },
+      'minting fails closed',
+    );
+    assert.equal(keys.jwks().keys.length, 1, 'the last good keys stay published for verifiers');
+    // One good re-read restores it.
+    await writeFile(path, good, { mode: 0o600 });
+    await keys.reload();
+    assert.equal(keys.healthy, true);
+    assert.equal(keys.lastReloadError, undefined);
+    assert.ok(issuer.mint(aliceBody()).token);
+  });
+
+  it('a fleet member (create: false) refuses a missing shared file instead of starting a key ring of its own', async () => {
+    const path = join(directory, 'unmounted', 'envelope-keys.json');
+    const error = await rejectsWithCode(
+      SharedEnvelopeKeys.fromKeyFile(path, { retentionSeconds: 600, create: false }),
+      'ERR_ENVELOPE_KEYS_UNAVAILABLE',
+    );
+    assert.match(error.message, /does not exist, and create is false/);
+    await assert.rejects(stat(path), { code: 'ENOENT' }, 'no file created');
+  });
+
+  it('rotate() waits propagationSeconds from when this instance first saw the staged key, not an earlier staged_at stamp', async () => {
+    const clock = testClock();
+    const path = join(directory, 'first-seen', 'envelope-keys.json');
+    const options = {
+      retentionSeconds: 600,
+      reloadIntervalSeconds: 5,
+      propagationSeconds: 65,
+      now: clock.now,
+    };
+    const a = await open(path, options);
+    const staged = await a.stageNextKey();
+    a.close();
+    // An instance (re)started long after the stamp (or a file whose staged_at was set in the past, or
+    // by a fast clock): it has not published the key for propagationSeconds, so it may not rotate yet.
+    clock.advance(1000);
+    const b = await open(path, options);
+    const early = await rejectsWithCode(b.rotate(), 'ERR_ENVELOPE_ROTATION_REFUSED');
+    assert.match(early.message, /published for 0 s/);
+    clock.advance(64);
+    await rejectsWithCode(b.rotate(), 'ERR_ENVELOPE_ROTATION_REFUSED');
+    clock.advance(1);
+    assert.equal(await b.rotate(), staged);
   });
 
   it('refuses an issuer whose envelopes would outlive the retention', async () => {

@@ -135,17 +135,25 @@ export class BoundaryOperations {
 }
 
 /**
- * Ready once the envelope issuer has a signing key to publish.
+ * Ready once the envelope issuer has a signing key to publish, and while its keys are healthy: shared
+ * keys (`SharedEnvelopeKeys`) whose file keeps failing to re-read stop signing and fail readiness
+ * (`KEYS_UNAVAILABLE`), so the load balancer takes the instance out rather than it failing every call.
  *
  * @example
  * new BoundaryOperations({ readiness: [envelopeKeysCheck(envelopes)] });
  */
-export function envelopeKeysCheck(envelopes: { jwks(): { keys: readonly unknown[] } }): ReadinessCheck {
+export function envelopeKeysCheck(envelopes: {
+  jwks(): { keys: readonly unknown[] };
+  readonly healthy?: boolean;
+}): ReadinessCheck {
   return {
     name: 'envelope_keys',
     check: () => {
       if (envelopes.jwks().keys.length === 0) {
         throw Object.assign(new Error('no envelope signing key'), { code: 'NO_KEYS' });
+      }
+      if (envelopes.healthy === false) {
+        throw Object.assign(new Error('envelope keys cannot be re-read'), { code: 'KEYS_UNAVAILABLE' });
       }
     },
   };

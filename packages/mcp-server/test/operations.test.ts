@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { auditEvent } from '@baton/audit';
 import { PostgresAuditStore } from '@baton/audit-store';
+import { EnvelopeIssuer, SharedEnvelopeKeys } from '@baton/envelope';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
@@ -101,6 +102,32 @@ describe('boundary operations (opt-in health, readiness and metrics)', () => {
       status: 'not_ready',
       checks: [{ name: 'envelope_keys', ok: false, error: 'NO_KEYS' }],
     });
+  });
+
+  it('/readyz fails while the shared envelope keys cannot be re-read (the instance would sign with a stale key)', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'baton-readyz-keys-'));
+    const path = join(directory, 'envelope-keys.json');
+    const keys = await SharedEnvelopeKeys.fromKeyFile(path, {
+      retentionSeconds: 600,
+      reloadIntervalSeconds: 3600,
+    });
+    try {
+      const issuer = new EnvelopeIssuer({ issuer: 'https://mcp.example', trustDomain: 'example', keys });
+      const operations = new BoundaryOperations({ readiness: [envelopeKeysCheck(issuer)] });
+      const readyz = async () => (await operations.fetch(new Request('http://127.0.0.1/readyz')))!;
+      assert.equal((await readyz()).status, 200);
+      await writeFile(path, 'not json', { mode: 0o600 });
+      for (let attempt = 0; attempt < 3; attempt += 1) await keys.reload().catch(() => {});
+      const notReady = await readyz();
+      assert.equal(notReady.status, 503);
+      assert.deepEqual(await notReady.json(), {
+        status: 'not_ready',
+        checks: [{ name: 'envelope_keys', ok: false, error: 'KEYS_UNAVAILABLE' }],
+      });
+    } finally {
+      keys.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
 

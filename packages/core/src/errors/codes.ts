@@ -38,6 +38,8 @@ export type BrokerErrorCode =
   | 'ERR_BROKER_STORE_TIMEOUT'
   /** The embedded store's data directory is already open in another broker (one process per directory). */
   | 'ERR_BROKER_STORE_LOCKED'
+  /** The embedded store's data directory is a symbolic link or another account's: the store does not use it. */
+  | 'ERR_BROKER_STORE_INSECURE'
   /** An outbound fetch (client metadata, JWKS) named a host off the broker's fetch allow-list. */
   | 'ERR_BROKER_FETCH_REFUSED'
   /** A subject or actor token did not verify; its `reason` says why, its description is public. */
