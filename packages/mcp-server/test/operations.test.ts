@@ -113,7 +113,10 @@ describe('boundary operations (opt-in health, readiness and metrics)', () => {
     });
     try {
       const issuer = new EnvelopeIssuer({ issuer: 'https://mcp.example', trustDomain: 'example', keys });
-      const operations = new BoundaryOperations({ readiness: [envelopeKeysCheck(issuer)] });
+      const operations = new BoundaryOperations({
+        readiness: [envelopeKeysCheck(issuer)],
+        readinessCacheMs: 0,
+      });
       const readyz = async () => (await operations.fetch(new Request('http://127.0.0.1/readyz')))!;
       assert.equal((await readyz()).status, 200);
       await writeFile(path, 'not json', { mode: 0o600 });
