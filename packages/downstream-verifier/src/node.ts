@@ -45,7 +45,7 @@ export function downstreamIdentityListener(
       // The record needs only the status: it is written as soon as the handler starts to answer, and
       // the answer goes out then, so a handler that awaits its own response (a pipeline, 'finish')
       // is not held up by the hold. A handler that throws before answering is answered 500.
-      return { status: await Promise.race([held.started, handling.then(() => never)]), answer: held };
+      return { status: await Promise.race([held.started, handling.then(() => held.started)]), answer: held };
     }).then(
       (result) => {
         if (!result.served) {
@@ -73,9 +73,6 @@ export function downstreamIdentityListener(
     );
   };
 }
-
-/** Never settles: a handler that returned without answering has not answered yet (Node handlers may answer later). */
-const never = new Promise<never>(() => {});
 
 function reportOnce(options: NodeHandlerOptions, error: unknown): void {
   try {

@@ -167,4 +167,111 @@ describe('held answers: what leaves before and after the audit record', () => {
       server.close();
     }
   });
+  it('a status changed after the answer started does not reach the client: what was audited was sent', async () => {
+    const events: AuditEvent[] = [];
+    const server = createServer(
+      downstreamIdentityListener({ verifier, audit: slowAudit(events) }, async (_request, response) => {
+        response.write('a');
+        await sleep(5);
+        response.statusCode = 500;
+        response.end('b');
+      }),
+    );
+    const port = await listen(server);
+    try {
+      const answer = await fetch(`http://127.0.0.1:${port}/orders`, {
+        headers: { authorization: 'Bearer alice' },
+      });
+      assert.equal(answer.status, 200);
+      assert.equal(await answer.text(), 'ab');
+      assert.equal(events[0]?.outcome, 'ok');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('keeps repeated headers of writeHead as Node does, and the wrappers a later middleware adds', async () => {
+    const app = express();
+    let headHook = 0;
+    app.use(downstreamIdentity({ verifier, audit: slowAudit([]) }));
+    app.use((_req, res, next) => {
+      // compression-style: installed after the hold, transforming what the handler writes
+      const { write, end, writeHead } = res;
+      res.write = ((chunk: unknown, ...rest: unknown[]) =>
+        (write as (...a: unknown[]) => boolean).call(
+          res,
+          String(chunk).toUpperCase(),
+          ...rest,
+        )) as typeof res.write;
+      res.end = ((chunk: unknown, ...rest: unknown[]) =>
+        (end as (...a: unknown[]) => unknown).call(
+          res,
+          chunk === undefined ? chunk : String(chunk).toUpperCase(),
+          ...rest,
+        )) as typeof res.end;
+      res.writeHead = ((...args: unknown[]) => {
+        headHook++;
+        return (writeHead as (...a: unknown[]) => unknown).apply(res, args);
+      }) as typeof res.writeHead;
+      next();
+    });
+    app.get('/orders', async (_req, res) => {
+      res.writeHead(200, ['set-cookie', 'a=1', 'set-cookie', 'b=2']);
+      res.write('a');
+      await sleep(30);
+      res.end('b');
+    });
+    const server = createServer(app);
+    const port = await listen(server);
+    try {
+      const answer = await fetch(`http://127.0.0.1:${port}/orders`, {
+        headers: { authorization: 'Bearer alice' },
+      });
+      assert.deepEqual(answer.headers.getSetCookie(), ['a=1', 'b=2']);
+      assert.equal(await answer.text(), 'AB');
+      assert.equal(headHook >= 1, true);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a handler still writing after its answer was replaced (audit down) cannot crash the process', async () => {
+    const uncaught: Error[] = [];
+    const onUncaught = (error: Error) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    const server = createServer(
+      downstreamIdentityListener(
+        {
+          verifier,
+          audit: {
+            async write() {
+              throw new Error('audit store down');
+            },
+          },
+          onerror: () => {},
+        },
+        async (_request, response) => {
+          response.write('part-');
+          for (let i = 0; i < 20; i++) {
+            await sleep(2);
+            response.write(`late-${i}`);
+          }
+          response.end();
+        },
+      ),
+    );
+    const port = await listen(server);
+    try {
+      const answer = await fetch(`http://127.0.0.1:${port}/orders`, {
+        headers: { authorization: 'Bearer alice' },
+      });
+      assert.equal(answer.status, 500);
+      assert.ok(!(await answer.text()).includes('part-'));
+      await sleep(80);
+      assert.equal(uncaught.length, 0, uncaught.map((error) => error.message).join('; '));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      server.close();
+    }
+  });
 });

@@ -48,6 +48,7 @@ export function holdAnswer(response: ServerResponse): HeldAnswer {
   let state: 'holding' | 'released' | 'replaced' = 'holding';
   let hasStarted = false;
   let ended = false;
+  let head: { status: number; message: string | undefined } = { status: 200, message: undefined };
   let start: (status: number) => void = () => {};
   const started = new Promise<number>((resolve) => {
     start = resolve;
@@ -61,29 +62,45 @@ export function holdAnswer(response: ServerResponse): HeldAnswer {
       if (typeof second === 'string') response.statusMessage = second;
       const headers = typeof second === 'string' ? third : second;
       if (Array.isArray(headers)) {
-        for (let i = 0; i + 1 < headers.length; i += 2) call('setHeader', headers[i], headers[i + 1]);
+        // As Node does: the named headers are replaced, repeated names append (two set-cookie stay two).
+        if (headers.length % 2 !== 0) throw invalidArgument('writeHead headers must be name/value pairs');
+        for (let i = 0; i < headers.length; i += 2) call('removeHeader', headers[i]);
+        for (let i = 0; i < headers.length; i += 2) call('appendHeader', headers[i], headers[i + 1]);
       } else if (headers && typeof headers === 'object') {
         for (const [name, value] of Object.entries(headers)) {
           if (value !== undefined) call('setHeader', name, value);
         }
       }
     }
+    // The status is checked and fixed now, as Node would when it sent the head: a bad one throws in
+    // the handler, not later at release, and a change after this point does not reach the client.
+    const status = response.statusCode;
+    if (!Number.isInteger(status) || status < 100 || status > 999) {
+      throw Object.assign(new RangeError(`Invalid status code: ${String(status)}`), {
+        code: 'ERR_HTTP_INVALID_STATUS_CODE',
+      });
+    }
+    head = { status, message: response.statusMessage || undefined };
     hasStarted = true;
     Object.defineProperty(response, 'headersSent', { configurable: true, get: () => true });
-    start(response.statusCode);
+    start(status);
   };
+  const invalidArgument = (message: string) =>
+    Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_VALUE' });
   const headersAlreadySent = (name: string) => {
     const error = new Error(`Cannot ${name} after the response has started`) as Error & { code: string };
     error.code = 'ERR_HTTP_HEADERS_SENT';
     return error;
   };
 
+  const wrappers = new Map<string, unknown>();
   for (const method of HEADER_CHANGES) {
     if (!original.has(method)) continue;
     self[method] = (...args: unknown[]) => {
       if (state === 'holding' && hasStarted) throw headersAlreadySent(method);
       return call(method, ...args);
     };
+    wrappers.set(method, self[method]);
   }
   for (const method of SENDING) {
     self[method] = (...args: unknown[]) => {
@@ -93,19 +110,37 @@ export function holdAnswer(response: ServerResponse): HeldAnswer {
         else if (method === 'writeHead') throw headersAlreadySent(method);
         if (method === 'write' || method === 'end') queued.push({ method, args });
         if (method === 'end') ended = true;
+      } else if (method === 'write' || method === 'end') {
+        // Dropped (after a queued `end`, or once the answer was replaced): its callback still hears of it.
+        fail([{ args }], state === 'replaced' ? 'ERR_STREAM_DESTROYED' : 'ERR_STREAM_WRITE_AFTER_END');
       }
       // A callback given to `write`/`end` is called when the data is really written (on release).
       if (method === 'write') return true;
       return method === 'flushHeaders' ? undefined : response;
     };
+    wrappers.set(method, self[method]);
   }
 
-  /** Back to the response as it was before the hold: the instance's own methods as they were. */
+  /**
+   * Back to the response as it was before the hold: the instance's own methods as they were, where
+   * ours is still the outermost. A wrapper a later middleware put over ours stays: ours then passes
+   * everything through.
+   */
   const restore = () => {
     delete (response as unknown as Record<string, unknown>).headersSent;
     for (const [method, descriptor] of own) {
+      if (Object.getOwnPropertyDescriptor(response, method)?.value !== wrappers.get(method)) continue;
       if (descriptor === undefined) delete (response as unknown as Record<string, unknown>)[method];
       else Object.defineProperty(response, method, descriptor);
+    }
+  };
+  /** Tells the callbacks of writes that will never happen, on the next tick, as a stream would. */
+  const fail = (writes: ReadonlyArray<{ args: unknown[] }>, code: string) => {
+    for (const { args } of writes) {
+      const callback = args.at(-1);
+      if (typeof callback !== 'function') continue;
+      const error = Object.assign(new Error('the held answer was not sent'), { code });
+      process.nextTick(() => callback(error));
     }
   };
 
@@ -118,19 +153,32 @@ export function holdAnswer(response: ServerResponse): HeldAnswer {
       if (state !== 'holding') return;
       state = 'released';
       restore();
-      if (response.destroyed) return;
-      if (hasStarted) call('writeHead', response.statusCode, response.statusMessage);
-      for (const { method, args } of queued.splice(0)) call(method, ...args);
+      const writes = queued.splice(0);
+      if (response.destroyed) return fail(writes, 'ERR_STREAM_DESTROYED');
+      try {
+        // The head through the response's current chain (a header hook above ours sees it), with the
+        // status fixed when the answer started; the writes below ours, where they were queued.
+        if (hasStarted) response.writeHead(head.status, ...(head.message ? [head.message] : []));
+        for (const { method, args } of writes) call(method, ...args);
+      } catch {
+        response.destroy();
+      }
     },
     async replace(answer) {
       const replaceable = state === 'holding';
       state = 'replaced';
-      queued.length = 0;
-      restore();
+      fail(queued.splice(0), 'ERR_STREAM_DESTROYED');
+      // The wrappers stay: whatever the handler still sends is dropped (its callbacks told), so it
+      // can neither reach the client nor write after the replacement's end.
+      delete (response as unknown as Record<string, unknown>).headersSent;
+      let body: string;
+      try {
+        body = await answer.text();
+      } catch {
+        return void response.destroy();
+      }
       if (!replaceable || response.headersSent) return void response.destroy();
       try {
-        const body = await answer.text();
-        if (response.headersSent) return void response.destroy();
         for (const name of response.getHeaderNames()) response.removeHeader(name);
         for (const [name, value] of Object.entries(before)) {
           if (value !== undefined) response.setHeader(name, value);
@@ -139,8 +187,8 @@ export function holdAnswer(response: ServerResponse): HeldAnswer {
         answer.headers.forEach((value, name) => {
           headers[name] = value;
         });
-        response.writeHead(answer.status, STATUS_CODES[answer.status] ?? 'unknown', headers);
-        response.end(body);
+        call('writeHead', answer.status, STATUS_CODES[answer.status] ?? 'unknown', headers);
+        call('end', body);
       } catch {
         response.destroy();
       }
