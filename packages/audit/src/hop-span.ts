@@ -8,6 +8,7 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  type TextMapGetter,
   type TimeInput,
   TraceFlags,
   trace,
@@ -55,8 +56,18 @@ export interface HopSpanOptions {
  */
 export function carriesTraceContext(header: (name: string) => string | null | undefined): boolean {
   if (header('traceparent') != null) return true;
-  return propagation.fields().some((field) => header(field) != null);
+  if (propagation.fields().some((field) => header(field) != null)) return true;
+  // A propagator may read more than it names: B3's default `fields()` is `['b3']`, yet it extracts
+  // the multi-header `X-B3-TraceId`/`X-B3-SpanId` too. What it extracts decides, not what it lists.
+  const extracted = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, header, HEADER_GETTER));
+  return extracted !== undefined && isSpanContextValid(extracted);
 }
+
+/** Reads a carrier given as a header lookup function, case-insensitively as HTTP headers are. */
+const HEADER_GETTER: TextMapGetter<(name: string) => string | null | undefined> = {
+  get: (carrier, key) => carrier(key.toLowerCase()) ?? undefined,
+  keys: () => [],
+};
 
 /**
  * Starts the span of one hop: a child of the calling hop (a joined `traceparent`) or of `parent`, or

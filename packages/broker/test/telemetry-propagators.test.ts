@@ -56,6 +56,19 @@ describe('a host that registers another propagator than W3C (B3)', () => {
     assert.equal(event.parent_span_id, undefined);
   });
 
+  it("an untrusted client that sends B3's multi-header form, which the propagator reads but does not list, does not choose its audit trace id", async () => {
+    const answer = await tokenRequest(
+      stack.broker.issuer,
+      stack.reporting,
+      { grant_type: 'client_credentials', resource: BILLING_API, scope: 'billing:read' },
+      { headers: { 'x-b3-traceid': ATTACKER_TRACE, 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1' } },
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const event = stack.audit.events.at(-1)!;
+    assert.notEqual(event.trace_id, ATTACKER_TRACE, 'the caller chose the audit trace id');
+    assert.equal(event.parent_span_id, undefined);
+  });
+
   it('a client that sends no trace context at all still has its request in the host span trace', async () => {
     const answer = await tokenRequest(stack.broker.issuer, stack.reporting, {
       grant_type: 'client_credentials',
