@@ -55,6 +55,15 @@ describe('readiness', () => {
     );
     assert.equal(JSON.stringify(report).includes('pw'), false);
   });
+  it('a readiness cache that would never expire is refused at construction; a probe that threw is not reused', async () => {
+    assert.throws(() => operationsHandler({ readinessCacheMs: Number.POSITIVE_INFINITY }), TypeError);
+    assert.throws(() => operationsHandler({ readinessCacheMs: -1 }), TypeError);
+    const malformed = [null] as unknown as Parameters<typeof operationsHandler>[0]['checks'];
+    const handler = operationsHandler({ checks: malformed });
+    await assert.rejects(handler(new Request('http://127.0.0.1/readyz')));
+    await assert.rejects(handler(new Request('http://127.0.0.1/readyz')));
+  });
+
   it('a flood of unauthenticated /readyz requests costs the stores one probe, not one per request', async () => {
     let probes = 0;
     const checks = [

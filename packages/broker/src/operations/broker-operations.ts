@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditSink } from '@baton/audit';
-import { createMetricsRegistry, type ReadinessCheck, type Registry } from '@baton/resource-server/operations';
+import {
+  checkReadinessCache,
+  createMetricsRegistry,
+  type ReadinessCheck,
+  type Registry,
+} from '@baton/resource-server/operations';
 import { BrokerMetrics } from './broker-metrics.ts';
 import { withOperations } from './serve.ts';
 
@@ -41,6 +46,7 @@ export function brokerOperations(
   }
   const registry = options?.metrics === false ? undefined : createMetricsRegistry();
   const metrics = registry ? new BrokerMetrics(registry) : undefined;
+  if (options) checkReadinessCache(options);
   const checks: ReadinessCheck[] = [
     {
       name: 'signing_keys',

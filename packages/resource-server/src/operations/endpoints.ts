@@ -79,9 +79,18 @@ const probes = new WeakMap<
 >();
 const NO_CHECKS: readonly ReadinessCheck[] = [];
 
+/** `readinessCacheMs`, checked: a finite number of milliseconds, 0 or more (misuse is a `TypeError`). */
+export function checkReadinessCache(options: OperationsOptions): number {
+  const maxAge = options.readinessCacheMs ?? 1000;
+  if (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge < 0) {
+    throw new TypeError('readinessCacheMs must be a finite number of milliseconds, 0 or more');
+  }
+  return maxAge;
+}
+
 function sharedProbe(options: OperationsOptions): Promise<ReadinessReport> {
   const checks = options.checks ?? NO_CHECKS;
-  const maxAge = options.readinessCacheMs ?? 1000;
+  const maxAge = checkReadinessCache(options);
   const latest = probes.get(checks);
   if (latest && (latest.settledAt === undefined || performance.now() - latest.settledAt < maxAge)) {
     return latest.report;
@@ -92,9 +101,15 @@ function sharedProbe(options: OperationsOptions): Promise<ReadinessReport> {
       ...(options.readinessTimeoutMs ? { timeoutMs: options.readinessTimeoutMs } : {}),
     }),
   };
-  void probe.report.finally(() => {
-    probe.settledAt = performance.now();
-  });
+  probe.report.then(
+    () => {
+      probe.settledAt = performance.now();
+    },
+    // A probe that threw (a malformed check) is not reused: the next request probes again.
+    () => {
+      if (probes.get(checks) === probe) probes.delete(checks);
+    },
+  );
   probes.set(checks, probe);
   return probe.report;
 }
@@ -110,6 +125,7 @@ function sharedProbe(options: OperationsOptions): Promise<ReadinessReport> {
 export function operationsHandler(
   options: OperationsOptions,
 ): (request: Request) => Promise<Response | undefined> {
+  checkReadinessCache(options);
   return async (request) => {
     const answer = await answerOperations(request.method, new URL(request.url).pathname, options);
     if (!answer) return undefined;

@@ -5,6 +5,7 @@
 export { AUDIT_OUTBOX_SERIES, type AuditOutboxSource, auditOutboxMetrics } from './audit-outbox.ts';
 export {
   answerOperations,
+  checkReadinessCache,
   type OperationsAnswer,
   type OperationsOptions,
   operationsHandler,
