@@ -61,14 +61,10 @@ export function downstreamIdentityListener(
         });
       },
       (error: unknown) => {
-        // Refused before answering: nothing the handler sent may go out, and the 500 replaces it.
-        if (held.hasStarted) {
-          reportOnce(options, error);
-          void held.replace(internalErrorResponse());
-        } else {
-          held.release();
-          answerInternalError(response, error, options.onerror);
-        }
+        // The handler threw before it started to answer (an answer it started wins the race above):
+        // nothing was held, and the 500 is the answer.
+        held.release();
+        answerInternalError(response, error, options.onerror);
       },
     );
   };
@@ -80,11 +76,4 @@ function reportOnce(options: NodeHandlerOptions, error: unknown): void {
   } catch {
     // Reporting is best effort.
   }
-}
-
-function internalErrorResponse(): Response {
-  return Response.json(
-    { error: 'server_error', error_description: 'internal error' },
-    { status: 500, headers: { 'cache-control': 'no-store' } },
-  );
 }
