@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
@@ -46,6 +46,31 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+const auditDown: AuditSink = {
+  async write() {
+    throw new Error('audit store down');
+  },
+};
+
+/** Serves `listener` on a free loopback port while `use` runs; `call()` is alice's GET /orders. */
+async function withServer(
+  listener: RequestListener,
+  use: (call: () => Promise<Response>) => Promise<void>,
+): Promise<void> {
+  const server = createServer(listener);
+  const port = await listen(server);
+  try {
+    await use(() =>
+      fetch(`http://127.0.0.1:${port}/orders`, {
+        headers: { authorization: 'Bearer alice' },
+        signal: AbortSignal.timeout(5000),
+      }),
+    );
+  } finally {
+    server.close();
+  }
+}
+
 describe('held answers: what leaves before and after the audit record', () => {
   it("an Express handler that fails after answering cannot splice another user's answer into the connection", async () => {
     const events: AuditEvent[] = [];
@@ -85,15 +110,11 @@ describe('held answers: what leaves before and after the audit record', () => {
   });
 
   it('a Node handler that answers and then throws, with the audit down, sends the 500 and not its answer', async () => {
-    const server = createServer(
+    await withServer(
       downstreamIdentityListener(
         {
           verifier,
-          audit: {
-            async write() {
-              throw new Error('audit store down');
-            },
-          },
+          audit: auditDown,
           onerror: () => {},
         },
         async (_request, response) => {
@@ -102,47 +123,36 @@ describe('held answers: what leaves before and after the audit record', () => {
           throw new Error('post-processing failed');
         },
       ),
+      async (call) => {
+        const answer = await call();
+        assert.equal(answer.status, 500);
+        assert.ok(!(await answer.text()).includes('SECRET'));
+      },
     );
-    const port = await listen(server);
-    try {
-      const answer = await fetch(`http://127.0.0.1:${port}/orders`, {
-        headers: { authorization: 'Bearer alice' },
-      });
-      assert.equal(answer.status, 500);
-      assert.ok(!(await answer.text()).includes('SECRET'));
-    } finally {
-      server.close();
-    }
   });
 
   it('a Node handler that waits for its own response to finish is answered, and audited with its status', async () => {
     const events: AuditEvent[] = [];
-    const server = createServer(
+    await withServer(
       downstreamIdentityListener({ verifier, audit: slowAudit(events) }, async (_request, response) => {
         response.writeHead(201, { 'content-type': 'text/plain' });
         response.write('a');
         response.end('bc');
         await once(response, 'finish');
       }),
+      async (call) => {
+        const answer = await call();
+        assert.equal(answer.status, 201);
+        assert.equal(await answer.text(), 'abc');
+        assert.equal(events.length, 1);
+        assert.equal(events[0]!.outcome, 'ok');
+      },
     );
-    const port = await listen(server);
-    try {
-      const answer = await fetch(`http://127.0.0.1:${port}/orders`, {
-        headers: { authorization: 'Bearer alice' },
-        signal: AbortSignal.timeout(5000),
-      });
-      assert.equal(answer.status, 201);
-      assert.equal(await answer.text(), 'abc');
-      assert.equal(events.length, 1);
-      assert.equal(events[0]!.outcome, 'ok');
-    } finally {
-      server.close();
-    }
   });
 
   it('headers cannot change once the answer has started, as if it had been sent', async () => {
     const errors: string[] = [];
-    const server = createServer(
+    await withServer(
       downstreamIdentityListener({ verifier, audit: slowAudit([]) }, (_request, response) => {
         response.statusCode = 200;
         response.write('x');
@@ -154,40 +164,30 @@ describe('held answers: what leaves before and after the audit record', () => {
         }
         response.end();
       }),
+      async (call) => {
+        const answer = await call();
+        assert.equal(answer.status, 200);
+        assert.equal(answer.headers.get('set-cookie'), null);
+        assert.deepEqual(errors, ['ERR_HTTP_HEADERS_SENT']);
+      },
     );
-    const port = await listen(server);
-    try {
-      const answer = await fetch(`http://127.0.0.1:${port}/orders`, {
-        headers: { authorization: 'Bearer alice' },
-      });
-      assert.equal(answer.status, 200);
-      assert.equal(answer.headers.get('set-cookie'), null);
-      assert.deepEqual(errors, ['ERR_HTTP_HEADERS_SENT']);
-    } finally {
-      server.close();
-    }
   });
   it('a status changed after the answer started does not reach the client: what was audited was sent', async () => {
     const events: AuditEvent[] = [];
-    const server = createServer(
+    await withServer(
       downstreamIdentityListener({ verifier, audit: slowAudit(events) }, async (_request, response) => {
         response.write('a');
         await sleep(5);
         response.statusCode = 500;
         response.end('b');
       }),
+      async (call) => {
+        const answer = await call();
+        assert.equal(answer.status, 200);
+        assert.equal(await answer.text(), 'ab');
+        assert.equal(events[0]?.outcome, 'ok');
+      },
     );
-    const port = await listen(server);
-    try {
-      const answer = await fetch(`http://127.0.0.1:${port}/orders`, {
-        headers: { authorization: 'Bearer alice' },
-      });
-      assert.equal(answer.status, 200);
-      assert.equal(await answer.text(), 'ab');
-      assert.equal(events[0]?.outcome, 'ok');
-    } finally {
-      server.close();
-    }
   });
 
   it('keeps repeated headers of writeHead as Node does, and the wrappers a later middleware adds', async () => {
@@ -221,18 +221,12 @@ describe('held answers: what leaves before and after the audit record', () => {
       await sleep(30);
       res.end('b');
     });
-    const server = createServer(app);
-    const port = await listen(server);
-    try {
-      const answer = await fetch(`http://127.0.0.1:${port}/orders`, {
-        headers: { authorization: 'Bearer alice' },
-      });
+    await withServer(app, async (call) => {
+      const answer = await call();
       assert.deepEqual(answer.headers.getSetCookie(), ['a=1', 'b=2']);
       assert.equal(await answer.text(), 'AB');
       assert.equal(headHook >= 1, true);
-    } finally {
-      server.close();
-    }
+    });
   });
 
   it('a handler still writing after its answer was replaced (audit down) cannot crash the process', async () => {
@@ -243,11 +237,7 @@ describe('held answers: what leaves before and after the audit record', () => {
       downstreamIdentityListener(
         {
           verifier,
-          audit: {
-            async write() {
-              throw new Error('audit store down');
-            },
-          },
+          audit: auditDown,
           onerror: () => {},
         },
         async (_request, response) => {
