@@ -3,13 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
 import { obtainUserAccessToken } from '@baton/demo-idp';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { installTestTracing } from '../../../packages/audit/test/fixtures/tracing.ts';
 import { type DemoTopology, startTopology } from '../src/topology.ts';
 
 /** Every hop's audit, except that the downstream-call records of the component at `failing` fail. */
@@ -24,16 +18,13 @@ class FlakyAuditSink extends MemoryAuditSink {
 }
 
 describe('a downstream call whose audit record cannot be written', () => {
-  const exporter = new InMemorySpanExporter();
+  let tracing: ReturnType<typeof installTestTracing>;
   const audit = new FlakyAuditSink();
   let demo: DemoTopology;
   let accessToken: string;
 
   before(async () => {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
+    tracing = installTestTracing();
     demo = await startTopology(
       {
         host: '127.0.0.1',
@@ -55,8 +46,7 @@ describe('a downstream call whose audit record cannot be written', () => {
   });
   after(async () => {
     await demo.close();
-    trace.disable();
-    context.disable();
+    tracing.uninstall();
   });
 
   it('still ends the call span with its outcome when the audit store is down (no span left open)', async () => {
@@ -66,7 +56,7 @@ describe('a downstream call whose audit record cannot be written', () => {
         authProvider: { token: async () => accessToken },
       }),
     );
-    exporter.reset();
+    tracing.exporter.reset();
     // The orders MCP server's own records of its downstream calls (the API's own audit still works).
     audit.failing = new URL(demo.urls.ordersMcp).origin;
     try {
@@ -76,7 +66,7 @@ describe('a downstream call whose audit record cannot be written', () => {
       audit.failing = undefined;
       await client.close();
     }
-    const call = exporter.getFinishedSpans().find((span) => span.name === 'call orders-api');
+    const call = tracing.exporter.getFinishedSpans().find((span) => span.name === 'call orders-api');
     assert.ok(call, 'the downstream call span was never ended');
     assert.equal(call.attributes['baton.outcome'], 'ok');
   });

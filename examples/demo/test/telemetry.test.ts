@@ -3,14 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
 import { obtainUserAccessToken } from '@baton/demo-idp';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { installTestTracing } from '../../../packages/audit/test/fixtures/tracing.ts';
 import { type DemoTopology, startTopology } from '../src/topology.ts';
 
 /**
@@ -19,8 +13,7 @@ import { type DemoTopology, startTopology } from '../src/topology.ts';
  * OpenTelemetry and the audit must tell the same story, as one trace.
  */
 describe('OpenTelemetry across every hop of the demo is one trace, and agrees with the audit', () => {
-  const exporter = new InMemorySpanExporter();
-  const contextManager = new AsyncLocalStorageContextManager();
+  let tracing: ReturnType<typeof installTestTracing>;
   const audit = new MemoryAuditSink();
   let demo: DemoTopology;
   let accessToken: string;
@@ -28,10 +21,7 @@ describe('OpenTelemetry across every hop of the demo is one trace, and agrees wi
   let events: AuditEvent[];
 
   before(async () => {
-    context.setGlobalContextManager(contextManager.enable());
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
+    tracing = installTestTracing();
     demo = await startTopology(
       {
         host: '127.0.0.1',
@@ -50,7 +40,7 @@ describe('OpenTelemetry across every hop of the demo is one trace, and agrees wi
       resource: demo.urls.ordersMcp,
       scope: 'orders:read billing:read',
     }));
-    exporter.reset();
+    tracing.exporter.reset();
     const client = new Client({ name: 'agent', version: '1' });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(demo.urls.ordersMcp), {
@@ -61,12 +51,11 @@ describe('OpenTelemetry across every hop of the demo is one trace, and agrees wi
     await client.close();
     const traceId = audit.events.find((event) => event.target.name === 'order_summary')!.trace_id;
     events = audit.events.filter((event) => event.trace_id === traceId);
-    spans = exporter.getFinishedSpans();
+    spans = tracing.exporter.getFinishedSpans();
   });
   after(async () => {
     await demo.close();
-    trace.disable();
-    context.disable();
+    tracing.uninstall();
   });
 
   it('every span of the call is in the one trace the audit names', () => {

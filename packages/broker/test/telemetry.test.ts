@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { context, SpanStatusCode, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { SpanStatusCode } from '@opentelemetry/api';
 import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { assertSameHop } from '../../audit/test/fixtures/tracing.ts';
+  assertNoSecretInSpans,
+  assertSameHop,
+  installTestTracing,
+} from '../../audit/test/fixtures/tracing.ts';
 import { ACCESS_TOKEN_TYPE } from '../src/index.ts';
 import { exchange, introspect, revoke, type ServiceClient, tokenRequest } from './fixtures/service-client.ts';
 import { BILLING_API, BILLING_MCP, type BrokerStack, startBrokerStack } from './fixtures/stack.ts';
@@ -16,38 +14,22 @@ const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CALLER_SPAN = 'b7ad6b7169203331';
 
 describe('broker spans: token endpoint, introspection and revocation, agreeing with the audit', () => {
-  const exporter = new InMemorySpanExporter();
-  const contextManager = new AsyncLocalStorageContextManager();
+  let tracing: ReturnType<typeof installTestTracing>;
   let stack: BrokerStack;
   /** Every token and client assertion the tests sent or received: none may reach a span. */
   const secrets: string[] = [];
 
   before(async () => {
-    context.setGlobalContextManager(contextManager.enable());
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
+    tracing = installTestTracing();
     stack = await startBrokerStack();
   });
-  afterEach(() => {
-    const exported = JSON.stringify(
-      exporter.getFinishedSpans().map((span) => ({
-        name: span.name,
-        attributes: span.attributes,
-        status: span.status,
-        links: span.links,
-      })),
-    );
-    for (const secret of secrets) assert.equal(exported.includes(secret), false, 'a secret reached a span');
-    exporter.reset();
-  });
+  afterEach(() => assertNoSecretInSpans(tracing.exporter, secrets));
   after(async () => {
     await stack.close();
-    trace.disable();
-    context.disable();
+    tracing.uninstall();
   });
 
-  const tokenSpans = () => exporter.getFinishedSpans().filter((span) => span.name === 'POST /token');
+  const tokenSpans = () => tracing.exporter.getFinishedSpans().filter((span) => span.name === 'POST /token');
   const lastEvent = () => stack.audit.events.at(-1)!;
 
   async function exchangeAs(client: ServiceClient, subject: string, resource: string, headers = {}) {
@@ -169,10 +151,10 @@ describe('broker spans: token endpoint, introspection and revocation, agreeing w
   it('introspection and revocation each get a span', async () => {
     const answer = await exchangeAs(stack.orders, await stack.userToken(), BILLING_MCP);
     const token = answer.body.access_token as string;
-    exporter.reset();
+    tracing.exporter.reset();
     assert.equal((await introspect(stack.broker.issuer, stack.orders, token)).body.active, true);
     assert.equal((await revoke(stack.broker.issuer, stack.orders, token)).status, 200);
-    const spans = exporter.getFinishedSpans();
+    const spans = tracing.exporter.getFinishedSpans();
     const introspection = spans.find((span) => span.name === 'POST /token/introspection');
     const revocation = spans.find((span) => span.name === 'POST /token/revocation');
     assert.ok(introspection, 'introspection has a span');

@@ -3,13 +3,12 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { assertSameHop, B3Propagator } from '../../audit/test/fixtures/tracing.ts';
+  assertNoSecretInSpans,
+  assertSameHop,
+  B3Propagator,
+  installTestTracing,
+} from '../../audit/test/fixtures/tracing.ts';
 import { buildOrdersServer } from './fixtures/orders.ts';
 import { refusalProbe } from './fixtures/refusal-probe.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
@@ -28,37 +27,21 @@ async function connect(stack: Stack, token: string, headers: Record<string, stri
 }
 
 describe('OpenTelemetry spans agree with the audit, and carry identity, never a token', () => {
-  const exporter = new InMemorySpanExporter();
-  const contextManager = new AsyncLocalStorageContextManager();
+  let tracing: ReturnType<typeof installTestTracing>;
   let stack: Stack;
   const tokens: string[] = [];
   before(async () => {
-    context.setGlobalContextManager(contextManager.enable());
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
+    tracing = installTestTracing();
     stack = await startStack();
   });
-  afterEach(() => {
-    // No span attribute, name or status anywhere holds a token the test used.
-    const exported = JSON.stringify(
-      exporter.getFinishedSpans().map((span) => ({
-        name: span.name,
-        attributes: span.attributes,
-        status: span.status,
-        links: span.links,
-      })),
-    );
-    for (const token of tokens) assert.equal(exported.includes(token), false, 'a token reached a span');
-    exporter.reset();
-  });
+  // No span attribute, name or status anywhere holds a token the test used.
+  afterEach(() => assertNoSecretInSpans(tracing.exporter, tokens));
   after(async () => {
     await stack.close();
-    trace.disable();
-    context.disable();
+    tracing.uninstall();
   });
   const toolSpan = () =>
-    exporter.getFinishedSpans().find((candidate) => candidate.name === 'tools/call list_orders');
+    tracing.exporter.getFinishedSpans().find((candidate) => candidate.name === 'tools/call list_orders');
 
   it('one server span per tool call, in the caller trace, with the audit span id', async () => {
     // An upstream Baton hop (a token the broker exchanged, naming the chain): its trace is continued.
@@ -131,7 +114,7 @@ describe('OpenTelemetry spans agree with the audit, and carry identity, never a 
     const client = await connect(stack, token);
     await assert.rejects(client.callTool({ name: 'create_order', arguments: { item: 'rope' } }));
     await client.close().catch(() => undefined);
-    const span = exporter
+    const span = tracing.exporter
       .getFinishedSpans()
       .find((candidate) => candidate.name === 'tools/call create_order');
     assert.ok(span, 'the denial has a span');
@@ -150,7 +133,7 @@ describe('OpenTelemetry spans agree with the audit, and carry identity, never a 
     tokens.push(forged);
     const answer = await probe.call(`Bearer ${forged}`);
     assert.equal(answer.status, 401);
-    const span = exporter.getFinishedSpans().find((candidate) => candidate.name === 'authenticate');
+    const span = tracing.exporter.getFinishedSpans().find((candidate) => candidate.name === 'authenticate');
     assert.ok(span, 'the refusal has a span');
     assert.equal(span.status.code, 2 /* SpanStatusCode.ERROR */);
     assert.equal(span.attributes['baton.reason'], answer.reason);
@@ -180,7 +163,7 @@ describe('OpenTelemetry spans agree with the audit, and carry identity, never a 
     assert.equal(span.spanContext().traceId, host.traceId);
     assert.equal(span.parentSpanContext?.spanId, host.spanId);
     assertSameHop(span, stack.audit.events.at(-1)!);
-    exporter.reset();
+    tracing.exporter.reset();
 
     // A caller-chosen trace context: the host's span may have continued it, so the tool span does not.
     const injected = toolCallRequest(stack.resource, token, 'list_orders');
