@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { POLICY } from './fixtures/stack.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+import { brokerConfigDirectory, BROKER_CLI as CLI } from './fixtures/cli-config.ts';
 
 function run(args: string[], env: Record<string, string> = {}, until?: RegExp) {
   return new Promise<{ code: number | null; output: string }>((resolve, reject) => {
@@ -35,20 +31,7 @@ describe('baton-broker command line', () => {
   let dir: string;
   let config: string;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'baton-broker-'));
-    config = join(dir, 'broker.json');
-    await writeFile(join(dir, 'policy.cedar'), POLICY);
-    await writeFile(
-      config,
-      JSON.stringify({
-        port: 0,
-        trustedIssuers: [{ issuer: 'http://127.0.0.1:4000' }],
-        audiences: [{ resource: 'http://127.0.0.1:4102/mcp', scopes: ['billing:read'] }],
-        policy: { file: 'policy.cedar' },
-        // The durable default, in this test's own directory (relative to the file).
-        store: { kind: 'embedded', directory: 'state' },
-      }),
-    );
+    ({ dir, config } = await brokerConfigDirectory('baton-broker-'));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 

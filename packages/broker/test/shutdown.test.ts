@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { POLICY } from './fixtures/stack.ts';
+import { brokerConfigDirectory, BROKER_CLI as CLI } from './fixtures/cli-config.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const ENV = { BATON_BROKER_INITIAL_ACCESS_TOKEN: 'a-long-enough-initial-token' };
 
@@ -72,20 +69,7 @@ describe('baton-broker shutdown on SIGTERM', () => {
   let dir: string;
   let config: string;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'baton-broker-shutdown-'));
-    config = join(dir, 'broker.json');
-    await writeFile(join(dir, 'policy.cedar'), POLICY);
-    await writeFile(
-      config,
-      JSON.stringify({
-        port: 0,
-        trustedIssuers: [{ issuer: 'http://127.0.0.1:4000' }],
-        audiences: [{ resource: 'http://127.0.0.1:4102/mcp', scopes: ['billing:read'] }],
-        policy: { file: 'policy.cedar' },
-        // The durable default, in this test's own directory (relative to the file).
-        store: { kind: 'embedded', directory: 'state' },
-      }),
-    );
+    ({ dir, config } = await brokerConfigDirectory('baton-broker-shutdown-'));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
