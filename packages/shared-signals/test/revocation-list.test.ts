@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RevocationList } from '../src/index.ts';
+
+describe('RevocationList', () => {
+  let clock = 1_000;
+  const list = () => new RevocationList({ now: () => clock });
+
+  it('refuses a revoked jti and nothing else', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'jti', value: 'a', until: clock + 60 }]);
+    assert.deepEqual(revocations.check({ jti: 'a', sub: 'bob', iat: clock }), {
+      reason: 'token_revoked',
+      kind: 'jti',
+    });
+    assert.equal(revocations.check({ jti: 'b', sub: 'bob', iat: clock }), undefined);
+  });
+
+  it('refuses a subject only for tokens issued before the instant, and a token without iat', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'subject', value: 'bob', before: clock, until: clock + 600 }]);
+    assert.equal(revocations.check({ sub: 'bob', iat: clock - 1 })?.reason, 'subject_revoked');
+    assert.equal(revocations.check({ sub: 'bob' })?.reason, 'subject_revoked');
+    assert.equal(revocations.check({ sub: 'bob', iat: clock }), undefined);
+    assert.equal(revocations.check({ sub: 'alice', iat: clock - 1 }), undefined);
+  });
+
+  it('refuses every token of a disabled subject until lifted', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'subject', value: 'bob' }]);
+    assert.equal(revocations.check({ sub: 'bob', iat: clock + 10_000 })?.reason, 'subject_revoked');
+    revocations.lift([{ kind: 'subject', value: 'bob' }]);
+    assert.equal(revocations.check({ sub: 'bob', iat: clock }), undefined);
+  });
+
+  it('refuses a chain a revoked client sits in, as client_id, azp or any actor', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'client', value: 'orders-mcp' }]);
+    assert.equal(revocations.check({ client_id: 'orders-mcp' })?.reason, 'client_revoked');
+    assert.equal(revocations.check({ azp: 'orders-mcp' })?.reason, 'client_revoked');
+    assert.equal(
+      revocations.check({ client_id: 'billing-mcp', act: { sub: 'billing-mcp', act: { sub: 'orders-mcp' } } })
+        ?.reason,
+      'client_revoked',
+    );
+    assert.equal(revocations.check({ client_id: 'billing-mcp', act: { sub: 'agent' } }), undefined);
+  });
+
+  it('refuses a revoked session', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'session', value: 's1', until: clock + 60 }]);
+    assert.equal(revocations.check({ sid: 's1', sub: 'bob', iat: clock })?.reason, 'session_revoked');
+  });
+
+  it('forgets entries once no token they cover can be valid', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'jti', value: 'a', until: clock + 60 }]);
+    clock += 61;
+    assert.equal(revocations.check({ jti: 'a' }), undefined);
+    revocations.sweep();
+    assert.equal(revocations.size, 0);
+  });
+
+  it('fails closed when full rather than forget a revocation', () => {
+    const revocations = new RevocationList({ maxEntries: 1, now: () => clock });
+    revocations.add([
+      { kind: 'jti', value: 'a', until: clock + 60 },
+      { kind: 'jti', value: 'b', until: clock + 60 },
+    ]);
+    assert.deepEqual(revocations.check({ jti: 'c' }), { reason: 'revocation_list_full' });
+  });
+
+  it('tells listeners what was added and lifted, and a throwing listener stops no other', () => {
+    const revocations = list();
+    const seen: unknown[] = [];
+    revocations.onChange(() => {
+      throw new Error('cache down');
+    });
+    revocations.onChange((change) => seen.push(change));
+    revocations.add([{ kind: 'subject', value: 'bob' }]);
+    revocations.add([{ kind: 'subject', value: 'bob' }]);
+    revocations.lift([{ kind: 'subject', value: 'bob' }]);
+    assert.equal(seen.length, 2);
+  });
+});
