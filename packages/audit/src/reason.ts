@@ -22,6 +22,11 @@ export const BEARER_REFUSAL_REASONS = [
   'scope_insufficient',
   'caller_not_a_person',
   'authorization_server_unavailable',
+  'token_revoked',
+  'subject_revoked',
+  'session_revoked',
+  'client_revoked',
+  'revocation_status_unknown',
 ] as const;
 
 /** Why the broker refused a subject or actor token: a bearer refusal, or an issuer it does not trust. */

@@ -1,4 +1,4 @@
-import { type AuditSink, auditEventOf, httpStatusReason } from '@baton/audit';
+import { type AuditReason, type AuditSink, auditEventOf, httpStatusReason } from '@baton/audit';
 import type { DownstreamIdentity } from './identity.ts';
 
 /** One audit event for a call this API served, in the trace of the hop before it. */
@@ -9,6 +9,8 @@ export async function recordApiCall(
   operation: string,
   status: number,
   started: number,
+  /** Why it was refused, when more is known than the status (a revocation). */
+  reason?: AuditReason,
 ): Promise<void> {
   await audit.write(
     auditEventOf(
@@ -23,7 +25,7 @@ export async function recordApiCall(
         component,
         target: { type: 'api', name: operation },
         outcome: status < 400 ? 'ok' : status === 401 || status === 403 ? 'denied' : 'error',
-        reason: status >= 400 ? httpStatusReason(status) : undefined,
+        reason: reason ?? (status >= 400 ? httpStatusReason(status) : undefined),
         started,
         trace: {
           traceId: identity.traceId,

@@ -1,8 +1,13 @@
-import type { AuditSink } from '@baton/audit';
-import { bearerErrorResponse, type MalformedRequest, requestAddress } from '@baton/resource-server';
+import type { AuditReason, AuditSink } from '@baton/audit';
+import {
+  type BearerError,
+  bearerErrorResponse,
+  type MalformedRequest,
+  requestAddress,
+} from '@baton/resource-server';
 import { recordApiCall } from './audit.ts';
 import type { DownstreamIdentity } from './identity.ts';
-import type { DownstreamVerifier } from './verify.ts';
+import { type DownstreamVerifier, revokedCallIdentity } from './verify.ts';
 
 export interface HandlerOptions {
   verifier: DownstreamVerifier;
@@ -66,6 +71,25 @@ export async function serveVerifiedCall<A>(
   try {
     identity = await options.verifier.verify(call.headers, options.requiredScopes ?? []);
   } catch (error) {
+    const refusedFor =
+      typeof error === 'object' && error !== null ? revokedCallIdentity.get(error) : undefined;
+    // A refusal because of a revocation is audited (who was stopped, where, why); its record failing to
+    // be written changes nothing for the caller, who is refused either way, but the operator is told.
+    if (refusedFor && options.audit) {
+      try {
+        await recordApiCall(
+          options.audit,
+          options.verifier.audience,
+          { ...refusedFor, spanId: randomSpanId() },
+          `${call.method} ${call.path}`,
+          (error as BearerError).status,
+          started,
+          (error as BearerError).reason as AuditReason,
+        );
+      } catch (auditError) {
+        reportAuditFailure(options, auditError);
+      }
+    }
     return { served: false, response: refusalResponse(error, options) };
   }
   let answered: HandlerAnswer<A>;
@@ -105,12 +129,16 @@ async function audited(
     await recordApiCall(options.audit, options.verifier.audience, identity, operation, status, started);
     return true;
   } catch (error) {
-    try {
-      options.onerror?.(error instanceof Error ? error : new Error(String(error)));
-    } catch {
-      // Reporting is best effort; the call fails closed either way.
-    }
+    reportAuditFailure(options, error);
     return false;
+  }
+}
+
+function reportAuditFailure(options: HandlerOptions, error: unknown): void {
+  try {
+    options.onerror?.(error instanceof Error ? error : new Error(String(error)));
+  } catch {
+    // Reporting is best effort; the call fails closed either way.
   }
 }
 
@@ -126,4 +154,10 @@ function auditFailedResponse(): Response {
     { error: 'server_error', error_description: 'the call could not be audited' },
     { status: 500, headers: { 'cache-control': 'no-store' } },
   );
+}
+
+/** A span id for the record of a refused call: no span was started for a call that never ran. */
+function randomSpanId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

@@ -8,12 +8,15 @@ import {
   verifyEnvelope,
 } from '@baton/envelope';
 import {
+  type AccessTokenClaims,
   type AccessTokenVerifier,
   extractBearerToken,
   includesResource,
   insufficientScope,
   invalidToken,
   jwtAccessTokenVerifier,
+  type RevocationCheck,
+  revocationRefusal,
 } from '@baton/resource-server';
 import type { DownstreamIdentity } from './identity.ts';
 import { recordRefusedCall, recordVerifiedCall } from './telemetry.ts';
@@ -41,7 +44,22 @@ export interface DownstreamVerifierOptions {
   broker: { issuer: string; jwksUri?: string };
   /** Service-identity calls: the trust domain of envelopes, and which services may call as themselves. */
   serviceIdentity?: { trustDomain: string; callers: readonly TrustedCaller[] };
+  /**
+   * The revocations this API receives (`@baton/shared-signals`' `RevocationFeed`, fed by the broker's
+   * Shared Signals stream): checked on every call, after the token is verified. A revoked token,
+   * person, session or client is 401 `invalid_token`; a stale feed fails closed (503) or falls back to
+   * introspection, as the feed is configured. For a service-identity call the envelope's person,
+   * session and agent are checked as well. Refusals are audited (with `audit` on the handler).
+   */
+  revocations?: RevocationCheck;
 }
+
+/**
+ * The identity a refusal because of a revocation was for: `serveVerifiedCall` audits such refusals.
+ * Keyed by the error object, so it cannot outlive it or be forged from outside the package.
+ * @internal
+ */
+export const revokedCallIdentity = new WeakMap<object, Omit<DownstreamIdentity, 'spanId'>>();
 
 /** A configured verifier: `verify(headers, requiredScopes)`. */
 export interface DownstreamVerifier {
@@ -83,9 +101,13 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
     callers.set(caller.clientId, { ...caller, keys });
   }
 
+  const { revocations } = options;
   const decide = async (headers: Headers, requiredScopes: readonly string[]) => {
-    const claims = await tokens.verify(extractBearerToken(headers.get('authorization')));
+    const token = extractBearerToken(headers.get('authorization'));
+    const claims = await tokens.verify(token);
     let identity: Omit<DownstreamIdentity, 'spanId'>;
+    /** For a service-identity call: the person, session and agent the envelope carries, as claims. */
+    let envelopeClaims: Record<string, unknown> | undefined;
     if (claims.subject === claims.clientId) {
       const caller = callers.get(claims.clientId);
       if (!caller || !options.serviceIdentity) {
@@ -110,6 +132,13 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
       if (!includesResource(envelope.delegation.allowed, options.audience)) {
         throw invalidToken('audience_invalid', 'the envelope does not allow calls to this API');
       }
+      envelopeClaims = {
+        sub: envelope.actor.sub,
+        iat: envelope.issued_at,
+        sid: envelope.session.id,
+        client_id: envelope.agent.id,
+        act: actChainOf(envelope.delegation.chain),
+      };
       identity = {
         user: envelope.actor.sub,
         tenant: envelope.actor.tenant,
@@ -141,6 +170,7 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
         ...traceFields(continueTrace(headers.get('traceparent'), mode === 'on_behalf_of')),
       };
     }
+    if (revocations) await refuseRevoked(revocations, claims, identity, envelopeClaims, token);
     const missing = requiredScopes.filter((scope) => !identity.scopes.includes(scope));
     if (missing.length > 0) throw insufficientScope(requiredScopes);
     return identity;
@@ -160,6 +190,31 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
       return frozenIdentity(recordVerifiedCall(options.audience, identity, startTime, headers));
     },
   };
+}
+
+/** Throws the refusal (remembering whom it refused, for the audit) when a revocation covers the call. */
+async function refuseRevoked(
+  revocations: RevocationCheck,
+  claims: AccessTokenClaims,
+  identity: Omit<DownstreamIdentity, 'spanId'>,
+  envelopeClaims: Record<string, unknown> | undefined,
+  token: string,
+): Promise<void> {
+  let refused = await revocationRefusal(revocations, claims, token);
+  if (!refused && envelopeClaims) {
+    refused = await revocationRefusal(revocations, { ...claims, claims: envelopeClaims }, token);
+  }
+  if (!refused) return;
+  revokedCallIdentity.set(refused, identity);
+  throw refused;
+}
+
+/** The services of an envelope's chain (most recent first) as a nested RFC 8693 `act`. */
+function actChainOf(chain: readonly string[]): Record<string, unknown> | undefined {
+  let act: Record<string, unknown> | undefined;
+  for (let index = chain.length - 1; index >= 0; index--)
+    act = { sub: chain[index], ...(act ? { act } : {}) };
+  return act;
 }
 
 function traceFields(

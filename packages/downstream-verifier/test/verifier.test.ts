@@ -22,6 +22,7 @@ import {
   EnvelopeKeyRing,
 } from '@baton/envelope';
 import { BearerError, type RefusalReason } from '@baton/resource-server';
+import { RevocationList } from '@baton/shared-signals';
 import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -518,6 +519,88 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
       trace.disable();
       context.disable();
     }
+  });
+
+  describe('revocations received from the broker', () => {
+    const revocations = new RevocationList();
+    const audit = new MemoryAuditSink();
+    let revoking: DownstreamVerifier;
+    let handler: (request: Request) => Promise<Response>;
+
+    before(() => {
+      revoking = downstreamVerifier({
+        audience: API,
+        broker: { issuer: broker.issuer },
+        serviceIdentity: {
+          trustDomain: TRUST_DOMAIN,
+          callers: [
+            {
+              clientId: 'orders-mcp',
+              envelopeIssuer: MCP,
+              envelopeJwksUri: `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`,
+            },
+          ],
+        },
+        revocations,
+      });
+      handler = withDownstreamIdentity({ verifier: revoking, audit }, async (_request, identity) =>
+        Response.json({ user: identity.user }),
+      );
+    });
+
+    const call = (authorization: string, more: Record<string, string> = {}) =>
+      handler(new Request(`${API}/orders`, { headers: { authorization, ...more } }));
+
+    it('an on-behalf-of token is refused once its person is offboarded, with 401 invalid_token, audited', async () => {
+      const exchanged = await exchangeToken(broker.issuer, service, {
+        subjectToken: await userToken(),
+        resource: API,
+        scope: ['orders:read'],
+      });
+      const authorization = `Bearer ${exchanged.access_token}`;
+      assert.equal((await call(authorization)).status, 200);
+      revocations.add([{ kind: 'subject', value: 'user-alice' }]);
+      try {
+        const answer = await call(authorization);
+        assert.equal(answer.status, 401);
+        assert.match(answer.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+        const event = audit.events.at(-1)!;
+        assert.equal(event.outcome, 'denied');
+        assert.equal(event.reason, 'subject_revoked');
+        assert.equal(event.initiator.sub, 'user-alice');
+        assert.equal(event.chain?.[0], 'orders-mcp');
+        assert.ok(!JSON.stringify(audit.events).includes(exchanged.access_token));
+      } finally {
+        revocations.lift([{ kind: 'subject', value: 'user-alice' }]);
+      }
+      assert.equal((await call(authorization)).status, 200);
+    });
+
+    it("service identity: the envelope's person is checked too, though the token is the service's own", async () => {
+      const authorization = `Bearer ${await serviceToken()}`;
+      const envelope = { 'txn-token': envelopes.mint(body()).token };
+      assert.equal((await call(authorization, envelope)).status, 200);
+      revocations.add([{ kind: 'subject', value: 'user-alice' }]);
+      try {
+        assert.equal((await call(authorization, { 'txn-token': envelopes.mint(body()).token })).status, 401);
+        assert.equal(audit.events.at(-1)!.reason, 'subject_revoked');
+      } finally {
+        revocations.lift([{ kind: 'subject', value: 'user-alice' }]);
+      }
+    });
+
+    it('service identity: a compromised agent named in the envelope stops the call', async () => {
+      revocations.add([{ kind: 'client', value: 'agent-1' }]);
+      try {
+        const answer = await call(`Bearer ${await serviceToken()}`, {
+          'txn-token': envelopes.mint(body()).token,
+        });
+        assert.equal(answer.status, 401);
+        assert.equal(audit.events.at(-1)!.reason, 'client_revoked');
+      } finally {
+        revocations.lift([{ kind: 'client', value: 'agent-1' }]);
+      }
+    });
   });
 });
 

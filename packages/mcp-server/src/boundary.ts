@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditSink } from '@baton/audit';
-import { carriesTraceContext, createLogger } from '@baton/audit';
+import { auditEventOf, carriesTraceContext, continueTrace, createLogger } from '@baton/audit';
 import { type Identity, identityFromClaims } from '@baton/core';
 import { type EnvelopeIssuer, type ValidatedEnvelopeBody, validateEnvelopeBody } from '@baton/envelope';
 import {
@@ -19,7 +19,9 @@ import {
   protectedResourceMetadata,
   protectedResourceMetadataDocumentResponse,
   protectedResourceMetadataUrl,
+  type RevocationCheck,
   requestAddress,
+  revocationRefusal,
   VerifiedTokenCache,
 } from '@baton/resource-server';
 import {
@@ -122,6 +124,14 @@ export interface IdentityBoundaryOptions {
    * without being listed; every other caller gets a fresh trace, with its context kept as a link.
    */
   trustedTraceCallers?: readonly string[];
+  /**
+   * The revocations this server receives (`@baton/shared-signals`' `RevocationFeed`, fed by the
+   * broker's Shared Signals stream, or a `RevocationList` fed in process): checked on every request,
+   * after the token is verified (a cached verification included). A revoked token, person, session or
+   * client is 401 `invalid_token`, audited; a stale feed fails closed (503) or falls back to
+   * introspection, as the feed is configured.
+   */
+  revocations?: RevocationCheck;
   logger?: Logger;
 }
 
@@ -212,6 +222,9 @@ export class IdentityBoundary {
    * caching verifier returns the same frozen claims) is derived and validated once, not per request.
    */
   readonly #accepted = new WeakMap<AccessTokenClaims, AcceptedClaims>();
+  readonly #revocations: RevocationCheck | undefined;
+  /** Whom a refusal because of a revocation stopped, for its audit record (keyed by the refusal). */
+  readonly #revokedIdentity = new WeakMap<BearerError, { identity: Identity; traceTrusted: boolean }>();
 
   constructor(options: IdentityBoundaryOptions) {
     if (!options?.resource) throw new TypeError('IdentityBoundary: resource is required');
@@ -305,6 +318,9 @@ export class IdentityBoundary {
       throw new TypeError("IdentityBoundary: serviceCallers must be 'refuse' or 'accept'");
     this.#acceptServices = serviceCallers === 'accept';
     this.#trustedTraceCallers = new Set(options.trustedTraceCallers ?? []);
+    if (options.revocations !== undefined && typeof options.revocations?.check !== 'function')
+      throw new TypeError('IdentityBoundary: revocations must have a check(claims) function');
+    this.#revocations = options.revocations;
     const inFlight = this.#inFlight;
     const unseal = (context: BoundaryRequestContext) => this.#unseal(context);
     this.#access = Object.freeze({
@@ -357,6 +373,14 @@ export class IdentityBoundary {
     // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
     const traceTrusted =
       identity.delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
+    // Every request, a cached verification included: a revocation must stop a token already seen.
+    if (this.#revocations !== undefined && this.#revocations.check(claims.claims) !== undefined) {
+      const refused = await revocationRefusal(this.#revocations, claims, token);
+      if (refused) {
+        this.#revokedIdentity.set(refused, { identity, traceTrusted });
+        throw refused;
+      }
+    }
     const context = new BoundaryRequestContext({
       claims,
       callerKind: identity.actor.type,
@@ -487,6 +511,9 @@ export class IdentityBoundary {
       context = await this.#authenticate(request);
     } catch (error) {
       this.#logRefusal(error);
+      const revoked = error instanceof BearerError ? this.#revokedIdentity.get(error) : undefined;
+      if (revoked)
+        await this.#recordRevocationRefusal(error as BearerError, revoked, request, options.parsedBody);
       recordRefusalSpan(
         request.headers,
         error instanceof BearerError ? error.status : 500,
@@ -589,6 +616,50 @@ export class IdentityBoundary {
     );
     this.#logRefusal(error);
     return bearerErrorResponse(error, { resourceMetadataUrl: this.resourceMetadataUrl });
+  }
+
+  /**
+   * Audits a request refused because of a revocation: whom it stopped, at which tool (when the body
+   * is a `tools/call`), and why. The refusal stands whether or not the record is written; a failed
+   * write is logged (without the event, which holds no secret anyway).
+   */
+  async #recordRevocationRefusal(
+    error: BearerError,
+    revoked: { identity: Identity; traceTrusted: boolean },
+    request: Request,
+    parsedBody: unknown,
+  ): Promise<void> {
+    const started = performance.now();
+    let tool = 'mcp';
+    try {
+      const body = await readJsonRpcBody(request, parsedBody, this.#maxRequestBodySize);
+      if ('parsedBody' in body) tool = toolCallsIn(body.parsedBody)[0]?.name ?? tool;
+    } catch {
+      // An unreadable body names no tool; the refusal is recorded all the same.
+    }
+    const trace = continueTrace(request.headers.get('traceparent'), revoked.traceTrusted);
+    const event = auditEventOf(revoked.identity, {
+      action: 'tool.invoke',
+      component: this.#settings.component,
+      target: { type: 'tool', name: tool },
+      mode: this.#settings.delegation.mode,
+      outcome: error.status === 401 ? 'denied' : 'error',
+      reason: error.reason,
+      started,
+      trace: {
+        traceId: trace.traceId,
+        ...(trace.parentSpanId ? { parentSpanId: trace.parentSpanId } : {}),
+        ...(trace.link ? { link: trace.link } : {}),
+      },
+    });
+    try {
+      await this.#settings.audit.write(event);
+    } catch (auditError) {
+      this.#settings.logger.error(
+        { audit_event_id: event.id, err_name: (auditError as Error)?.name },
+        'audit write failed',
+      );
+    }
   }
 
   #logRefusal(error: unknown): void {

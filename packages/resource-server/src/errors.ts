@@ -20,7 +20,12 @@ export type RefusalReason =
   | 'token_inactive'
   | 'scope_insufficient'
   | 'caller_not_a_person'
-  | 'authorization_server_unavailable';
+  | 'authorization_server_unavailable'
+  | 'token_revoked'
+  | 'subject_revoked'
+  | 'session_revoked'
+  | 'client_revoked'
+  | 'revocation_status_unknown';
 
 /** RFC 6750 §3.1 error codes, plus `temporarily_unavailable` for a dependency that is down. */
 export type BearerErrorCode =

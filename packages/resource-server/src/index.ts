@@ -17,6 +17,13 @@ export {
   jwtAccessTokenVerifier,
 } from './access-token/jwt.ts';
 export {
+  isRevocationRefusal,
+  type RevocationCheck,
+  type RevocationVerdict,
+  type RevokedReason,
+  revocationRefusal,
+} from './access-token/revocation.ts';
+export {
   DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
   VerifiedTokenCache,
   type VerifiedTokenCacheOptions,
