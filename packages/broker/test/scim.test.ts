@@ -121,7 +121,7 @@ describe('SCIM provisioning at the broker', () => {
       members: [{ value: hana }, { value: ivan }],
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    assert.deepEqual(scim.lifecycle.calls, [], 'adding members revokes nothing');
+    assert.equal(scim.lifecycle.calls.length, 0, 'adding members revokes nothing');
     const group = created.body!.id as string;
     const start = Math.floor(Date.now() / 1000);
 
