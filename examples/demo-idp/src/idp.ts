@@ -3,12 +3,13 @@ import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EVENT_TYPES, type EventType, type SubjectIdentifier } from '@baton/shared-signals';
-import type { JWK as JoseJwk } from 'jose';
+import { createLocalJWKSet, type JWK as JoseJwk } from 'jose';
 import type { ClientMetadata, JWK } from 'oidc-provider';
 import Provider from 'oidc-provider';
 import { buildConfiguration } from './configuration.ts';
 import { createInteractionHandler, matchInteraction } from './interactions.ts';
 import { restoreIntrospectedSid } from './introspection-sid.ts';
+import { jwtRevocation } from './jwt-revocation.ts';
 import { generateSigningJwk } from './keys.ts';
 import type { ResourceServerConfig } from './resources.ts';
 import { type SignalsOptions, SignalTransmitter } from './security-events.ts';
@@ -37,7 +38,9 @@ export interface StartDemoIdpOptions {
   /**
    * Shared Signals transmitter: pushes (RFC 8935) CAEP `session-revoked` when a person signs out and RISC
    * `account-disabled` / `account-enabled` from `disableUser` / `enableUser`, one event per SET signed
-   * with the IdP's key. A SET a receiver never took is reported to `onError`. Off by default.
+   * with the IdP's key; and RFC 7009 revocation of its JWT access tokens, sent as Baton `tokens-revoked`
+   * (without signals the IdP answers `unsupported_token_type` for them, as oidc-provider does). A SET a
+   * receiver never took is reported to `onError`. Off by default.
    */
   signals?: SignalsOptions;
 }
@@ -129,6 +132,12 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
       payload: { event_timestamp: now(), initiating_entity: 'user' },
     });
   });
+  if (transmitter) {
+    const signals = transmitter;
+    const { d: _private, ...publicJwk } = signingJwk as JoseJwk;
+    const keys = createLocalJWKSet({ keys: [publicJwk] });
+    provider.use(jwtRevocation({ issuer, keys, emit: (event) => signals.emit(event) }));
+  }
   const accountEvent = (type: EventType, sub: string, reason: string) =>
     transmitter?.emit({
       type,

@@ -156,6 +156,62 @@ describe('the demo IdP transmits CAEP and RISC events (Shared Signals push)', ()
     await signIn();
   });
 
+  it('revokes its own JWT access token (RFC 7009) by sending tokens-revoked with its jti and exp', async () => {
+    const { access_token, clientId } = await tokenWithClient();
+    const claims = decodeJwt(access_token);
+    const arriving = receiver.next();
+    const answer = await revoke(access_token, clientId);
+    assert.equal(answer.status, 200);
+    const { type, event, subId } = await verified(await arriving);
+    assert.equal(type, EVENT_TYPES.tokensRevoked);
+    assert.deepEqual(subId, { format: 'opaque', id: claims.jti });
+    assert.deepEqual(event.tokens, [{ jti: claims.jti, exp: claims.exp }]);
+    const change = revocationsOfEvent({ type, subject: subId, payload: event } as SecurityEvent, 0);
+    assert.deepEqual(change.add, [{ kind: 'jti', value: claims.jti, until: claims.exp }]);
+  });
+
+  it("does not revoke another client's JWT access token (200, nothing sent)", async () => {
+    const { access_token } = await tokenWithClient();
+    const other = await tokenWithClient();
+    const count = receiver.received.length;
+    const answer = await revoke(access_token, other.clientId);
+    assert.equal(answer.status, 200);
+    await idp.signalsDelivered();
+    assert.equal(receiver.received.length, count);
+  });
+
+  /** A public client registered here and a user token issued to it. */
+  async function tokenWithClient() {
+    const registration = await fetch(new URL('/reg', idp.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: ['http://127.0.0.1/callback'],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      }),
+    });
+    const { client_id: clientId } = (await registration.json()) as { client_id: string };
+    const { access_token } = await obtainUserAccessToken(idp, {
+      username: 'alice',
+      password: DEMO_USERS.alice.password,
+      resource: ORDERS,
+      scope: 'orders:read',
+      clientId,
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    return { access_token, clientId };
+  }
+
+  function revoke(token: string, clientId: string) {
+    return fetch(new URL('/token/revocation', idp.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token, client_id: clientId }),
+    });
+  }
+
   it('refuses to disable a user it does not know', async () => {
     await assert.rejects(idp.disableUser('user-nobody'), TypeError);
   });
