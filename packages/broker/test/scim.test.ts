@@ -288,6 +288,18 @@ describe('SCIM provisioning at the broker', () => {
     assert.equal(((await response.json()) as { scimType: string }).scimType, 'invalidSyntax');
   });
 
+  it('refuses a body larger than 1 MiB (413) and an undecodable id (404)', async () => {
+    const huge = await scim.scim(
+      'POST',
+      '/Users',
+      userOf('quinn', 'user-quinn', { displayName: 'x'.repeat(1_100_000) }),
+    );
+    assert.equal(huge.status, 413);
+    assert.deepEqual(huge.body!.schemas, [ERROR_SCHEMA]);
+    const odd = await scim.scim('GET', '/Users/%E0%A4%A');
+    assert.equal(odd.status, 404);
+  });
+
   it('serves the discovery endpoints (ServiceProviderConfig, ResourceTypes)', async () => {
     const config = await scim.scim('GET', '/ServiceProviderConfig');
     assert.equal(config.status, 200, JSON.stringify(config.body));

@@ -100,12 +100,12 @@ export function createScimService(options: ScimServiceOptions): ScimService {
         ] as unknown as new (
           ...args: unknown[]
         ) => { read(): Promise<unknown> };
-        return scimJson(200, await new Resource(...(id ? [decodeURIComponent(id)] : [])).read(), base);
+        return scimJson(200, await new Resource(...(id ? [decoded(id)] : [])).read(), base);
       }
       const route = ROUTE.exec(path);
       if (!route) return scimError(404, undefined, `No SCIM endpoint at ${path}`);
       const [, endpoint, rawId] = route;
-      const id = rawId ? decodeURIComponent(rawId) : undefined;
+      const id = rawId ? decoded(rawId) : undefined;
       const Resource = (endpoint === 'Users'
         ? SCIMMY.Resources.User
         : SCIMMY.Resources.Group) as unknown as new (
@@ -134,6 +134,15 @@ export function createScimService(options: ScimServiceOptions): ScimService {
       return errorResponse(error, SCIMMY, onError);
     }
   };
+}
+
+/** A path segment, percent-decoded; one that does not decode names no resource (404). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BodyRefused(404, undefined, 'No such resource');
+  }
 }
 
 interface ScimmyResource {
@@ -198,10 +207,11 @@ function queryOf(query: URLSearchParams): Record<string, unknown> {
 
 type Body = () => unknown;
 
+/** A request refused before scimmy sees it (body, path). */
 class BodyRefused extends Error {
-  readonly status: 400 | 413;
+  readonly status: 400 | 404 | 413;
   readonly scimType: 'invalidSyntax' | undefined;
-  constructor(status: 400 | 413, scimType: 'invalidSyntax' | undefined, detail: string) {
+  constructor(status: 400 | 404 | 413, scimType: 'invalidSyntax' | undefined, detail: string) {
     super(detail);
     this.status = status;
     this.scimType = scimType;
