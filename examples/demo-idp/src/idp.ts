@@ -2,13 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EVENT_TYPES, type EventType, type SubjectIdentifier } from '@baton/shared-signals';
+import { createLocalJWKSet, type JWK as JoseJwk } from 'jose';
 import type { ClientMetadata, JWK } from 'oidc-provider';
 import Provider from 'oidc-provider';
 import { buildConfiguration } from './configuration.ts';
 import { createInteractionHandler, matchInteraction } from './interactions.ts';
 import { restoreIntrospectedSid } from './introspection-sid.ts';
+import { jwtRevocation } from './jwt-revocation.ts';
 import { generateSigningJwk } from './keys.ts';
 import type { ResourceServerConfig } from './resources.ts';
+import { type SignalsOptions, SignalTransmitter } from './security-events.ts';
 import { createUserDirectory, DEMO_AUDITOR, DEMO_USERS, type DemoUser } from './users.ts';
 
 export interface StartDemoIdpOptions {
@@ -31,6 +35,14 @@ export interface StartDemoIdpOptions {
   signingJwk?: JWK;
   /** Receives unexpected server-side errors. The IdP never prints; without this they are dropped. */
   onError?: (error: unknown) => void;
+  /**
+   * Shared Signals transmitter: pushes (RFC 8935) CAEP `session-revoked` when a person signs out and RISC
+   * `account-disabled` / `account-enabled` from `disableUser` / `enableUser`, one event per SET signed
+   * with the IdP's key; and RFC 7009 revocation of its JWT access tokens, sent as Baton `tokens-revoked`
+   * (without signals the IdP answers `unsupported_token_type` for them, as oidc-provider does). A SET a
+   * receiver never took is reported to `onError`. Off by default.
+   */
+  signals?: SignalsOptions;
 }
 
 export interface DemoIdp {
@@ -38,6 +50,16 @@ export interface DemoIdp {
   issuer: string;
   url: URL;
   jwksUri: string;
+  /**
+   * Disables a user (an administrator's action): they can no longer sign in, consent, or have a token
+   * minted or refreshed, and receivers are sent RISC `account-disabled`. Throws `TypeError` for an
+   * unknown `sub`; disabling a disabled user sends nothing.
+   */
+  disableUser(sub: string): Promise<void>;
+  /** Enables a disabled user again and sends RISC `account-enabled`. */
+  enableUser(sub: string): Promise<void>;
+  /** Resolves once every Security Event Token sent so far was delivered or given up. */
+  signalsDelivered(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,16 +83,26 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
   const issuer = url.origin;
 
   const users = createUserDirectory(options.users ?? [...Object.values(DEMO_USERS), DEMO_AUDITOR]);
+  const signingJwk = options.signingJwk ?? (await generateSigningJwk());
   let provider: Provider;
+  let transmitter: SignalTransmitter | undefined;
   try {
     const configuration = buildConfiguration({
       resources: options.resources,
       clients: (options.clients ?? []) as unknown as ClientMetadata[],
       users,
-      signingJwk: options.signingJwk ?? (await generateSigningJwk()),
+      signingJwk,
       cookieKeys: [randomBytes(32).toString('base64url')],
     });
     provider = new Provider(issuer, configuration);
+    if (options.signals) {
+      transmitter = new SignalTransmitter({
+        ...options.signals,
+        issuer,
+        signingJwk: signingJwk as JoseJwk,
+        onError,
+      });
+    }
   } catch (error) {
     // A refused configuration (say, a machine client with no approved scope) must not leave the port bound.
     await close(server);
@@ -82,6 +114,36 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
   (provider as EventEmitter).on('error', (error: unknown) => onError(error));
 
   provider.use(restoreIntrospectedSid);
+
+  const now = () => Math.floor(Date.now() / 1000);
+  const person = (sub: string): SubjectIdentifier => ({ format: 'iss_sub', iss: issuer, sub });
+  // RP-initiated logout that ends the sign-in session (`logout=yes` at the end-session confirmation) is
+  // the only place oidc-provider destroys a session: CAEP session-revoked for that session. Its `id` is
+  // the session uid the access tokens carry as `sid`.
+  (provider as EventEmitter).on('session.destroyed', (session: { uid?: string; accountId?: string }) => {
+    if (!transmitter || !session.uid || !session.accountId) return;
+    transmitter.emit({
+      type: EVENT_TYPES.sessionRevoked,
+      subject: {
+        format: 'complex',
+        user: person(session.accountId),
+        session: { format: 'opaque', id: session.uid },
+      },
+      payload: { event_timestamp: now(), initiating_entity: 'user' },
+    });
+  });
+  if (transmitter) {
+    const signals = transmitter;
+    const { d: _private, ...publicJwk } = signingJwk as JoseJwk;
+    const keys = createLocalJWKSet({ keys: [publicJwk] });
+    provider.use(jwtRevocation({ issuer, keys, emit: (event) => signals.emit(event) }));
+  }
+  const accountEvent = (type: EventType, sub: string, reason: string) =>
+    transmitter?.emit({
+      type,
+      subject: person(sub),
+      payload: { event_timestamp: now(), initiating_entity: 'admin', reason_admin: { en: reason } },
+    });
 
   const providerCallback = provider.callback();
   const handleInteraction = createInteractionHandler(provider, users, onError);
@@ -100,7 +162,23 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
     issuer,
     url,
     jwksUri: new URL('/jwks', issuer).href,
-    close: () => close(server),
+    async disableUser(sub) {
+      if (!users.has(sub)) throw new TypeError(`demo IdP: no user ${sub}`);
+      if (users.disable(sub)) {
+        accountEvent(EVENT_TYPES.accountDisabled, sub, 'disabled at the demo identity provider');
+      }
+    },
+    async enableUser(sub) {
+      if (!users.has(sub)) throw new TypeError(`demo IdP: no user ${sub}`);
+      if (users.enable(sub)) {
+        accountEvent(EVENT_TYPES.accountEnabled, sub, 'enabled at the demo identity provider');
+      }
+    },
+    signalsDelivered: async () => transmitter?.idle(),
+    async close() {
+      transmitter?.close();
+      await close(server);
+    },
   };
 }
 

@@ -3,6 +3,7 @@
  * helpers that sign in the way a person with a browser would.
  */
 export { AUDIT_CONSOLE_CLIENT_ID, AUDIT_READ_SCOPE, auditConsoleRegistration } from './audit-console.ts';
+export { CookieJar } from './cookie-jar.ts';
 export { OAuthFlowError } from './errors.ts';
 export { type DemoIdp, type StartDemoIdpOptions, startDemoIdp } from './idp.ts';
 export { generateSigningJwk } from './keys.ts';
@@ -14,5 +15,6 @@ export {
   type ScriptedAgentOptions,
   ScriptedAgentProvider,
 } from './scripted-agent.ts';
-export { scriptedLogin } from './scripted-login.ts';
+export { scriptedLogin, scriptedLogout } from './scripted-login.ts';
+export { SetDeliveryError, type SignalReceiver, type SignalsOptions } from './security-events.ts';
 export { DEMO_AUDITOR, DEMO_USERS, type DemoUser } from './users.ts';

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { CookieJar } from './cookie-jar.ts';
 import { OAuthFlowError } from './errors.ts';
 import type { DemoIdp } from './idp.ts';
 import { scriptedLogin } from './scripted-login.ts';
@@ -14,6 +15,8 @@ export interface ObtainUserAccessTokenOptions {
   clientId?: string;
   /** Never requested, only echoed by the IdP; must be registered for `clientId` when that is given. */
   redirectUri?: string;
+  /** The browser's cookies, kept for a later `scriptedLogout`. Default: a fresh jar, dropped. */
+  jar?: CookieJar;
 }
 
 export interface TokenResponse {
@@ -55,10 +58,14 @@ export async function obtainUserAccessToken(
     resource: options.resource,
   }).toString();
 
-  const callback = await scriptedLogin(authorizationUrl, {
-    username: options.username,
-    password: options.password,
-  });
+  const callback = await scriptedLogin(
+    authorizationUrl,
+    {
+      username: options.username,
+      password: options.password,
+    },
+    options.jar ? { jar: options.jar } : {},
+  );
   // What a careful client checks before redeeming: its own state, and the RFC 9207 issuer.
   if (callback.searchParams.get('state') !== state) throw new Error('authorization response state mismatch');
   if (callback.searchParams.get('iss') !== idp.issuer) throw new Error('authorization response iss mismatch');

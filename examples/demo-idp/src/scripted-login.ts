@@ -22,10 +22,12 @@ interface Step {
 export async function scriptedLogin(
   authorizationUrl: URL | string,
   credentials: { username: string; password: string },
+  options: { jar?: CookieJar } = {},
 ): Promise<URL> {
   const start = new URL(authorizationUrl);
   const isClientRedirect = clientRedirectMatcher(start);
-  const jar = new CookieJar();
+  // The browser's cookies: pass a jar to keep the sign-in session, e.g. to sign out later.
+  const jar = options.jar ?? new CookieJar();
   let step: Step = { url: start };
 
   for (let count = 0; count < MAX_STEPS; count++) {
@@ -61,6 +63,30 @@ export async function scriptedLogin(
         : { url: action, body: new URLSearchParams() };
   }
   throw new Error(`scriptedLogin: gave up after ${MAX_STEPS} requests without reaching the client`);
+}
+
+const LOGOUT_FORM = /<form id="op.logoutForm" method="post" action="([^"]*)">/;
+const XSRF = /name="xsrf" value="([^"]*)"/;
+
+/**
+ * Signs out of the demo IdP as a person with a browser would (RP-initiated logout without a client):
+ * opens the end-session endpoint with the cookies of a {@link scriptedLogin} (its `jar`), and confirms
+ * "sign out" on the page it shows. The sign-in session ends; with `signals` configured the IdP sends
+ * CAEP `session-revoked`.
+ */
+export async function scriptedLogout(issuer: string, jar: CookieJar): Promise<void> {
+  const start = new URL('/session/end', issuer);
+  const page = await send({ url: start }, jar);
+  const html = await page.text();
+  const action = LOGOUT_FORM.exec(html)?.[1];
+  const xsrf = XSRF.exec(html)?.[1];
+  if (!page.ok || !action || !xsrf) throw new Error('scriptedLogout: no sign-out page (not signed in?)');
+  const confirmed = await send(
+    { url: new URL(decodeEntities(action), start), body: new URLSearchParams({ xsrf, logout: 'yes' }) },
+    jar,
+  );
+  await confirmed.body?.cancel();
+  if (confirmed.status !== 303) throw new Error(`scriptedLogout: sign-out answered HTTP ${confirmed.status}`);
 }
 
 async function send(step: Step, jar: CookieJar): Promise<Response> {

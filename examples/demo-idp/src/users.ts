@@ -59,25 +59,38 @@ export const DEMO_AUDITOR: DemoUser = {
   allowedScopes: ['audit:read'],
 };
 
-/** Lookups the provider needs: by username at the login form, by `sub` whenever a token is minted. */
+/**
+ * Lookups the provider needs: by username at the login form, by `sub` whenever a token is minted. A
+ * disabled user is found by neither: they cannot sign in, consent, or have a token minted or refreshed.
+ */
 export interface UserDirectory {
   findBySub(sub: string): DemoUser | undefined;
   /** Returns the user only when the password matches; the comparison does not leak timing. */
   authenticate(username: string, password: string): DemoUser | undefined;
+  /** Whether `sub` is a user here (disabled or not). */
+  has(sub: string): boolean;
+  /** Disables a user; false when already disabled. */
+  disable(sub: string): boolean;
+  /** Enables a disabled user again; false when not disabled. */
+  enable(sub: string): boolean;
 }
 
 export function createUserDirectory(users: readonly DemoUser[]): UserDirectory {
   const bySub = new Map(users.map((user) => [user.sub, user]));
   const byUsername = new Map(users.map((user) => [user.username, user]));
+  const disabled = new Set<string>();
   return {
-    findBySub: (sub) => bySub.get(sub),
+    findBySub: (sub) => (disabled.has(sub) ? undefined : bySub.get(sub)),
     authenticate(username, password) {
       const user = byUsername.get(username);
       // Compare digests so that unequal lengths take the same path as unequal contents.
       const expected = digest(user?.password ?? '');
       const matches = timingSafeEqual(expected, digest(password));
-      return user && matches ? user : undefined;
+      return user && matches && !disabled.has(user.sub) ? user : undefined;
     },
+    has: (sub) => bySub.has(sub),
+    disable: (sub) => !disabled.has(sub) && disabled.add(sub) !== undefined,
+    enable: (sub) => disabled.delete(sub),
   };
 }
 

@@ -22,6 +22,7 @@ import type { PolicyEngine } from './policy/facts.ts';
 import { ApprovalExceeded, type RegistrationApproval, UnapprovedMetadata } from './registration/approvals.ts';
 import { MemoryTokenRegistry } from './registry/memory-registry.ts';
 import type { RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+import { type BrokerScimOptions, mountScim } from './scim/broker-scim.ts';
 import {
   CLIENT_CREDENTIALS_DUPLICATES,
   CLIENT_CREDENTIALS_PARAMETERS,
@@ -114,6 +115,8 @@ export interface BrokerOptions {
   onError?: (error: unknown) => void;
   /** `/healthz`, `/readyz`, `/metrics` and the shutdown deadline (see `BrokerOperationsOptions`). */
   operations?: BrokerOperationsOptions;
+  /** A SCIM 2.0 service at `<issuer>/scim/v2` for operator-approved provisioning clients. Off by default. */
+  scim?: BrokerScimOptions;
 }
 
 export interface Broker {
@@ -240,6 +243,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     );
     provider.use(introspectionExtension({ issuer, keys: localKeys, registry }));
     provider.use(revocationExtension({ issuer, keys: localKeys, registry }));
+    if (options.scim) mountScim(provider, options.scim, { issuer, registry, onError });
 
     const envelopes = options.transactionTokens
       ? new EnvelopeIssuer({

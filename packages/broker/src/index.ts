@@ -19,4 +19,26 @@ export type {
 export type { ClientApproval, RegistrationApproval } from './registration/approvals.ts';
 export { MemoryTokenRegistry } from './registry/memory-registry.ts';
 export type { IssuedToken, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+export type { BrokerScimOptions } from './scim/broker-scim.ts';
+export { MemoryScimStore } from './scim/memory-store.ts';
+export {
+  createScimService,
+  SCIM_CONTENT_TYPE,
+  type ScimAuthenticator,
+  type ScimService,
+  type ScimServiceOptions,
+} from './scim/scim-service.ts';
+export {
+  type ScimRecord,
+  type ScimResourceType,
+  type ScimStore,
+  ScimUniquenessConflict,
+} from './scim/scim-store.ts';
+export { SqlScimStore, type SqlScimStoreOptions } from './scim/sql-store.ts';
+export type {
+  LifecycleContext,
+  ScimLifecycleReason,
+  SubjectLifecycle,
+  SubjectRevocation,
+} from './scim/subject-lifecycle.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';

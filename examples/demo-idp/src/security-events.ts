@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import type { SecurityEvent } from '@baton/shared-signals';
+import { importJWK, type JWK, SignJWT } from 'jose';
+import { SIGNING_ALG } from './keys.ts';
+
+/** A receiver of the IdP's Security Event Tokens (RFC 8935 push). */
+export interface SignalReceiver {
+  /** Where SETs are POSTed (`application/secevent+jwt`). */
+  endpoint: string;
+  /** The SET's `aud`: the receiver's identifier, as it checks it. */
+  audience: string;
+}
+
+export interface SignalsOptions {
+  receivers: readonly SignalReceiver[];
+  /** Delivery attempts per SET and receiver before it is given up (and reported to `onError`). Default 5. */
+  maxAttempts?: number;
+  /** Delay before the first retry, doubled for each next one, milliseconds. Default 200. */
+  retryDelayMs?: number;
+}
+
+/** A receiver refused a SET (RFC 8935 §2.3 error, or an HTTP status); retried only when it may pass later. */
+export class SetDeliveryError extends Error {
+  readonly endpoint: string;
+  readonly status: number | undefined;
+  readonly retriable: boolean;
+  constructor(endpoint: string, status: number | undefined, retriable: boolean, detail: string) {
+    super(`SET delivery to ${endpoint} failed: ${detail}`);
+    this.name = 'SetDeliveryError';
+    this.endpoint = endpoint;
+    this.status = status;
+    this.retriable = retriable;
+  }
+}
+
+/**
+ * The demo IdP's Shared Signals transmitter, minimal: one event per Security Event Token (RFC 8417),
+ * signed with the IdP's own key (so receivers verify it against the IdP's JWKS), `typ: secevent+jwt`,
+ * pushed to every configured receiver (RFC 8935), retried with backoff when the receiver is unreachable
+ * or answers 5xx/429. No stream management (SSF configuration endpoint, poll, verification events): the
+ * receivers are configured.
+ */
+export class SignalTransmitter {
+  readonly #issuer: string;
+  readonly #key: Promise<CryptoKey | Uint8Array>;
+  readonly #kid: string | undefined;
+  readonly #receivers: readonly SignalReceiver[];
+  readonly #maxAttempts: number;
+  readonly #retryDelayMs: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #pending = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(
+    options: SignalsOptions & { issuer: string; signingJwk: JWK; onError: (error: unknown) => void },
+  ) {
+    if (!Array.isArray(options.receivers)) throw new TypeError('signals.receivers must be an array');
+    for (const receiver of options.receivers) {
+      if (!URL.canParse(receiver?.endpoint) || typeof receiver.audience !== 'string' || !receiver.audience) {
+        throw new TypeError('each signals receiver needs an endpoint URL and an audience');
+      }
+    }
+    this.#issuer = options.issuer;
+    this.#key = importJWK(options.signingJwk, SIGNING_ALG);
+    this.#kid = options.signingJwk.kid;
+    this.#receivers = options.receivers;
+    this.#maxAttempts = options.maxAttempts ?? 5;
+    this.#retryDelayMs = options.retryDelayMs ?? 200;
+    this.#onError = options.onError;
+  }
+
+  /** Signs and pushes one event to every receiver, in the background; `idle()` waits for it. */
+  emit(event: SecurityEvent): void {
+    if (this.#closed) return;
+    for (const receiver of this.#receivers) {
+      const delivery = this.#deliver(receiver, event).catch(this.#onError);
+      this.#pending.add(delivery);
+      void delivery.finally(() => this.#pending.delete(delivery));
+    }
+  }
+
+  /** Resolves once every delivery started so far has succeeded or been given up. */
+  async idle(): Promise<void> {
+    while (this.#pending.size) await Promise.all([...this.#pending]);
+  }
+
+  /** Stops retrying; deliveries in flight finish. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** The SET for one receiver: `iss`, `aud`, `iat`, `jti`, `sub_id` and one event (SSF 1.0 §4). */
+  async mint(receiver: SignalReceiver, event: SecurityEvent): Promise<string> {
+    return new SignJWT({ sub_id: event.subject, events: { [event.type]: event.payload } })
+      .setProtectedHeader({ alg: SIGNING_ALG, typ: 'secevent+jwt', ...(this.#kid ? { kid: this.#kid } : {}) })
+      .setIssuer(this.#issuer)
+      .setAudience(receiver.audience)
+      .setIssuedAt()
+      .setJti(randomUUID())
+      .sign(await this.#key);
+  }
+
+  async #deliver(receiver: SignalReceiver, event: SecurityEvent): Promise<void> {
+    // One SET (one jti) for every attempt: a receiver that got it but whose answer was lost sees a replay.
+    const set = await this.mint(receiver, event);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await push(receiver.endpoint, set);
+      } catch (error) {
+        const retriable = !(error instanceof SetDeliveryError) || error.retriable;
+        if (!retriable || attempt >= this.#maxAttempts || this.#closed) throw error;
+        await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+}
+
+/** RFC 8935 §2: POST the SET; 202 is success, 400 with `{err, description}` a refusal. */
+async function push(endpoint: string, set: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json' },
+      body: set,
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch (error) {
+    throw new SetDeliveryError(endpoint, undefined, true, (error as Error).message);
+  }
+  if (response.status === 202 || response.status === 200) {
+    await response.body?.cancel();
+    return;
+  }
+  const text = await response.text().catch(() => '');
+  const retriable = response.status >= 500 || response.status === 429;
+  let detail = `HTTP ${response.status}`;
+  try {
+    const { err } = JSON.parse(text) as { err?: unknown };
+    if (typeof err === 'string') detail += ` ${err}`;
+  } catch {
+    // Not the RFC 8935 error shape; the status says enough.
+  }
+  throw new SetDeliveryError(endpoint, response.status, retriable, detail);
+}

@@ -1,0 +1,53 @@
+import type Provider from 'oidc-provider';
+import type { TokenRegistry } from '../registry/token-registry.ts';
+import { scimMiddleware } from './koa-mount.ts';
+import { createScimService, type ScimAuthenticator } from './scim-service.ts';
+import type { ScimStore } from './scim-store.ts';
+import type { SubjectLifecycle } from './subject-lifecycle.ts';
+
+/** `startBroker({ scim })`: a SCIM 2.0 service at `<issuer>/scim/v2`. */
+export interface BrokerScimOptions {
+  /** `MemoryScimStore` for one instance; `SqlScimStore` so every instance serves one directory. */
+  store: ScimStore;
+  /** Verifies the bearer access token (one the broker issued) and names its client. */
+  authenticate: ScimAuthenticator;
+  /** The operator-approved SCIM clients; any other client gets 403. */
+  approvedClients: readonly string[];
+  /** Where deactivations, deletions and group removals go. Default: the broker's own revocation (see below). */
+  lifecycle?: SubjectLifecycle;
+}
+
+/** The path under the issuer where SCIM answers. */
+export const SCIM_PATH = '/scim/v2';
+
+/** Mounts SCIM on the broker's provider. */
+export function mountScim(
+  provider: Provider,
+  options: BrokerScimOptions,
+  broker: { issuer: string; registry: TokenRegistry; onError: (error: unknown) => void },
+): void {
+  const baseUrl = `${broker.issuer.replace(/\/$/, '')}${SCIM_PATH}`;
+  const service = createScimService({
+    baseUrl,
+    store: options.store,
+    lifecycle: options.lifecycle ?? registryLifecycle(broker.registry),
+    authenticate: options.authenticate,
+    approvedClients: options.approvedClients,
+    onError: broker.onError,
+  });
+  provider.use(scimMiddleware(service, { issuer: broker.issuer, basePath: new URL(baseUrl).pathname }));
+}
+
+/**
+ * Until the broker's revocation model takes `{subject, before}` and `lift`: a subject revocation in the
+ * registry (every token of the person, also those issued later — stricter than a group removal asks),
+ * and no lift (SCIM answers 500, the person stays disabled).
+ */
+function registryLifecycle(registry: TokenRegistry): SubjectLifecycle {
+  return {
+    revoke: ({ subject }) => registry.revoke({ subject }),
+    lift: async () => {
+      throw new Error('lifting a subject revocation needs the broker revocation model (#11 item 1)');
+    },
+  };
+}
