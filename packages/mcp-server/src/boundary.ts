@@ -22,6 +22,7 @@ import {
   requestAddress,
   VerifiedTokenCache,
 } from '@baton/resource-server';
+import { followRevocations } from '@baton/shared-signals';
 import {
   type AuthInfo,
   localhostAllowedHostnames,
@@ -31,6 +32,7 @@ import {
   validateHostHeader,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import type { DownstreamSettings } from './downstream/client.ts';
 import { type DownstreamOptions, indexServices } from './downstream/services.ts';
 import { TokenCache } from './downstream/token-cache.ts';
 import { frozenClaims } from './frozen-claims.ts';
@@ -261,6 +263,7 @@ export class IdentityBoundary {
     if (options.operations && verifiedTokens instanceof VerifiedTokenCache) {
       options.operations.observeVerifiedTokenCache(verifiedTokens);
     }
+    const logger = options.logger ?? createLogger({ name: 'baton-boundary' });
     this.#settings = {
       component: options.resource,
       envelopes: options.envelopes,
@@ -273,23 +276,9 @@ export class IdentityBoundary {
           [],
       },
       audit,
-      logger: options.logger ?? createLogger({ name: 'baton-boundary' }),
+      logger,
       downstream: options.downstream
-        ? {
-            options: options.downstream,
-            services: indexServices(options.downstream.services),
-            serviceTokens: new TokenCache({
-              refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
-              ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('service') } : {}),
-            }),
-            delegatedTokens: new TokenCache({
-              refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
-              ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('delegated') } : {}),
-              ...(options.downstream.tokenStore ? { store: options.downstream.tokenStore } : {}),
-            }),
-            audit,
-            component: options.resource,
-          }
+        ? downstreamSettings(options.downstream, options, audit, logger)
         : undefined,
     };
     if (!delegationPolicyFormsEnvelope(this.#settings.delegation)) {
@@ -683,4 +672,36 @@ function endingWithBody(response: Response, end: () => void): Response {
     statusText: response.statusText,
     headers: response.headers,
   });
+}
+
+/** The downstream client's settings: its services and token caches, following the revocation list if any. */
+function downstreamSettings(
+  downstream: DownstreamOptions,
+  options: IdentityBoundaryOptions,
+  audit: AuditSink,
+  logger: Logger,
+): DownstreamSettings {
+  const settings: DownstreamSettings = {
+    options: downstream,
+    services: indexServices(downstream.services),
+    serviceTokens: new TokenCache({
+      refreshSkewSeconds: downstream.refreshSkewSeconds ?? 30,
+      ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('service') } : {}),
+    }),
+    delegatedTokens: new TokenCache({
+      refreshSkewSeconds: downstream.refreshSkewSeconds ?? 30,
+      ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('delegated') } : {}),
+      ...(downstream.tokenStore ? { store: downstream.tokenStore } : {}),
+    }),
+    audit,
+    component: options.resource,
+  };
+  if (downstream.revocations) {
+    // The error's name only: a store's message is not ours to vouch for.
+    const onError = (error: unknown) =>
+      logger.error({ err_name: (error as Error)?.name }, 'a revoked downstream token could not be dropped');
+    followRevocations(downstream.revocations, settings.serviceTokens, { onError });
+    followRevocations(downstream.revocations, settings.delegatedTokens, { onError });
+  }
+  return settings;
 }

@@ -1,5 +1,6 @@
 import type { ServiceCredentials } from '@baton/broker-client';
 import { type DelegationMode, isDelegationMode } from '@baton/core';
+import type { RevocationList } from '@baton/shared-signals';
 import type { SharedTokenStore } from './token-cache.ts';
 
 /**
@@ -35,6 +36,13 @@ export interface DownstreamOptions {
    * 'downstream')` from `@baton/vault`. Default: this process's memory only.
    */
   tokenStore?: SharedTokenStore;
+  /**
+   * The receiver's revocation list (`@baton/shared-signals`): cached tokens it covers are dropped as
+   * revocations arrive, from memory and from `tokenStore` (`followRevocations`). An exchanged token is
+   * covered by its caller's person, session or token (`jti`), and by any client of its chain (the
+   * agent, each actor, this server); this server's own tokens by this server's client. Default: none.
+   */
+  revocations?: RevocationList;
 }
 
 /** Validated at construction: a misconfigured service is a deployment bug. */
