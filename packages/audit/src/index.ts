@@ -28,6 +28,7 @@ export {
   httpStatusReason,
   type InputTokenReason,
   isAuditReason,
+  type PlatformRevocationReason,
   type TokenRequestReason,
 } from './reason.ts';
 export {

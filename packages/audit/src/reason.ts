@@ -105,6 +105,13 @@ export function brokerRefusalReason(error: string): DownstreamCallReason {
 }
 export type DownstreamCallReason = (typeof DOWNSTREAM_CALL_REASONS)[number];
 
+/**
+ * A connector's RFC 7009 revocation, at the platform, of a token a Baton revocation dropped (`api.call`);
+ * an answer other than 200 is recorded by its status (`http_<status>`).
+ */
+export const PLATFORM_REVOCATION_REASONS = ['revocation_endpoint_unreachable'] as const;
+export type PlatformRevocationReason = (typeof PLATFORM_REVOCATION_REASONS)[number] | HttpStatusReason;
+
 /** A token request at the broker (`token.exchange`) that was refused or failed. */
 export const TOKEN_REQUEST_REASONS = [
   'parameters_missing',
@@ -173,6 +180,7 @@ export type AuditReason =
   | (typeof TOOL_REASONS)[number]
   | DownstreamCallReason
   | ApiCallReason
+  | PlatformRevocationReason
   | TokenRequestReason
   | (typeof CONSOLE_REASONS)[number];
 
@@ -184,6 +192,7 @@ const KNOWN: ReadonlySet<string> = new Set<string>([
   'http_redirect',
   'http_client_error',
   'http_server_error',
+  ...PLATFORM_REVOCATION_REASONS,
   ...TOKEN_REQUEST_REASONS,
   ...CONSOLE_REASONS,
 ]);

@@ -1,3 +1,4 @@
+import type { TokenProvenance } from '@baton/core/stores';
 import { sameResource } from '@baton/resource-server';
 
 /** A resource the broker issues tokens for. */
@@ -25,6 +26,8 @@ export interface PlatformTokenSource {
     scopes: readonly string[];
     subjectToken?: string;
     traceparent?: string;
+    /** Who the subject token stands for, kept with a cached platform token so revocations find it. */
+    provenance?: TokenProvenance;
   }): Promise<{ accessToken: string; expiresAt: number; scope?: string }>;
 }
 

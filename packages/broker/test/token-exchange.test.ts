@@ -641,6 +641,20 @@ describe('token exchange: Transaction Tokens are bounded by policy and subject, 
     assert.ok((claims.exp as number) <= now + 12, "exp not after the subject token's exp");
   });
 
+  it('is recorded in the registry, so revoking its subject or root grant covers it', async () => {
+    const { status, body } = await txnToken(await stack.userToken());
+    assert.equal(status, 200, JSON.stringify(body));
+    const { jti, sub } = decodeJwt(body.access_token as string);
+    const now = Math.floor(Date.now() / 1000);
+    const record = await stack.broker.registry.find(jti as string);
+    assert.equal(record?.subject, sub);
+    assert.equal(record?.clientId, 'orders-mcp');
+    assert.equal(record?.audience, BILLING_MCP);
+    assert.equal(await stack.broker.registry.isActive(jti as string, now), true);
+    await stack.broker.registry.revoke({ root: record!.root });
+    assert.equal(await stack.broker.registry.isActive(jti as string, now), false);
+  });
+
   it("carries the exchange's trace id, the one its audit event records", async () => {
     const userToken = await stack.userToken();
     const before = stack.audit.events.length;

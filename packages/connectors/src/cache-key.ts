@@ -20,6 +20,23 @@ export function tokenCacheKey(
   return JSON.stringify(parts);
 }
 
+/** The user and scopes a `tokenCacheKey` names, or `undefined` for a key it did not make. */
+export function tokenCacheKeyParts(
+  key: string,
+): { user: ConnectorUser; scopes: readonly string[] } | undefined {
+  let parts: unknown;
+  try {
+    parts = JSON.parse(key);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parts)) return undefined;
+  const [, sub, tenant, scopes] = parts as unknown[];
+  if (typeof sub !== 'string' || (tenant !== null && typeof tenant !== 'string')) return undefined;
+  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string')) return undefined;
+  return { user: { sub, tenant }, scopes };
+}
+
 /** Sorted, deduplicated, without empty entries. */
 export function normalizeScopes(scopes: readonly string[]): string[] {
   return [...new Set(scopes.filter((scope) => scope !== ''))].sort();

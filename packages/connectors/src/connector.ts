@@ -1,3 +1,6 @@
+import type { TokenProvenance } from '@baton/core/stores';
+import type { RevocationFollowing } from '@baton/shared-signals';
+
 /** The Baton user a platform token is wanted for, as the broker validated them. */
 export interface ConnectorUser {
   sub: string;
@@ -12,6 +15,12 @@ export interface PlatformTokenRequest {
   subjectToken?: string;
   /** W3C trace context, forwarded to the platform's token endpoint. */
   traceparent?: string;
+  /**
+   * Who the Baton token the request comes with stands for (`tokenProvenance(claims)` from
+   * `@baton/resource-server`): kept with the cached platform token, so a revocation of that session,
+   * token or a client of its chain drops it. Without it, only a revocation of `user.sub` finds it.
+   */
+  provenance?: TokenProvenance;
 }
 
 export interface PlatformToken {
@@ -30,4 +39,9 @@ export interface PlatformConnector {
   /** Identifies the connector in cache keys and errors. */
   readonly id: string;
   token(request: PlatformTokenRequest): Promise<PlatformToken>;
+  /**
+   * When built with `revocations`: the cache following that list (`settled()` once the drops begun so
+   * far are done, upstream revocations included; `stop()` at shutdown).
+   */
+  readonly revocations?: RevocationFollowing;
 }

@@ -11,14 +11,14 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * Refuses a token endpoint that would send credentials in the clear: https, or http on loopback only
  * (local test peers).
  */
-export function checkTokenEndpoint(tokenEndpoint: string): string {
+export function checkTokenEndpoint(tokenEndpoint: string, name = 'tokenEndpoint'): string {
   const url = URL.parse(tokenEndpoint);
-  if (!url) throw new TypeError('tokenEndpoint must be an absolute URL');
+  if (!url) throw new TypeError(`${name} must be an absolute URL`);
   if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
     // As given, not normalised: it is also the default assertion audience, compared verbatim.
     return tokenEndpoint;
   }
-  throw new TypeError('tokenEndpoint must use https (plain http is accepted on loopback only)');
+  throw new TypeError(`${name} must use https (plain http is accepted on loopback only)`);
 }
 
 export function checkPositive(name: string, value: number): number {

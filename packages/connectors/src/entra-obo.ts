@@ -11,11 +11,13 @@ import {
 import { ConnectorError } from './errors.ts';
 import { perUserTokenCache, type TokenCachingOptions } from './per-user-cache.ts';
 import { requestPlatformToken } from './token-endpoint.ts';
+import type { UpstreamRevocationOptions } from './token-revocation.ts';
+import { upstreamRevoker } from './upstream-revocation.ts';
 
 /** On-behalf-of is for confidential clients only: `none` is not an option. */
 export type OboClientAuthentication = Exclude<ClientAuthentication, { method: 'none' }>;
 
-export interface EntraOboConnectorOptions extends TokenCachingOptions {
+export interface EntraOboConnectorOptions extends TokenCachingOptions, UpstreamRevocationOptions {
   /** Names the connector in cache keys and errors. Default: `entra-obo:<clientId>@<tokenEndpoint>`. */
   id?: string;
   /** E.g. `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`. */
@@ -53,11 +55,12 @@ export function entraOboConnector(options: EntraOboConnectorOptions): PlatformCo
     options.defaultExpiresInSeconds ?? DEFAULT_EXPIRES_IN_SECONDS,
   );
   const authenticate = clientAuthenticator(options.clientId, tokenEndpoint, options.clientAuthentication);
-  const cache = perUserTokenCache(id, options);
+  const cache = perUserTokenCache(id, options, upstreamRevoker(id, options, authenticate, timeoutMs));
   const clock = options.now ?? Date.now;
 
   return {
     id,
+    ...(cache.revocations ? { revocations: cache.revocations } : {}),
     async token(request) {
       // Checked before the cache too: a cached token is only handed to a caller that shows the user's token.
       const subjectToken = request.subjectToken;

@@ -30,3 +30,4 @@ export {
   memoryTokenCache,
   type TokenCache,
 } from './token-cache.ts';
+export type { RevocationLogger, UpstreamRevocationOptions } from './token-revocation.ts';

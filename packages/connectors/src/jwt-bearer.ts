@@ -13,8 +13,10 @@ import { type IdentityMapping, identityResolver } from './identity-mapping.ts';
 import { perUserTokenCache, type TokenCachingOptions } from './per-user-cache.ts';
 import { type AssertionKey, assertionSigner } from './signing-key.ts';
 import { requestPlatformToken } from './token-endpoint.ts';
+import type { UpstreamRevocationOptions } from './token-revocation.ts';
+import { upstreamRevoker } from './upstream-revocation.ts';
 
-export interface JwtBearerConnectorOptions extends TokenCachingOptions {
+export interface JwtBearerConnectorOptions extends TokenCachingOptions, UpstreamRevocationOptions {
   /** Names the connector in cache keys and errors. Default: `jwt-bearer:<clientId>@<tokenEndpoint>`. */
   id?: string;
   tokenEndpoint: string;
@@ -76,11 +78,12 @@ export function jwtBearerConnector(options: JwtBearerConnectorOptions): Platform
     options.clientAuthentication ?? { method: 'none' },
   );
   const platformIdentity = identityResolver(options.identityMapping);
-  const cache = perUserTokenCache(id, options);
+  const cache = perUserTokenCache(id, options, upstreamRevoker(id, options, authenticate, timeoutMs));
   const clock = options.now ?? Date.now;
 
   return {
     id,
+    ...(cache.revocations ? { revocations: cache.revocations } : {}),
     async token(request) {
       const platformUser = await platformIdentity(request.user);
       if (!platformUser) {

@@ -1,7 +1,9 @@
 import { TokenCache } from '@baton/core/stores';
-import { tokenCacheKey } from './cache-key.ts';
+import { followRevocations, type RevocationFollowing, type RevocationList } from '@baton/shared-signals';
+import { tokenCacheKey, tokenCacheKeyParts } from './cache-key.ts';
 import type { PlatformToken, PlatformTokenRequest } from './connector.ts';
 import { memoryTokenCache, type TokenCache as TokenStore } from './token-cache.ts';
+import type { PlatformTokenRevoker } from './token-revocation.ts';
 
 export interface TokenCachingOptions {
   /** Where tokens are kept between calls. Default: a new in-memory cache for this connector. */
@@ -19,7 +21,15 @@ export interface TokenCachingOptions {
    * fetched fresh; a failed write still returns the fetched token. The error never holds the token.
    * Default: ignored.
    */
-  onCacheError?: (error: unknown, operation: 'get' | 'set') => void;
+  onCacheError?: (error: unknown, operation: 'get' | 'set' | 'delete') => void;
+  /**
+   * The revocation list to follow (`@baton/shared-signals`): a cached token of a revoked person (its
+   * `user.sub`), session, token or client (the request's `provenance`) is dropped from the cache and its
+   * store (the vault's encrypted copy), then revoked at the platform when `revocationEndpoint` is set.
+   * Dropping fails closed: a cached token the list covers is never served, even before it is dropped.
+   * A store that cannot delete goes to `onCacheError` as `'delete'`. Default: none.
+   */
+  revocations?: RevocationList;
 }
 
 export const DEFAULT_REFRESH_SKEW_SECONDS = 30;
@@ -43,9 +53,18 @@ export interface PerUserTokenCache {
    * the store cannot delete the entry.
    */
   evict(request: Pick<PlatformTokenRequest, 'user' | 'scopes'>, platformIdentity?: string): Promise<void>;
+  /** Set when following `revocations`. */
+  readonly revocations?: RevocationFollowing;
 }
 
-export function perUserTokenCache(connectorId: string, options: TokenCachingOptions = {}): PerUserTokenCache {
+/**
+ * `revoke`, when given, is told each token a followed revocation dropped (RFC 7009 at the platform).
+ */
+export function perUserTokenCache(
+  connectorId: string,
+  options: TokenCachingOptions = {},
+  revoke?: PlatformTokenRevoker,
+): PerUserTokenCache {
   const onCacheError = options.onCacheError;
   // The shared `TokenCache` of `@baton/core/stores`: single-flight per key, refreshed `refreshSkewSeconds`
   // early, a token already inside that window returned but not kept. The connector's store is the only
@@ -57,12 +76,30 @@ export function perUserTokenCache(connectorId: string, options: TokenCachingOpti
     refreshSkewSeconds: options.refreshSkewSeconds ?? DEFAULT_REFRESH_SKEW_SECONDS,
     ...(options.now ? { now: options.now } : {}),
     onStoreError: (error, operation) => onCacheError?.(error, operation),
+    ...(revoke
+      ? {
+          onRevokedDrop: async (token, key) => {
+            const entry = tokenCacheKeyParts(key);
+            if (entry) await revoke(token, entry);
+          },
+        }
+      : {}),
   });
   const keyOf = (request: PlatformTokenRequest, platformIdentity?: string) =>
     tokenCacheKey(connectorId, request.user, request.scopes, platformIdentity);
+  const revocations = options.revocations
+    ? followRevocations(options.revocations, cache, {
+        onError: (error) => onCacheError?.(error, 'delete'),
+      })
+    : undefined;
   return {
     token: (request, fetchToken, platformIdentity) =>
-      cache.get(keyOf(request, platformIdentity), fetchToken) as Promise<PlatformToken>,
+      cache.get(keyOf(request, platformIdentity), fetchToken, {
+        ...request.provenance,
+        // The person is the validated user the key names, whatever the provenance says.
+        subject: request.user.sub,
+      }) as Promise<PlatformToken>,
     evict: (request, platformIdentity) => cache.evict(keyOf(request, platformIdentity)),
+    ...(revocations ? { revocations } : {}),
   };
 }

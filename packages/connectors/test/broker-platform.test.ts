@@ -12,6 +12,7 @@ import {
   TokenRequestError,
 } from '@baton/broker-client';
 import { type DemoIdp, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
+import { RevocationList } from '@baton/shared-signals';
 import { decodeJwt } from 'jose';
 import { jwtBearerConnector } from '../src/index.ts';
 import { startJwtBearerTestPlatform } from './fixtures/jwt-bearer-test-platform.ts';
@@ -28,6 +29,9 @@ describe('the broker obtains a platform token through a connector (RFC 7523 for 
   let broker: Broker;
   let service: ServiceCredentials;
   const audit = new MemoryAuditSink();
+  /** What the CRM connector's cache follows. */
+  const revocations = new RevocationList();
+  let crm: ReturnType<typeof jwtBearerConnector>;
 
   before(async () => {
     idp = await startDemoIdp({ resources: [{ resource: MCP, scopes: ['billing:read', 'orders:read'] }] });
@@ -38,18 +42,20 @@ describe('the broker obtains a platform token through a connector (RFC 7523 for 
       scopes: ['billing:read', 'orders:read'],
     });
     service = await serviceCredentials('crm-mcp');
+    crm = jwtBearerConnector({
+      tokenEndpoint: platform.tokenEndpoint,
+      clientId: 'baton-broker',
+      privateKey: key.privateJwk,
+      identityMapping: { 'user-alice': 'alice@crm.example' },
+      revocations,
+    });
     broker = await startBroker({
       trustedIssuers: [{ issuer: idp.issuer }],
       audiences: [
         {
           resource: CRM,
           scopes: ['billing:read', 'orders:read'],
-          platform: jwtBearerConnector({
-            tokenEndpoint: platform.tokenEndpoint,
-            clientId: 'baton-broker',
-            privateKey: key.privateJwk,
-            identityMapping: { 'user-alice': 'alice@crm.example' },
-          }),
+          platform: crm,
         },
         {
           resource: CRM_DOWN,
@@ -115,6 +121,28 @@ when { context.mode == "on_behalf_of" };`,
     });
     assert.equal(again.access_token, response.access_token, 'cached per person');
     assert.equal(audit.events.filter((event) => event.outcome === 'ok').length, 2);
+  });
+
+  it('drops the cached platform token when the subject token it came from (jti) or the asking client is revoked', async () => {
+    const exchange = async (subjectToken: string) =>
+      (await exchangeToken(broker.issuer, service, { subjectToken, resource: CRM, scope: ['billing:read'] }))
+        .access_token;
+    // Whatever an earlier test cached for alice goes first (then the revocation is lifted).
+    revocations.add([{ kind: 'subject', value: 'user-alice' }]);
+    await crm.revocations?.settled();
+    revocations.lift([{ kind: 'subject', value: 'user-alice' }]);
+    const first = await userToken('alice');
+    const cached = await exchange(first);
+    assert.equal(await exchange(await userToken('alice')), cached, 'cached per person');
+    // The broker passed the subject token's provenance: its jti finds the cached platform token.
+    revocations.add([{ kind: 'jti', value: decodeJwt(first).jti as string }]);
+    await crm.revocations?.settled();
+    const renewed = await exchange(await userToken('alice'));
+    assert.notEqual(renewed, cached, 'obtained from the platform again');
+    revocations.add([{ kind: 'client', value: 'crm-mcp' }]);
+    await crm.revocations?.settled();
+    assert.notEqual(await exchange(await userToken('alice')), renewed, 'the asking client is in its chain');
+    revocations.lift([{ kind: 'client', value: 'crm-mcp' }]);
   });
 
   it('refuses a person with no mapped platform identity, naming the audience, audited', async () => {

@@ -70,7 +70,7 @@ describe('jwt-bearer connector caching in the encrypted vault', () => {
       keyStore: await FileKeyStore.open({ path: join(dir, `${randomUUID()}.json`) }),
       store: records,
     });
-    const cacheErrors: Array<{ error: unknown; operation: 'get' | 'set' }> = [];
+    const cacheErrors: Array<{ error: unknown; operation: 'get' | 'set' | 'delete' }> = [];
     const connector = (cache: TokenCache = stringTokenCache(vaultKeyValue(vault, 'platform-tokens'))) =>
       jwtBearerConnector({
         id: 'salesforce',

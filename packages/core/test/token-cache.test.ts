@@ -226,3 +226,81 @@ describe('TokenCache', () => {
     assert.deepEqual(decodeCachedToken(encodeCachedToken(token)), token);
   });
 });
+
+describe('TokenCache following revocations (dropRevoked)', () => {
+  const later = () => Date.now() / 1000 + 300;
+  const bob = { subject: 'bob', session: 'sid-bob', clients: ['agent-1'] };
+  const alice = { subject: 'alice', session: 'sid-alice', clients: ['agent-1'] };
+  const bobRevoked = (provenance: { subject?: string }) => provenance.subject === 'bob';
+
+  it('drops what a revocation covers from memory and the store, tells onRevokedDrop, keeps the rest', async () => {
+    const store = keyValueTokenStore(memoryKeyValue());
+    const dropped: Array<{ token: CachedToken; key: string }> = [];
+    const cache = new TokenCache({ store, onRevokedDrop: (token, key) => void dropped.push({ token, key }) });
+    await cache.get('bob-key', async () => ({ accessToken: 'bob-token', expiresAt: later() }), bob);
+    await cache.get('alice-key', async () => ({ accessToken: 'alice-token', expiresAt: later() }), alice);
+    await cache.dropRevoked(bobRevoked);
+    assert.equal(await store.get('bob-key'), undefined);
+    assert.equal((await store.get('alice-key'))?.accessToken, 'alice-token');
+    assert.deepEqual(dropped, [
+      { token: { accessToken: 'bob-token', expiresAt: dropped[0]!.token.expiresAt }, key: 'bob-key' },
+    ]);
+    const again = await cache.get(
+      'bob-key',
+      async () => ({ accessToken: 'bob-new', expiresAt: later() }),
+      alice,
+    );
+    assert.equal(again.accessToken, 'bob-new');
+  });
+
+  it('keeps the provenance with the stored copy, never in what a caller gets', async () => {
+    const store = keyValueTokenStore(memoryKeyValue());
+    const cache = new TokenCache({ store });
+    const token = await cache.get('k', async () => ({ accessToken: 't', expiresAt: later() }), bob);
+    assert.equal('provenance' in token, false);
+    assert.deepEqual((await store.get('k'))?.provenance, bob);
+    assert.equal('provenance' in (await new TokenCache({ store }).get('k', async () => token)), false);
+  });
+
+  it('does not keep a token obtained under a revocation that came while it was being obtained', async () => {
+    const cache = new TokenCache();
+    let release!: () => void;
+    const pending = cache.get(
+      'bob-key',
+      async () => {
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return { accessToken: 'bob-token', expiresAt: later() };
+      },
+      bob,
+    );
+    await sleep(1);
+    await cache.dropRevoked(bobRevoked);
+    release();
+    assert.equal((await pending).accessToken, 'bob-token', 'its caller is answered');
+    const next = await cache.get('bob-key', async () => ({ accessToken: 'bob-2', expiresAt: later() }), bob);
+    assert.equal(next.accessToken, 'bob-2', 'but it was not kept');
+  });
+
+  it('a stored entry whose provenance does not read is a miss, never served unchecked', async () => {
+    const raw = memoryKeyValue();
+    await raw.set(
+      'k',
+      JSON.stringify({ accessToken: 'forged', expiresAt: later(), provenance: { subject: 7 } }),
+      60,
+    );
+    const cache = new TokenCache({ store: keyValueTokenStore(raw) });
+    assert.equal(
+      (await cache.get('k', async () => ({ accessToken: 'fresh', expiresAt: later() }))).accessToken,
+      'fresh',
+    );
+  });
+
+  it('rejects when the store cannot delete a revoked token, after trying every one', async () => {
+    const store = keyValueTokenStore({ ...memoryKeyValue(), delete: undefined } as never);
+    const cache = new TokenCache({ store });
+    await cache.get('bob-key', async () => ({ accessToken: 'bob-token', expiresAt: later() }), bob);
+    await assert.rejects(cache.dropRevoked(bobRevoked), AggregateError);
+  });
+});

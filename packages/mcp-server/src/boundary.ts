@@ -24,6 +24,7 @@ import {
   revocationRefusal,
   VerifiedTokenCache,
 } from '@baton/resource-server';
+import { followRevocations, RevocationList } from '@baton/shared-signals';
 import {
   type AuthInfo,
   localhostAllowedHostnames,
@@ -33,6 +34,7 @@ import {
   validateHostHeader,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import type { DownstreamSettings } from './downstream/client.ts';
 import { type DownstreamOptions, indexServices } from './downstream/services.ts';
 import { TokenCache } from './downstream/token-cache.ts';
 import { frozenClaims } from './frozen-claims.ts';
@@ -129,7 +131,10 @@ export interface IdentityBoundaryOptions {
    * broker's Shared Signals stream, or a `RevocationList` fed in process): checked on every request,
    * after the token is verified (a cached verification included). A revoked token, person, session or
    * client is 401 `invalid_token`, audited; a stale feed fails closed (503) or falls back to
-   * introspection, as the feed is configured.
+   * introspection, as the feed is configured. The downstream token caches follow the same list: what a
+   * revocation covers is dropped from memory and from `downstream.tokenStore` as it arrives (an
+   * exchanged token is covered by its caller's person, session or `jti`, and by any client of its
+   * chain: the agent, each actor, this server; this server's own tokens by this server's client).
    */
   revocations?: RevocationCheck;
   logger?: Logger;
@@ -274,6 +279,12 @@ export class IdentityBoundary {
     if (options.operations && verifiedTokens instanceof VerifiedTokenCache) {
       options.operations.observeVerifiedTokenCache(verifiedTokens);
     }
+    const logger = options.logger ?? createLogger({ name: 'baton-boundary' });
+    // Not needed for refusal (every request is checked against the list), but a revoked token's
+    // verification need not be kept either.
+    const revocationList = revocationListOf(options.revocations);
+    if (revocationList && verifiedTokens instanceof VerifiedTokenCache)
+      followRevocations(revocationList, verifiedTokens);
     this.#settings = {
       component: options.resource,
       envelopes: options.envelopes,
@@ -286,23 +297,9 @@ export class IdentityBoundary {
           [],
       },
       audit,
-      logger: options.logger ?? createLogger({ name: 'baton-boundary' }),
+      logger,
       downstream: options.downstream
-        ? {
-            options: options.downstream,
-            services: indexServices(options.downstream.services),
-            serviceTokens: new TokenCache({
-              refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
-              ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('service') } : {}),
-            }),
-            delegatedTokens: new TokenCache({
-              refreshSkewSeconds: options.downstream.refreshSkewSeconds ?? 30,
-              ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('delegated') } : {}),
-              ...(options.downstream.tokenStore ? { store: options.downstream.tokenStore } : {}),
-            }),
-            audit,
-            component: options.resource,
-          }
+        ? downstreamSettings(options.downstream, options, audit, logger)
         : undefined,
     };
     if (!delegationPolicyFormsEnvelope(this.#settings.delegation)) {
@@ -754,4 +751,44 @@ function endingWithBody(response: Response, end: () => void): Response {
     statusText: response.statusText,
     headers: response.headers,
   });
+}
+
+/** The list behind a revocation check: a `RevocationList` itself, or a feed's (`RevocationFeed.list`). */
+function revocationListOf(revocations: RevocationCheck | undefined): RevocationList | undefined {
+  if (revocations instanceof RevocationList) return revocations;
+  const list = (revocations as { list?: unknown } | undefined)?.list;
+  return list instanceof RevocationList ? list : undefined;
+}
+
+/** The downstream client's settings: its services and token caches, following the revocation list if any. */
+function downstreamSettings(
+  downstream: DownstreamOptions,
+  options: IdentityBoundaryOptions,
+  audit: AuditSink,
+  logger: Logger,
+): DownstreamSettings {
+  const settings: DownstreamSettings = {
+    options: downstream,
+    services: indexServices(downstream.services),
+    serviceTokens: new TokenCache({
+      refreshSkewSeconds: downstream.refreshSkewSeconds ?? 30,
+      ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('service') } : {}),
+    }),
+    delegatedTokens: new TokenCache({
+      refreshSkewSeconds: downstream.refreshSkewSeconds ?? 30,
+      ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('delegated') } : {}),
+      ...(downstream.tokenStore ? { store: downstream.tokenStore } : {}),
+    }),
+    audit,
+    component: options.resource,
+  };
+  const list = revocationListOf(options.revocations);
+  if (list) {
+    // The error's name only: a store's message is not ours to vouch for.
+    const onError = (error: unknown) =>
+      logger.error({ err_name: (error as Error)?.name }, 'a revoked downstream token could not be dropped');
+    followRevocations(list, settings.serviceTokens, { onError });
+    followRevocations(list, settings.delegatedTokens, { onError });
+  }
+  return settings;
 }

@@ -7,7 +7,7 @@ import {
   traceIdFrom,
 } from '@baton/audit';
 import type { Envelope, MintedEnvelope } from '@baton/envelope';
-import { type CallerKind, challengeDescription } from '@baton/resource-server';
+import { type CallerKind, challengeDescription, tokenProvenance } from '@baton/resource-server';
 import type {
   AuthInfo,
   CallToolResult,
@@ -325,6 +325,7 @@ function toolContext(
           envelopeToken: () => minted.token,
           subjectToken: opened.subjectToken,
           subjectIssuer: opened.claims.issuer,
+          subjectProvenance: tokenProvenance(opened.claims),
           hop,
           active: () => invocation.live && opened.claims.expiresAt * 1000 > Date.now(),
         },

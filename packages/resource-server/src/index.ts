@@ -16,6 +16,7 @@ export {
   type JwtAccessTokenVerifierOptions,
   jwtAccessTokenVerifier,
 } from './access-token/jwt.ts';
+export { tokenProvenance } from './access-token/provenance.ts';
 export {
   isRevocationRefusal,
   type RevocationCheck,

@@ -3,8 +3,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it, mock } from 'node:test';
+import { followRevocations, RevocationList } from '@baton/shared-signals';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { BearerError, jwtAccessTokenVerifier, VerifiedTokenCache } from '../src/index.ts';
+import { BearerError, jwtAccessTokenVerifier, tokenProvenance, VerifiedTokenCache } from '../src/index.ts';
 
 const ISSUER = 'https://idp.example';
 const AUDIENCE = 'https://orders.example/mcp';
@@ -36,7 +37,14 @@ describe('verified-token cache (jwtAccessTokenVerifier)', () => {
   });
 
   async function sign(
-    options: { kid?: string; sub?: string; lifetime?: number; notBefore?: number; audience?: string } = {},
+    options: {
+      kid?: string;
+      sub?: string;
+      lifetime?: number;
+      notBefore?: number;
+      audience?: string;
+      claims?: Record<string, unknown>;
+    } = {},
   ): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     const index = options.kid === 'key-1' ? 1 : 0;
@@ -45,6 +53,7 @@ describe('verified-token cache (jwtAccessTokenVerifier)', () => {
       client_id: 'agent',
       scope: 'orders:read',
       jti: randomUUID(),
+      ...options.claims,
     })
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: options.kid ?? 'key-0' })
       .setIssuer(ISSUER)
@@ -220,6 +229,59 @@ describe('verified-token cache (jwtAccessTokenVerifier)', () => {
     // An evicted token is verified in full again, and held again.
     assert.equal((await verifier.verify(bob)).subject, 'user-bob');
     assert.equal(cache.size, 1);
+  });
+
+  it('follows a revocation list: drops the verifications a subject, session, client or jti revocation covers', async () => {
+    const verifier = jwtAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: localJwks() });
+    const cache = verifier.cache!;
+    const revocations = new RevocationList();
+    const following = followRevocations(revocations, cache);
+    const alice = await sign({ claims: { sid: 'sid-alice' } });
+    const bob = await sign({ sub: 'user-bob', claims: { sid: 'sid-bob' } });
+    const viaService = await sign({
+      sub: 'user-carol',
+      claims: { act: { sub: 'orders-mcp', act: { sub: 'agent' } } },
+    });
+    const dave = await sign({ sub: 'user-dave' });
+    const daveClaims = await verifier.verify(dave);
+    for (const token of [alice, bob, viaService]) await verifier.verify(token);
+    assert.equal(cache.size, 4);
+    const held = (token: string) =>
+      [...cache.keys()].includes(createHash('sha256').update(token).digest('base64url'));
+
+    revocations.add([{ kind: 'subject', value: 'user-bob' }]);
+    await following.settled();
+    assert.equal(held(bob), false);
+    assert.equal(cache.size, 3);
+    revocations.add([{ kind: 'session', value: 'sid-alice' }]);
+    await following.settled();
+    assert.equal(held(alice), false);
+    revocations.add([{ kind: 'client', value: 'orders-mcp' }]);
+    await following.settled();
+    assert.equal(held(viaService), false, 'an actor of the act chain');
+    revocations.add([{ kind: 'jti', value: daveClaims.tokenId! }]);
+    await following.settled();
+    assert.equal(cache.size, 0);
+    following.stop();
+    await verifier.verify(dave);
+    revocations.add([{ kind: 'subject', value: 'user-dave' }]);
+    assert.equal(cache.size, 1, 'stopped: no longer dropped');
+  });
+
+  it('names the person, session, token and every client of the chain as a revocation can (tokenProvenance)', async () => {
+    const verifier = jwtAccessTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: localJwks() });
+    const claims = await verifier.verify(
+      await sign({
+        claims: { sid: 'sid-1', azp: 'agent-app', act: { sub: 'orders-mcp', act: { sub: 'agent' } } },
+      }),
+    );
+    assert.deepEqual(tokenProvenance(claims, { obtainedBy: 'billing-mcp' }), {
+      subject: 'user-alice',
+      session: 'sid-1',
+      tokenIds: [claims.tokenId],
+      clients: ['billing-mcp', 'agent', 'agent-app', 'orders-mcp'],
+      issuedAt: claims.issuedAt,
+    });
   });
 
   it('an eviction during an in-flight verification is not undone when that verification ends (no write-back)', async () => {

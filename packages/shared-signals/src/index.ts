@@ -11,6 +11,15 @@ export {
   type SubjectIdentifier,
 } from './events.ts';
 export {
+  type FollowRevocationsOptions,
+  followRevocations,
+  type RevocationFollower,
+  type RevocationFollowing,
+  type RevocationTest,
+  revocationTest,
+  type TokenProvenance,
+} from './follow.ts';
+export {
   REVOCATION_REASONS,
   type Revocation,
   type RevocationKind,

@@ -75,7 +75,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
     .check(exchangeLifetime(deps.maxLifetimeSeconds));
 
   const issueAccessToken = accessTokenIssuer(deps.registry);
-  const issueTxnToken = deps.envelopes ? txnTokenIssuer(deps.envelopes) : undefined;
+  const issueTxnToken = deps.envelopes ? txnTokenIssuer(deps.envelopes, deps.registry) : undefined;
   const issue = (state: Exchanged): Promise<Issued> => {
     if (state.audience.platform && state.mode === 'on_behalf_of') {
       return issuePlatformToken(state.audience.platform, state);

@@ -17,6 +17,7 @@ export {
   runMigrations,
   TABLE_PREFIX,
 } from './migrations.ts';
+export type { RevocationFollower, RevocationTest, TokenProvenance } from './provenance.ts';
 export {
   type CachedToken,
   decodeCachedToken,

@@ -1,4 +1,10 @@
 import type { KeyValueStore } from './key-value.ts';
+import {
+  decodeProvenance,
+  type RevocationFollower,
+  type RevocationTest,
+  type TokenProvenance,
+} from './provenance.ts';
 
 /** A token obtained for a later call, and until when it may be reused. */
 export interface CachedToken {
@@ -6,6 +12,8 @@ export interface CachedToken {
   /** Unix seconds. */
   readonly expiresAt: number;
   readonly scope?: string;
+  /** Who it stands for, kept beside it so a revocation can find it (`TokenCache.dropRevoked`). */
+  readonly provenance?: TokenProvenance;
 }
 
 /**
@@ -25,6 +33,7 @@ export function encodeCachedToken(token: CachedToken): string {
     accessToken: token.accessToken,
     expiresAt: token.expiresAt,
     ...(token.scope === undefined ? {} : { scope: token.scope }),
+    ...(token.provenance === undefined ? {} : { provenance: token.provenance }),
   });
 }
 
@@ -46,7 +55,15 @@ export function decodeCachedToken(value: unknown): CachedToken | undefined {
   if (typeof accessToken !== 'string' || accessToken === '') return undefined;
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return undefined;
   if (scope !== undefined && typeof scope !== 'string') return undefined;
-  return { accessToken, expiresAt, ...(scope === undefined ? {} : { scope }) };
+  // A provenance that does not read is an entry a revocation could not find: never served.
+  const provenance = decodeProvenance((parsed as Record<string, unknown>).provenance);
+  if (provenance === null) return undefined;
+  return {
+    accessToken,
+    expiresAt,
+    ...(scope === undefined ? {} : { scope }),
+    ...(provenance === undefined ? {} : { provenance }),
+  };
 }
 
 /**
@@ -94,7 +111,15 @@ export interface TokenCacheOptions {
   readonly onStoreError?: (error: unknown, operation: 'get' | 'set') => void;
   /** Told how each `get` was answered (for metrics); never the key or the token. */
   readonly onLookup?: (result: TokenCacheLookup) => void;
+  /**
+   * Told each token `dropRevoked` took out, after it is gone from memory and the store: to revoke it
+   * where it was issued (RFC 7009). Awaited; what it throws is ignored (it reports its own failures).
+   */
+  readonly onRevokedDrop?: (token: CachedToken, key: string) => Promise<void> | void;
 }
+
+/** Provenances remembered for `dropRevoked`, at most (expired ones go first, then the oldest). */
+const MAX_PROVENANCES = 100_000;
 
 /**
  * How a `get` was answered: from this process's memory (`hit`), by joining a request already in
@@ -114,8 +139,15 @@ export type TokenCacheLookup = 'hit' | 'joined' | 'shared_hit' | 'miss';
  * const token = await cache.get(key, () => exchangeAtBroker());
  * await cache.evict(key); // revoked: the next call obtains a new one
  */
-export class TokenCache {
+export class TokenCache implements RevocationFollower {
   readonly #memory = new Map<string, CachedToken>();
+  /**
+   * The provenance of every token this process kept (in memory or in the store), with its expiry: what
+   * `dropRevoked` searches. A token whose provenance is forgotten (bound reached) leaves memory too.
+   */
+  readonly #provenances = new Map<string, { provenance: TokenProvenance; expiresAt: number }>();
+  #revoked: RevocationTest | undefined;
+  readonly #onRevokedDrop: TokenCacheOptions['onRevokedDrop'];
   readonly #inFlight = new Map<string, Promise<CachedToken>>();
   /**
    * Fetches running per key, joinable or not: an eviction's record is kept while any runs, so one that
@@ -152,6 +184,7 @@ export class TokenCache {
     this.#now = options.now ?? Date.now;
     this.#onStoreError = options.onStoreError;
     this.#onLookup = options.onLookup;
+    this.#onRevokedDrop = options.onRevokedDrop;
   }
 
   /** How many tokens this process holds in memory. */
@@ -159,12 +192,20 @@ export class TokenCache {
     return this.#memory.size;
   }
 
-  /** The cached token for `key` while fresh; otherwise `obtain()`'s, shared by concurrent callers. */
-  async get(key: string, obtain: () => Promise<CachedToken>): Promise<CachedToken> {
+  /**
+   * The cached token for `key` while fresh; otherwise `obtain()`'s, shared by concurrent callers.
+   * `provenance` (who the token obtained stands for) is kept beside it, in memory and in the store, so
+   * that `dropRevoked` finds it; a cached token a followed revocation covers is never returned.
+   */
+  async get(
+    key: string,
+    obtain: () => Promise<CachedToken>,
+    provenance?: TokenProvenance,
+  ): Promise<CachedToken> {
     const remembered = this.#memory.get(key);
     if (remembered !== undefined) {
       this.#memory.delete(key);
-      if (this.#isFresh(remembered)) {
+      if (this.#isFresh(remembered) && !this.#isRevoked(this.#provenances.get(key)?.provenance)) {
         this.#memory.set(key, remembered);
         this.#onLookup?.('hit');
         return remembered;
@@ -176,7 +217,7 @@ export class TokenCache {
       return pending;
     }
     this.#fetching.set(key, (this.#fetching.get(key) ?? 0) + 1);
-    const request: Promise<CachedToken> = this.#fetch(key, obtain).finally(() => {
+    const request: Promise<CachedToken> = this.#fetch(key, obtain, provenance).finally(() => {
       // Only this request's entry: an eviction may have dropped it and a newer request taken its place.
       if (this.#inFlight.get(key) === request) this.#inFlight.delete(key);
       const fetching = (this.#fetching.get(key) ?? 1) - 1;
@@ -200,6 +241,7 @@ export class TokenCache {
     eviction.generation++;
     eviction.running++;
     this.#memory.delete(key);
+    this.#provenances.delete(key);
     this.#inFlight.delete(key);
     try {
       // No write starts while an eviction runs (`#mayKeep`); one that began before must land first,
@@ -212,6 +254,46 @@ export class TokenCache {
       eviction.running--;
       this.#forgetEvictions(key);
     }
+  }
+
+  /**
+   * Drops every token whose provenance `revoked` covers, from memory and the store (each through
+   * `evict`, then `onRevokedDrop`), and from now on treats a cached token it covers as absent: one read
+   * from the store (another instance's) is a miss, one obtained before the revocation is not kept.
+   * `revoked` is a live view (`followRevocations` passes the list's). Searches what this process kept:
+   * a linear pass, as revocations are rare next to lookups. Rejects when a store could not delete.
+   */
+  async dropRevoked(revoked: RevocationTest): Promise<void> {
+    this.#revoked = revoked;
+    const covered: string[] = [];
+    const now = this.#nowSeconds();
+    for (const [key, held] of this.#provenances) {
+      // An expired token is served by no one: forgotten, not revoked upstream.
+      if (held.expiresAt <= now) this.#provenances.delete(key);
+      else if (revoked(held.provenance)) covered.push(key);
+    }
+    const results = await Promise.allSettled(covered.map((key) => this.#dropRevokedKey(key)));
+    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+    if (failures.length) throw new AggregateError(failures, 'revoked tokens could not all be dropped');
+  }
+
+  async #dropRevokedKey(key: string): Promise<void> {
+    const notify = this.#onRevokedDrop;
+    let token = this.#memory.get(key);
+    if (token === undefined && notify !== undefined && this.#store !== undefined) {
+      token = await this.#store.get(key).catch(() => undefined);
+    }
+    await this.evict(key);
+    if (token === undefined || notify === undefined) return;
+    try {
+      await notify(withoutProvenance(token), key);
+    } catch {
+      // The observer reports its own failures; the token is out of the cache either way.
+    }
+  }
+
+  #isRevoked(provenance: TokenProvenance | undefined): boolean {
+    return provenance !== undefined && this.#revoked?.(provenance) === true;
   }
 
   #generation(key: string): number {
@@ -230,25 +312,49 @@ export class TokenCache {
       this.#evictions.delete(key);
   }
 
-  async #fetch(key: string, obtain: () => Promise<CachedToken>): Promise<CachedToken> {
+  async #fetch(
+    key: string,
+    obtain: () => Promise<CachedToken>,
+    provenance: TokenProvenance | undefined,
+  ): Promise<CachedToken> {
     const generation = this.#generation(key);
     const stored = await this.#storeCall('get', () => this.#store?.get(key));
-    if (stored !== undefined && this.#isFresh(stored)) {
-      this.#remember(key, stored, generation);
+    // A stored token a followed revocation covers is a miss: the token obtained now replaces it.
+    if (stored !== undefined && this.#isFresh(stored) && !this.#isRevoked(stored.provenance)) {
+      const token = withoutProvenance(stored);
+      this.#remember(key, token, generation, stored.provenance);
       this.#onLookup?.('shared_hit');
-      return stored;
+      return token;
     }
     this.#onLookup?.('miss');
-    const token = await obtain();
-    if (this.#isFresh(token) && this.#mayKeep(key, generation)) {
-      this.#remember(key, token, generation);
+    const token = withoutProvenance(await obtain());
+    // A revocation that came while it was being obtained, and covers it, keeps it out of the cache.
+    if (this.#isFresh(token) && this.#mayKeep(key, generation) && !this.#isRevoked(provenance)) {
+      this.#remember(key, token, generation, provenance);
       const ttl = Math.ceil(token.expiresAt - this.#nowSeconds());
+      const kept = provenance === undefined ? token : { ...token, provenance };
       await this.#tracked(
         key,
-        this.#storeCall('set', () => this.#store?.set(key, token, ttl)),
+        this.#storeCall('set', () => this.#store?.set(key, kept, ttl)),
       );
     }
     return token;
+  }
+
+  #keepProvenance(key: string, provenance: TokenProvenance | undefined, expiresAt: number): void {
+    this.#provenances.delete(key);
+    if (provenance === undefined) return;
+    if (this.#provenances.size >= MAX_PROVENANCES) {
+      const now = this.#nowSeconds();
+      for (const [k, held] of this.#provenances) if (held.expiresAt <= now) this.#provenances.delete(k);
+      while (this.#provenances.size >= MAX_PROVENANCES) {
+        const oldest = this.#provenances.keys().next().value as string;
+        this.#provenances.delete(oldest);
+        // Never hold in memory a token a revocation could not find.
+        this.#memory.delete(oldest);
+      }
+    }
+    this.#provenances.set(key, { provenance, expiresAt });
   }
 
   async #tracked<T>(key: string, write: Promise<T>): Promise<T> {
@@ -266,8 +372,15 @@ export class TokenCache {
     }
   }
 
-  #remember(key: string, token: CachedToken, generation: number): void {
-    if (this.#maxEntries === 0 || !this.#mayKeep(key, generation)) return;
+  #remember(
+    key: string,
+    token: CachedToken,
+    generation: number,
+    provenance: TokenProvenance | undefined,
+  ): void {
+    if (!this.#mayKeep(key, generation)) return;
+    this.#keepProvenance(key, provenance, token.expiresAt);
+    if (this.#maxEntries === 0) return;
     this.#memory.delete(key);
     if (this.#memory.size >= this.#maxEntries) {
       const now = this.#nowSeconds();
@@ -300,4 +413,14 @@ export class TokenCache {
   #isFresh(token: CachedToken): boolean {
     return token.expiresAt - this.#skewSeconds > this.#nowSeconds();
   }
+}
+
+/** The token as a caller gets it: its provenance stays with the cache. */
+function withoutProvenance(token: CachedToken): CachedToken {
+  if (token.provenance === undefined) return token;
+  return {
+    accessToken: token.accessToken,
+    expiresAt: token.expiresAt,
+    ...(token.scope === undefined ? {} : { scope: token.scope }),
+  };
 }

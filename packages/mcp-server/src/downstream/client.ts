@@ -9,6 +9,7 @@ import {
   traceparent,
 } from '@baton/audit';
 import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
+import type { TokenProvenance } from '@baton/core/stores';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
 import { includesResource } from '@baton/resource-server';
@@ -38,6 +39,12 @@ export interface InvocationIdentity {
   subjectToken: string;
   /** The verified issuer of the caller's token: exchanged tokens are never shared across issuers. */
   subjectIssuer: string;
+  /**
+   * Who the caller's token stands for (`tokenProvenance(claims)` from `@baton/resource-server`): kept
+   * with each token exchanged from it, so a revocation of the person, session, token or a client of its
+   * chain drops that token. Default: the envelope's person and chain only.
+   */
+  subjectProvenance?: TokenProvenance;
   /**
    * Whether the invocation is still running (and its caller's token unexpired). A client a tool kept
    * after its invocation ended, to act for that person later, is refused. Default: always.
@@ -249,6 +256,8 @@ export class DownstreamClient {
                 scope: scopes,
               }),
             ),
+          // Revoking this server's client drops its own tokens.
+          { subject: broker.credentials.clientId, clients: [broker.credentials.clientId] },
         );
         return cached.accessToken;
       }
@@ -270,16 +279,19 @@ export class DownstreamClient {
         target.audience,
         scopes,
       ]);
-      const cached = await this.#settings.delegatedTokens.get(key, async () =>
-        cachedToken(
-          await exchangeToken(broker.issuer, broker.credentials, {
-            subjectToken: this.#identity.subjectToken,
-            resource: target.audience,
-            scope: scopes,
-            delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
-            traceparent: this.#traceparent(call),
-          }),
-        ),
+      const cached = await this.#settings.delegatedTokens.get(
+        key,
+        async () =>
+          cachedToken(
+            await exchangeToken(broker.issuer, broker.credentials, {
+              subjectToken: this.#identity.subjectToken,
+              resource: target.audience,
+              scope: scopes,
+              delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
+              traceparent: this.#traceparent(call),
+            }),
+          ),
+        this.#provenance(),
       );
       return cached.accessToken;
     } catch (error) {
@@ -300,6 +312,22 @@ export class DownstreamClient {
         { cause: error },
       );
     }
+  }
+
+  /** Who an exchanged token stands for: the caller's token, and this server obtaining it. */
+  #provenance(): TokenProvenance {
+    const { envelope, subjectProvenance } = this.#identity;
+    const clients = new Set([
+      this.#settings.options.broker.credentials.clientId,
+      ...(subjectProvenance?.clients ?? []),
+      envelope.agent.client_id,
+      ...envelope.delegation.chain,
+    ]);
+    return {
+      ...subjectProvenance,
+      subject: subjectProvenance?.subject ?? envelope.actor.sub,
+      clients: [...clients],
+    };
   }
 
   #startCall(target: Required<DownstreamService>): HopSpan {

@@ -1,5 +1,7 @@
 import { hash } from 'node:crypto';
+import type { RevocationFollower, RevocationTest } from '@baton/core/stores';
 import type { AccessTokenClaims } from './claims.ts';
+import { tokenProvenance } from './provenance.ts';
 
 /** Default bound on cached tokens per verifier. */
 export const DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES = 10_000;
@@ -47,7 +49,7 @@ let bindStore: (cache: VerifiedTokenCache) => VerifiedTokenStore;
  * // With a revocation check of your own in front (issue #11): eviction only forces a full verification.
  * onRevoked((event) => cache.evict({ subject: event.sub }));
  */
-export class VerifiedTokenCache {
+export class VerifiedTokenCache implements RevocationFollower {
   readonly maxEntries: number;
   readonly #store: VerifiedTokenStore;
   #bound = false;
@@ -113,6 +115,19 @@ export class VerifiedTokenCache {
           : undefined;
     if (!matches) throw new TypeError("VerifiedTokenCache.evict: pass { tokenId }, { subject } or 'all'");
     return this.#store.deleteWhere(matches);
+  }
+
+  /**
+   * Drops every verification a revocation covers (its person, session, `jti` or a client of its chain;
+   * `tokenProvenance`): what `followRevocations(list, cache)` from `@baton/shared-signals` calls on each
+   * change of the list. Like `evict`, this only forces a full verification; refusing the token is the
+   * verifier's revocation check.
+   *
+   * @example
+   * followRevocations(revocations, cache);
+   */
+  async dropRevoked(revoked: RevocationTest): Promise<void> {
+    this.#store.deleteWhere((claims) => revoked(tokenProvenance(claims)));
   }
 }
 

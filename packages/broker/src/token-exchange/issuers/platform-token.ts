@@ -1,5 +1,6 @@
 import { ACCESS_TOKEN_TYPE } from '@baton/broker-client';
 import { isBatonError } from '@baton/core';
+import { tokenProvenance } from '@baton/resource-server';
 import type { PlatformTokenSource } from '../../audience.ts';
 import { type Issued, onwardTraceparent } from '../../grants/audited-grant.ts';
 import { refuse } from '../../grants/refusal.ts';
@@ -11,7 +12,7 @@ import type { Exchanged } from '../exchanged.ts';
  * 503 the client may retry; any other failure is the platform refusing (`invalid_target`).
  */
 export async function issuePlatformToken(platform: PlatformTokenSource, state: Exchanged): Promise<Issued> {
-  const { sub, tenant, granted, subjectToken, trace, now } = state;
+  const { sub, tenant, granted, subjectToken, subject, client, trace, now } = state;
   let platformToken: { accessToken: string; expiresAt: number; scope?: string };
   try {
     platformToken = await platform.token({
@@ -19,6 +20,8 @@ export async function issuePlatformToken(platform: PlatformTokenSource, state: E
       scopes: granted,
       subjectToken,
       traceparent: onwardTraceparent(trace),
+      // The subject token's session, jti and chain, and the client asking: what a revocation can name.
+      provenance: tokenProvenance(subject.claims, { obtainedBy: client.clientId }),
     });
   } catch (error) {
     const code = isBatonError(error) ? error.code : 'error';

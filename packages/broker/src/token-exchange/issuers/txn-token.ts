@@ -2,14 +2,16 @@ import { TXN_TOKEN_TYPE } from '@baton/broker-client';
 import { sessionOf } from '@baton/core';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { Issued } from '../../grants/audited-grant.ts';
+import type { TokenRegistry } from '../../registry/token-registry.ts';
 import type { Exchanged } from '../exchanged.ts';
 
 /**
  * Issues an Execution Identity Envelope as a Transaction Token. It lives no longer than the policy and
  * the subject token allow (`lifetime`), and carries the exchange's own trace id, so it and the audit
- * record of this exchange correlate.
+ * record of this exchange correlate. It is recorded in the registry under its `jti` (the envelope id),
+ * as the broker's access tokens are, so revoking its root grant or its subject covers it.
  */
-export function txnTokenIssuer(envelopes: EnvelopeIssuer) {
+export function txnTokenIssuer(envelopes: EnvelopeIssuer, registry: TokenRegistry) {
   return async function issueTxnToken(state: Exchanged): Promise<Issued> {
     const { subjectType, sub, tenant, agent, subject, root, trace, granted, audience, lifetime } = state;
     const { envelope, token } = envelopes.mint(
@@ -22,6 +24,15 @@ export function txnTokenIssuer(envelopes: EnvelopeIssuer) {
       },
       { ttlSeconds: lifetime },
     );
+    await registry.record({
+      jti: envelope.id,
+      parent: state.parent,
+      root: state.root,
+      subject: sub,
+      clientId: state.client.clientId,
+      audience: audience.resource,
+      exp: envelope.expires_at,
+    });
     return {
       scopes: granted,
       body: {
