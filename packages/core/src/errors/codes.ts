@@ -124,6 +124,14 @@ export type VaultErrorCode =
   /** The backing store (PostgreSQL, Redis) failed; see `cause`. */
   | 'ERR_VAULT_STORE_FAILED';
 
+/** `@baton/shared-signals`, receiver side. */
+export type SharedSignalsReceiverErrorCode =
+  /**
+   * A Security Event Token was refused (RFC 8935 §2.4): the error's `err` is the RFC 8935 error code
+   * the transmitter is answered with, its `reason` the stable private reason.
+   */
+  'ERR_SET_REFUSED';
+
 /** Every Baton failure code (not protocol refusals). */
 export type BatonFailureCode =
   | AuditStoreErrorCode
@@ -132,4 +140,5 @@ export type BatonFailureCode =
   | ConnectorErrorCode
   | EnvelopeErrorCode
   | DownstreamErrorCode
-  | VaultErrorCode;
+  | VaultErrorCode
+  | SharedSignalsReceiverErrorCode;
