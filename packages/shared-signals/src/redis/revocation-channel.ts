@@ -235,9 +235,15 @@ function ownClient(url: string): RedisChannelClient {
 
 /** `XREAD`'s reply as `[id, change | undefined]`, in order. */
 function* entriesOf(reply: unknown): Generator<[string, RevocationChange | undefined]> {
-  if (!Array.isArray(reply)) return;
-  for (const stream of reply) {
-    const entries = Array.isArray(stream) ? stream[1] : undefined;
+  // RESP2 answers `[[key, entries]]`; RESP3 a map `{ key: entries }` (a `Map` under some type mappings).
+  const streams: unknown[] = Array.isArray(reply)
+    ? reply.map((stream) => (Array.isArray(stream) ? stream[1] : undefined))
+    : reply instanceof Map
+      ? [...reply.values()]
+      : typeof reply === 'object' && reply !== null
+        ? Object.values(reply)
+        : [];
+  for (const entries of streams) {
     if (!Array.isArray(entries)) continue;
     for (const entry of entries) {
       if (!Array.isArray(entry) || (typeof entry[0] !== 'string' && !(entry[0] instanceof Uint8Array)))
