@@ -54,6 +54,11 @@ export interface ConnectedRevocationFeed {
   stream: StreamConfiguration;
   /** For push delivery: the handler to serve at the push endpoint URL. */
   pushHandler?: PushHandler;
+  /**
+   * Asks the transmitter for a verification event now (SSF 1.0 §8.1.4.2); push delivery does this
+   * every `maxStalenessMs / 3` on its own, the first time just after this function resolves.
+   */
+  requestVerification(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -119,16 +124,18 @@ export async function connectRevocationFeed(
   const applyOptions: ApplyOptions = { retainSeconds: options.retainSeconds, onApplied: options.onApplied };
   let stop: () => Promise<void>;
   let pushHandler: PushHandler | undefined;
+  const verification = () => requestVerification(metadata, stream.stream_id, randomSecret(), client);
   if (push) {
     pushHandler = createPushEndpoint({ feed, verify, authorization, onerror: report, ...applyOptions });
-    const ask = () =>
-      metadata.verification_endpoint
-        ? requestVerification(metadata, stream.stream_id, randomSecret(), client).catch(report)
-        : undefined;
-    void ask();
+    const ask = () => {
+      if (metadata.verification_endpoint) verification().catch(report);
+    };
+    // After the caller's continuation has wired `pushHandler` to its server.
+    const first = setTimeout(ask, 0);
     const timer = setInterval(ask, Math.max(1, Math.floor(options.maxStalenessMs / 3)));
     timer.unref?.();
     stop = async () => {
+      clearTimeout(first);
       clearInterval(timer);
       pushHandler?.close();
     };
@@ -151,6 +158,7 @@ export async function connectRevocationFeed(
     metadata,
     stream,
     ...(pushHandler ? { pushHandler } : {}),
+    requestVerification: verification,
     async close() {
       await stop();
       if (options.deleteStreamOnClose) await deleteStream(metadata, stream.stream_id, client).catch(report);
