@@ -60,8 +60,8 @@ describe('connectRevocationFeed (SSF 1.0 stream management)', () => {
     });
     handler = connected.pushHandler;
     try {
-      const authorization = (transmitter.stream?.delivery as { authorization_header?: string })
-        .authorization_header;
+      const delivery = transmitter.stream?.delivery as { authorization_header?: string } | undefined;
+      const authorization = delivery?.authorization_header;
       assert.match(authorization ?? '', /^Bearer [\w-]{43}$/);
       // The first verification request goes out once the handler is wired (after this continuation).
       await until(() => !connected.feed.stale, 'the verification event');
