@@ -93,7 +93,8 @@ describe('connectRevocationFeed (SSF 1.0 stream management)', () => {
         delivery: 'poll',
         maxStalenessMs: 30_000,
       }),
-      TypeError,
+      (error: Error & { code?: string }) =>
+        error.code === 'ERR_SSF_STREAM_REQUEST_FAILED' && /another issuer/.test(error.message),
     );
   });
 });

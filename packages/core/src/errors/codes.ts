@@ -130,7 +130,11 @@ export type SharedSignalsReceiverErrorCode =
    * A Security Event Token was refused (RFC 8935 §2.4): the error's `err` is the RFC 8935 error code
    * the transmitter is answered with, its `reason` the stable private reason.
    */
-  'ERR_SET_REFUSED';
+  | 'ERR_SET_REFUSED'
+  /** A poll request (RFC 8936) failed: unreachable, a non-2xx status, or not a poll response. Retried. */
+  | 'ERR_SSF_POLL_FAILED'
+  /** A stream management request (SSF 1.0 metadata, stream configuration, verification) failed or was answered with something unusable. */
+  | 'ERR_SSF_STREAM_REQUEST_FAILED';
 
 /** Every Baton failure code (not protocol refusals). */
 export type BatonFailureCode =

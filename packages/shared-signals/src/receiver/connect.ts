@@ -15,6 +15,7 @@ import {
   requestVerification,
   type StreamClientOptions,
   type StreamConfiguration,
+  StreamRequestFailed,
   type TransmitterMetadata,
 } from './stream-client.ts';
 
@@ -88,7 +89,7 @@ export async function connectRevocationFeed(
   const push = options.delivery === 'poll' ? undefined : options.delivery.push;
   const method = push ? DELIVERY_METHODS.push : DELIVERY_METHODS.poll;
   if (metadata.delivery_methods_supported.length && !metadata.delivery_methods_supported.includes(method)) {
-    throw new TypeError(`the transmitter does not deliver by ${method}`);
+    throw new StreamRequestFailed('transmitter metadata', 200, `no delivery by ${method}`);
   }
   const authorization = push ? `Bearer ${randomSecret()}` : undefined;
   const stream = await createStream(
@@ -101,7 +102,8 @@ export async function connectRevocationFeed(
     client,
   );
   const audience = options.audience ?? (Array.isArray(stream.aud) ? stream.aud[0] : stream.aud);
-  if (typeof audience !== 'string' || audience === '') throw new TypeError('the stream names no audience');
+  if (typeof audience !== 'string' || audience === '')
+    throw new StreamRequestFailed('stream creation', 200, 'the stream names no audience');
   const feed = new RevocationFeed({
     maxStalenessMs: options.maxStalenessMs,
     whenStale: options.whenStale,
@@ -140,7 +142,8 @@ export async function connectRevocationFeed(
       pushHandler?.close();
     };
   } else {
-    if (!stream.delivery.endpoint_url) throw new TypeError('the transmitter assigned no poll endpoint_url');
+    if (!stream.delivery.endpoint_url)
+      throw new StreamRequestFailed('stream creation', 200, 'no poll endpoint_url assigned');
     const poll = new PollClient({
       endpoint: stream.delivery.endpoint_url,
       getAccessToken: options.getAccessToken,

@@ -1,5 +1,6 @@
+import { BatonError } from '@baton/core';
 import { type SetErrorCode, SetRefused, setErrorOf } from '../set/refused.ts';
-import { type SetVerifyOptions, verifySecurityEventToken } from '../set/verify.ts';
+import { checkedVerifyOptions, type SetVerifyOptions, verifySecurityEventToken } from '../set/verify.ts';
 import { type ApplyOptions, applySet } from './apply.ts';
 import type { FeedSource, RevocationFeed } from './feed.ts';
 
@@ -68,6 +69,7 @@ export class PollClient {
     if (endpoint.protocol !== 'https:' && !isLoopback(endpoint.hostname)) {
       throw new TypeError('the poll endpoint must be https (http only on loopback)');
     }
+    checkedVerifyOptions(options.verify);
     this.#options = options;
     this.#fetch = options.fetch ?? fetch;
     this.#source = options.feed.source('poll');
@@ -234,9 +236,12 @@ export class PollClient {
   }
 }
 
-/** A poll request that failed (transport, status or body); the loop retries it. */
-export class PollFailed extends Error {
+/** A poll request that failed (a non-2xx status, or not a poll response); the loop retries it. */
+export class PollFailed extends BatonError<'ERR_SSF_POLL_FAILED'> {
   override name = 'PollFailed';
+  constructor(description: string) {
+    super('ERR_SSF_POLL_FAILED', description);
+  }
 }
 
 function isLoopback(hostname: string): boolean {

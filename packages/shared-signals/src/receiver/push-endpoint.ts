@@ -1,5 +1,5 @@
 import { type SetErrorCode, type SetRefusalReason, SetRefused, setErrorOf } from '../set/refused.ts';
-import { type SetVerifyOptions, verifySecurityEventToken } from '../set/verify.ts';
+import { checkedVerifyOptions, type SetVerifyOptions, verifySecurityEventToken } from '../set/verify.ts';
 import { type ApplyOptions, applySet } from './apply.ts';
 import type { FeedSource, RevocationFeed } from './feed.ts';
 
@@ -19,7 +19,7 @@ export interface PushEndpointOptions extends ApplyOptions {
   /** The largest body taken, bytes. Default 65,536. */
   maxBodyBytes?: number;
   /** Told of every refused SET (status, RFC 8935 code and private reason), for the receiver's log. Never the SET. */
-  onRefused?: (refusal: { err: SetErrorCode; reason: SetRefusalReason }) => void;
+  onRefused?: (refusal: { err: SetErrorCode; reason: SetRefusalReason; detail: string | undefined }) => void;
   /** Told of a failure that is not the SET's (the transmitter's JWKS unreachable); answered 503. */
   onerror?: (error: unknown) => void;
 }
@@ -43,6 +43,7 @@ export type PushHandler = ((request: Request) => Promise<Response>) & {
  */
 export function createPushEndpoint(options: PushEndpointOptions): PushHandler {
   if (!options?.feed || !options.verify) throw new TypeError('createPushEndpoint needs { feed, verify }');
+  checkedVerifyOptions(options.verify);
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const expected = options.authorization;
   if (expected !== undefined && (typeof expected !== 'string' || expected.length === 0)) {
@@ -77,7 +78,7 @@ export function createPushEndpoint(options: PushEndpointOptions): PushHandler {
     } catch (error) {
       if (error instanceof SetRefused) {
         try {
-          options.onRefused?.({ err: error.err, reason: error.reason });
+          options.onRefused?.({ err: error.err, reason: error.reason, detail: error.detail });
         } catch {
           // Logging is best effort.
         }

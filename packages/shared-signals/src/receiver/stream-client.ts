@@ -1,3 +1,5 @@
+import { BatonError } from '@baton/core';
+
 /**
  * SSF 1.0 stream management, receiver side: transmitter metadata (§7.1), stream configuration
  * (§8.1.1: create, read, delete) and verification requests (§8.1.4).
@@ -58,10 +60,12 @@ export async function discoverTransmitter(
   const metadata = (await response.json()) as Record<string, unknown>;
   const expected = issuer.href.replace(/\/$/, '');
   if (typeof metadata.issuer !== 'string' || metadata.issuer.replace(/\/$/, '') !== expected) {
-    throw new TypeError('the transmitter metadata names another issuer');
+    throw new StreamRequestFailed('transmitter metadata', response.status, 'it names another issuer');
   }
   for (const field of ['jwks_uri', 'configuration_endpoint'] as const) {
-    if (typeof metadata[field] !== 'string') throw new TypeError(`the transmitter metadata has no ${field}`);
+    if (typeof metadata[field] !== 'string') {
+      throw new StreamRequestFailed('transmitter metadata', response.status, `no ${field}`);
+    }
   }
   const supported = metadata.delivery_methods_supported;
   return {
@@ -140,12 +144,15 @@ export async function requestVerification(
   if (!response.ok) throw new StreamRequestFailed('verification request', response.status);
 }
 
-/** A stream management request the transmitter refused or could not answer; carries the status only. */
-export class StreamRequestFailed extends Error {
+/**
+ * A stream management request the transmitter refused, or answered with something unusable (then
+ * `status` is the 2xx it came with). Carries the status only, never a body or token.
+ */
+export class StreamRequestFailed extends BatonError<'ERR_SSF_STREAM_REQUEST_FAILED'> {
   override name = 'StreamRequestFailed';
   readonly status: number;
-  constructor(what: string, status: number) {
-    super(`${what} failed: HTTP ${status}`);
+  constructor(what: string, status: number, why = `HTTP ${status}`) {
+    super('ERR_SSF_STREAM_REQUEST_FAILED', `${what} failed: ${why}`);
     this.status = status;
   }
 }
@@ -186,7 +193,7 @@ function streamOf(value: unknown): StreamConfiguration {
     stream.delivery === null ||
     typeof stream.delivery.method !== 'string'
   ) {
-    throw new TypeError('the transmitter answered something that is not a stream configuration');
+    throw new StreamRequestFailed('stream configuration', 200, 'not a stream configuration');
   }
   return stream as StreamConfiguration;
 }

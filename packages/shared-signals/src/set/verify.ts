@@ -94,6 +94,27 @@ export async function verifySecurityEventToken(jwt: string, options: SetVerifyOp
   return { jti, iat, events };
 }
 
+/**
+ * Caller misuse, refused when a receiver is built: an issuer and audience that are non-empty
+ * strings, a key function, a replay guard, positive times.
+ */
+export function checkedVerifyOptions(options: SetVerifyOptions): SetVerifyOptions {
+  if (typeof options?.issuer !== 'string' || options.issuer === '')
+    throw new TypeError('verify.issuer is required');
+  if (typeof options.audience !== 'string' || options.audience === '') {
+    throw new TypeError('verify.audience is required');
+  }
+  if (typeof options.keys !== 'function')
+    throw new TypeError('verify.keys must be a jose key function (JWKS)');
+  if (typeof options.replay?.claim !== 'function') throw new TypeError('verify.replay must be a ReplayGuard');
+  for (const name of ['maxAgeSeconds', 'clockSkewSeconds'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0))
+      throw new TypeError(`verify.${name} must be ≥ 0`);
+  }
+  return options;
+}
+
 function eventsOf(payload: JWTPayload): SecurityEvent[] {
   const events = payload.events;
   if (typeof events !== 'object' || events === null || Array.isArray(events)) {
