@@ -215,6 +215,33 @@ describe('RFC 8935 push endpoint', () => {
     endpoint.close();
   });
 
+  it('is stale while the transmitter says the stream is paused, and fresh when it is enabled again', async () => {
+    const paused = new RevocationFeed();
+    const endpoint = createPushEndpoint({
+      feed: paused,
+      verify: { issuer: ISSUER, audience: AUDIENCE, keys: key.keys, replay: new MemoryReplayGuard() },
+    });
+    const push = async (status: string) => {
+      const { jwt } = await mintSet(key, {
+        sub_id: { format: 'opaque', id: 'stream-1' },
+        events: { [EVENT_TYPES.streamUpdated]: { status } },
+      });
+      const response = await endpoint(
+        new Request('http://127.0.0.1/push', {
+          method: 'POST',
+          headers: { 'content-type': 'application/secevent+jwt' },
+          body: jwt,
+        }),
+      );
+      assert.equal(response.status, 202);
+    };
+    await push('paused');
+    assert.equal(paused.stale, true);
+    await push('enabled');
+    assert.equal(paused.stale, false);
+    endpoint.close();
+  });
+
   it('requires the stream authorization header when configured (authentication_failed)', async () => {
     const guarded = createPushEndpoint({
       feed: new RevocationFeed(),

@@ -20,8 +20,8 @@ export interface AppliedSet {
 /**
  * Applies a verified SET to the feed: every event is read first (an event that cannot be read refuses
  * the whole SET with `invalid_request`, nothing applied), then the revocations are added and lifted.
- * A verification event is recorded; a stream-updated event whose status is not `enabled` marks the
- * source lost (nothing will come until it is enabled again). Any valid SET marks the source heard.
+ * A verification event is recorded; a stream-updated event whose status is not `enabled` keeps the
+ * feed stale until one says `enabled` (nothing comes meanwhile). Any valid SET marks the source heard.
  */
 export function applySet(
   feed: RevocationFeed,
@@ -30,7 +30,7 @@ export function applySet(
   options: ApplyOptions = {},
 ): AppliedSet {
   const change: RevocationChange = { add: [], lift: [] };
-  let streamDisabled = false;
+  let streamEnabled: boolean | undefined;
   let verification: string | undefined;
   for (const event of set.events) {
     if (event.type === EVENT_TYPES.verification) {
@@ -38,7 +38,7 @@ export function applySet(
       continue;
     }
     if (event.type === EVENT_TYPES.streamUpdated) {
-      streamDisabled = event.payload.status !== 'enabled';
+      streamEnabled = event.payload.status === 'enabled';
       continue;
     }
     try {
@@ -60,8 +60,8 @@ export function applySet(
   if (change.lift.length) feed.list.lift(change.lift);
   if (change.add.length) feed.list.add(change.add);
   if (verification !== undefined) feed.verified(verification);
-  if (streamDisabled) source.lost();
-  else source.heard();
+  if (streamEnabled !== undefined) source.streamEnabled(streamEnabled);
+  source.heard();
   const applied = { jti: set.jti, types: set.events.map((event) => event.type), change };
   try {
     options.onApplied?.(applied);

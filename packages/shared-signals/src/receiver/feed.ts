@@ -31,6 +31,11 @@ export interface FeedSource {
   heard(): void;
   /** The connection is known to be down: the feed is stale at once, until `heard()`. */
   lost(): void;
+  /**
+   * The transmitter says the stream is paused or disabled (SSF stream-updated): the feed is stale,
+   * whatever else is heard, until it says `enabled` again.
+   */
+  streamEnabled(enabled: boolean): void;
   /** Stops tracking this source (its transport was closed on purpose). */
   remove(): void;
 }
@@ -46,6 +51,7 @@ export interface SourceFreshness {
 interface Tracked {
   name: string;
   lastHeard: number;
+  disabled: boolean;
 }
 
 /**
@@ -88,7 +94,7 @@ export class RevocationFeed {
 
   /** Registers a transport; it is stale until first heard from. */
   source(name: string): FeedSource {
-    const tracked: Tracked = { name, lastHeard: Number.NEGATIVE_INFINITY };
+    const tracked: Tracked = { name, lastHeard: Number.NEGATIVE_INFINITY, disabled: false };
     this.#sources.push(tracked);
     return {
       name,
@@ -97,6 +103,9 @@ export class RevocationFeed {
       },
       lost: () => {
         tracked.lastHeard = Number.NEGATIVE_INFINITY;
+      },
+      streamEnabled: (enabled) => {
+        tracked.disabled = !enabled;
       },
       remove: () => {
         const index = this.#sources.indexOf(tracked);
@@ -112,12 +121,15 @@ export class RevocationFeed {
     return this.stale ? this.#stale : undefined;
   }
 
-  /** Whether any source has been silent longer than `maxStalenessMs` (or lost, or never heard). */
+  /** Whether any source has been silent longer than `maxStalenessMs` (or lost, never heard, or its stream paused). */
   get stale(): boolean {
     const sources = this.#sources;
     if (sources.length === 0) return false;
     const oldest = this.#now() - this.maxStalenessMs;
-    for (let i = 0; i < sources.length; i++) if ((sources[i] as Tracked).lastHeard < oldest) return true;
+    for (let i = 0; i < sources.length; i++) {
+      const source = sources[i] as Tracked;
+      if (source.lastHeard < oldest || source.disabled) return true;
+    }
     return false;
   }
 
@@ -130,10 +142,10 @@ export class RevocationFeed {
     const oldest = this.#now() - this.maxStalenessMs;
     return {
       stale: this.stale,
-      sources: this.#sources.map(({ name, lastHeard }) => ({
+      sources: this.#sources.map(({ name, lastHeard, disabled }) => ({
         name,
         lastHeardMs: Number.isFinite(lastHeard) ? lastHeard : undefined,
-        stale: lastHeard < oldest,
+        stale: lastHeard < oldest || disabled,
       })),
       lastVerification: this.#verification,
     };
