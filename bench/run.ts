@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
  * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
- * (names: envelope, tool-calls, broker, downstream, store, vault, audit-stores).
+ * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check, revocation-propagation, audit-stores).
  */
 
 import { benchAuditStores } from '../packages/audit-store/bench.ts';
@@ -9,6 +9,8 @@ import { benchVault } from '../packages/vault/bench.ts';
 import { benchBroker } from './broker.ts';
 import { benchDownstream } from './downstream.ts';
 import { benchEnvelope } from './envelope.ts';
+import { benchRevocationCheck } from './revocation-check.ts';
+import { benchRevocationPropagation } from './revocation-propagation.ts';
 import { benchStore } from './store.ts';
 import { benchToolCalls } from './tool-call.ts';
 
@@ -39,6 +41,16 @@ const sections: Array<[name: string, title: string, run: () => Promise<unknown>]
     benchStore,
   ],
   ['vault', 'Token vault: envelope encryption put/get rates', benchVault],
+  [
+    'revocation-check',
+    'Revocation check per request (target < 5 µs): 10,000 entries held, three-hop claims',
+    benchRevocationCheck,
+  ],
+  [
+    'revocation-propagation',
+    'Revocation propagation to three receivers, receiver side (SSF push over HTTP, Redis stream): send to refused, per receiver',
+    benchRevocationPropagation,
+  ],
   [
     'audit-stores',
     'Audit stores: durable, hash-chained writes (8 concurrent writers) vs a no-op sink',

@@ -11,6 +11,7 @@ export type {
   ConnectorErrorCode,
   DownstreamErrorCode,
   EnvelopeErrorCode,
+  SharedSignalsReceiverErrorCode,
   VaultErrorCode,
 } from './errors/codes.ts';
 export { ProtocolRefusal, type RefusalInit } from './errors/refusal.ts';

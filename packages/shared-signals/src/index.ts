@@ -10,6 +10,40 @@ export {
   type SecurityEvent,
   type SubjectIdentifier,
 } from './events.ts';
+// Receiver side (issue #11): SET verification, the feed a boundary checks, push and poll delivery,
+// SSF stream management. The Redis channel is the `./redis` subpath.
+export {
+  type AppliedSet,
+  type ApplyOptions,
+  applySet,
+} from './receiver/apply.ts';
+export {
+  type ConnectedRevocationFeed,
+  type ConnectRevocationFeedOptions,
+  connectRevocationFeed,
+} from './receiver/connect.ts';
+export {
+  type FeedSource,
+  type FeedVerdict,
+  RevocationFeed,
+  type RevocationFeedOptions,
+  type SourceFreshness,
+  type StaleFallback,
+} from './receiver/feed.ts';
+export { PollClient, type PollClientOptions, PollFailed } from './receiver/poll-client.ts';
+export { createPushEndpoint, type PushEndpointOptions, type PushHandler } from './receiver/push-endpoint.ts';
+export {
+  createStream,
+  DELIVERY_METHODS,
+  deleteStream,
+  discoverTransmitter,
+  readStream,
+  requestVerification,
+  type StreamClientOptions,
+  type StreamConfiguration,
+  StreamRequestFailed,
+  type TransmitterMetadata,
+} from './receiver/stream-client.ts';
 export {
   type FollowRevocationsOptions,
   followRevocations,
@@ -29,3 +63,11 @@ export {
   type RevocationReason,
   type RevokedToken,
 } from './revocation.ts';
+export { type SetErrorCode, type SetRefusalReason, SetRefused, setErrorOf } from './set/refused.ts';
+export { MemoryReplayGuard, type MemoryReplayGuardOptions, type ReplayGuard } from './set/replay-guard.ts';
+export {
+  SET_ALGORITHMS,
+  type SetVerifyOptions,
+  type VerifiedSet,
+  verifySecurityEventToken,
+} from './set/verify.ts';

@@ -124,6 +124,18 @@ export type VaultErrorCode =
   /** The backing store (PostgreSQL, Redis) failed; see `cause`. */
   | 'ERR_VAULT_STORE_FAILED';
 
+/** `@baton/shared-signals`, receiver side. */
+export type SharedSignalsReceiverErrorCode =
+  /**
+   * A Security Event Token was refused (RFC 8935 §2.4): the error's `err` is the RFC 8935 error code
+   * the transmitter is answered with, its `reason` the stable private reason.
+   */
+  | 'ERR_SET_REFUSED'
+  /** A poll request (RFC 8936) failed: unreachable, a non-2xx status, or not a poll response. Retried. */
+  | 'ERR_SSF_POLL_FAILED'
+  /** A stream management request (SSF 1.0 metadata, stream configuration, verification) failed or was answered with something unusable. */
+  | 'ERR_SSF_STREAM_REQUEST_FAILED';
+
 /** Every Baton failure code (not protocol refusals). */
 export type BatonFailureCode =
   | AuditStoreErrorCode
@@ -132,4 +144,5 @@ export type BatonFailureCode =
   | ConnectorErrorCode
   | EnvelopeErrorCode
   | DownstreamErrorCode
-  | VaultErrorCode;
+  | VaultErrorCode
+  | SharedSignalsReceiverErrorCode;
