@@ -29,8 +29,13 @@ export {
 } from './set/mint.ts';
 export { MemoryStreamStore } from './transmitter/memory-stream-store.ts';
 export { type TransmitterEndpoints, transmitterEndpoints } from './transmitter/metadata.ts';
+export { nodeListener, webRequestOf } from './transmitter/node.ts';
 export { TransmitterRefusal, type TransmitterRefusalReason } from './transmitter/refusal.ts';
-export { type SqlStreamPool, SqlStreamStore, type SqlStreamStoreOptions } from './transmitter/sql-stream-store.ts';
+export {
+  type SqlStreamPool,
+  SqlStreamStore,
+  type SqlStreamStoreOptions,
+} from './transmitter/sql-stream-store.ts';
 export {
   DELIVERY_METHODS,
   type QueuedSet,
@@ -44,4 +49,3 @@ export {
   SharedSignalsTransmitter,
   type SharedSignalsTransmitterOptions,
 } from './transmitter/transmitter.ts';
-export { nodeListener } from './transmitter/node.ts';

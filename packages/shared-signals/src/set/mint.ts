@@ -54,7 +54,12 @@ export async function mintSecurityEventToken(options: MintSecurityEventTokenOpti
   if (!Array.isArray(events) || events.length !== 1) {
     throw new TypeError('a Security Event Token carries exactly one event (SSF 1.0 §4)');
   }
-  if (!key || typeof key.kid !== 'string' || typeof key.alg !== 'string' || key.alg.toLowerCase() === 'none') {
+  if (
+    !key ||
+    typeof key.kid !== 'string' ||
+    typeof key.alg !== 'string' ||
+    key.alg.toLowerCase() === 'none'
+  ) {
     throw new TypeError('key needs a private key, a kid and a signing alg');
   }
   const event = events[0]!;

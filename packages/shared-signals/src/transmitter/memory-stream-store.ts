@@ -1,5 +1,5 @@
-import type { SetToQueue, StreamStore } from './stream-store.ts';
 import type { QueuedSet, StoredStream } from './stream.ts';
+import type { SetToQueue, StreamStore } from './stream-store.ts';
 
 interface Held extends QueuedSet {
   seq: number;
@@ -88,7 +88,7 @@ export class MemoryStreamStore implements StreamStore {
     const due: Held[] = [];
     for (const [streamId, queue] of this.#queues) {
       const stream = this.#streams.get(streamId);
-      if (!stream || stream.delivery.method !== 'urn:ietf:rfc:8935' || stream.status === 'paused') continue;
+      if (stream?.delivery.method !== 'urn:ietf:rfc:8935' || stream.status === 'paused') continue;
       for (const held of queue.values()) {
         if (held.dueAt <= now && (stream.status === 'enabled' || held.control)) due.push(held);
       }

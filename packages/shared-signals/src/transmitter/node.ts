@@ -17,28 +17,17 @@ export function nodeListener(
 ): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
   return async (request, response) => {
     try {
-      const body = await readBody(request);
-      if (body === 'too_large') {
-        response.writeHead(413, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ error: 'invalid_request', error_description: 'request body too large' }));
-        return;
-      }
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(request.headers)) {
-        if (value === undefined) continue;
-        for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
-      }
       const abort = new AbortController();
       response.once('close', () => abort.abort());
-      const method = request.method ?? 'GET';
-      const answer = await handler(
-        new Request(new URL(request.url ?? '/', 'http://transmitter.invalid'), {
-          method,
-          headers,
-          signal: abort.signal,
-          ...(body.length && method !== 'GET' && method !== 'HEAD' ? { body } : {}),
-        }),
-      );
+      const webRequest = await webRequestOf(request, abort.signal);
+      if (webRequest === 'too_large') {
+        response.writeHead(413, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({ error: 'invalid_request', error_description: 'request body too large' }),
+        );
+        return;
+      }
+      const answer = await handler(webRequest);
       const out: Record<string, string> = {};
       for (const [name, value] of answer.headers) out[name] = value;
       response.writeHead(answer.status, out);
@@ -50,6 +39,30 @@ export function nodeListener(
   };
 }
 
+/**
+ * A Node request as a web `Request` for the transmitter (for adapters on Node frameworks such as
+ * Koa): the path and query on a placeholder origin, the headers, and the body read whole, or
+ * `'too_large'` beyond 1 MiB.
+ */
+export async function webRequestOf(
+  request: IncomingMessage,
+  signal?: AbortSignal,
+): Promise<Request | 'too_large'> {
+  const body = await readBody(request);
+  if (body === 'too_large') return body;
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  const method = request.method ?? 'GET';
+  return new Request(new URL(request.url ?? '/', 'http://transmitter.invalid'), {
+    method,
+    headers,
+    ...(signal ? { signal } : {}),
+    ...(body.length && method !== 'GET' && method !== 'HEAD' ? { body: new Uint8Array(body) } : {}),
+  });
+}
 async function readBody(request: IncomingMessage): Promise<Buffer | 'too_large'> {
   const chunks: Buffer[] = [];
   let size = 0;

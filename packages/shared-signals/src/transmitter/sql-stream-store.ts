@@ -1,6 +1,12 @@
-import { type Migration, type MigrationPool, migrationLedger, runMigrations, TABLE_PREFIX } from '@baton/core/stores';
-import type { SetToQueue, StreamStore } from './stream-store.ts';
+import {
+  type Migration,
+  type MigrationPool,
+  migrationLedger,
+  runMigrations,
+  TABLE_PREFIX,
+} from '@baton/core/stores';
 import { DELIVERY_METHODS, type QueuedSet, type StoredStream } from './stream.ts';
+import type { SetToQueue, StreamStore } from './stream-store.ts';
 
 /**
  * The slice of a `pg` `Pool` the store uses: a `pg.Pool` fits as is, and so does the broker's embedded

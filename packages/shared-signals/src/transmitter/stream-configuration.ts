@@ -37,7 +37,11 @@ export async function parseBody<T>(request: Request, schema: z.ZodType<T>): Prom
   }
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    throw refusal('invalid_request', 'request_malformed', 'the body is not a valid request for this endpoint');
+    throw refusal(
+      'invalid_request',
+      'request_malformed',
+      'the body is not a valid request for this endpoint',
+    );
   }
   return parsed.data;
 }

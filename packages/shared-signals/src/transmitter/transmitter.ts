@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   EVENT_TYPES,
   type EventsOfRevocationOptions,
@@ -7,11 +8,12 @@ import {
 } from '../events.ts';
 import type { Revocation } from '../revocation.ts';
 import { mintSecurityEventToken, type SetSigningKey } from '../set/mint.ts';
-import { transmitterEndpoints, transmitterMetadata, type TransmitterEndpoints } from './metadata.ts';
 import { MemoryStreamStore } from './memory-stream-store.ts';
+import { type TransmitterEndpoints, transmitterEndpoints, transmitterMetadata } from './metadata.ts';
 import { PollWaiters, pollRequest } from './poll.ts';
 import { pushSet } from './push.ts';
 import { refusal, refusalResponse, streamNotFound, TransmitterRefusal } from './refusal.ts';
+import { DELIVERY_METHODS, type StoredStream, type StreamDelivery, type StreamStatus } from './stream.ts';
 import {
   eventsDelivered,
   parseBody,
@@ -20,8 +22,6 @@ import {
   streamRequest,
 } from './stream-configuration.ts';
 import type { SetToQueue, StreamStore } from './stream-store.ts';
-import { DELIVERY_METHODS, type StoredStream, type StreamDelivery, type StreamStatus } from './stream.ts';
-import { z } from 'zod';
 
 export interface SharedSignalsTransmitterOptions {
   /** The transmitter's issuer: `iss` of every SET, and the base of every endpoint. */
@@ -160,7 +160,11 @@ export class SharedSignalsTransmitter {
     this.#limits = {
       maxQueueLength: positive(options.maxQueueLength, 10_000, 'maxQueueLength'),
       maxStreamsPerReceiver: positive(options.maxStreamsPerReceiver, 10, 'maxStreamsPerReceiver'),
-      inactivityTimeoutSeconds: positive(options.inactivityTimeoutSeconds, 7 * 86_400, 'inactivityTimeoutSeconds'),
+      inactivityTimeoutSeconds: positive(
+        options.inactivityTimeoutSeconds,
+        7 * 86_400,
+        'inactivityTimeoutSeconds',
+      ),
       longPollMs: positive(options.longPollMs, 25_000, 'longPollMs'),
       pollCheckIntervalMs: positive(options.pollCheckIntervalMs, 1_000, 'pollCheckIntervalMs'),
       maxEventsPerPoll: positive(options.maxEventsPerPoll, 1_000, 'maxEventsPerPoll'),
@@ -343,7 +347,12 @@ export class SharedSignalsTransmitter {
   async #createStream(receiverId: string, body: StreamRequest): Promise<Response> {
     const existing = await this.store.listStreams(receiverId);
     if (existing.length >= this.#limits.maxStreamsPerReceiver) {
-      throw refusal('invalid_request', 'too_many_streams', 'this receiver has as many streams as allowed', 409);
+      throw refusal(
+        'invalid_request',
+        'too_many_streams',
+        'this receiver has as many streams as allowed',
+        409,
+      );
     }
     const streamId = crypto.randomUUID();
     const now = this.#now();
@@ -405,7 +414,8 @@ export class SharedSignalsTransmitter {
       return { method: DELIVERY_METHODS.poll, endpointUrl: this.endpoints.poll(streamId) };
     }
     const url = new URL(requested.endpoint_url);
-    const allowed = this.#options.pushEndpointAllowed ?? ((candidate: URL) => candidate.protocol === 'https:');
+    const allowed =
+      this.#options.pushEndpointAllowed ?? ((candidate: URL) => candidate.protocol === 'https:');
     if (url.username || url.password || !allowed(url)) {
       throw refusal('invalid_request', 'push_endpoint_not_allowed', 'SETs cannot be pushed to that endpoint');
     }
@@ -486,7 +496,10 @@ export class SharedSignalsTransmitter {
         const answer = Object.fromEntries(sets.slice(0, max).map((queued) => [queued.jti, queued.set]));
         return json({ sets: answer, moreAvailable: sets.length > max });
       }
-      await this.#waiters.wait(stream.streamId, Math.min(this.#limits.pollCheckIntervalMs, deadline - waiting));
+      await this.#waiters.wait(
+        stream.streamId,
+        Math.min(this.#limits.pollCheckIntervalMs, deadline - waiting),
+      );
       const current = await this.store.getStream(stream.streamId);
       if (!current) return json({ sets: {}, moreAvailable: false });
       stream = current;
@@ -543,7 +556,12 @@ export class SharedSignalsTransmitter {
     });
   }
 
-  async #mint(stream: StoredStream, event: SecurityEvent, txn: string, control: boolean): Promise<SetToQueue> {
+  async #mint(
+    stream: StoredStream,
+    event: SecurityEvent,
+    txn: string,
+    control: boolean,
+  ): Promise<SetToQueue> {
     const jti = crypto.randomUUID();
     const set = await mintSecurityEventToken({
       issuer: this.issuer,
@@ -561,11 +579,7 @@ export class SharedSignalsTransmitter {
 
   async #deliverBatch(): Promise<number> {
     const now = this.#now();
-    const claimed = await this.store.claimDue(
-      now,
-      now + this.#limits.pushTimeoutMs + 5_000,
-      CLAIM_BATCH,
-    );
+    const claimed = await this.store.claimDue(now, now + this.#limits.pushTimeoutMs + 5_000, CLAIM_BATCH);
     const streams = new Map<string, Promise<StoredStream | undefined>>();
     await Promise.all(
       claimed.map(async (queued) => {
@@ -621,15 +635,26 @@ export class SharedSignalsTransmitter {
     if (stream) await this.store.updateStream({ ...stream, lastError: { ...error, at: this.#now() } });
   }
 
+  /**
+   * Deletes the streams (and their queues) whose receiver has not been seen for
+   * `inactivityTimeoutSeconds`: not polled, no push accepted, no request about them. The retry loop
+   * runs it once a minute. Resolves to the deleted stream ids.
+   */
+  async expireInactive(): Promise<string[]> {
+    const expired = await this.store.expireStreams(
+      this.#now() - this.#limits.inactivityTimeoutSeconds * 1000,
+    );
+    for (const streamId of expired) this.#waiters.wake(streamId);
+    return expired;
+  }
+
   #tick(): void {
     if (this.#closed) return;
     void this.deliverDue();
     const now = this.#now();
     if (now < this.#nextSweep) return;
     this.#nextSweep = now + SWEEP_EVERY_MS;
-    this.store
-      .expireStreams(now - this.#limits.inactivityTimeoutSeconds * 1000)
-      .catch((error: unknown) => this.#options.onError?.(error));
+    this.expireInactive().catch((error: unknown) => this.#options.onError?.(error));
   }
 }
 

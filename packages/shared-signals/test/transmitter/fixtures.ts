@@ -57,7 +57,10 @@ export async function startTransmitter(
     retry: { intervalMs: 20, initialBackoffMs: 20, maxBackoffMs: 100 },
     ...options,
   });
-  server.on('request', nodeListener((request) => transmitter.handle(request)));
+  server.on(
+    'request',
+    nodeListener((request) => transmitter.handle(request)),
+  );
   return {
     transmitter,
     url,

@@ -20,6 +20,12 @@ import {
   TOKEN_B,
 } from './fixtures.ts';
 
+/** A stream configuration as the endpoint returns it (SSF 1.0 §8.1.1). */
+interface StreamConfiguration extends Record<string, unknown> {
+  stream_id: string;
+  delivery: { method: string; endpoint_url?: string; authorization_header?: string };
+}
+
 const PUSH = DELIVERY_METHODS.push;
 const POLL = DELIVERY_METHODS.poll;
 
@@ -58,7 +64,7 @@ for (const kind of STORE_KINDS) {
     const createStream = async (body: Record<string, unknown>, token = TOKEN_A) => {
       const response = await running.call('/ssf/streams', { body, token });
       assert.equal(response.status, 201, await response.clone().text());
-      return (await response.json()) as Record<string, any>;
+      return (await response.json()) as StreamConfiguration;
     };
 
     const poll = async (streamId: string, body: Record<string, unknown>, token = TOKEN_A) => {
@@ -111,7 +117,10 @@ for (const kind of STORE_KINDS) {
       });
       assert.equal(created.iss, running.url);
       assert.equal(created.aud, 'receiver-a', "the receiver's own id by default");
-      assert.deepEqual(created.delivery, { method: POLL, endpoint_url: `${running.url}/ssf/poll/${created.stream_id}` });
+      assert.deepEqual(created.delivery, {
+        method: POLL,
+        endpoint_url: `${running.url}/ssf/poll/${created.stream_id}`,
+      });
       assert.deepEqual(created.events_supported, REVOCATION_EVENT_TYPES);
       assert.deepEqual(created.events_delivered, [EVENT_TYPES.sessionRevoked, EVENT_TYPES.accountDisabled]);
       assert.equal(created.description, 'orders MCP');
@@ -147,7 +156,11 @@ for (const kind of STORE_KINDS) {
         token: TOKEN_A,
         body: { stream_id: created.stream_id, status: 'paused', reason: 'maintenance' },
       });
-      assert.deepEqual(await paused.json(), { stream_id: created.stream_id, status: 'paused', reason: 'maintenance' });
+      assert.deepEqual(await paused.json(), {
+        stream_id: created.stream_id,
+        status: 'paused',
+        reason: 'maintenance',
+      });
 
       const deleted = await running.call(`/ssf/streams?stream_id=${created.stream_id}`, {
         method: 'DELETE',
@@ -164,7 +177,11 @@ for (const kind of STORE_KINDS) {
       await running.transmitter.publish([{ kind: 'subject', value: 'alice' }]);
       const attempts = [
         running.call(`/ssf/streams?stream_id=${id}`, { token: TOKEN_B }),
-        running.call('/ssf/streams', { method: 'PATCH', token: TOKEN_B, body: { stream_id: id, description: 'x' } }),
+        running.call('/ssf/streams', {
+          method: 'PATCH',
+          token: TOKEN_B,
+          body: { stream_id: id, description: 'x' },
+        }),
         running.call('/ssf/streams', { method: 'PUT', token: TOKEN_B, body: { stream_id: id } }),
         running.call(`/ssf/streams?stream_id=${id}`, { method: 'DELETE', token: TOKEN_B }),
         running.call(`/ssf/status?stream_id=${id}`, { token: TOKEN_B }),
@@ -210,7 +227,11 @@ for (const kind of STORE_KINDS) {
 
       it('pushes one signed SET per event, typ secevent+jwt, to the receiver with its Authorization', async () => {
         const stream = await createStream({
-          delivery: { method: PUSH, endpoint_url: receiver.url, authorization_header: 'Bearer receiver-secret' },
+          delivery: {
+            method: PUSH,
+            endpoint_url: receiver.url,
+            authorization_header: 'Bearer receiver-secret',
+          },
         });
         assert.equal(stream.delivery.authorization_header, undefined, 'the receiver secret is write-only');
         const result = await running.transmitter.publish(
@@ -239,10 +260,18 @@ for (const kind of STORE_KINDS) {
         const types = sets.map(({ payload }) => Object.keys(payload.events as object)[0]).sort();
         assert.deepEqual(types, [EVENT_TYPES.sessionRevoked, EVENT_TYPES.tokensRevoked].sort());
         const session = sets.find(({ payload }) => EVENT_TYPES.sessionRevoked in (payload.events as object))!;
-        assert.deepEqual(session.payload.sub_id, { format: 'iss_sub', iss: 'https://idp.example', sub: 'bob' });
+        assert.deepEqual(session.payload.sub_id, {
+          format: 'iss_sub',
+          iss: 'https://idp.example',
+          sub: 'bob',
+        });
         assert.equal(sets[0]!.payload.txn, sets[1]!.payload.txn, 'one txn per publish');
         await running.transmitter.deliverDue();
-        assert.deepEqual(await store.pending(stream.stream_id, 10, false), [], 'delivered SETs leave the queue');
+        assert.deepEqual(
+          await store.pending(stream.stream_id, 10, false),
+          [],
+          'delivered SETs leave the queue',
+        );
       });
 
       it('redelivers a SET to a receiver that was down when it was published, once it is back', async () => {
@@ -265,7 +294,8 @@ for (const kind of STORE_KINDS) {
         await running.transmitter.deliverDue();
         assert.equal((await store.pending(stream.stream_id, 10, false)).length, 1, 'a 503 is retried');
         receiver.answer = { status: 400, body: { err: 'invalid_audience', description: 'not for me' } };
-        while ((await store.pending(stream.stream_id, 10, false)).length) await running.transmitter.deliverDue();
+        while ((await store.pending(stream.stream_id, 10, false)).length)
+          await running.transmitter.deliverDue();
         assert.equal(refused.length, 1);
         assert.equal(refused[0]!.err, 'invalid_audience');
         const recorded = await store.getStream(stream.stream_id);
@@ -328,10 +358,10 @@ for (const kind of STORE_KINDS) {
         const events = await Promise.all(
           Object.values(answer.sets).map(async (set) => (await verifySet(set)).payload.events as object),
         );
-        assert.deepEqual(events.map((event) => Object.keys(event)[0]).sort(), [
-          EVENT_TYPES.accountDisabled,
-          EVENT_TYPES.clientRevoked,
-        ].sort());
+        assert.deepEqual(
+          events.map((event) => Object.keys(event)[0]).sort(),
+          [EVENT_TYPES.accountDisabled, EVENT_TYPES.clientRevoked].sort(),
+        );
       });
 
       it('disables a stream whose queue exceeds the bound, with a stream-updated SET saying why', async () => {
@@ -365,6 +395,25 @@ for (const kind of STORE_KINDS) {
         });
         assert.equal(response.status, 400);
       });
+    });
+
+    it('deletes a stream whose receiver has not been seen for the inactivity timeout, and keeps an active one', async () => {
+      await running.close();
+      let clock = Date.now();
+      running = await startTransmitter({
+        key: key.options,
+        store,
+        inactivityTimeoutSeconds: 60,
+        now: () => clock,
+      });
+      const idle = await createStream({ delivery: { method: POLL } });
+      const active = await createStream({ delivery: { method: POLL } });
+      clock += 45_000;
+      await poll(active.stream_id, { returnImmediately: true });
+      clock += 30_000;
+      assert.deepEqual(await running.transmitter.expireInactive(), [idle.stream_id]);
+      assert.equal(await store.getStream(idle.stream_id), undefined);
+      assert.equal((await store.getStream(active.stream_id))?.status, 'enabled');
     });
 
     it('minted SETs decode to the SSF 1.0 shape', async () => {
