@@ -29,7 +29,6 @@ export {
 } from './set/mint.ts';
 export { MemoryStreamStore } from './transmitter/memory-stream-store.ts';
 export { type TransmitterEndpoints, transmitterEndpoints } from './transmitter/metadata.ts';
-export { nodeListener, webRequestOf } from './transmitter/node.ts';
 export { TransmitterRefusal, type TransmitterRefusalReason } from './transmitter/refusal.ts';
 export {
   type SqlStreamPool,

@@ -1,4 +1,5 @@
-import { type SharedSignalsTransmitter, webRequestOf } from '@baton/shared-signals';
+import type { SharedSignalsTransmitter } from '@baton/shared-signals';
+import { webRequestOf } from '@baton/shared-signals/node';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 /**

@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWTVerifyGetKey } from 'jose';
 import pg from 'pg';
 import {
-  nodeListener,
   type Revocation,
   SharedSignalsTransmitter,
   type SharedSignalsTransmitterOptions,
   SqlStreamStore,
   type StreamStore,
 } from '../../src/index.ts';
+import { nodeListener } from '../../src/node.ts';
 
 /** Bearer tokens the fixture's `authenticate` accepts, and the receiver each names. */
 export const RECEIVERS = { 'token-a': 'receiver-a', 'token-b': 'receiver-b' } as const;
