@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
 import { DELIVERY_METHODS, EVENT_TYPES } from '@baton/shared-signals';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, importJWK, jwtVerify, SignJWT } from 'jose';
 import { type Broker, type BrokerOptions, startBroker } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
+import { MemoryTokenRegistry } from '../src/registry/memory-registry.ts';
+import { receiverAuthenticator } from '../src/shared-signals/receiver-token.ts';
 import { generateSigningJwk } from '../src/signing-keys.ts';
 import { type BrokerStores, openStores } from '../src/stores/open-stores.ts';
 import { revoke, type ServiceClient, serviceClient, tokenRequest } from './fixtures/service-client.ts';
@@ -233,5 +235,69 @@ describe("the broker's streams live in its store", () => {
       await second.broker.close();
       await second.stores.close();
     }
+  });
+});
+
+describe('receiverAuthenticator refuses every broker token that is not a listed service identity for <issuer>/ssf', () => {
+  const issuer = 'https://broker.example';
+  let signer: CryptoKey;
+  let authenticate: ReturnType<typeof receiverAuthenticator>;
+  let registry: MemoryTokenRegistry;
+
+  before(async () => {
+    const jwk = await generateSigningJwk();
+    signer = (await importJWK(jwk as never, 'ES256')) as CryptoKey;
+    const { d: _private, ...publicJwk } = jwk as Record<string, unknown>;
+    registry = new MemoryTokenRegistry();
+    authenticate = receiverAuthenticator({
+      issuer,
+      keys: createLocalJWKSet({ keys: [publicJwk as never] }),
+      registry,
+      receivers: new Set(['orders-receiver']),
+    });
+  });
+  after(() => registry.close());
+
+  async function tokenWith(claims: Record<string, unknown>, typ = 'at+jwt') {
+    const jti = crypto.randomUUID();
+    const now = Math.floor(Date.now() / 1000);
+    await registry.record({
+      jti,
+      parent: null,
+      root: `${issuer}#${jti}`,
+      subject: String(claims.sub),
+      clientId: String(claims.client_id),
+      audience: `${issuer}/ssf`,
+      exp: now + 60,
+    });
+    const token = await new SignJWT({ jti, ...claims })
+      .setProtectedHeader({ alg: 'ES256', typ })
+      .setIssuer(issuer)
+      .setAudience(`${issuer}/ssf`)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(signer);
+    return new Request(`${issuer}/ssf/streams`, { headers: { authorization: `Bearer ${token}` } });
+  }
+
+  it('admits the listed service identity', async () => {
+    const request = await tokenWith({ sub: 'orders-receiver', client_id: 'orders-receiver' });
+    assert.deepEqual(await authenticate(request), { receiverId: 'orders-receiver' });
+  });
+
+  it('refuses a token obtained for a person by exchange (sub is the person, act names the client)', async () => {
+    const request = await tokenWith({ sub: 'alice', client_id: 'orders-receiver' });
+    assert.equal(await authenticate(request), undefined);
+    const acting = await tokenWith({
+      sub: 'orders-receiver',
+      client_id: 'orders-receiver',
+      act: { sub: 'x' },
+    });
+    assert.equal(await authenticate(acting), undefined);
+  });
+
+  it('refuses a token that is not an access token (typ)', async () => {
+    const request = await tokenWith({ sub: 'orders-receiver', client_id: 'orders-receiver' }, 'secevent+jwt');
+    assert.equal(await authenticate(request), undefined);
   });
 });
