@@ -1,4 +1,4 @@
-import type { QueuedSet, StoredStream } from './stream.ts';
+import type { QueuedSet, StoredStream, StreamStatus } from './stream.ts';
 import type { SetToQueue, StreamStore } from './stream-store.ts';
 
 interface Held extends QueuedSet {
@@ -41,8 +41,32 @@ export class MemoryStreamStore implements StreamStore {
   async updateStream(stream: StoredStream): Promise<boolean> {
     const held = this.#streams.get(stream.streamId);
     if (!held) return false;
-    this.#streams.set(stream.streamId, { ...structuredClone(stream), lastSeenAt: held.lastSeenAt });
+    const {
+      status: _status,
+      reason: _reason,
+      lastError: _error,
+      lastSeenAt: _seen,
+      ...configuration
+    } = structuredClone(stream);
+    const updated: StoredStream = { ...configuration, status: held.status, lastSeenAt: held.lastSeenAt };
+    if (held.reason !== undefined) updated.reason = held.reason;
+    if (held.lastError !== undefined) updated.lastError = held.lastError;
+    this.#streams.set(stream.streamId, updated);
     return true;
+  }
+
+  async setStatus(streamId: string, status: StreamStatus, reason: string | undefined): Promise<boolean> {
+    const held = this.#streams.get(streamId);
+    if (!held) return false;
+    held.status = status;
+    if (reason === undefined) delete held.reason;
+    else held.reason = reason;
+    return true;
+  }
+
+  async recordError(streamId: string, error: NonNullable<StoredStream['lastError']>): Promise<void> {
+    const held = this.#streams.get(streamId);
+    if (held) held.lastError = { ...error };
   }
 
   async deleteStream(streamId: string): Promise<boolean> {

@@ -5,7 +5,7 @@ import {
   runMigrations,
   TABLE_PREFIX,
 } from '@baton/core/stores';
-import { DELIVERY_METHODS, type QueuedSet, type StoredStream } from './stream.ts';
+import { DELIVERY_METHODS, type QueuedSet, type StoredStream, type StreamStatus } from './stream.ts';
 import type { SetToQueue, StreamStore } from './stream-store.ts';
 
 /**
@@ -24,6 +24,7 @@ export interface SqlStreamStoreOptions {
 
 interface StreamRow {
   data: StoredStream | string;
+  status: StreamStatus;
   last_seen_at: string | number;
 }
 
@@ -124,7 +125,7 @@ export class SqlStreamStore implements StreamStore {
 
   async getStream(streamId: string): Promise<StoredStream | undefined> {
     const { rows } = await this.#pool.query(
-      `SELECT data, last_seen_at FROM ${this.#streams} WHERE stream_id = $1`,
+      `SELECT data, status, last_seen_at FROM ${this.#streams} WHERE stream_id = $1`,
       [streamId],
     );
     return rows.length ? streamOf(rows[0] as StreamRow) : undefined;
@@ -132,7 +133,7 @@ export class SqlStreamStore implements StreamStore {
 
   async listStreams(receiverId: string): Promise<StoredStream[]> {
     const { rows } = await this.#pool.query(
-      `SELECT data, last_seen_at FROM ${this.#streams} WHERE receiver_id = $1 ORDER BY created_at, stream_id`,
+      `SELECT data, status, last_seen_at FROM ${this.#streams} WHERE receiver_id = $1 ORDER BY created_at, stream_id`,
       [receiverId],
     );
     return (rows as StreamRow[]).map(streamOf);
@@ -140,22 +141,47 @@ export class SqlStreamStore implements StreamStore {
 
   async receivingStreams(): Promise<StoredStream[]> {
     const { rows } = await this.#pool.query(
-      `SELECT data, last_seen_at FROM ${this.#streams} WHERE status <> 'disabled'`,
+      `SELECT data, status, last_seen_at FROM ${this.#streams} WHERE status <> 'disabled'`,
     );
     return (rows as StreamRow[]).map(streamOf);
   }
 
   async updateStream(stream: StoredStream): Promise<boolean> {
+    const {
+      status: _status,
+      reason: _reason,
+      lastError: _error,
+      lastSeenAt: _seen,
+      ...configuration
+    } = stream;
+    // The configuration from the caller; status, reason and last error as stored.
     const { rows } = await this.#pool.query(
-      `UPDATE ${this.#streams} SET status = $2, push = $3, data = $4 WHERE stream_id = $1 RETURNING stream_id`,
-      [
-        stream.streamId,
-        stream.status,
-        stream.delivery.method === DELIVERY_METHODS.push,
-        JSON.stringify(stream),
-      ],
+      `UPDATE ${this.#streams}
+       SET push = $3,
+           data = $2::jsonb || jsonb_strip_nulls(jsonb_build_object(
+             'status', status, 'reason', data->'reason', 'lastError', data->'lastError'))
+       WHERE stream_id = $1 RETURNING stream_id`,
+      [stream.streamId, JSON.stringify(configuration), stream.delivery.method === DELIVERY_METHODS.push],
     );
     return rows.length > 0;
+  }
+
+  async setStatus(streamId: string, status: StreamStatus, reason: string | undefined): Promise<boolean> {
+    const { rows } = await this.#pool.query(
+      `UPDATE ${this.#streams}
+       SET status = $2,
+           data = (data - 'status' - 'reason') || jsonb_strip_nulls(jsonb_build_object('status', $2::text, 'reason', $3::text))
+       WHERE stream_id = $1 RETURNING stream_id`,
+      [streamId, status, reason ?? null],
+    );
+    return rows.length > 0;
+  }
+
+  async recordError(streamId: string, error: NonNullable<StoredStream['lastError']>): Promise<void> {
+    await this.#pool.query(
+      `UPDATE ${this.#streams} SET data = jsonb_set(data, '{lastError}', $2::jsonb) WHERE stream_id = $1`,
+      [streamId, JSON.stringify(error)],
+    );
   }
 
   async deleteStream(streamId: string): Promise<boolean> {
@@ -257,7 +283,7 @@ export class SqlStreamStore implements StreamStore {
 
 function streamOf(row: StreamRow): StoredStream {
   const stream = (typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as StoredStream;
-  return { ...stream, lastSeenAt: Number(row.last_seen_at) };
+  return { ...stream, status: row.status, lastSeenAt: Number(row.last_seen_at) };
 }
 
 function queuedOf(row: QueueRow): QueuedSet {

@@ -1,4 +1,4 @@
-import type { QueuedSet, StoredStream } from './stream.ts';
+import type { QueuedSet, StoredStream, StreamStatus } from './stream.ts';
 
 /** A SET to queue on one stream. */
 export interface SetToQueue {
@@ -22,8 +22,16 @@ export interface StreamStore {
   listStreams(receiverId: string): Promise<StoredStream[]>;
   /** Every stream that takes new SETs: `enabled` and `paused` ones (a paused stream holds them). */
   receivingStreams(): Promise<StoredStream[]>;
-  /** Replaces a stream's configuration (not its queue). Resolves false when the stream is gone. */
+  /**
+   * Replaces a stream's configuration (audience, events, delivery, description). Its status, reason,
+   * last error, last-seen time and queue are kept as stored, so a configuration change never undoes a
+   * concurrent status change. Resolves false when the stream is gone.
+   */
   updateStream(stream: StoredStream): Promise<boolean>;
+  /** Sets a stream's status and reason (none when `reason` is undefined). Resolves false when the stream is gone. */
+  setStatus(streamId: string, status: StreamStatus, reason: string | undefined): Promise<boolean>;
+  /** Records the last SET the receiver refused for good. */
+  recordError(streamId: string, error: NonNullable<StoredStream['lastError']>): Promise<void>;
   /** Deletes a stream and its queue. Resolves false when there was none. */
   deleteStream(streamId: string): Promise<boolean>;
   /** Marks the stream's receiver as seen (a poll, a successful push). */

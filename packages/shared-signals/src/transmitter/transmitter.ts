@@ -318,7 +318,12 @@ export class SharedSignalsTransmitter {
       return this.#verify(receiverId, await parseBody(request, verificationRequest));
     }
     if (method !== 'POST') throw notAllowed();
-    const streamId = decodeURIComponent(path.slice(this.endpoints.pollPathPrefix.length));
+    let streamId: string;
+    try {
+      streamId = decodeURIComponent(path.slice(this.endpoints.pollPathPrefix.length));
+    } catch {
+      throw streamNotFound();
+    }
     return this.#poll(receiverId, streamId, request);
   }
 
@@ -443,7 +448,7 @@ export class SharedSignalsTransmitter {
     const updated: StoredStream = { ...stream, status: body.status };
     delete updated.reason;
     if (body.reason !== undefined) updated.reason = body.reason;
-    if (!(await this.store.updateStream(updated))) throw streamNotFound();
+    if (!(await this.store.setStatus(stream.streamId, body.status, body.reason))) throw streamNotFound();
     // A disabled stream holds nothing; one enabled again starts from what is in force now.
     if (body.status === 'disabled') await this.store.clearQueue(stream.streamId);
     else if (wasDisabled) await this.#seed(updated);
@@ -533,9 +538,13 @@ export class SharedSignalsTransmitter {
     return sets.length;
   }
 
-  async #queueControl(stream: StoredStream, event: SecurityEvent): Promise<void> {
+  /** Queues a stream-management SET; bounded like the others (a receiver calling verify in a loop fills only its own quota). */
+  async #queueControl(stream: StoredStream, event: SecurityEvent, bounded = true): Promise<void> {
     const set = await this.#mint(stream, event, crypto.randomUUID(), true);
-    await this.store.enqueue(stream.streamId, [set], this.#now());
+    const length = await this.store.enqueue(stream.streamId, [set], this.#now());
+    if (bounded && length !== undefined && length > this.#limits.maxQueueLength) {
+      await this.#disableOverflowing(stream);
+    }
     this.#waiters.wake(stream.streamId);
   }
 
@@ -546,14 +555,17 @@ export class SharedSignalsTransmitter {
    */
   async #disableOverflowing(stream: StoredStream): Promise<void> {
     const reason = `more than ${this.#limits.maxQueueLength} SETs were waiting for the receiver`;
-    const disabled: StoredStream = { ...stream, status: 'disabled', reason };
-    if (!(await this.store.updateStream(disabled))) return;
+    if (!(await this.store.setStatus(stream.streamId, 'disabled', reason))) return;
     await this.store.clearQueue(stream.streamId);
-    await this.#queueControl(disabled, {
-      type: EVENT_TYPES.streamUpdated,
-      subject: { format: 'opaque', id: stream.streamId },
-      payload: { status: 'disabled', reason },
-    });
+    await this.#queueControl(
+      stream,
+      {
+        type: EVENT_TYPES.streamUpdated,
+        subject: { format: 'opaque', id: stream.streamId },
+        payload: { status: 'disabled', reason },
+      },
+      false,
+    );
   }
 
   async #mint(
@@ -631,8 +643,7 @@ export class SharedSignalsTransmitter {
     streamId: string,
     error: { jti: string; err: string; description?: string },
   ): Promise<void> {
-    const stream = await this.store.getStream(streamId);
-    if (stream) await this.store.updateStream({ ...stream, lastError: { ...error, at: this.#now() } });
+    await this.store.recordError(streamId, { ...error, at: this.#now() });
   }
 
   /**

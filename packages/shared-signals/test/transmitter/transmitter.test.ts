@@ -385,6 +385,23 @@ for (const kind of STORE_KINDS) {
         });
         const publishedLater = await running.transmitter.publish([{ kind: 'subject', value: 'e' }]);
         assert.deepEqual(publishedLater, { streams: 0, sets: 0 }, 'a disabled stream takes nothing more');
+        const patched = await running.call('/ssf/streams', {
+          method: 'PATCH',
+          token: TOKEN_A,
+          body: { stream_id: id, description: 'still here' },
+        });
+        assert.equal(patched.status, 200);
+        assert.equal(
+          (await store.getStream(id))?.status,
+          'disabled',
+          'a configuration change keeps the status',
+        );
+        const enabled = await running.call('/ssf/status', {
+          token: TOKEN_A,
+          body: { stream_id: id, status: 'enabled' },
+        });
+        assert.equal(((await enabled.json()) as { status: string }).status, 'enabled');
+        assert.equal((await store.getStream(id))?.reason, undefined);
       });
 
       it('refuses a poll body that is not an RFC 8936 request', async () => {
