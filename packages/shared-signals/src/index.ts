@@ -29,6 +29,7 @@ export {
 } from './set/mint.ts';
 export { MemoryStreamStore } from './transmitter/memory-stream-store.ts';
 export { type TransmitterEndpoints, transmitterEndpoints } from './transmitter/metadata.ts';
+export type { SharedSignalsTransmitterOptions } from './transmitter/options.ts';
 export { TransmitterRefusal, type TransmitterRefusalReason } from './transmitter/refusal.ts';
 export {
   type SqlStreamPool,
@@ -43,8 +44,4 @@ export {
   type StreamStatus,
 } from './transmitter/stream.ts';
 export type { SetToQueue, StreamStore } from './transmitter/stream-store.ts';
-export {
-  type PublishResult,
-  SharedSignalsTransmitter,
-  type SharedSignalsTransmitterOptions,
-} from './transmitter/transmitter.ts';
+export { type PublishResult, SharedSignalsTransmitter } from './transmitter/transmitter.ts';

@@ -7,11 +7,12 @@ import {
   type SecurityEvent,
 } from '../events.ts';
 import type { Revocation } from '../revocation.ts';
-import { mintSecurityEventToken, type SetSigningKey } from '../set/mint.ts';
+import { mintSecurityEventToken } from '../set/mint.ts';
 import { MemoryStreamStore } from './memory-stream-store.ts';
 import { type TransmitterEndpoints, transmitterEndpoints, transmitterMetadata } from './metadata.ts';
+import { limitsOf, type SharedSignalsTransmitterOptions, type TransmitterLimits } from './options.ts';
 import { PollWaiters, pollRequest } from './poll.ts';
-import { pushSet } from './push.ts';
+import { PushDelivery } from './push-delivery.ts';
 import { refusal, refusalResponse, streamNotFound, TransmitterRefusal } from './refusal.ts';
 import { DELIVERY_METHODS, type StoredStream, type StreamDelivery, type StreamStatus } from './stream.ts';
 import {
@@ -23,60 +24,6 @@ import {
 } from './stream-configuration.ts';
 import type { SetToQueue, StreamStore } from './stream-store.ts';
 
-export interface SharedSignalsTransmitterOptions {
-  /** The transmitter's issuer: `iss` of every SET, and the base of every endpoint. */
-  issuer: string;
-  /** Where receivers find the keys that verify the SETs (the broker's `/jwks`). */
-  jwksUri: string;
-  /** Signs every SET (the broker's first signing key). */
-  key: SetSigningKey;
-  /**
-   * Authenticates a management or poll request: the receiver's id, or `undefined` (401). Required:
-   * the transmitter has no notion of who may receive on its own. The broker verifies a bearer access
-   * token it issued for `<issuer>/ssf` to an operator-listed client.
-   */
-  authenticate(request: Request): Promise<{ receiverId: string } | undefined>;
-  /** Every revocation still in force, queued on a new stream so that a (re)started receiver loses nothing. */
-  currentRevocations(): Promise<readonly Revocation[]>;
-  /** Streams and queued SETs. Default: in memory (one instance). `SqlStreamStore` shares them between instances. */
-  store?: StreamStore;
-  /** The issuer of the subjects revoked (`iss` of `iss_sub` subjects) for seeded SETs. Default `issuer`. */
-  subjectIssuer?: string;
-  /** The audiences a receiver's stream may ask for (`aud`). Default: its receiver id alone, which is also the default `aud`. */
-  audiencesFor?(receiverId: string): readonly string[];
-  /**
-   * Whether a receiver may have SETs pushed to this URL. Default: `https:` only. The broker passes an
-   * allow-list; tests on loopback pass their own.
-   */
-  pushEndpointAllowed?(url: URL): boolean;
-  fetch?: typeof fetch;
-  /** A stream whose queue grows beyond this is disabled (with a `stream-updated` SET saying why). Default 10,000. */
-  maxQueueLength?: number;
-  /** Default 10. */
-  maxStreamsPerReceiver?: number;
-  /**
-   * A stream whose receiver has not been seen for this long (no poll, no accepted push, no request
-   * about it, such as the verification endpoint) is deleted with its queue. Default 7 days.
-   */
-  inactivityTimeoutSeconds?: number;
-  /** How long a poll without `returnImmediately` waits for a SET. Default 25,000. */
-  longPollMs?: number;
-  /** How often a waiting poll looks at the store for SETs another instance queued. Default 1,000. */
-  pollCheckIntervalMs?: number;
-  /** The most SETs one poll answer carries. Default 1,000. */
-  maxEventsPerPoll?: number;
-  /** How long one push may take. Default 10,000. */
-  pushTimeoutMs?: number;
-  /** Push retries: the loop's period, and exponential backoff from `initialBackoffMs` to `maxBackoffMs`. */
-  retry?: { intervalMs?: number; initialBackoffMs?: number; maxBackoffMs?: number };
-  /** Told when a receiver refuses a SET for good (RFC 8935 `err`, RFC 8936 `setErrs`). Never a SET. */
-  onSetRefused?(refused: { streamId: string; receiverId: string; jti: string; err: string }): void;
-  /** Told of failures in the background (delivery loop, expiry). */
-  onError?(error: unknown): void;
-  /** Unix milliseconds now; tests pass their own clock. */
-  now?: () => number;
-}
-
 /** What one `publish` queued. */
 export interface PublishResult {
   streams: number;
@@ -84,7 +31,6 @@ export interface PublishResult {
 }
 
 const SWEEP_EVERY_MS = 60_000;
-const CLAIM_BATCH = 64;
 
 /**
  * An OpenID Shared Signals Framework 1.0 transmitter, runtime-neutral: `handle(request)` answers its
@@ -108,22 +54,9 @@ export class SharedSignalsTransmitter {
   readonly #paths: { configuration: string; status: string; verification: string };
   readonly #waiters = new PollWaiters();
   readonly #now: () => number;
-  readonly #fetch: typeof fetch;
-  readonly #limits: {
-    maxQueueLength: number;
-    maxStreamsPerReceiver: number;
-    inactivityTimeoutSeconds: number;
-    longPollMs: number;
-    pollCheckIntervalMs: number;
-    maxEventsPerPoll: number;
-    pushTimeoutMs: number;
-    retryIntervalMs: number;
-    initialBackoffMs: number;
-    maxBackoffMs: number;
-  };
+  readonly #limits: TransmitterLimits;
   readonly #timer: ReturnType<typeof setInterval>;
-  #delivering: Promise<void> | undefined;
-  #deliverAgain = false;
+  readonly #push: PushDelivery;
   #nextSweep = 0;
   #closed = false;
 
@@ -151,28 +84,15 @@ export class SharedSignalsTransmitter {
     };
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#fetch = options.fetch ?? fetch;
-    const positive = (value: number | undefined, fallback: number, name: string) => {
-      if (value === undefined) return fallback;
-      if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number`);
-      return value;
-    };
-    this.#limits = {
-      maxQueueLength: positive(options.maxQueueLength, 10_000, 'maxQueueLength'),
-      maxStreamsPerReceiver: positive(options.maxStreamsPerReceiver, 10, 'maxStreamsPerReceiver'),
-      inactivityTimeoutSeconds: positive(
-        options.inactivityTimeoutSeconds,
-        7 * 86_400,
-        'inactivityTimeoutSeconds',
-      ),
-      longPollMs: positive(options.longPollMs, 25_000, 'longPollMs'),
-      pollCheckIntervalMs: positive(options.pollCheckIntervalMs, 1_000, 'pollCheckIntervalMs'),
-      maxEventsPerPoll: positive(options.maxEventsPerPoll, 1_000, 'maxEventsPerPoll'),
-      pushTimeoutMs: positive(options.pushTimeoutMs, 10_000, 'pushTimeoutMs'),
-      retryIntervalMs: positive(options.retry?.intervalMs, 1_000, 'retry.intervalMs'),
-      initialBackoffMs: positive(options.retry?.initialBackoffMs, 1_000, 'retry.initialBackoffMs'),
-      maxBackoffMs: positive(options.retry?.maxBackoffMs, 300_000, 'retry.maxBackoffMs'),
-    };
+    this.#limits = limitsOf(options);
+    this.#push = new PushDelivery({
+      store: this.store,
+      fetch: options.fetch ?? fetch,
+      limits: this.#limits,
+      now: this.#now,
+      onRefused: (stream, jti, err) => this.#refused(stream, jti, err),
+      onError: (error) => this.#options.onError?.(error),
+    });
     this.#timer = setInterval(() => this.#tick(), this.#limits.retryIntervalMs);
     this.#timer.unref?.();
   }
@@ -246,25 +166,7 @@ export class SharedSignalsTransmitter {
    * failed ones), until none is left. The retry loop calls it every `retry.intervalMs`.
    */
   deliverDue(): Promise<void> {
-    if (this.#delivering) {
-      this.#deliverAgain = true;
-      return this.#delivering;
-    }
-    this.#delivering = (async () => {
-      try {
-        do {
-          this.#deliverAgain = false;
-          while (!this.#closed && (await this.#deliverBatch()) > 0) {
-            // claim the next batch
-          }
-        } while (this.#deliverAgain && !this.#closed);
-      } catch (error) {
-        this.#options.onError?.(error);
-      } finally {
-        this.#delivering = undefined;
-      }
-    })();
-    return this.#delivering;
+    return this.#push.deliverDue();
   }
 
   /** Stops the retry loop and answers waiting polls now. The store stays open (its owner closes it). */
@@ -272,7 +174,7 @@ export class SharedSignalsTransmitter {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#waiters.wakeAll();
-    await this.#delivering;
+    await this.#push.close();
   }
 
   // --- routing -----------------------------------------------------------------------------------
@@ -585,50 +487,6 @@ export class SharedSignalsTransmitter {
       issuedAt: Math.floor(this.#now() / 1000),
     });
     return { jti, set, control };
-  }
-
-  // --- push delivery (RFC 8935) ----------------------------------------------------------------
-
-  async #deliverBatch(): Promise<number> {
-    const now = this.#now();
-    const claimed = await this.store.claimDue(now, now + this.#limits.pushTimeoutMs + 5_000, CLAIM_BATCH);
-    const streams = new Map<string, Promise<StoredStream | undefined>>();
-    await Promise.all(
-      claimed.map(async (queued) => {
-        let found = streams.get(queued.streamId);
-        if (!found) {
-          found = this.store.getStream(queued.streamId);
-          streams.set(queued.streamId, found);
-        }
-        const stream = await found;
-        if (!stream || stream.delivery.method !== DELIVERY_METHODS.push) return;
-        const outcome = await pushSet(this.#fetch, stream.delivery, queued.set, this.#limits.pushTimeoutMs);
-        switch (outcome.kind) {
-          case 'delivered':
-            await this.store.acknowledge(stream.streamId, [queued.jti]);
-            await this.store.touch(stream.streamId, this.#now());
-            return;
-          case 'refused':
-            await this.store.acknowledge(stream.streamId, [queued.jti]);
-            this.#refused(stream, queued.jti, outcome.err);
-            await this.#recordError(stream.streamId, {
-              jti: queued.jti,
-              err: outcome.err,
-              ...(outcome.description ? { description: outcome.description } : {}),
-            });
-            return;
-          case 'retry': {
-            const backoff = Math.min(
-              this.#limits.initialBackoffMs * 2 ** Math.max(0, queued.attempts - 1),
-              this.#limits.maxBackoffMs,
-            );
-            await this.store.reschedule(stream.streamId, queued.jti, this.#now() + backoff);
-            return;
-          }
-        }
-      }),
-    );
-    return claimed.length;
   }
 
   #refused(stream: StoredStream, jti: string, err: string): void {

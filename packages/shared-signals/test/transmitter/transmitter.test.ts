@@ -443,3 +443,27 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+describe('SharedSignalsTransmitter construction', () => {
+  it('refuses to be built without receiver authentication, a seed source, a key or absolute URLs', async () => {
+    const key = await signingKey();
+    const good = {
+      issuer: 'https://broker.example',
+      jwksUri: 'https://broker.example/jwks',
+      key: key.options,
+      authenticate: async () => undefined,
+      currentRevocations: async () => [],
+    };
+    const { SharedSignalsTransmitter } = await import('../../src/index.ts');
+    for (const bad of [
+      { ...good, authenticate: undefined },
+      { ...good, currentRevocations: undefined },
+      { ...good, key: { ...key.options, kid: undefined } },
+      { ...good, issuer: 'broker.example' },
+      { ...good, maxQueueLength: 0 },
+    ]) {
+      assert.throws(() => new SharedSignalsTransmitter(bad as never), TypeError);
+    }
+    await new SharedSignalsTransmitter(good).close();
+  });
+});
