@@ -6,6 +6,7 @@ import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { type CallerKindRule, defaultCallerKind } from '@baton/resource-server';
 import { drainServer, type Registry } from '@baton/resource-server/operations';
+import type { SharedSignalsTransmitter } from '@baton/shared-signals';
 import { createLocalJWKSet } from 'jose';
 import type { AdapterFactory, ClientMetadata, JWK, KoaContextWithOIDC } from 'oidc-provider';
 import Provider from 'oidc-provider';
@@ -28,6 +29,9 @@ import {
   CLIENT_CREDENTIALS_PARAMETERS,
   serviceIdentityHandler,
 } from './service-identity/grant.ts';
+import { sharedSignalsAudience } from './shared-signals/receiver-token.ts';
+import { sharedSignalsRoutes } from './shared-signals/routes.ts';
+import { type BrokerSharedSignalsOptions, brokerTransmitter } from './shared-signals/transmitter.ts';
 import { generateSigningJwk } from './signing-keys.ts';
 import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
 import { BrokerTelemetry } from './telemetry.ts';
@@ -117,6 +121,12 @@ export interface BrokerOptions {
   operations?: BrokerOperationsOptions;
   /** A SCIM 2.0 service at `<issuer>/scim/v2` for operator-approved provisioning clients. Off by default. */
   scim?: BrokerScimOptions;
+  /**
+   * Transmit revocations as an OpenID Shared Signals Framework 1.0 transmitter (push RFC 8935, poll
+   * RFC 8936) at `/.well-known/ssf-configuration` and `/ssf/…`. Receivers are static clients holding a
+   * `client_credentials` token for the audience `<issuer>/ssf` (see `BrokerSharedSignalsOptions`).
+   */
+  sharedSignals?: BrokerSharedSignalsOptions;
 }
 
 export interface Broker {
@@ -126,6 +136,8 @@ export interface Broker {
   registry: TokenRegistry;
   /** Operator revocation of a token, a whole grant (root), or everything of one subject. */
   revoke(target: RevocationTarget): Promise<void>;
+  /** The Shared Signals transmitter (with `sharedSignals`): `transmitter.publish(revocations, context)`. */
+  transmitter: SharedSignalsTransmitter | undefined;
   /** This instance's Prometheus registry (what `/metrics` serves); undefined with `operations.metrics: false`. */
   metrics: Registry | undefined;
   /**
@@ -173,6 +185,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // socket is released before the error propagates rather than left bound with nothing serving it.
   const registry = options.registry ?? new MemoryTokenRegistry();
   let operations: ReturnType<typeof brokerOperations> | undefined;
+  let transmitter: SharedSignalsTransmitter | undefined;
   try {
     const signingKeys = options.signingKeys?.length ? options.signingKeys : [await generateSigningJwk()];
     const signingJwk = signingKeys[0]!;
@@ -182,13 +195,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const localKeys = createLocalJWKSet(publicJwks as never);
     const logger = options.logger ?? SILENT_LOGGER;
     operations = brokerOperations(options.operations, signingKeys);
+    // Shared Signals receivers get their access token for <issuer>/ssf by client_credentials.
+    const serviceAudiences = options.sharedSignals
+      ? [...options.audiences, { resource: sharedSignalsAudience(issuer), scopes: [] }]
+      : options.audiences;
     const provider = new Provider(
       issuer,
       brokerConfiguration({
         adapter: options.adapter ?? createMemoryAdapterFactory(),
         clients: options.clients ?? [],
         signingKeys,
-        audiences: options.audiences,
+        audiences: serviceAudiences,
         initialAccessToken: options.initialAccessToken,
         registrationApprovals: options.registrationApprovals ?? [],
         fetchAllowList: new FetchAllowList([
@@ -230,6 +247,18 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const telemetry = new BrokerTelemetry();
     provider.use(telemetry.middleware());
     if (operations.metrics) provider.use(operations.metrics.middleware());
+    if (options.sharedSignals) {
+      transmitter = await brokerTransmitter({
+        issuer,
+        signingJwk,
+        keys: localKeys,
+        registry,
+        clients: options.clients ?? [],
+        options: options.sharedSignals,
+        onError: options.onError ?? (() => {}),
+      });
+      provider.use(sharedSignalsRoutes(transmitter));
+    }
     const audited = { issuer, audit: telemetry.auditing(operations.audit(options.audit)), logger };
     provider.use(
       clientAuthenticationErrors({
@@ -280,7 +309,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       'client_credentials',
       serviceIdentityHandler({
         ...audited,
-        audiences: options.audiences,
+        audiences: serviceAudiences,
         policy: options.policy,
         registry,
         maxLifetimeSeconds,
@@ -302,6 +331,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     }
     server.on('request', operations.serve(provider.callback()));
   } catch (error) {
+    await transmitter?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     // A registry the broker made for itself goes too; one the caller passed stays theirs to close.
@@ -314,8 +344,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     url,
     registry,
     revoke: (target) => registry.revoke(target),
+    transmitter,
     metrics: operations?.registry,
     async close() {
+      // Waiting long polls answer now, so draining does not wait for them.
+      await transmitter?.close();
       await drainServer(server, { deadlineMs: operations?.shutdownDeadlineMs });
       await registry.close();
     },

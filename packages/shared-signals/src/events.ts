@@ -17,6 +17,12 @@ export const EVENT_TYPES = Object.freeze({
   clientRevoked: 'urn:baton:secevent:client-revoked',
 });
 
+/** SSF 1.0 delivery methods: push (RFC 8935) and poll (RFC 8936). */
+export const DELIVERY_METHODS = Object.freeze({
+  push: 'urn:ietf:rfc:8935',
+  poll: 'urn:ietf:rfc:8936',
+});
+
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
 
 /** The event types that carry revocations (everything but the stream's own). */

@@ -1,4 +1,5 @@
 export {
+  DELIVERY_METHODS,
   EVENT_TYPES,
   type EventsOfRevocationOptions,
   type EventType,
@@ -10,6 +11,15 @@ export {
   type SecurityEvent,
   type SubjectIdentifier,
 } from './events.ts';
+export {
+  type FollowRevocationsOptions,
+  followRevocations,
+  type RevocationFollower,
+  type RevocationFollowing,
+  type RevocationTest,
+  revocationTest,
+  type TokenProvenance,
+} from './follow.ts';
 // Receiver side (issue #11): SET verification, the feed a boundary checks, push and poll delivery,
 // SSF stream management. The Redis channel is the `./redis` subpath.
 export {
@@ -34,7 +44,6 @@ export { PollClient, type PollClientOptions, PollFailed } from './receiver/poll-
 export { createPushEndpoint, type PushEndpointOptions, type PushHandler } from './receiver/push-endpoint.ts';
 export {
   createStream,
-  DELIVERY_METHODS,
   deleteStream,
   discoverTransmitter,
   readStream,
@@ -45,15 +54,6 @@ export {
   type TransmitterMetadata,
 } from './receiver/stream-client.ts';
 export {
-  type FollowRevocationsOptions,
-  followRevocations,
-  type RevocationFollower,
-  type RevocationFollowing,
-  type RevocationTest,
-  revocationTest,
-  type TokenProvenance,
-} from './follow.ts';
-export {
   REVOCATION_REASONS,
   type Revocation,
   type RevocationKind,
@@ -63,6 +63,13 @@ export {
   type RevocationReason,
   type RevokedToken,
 } from './revocation.ts';
+// Transmitter side (SSF 1.0 transmitter: SET minting, streams, push and poll delivery).
+export {
+  type MintSecurityEventTokenOptions,
+  mintSecurityEventToken,
+  SECEVENT_TYP,
+  type SetSigningKey,
+} from './set/mint.ts';
 export { type SetErrorCode, type SetRefusalReason, SetRefused, setErrorOf } from './set/refused.ts';
 export { MemoryReplayGuard, type MemoryReplayGuardOptions, type ReplayGuard } from './set/replay-guard.ts';
 export {
@@ -71,3 +78,20 @@ export {
   type VerifiedSet,
   verifySecurityEventToken,
 } from './set/verify.ts';
+export { MemoryStreamStore } from './transmitter/memory-stream-store.ts';
+export { type TransmitterEndpoints, transmitterEndpoints } from './transmitter/metadata.ts';
+export type { SharedSignalsTransmitterOptions } from './transmitter/options.ts';
+export { TransmitterRefusal, type TransmitterRefusalReason } from './transmitter/refusal.ts';
+export {
+  type SqlStreamPool,
+  SqlStreamStore,
+  type SqlStreamStoreOptions,
+} from './transmitter/sql-stream-store.ts';
+export type {
+  QueuedSet,
+  StoredStream,
+  StreamDelivery,
+  StreamStatus,
+} from './transmitter/stream.ts';
+export type { SetToQueue, StreamStore } from './transmitter/stream-store.ts';
+export { type PublishResult, SharedSignalsTransmitter } from './transmitter/transmitter.ts';

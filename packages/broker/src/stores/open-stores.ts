@@ -1,4 +1,5 @@
 import type { ReadinessCheck } from '@baton/resource-server/operations';
+import { MemoryStreamStore, SqlStreamStore, type StreamStore } from '@baton/shared-signals';
 import type { AdapterFactory } from 'oidc-provider';
 import type { BrokerConfig } from '../config.ts';
 import { MemoryTokenRegistry } from '../registry/memory-registry.ts';
@@ -15,7 +16,25 @@ export interface BrokerStores {
   adapter: AdapterFactory;
   /** What the broker's `/readyz` checks (`startBroker({ operations: { readiness: stores.checks } })`). */
   checks: ReadinessCheck[];
+  /**
+   * The Shared Signals transmitter's streams and queues in the same store (`startBroker({ sharedSignals:
+   * { store: await stores.sharedSignalsStore() } })`): on PostgreSQL every instance shares them. Its
+   * tables are created at the first call.
+   */
+  sharedSignalsStore(): Promise<StreamStore>;
   close(): Promise<void>;
+}
+
+/** One stream store per opened store, made (and migrated) at the first call. */
+function lazyStreamStore(open: () => Promise<StreamStore>): () => Promise<StreamStore> {
+  let store: Promise<StreamStore> | undefined;
+  return () => {
+    store ??= open();
+    store.catch(() => {
+      store = undefined;
+    });
+    return store;
+  };
 }
 
 /**
@@ -28,7 +47,13 @@ export interface BrokerStores {
 export async function openStores(store: BrokerConfig['store']): Promise<BrokerStores> {
   if (store.kind === 'memory') {
     const registry = new MemoryTokenRegistry();
-    return { registry, adapter: createMemoryAdapterFactory(), checks: [], close: () => registry.close() };
+    return {
+      registry,
+      adapter: createMemoryAdapterFactory(),
+      checks: [],
+      sharedSignalsStore: lazyStreamStore(async () => new MemoryStreamStore()),
+      close: () => registry.close(),
+    };
   }
   if (store.kind === 'embedded') return openEmbeddedStores(store.directory ?? DEFAULT_EMBEDDED_DIRECTORY);
   // One pool shared by the registry and the adapter, with a connection timeout and an 'error' listener:
@@ -53,6 +78,9 @@ export async function openStores(store: BrokerConfig['store']): Promise<BrokerSt
       registry,
       adapter,
       checks: registry.readinessChecks(),
+      sharedSignalsStore: lazyStreamStore(() =>
+        SqlStreamStore.create({ pool, ...(store.tablePrefix ? { tablePrefix: store.tablePrefix } : {}) }),
+      ),
       async close() {
         await registry.close();
         await closePool();
@@ -75,6 +103,7 @@ async function openEmbeddedStores(directory: string): Promise<BrokerStores> {
       registry,
       adapter,
       checks: [{ name: 'embedded_store', check: () => pool.query('SELECT 1') }],
+      sharedSignalsStore: lazyStreamStore(() => SqlStreamStore.create({ pool })),
       async close() {
         await registry.close();
         await database.close();

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
-import { REVOCATION_EVENT_TYPES } from '../events.ts';
+import { DELIVERY_METHODS, REVOCATION_EVENT_TYPES } from '../events.ts';
 import type { RevocationList } from '../revocation.ts';
 import { MemoryReplayGuard, type ReplayGuard } from '../set/replay-guard.ts';
 import type { SetVerifyOptions } from '../set/verify.ts';
@@ -9,7 +9,6 @@ import { PollClient } from './poll-client.ts';
 import { createPushEndpoint, type PushHandler } from './push-endpoint.ts';
 import {
   createStream,
-  DELIVERY_METHODS,
   deleteStream,
   discoverTransmitter,
   requestVerification,

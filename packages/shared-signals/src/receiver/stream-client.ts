@@ -1,15 +1,5 @@
 import { BatonError } from '@baton/core';
 
-/**
- * SSF 1.0 stream management, receiver side: transmitter metadata (§7.1), stream configuration
- * (§8.1.1: create, read, delete) and verification requests (§8.1.4).
- */
-
-export const DELIVERY_METHODS = Object.freeze({
-  push: 'urn:ietf:rfc:8935',
-  poll: 'urn:ietf:rfc:8936',
-});
-
 /** The transmitter metadata fields a receiver uses (SSF 1.0 §7.1). */
 export interface TransmitterMetadata {
   issuer: string;
