@@ -13,6 +13,7 @@ import Provider from 'oidc-provider';
 import type { AudienceConfig } from './audience.ts';
 import { brokerConfiguration, type ClientIdMetadataDocumentOptions } from './configuration.ts';
 import { clientAuthenticationErrors } from './endpoints/client-authentication.ts';
+import { fetchEndpointMiddleware } from './endpoints/fetch-endpoint.ts';
 import { introspectionExtension } from './endpoints/introspection.ts';
 import { revocationExtension } from './endpoints/revocation.ts';
 import { auditGrantTypeRefusal, type BrokerLogger, SILENT_LOGGER } from './grants/audited-grant.ts';
@@ -30,7 +31,7 @@ import {
   serviceIdentityHandler,
 } from './service-identity/grant.ts';
 import { sharedSignalsAudience } from './shared-signals/receiver-token.ts';
-import { sharedSignalsRoutes } from './shared-signals/routes.ts';
+import { sharedSignalsEndpoint } from './shared-signals/routes.ts';
 import { type BrokerSharedSignalsOptions, brokerTransmitter } from './shared-signals/transmitter.ts';
 import { generateSigningJwk } from './signing-keys.ts';
 import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
@@ -257,7 +258,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         options: options.sharedSignals,
         onError: options.onError ?? (() => {}),
       });
-      provider.use(sharedSignalsRoutes(transmitter));
+      provider.use(fetchEndpointMiddleware(sharedSignalsEndpoint(transmitter), issuer));
     }
     const audited = { issuer, audit: telemetry.auditing(operations.audit(options.audit)), logger };
     provider.use(

@@ -1,7 +1,12 @@
 import type Provider from 'oidc-provider';
+import { fetchEndpointMiddleware } from '../endpoints/fetch-endpoint.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
-import { scimMiddleware } from './koa-mount.ts';
-import { createScimService, type ScimAuthenticator } from './scim-service.ts';
+import {
+  createScimService,
+  SCIM_MAX_BODY_BYTES,
+  type ScimAuthenticator,
+  scimTooLarge,
+} from './scim-service.ts';
 import type { ScimStore } from './scim-store.ts';
 import type { SubjectLifecycle } from './subject-lifecycle.ts';
 
@@ -35,7 +40,18 @@ export function mountScim(
     approvedClients: options.approvedClients,
     onError: broker.onError,
   });
-  provider.use(scimMiddleware(service, { issuer: broker.issuer, basePath: new URL(baseUrl).pathname }));
+  const prefix = new URL(baseUrl).pathname;
+  provider.use(
+    fetchEndpointMiddleware(
+      {
+        handles: (path) => path === prefix || path.startsWith(`${prefix}/`),
+        handle: service,
+        maxBodyBytes: SCIM_MAX_BODY_BYTES,
+        tooLarge: scimTooLarge,
+      },
+      broker.issuer,
+    ),
+  );
 }
 
 /**

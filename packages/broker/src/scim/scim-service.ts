@@ -262,6 +262,11 @@ function errorResponse(
   return scimError(500, undefined, 'The request could not be completed');
 }
 
+/** The 413 for a body over `SCIM_MAX_BODY_BYTES`, as a SCIM error message. */
+export function scimTooLarge(): Response {
+  return scimError(413, undefined, 'Request body too large');
+}
+
 /** RFC 7644 §3.12 error message. */
 function scimError(
   status: number,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { nodeRequestListener } from '@baton/resource-server/node';
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWTVerifyGetKey } from 'jose';
 import pg from 'pg';
 import {
@@ -9,7 +10,6 @@ import {
   SqlStreamStore,
   type StreamStore,
 } from '../../src/index.ts';
-import { nodeListener } from '../../src/node.ts';
 
 /** Bearer tokens the fixture's `authenticate` accepts, and the receiver each names. */
 export const RECEIVERS = { 'token-a': 'receiver-a', 'token-b': 'receiver-b' } as const;
@@ -57,10 +57,7 @@ export async function startTransmitter(
     retry: { intervalMs: 20, initialBackoffMs: 20, maxBackoffMs: 100 },
     ...options,
   });
-  server.on(
-    'request',
-    nodeListener((request) => transmitter.handle(request)),
-  );
+  server.on('request', nodeRequestListener({ fetch: (request) => transmitter.handle(request) }));
   return {
     transmitter,
     url,

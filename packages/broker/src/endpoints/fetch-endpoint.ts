@@ -1,0 +1,81 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+/**
+ * One of the broker's own endpoints written as a fetch handler (SCIM, the Shared Signals transmitter,
+ * the identity provider's Security Event Token push, the admin API): runtime-neutral, tested with web
+ * `Request`s, mounted on oidc-provider's Koa application by `fetchEndpointMiddleware`.
+ */
+export interface FetchEndpoint {
+  /** Whether this endpoint answers a request for `path` (the path only, no query). */
+  handles(path: string): boolean;
+  handle(request: Request): Promise<Response>;
+  /** The largest request body read, in bytes. */
+  maxBodyBytes: number;
+  /** The endpoint's own answer to a larger body (413 in its error format). */
+  tooLarge(): Response;
+}
+
+/**
+ * Mounts a fetch-style endpoint on the broker's provider (`provider.use`): a request for a path it
+ * handles becomes a web `Request` on the issuer's origin (the endpoint never trusts `Host`), with the
+ * body read up to `maxBodyBytes` (a larger one gets the endpoint's `tooLarge()` answer without the
+ * rest being read), and the `Response` is copied back. Every other request goes on to oidc-provider.
+ * Translation only: the endpoint decides.
+ */
+export function fetchEndpointMiddleware(endpoint: FetchEndpoint, issuer: string) {
+  const origin = new URL(issuer).origin;
+  return async function fetchEndpoint(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+    if (!endpoint.handles(ctx.path)) return next();
+    const body = ['GET', 'HEAD'].includes(ctx.method)
+      ? undefined
+      : await readBody(ctx.req, endpoint.maxBodyBytes);
+    const response =
+      body === 'too_large'
+        ? endpoint.tooLarge()
+        : await endpoint.handle(
+            new Request(new URL(ctx.originalUrl, origin), {
+              method: ctx.method,
+              headers: headersOf(ctx.headers),
+              signal: closedSignal(ctx),
+              ...(body?.byteLength ? { body } : {}),
+            }),
+          );
+    ctx.status = response.status;
+    response.headers.forEach((value, name) => {
+      ctx.set(name, value);
+    });
+    const payload = Buffer.from(await response.arrayBuffer());
+    ctx.body = payload.byteLength && response.status !== 204 && response.status !== 304 ? payload : null;
+  };
+}
+
+function headersOf(incoming: KoaContextWithOIDC['headers']): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming)) {
+    if (typeof value === 'string') headers.append(name, value);
+    else if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+  }
+  return headers;
+}
+
+/** Aborted when the client goes away, so a long poll waiting for events stops waiting. */
+function closedSignal(ctx: KoaContextWithOIDC): AbortSignal {
+  const abort = new AbortController();
+  ctx.res.once('close', () => abort.abort());
+  return abort.signal;
+}
+
+async function readBody(
+  request: NodeJS.ReadableStream,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer> | 'too_large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    size += buffer.byteLength;
+    if (size > maxBytes) return 'too_large';
+    chunks.push(buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
