@@ -19,7 +19,7 @@ export interface DemoUser {
   allowedScopes: string[];
 }
 
-/** The two demo personas: alice may do everything the order system offers, bob may only look. */
+/** The two demo personas: alice may do everything the order system offers; bob may look (orders and invoices), not order. */
 export const DEMO_USERS: { alice: DemoUser; bob: DemoUser } = {
   alice: {
     sub: 'user-alice',
@@ -39,7 +39,7 @@ export const DEMO_USERS: { alice: DemoUser; bob: DemoUser } = {
     email: 'bob@acme.example',
     tenant: 'acme',
     roles: ['viewer'],
-    allowedScopes: ['orders:read'],
+    allowedScopes: ['orders:read', 'billing:read'],
   },
 };
 

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import { downstreamVerifier, type TrustedCaller, withDownstreamIdentity } from '@baton/downstream-verifier';
+import type { RevocationCheck } from '@baton/resource-server';
 import { type RefusalLogger, serveNodeRequests } from '@baton/resource-server/node';
 import { invoicesOf, ordersOf } from './data.ts';
 
@@ -16,11 +17,14 @@ export function serveOrdersApi(options: {
   caller: TrustedCaller;
   audit: AuditSink;
   logger?: RefusalLogger;
+  /** The revocations this API receives from the broker (its Shared Signals feed). */
+  revocations?: RevocationCheck;
 }): void {
   const verifier = downstreamVerifier({
     audience: options.url,
     broker: { issuer: options.brokerIssuer },
     serviceIdentity: { trustDomain: options.trustDomain, callers: [options.caller] },
+    ...(options.revocations ? { revocations: options.revocations } : {}),
   });
   const handler = withDownstreamIdentity(
     { verifier, requiredScopes: ['orders:read'], audit: options.audit },
@@ -42,8 +46,13 @@ export function serveBillingApi(options: {
   brokerIssuer: string;
   audit: AuditSink;
   logger?: RefusalLogger;
+  revocations?: RevocationCheck;
 }): void {
-  const verifier = downstreamVerifier({ audience: options.url, broker: { issuer: options.brokerIssuer } });
+  const verifier = downstreamVerifier({
+    audience: options.url,
+    broker: { issuer: options.brokerIssuer },
+    ...(options.revocations ? { revocations: options.revocations } : {}),
+  });
   const handler = withDownstreamIdentity(
     { verifier, requiredScopes: ['billing:read'], audit: options.audit },
     (_request, identity) =>

@@ -3,7 +3,7 @@ import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
-import { byIssuer, jwtAccessTokenVerifier } from '@baton/resource-server';
+import { byIssuer, jwtAccessTokenVerifier, type RevocationCheck } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
@@ -35,6 +35,8 @@ export function serveBillingMcp(options: {
   billingApi: string;
   audit: AuditSink;
   logger: Logger;
+  /** The revocations this server receives from the broker (its Shared Signals feed). */
+  revocations?: RevocationCheck;
 }): McpServerHandle {
   const boundary = new IdentityBoundary({
     resource: options.url,
@@ -54,6 +56,7 @@ export function serveBillingMcp(options: {
     }),
     audit: options.audit,
     logger: options.logger,
+    ...(options.revocations ? { revocations: options.revocations } : {}),
     scopesSupported: ['billing:read'],
     resourceName: 'Billing (Baton demo)',
     downstream: {

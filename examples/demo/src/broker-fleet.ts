@@ -68,7 +68,7 @@ export async function startBrokerFleet(options: {
   const credentials = await demoServiceCredentials();
   const dir = join(options.dataDir, 'broker');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, 'policy.cedar'), await demoPolicy(options.urls));
+  await writeFile(join(dir, 'policy.cedar'), await demoPolicy(options.urls, balancer.url));
   const configFile = join(dir, 'broker.json');
   await writeFile(
     configFile,

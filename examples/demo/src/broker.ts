@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AuditSink } from '@baton/audit';
-import { type Broker, startBroker } from '@baton/broker';
+import { type Broker, sharedSignalsAudience, startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
 import {
   clientCredentialsToken,
@@ -11,6 +11,7 @@ import {
   serviceCredentials,
   TOKEN_EXCHANGE_GRANT,
 } from '@baton/broker-client';
+import { bracketed } from './config.ts';
 
 export interface DemoBroker {
   /** The issuer every client and API sees (scaled out: the load balancer's URL). */
@@ -18,6 +19,9 @@ export interface DemoBroker {
   /** Each MCP server's private_key_jwt credentials (their keys never leave the process). */
   ordersMcp: ServiceCredentials;
   billingMcp: ServiceCredentials;
+  /** The APIs' credentials: they authenticate to the broker only to receive its revocations. */
+  ordersApi: ServiceCredentials;
+  billingApi: ServiceCredentials;
   /** Stops the broker (every instance), letting requests in flight finish. */
   close(): Promise<void>;
 }
@@ -51,9 +55,10 @@ function serviceClient(
   });
 }
 
-/** The demo's declared policy (`policy.cedar`) for these resources. */
-export async function demoPolicy(urls: DemoUrls): Promise<string> {
+/** The demo's declared policy (`policy.cedar`) for these resources and this broker. */
+export async function demoPolicy(urls: DemoUrls, brokerIssuer: string): Promise<string> {
   return (await readFile(new URL('../policy.cedar', import.meta.url), 'utf8'))
+    .replaceAll('{{BROKER_SSF}}', sharedSignalsAudience(brokerIssuer))
     .replaceAll('{{BILLING_MCP}}', urls.billingMcp)
     .replaceAll('{{BILLING_API}}', urls.billingApi)
     .replaceAll('{{ORDERS_API}}', urls.ordersApi);
@@ -71,28 +76,43 @@ export function demoAudiences(urls: DemoUrls) {
 /** The policy's defaults: five-minute tokens, at most two hops of delegation. */
 export const POLICY_DEFAULTS = { lifetimeSeconds: 300, maxDepth: 2 };
 
-/** The demo's two MCP servers, each with a fresh key pair (the private keys never leave this process). */
+/**
+ * The demo's services, each with a fresh key pair (the private keys never leave this process): the
+ * two MCP servers, and the two APIs, which hold broker credentials only to receive revocations.
+ */
 export async function demoServiceCredentials() {
   return {
     ordersMcp: await serviceCredentials('orders-mcp'),
     billingMcp: await serviceCredentials('billing-mcp'),
+    ordersApi: await serviceCredentials('orders-api'),
+    billingApi: await serviceCredentials('billing-api'),
   };
 }
 
 /** The operator-approved registrations of both MCP servers. */
-export function demoClients(
-  credentials: { ordersMcp: ServiceCredentials; billingMcp: ServiceCredentials },
-  urls: DemoUrls,
-) {
+export function demoClients(credentials: Awaited<ReturnType<typeof demoServiceCredentials>>, urls: DemoUrls) {
   return [
     // The orders MCP server calls the orders API as itself (service identity), reading orders only.
     serviceClient(credentials.ordersMcp, 'orders MCP server (Baton demo)', urls.ordersMcp, {
       grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
       scopes: ['orders:read'],
     }),
-    serviceClient(credentials.billingMcp, 'billing MCP server (Baton demo)', urls.billingMcp),
+    // Every hop receives the broker's revocations (a Shared Signals stream, client_credentials for
+    // `<issuer>/ssf`, allowed by the policy's `hops-receive-revocations`).
+    serviceClient(credentials.billingMcp, 'billing MCP server (Baton demo)', urls.billingMcp, {
+      grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+    }),
+    serviceClient(credentials.ordersApi, 'orders API (Baton demo)', urls.ordersApi, {
+      grantTypes: ['client_credentials'],
+    }),
+    serviceClient(credentials.billingApi, 'billing API (Baton demo)', urls.billingApi, {
+      grantTypes: ['client_credentials'],
+    }),
   ];
 }
+
+/** Which of the demo's clients receive revocations: every hop. */
+export const DEMO_RECEIVERS = ['orders-mcp', 'billing-mcp', 'orders-api', 'billing-api'];
 
 /** The broker with its embedded store and the demo's declared policy (`policy.cedar`). */
 export async function startDemoBroker(options: {
@@ -112,11 +132,16 @@ export async function startDemoBroker(options: {
     ...(options.issuer ? { issuer: options.issuer } : {}),
     trustedIssuers: [{ issuer: options.idpIssuer }],
     audiences: demoAudiences(urls),
-    policy: createCedarPolicyEngine({ policies: await demoPolicy(urls), defaults: POLICY_DEFAULTS }),
+    policy: createCedarPolicyEngine({
+      policies: await demoPolicy(urls, options.issuer ?? `http://${bracketed(options.host)}:${options.port}`),
+      defaults: POLICY_DEFAULTS,
+    }),
     audit: options.audit,
     clients: demoClients(credentials, urls),
     // Other services register themselves with this operator-issued token (RFC 7591 §3).
     initialAccessToken: randomBytes(24).toString('base64url'),
+    // Every hop polls its revocations (RFC 8936) from the broker's Shared Signals transmitter.
+    sharedSignals: { receivers: DEMO_RECEIVERS },
   });
   return { issuer: broker.issuer, ...credentials, close: () => broker.close() };
 }

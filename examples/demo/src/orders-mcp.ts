@@ -3,7 +3,7 @@ import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing, type EnvelopeKeys } from '@baton/envelope';
 import { DownstreamError, IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
-import { jwtAccessTokenVerifier } from '@baton/resource-server';
+import { jwtAccessTokenVerifier, type RevocationCheck } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
@@ -99,6 +99,8 @@ export function serveOrdersMcp(options: {
   envelopeKeys?: EnvelopeKeys;
   audit: AuditSink;
   logger: Logger;
+  /** The revocations this server receives from the broker (its Shared Signals feed). */
+  revocations?: RevocationCheck;
 }): McpServerHandle {
   const boundary = new IdentityBoundary({
     resource: options.url,
@@ -111,6 +113,7 @@ export function serveOrdersMcp(options: {
     }),
     audit: options.audit,
     logger: options.logger,
+    ...(options.revocations ? { revocations: options.revocations } : {}),
     scopesSupported: ORDERS_MCP_SCOPES,
     resourceName: 'Orders (Baton demo)',
     downstream: {

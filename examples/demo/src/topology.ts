@@ -15,6 +15,7 @@ import { sharedEnvelopeKeys } from './envelope-keys.ts';
 import { closeServer, freePort, listen } from './listen.ts';
 import { type LoadBalancer, startLoadBalancer } from './load-balancer.ts';
 import { type McpServerHandle, ORDERS_MCP_SCOPES, serveOrdersMcp, TRUST_DOMAIN } from './orders-mcp.ts';
+import { receiveRevocations } from './revocation-feeds.ts';
 
 /** How many instances of the broker and of the orders MCP server run when scaled out. */
 const INSTANCES = 2;
@@ -74,6 +75,10 @@ export async function startTopology(
     ordersApi: ordersApiServer.url,
     billingApi: billingApiServer.url,
   };
+  // The broker's issuer is known before anything starts: the identity provider sends it Security Event
+  // Tokens (sign-outs, disabled accounts), and its policy names its own Shared Signals audience.
+  const brokerPort = config.brokerPort !== 0 ? config.brokerPort : await freePort(host);
+  const brokerIssuer = `http://${bracketed(publicHost)}:${brokerPort}`;
   const idp = await startDemoIdp({
     host,
     publicHost,
@@ -94,7 +99,7 @@ export async function startTopology(
     broker = await startBrokerFleet({
       host,
       publicHost,
-      port: config.brokerPort,
+      port: brokerPort,
       idpIssuer: idp.issuer,
       urls,
       store: {
@@ -108,14 +113,10 @@ export async function startTopology(
       instances: INSTANCES,
     });
   } else {
-    // The broker's issuer carries its port, so an advertised host other than the bound one needs the
-    // port before the broker binds.
-    const brokerPort =
-      publicHost === host || config.brokerPort !== 0 ? config.brokerPort : await freePort(host);
     broker = await startDemoBroker({
       host,
       port: brokerPort,
-      ...(publicHost === host ? {} : { issuer: `http://${bracketed(publicHost)}:${brokerPort}` }),
+      ...(publicHost === host ? {} : { issuer: brokerIssuer }),
       idpIssuer: idp.issuer,
       urls,
       audit: options.audit,
@@ -137,6 +138,22 @@ export async function startTopology(
   const envelopeKeys = scaleOut
     ? await Promise.all(ordersMcpInstances.map(() => sharedEnvelopeKeys(dataDir)))
     : [];
+  // Every hop receives the broker's revocations (its own Shared Signals stream, polled): each instance
+  // of the orders MCP server, the billing MCP server and both APIs.
+  const feedErrors = (component: string) => {
+    const log = logger(component);
+    return (error: unknown) => log.warn({ err_name: (error as Error)?.name }, 'revocation feed');
+  };
+  const feeds = {
+    ordersMcp: await Promise.all(
+      ordersMcpInstances.map((_, index) =>
+        receiveRevocations(broker.issuer, broker.ordersMcp, feedErrors(`orders-mcp-${index + 1}`)),
+      ),
+    ),
+    billingMcp: await receiveRevocations(broker.issuer, broker.billingMcp, feedErrors('billing-mcp')),
+    ordersApi: await receiveRevocations(broker.issuer, broker.ordersApi, feedErrors('orders-api')),
+    billingApi: await receiveRevocations(broker.issuer, broker.billingApi, feedErrors('billing-api')),
+  };
   const ordersMcpHandles = ordersMcpInstances.map((instance, index) =>
     serveOrdersMcp({
       http: instance.http,
@@ -149,6 +166,7 @@ export async function startTopology(
       ...(envelopeKeys[index] ? { envelopeKeys: envelopeKeys[index] } : {}),
       audit: scaleOut ? auditOf(`orders-mcp-${index + 1}`) : options.audit,
       logger: logger(scaleOut ? `orders-mcp-${index + 1}` : 'orders-mcp'),
+      revocations: feeds.ordersMcp[index]!.feed,
     }),
   );
   const ordersMcp = ordersMcpHandles[0]!;
@@ -162,6 +180,7 @@ export async function startTopology(
     billingApi: urls.billingApi,
     audit: options.audit,
     logger: logger('billing-mcp'),
+    revocations: feeds.billingMcp.feed,
   });
   serveOrdersApi({
     http: ordersApiServer.http,
@@ -175,6 +194,7 @@ export async function startTopology(
     },
     audit: options.audit,
     logger: logger('orders-api'),
+    revocations: feeds.ordersApi.feed,
   });
   serveBillingApi({
     http: billingApiServer.http,
@@ -182,6 +202,7 @@ export async function startTopology(
     brokerIssuer: broker.issuer,
     audit: options.audit,
     logger: logger('billing-api'),
+    revocations: feeds.billingApi.feed,
   });
   return {
     idp,
@@ -198,6 +219,8 @@ export async function startTopology(
       for (const handle of ordersMcpHandles) await handle.close();
       for (const keys of envelopeKeys) keys.close();
       await billingMcp.close();
+      for (const feed of [...feeds.ordersMcp, feeds.billingMcp, feeds.ordersApi, feeds.billingApi])
+        await feed.close();
       for (const server of [...ordersMcpInstances, billingMcpServer, ordersApiServer, billingApiServer])
         await closeServer(server.http);
       await broker.close();

@@ -6,6 +6,7 @@ export {
   serviceClientMetadata,
 } from './register-service.ts';
 export { type ServiceCredentials, serviceCredentials } from './service-credentials.ts';
+export { type ServiceTokenSourceOptions, serviceTokenSource } from './service-token-source.ts';
 export {
   clientCredentialsToken,
   type ExchangeRequest,

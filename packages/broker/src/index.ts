@@ -41,4 +41,6 @@ export type {
   SubjectLifecycle,
   SubjectRevocation,
 } from './scim/subject-lifecycle.ts';
+export { sharedSignalsAudience } from './shared-signals/receiver-token.ts';
+export type { BrokerSharedSignalsOptions } from './shared-signals/transmitter.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';

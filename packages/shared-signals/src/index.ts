@@ -41,7 +41,13 @@ export {
   type StaleFallback,
 } from './receiver/feed.ts';
 export { PollClient, type PollClientOptions, PollFailed } from './receiver/poll-client.ts';
-export { createPushEndpoint, type PushEndpointOptions, type PushHandler } from './receiver/push-endpoint.ts';
+export {
+  createPushEndpoint,
+  type PushEndpointOptions,
+  type PushHandler,
+  type SetPushHandlerOptions,
+  setPushHandler,
+} from './receiver/push-endpoint.ts';
 export {
   createStream,
   deleteStream,

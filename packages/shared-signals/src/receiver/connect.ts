@@ -152,7 +152,13 @@ export async function connectRevocationFeed(
       fetch: options.fetch,
       ...applyOptions,
     });
-    poll.start();
+    // Caught up before this resolves, so the feed is fresh when the receiver starts serving (a failure
+    // leaves it stale, failing closed, while the loop retries).
+    const first = await poll.pollOnce(true).catch((error: unknown) => {
+      report(error);
+      return { moreAvailable: true };
+    });
+    poll.start(first.moreAvailable);
     stop = () => poll.close();
   }
   return {

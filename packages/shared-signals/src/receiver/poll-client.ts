@@ -17,8 +17,9 @@ export interface PollClientOptions extends ApplyOptions {
   maxEvents?: number;
   /**
    * How long one (long-poll) request may take before it is abandoned and sent again, milliseconds.
-   * Default: half the feed's `maxStalenessMs`, so a transmitter that holds a long poll for less keeps
-   * the feed fresh while nothing happens.
+   * Default: 90 % of the feed's `maxStalenessMs`. A transmitter holds a long poll for a time of its own
+   * (the broker: `longPollMs`, 25 s): the feed stays fresh while nothing happens only when that is
+   * shorter than this, so set `maxStalenessMs` above the transmitter's hold (30 s for the broker's).
    */
   requestTimeoutMs?: number;
   /** Retry delays after a failed request: doubling from `initialMs` up to `maxMs`, with jitter. Default 250 / 15,000. */
@@ -75,10 +76,13 @@ export class PollClient {
     this.#source = options.feed.source('poll');
   }
 
-  /** Starts the long-poll loop (idempotent). */
-  start(): void {
+  /**
+   * Starts the long-poll loop (idempotent). `catchUp` (default true): ask without waiting first, as
+   * after a poll that said more is available; false once the caller has just caught up.
+   */
+  start(catchUp = true): void {
     if (this.#closed || this.#running) return;
-    this.#running = this.#loop();
+    this.#running = this.#loop(catchUp);
   }
 
   /**
@@ -94,7 +98,7 @@ export class PollClient {
     this.#inflight = controller;
     const timeout = setTimeout(
       () => controller.abort(),
-      options.requestTimeoutMs ?? options.feed.maxStalenessMs / 2,
+      options.requestTimeoutMs ?? options.feed.maxStalenessMs * 0.9,
     );
     let body: unknown;
     try {
@@ -174,11 +178,11 @@ export class PollClient {
     this.#source.remove();
   }
 
-  async #loop(): Promise<void> {
+  async #loop(catchUp: boolean): Promise<void> {
     const initial = this.#options.backoff?.initialMs ?? 250;
     const max = this.#options.backoff?.maxMs ?? 15_000;
     let delay = initial;
-    let more = true;
+    let more = catchUp;
     while (!this.#closed) {
       try {
         // Catch up without waiting while the transmitter has more; then long-poll.

@@ -1,5 +1,10 @@
 import { type SetErrorCode, type SetRefusalReason, SetRefused, setErrorOf } from '../set/refused.ts';
-import { checkedVerifyOptions, type SetVerifyOptions, verifySecurityEventToken } from '../set/verify.ts';
+import {
+  checkedVerifyOptions,
+  type SetVerifyOptions,
+  type VerifiedSet,
+  verifySecurityEventToken,
+} from '../set/verify.ts';
 import { type ApplyOptions, applySet } from './apply.ts';
 import type { FeedSource, RevocationFeed } from './feed.ts';
 
@@ -44,13 +49,42 @@ export type PushHandler = ((request: Request) => Promise<Response>) & {
 export function createPushEndpoint(options: PushEndpointOptions): PushHandler {
   if (!options?.feed || !options.verify) throw new TypeError('createPushEndpoint needs { feed, verify }');
   checkedVerifyOptions(options.verify);
+  const source: FeedSource = options.feed.source('push');
+  const feed = options.feed;
+  const handler = setPushHandler({
+    ...options,
+    verify: (jwt) => verifySecurityEventToken(jwt, options.verify),
+    receive: (set) => {
+      applySet(feed, source, set, options);
+    },
+  });
+  return Object.assign(handler, { close: () => source.remove() });
+}
+
+export interface SetPushHandlerOptions
+  extends Pick<PushEndpointOptions, 'authorization' | 'maxBodyBytes' | 'onRefused' | 'onerror'> {
+  /** Verifies one SET (throws `SetRefused`), e.g. `verifySecurityEventToken` with a receiver's options. */
+  verify: (jwt: string) => Promise<VerifiedSet>;
+  /**
+   * What the receiver does with a verified SET; the transmitter gets `202` once it resolves. It may
+   * throw `SetRefused` (answered `400`); anything else is answered `503`, so the SET is sent again.
+   */
+  receive: (set: VerifiedSet) => void | Promise<void>;
+}
+
+/**
+ * The HTTP side of an RFC 8935 push receiver, whatever the receiver does with a SET: `POST` with
+ * `Content-Type: application/secevent+jwt`, the optional `Authorization` check, a bounded body, then
+ * `verify` and `receive`; `202`, `400` with the RFC 8935 §2.3 body, or `503` (retry). Never echoes the
+ * SET. `createPushEndpoint` applies SETs to a feed with it; the broker revokes with it.
+ */
+export function setPushHandler(options: SetPushHandlerOptions): (request: Request) => Promise<Response> {
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const expected = options.authorization;
   if (expected !== undefined && (typeof expected !== 'string' || expected.length === 0)) {
     throw new TypeError('authorization must be the non-empty header value the transmitter sends');
   }
-  const source: FeedSource = options.feed.source('push');
-  const handler = async (request: Request): Promise<Response> => {
+  return async (request: Request): Promise<Response> => {
     if (request.method !== 'POST') {
       return new Response(null, { status: 405, headers: { allow: 'POST', 'cache-control': 'no-store' } });
     }
@@ -72,8 +106,7 @@ export function createPushEndpoint(options: PushEndpointOptions): PushHandler {
         throw new SetRefused('invalid_request', 'content_type_invalid', `the body must be ${SET_MEDIA_TYPE}`);
       }
       const jwt = (await boundedText(request, maxBodyBytes)).trim();
-      const set = await verifySecurityEventToken(jwt, options.verify);
-      applySet(options.feed, source, set, options);
+      await options.receive(await options.verify(jwt));
       return new Response(null, { status: 202, headers: { 'cache-control': 'no-store' } });
     } catch (error) {
       if (error instanceof SetRefused) {
@@ -95,7 +128,6 @@ export function createPushEndpoint(options: PushEndpointOptions): PushHandler {
       });
     }
   };
-  return Object.assign(handler, { close: () => source.remove() });
 }
 
 function mediaType(value: string | null): string {

@@ -25,6 +25,8 @@ export interface SetVerifyOptions {
 
 /** A verified SET: what a receiver applies. */
 export interface VerifiedSet {
+  /** `iss`: the transmitter, as checked against `SetVerifyOptions.issuer`. */
+  issuer: string;
   jti: string;
   iat: number;
   events: SecurityEvent[];
@@ -91,7 +93,7 @@ export async function verifySecurityEventToken(jwt: string, options: SetVerifyOp
     throw error;
   }
   if (!first) throw refused('invalid_request', 'jti_replayed', 'the SET was already received');
-  return { jti, iat, events };
+  return { issuer: options.issuer, jti, iat, events };
 }
 
 /**
