@@ -11,6 +11,8 @@ import type { AdapterFactory, ClientMetadata, JWK, KoaContextWithOIDC } from 'oi
 import Provider from 'oidc-provider';
 import type { AudienceConfig } from './audience.ts';
 import { brokerConfiguration, type ClientIdMetadataDocumentOptions } from './configuration.ts';
+import { adminAuthentication } from './endpoints/admin-authentication.ts';
+import { ADMIN_REVOCATIONS_PATH, adminRevocations } from './endpoints/admin-revocations.ts';
 import { clientAuthenticationErrors } from './endpoints/client-authentication.ts';
 import { introspectionExtension } from './endpoints/introspection.ts';
 import { revocationExtension } from './endpoints/revocation.ts';
@@ -21,7 +23,13 @@ import { FetchAllowList } from './outbound-fetch.ts';
 import type { PolicyEngine } from './policy/facts.ts';
 import { ApprovalExceeded, type RegistrationApproval, UnapprovedMetadata } from './registration/approvals.ts';
 import { MemoryTokenRegistry } from './registry/memory-registry.ts';
-import type { RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+import type { LiftTarget, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+import {
+  type BrokerRevocationListener,
+  OperatorRevocation,
+  type RevocationActor,
+  type RevokeResult,
+} from './revocation/operator-revocation.ts';
 import {
   CLIENT_CREDENTIALS_DUPLICATES,
   CLIENT_CREDENTIALS_PARAMETERS,
@@ -114,6 +122,12 @@ export interface BrokerOptions {
   onError?: (error: unknown) => void;
   /** `/healthz`, `/readyz`, `/metrics` and the shutdown deadline (see `BrokerOperationsOptions`). */
   operations?: BrokerOperationsOptions;
+  /**
+   * Static clients (ids among `clients`, each with inline `jwks` or a `client_secret`) that may call
+   * the revocation admin API (`/admin/revocations`) with a client assertion (see
+   * `adminAuthentication`). A registered client can never be one. Default: none (every call 403/401).
+   */
+  adminClients?: readonly string[];
 }
 
 export interface Broker {
@@ -121,8 +135,21 @@ export interface Broker {
   /** Where this instance listens (differs from `issuer` behind a load balancer). */
   url: URL;
   registry: TokenRegistry;
-  /** Operator revocation of a token, a whole grant (root), or everything of one subject. */
-  revoke(target: RevocationTarget): Promise<void>;
+  /**
+   * Revokes a token, a whole grant (root), a subject (before an instant, or disabled), an identity-
+   * provider session or a client; audited with `by`, handed to `onRevocation` listeners.
+   *
+   * @example
+   * const { covered, revocations } = await broker.revoke({ subject: 'bob' }, { actor: 'ops', reason: 'offboarded' });
+   */
+  revoke(target: RevocationTarget, by: RevocationActor): Promise<RevokeResult>;
+  /** Re-enables a disabled subject or a revoked client; true when a revocation was in force. */
+  lift(target: LiftTarget, by: RevocationActor): Promise<boolean>;
+  /**
+   * Calls `listener` after every revocation and lift at this instance (operator, admin API, RFC 7009),
+   * with the entries receivers must add or lift: what the Shared Signals transmitter sends.
+   */
+  onRevocation(listener: BrokerRevocationListener): () => void;
   /** This instance's Prometheus registry (what `/metrics` serves); undefined with `operations.metrics: false`. */
   metrics: Registry | undefined;
   /**
@@ -170,6 +197,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // socket is released before the error propagates rather than left bound with nothing serving it.
   const registry = options.registry ?? new MemoryTokenRegistry();
   let operations: ReturnType<typeof brokerOperations> | undefined;
+  let revocation: OperatorRevocation | undefined;
   try {
     const signingKeys = options.signingKeys?.length ? options.signingKeys : [await generateSigningJwk()];
     const signingJwk = signingKeys[0]!;
@@ -239,7 +267,22 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       }),
     );
     provider.use(introspectionExtension({ issuer, keys: localKeys, registry }));
-    provider.use(revocationExtension({ issuer, keys: localKeys, registry }));
+    // Every revocation (RFC 7009, the admin API, `broker.revoke`) takes one path: registry, audit, listeners.
+    revocation = new OperatorRevocation({ registry, audit: audited.audit, issuer, maxLifetimeSeconds });
+    provider.use(revocationExtension({ issuer, keys: localKeys, revocation }));
+    provider.use(
+      adminRevocations({
+        issuer,
+        revocation,
+        registry,
+        authenticate: adminAuthentication({
+          audience: `${issuer.replace(/\/$/, '')}${ADMIN_REVOCATIONS_PATH}`,
+          clients: options.clients ?? [],
+          admins: options.adminClients ?? [],
+          unique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
+        }),
+      }),
+    );
 
     const envelopes = options.transactionTokens
       ? new EnvelopeIssuer({
@@ -309,7 +352,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     issuer,
     url,
     registry,
-    revoke: (target) => registry.revoke(target),
+    revoke: (target, by) => revocation!.revoke(target, by),
+    lift: (target, by) => revocation!.lift(target, by),
+    onRevocation: (listener) => revocation!.onRevocation(listener),
     metrics: operations?.registry,
     async close() {
       await drainServer(server, { deadlineMs: operations?.shutdownDeadlineMs });

@@ -18,5 +18,21 @@ export type {
 } from './policy/facts.ts';
 export type { ClientApproval, RegistrationApproval } from './registration/approvals.ts';
 export { MemoryTokenRegistry } from './registry/memory-registry.ts';
-export type { IssuedToken, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+export type {
+  IssuedToken,
+  LiftTarget,
+  PresentedToken,
+  RegistryRefusal,
+  RegistryRevocation,
+  RevocationCoverage,
+  RevocationTarget,
+  TokenRegistry,
+  TokenStatus,
+} from './registry/token-registry.ts';
+export type {
+  BrokerRevocationChange,
+  BrokerRevocationListener,
+  RevocationActor,
+  RevokeResult,
+} from './revocation/operator-revocation.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';

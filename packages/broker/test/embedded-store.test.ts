@@ -155,7 +155,7 @@ describe('the embedded store (PGlite) keeps broker state across a restart', () =
     assert.equal((await revoke(issuer, orders, revokedHop1)).status, 200, 'RFC 7009 revocation');
     const rootRecord = await broker.registry.find(decodeJwt(rootRevokedHop2).jti as string);
     assert.ok(rootRecord);
-    await broker.revoke({ root: rootRecord.root });
+    await broker.revoke({ root: rootRecord.root }, { actor: 'operator' });
 
     // A client assertion used once before the restart.
     const usedAssertion = await orders.assertion(issuer);

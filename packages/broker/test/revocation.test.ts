@@ -119,7 +119,7 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
   it('revoking the root grant makes all hops inactive at once', async () => {
     const record = await stack.broker.registry.find(decodeJwt(hop2).jti as string);
     assert.ok(record);
-    await stack.broker.revoke({ root: record.root });
+    await stack.broker.revoke({ root: record.root }, { actor: 'operator' });
     assert.equal((await introspect(stack, stack.orders, hop1)).body.active, false);
     assert.equal((await introspect(stack, stack.billing, hop2)).body.active, false);
   });
@@ -131,7 +131,7 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
       subject_token_type: ACCESS_TOKEN_TYPE,
       resource: BILLING_MCP,
     });
-    await stack.broker.revoke({ subject: 'user-alice' });
+    await stack.broker.revoke({ subject: 'user-alice' }, { actor: 'operator' });
     assert.equal((await introspect(stack, stack.billing, hop2)).body.active, false);
     assert.equal(
       (await introspect(stack, stack.orders, bobHop.body.access_token as string)).body.active,

@@ -189,7 +189,7 @@ describe('service identity (client_credentials) is decided, audited and recorded
 
   it('operator revocation of everything of the client (subject) stops its service tokens', async () => {
     const { body } = await serviceToken(stack.reporting, { resource: BILLING_API });
-    await stack.broker.revoke({ subject: 'reporting-service' });
+    await stack.broker.revoke({ subject: 'reporting-service' }, { actor: 'operator' });
     assert.deepEqual(
       (await introspect(stack.broker.issuer, stack.reporting, body.access_token as string)).body,
       { active: false },
