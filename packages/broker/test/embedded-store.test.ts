@@ -211,7 +211,7 @@ describe('the embedded store (PGlite) keeps broker state across a restart', () =
       resource: BILLING_API,
     });
     assert.equal(onward.status, 400);
-    assert.equal(onward.body.error, 'invalid_request', 'a revoked token cannot be exchanged after a restart');
+    assert.equal(onward.body.error, 'invalid_grant', 'a revoked token cannot be exchanged after a restart');
     assert.equal('access_token' in onward.body, false);
 
     // The root revocation.

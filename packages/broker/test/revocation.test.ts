@@ -108,7 +108,7 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
       subject_token_type: ACCESS_TOKEN_TYPE,
       resource: BILLING_API,
     });
-    assert.equal(onward.body.error, 'invalid_request', 'a revoked token cannot be exchanged again');
+    assert.equal(onward.body.error, 'invalid_grant', 'a revoked token cannot be exchanged again');
   });
 
   it('ignores a revocation request from a client the token was not issued to (still 200, per RFC 7009)', async () => {

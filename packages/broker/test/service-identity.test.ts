@@ -183,8 +183,8 @@ describe('service identity (client_credentials) is decided, audited and recorded
       subject_token_type: ACCESS_TOKEN_TYPE,
       resource: BILLING_API,
     });
-    assert.equal(onward.body.error, 'invalid_request');
-    assert.equal(stack.audit.events.at(-1)?.reason, 'subject_revoked');
+    assert.equal(onward.body.error, 'invalid_grant');
+    assert.equal(stack.audit.events.at(-1)?.reason, 'token_revoked');
   });
 
   it('operator revocation of everything of the client (subject) stops its service tokens', async () => {
