@@ -241,6 +241,20 @@ function revocationTargets(
       assert.equal((await hop1(await idpToken({ client_id: `agent-${randomUUID()}` }))).status, 200);
     });
 
+    it('a revoked agent stops every chain it started: their tokens name it in act', async () => {
+      const agent = `agent-${randomUUID()}`;
+      const [first, second] = await chain(await idpToken({ client_id: agent }));
+      const [unrelated] = await chain(await idpToken());
+      await stack.broker.revoke({ client: agent }, OPERATOR);
+      assert.deepEqual(
+        [await active(first), await active(second), await active(unrelated)],
+        [false, false, true],
+      );
+      refusedWith(await hop2(first), 'client_revoked');
+      await stack.broker.lift({ client: agent }, OPERATOR);
+      assert.equal(await active(second), true);
+    });
+
     it('a revoked client gets no service-identity token (client_credentials) until lifted', async () => {
       const ask = () =>
         tokenRequest(stack.broker.issuer, stack.reporting, {

@@ -141,12 +141,12 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
   });
 });
 
-/** A registry that counts its `isActive` lookups (each one a store round trip in production). */
+/** A registry that counts its `status` lookups (each one a store round trip in production). */
 class CountingRegistry extends MemoryTokenRegistry {
   lookups = 0;
-  override async isActive(jti: string, now: number): Promise<boolean> {
+  override async status(jti: string, now: number, clients?: readonly string[]) {
     this.lookups += 1;
-    return super.isActive(jti, now);
+    return super.status(jti, now, clients);
   }
 }
 

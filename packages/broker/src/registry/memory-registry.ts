@@ -75,8 +75,8 @@ export class MemoryTokenRegistry implements TokenRegistry {
     return status.active ? status.token : undefined;
   }
 
-  status(jti: string, now: number): Promise<TokenStatus> {
-    return tokenStatus(this, this.#lookup, jti, now);
+  status(jti: string, now: number, clients: readonly string[] = []): Promise<TokenStatus> {
+    return tokenStatus(this, this.#lookup, jti, now, clients);
   }
 
   async refusalOf(token: PresentedToken): Promise<RegistryRefusal | undefined> {

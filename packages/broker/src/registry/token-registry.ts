@@ -111,11 +111,28 @@ export interface TokenRegistry {
    * otherwise. The exchange reads a broker-issued subject token's root grant this way.
    */
   findActive(jti: string, now: number): Promise<IssuedToken | undefined>;
-  /** `findActive`, saying why a token is not active. */
-  status(jti: string, now: number): Promise<TokenStatus>;
+  /**
+   * `findActive`, saying why a token is not active. `clients` (the actors of its `act` chain, the
+   * client presenting it) are checked against client revocations in the same lookup.
+   */
+  status(jti: string, now: number, clients?: readonly string[]): Promise<TokenStatus>;
   /** Why a token the broker did not record is revoked (root, subject, session or client), or `undefined`. */
   refusalOf(token: PresentedToken): Promise<RegistryRefusal | undefined>;
   close(): Promise<void>;
+}
+
+const MAX_ACTORS = 32;
+
+/** Every client a token names: `client_id`, `azp`, and each actor of its `act` chain. */
+export function clientsOf(claims: Readonly<Record<string, unknown>>, clientId: string): string[] {
+  const clients = new Set<string>(clientId ? [clientId] : []);
+  if (typeof claims.azp === 'string') clients.add(claims.azp);
+  let actor = claims.act as { sub?: unknown; act?: unknown } | undefined;
+  for (let depth = 0; actor && typeof actor === 'object' && depth < MAX_ACTORS; depth++) {
+    if (typeof actor.sub === 'string') clients.add(actor.sub);
+    actor = actor.act as typeof actor;
+  }
+  return [...clients];
 }
 
 /** What the shared walk asks of a registry's revocations (already fetched, or held in memory). */
@@ -155,11 +172,14 @@ export async function tokenStatus(
   revoked: RevocationLookup,
   jti: string,
   now: number,
+  clients: readonly string[] = [],
   maxHops = 32,
 ): Promise<TokenStatus> {
   const first = await registry.find(jti);
   if (!first || first.exp <= now) return { active: false, reason: 'token_unknown' };
   if (revoked.has('root', first.root)) return { active: false, reason: 'token_revoked' };
+  if (clients.some((client) => revoked.has('client', client)))
+    return { active: false, reason: 'client_revoked' };
   const before = revoked.subjectBefore(first.subject);
   let current: IssuedToken | undefined = first;
   for (let hop = 0; current && hop < maxHops; hop++) {
@@ -184,7 +204,7 @@ export async function activeRecord(
   now: number,
   maxHops = 32,
 ): Promise<IssuedToken | undefined> {
-  const status = await tokenStatus(registry, revoked, jti, now, maxHops);
+  const status = await tokenStatus(registry, revoked, jti, now, [], maxHops);
   return status.active ? status.token : undefined;
 }
 

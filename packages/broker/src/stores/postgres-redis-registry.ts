@@ -199,8 +199,8 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
     );
   }
 
-  status(jti: string, now: number): Promise<TokenStatus> {
-    return this.#deadline(this.#status(jti, now), 'checking a token');
+  status(jti: string, now: number, clients: readonly string[] = []): Promise<TokenStatus> {
+    return this.#deadline(this.#status(jti, now, clients), 'checking a token');
   }
 
   refusalOf(token: PresentedToken): Promise<RegistryRefusal | undefined> {
@@ -298,11 +298,14 @@ SELECT ${COLUMNS} FROM chain`,
     return new Map(rows.map((row) => [row.jti, tokenOf(row)]));
   }
 
-  async #status(jti: string, now: number): Promise<TokenStatus> {
+  async #status(jti: string, now: number, clients: readonly string[] = []): Promise<TokenStatus> {
     const chain = await this.#chain(jti);
     const first = chain.get(jti);
     if (!first || first.exp <= now) return { active: false, reason: 'token_unknown' };
-    const members = new Set<string>([keyOf('root', first.root)]);
+    const members = new Set<string>([
+      keyOf('root', first.root),
+      ...clients.map((client) => keyOf('client', client)),
+    ]);
     for (const token of chain.values()) {
       members.add(keyOf('jti', token.jti));
       members.add(keyOf('client', token.clientId));
@@ -310,7 +313,7 @@ SELECT ${COLUMNS} FROM chain`,
     }
     const lookup = await this.#lookup([...members], [first.subject]);
     // The same walk as every registry, over the rows already fetched.
-    return tokenStatus({ find: async (id) => chain.get(id) }, lookup, jti, now);
+    return tokenStatus({ find: async (id) => chain.get(id) }, lookup, jti, now, clients);
   }
 
   async #refusalOf(token: PresentedToken): Promise<RegistryRefusal | undefined> {

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import { refuse } from '../../grants/refusal.ts';
-import type {
-  IssuedToken,
-  PresentedToken,
-  RegistryRefusal,
-  TokenRegistry,
+import {
+  clientsOf,
+  type IssuedToken,
+  type PresentedToken,
+  type RegistryRefusal,
+  type TokenRegistry,
 } from '../../registry/token-registry.ts';
 import type { VerifiedInputToken } from '../input-token.ts';
-
-const MAX_ACTORS = 32;
 
 /** What each revocation reason tells the client (public, generic: never which revocation or by whom). */
 const DESCRIPTIONS: Record<RegistryRefusal, string> = {
@@ -22,18 +21,6 @@ const DESCRIPTIONS: Record<RegistryRefusal, string> = {
 export function rootOf(verified: VerifiedInputToken, token: string): string {
   const { claims } = verified;
   return `${claims.issuer}#${claims.tokenId ?? createHash('sha256').update(token).digest('base64url')}`;
-}
-
-/** Every client a token names: `client_id`, `azp`, and each actor of its `act` chain. */
-export function clientsOf(claims: Readonly<Record<string, unknown>>, clientId: string): string[] {
-  const clients = new Set<string>(clientId ? [clientId] : []);
-  if (typeof claims.azp === 'string') clients.add(claims.azp);
-  let actor = claims.act as { sub?: unknown; act?: unknown } | undefined;
-  for (let depth = 0; actor && typeof actor === 'object' && depth < MAX_ACTORS; depth++) {
-    if (typeof actor.sub === 'string') clients.add(actor.sub);
-    actor = actor.act as typeof actor;
-  }
-  return [...clients];
 }
 
 /**
@@ -57,14 +44,13 @@ export async function refuseRevoked(
   let reason: RegistryRefusal | undefined;
   let record: IssuedToken | undefined;
   if (verified.brokerIssued) {
+    // One lookup: the chain's records, and every client the token names or the request adds.
+    const clients = [...new Set([...clientsOf(claims.claims, claims.clientId), ...alsoClients])];
     const status = claims.tokenId
-      ? await registry.status(claims.tokenId, now)
+      ? await registry.status(claims.tokenId, now, clients)
       : ({ active: false, reason: 'token_unknown' } as const);
     if (!status.active) reason = status.reason === 'token_unknown' ? 'token_revoked' : status.reason;
-    else {
-      record = status.token;
-      if (alsoClients.length) reason = await registry.refusalOf({ clients: alsoClients });
-    }
+    else record = status.token;
   } else {
     const presented: PresentedToken = {
       root: rootOf(verified, token),
