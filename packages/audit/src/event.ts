@@ -3,7 +3,7 @@ import type { DelegationMode } from '@baton/core';
 import type { AuditReason } from './reason.ts';
 
 /** What happened, in the vocabulary every component shares. */
-export type AuditAction = 'tool.invoke' | 'token.exchange' | 'api.call';
+export type AuditAction = 'tool.invoke' | 'token.exchange' | 'api.call' | 'revocation' | 'revocation.lift';
 export type AuditOutcome = 'ok' | 'denied' | 'error';
 
 /**
@@ -23,7 +23,7 @@ export interface AuditEvent {
   /** Who executed: the agent (OAuth client) acting for the initiator. */
   agent: { id: string; client_id: string };
   /** What was acted on. */
-  target: { type: 'tool' | 'api' | 'audience'; name: string };
+  target: { type: 'tool' | 'api' | 'audience' | 'revocation'; name: string };
   /** The delegation mode (see {@link AuditMode}). */
   delegation_mode: string;
   scopes: readonly string[];
@@ -55,6 +55,23 @@ export interface AuditEvent {
    * its actions under somebody else's trace. See `continueTrace`.
    */
   linked_trace?: TraceLink;
+  /** A `revocation` or `revocation.lift`: what it named and covered (its target is `<kind>:<value>`). */
+  revocation?: RevocationDetail;
+}
+
+/**
+ * What a revocation event records beside who (`initiator`, `agent`: the operator, `scim:<client>` or
+ * `ssf:<issuer>`) and what (`target.name`, `<kind>:<value>`; a `jti` at most, never a token).
+ */
+export interface RevocationDetail {
+  /** `jti`, `root`, `subject`, `session` or `client`. */
+  kind: string;
+  /** How many unexpired broker-issued tokens it covered when written (absent for a lift). */
+  covered?: number;
+  /** A subject's cut-off (Unix seconds): tokens issued before it. Absent: all (disabled). */
+  before?: number;
+  /** Why, in the revoker's words (free text, never a reason code). */
+  note?: string;
 }
 
 /** Another trace's context, recorded but not joined. */
@@ -105,6 +122,8 @@ export interface AuditEventFields {
   scopesRequested?: readonly string[];
   /** The chain to record, when it is not the identity's (a call onwards adds this hop). */
   chain?: readonly string[];
+  /** For `revocation` / `revocation.lift`: what it named and covered. */
+  revocation?: RevocationDetail;
 }
 
 /**
@@ -138,6 +157,7 @@ export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields):
     ...(trace.spanId !== undefined ? { span_id: trace.spanId } : {}),
     ...(trace.parentSpanId !== undefined ? { parent_span_id: trace.parentSpanId } : {}),
     ...(trace.link !== undefined ? { linked_trace: trace.link } : {}),
+    ...(fields.revocation !== undefined ? { revocation: fields.revocation } : {}),
   });
 }
 
@@ -170,5 +190,6 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.span_id !== undefined ? { span_id: input.span_id } : {}),
     ...(input.parent_span_id !== undefined ? { parent_span_id: input.parent_span_id } : {}),
     ...(input.linked_trace !== undefined ? { linked_trace: input.linked_trace } : {}),
+    ...(input.revocation !== undefined ? { revocation: input.revocation } : {}),
   };
 }

@@ -124,6 +124,10 @@ export const TOKEN_REQUEST_REASONS = [
   ...INPUT_TOKEN_REASONS.map((reason) => `subject_${reason}` as const),
   ...INPUT_TOKEN_REASONS.map((reason) => `actor_${reason}` as const),
   'subject_revoked',
+  /** Revocation (`@baton/shared-signals`' reasons): a token or its grant, the subject's session, a client in the chain. */
+  'token_revoked',
+  'session_revoked',
+  'client_revoked',
   'actor_mismatch',
   'may_act_mismatch',
   'may_act_issuer_missing',

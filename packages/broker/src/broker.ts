@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { AuditSink } from '@baton/audit';
 import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { type CallerKindRule, defaultCallerKind } from '@baton/resource-server';
+import { type CallerKindRule, defaultCallerKind, discoverAuthorizationServer } from '@baton/resource-server';
 import { drainServer, type Registry } from '@baton/resource-server/operations';
 import type { SharedSignalsTransmitter } from '@baton/shared-signals';
 import { createLocalJWKSet } from 'jose';
@@ -12,6 +12,8 @@ import type { AdapterFactory, ClientMetadata, JWK, KoaContextWithOIDC } from 'oi
 import Provider from 'oidc-provider';
 import type { AudienceConfig } from './audience.ts';
 import { brokerConfiguration, type ClientIdMetadataDocumentOptions } from './configuration.ts';
+import { adminAuthentication } from './endpoints/admin-authentication.ts';
+import { ADMIN_REVOCATIONS_PATH, adminRevocations } from './endpoints/admin-revocations.ts';
 import { clientAuthenticationErrors } from './endpoints/client-authentication.ts';
 import { fetchEndpointMiddleware } from './endpoints/fetch-endpoint.ts';
 import { introspectionExtension } from './endpoints/introspection.ts';
@@ -23,13 +25,23 @@ import { FetchAllowList } from './outbound-fetch.ts';
 import type { PolicyEngine } from './policy/facts.ts';
 import { ApprovalExceeded, type RegistrationApproval, UnapprovedMetadata } from './registration/approvals.ts';
 import { MemoryTokenRegistry } from './registry/memory-registry.ts';
-import type { RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+import type { LiftTarget, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+import {
+  type BrokerRevocationListener,
+  OperatorRevocation,
+  type RevocationActor,
+  type RevokeResult,
+} from './revocation/operator-revocation.ts';
 import { type BrokerScimOptions, mountScim } from './scim/broker-scim.ts';
 import {
   CLIENT_CREDENTIALS_DUPLICATES,
   CLIENT_CREDENTIALS_PARAMETERS,
   serviceIdentityHandler,
 } from './service-identity/grant.ts';
+import {
+  type IdentityProviderSignalsOptions,
+  identityProviderSignalsEndpoint,
+} from './shared-signals/identity-provider-signals.ts';
 import { sharedSignalsAudience } from './shared-signals/receiver-token.ts';
 import { sharedSignalsEndpoint } from './shared-signals/routes.ts';
 import { type BrokerSharedSignalsOptions, brokerTransmitter } from './shared-signals/transmitter.ts';
@@ -128,6 +140,18 @@ export interface BrokerOptions {
    * `client_credentials` token for the audience `<issuer>/ssf` (see `BrokerSharedSignalsOptions`).
    */
   sharedSignals?: BrokerSharedSignalsOptions;
+  /**
+   * Static clients (ids among `clients`, each with inline `jwks` or a `client_secret`) that may call
+   * the revocation admin API (`/admin/revocations`) with a client assertion (see
+   * `adminAuthentication`). A registered client can never be one. Default: none (every call 403/401).
+   */
+  adminClients?: readonly string[];
+  /**
+   * Receive the identity providers' Security Event Tokens (RFC 8935 push to `<issuer>/ssf/receiver`):
+   * CAEP `session-revoked`, RISC `account-disabled`/`account-enabled`, … become broker revocations,
+   * audited and transmitted to every receiver. Each issuer must be among `trustedIssuers`.
+   */
+  identityProviderSignals?: IdentityProviderSignalsOptions;
 }
 
 export interface Broker {
@@ -135,9 +159,22 @@ export interface Broker {
   /** Where this instance listens (differs from `issuer` behind a load balancer). */
   url: URL;
   registry: TokenRegistry;
-  /** Operator revocation of a token, a whole grant (root), or everything of one subject. */
-  revoke(target: RevocationTarget): Promise<void>;
-  /** The Shared Signals transmitter (with `sharedSignals`): `transmitter.publish(revocations, context)`. */
+  /**
+   * Revokes a token, a whole grant (root), a subject (before an instant, or disabled), an identity-
+   * provider session or a client; audited with `by`, handed to `onRevocation` listeners.
+   *
+   * @example
+   * const { covered, revocations } = await broker.revoke({ subject: 'bob' }, { actor: 'ops', reason: 'offboarded' });
+   */
+  revoke(target: RevocationTarget, by: RevocationActor): Promise<RevokeResult>;
+  /** Re-enables a disabled subject or a revoked client; true when a revocation was in force. */
+  lift(target: LiftTarget, by: RevocationActor): Promise<boolean>;
+  /**
+   * Calls `listener` after every revocation and lift at this instance (operator, admin API, RFC 7009),
+   * with the entries receivers must add or lift: what the Shared Signals transmitter sends.
+   */
+  onRevocation(listener: BrokerRevocationListener): () => void;
+  /** The Shared Signals transmitter (with `sharedSignals`): every revocation at this instance is published on it. */
   transmitter: SharedSignalsTransmitter | undefined;
   /** This instance's Prometheus registry (what `/metrics` serves); undefined with `operations.metrics: false`. */
   metrics: Registry | undefined;
@@ -187,6 +224,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const registry = options.registry ?? new MemoryTokenRegistry();
   let operations: ReturnType<typeof brokerOperations> | undefined;
   let transmitter: SharedSignalsTransmitter | undefined;
+  let revocation: OperatorRevocation | undefined;
   try {
     const signingKeys = options.signingKeys?.length ? options.signingKeys : [await generateSigningJwk()];
     const signingJwk = signingKeys[0]!;
@@ -255,7 +293,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         keys: localKeys,
         registry,
         clients: options.clients ?? [],
-        options: options.sharedSignals,
+        // A new stream starts with every revocation in force (set once the revocation path exists below).
+        options: {
+          currentRevocations: () => revocation?.inForce() ?? Promise.resolve([]),
+          subjectIssuer: options.trustedIssuers[0]?.issuer ?? issuer,
+          ...options.sharedSignals,
+        },
         onError: options.onError ?? (() => {}),
       });
       provider.use(fetchEndpointMiddleware(sharedSignalsEndpoint(transmitter), issuer));
@@ -272,8 +315,66 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       }),
     );
     provider.use(introspectionExtension({ issuer, keys: localKeys, registry }));
-    provider.use(revocationExtension({ issuer, keys: localKeys, registry }));
-    if (options.scim) mountScim(provider, options.scim, { issuer, registry, onError });
+    // Every revocation (RFC 7009, the admin API, `broker.revoke`) takes one path: registry, audit, listeners.
+    revocation = new OperatorRevocation({ registry, audit: audited.audit, issuer, maxLifetimeSeconds });
+    provider.use(revocationExtension({ issuer, keys: localKeys, revocation }));
+    provider.use(
+      adminRevocations({
+        issuer,
+        revocation,
+        registry,
+        authenticate: adminAuthentication({
+          audience: `${issuer.replace(/\/$/, '')}${ADMIN_REVOCATIONS_PATH}`,
+          clients: options.clients ?? [],
+          admins: options.adminClients ?? [],
+          unique: (iss, jti, exp) => provider.ReplayDetection.unique(iss, jti, exp),
+        }),
+      }),
+    );
+    if (options.scim) mountScim(provider, options.scim, { issuer, revocation, onError });
+    if (options.identityProviderSignals) {
+      for (const { issuer: idp } of options.identityProviderSignals.issuers ?? []) {
+        if (!options.trustedIssuers.some((trusted) => trusted.issuer === idp))
+          throw new TypeError(`startBroker: identityProviderSignals: ${idp} is not a trusted issuer`);
+      }
+      const receiving = revocation;
+      provider.use(
+        fetchEndpointMiddleware(
+          identityProviderSignalsEndpoint({
+            audience: issuer,
+            options: options.identityProviderSignals,
+            // One replay store for every instance (oidc-provider's, in the broker's store): a SET is applied once.
+            replay: {
+              claim: (key, expiresAtMs) =>
+                provider.ReplayDetection.unique('ssf-receiver', key, Math.ceil(expiresAtMs / 1000)),
+            },
+            revoke: (target, by) => receiving.revoke(target, by),
+            lift: (target, by) => receiving.lift(target, by),
+            jwksUriOf: async (idp) => {
+              const jwksUri = (await discoverAuthorizationServer(idp)).jwks_uri;
+              if (!jwksUri) throw new Error(`${idp} publishes no jwks_uri`);
+              return jwksUri;
+            },
+            onRefused: (refusal) => logger.warn(refusal, 'security event token refused'),
+            onError,
+          }),
+          issuer,
+        ),
+      );
+    }
+    if (transmitter) {
+      // Every revocation and lift at this instance reaches every receiver: `revoke` resolves once the
+      // SETs are queued on every stream (a failure rejects it, so the caller revokes again).
+      const sending = transmitter;
+      revocation.onRevocation((change) =>
+        sending.publish(change.added, {
+          at: change.at,
+          lifted: change.lifted,
+          initiatingEntity: change.actor.startsWith('ssf:') ? 'system' : 'admin',
+          ...(change.reason ? { reasonAdmin: change.reason } : {}),
+        }),
+      );
+    }
 
     const envelopes = options.transactionTokens
       ? new EnvelopeIssuer({
@@ -344,7 +445,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     issuer,
     url,
     registry,
-    revoke: (target) => registry.revoke(target),
+    revoke: (target, by) => revocation!.revoke(target, by),
+    lift: (target, by) => revocation!.lift(target, by),
+    onRevocation: (listener) => revocation!.onRevocation(listener),
     transmitter,
     metrics: operations?.registry,
     async close() {

@@ -69,6 +69,7 @@ try {
     registry: stores.registry,
     adapter: stores.adapter,
     maxLifetimeSeconds: config.maxLifetimeSeconds,
+    adminClients: config.adminClients,
     ...(config.transactionTokens ? { transactionTokens: config.transactionTokens } : {}),
     ...(config.clientIdMetadataDocuments
       ? { clientIdMetadataDocuments: config.clientIdMetadataDocuments }

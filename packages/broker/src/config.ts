@@ -80,6 +80,11 @@ export const BrokerConfigSchema = z.strictObject({
   /** The only hosts the broker fetches from (a client's jwks_uri, sector_identifier_uri, …). */
   fetchAllowedHosts: fetchHosts.default([]),
   maxLifetimeSeconds: maxLifetimeSeconds.default(300),
+  /**
+   * Static clients (ids among `clients`, with inline `jwks` or a `client_secret`) that may use the
+   * revocation admin API (`POST /admin/revocations`, `baton revoke`). Registered clients never can.
+   */
+  adminClients: z.array(z.string().min(1)).default([]),
 });
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;

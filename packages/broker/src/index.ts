@@ -18,7 +18,23 @@ export type {
 } from './policy/facts.ts';
 export type { ClientApproval, RegistrationApproval } from './registration/approvals.ts';
 export { MemoryTokenRegistry } from './registry/memory-registry.ts';
-export type { IssuedToken, RevocationTarget, TokenRegistry } from './registry/token-registry.ts';
+export type {
+  IssuedToken,
+  LiftTarget,
+  PresentedToken,
+  RegistryRefusal,
+  RegistryRevocation,
+  RevocationCoverage,
+  RevocationTarget,
+  TokenRegistry,
+  TokenStatus,
+} from './registry/token-registry.ts';
+export type {
+  BrokerRevocationChange,
+  BrokerRevocationListener,
+  RevocationActor,
+  RevokeResult,
+} from './revocation/operator-revocation.ts';
 export type { BrokerScimOptions } from './scim/broker-scim.ts';
 export { MemoryScimStore } from './scim/memory-store.ts';
 export {
@@ -41,6 +57,10 @@ export type {
   SubjectLifecycle,
   SubjectRevocation,
 } from './scim/subject-lifecycle.ts';
+export {
+  IDENTITY_PROVIDER_SIGNALS_PATH,
+  type IdentityProviderSignalsOptions,
+} from './shared-signals/identity-provider-signals.ts';
 export { sharedSignalsAudience } from './shared-signals/receiver-token.ts';
 export type { BrokerSharedSignalsOptions } from './shared-signals/transmitter.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';

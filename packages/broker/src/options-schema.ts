@@ -89,6 +89,7 @@ export const BrokerOptionsSchema = z.looseObject({
   clientIdMetadataDocuments: clientIdMetadataDocuments.optional(),
   fetchAllowedHosts: fetchHosts.optional(),
   transactionTokens: transactionTokens.optional(),
+  adminClients: z.array(z.string().min(1)).optional(),
 });
 
 /** Registration approvals in the configuration file (a token may also come from the environment). */

@@ -155,7 +155,7 @@ describe('the embedded store (PGlite) keeps broker state across a restart', () =
     assert.equal((await revoke(issuer, orders, revokedHop1)).status, 200, 'RFC 7009 revocation');
     const rootRecord = await broker.registry.find(decodeJwt(rootRevokedHop2).jti as string);
     assert.ok(rootRecord);
-    await broker.revoke({ root: rootRecord.root });
+    await broker.revoke({ root: rootRecord.root }, { actor: 'operator' });
 
     // A client assertion used once before the restart.
     const usedAssertion = await orders.assertion(issuer);
@@ -211,7 +211,7 @@ describe('the embedded store (PGlite) keeps broker state across a restart', () =
       resource: BILLING_API,
     });
     assert.equal(onward.status, 400);
-    assert.equal(onward.body.error, 'invalid_request', 'a revoked token cannot be exchanged after a restart');
+    assert.equal(onward.body.error, 'invalid_grant', 'a revoked token cannot be exchanged after a restart');
     assert.equal('access_token' in onward.body, false);
 
     // The root revocation.

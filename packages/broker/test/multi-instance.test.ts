@@ -174,7 +174,7 @@ describe('two broker processes on one PostgreSQL and Redis', () => {
       subject_token_type: ACCESS_TOKEN_TYPE,
       resource: BILLING_API,
     });
-    assert.equal(again.body.error, 'invalid_request');
+    assert.equal(again.body.error, 'invalid_grant');
   });
 
   it('refuses a client assertion replayed against the other instance', async () => {

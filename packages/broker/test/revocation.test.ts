@@ -108,7 +108,7 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
       subject_token_type: ACCESS_TOKEN_TYPE,
       resource: BILLING_API,
     });
-    assert.equal(onward.body.error, 'invalid_request', 'a revoked token cannot be exchanged again');
+    assert.equal(onward.body.error, 'invalid_grant', 'a revoked token cannot be exchanged again');
   });
 
   it('ignores a revocation request from a client the token was not issued to (still 200, per RFC 7009)', async () => {
@@ -119,7 +119,7 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
   it('revoking the root grant makes all hops inactive at once', async () => {
     const record = await stack.broker.registry.find(decodeJwt(hop2).jti as string);
     assert.ok(record);
-    await stack.broker.revoke({ root: record.root });
+    await stack.broker.revoke({ root: record.root }, { actor: 'operator' });
     assert.equal((await introspect(stack, stack.orders, hop1)).body.active, false);
     assert.equal((await introspect(stack, stack.billing, hop2)).body.active, false);
   });
@@ -131,7 +131,7 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
       subject_token_type: ACCESS_TOKEN_TYPE,
       resource: BILLING_MCP,
     });
-    await stack.broker.revoke({ subject: 'user-alice' });
+    await stack.broker.revoke({ subject: 'user-alice' }, { actor: 'operator' });
     assert.equal((await introspect(stack, stack.billing, hop2)).body.active, false);
     assert.equal(
       (await introspect(stack, stack.orders, bobHop.body.access_token as string)).body.active,
@@ -141,12 +141,12 @@ describe('introspection (RFC 7662) and cascading revocation (RFC 7009)', () => {
   });
 });
 
-/** A registry that counts its `isActive` lookups (each one a store round trip in production). */
+/** A registry that counts its `status` lookups (each one a store round trip in production). */
 class CountingRegistry extends MemoryTokenRegistry {
   lookups = 0;
-  override async isActive(jti: string, now: number): Promise<boolean> {
+  override async status(jti: string, now: number, clients?: readonly string[]) {
     this.lookups += 1;
-    return super.isActive(jti, now);
+    return super.status(jti, now, clients);
   }
 }
 

@@ -183,13 +183,13 @@ describe('service identity (client_credentials) is decided, audited and recorded
       subject_token_type: ACCESS_TOKEN_TYPE,
       resource: BILLING_API,
     });
-    assert.equal(onward.body.error, 'invalid_request');
-    assert.equal(stack.audit.events.at(-1)?.reason, 'subject_revoked');
+    assert.equal(onward.body.error, 'invalid_grant');
+    assert.equal(stack.audit.events.at(-1)?.reason, 'token_revoked');
   });
 
   it('operator revocation of everything of the client (subject) stops its service tokens', async () => {
     const { body } = await serviceToken(stack.reporting, { resource: BILLING_API });
-    await stack.broker.revoke({ subject: 'reporting-service' });
+    await stack.broker.revoke({ subject: 'reporting-service' }, { actor: 'operator' });
     assert.deepEqual(
       (await introspect(stack.broker.issuer, stack.reporting, body.access_token as string)).body,
       { active: false },

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { migrationLedger, runMigrations } from '@baton/core/stores';
 import { createClient } from 'redis';
 import { MemoryTokenRegistry } from '../src/registry/memory-registry.ts';
 import type { IssuedToken, TokenRegistry } from '../src/registry/token-registry.ts';
@@ -11,6 +12,7 @@ import { StoreTimeoutError } from '../src/stores/deadline.ts';
 import { type EmbeddedDatabase, openEmbeddedDatabase } from '../src/stores/embedded-database.ts';
 import { PostgresRedisTokenRegistry } from '../src/stores/postgres-redis-registry.ts';
 import { HYDRATED, RedisRevocationSet } from '../src/stores/redis-revocation-set.ts';
+import { registryMigrations, registryTables } from '../src/stores/registry-schema.ts';
 import {
   deleteKeys,
   dropTables,
@@ -191,6 +193,169 @@ function registryConformance(name: string, makeRegistry: () => Promise<TokenRegi
       assert.deepEqual(await activity(registry, [orphan, grandchild]), [false, false]);
     });
 
+    it("a subject revoked before an instant refuses its tokens issued before it only, not another person's", async () => {
+      const old = token({ issuedAt: NOW - 100 });
+      const child = token({ parent: old.jti, root: old.root, subject: old.subject, issuedAt: NOW - 50 });
+      const fresh = token({ subject: old.subject, issuedAt: NOW });
+      const unknownAge = token({ subject: old.subject });
+      const someoneElse = token({ issuedAt: NOW - 100 });
+      for (const issued of [old, child, fresh, unknownAge, someoneElse]) await registry.record(issued);
+      const { covered, tokens } = await registry.revoke({ subject: old.subject, before: NOW - 10 }, NOW);
+      assert.equal(covered, 3, 'the two issued before, and the one of unknown age');
+      assert.deepEqual(tokens, [], 'a subject revocation is one receiver entry, not a list of tokens');
+      assert.deepEqual(await activity(registry, [old, child, fresh, unknownAge, someoneElse]), [
+        false,
+        false,
+        true,
+        false,
+        true,
+      ]);
+      assert.deepEqual(await registry.status(old.jti, NOW), { active: false, reason: 'subject_revoked' });
+    });
+
+    it('a subject cut-off only widens: an earlier before changes nothing, disabling covers all', async () => {
+      const fresh = token({ issuedAt: NOW });
+      await registry.record(fresh);
+      await registry.revoke({ subject: fresh.subject, before: NOW + 1 }, NOW);
+      await registry.revoke({ subject: fresh.subject, before: NOW - 1000 }, NOW);
+      assert.equal(await registry.isActive(fresh.jti, NOW), false, 'the later cut-off is kept');
+      await registry.revoke({ subject: fresh.subject }, NOW);
+      await registry.revoke({ subject: fresh.subject, before: NOW - 1000 }, NOW);
+      const mine = (await registry.listRevocations()).filter((entry) => entry.value === fresh.subject);
+      assert.deepEqual(mine, [{ kind: 'subject', value: fresh.subject }]);
+    });
+
+    it('a disabled subject refuses every token until lifted; lifting re-enables', async () => {
+      const later = token({ issuedAt: NOW + 1000 });
+      await registry.record(later);
+      await registry.revoke({ subject: later.subject }, NOW);
+      assert.equal(await registry.isActive(later.jti, NOW), false);
+      assert.equal(
+        await registry.refusalOf({ subject: later.subject, issuedAt: NOW + 5000 }),
+        'subject_revoked',
+      );
+      assert.equal(await registry.lift({ subject: later.subject }), true);
+      assert.equal(await registry.lift({ subject: later.subject }), false, 'nothing left to lift');
+      assert.equal(await registry.isActive(later.jti, NOW), true);
+      assert.equal(await registry.refusalOf({ subject: later.subject, issuedAt: NOW }), undefined);
+    });
+
+    it('a session revocation refuses the tokens of that session only', async () => {
+      const session = `sid-${randomUUID()}`;
+      const inSession = token({ session });
+      const child = token({
+        parent: inSession.jti,
+        root: inSession.root,
+        subject: inSession.subject,
+        session,
+      });
+      const otherSession = token({ subject: inSession.subject, session: `sid-${randomUUID()}` });
+      const noSession = token({ subject: inSession.subject });
+      for (const issued of [inSession, child, otherSession, noSession]) await registry.record(issued);
+      const { covered } = await registry.revoke({ session }, NOW);
+      assert.equal(covered, 2);
+      assert.deepEqual(await activity(registry, [inSession, child, otherSession, noSession]), [
+        false,
+        false,
+        true,
+        true,
+      ]);
+      assert.deepEqual(await registry.status(child.jti, NOW), { active: false, reason: 'session_revoked' });
+      assert.equal(await registry.refusalOf({ session }), 'session_revoked');
+      assert.equal(await registry.refusalOf({ session: 'another' }), undefined);
+    });
+
+    it('a client revocation refuses its tokens and every chain it is an actor in, not its ancestors, until lifted', async () => {
+      // Client ids of this test only: the PostgreSQL suites share their tables between tests.
+      const agent = `agent-${randomUUID()}`;
+      const service = `service-${randomUUID()}`;
+      const first = token({ clientId: agent });
+      const child = token({ parent: first.jti, root: first.root, subject: first.subject, clientId: service });
+      const grandchild = token({
+        parent: child.jti,
+        root: first.root,
+        subject: first.subject,
+        clientId: `ledger-${randomUUID()}`,
+      });
+      for (const issued of [first, child, grandchild]) await registry.record(issued);
+      const elsewhere = token({ clientId: `ledger-${randomUUID()}` });
+      const notIt = token({ clientId: agent });
+      await registry.record(elsewhere);
+      await registry.record(notIt);
+      const { covered } = await registry.revoke({ client: child.clientId }, NOW);
+      assert.equal(covered, 2, 'its token and the one exchanged from it');
+      assert.deepEqual(await activity(registry, [first, child, grandchild, elsewhere, notIt]), [
+        true,
+        false,
+        false,
+        true,
+        true,
+      ]);
+      assert.deepEqual(await registry.status(grandchild.jti, NOW), {
+        active: false,
+        reason: 'client_revoked',
+      });
+      assert.equal(await registry.refusalOf({ clients: ['someone', child.clientId] }), 'client_revoked');
+      assert.equal(await registry.lift({ client: child.clientId }), true);
+      assert.deepEqual(await activity(registry, [first, child, grandchild]), [true, true, true]);
+    });
+
+    it('counts what a jti or root revocation covers, and lists each token for receivers', async () => {
+      const [first, child, grandchild] = await recordChain(registry);
+      const expired = token({ parent: child.jti, root: first.root, subject: first.subject, exp: NOW - 1 });
+      await registry.record(expired);
+      const byJti = await registry.revoke({ jti: child.jti }, NOW);
+      assert.equal(byJti.covered, 2, 'itself and its unexpired descendant');
+      assert.deepEqual(
+        [...byJti.tokens].sort((a, b) => a.jti.localeCompare(b.jti)),
+        [child, grandchild].map(({ jti, exp }) => ({ jti, exp })).sort((a, b) => a.jti.localeCompare(b.jti)),
+      );
+      const byRoot = await registry.revoke({ root: first.root }, NOW);
+      assert.equal(byRoot.covered, 3);
+      assert.equal(byRoot.tokens.length, 3);
+      assert.deepEqual(await registry.status(first.jti, NOW), { active: false, reason: 'token_revoked' });
+      assert.equal(await registry.refusalOf({ root: first.root }), 'token_revoked');
+    });
+
+    it('lists revocations in force by root, subject, session and client (not by jti)', async () => {
+      const issued = token();
+      await registry.record(issued);
+      await registry.revoke({ jti: issued.jti }, NOW);
+      const root = `https://idp.example#${randomUUID()}`;
+      const subject = `user-${randomUUID()}`;
+      const session = `sid-${randomUUID()}`;
+      const client = `client-${randomUUID()}`;
+      await registry.revoke({ root }, NOW);
+      await registry.revoke({ subject, before: NOW }, NOW);
+      await registry.revoke({ session }, NOW);
+      await registry.revoke({ client }, NOW);
+      const listed = await registry.listRevocations();
+      const mine = listed.filter((entry) => [root, subject, session, client].includes(entry.value));
+      assert.deepEqual(
+        mine.sort((a, b) => a.kind.localeCompare(b.kind)),
+        [
+          { kind: 'client', value: client },
+          { kind: 'root', value: root },
+          { kind: 'session', value: session },
+          { kind: 'subject', value: subject, before: NOW },
+        ],
+      );
+      assert.ok(!listed.some((entry) => entry.value === issued.jti));
+    });
+
+    it('an unrecorded token is refused by nothing when nothing of it is revoked', async () => {
+      assert.equal(
+        await registry.refusalOf({
+          root: `https://idp.example#${randomUUID()}`,
+          subject: randomUUID(),
+          issuedAt: NOW,
+          session: randomUUID(),
+          clients: [randomUUID()],
+        }),
+        undefined,
+      );
+    });
+
     it('an expired ancestor does not deactivate a live descendant (it may outlive its parent)', async () => {
       const parent = token({ exp: NOW + 10 });
       const child = token({ parent: parent.jti, root: parent.root, subject: parent.subject, exp: NOW + 100 });
@@ -326,6 +491,39 @@ describe('PostgresRedisTokenRegistry', () => {
       assert.deepEqual(await activity(a, chain), [false, false, false]);
     });
 
+    it('subject, session and client revocations and lifts through one instance are seen by the other at once', async () => {
+      const session = `sid-${randomUUID()}`;
+      const client = `agent-${randomUUID()}`;
+      const person = token({ issuedAt: NOW - 10 });
+      const inSession = token({ session });
+      const ofClient = token({ clientId: client });
+      for (const issued of [person, inSession, ofClient]) await a.record(issued);
+      await a.revoke({ subject: person.subject, before: NOW }, NOW);
+      await a.revoke({ session }, NOW);
+      await a.revoke({ client }, NOW);
+      assert.deepEqual(await activity(b, [person, inSession, ofClient]), [false, false, false]);
+      assert.equal(
+        await b.refusalOf({ subject: person.subject, issuedAt: NOW }),
+        undefined,
+        'issued at the cut-off',
+      );
+      assert.equal(await b.refusalOf({ subject: person.subject, issuedAt: NOW - 1 }), 'subject_revoked');
+      await b.lift({ client });
+      await b.lift({ subject: person.subject });
+      assert.deepEqual(await activity(a, [person, inSession, ofClient]), [true, false, true]);
+    });
+
+    it('after Redis loses the subject hash, subject revocations stay in force (PostgreSQL is durable)', async () => {
+      const person = token({ issuedAt: NOW - 10 });
+      await a.record(person);
+      await a.revoke({ subject: person.subject }, NOW);
+      assert.ok(a.revocations instanceof RedisRevocationSet);
+      await redis.del(a.revocations.subjectsKey);
+      assert.equal(await b.isActive(person.jti, NOW), false);
+      assert.equal(await redis.hGet(a.revocations.subjectsKey, person.subject), 'all', 'reloaded');
+      assert.equal(await redis.hGet(a.revocations.subjectsKey, HYDRATED), '1');
+    });
+
     it('revocations are never cached in the process: removing one from both stores reactivates at once', async () => {
       const issued = token();
       await a.record(issued);
@@ -334,6 +532,71 @@ describe('PostgresRedisTokenRegistry', () => {
       await pool.query(`DELETE FROM ${a.tables.revocations} WHERE value = $1`, [issued.jti]);
       await redis.sRem(redisKeyOf(a), `jti:${issued.jti}`);
       assert.equal(await b.isActive(issued.jti, NOW), true);
+    });
+  });
+
+  describe('schema version 2 over version 1 data', () => {
+    const v1 = uniquePrefix();
+    after(() => dropTables(pool, v1));
+
+    it('keeps version 1 records and subject revocations working after the migration', async () => {
+      const tables = registryTables(v1);
+      await runMigrations(pool, {
+        component: 'broker-registry',
+        ledger: migrationLedger(v1),
+        migrations: registryMigrations(tables).slice(0, 1),
+      });
+      const old = token();
+      const disabled = token();
+      await pool.query(
+        `INSERT INTO ${tables.tokens} (jti, parent, root, subject, client_id, audience, exp, retain_until)
+         VALUES ($1, NULL, $2, $3, $4, $5, $6, $6), ($7, NULL, $8, $9, $4, $5, $6, $6)`,
+        [
+          old.jti,
+          old.root,
+          old.subject,
+          old.clientId,
+          old.audience,
+          old.exp,
+          disabled.jti,
+          disabled.root,
+          disabled.subject,
+        ],
+      );
+      await pool.query(`INSERT INTO ${tables.revocations} (kind, value) VALUES ('sub', $1)`, [
+        disabled.subject,
+      ]);
+      const registry = await PostgresRedisTokenRegistry.create({
+        pool,
+        redis,
+        tablePrefix: v1,
+        keyPrefix: `baton-test:${v1}`,
+      });
+      try {
+        assert.deepEqual(
+          await registry.find(old.jti),
+          old,
+          'a version 1 record reads without issuedAt or session',
+        );
+        assert.deepEqual(await activity(registry, [old, disabled]), [true, false]);
+        assert.deepEqual(await registry.status(disabled.jti, NOW), {
+          active: false,
+          reason: 'subject_revoked',
+        });
+        assert.deepEqual(
+          (await registry.listRevocations()).filter((entry) => entry.value === disabled.subject),
+          [{ kind: 'subject', value: disabled.subject }],
+          'a version 1 subject revocation is a disabled subject',
+        );
+        const { covered } = await registry.revoke({ subject: old.subject, before: NOW - 1000 }, NOW);
+        assert.equal(covered, 1, 'a record without issuedAt is covered by any cut-off');
+        assert.equal(await registry.isActive(old.jti, NOW), false);
+        assert.equal(await registry.lift({ subject: disabled.subject }), true);
+        assert.equal(await registry.isActive(disabled.jti, NOW), true);
+      } finally {
+        await registry.close();
+        await deleteKeys(redis, `baton-test:${v1}`);
+      }
     });
   });
 
@@ -453,8 +716,12 @@ describe('PostgresRedisTokenRegistry', () => {
       await assert.rejects(registry.revoke({} as never), TypeError);
       await assert.rejects(registry.revoke({ jti: 'a', root: 'b' } as never), TypeError);
       await assert.rejects(registry.revoke({ subject: '' }), TypeError);
+      await assert.rejects(registry.revoke({ jti: 'a', before: 1 } as never), TypeError);
+      await assert.rejects(registry.revoke({ subject: 'a', before: 1.5 }), TypeError);
+      await assert.rejects(registry.lift({ jti: 'a' } as never), TypeError);
       await assert.rejects(registry.record({ ...token(), exp: 1.5 }), TypeError);
       await assert.rejects(registry.record({ ...token(), jti: '' }), TypeError);
+      await assert.rejects(registry.record({ ...token(), issuedAt: 1.5 }), TypeError);
       await registry.close();
     });
   });

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { AuditEvent, AuditOutcome, AuditQuery, AuditReader } from '@baton/audit';
 import { utcTime } from '@baton/console';
-import { renderTraceTree } from './trace-tree.ts';
+import { renderTraceTree, revocationText } from './trace-tree.ts';
 
 export const AUDIT_USAGE = `usage:
   baton audit trace <trace-id>            one trace as a tree of hops
@@ -99,6 +99,7 @@ export async function auditCommand(args: string[], reader: AuditReader): Promise
           (event) =>
             `${event.time}  ${event.outcome.padEnd(6)}  ${event.action.padEnd(14)}  ${event.target.name}  user=${event.initiator.sub}  ` +
             `agent=${event.agent.client_id}  mode=${event.delegation_mode}  trace=${event.trace_id}${event.reason ? `  reason=${event.reason}` : ''}` +
+            revocationText(event) +
             (mixed.has(event.trace_id) ? '  ! MIXED-INITIATORS' : ''),
         )
         .join('\n')

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AUDIT_USAGE } from './audit-command.ts';
 import { CONSOLE_USAGE } from './console-command.ts';
+import { REVOKE_USAGE } from './revoke-command.ts';
 
 /** `baton --version`: this package's version (read from its package.json, beside `src/` and `dist/`). */
 export function cliVersion(): string {
@@ -12,6 +13,7 @@ export const MAIN_USAGE = `usage: baton <command> [options]
 commands:
   baton audit trace|list|export|verify …   read and check the audit trail
   baton console …                          serve the audit console
+  baton revoke …                           revoke (or lift) at the broker: subject, grant, token, session, client
   baton --version                          print the version
   baton <command> [<subcommand>] --help    help for one command
 `;
@@ -47,4 +49,4 @@ export function auditHelp(subcommand: string | undefined): string | undefined {
   return SUBCOMMAND_USAGE[subcommand];
 }
 
-export { AUDIT_USAGE, CONSOLE_USAGE };
+export { AUDIT_USAGE, CONSOLE_USAGE, REVOKE_USAGE };

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `baton audit …` — who did this, for whom, through what. Reads the embedded audit store directory
+ * `baton audit …` — who did this, for whom, through what. `baton revoke …` — revocation at the broker. Reads the embedded audit store directory
  * (`--store`, default `$BATON_AUDIT_STORE` or `.baton/audit`) or PostgreSQL (`--postgres URL`), without
  * taking the writers' locks, so it can run while the services write.
  */
@@ -13,7 +13,8 @@ import pg from 'pg';
 import { AUDIT_OPTIONS, auditCommand } from './audit-command.ts';
 import { consoleCommandOptions } from './console-command.ts';
 import { writeExportFile } from './export-file.ts';
-import { AUDIT_USAGE, auditHelp, CONSOLE_USAGE, cliVersion, MAIN_USAGE } from './help.ts';
+import { AUDIT_USAGE, auditHelp, CONSOLE_USAGE, cliVersion, MAIN_USAGE, REVOKE_USAGE } from './help.ts';
+import { revokeCommand } from './revoke-command.ts';
 import { verifyCommand } from './verify-command.ts';
 
 const [command, ...rest] = process.argv.slice(2);
@@ -22,14 +23,21 @@ if (command === '--version' || command === '-V' || command === 'version') {
   process.exit(0);
 }
 if (command === '--help' || command === '-h' || command === 'help') {
-  process.stdout.write(`${MAIN_USAGE}\n${AUDIT_USAGE}\n${CONSOLE_USAGE}`);
+  process.stdout.write(`${MAIN_USAGE}\n${AUDIT_USAGE}\n${CONSOLE_USAGE}\n${REVOKE_USAGE}`);
   process.exit(0);
 }
-if (command !== 'audit' && command !== 'console') {
+if (command !== 'audit' && command !== 'console' && command !== 'revoke') {
   process.stderr.write(
-    `${command === undefined ? '' : `baton: unknown command ${command}\n\n`}${MAIN_USAGE}\n${AUDIT_USAGE}\n${CONSOLE_USAGE}`,
+    `${command === undefined ? '' : `baton: unknown command ${command}\n\n`}${MAIN_USAGE}\n${AUDIT_USAGE}\n${CONSOLE_USAGE}\n${REVOKE_USAGE}`,
   );
   process.exit(command === undefined ? 0 : 2);
+}
+
+if (command === 'revoke') {
+  const outcome = await revokeCommand(rest);
+  process.stdout.write(outcome.stdout);
+  process.stderr.write(outcome.stderr);
+  process.exit(outcome.exitCode);
 }
 
 if (command === 'console') {

@@ -61,7 +61,9 @@ function describe(event: AuditEvent): string {
       ? `tool ${event.target.name}`
       : event.action === 'token.exchange'
         ? `token exchange → ${event.target.name}`
-        : `call ${event.target.name}`;
+        : event.action === 'revocation' || event.action === 'revocation.lift'
+          ? `${event.action === 'revocation' ? 'revocation' : 'lift'} ${event.target.name}${revocationText(event)}`
+          : `call ${event.target.name}`;
   const outcome =
     event.outcome === 'ok'
       ? 'ok'
@@ -71,4 +73,15 @@ function describe(event: AuditEvent): string {
   const linked = linkedTrace(event);
   const link = linked ? `  linked-trace ${linked.trace_id} (caller's context, not joined)` : '';
   return `${what} at ${event.component}  [${event.delegation_mode}]  ${outcome}  ${event.duration_ms} ms${scopes}${chain}${link}`;
+}
+
+/** What a revocation covered and why, as the list and the tree print it (` covered 3 "offboarded"`). */
+export function revocationText(event: AuditEvent): string {
+  const revocation = event.revocation;
+  if (!revocation) return '';
+  return [
+    revocation.covered !== undefined ? `  covered ${revocation.covered}` : '',
+    revocation.before !== undefined ? `  before ${new Date(revocation.before * 1000).toISOString()}` : '',
+    revocation.note !== undefined ? `  note ${JSON.stringify(revocation.note)}` : '',
+  ].join('');
 }

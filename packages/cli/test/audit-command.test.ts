@@ -139,4 +139,29 @@ describe('a trace that mixes two initiators (trace injection)', () => {
       /linked-trace 4bf92f3577b34da6a3ce929d0e0e4736 \(caller's context, not joined\)/,
     );
   });
+
+  it('lists and draws a revocation: what was revoked, by whom, how many tokens it covered, why', async () => {
+    const sink = new MemoryAuditSink();
+    await sink.write(
+      auditEvent({
+        action: 'revocation',
+        component: 'http://127.0.0.1:4010',
+        trace_id: 'trace-revocation',
+        initiator: { sub: 'ops-admin', tenant: null },
+        agent: { id: 'ops-admin', client_id: 'ops-admin' },
+        target: { type: 'revocation', name: 'subject:bob' },
+        delegation_mode: 'direct',
+        scopes: [],
+        outcome: 'ok',
+        duration_ms: 2,
+        chain: ['ops-admin'],
+        revocation: { kind: 'subject', covered: 3, note: 'offboarded\u001b[2J' },
+      }),
+    );
+    const listed = await auditCommand(['list'], sink);
+    assert.match(listed, /ok +revocation +subject:bob {2}user=ops-admin/);
+    assert.match(listed, /covered 3 {2}note "offboarded\\u001b\[2J"/, 'the note is quoted, its escape inert');
+    const tree = await auditCommand(['trace', 'trace-revocation'], sink);
+    assert.match(tree, /revocation subject:bob {2}covered 3/);
+  });
 });

@@ -174,7 +174,9 @@ export function identityGraph(hops: readonly Hop[]): IdentityGraph {
     const target =
       event.action === 'token.exchange'
         ? `aud ${displayName(resolve(event.target.name))}`
-        : event.target.name;
+        : isRevocation(event)
+          ? `${event.action === 'revocation' ? 'revoke' : 'lift'} ${event.target.name}`
+          : event.target.name;
     const shown: EdgeHop = {
       n: hop.n,
       action: event.action,
@@ -232,8 +234,13 @@ function strongerKind(a: NodeKind, b: NodeKind): NodeKind {
  */
 function roleOf(event: AuditEvent, outbound: boolean): NodeKind {
   if (outbound) return 'service';
-  if (event.action === 'token.exchange') return 'broker';
+  if (event.action === 'token.exchange' || isRevocation(event)) return 'broker';
   return event.action === 'tool.invoke' ? 'mcp' : 'api';
+}
+
+/** A revocation (or its lift) the broker recorded: an operator acting at the broker, not a call. */
+export function isRevocation(event: AuditEvent): boolean {
+  return event.action === 'revocation' || event.action === 'revocation.lift';
 }
 
 function chainOf(event: AuditEvent): readonly string[] {

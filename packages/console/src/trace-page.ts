@@ -33,7 +33,7 @@ ${
     : ''
 }<td class="indent-${Math.min(hop.depth, 4)}">${name && name !== event.component ? html`<strong>${name}</strong><br>` : ''}<code>${event.component}</code></td>
 <td><code>${event.action}</code></td>
-<td><code>${event.target.name}</code></td>
+<td><code>${event.target.name}</code>${event.revocation ? html`<br><span class="muted revocation">${revocationText(event.revocation)}</span>` : ''}</td>
 <td><code>${event.delegation_mode}</code></td>
 <td><code>${scopeText(event.scopes)}</code>${event.scopes_requested && !sameScopes(event.scopes_requested, event.scopes) ? html`<br><span class="muted">asked <code>${event.scopes_requested.join(' ')}</code></span>` : ''}</td>
 <td>${outcomeBadge(event.outcome, isStepUp(event))}</td>
@@ -87,4 +87,20 @@ function graphDescription(graph: IdentityGraph): string {
       return `${name(edge.from)} to ${name(edge.to)}${hops ? `: ${hops}` : ': delegates'}.`;
     })
     .join(' ');
+}
+
+/** What a revocation event adds to its target: how many tokens it covered, its cut-off, the revoker's words. */
+function revocationText(revocation: NonNullable<Hop['event']['revocation']>): string {
+  return [
+    revocation.covered !== undefined ? `covered ${revocation.covered}` : undefined,
+    revocation.before !== undefined
+      ? `before ${new Date(revocation.before * 1000).toISOString()}`
+      : undefined,
+    revocation.kind === 'subject' && revocation.before === undefined && revocation.covered !== undefined
+      ? 'disabled'
+      : undefined,
+    revocation.note !== undefined ? `“${revocation.note}”` : undefined,
+  ]
+    .filter((part) => part !== undefined)
+    .join(' · ');
 }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AuditEvent } from '@baton/audit';
+import { type AuditEvent, auditEventOf } from '@baton/audit';
 import { type IdentityGraph, identityGraph } from '../src/graph.ts';
 import { orderHops } from '../src/hops.ts';
+import { tracePage } from '../src/trace-page.ts';
+import { summarise } from '../src/traces.ts';
 import {
   ALICE_TRACE,
   BOB_DENIED_TRACE,
@@ -121,4 +123,35 @@ test('a span cycle in hostile data neither loops nor loses events', () => {
   const hops = orderHops(events);
   assert.equal(hops.length, 2);
   assert.ok(identityGraph(hops).edges.length > 0);
+});
+
+test('a revocation reads as the operator acting at the broker: the edge says what was revoked, the page how much', () => {
+  const event = auditEventOf(
+    {
+      actor: { sub: 'ops-admin', tenant: null },
+      agent: 'ops-admin',
+      scopes: [],
+      delegation: { mode: 'direct', chain: ['ops-admin'] },
+    },
+    {
+      action: 'revocation',
+      component: URLS.broker,
+      target: { type: 'revocation', name: 'subject:bob' },
+      outcome: 'ok',
+      started: performance.now(),
+      trace: { traceId: '11111111111111111111111111111111', spanId: '2222222222222222' },
+      revocation: { kind: 'subject', covered: 3, note: 'offboarded <b>' },
+    },
+  );
+  const hops = orderHops([event]);
+  const graph = identityGraph(hops);
+  const broker = graph.nodes.find((node) => node.kind === 'broker');
+  assert.ok(broker, 'the broker is a broker node, not an API');
+  assert.deepEqual(
+    graph.edges.flatMap((edge) => edge.hops.map((hop) => hop.target)),
+    ['revoke subject:bob'],
+  );
+  const page = String(tracePage(summarise(event.trace_id, [event]), hops, graph));
+  assert.match(page, /covered 3 · disabled · “offboarded &lt;b&gt;”/);
+  assert.doesNotMatch(page, /<b>/, 'the revoker’s words are escaped');
 });

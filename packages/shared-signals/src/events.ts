@@ -15,6 +15,7 @@ export const EVENT_TYPES = Object.freeze({
   streamUpdated: 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated',
   tokensRevoked: 'urn:baton:secevent:tokens-revoked',
   clientRevoked: 'urn:baton:secevent:client-revoked',
+  clientEnabled: 'urn:baton:secevent:client-enabled',
 });
 
 /** SSF 1.0 delivery methods: push (RFC 8935) and poll (RFC 8936). */
@@ -34,6 +35,7 @@ export const REVOCATION_EVENT_TYPES: readonly EventType[] = Object.freeze([
   EVENT_TYPES.credentialCompromise,
   EVENT_TYPES.tokensRevoked,
   EVENT_TYPES.clientRevoked,
+  EVENT_TYPES.clientEnabled,
 ]);
 
 /** RFC 9493 subject identifiers (and SSF 1.0's `complex`) as Baton reads and writes them. */
@@ -66,13 +68,19 @@ export interface EventsOfRevocationOptions {
   initiatingEntity?: 'admin' | 'user' | 'policy' | 'system';
   /** Free text for operators (`reason_admin`); never a token. */
   reasonAdmin?: string;
+  /**
+   * Revocations lifted (a subject or client enabled again): RISC `account-enabled`, Baton
+   * `client-enabled`. Other kinds cannot be lifted and are ignored.
+   */
+  lifted?: readonly Pick<Revocation, 'kind' | 'value'>[];
 }
 
 /**
  * The security events that carry receiver revocations (the broker's transmitter): a subject revoked
  * before an instant is CAEP `session-revoked` for the user; a disabled subject is RISC
  * `account-disabled`; a session is CAEP `session-revoked` with a `complex` subject; tokens go as one
- * Baton `tokens-revoked` event; a client as Baton `client-revoked`.
+ * Baton `tokens-revoked` event; a client as Baton `client-revoked`. A lifted subject is RISC
+ * `account-enabled`, a lifted client Baton `client-enabled`.
  */
 export function eventsOfRevocations(
   revocations: readonly Revocation[],
@@ -119,6 +127,21 @@ export function eventsOfRevocations(
           payload: { ...common, ...(revocation.before !== undefined ? { before: revocation.before } : {}) },
         });
         break;
+    }
+  }
+  for (const lifted of options.lifted ?? []) {
+    if (lifted.kind === 'subject') {
+      events.push({
+        type: EVENT_TYPES.accountEnabled,
+        subject: { format: 'iss_sub', iss: options.subjectIssuer, sub: lifted.value },
+        payload: { ...common },
+      });
+    } else if (lifted.kind === 'client') {
+      events.push({
+        type: EVENT_TYPES.clientEnabled,
+        subject: { format: 'opaque', id: lifted.value },
+        payload: { ...common },
+      });
     }
   }
   if (tokens.length) {
@@ -192,6 +215,9 @@ export function revocationsOfEvent(
         lift: [],
       };
     }
+    case EVENT_TYPES.clientEnabled:
+      if (event.subject.format !== 'opaque') throw new TypeError('client-enabled needs an opaque subject');
+      return { add: [], lift: [{ kind: 'client', value: event.subject.id }] };
     case EVENT_TYPES.tokensRevoked: {
       const tokens = event.payload.tokens;
       if (!Array.isArray(tokens) || tokens.length === 0) throw new TypeError('tokens-revoked without tokens');

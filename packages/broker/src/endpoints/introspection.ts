@@ -1,7 +1,7 @@
 import { sameResource } from '@baton/resource-server';
 import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { TokenRegistry } from '../registry/token-registry.ts';
+import { clientsOf, type TokenRegistry } from '../registry/token-registry.ts';
 
 export interface IntrospectionExtensionOptions {
   issuer: string;
@@ -47,7 +47,14 @@ export function introspectionExtension(options: IntrospectionExtensionOptions) {
     const servesAudience = ownResources.some((own) => sameResource(own, String(payload.aud)));
     if (payload.client_id !== caller.clientId && !servesAudience) return;
     const now = Math.floor(Date.now() / 1000);
-    if (!(await options.registry.isActive(payload.jti, now))) return;
+    // Active only if nothing revokes it: itself, an ancestor, its grant, subject or session, or a
+    // client in its chain (`act`, which names the agent the chain started from).
+    if (
+      !(await options.registry.status(payload.jti, now, clientsOf(payload, String(payload.client_id ?? ''))))
+        .active
+    ) {
+      return;
+    }
     ctx.body = {
       active: true,
       iss: payload.iss,

@@ -1,17 +1,19 @@
 import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { TokenRegistry } from '../registry/token-registry.ts';
+import type { OperatorRevocation } from '../revocation/operator-revocation.ts';
 import { structuredTokenRefused } from './introspection.ts';
 
 /**
  * RFC 7009 revocation for the broker's JWTs: oidc-provider refuses JWTs after authenticating the
  * caller; this answers 200 instead (as the RFC requires) and revokes a broker JWT in the registry when the caller is the client it was
- * issued to. Everything exchanged from it becomes inactive too (the registry walks the chain).
+ * issued to. Everything exchanged from it becomes inactive too (the registry walks the chain). It goes
+ * through the broker's one revocation path: audited (the client as actor) and handed to the
+ * transmitter like an operator's.
  */
 export function revocationExtension(options: {
   issuer: string;
   keys: JWTVerifyGetKey;
-  registry: TokenRegistry;
+  revocation: Pick<OperatorRevocation, 'revoke'>;
 }) {
   return async function revokeBrokerTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
     await next();
@@ -31,7 +33,7 @@ export function revocationExtension(options: {
         currentDate: new Date(0),
       });
       if (typeof payload.jti === 'string' && payload.client_id === caller.clientId) {
-        await options.registry.revoke({ jti: payload.jti });
+        await options.revocation.revoke({ jti: payload.jti }, { actor: caller.clientId, reason: 'RFC 7009' });
       }
     } catch {
       // Not ours, or not valid: RFC 7009 §2.2 says answer 200 all the same.

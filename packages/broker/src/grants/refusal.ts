@@ -38,6 +38,8 @@ export class Refusal extends ProtocolRefusal<TokenRequestReason> {
 export const refuse = {
   request: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal('invalid_request', reason, description, { detail }),
+  grant: (reason: TokenRequestReason, description: string, detail?: string) =>
+    new Refusal('invalid_grant', reason, description, { detail }),
   target: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal('invalid_target', reason, description, { detail }),
   scope: (reason: TokenRequestReason, description: string, scope: string, detail?: string) =>

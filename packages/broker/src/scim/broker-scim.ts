@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import { fetchEndpointMiddleware } from '../endpoints/fetch-endpoint.ts';
-import type { TokenRegistry } from '../registry/token-registry.ts';
+import type { OperatorRevocation } from '../revocation/operator-revocation.ts';
 import {
   createScimService,
   SCIM_MAX_BODY_BYTES,
@@ -18,7 +18,7 @@ export interface BrokerScimOptions {
   authenticate: ScimAuthenticator;
   /** The operator-approved SCIM clients; any other client gets 403. */
   approvedClients: readonly string[];
-  /** Where deactivations, deletions and group removals go. Default: the broker's own revocation (see below). */
+  /** Where deactivations, deletions and group removals go. Default: the broker's own revocation (`broker.revoke`/`lift`, actor `scim:<client>`). */
   lifecycle?: SubjectLifecycle;
 }
 
@@ -29,13 +29,13 @@ export const SCIM_PATH = '/scim/v2';
 export function mountScim(
   provider: Provider,
   options: BrokerScimOptions,
-  broker: { issuer: string; registry: TokenRegistry; onError: (error: unknown) => void },
+  broker: { issuer: string; revocation: OperatorRevocation; onError: (error: unknown) => void },
 ): void {
   const baseUrl = `${broker.issuer.replace(/\/$/, '')}${SCIM_PATH}`;
   const service = createScimService({
     baseUrl,
     store: options.store,
-    lifecycle: options.lifecycle ?? registryLifecycle(broker.registry),
+    lifecycle: options.lifecycle ?? brokerLifecycle(broker.revocation),
     authenticate: options.authenticate,
     approvedClients: options.approvedClients,
     onError: broker.onError,
@@ -55,15 +55,14 @@ export function mountScim(
 }
 
 /**
- * Until the broker's revocation model takes `{subject, before}` and `lift`: a subject revocation in the
- * registry (every token of the person, also those issued later — stricter than a group removal asks),
- * and no lift (SCIM answers 500, the person stays disabled).
+ * The broker's one revocation path for SCIM: audited with actor `scim:<client>` and the SCIM reason,
+ * transmitted to every receiver like any other revocation.
  */
-function registryLifecycle(registry: TokenRegistry): SubjectLifecycle {
+function brokerLifecycle(revocation: OperatorRevocation): SubjectLifecycle {
   return {
-    revoke: ({ subject }) => registry.revoke({ subject }),
-    lift: async () => {
-      throw new Error('lifting a subject revocation needs the broker revocation model (#11 item 1)');
-    },
+    revoke: (target, context) =>
+      revocation.revoke(target, { actor: `scim:${context.actor}`, reason: context.reason }),
+    lift: (target, context) =>
+      revocation.lift(target, { actor: `scim:${context.actor}`, reason: context.reason }),
   };
 }

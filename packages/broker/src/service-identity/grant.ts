@@ -7,6 +7,7 @@ import type { PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { serviceIdentityLifetime } from './checks/lifetime.ts';
 import { serviceIdentityPolicy } from './checks/policy.ts';
+import { serviceNotRevoked } from './checks/revocation.ts';
 import { approvedScopes, requestedScopes } from './checks/scope.ts';
 import { serviceIdentityIssuer } from './issuer.ts';
 
@@ -39,6 +40,7 @@ export interface ServiceIdentityDependencies extends AuditedGrantDependencies {
  */
 export function serviceIdentityHandler(deps: ServiceIdentityDependencies) {
   const checks = GrantChecks.start<GrantRequest>()
+    .check(serviceNotRevoked(deps.registry))
     .check(target(deps.audiences))
     .check(requestedScopes)
     .check(approvedScopes)

@@ -21,7 +21,7 @@ export function serviceIdentityIssuer(registry: TokenRegistry, brokerIssuer: str
       scope: granted.join(' ') || undefined,
       expiresIn: lifetime,
       resourceServer: brokerResourceServer(provider, audience, lifetime),
-    } as never) as unknown as { save(): Promise<string>; jti: string };
+    } as never) as unknown as { save(): Promise<string>; jti: string; iat?: number };
     const value = await token.save();
     await registry.record({
       jti: token.jti,
@@ -31,6 +31,7 @@ export function serviceIdentityIssuer(registry: TokenRegistry, brokerIssuer: str
       clientId: client.clientId,
       audience: audience.resource,
       exp: now + lifetime,
+      issuedAt: token.iat ?? now,
     });
     return {
       scopes: granted,

@@ -72,7 +72,6 @@ export async function brokerTransmitter(input: BrokerTransmitterInput): Promise<
   } = options;
   return new SharedSignalsTransmitter({
     ...transmitterOptions,
-    // Until the broker's revocation model lists what is in force, a new stream starts empty.
     currentRevocations: transmitterOptions.currentRevocations ?? (async () => []),
     issuer,
     jwksUri: `${issuer.replace(/\/$/, '')}/jwks`,

@@ -2,16 +2,32 @@ import { migrationLedger, runMigrations } from '@baton/core/stores';
 import type { ReadinessCheck } from '@baton/resource-server/operations';
 import { keyOf } from '../registry/memory-registry.ts';
 import {
-  activeRecord,
   type IssuedToken,
+  type LiftTarget,
+  liftOf,
+  type PresentedToken,
+  presentedRefusal,
+  type RegistryRefusal,
+  type RegistryRevocation,
+  type RevocationCoverage,
+  type RevocationKindAtBroker,
+  type RevocationLookup,
   type RevocationTarget,
   type TokenRegistry,
+  type TokenStatus,
+  targetOf,
+  tokenStatus,
 } from '../registry/token-registry.ts';
 import { type Owned, postgresFrom, type RedisConnection, redisFrom, type SqlPool } from './connections.ts';
 import { operationTimeoutOf, withDeadline } from './deadline.ts';
 import { RedisRevocationSet } from './redis-revocation-set.ts';
 import { type RegistryTables, registryMigrations, registryTables } from './registry-schema.ts';
-import { InProcessRevocationSet, type RevocationSet } from './revocation-set.ts';
+import {
+  type DurableRevocations,
+  InProcessRevocationSet,
+  type RevocationSet,
+  type RevocationSnapshot,
+} from './revocation-set.ts';
 import { tablePrefixOf } from './table-prefix.ts';
 
 export interface PostgresRedisRegistryOptions {
@@ -37,7 +53,17 @@ const MAX_CHAIN = 33;
 /** Like the memory registry, sweep expired records every so many writes, in the background. */
 const SWEEP_EVERY = 1024;
 
-const KIND_OF = { jti: 'jti', root: 'root', subject: 'sub' } as const;
+/** The `kind` column of each revocation kind (`sub` for subjects, as version 1 wrote them). */
+const KIND_OF = { jti: 'jti', root: 'root', subject: 'sub', session: 'session', client: 'client' } as const;
+/** The `issued_tokens` column a revocation of each kind matches. */
+const COLUMN_OF = {
+  jti: 'jti',
+  root: 'root',
+  subject: 'subject',
+  session: 'session',
+  client: 'client_id',
+} as const;
+const COLUMNS = 'jti, parent, root, subject, client_id, audience, exp, issued_at, session';
 
 interface TokenRow {
   jti: string;
@@ -47,6 +73,8 @@ interface TokenRow {
   client_id: string;
   audience: string;
   exp: string;
+  issued_at: string | null;
+  session: string | null;
 }
 
 /**
@@ -54,7 +82,8 @@ interface TokenRow {
  * revocations in PostgreSQL (durable) and in a Redis set (checked on every call, never cached here).
  *
  * `isActive` costs two round trips: one recursive query for the token and its ancestors, one
- * SMISMEMBER for its root, subject and every jti in the chain. Revocation writes Redis, then
+ * SMISMEMBER (for its root and every jti, session and client in the chain) with an HMGET beside it
+ * (its subject's `before`), sent together. Revocation writes Redis, then
  * PostgreSQL, then Redis again, so a revocation is visible everywhere before `revoke` resolves and is
  * durable when it does. If the Redis set has lost its contents (flush, eviction, restart), the sentinel
  * member is missing: the answer then comes from PostgreSQL while the set is reloaded from it.
@@ -142,20 +171,40 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
     return this.#deadline(this.#find(jti), 'finding a token');
   }
 
-  async revoke(target: RevocationTarget): Promise<void> {
-    const { kind, value } = revocationOf(target);
-    return this.#deadline(this.#revoke(kind, value), 'revoking');
+  async revoke(target: RevocationTarget, now = Math.floor(Date.now() / 1000)): Promise<RevocationCoverage> {
+    const { kind, value, before } = targetOf(target);
+    return this.#deadline(this.#revoke(kind, value, before, now), 'revoking');
+  }
+
+  async lift(target: LiftTarget): Promise<boolean> {
+    const { kind, value } = liftOf(target);
+    return this.#deadline(this.#lift(kind, value), 'lifting a revocation');
+  }
+
+  listRevocations(options: { tokens?: boolean } = {}): Promise<RegistryRevocation[]> {
+    return this.#deadline(this.#listRevocations(options.tokens === true), 'listing revocations');
   }
 
   isActive(jti: string, now: number): Promise<boolean> {
     return this.#deadline(
-      this.#findActive(jti, now).then((found) => found !== undefined),
+      this.#status(jti, now).then((status) => status.active),
       'checking a token',
     );
   }
 
   findActive(jti: string, now: number): Promise<IssuedToken | undefined> {
-    return this.#deadline(this.#findActive(jti, now), 'checking a token');
+    return this.#deadline(
+      this.#status(jti, now).then((status) => (status.active ? status.token : undefined)),
+      'checking a token',
+    );
+  }
+
+  status(jti: string, now: number, clients: readonly string[] = []): Promise<TokenStatus> {
+    return this.#deadline(this.#status(jti, now, clients), 'checking a token');
+  }
+
+  refusalOf(token: PresentedToken): Promise<RegistryRefusal | undefined> {
+    return this.#deadline(this.#refusalOf(token), 'checking a token');
   }
 
   /**
@@ -190,11 +239,12 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
       name: `${tokens}:record`,
       text: `
 WITH RECURSIVE inserted AS (
-  INSERT INTO ${tokens} AS t (jti, parent, root, subject, client_id, audience, exp, retain_until)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+  INSERT INTO ${tokens} AS t (jti, parent, root, subject, client_id, audience, exp, retain_until, issued_at, session)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
   ON CONFLICT (jti) DO UPDATE SET
     parent = EXCLUDED.parent, root = EXCLUDED.root, subject = EXCLUDED.subject,
     client_id = EXCLUDED.client_id, audience = EXCLUDED.audience, exp = EXCLUDED.exp,
+    issued_at = EXCLUDED.issued_at, session = EXCLUDED.session,
     retain_until = GREATEST(t.retain_until, EXCLUDED.exp)
   RETURNING jti
 ), ancestors (jti, parent, depth) AS (
@@ -205,14 +255,24 @@ WITH RECURSIVE inserted AS (
 )
 UPDATE ${tokens} SET retain_until = $7
 FROM ancestors WHERE ${tokens}.jti = ancestors.jti AND ${tokens}.retain_until < $7`,
-      values: [token.jti, token.parent, token.root, token.subject, token.clientId, token.audience, token.exp],
+      values: [
+        token.jti,
+        token.parent,
+        token.root,
+        token.subject,
+        token.clientId,
+        token.audience,
+        token.exp,
+        token.issuedAt ?? null,
+        token.session ?? null,
+      ],
     });
   }
 
   async #find(jti: string): Promise<IssuedToken | undefined> {
     const { rows } = await this.#pool.connection.query<TokenRow>({
       name: `${this.tables.tokens}:find`,
-      text: `SELECT jti, parent, root, subject, client_id, audience, exp FROM ${this.tables.tokens} WHERE jti = $1`,
+      text: `SELECT ${COLUMNS} FROM ${this.tables.tokens} WHERE jti = $1`,
       values: [jti],
     });
     return rows[0] && tokenOf(rows[0]);
@@ -225,69 +285,171 @@ FROM ancestors WHERE ${tokens}.jti = ancestors.jti AND ${tokens}.retain_until < 
       name: `${tokens}:chain`,
       text: `
 WITH RECURSIVE chain AS (
-  SELECT jti, parent, root, subject, client_id, audience, exp, 1 AS depth FROM ${tokens} WHERE jti = $1
+  SELECT ${COLUMNS}, 1 AS depth FROM ${tokens} WHERE jti = $1
   UNION ALL
-  SELECT t.jti, t.parent, t.root, t.subject, t.client_id, t.audience, t.exp, c.depth + 1
+  SELECT ${COLUMNS.split(', ')
+    .map((column) => `t.${column}`)
+    .join(', ')}, c.depth + 1
   FROM ${tokens} t JOIN chain c ON t.jti = c.parent WHERE c.depth < ${MAX_CHAIN}
 )
-SELECT jti, parent, root, subject, client_id, audience, exp FROM chain`,
+SELECT ${COLUMNS} FROM chain`,
       values: [jti],
     });
     return new Map(rows.map((row) => [row.jti, tokenOf(row)]));
   }
 
-  async #findActive(jti: string, now: number): Promise<IssuedToken | undefined> {
+  async #status(jti: string, now: number, clients: readonly string[] = []): Promise<TokenStatus> {
     const chain = await this.#chain(jti);
     const first = chain.get(jti);
-    if (!first || first.exp <= now) return undefined;
-    const members = [
-      keyOf({ root: first.root }),
-      keyOf({ subject: first.subject }),
-      ...[...chain.keys()].map((id) => keyOf({ jti: id })),
-    ];
-    const revoked = (await this.revocations.revokedAmong(members)) ?? (await this.#recover(members));
+    if (!first || first.exp <= now) return { active: false, reason: 'token_unknown' };
+    const members = new Set<string>([
+      keyOf('root', first.root),
+      ...clients.map((client) => keyOf('client', client)),
+    ]);
+    for (const token of chain.values()) {
+      members.add(keyOf('jti', token.jti));
+      members.add(keyOf('client', token.clientId));
+      if (token.session !== undefined) members.add(keyOf('session', token.session));
+    }
+    const lookup = await this.#lookup([...members], [first.subject]);
     // The same walk as every registry, over the rows already fetched.
-    return activeRecord(
-      { find: async (id) => chain.get(id) },
-      (target) => revoked.has(keyOf(target)),
-      jti,
-      now,
-    );
+    return tokenStatus({ find: async (id) => chain.get(id) }, lookup, jti, now, clients);
+  }
+
+  async #refusalOf(token: PresentedToken): Promise<RegistryRefusal | undefined> {
+    const members = [
+      ...(token.root !== undefined ? [keyOf('root', token.root)] : []),
+      ...(token.session !== undefined ? [keyOf('session', token.session)] : []),
+      ...(token.clients ?? []).map((client) => keyOf('client', client)),
+    ];
+    const subjects = token.subject !== undefined ? [token.subject] : [];
+    return presentedRefusal(await this.#lookup(members, subjects), token);
+  }
+
+  /** The revocations among `members` and `subjects`: from Redis, or from PostgreSQL while Redis reloads. */
+  async #lookup(members: readonly string[], subjects: readonly string[]): Promise<RevocationLookup> {
+    const snapshot =
+      (await this.revocations.revokedAmong(members, subjects)) ?? (await this.#recover(members, subjects));
+    return {
+      has: (kind, value) => snapshot.members.has(keyOf(kind, value)),
+      subjectBefore: (subject) => snapshot.subjects.get(subject),
+    };
   }
 
   /** Redis lost the set: answer from PostgreSQL, and reload Redis (once per process at a time). */
-  async #recover(members: readonly string[]): Promise<Set<string>> {
+  async #recover(members: readonly string[], subjects: readonly string[]): Promise<RevocationSnapshot> {
     this.#reloading ??= this.revocations
       .hydrate(() => this.#durableRevocations())
       .finally(() => {
         this.#reloading = undefined;
       });
-    const [revoked] = await Promise.all([this.#durablyRevokedAmong(members), this.#reloading]);
+    const [revoked] = await Promise.all([this.#durablyRevokedAmong(members, subjects), this.#reloading]);
     return revoked;
   }
 
-  async #revoke(kind: string, value: string): Promise<void> {
-    const member = `${kind}:${value}`;
+  async #revoke(
+    kind: RevocationKindAtBroker,
+    value: string,
+    before: number | undefined,
+    now: number,
+  ): Promise<RevocationCoverage> {
     // Redis first: visible at once, even to a check that races this call. PostgreSQL next: durable.
     // Redis again: a reload that read PostgreSQL just before the insert, after a flush that removed
-    // the first write, cannot have left it out.
-    await this.revocations.add(member);
+    // the first write, cannot have left it out. A subject's `before` only ever widens (a later
+    // instant, or NULL: disabled), in both stores.
+    const inRedis =
+      kind === 'subject'
+        ? () => this.revocations.addSubject(value, before ?? Number.POSITIVE_INFINITY)
+        : () => this.revocations.add(keyOf(kind, value));
+    await inRedis();
     await this.#pool.connection.query({
       name: `${this.tables.revocations}:revoke`,
-      text: `INSERT INTO ${this.tables.revocations} (kind, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-      values: [kind, value],
+      text: `INSERT INTO ${this.tables.revocations} AS r (kind, value, before) VALUES ($1, $2, $3)
+       ON CONFLICT (kind, value) DO UPDATE SET
+         before = CASE WHEN r.before IS NULL OR EXCLUDED.before IS NULL THEN NULL
+                       ELSE GREATEST(r.before, EXCLUDED.before) END`,
+      values: [KIND_OF[kind], value, before ?? null],
     });
-    await this.revocations.add(member);
+    await inRedis();
+    return this.#coverage(kind, value, before, now);
   }
 
-  async #durableRevocations(): Promise<string[]> {
-    const { rows } = await this.#pool.connection.query<{ member: string }>(
-      `SELECT kind || ':' || value AS member FROM ${this.tables.revocations}`,
+  /** Unexpired tokens the revocation matches, with everything exchanged from them, in one query. */
+  async #coverage(
+    kind: RevocationKindAtBroker,
+    value: string,
+    before: number | undefined,
+    now: number,
+  ): Promise<RevocationCoverage> {
+    const { tokens } = this.tables;
+    const listed = kind === 'jti' || kind === 'root';
+    const { rows } = await this.#pool.connection.query<{ jti: string; exp: string; n: number }>({
+      name: `${tokens}:coverage:${kind}:${listed}`,
+      text: `
+WITH RECURSIVE hit (jti, exp, depth) AS (
+  SELECT jti, exp, 1 FROM ${tokens}
+  WHERE ${COLUMN_OF[kind]} = $1 AND ($3::bigint IS NULL OR issued_at IS NULL OR issued_at < $3::bigint)
+  UNION ALL
+  SELECT t.jti, t.exp, h.depth + 1 FROM ${tokens} t JOIN hit h ON t.parent = h.jti WHERE h.depth < ${MAX_CHAIN}
+)
+${listed ? 'SELECT DISTINCT jti, exp FROM hit WHERE exp > $2' : 'SELECT count(DISTINCT jti)::int AS n FROM hit WHERE exp > $2'}`,
+      values: [value, now, before ?? null],
+    });
+    if (!listed) return { covered: Number(rows[0]?.n ?? 0), tokens: [] };
+    return { covered: rows.length, tokens: rows.map((row) => ({ jti: row.jti, exp: Number(row.exp) })) };
+  }
+
+  async #lift(kind: 'subject' | 'client', value: string): Promise<boolean> {
+    // PostgreSQL first (the record), then Redis. A reload racing this may copy the row back into Redis
+    // from a read made just before the delete: the revocation then stays in force (closed, never open)
+    // until lifted again or Redis is reloaded.
+    const { rowCount } = await this.#pool.connection.query({
+      name: `${this.tables.revocations}:lift`,
+      text: `DELETE FROM ${this.tables.revocations} WHERE kind = $1 AND value = $2`,
+      values: [KIND_OF[kind], value],
+    });
+    if (kind === 'subject') await this.revocations.removeSubject(value);
+    else await this.revocations.remove([keyOf(kind, value)]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async #listRevocations(tokens: boolean): Promise<RegistryRevocation[]> {
+    const { rows } = await this.#pool.connection.query<{
+      kind: string;
+      value: string;
+      before: string | null;
+    }>(
+      `SELECT kind, value, before FROM ${this.tables.revocations}${tokens ? '' : ` WHERE kind <> 'jti'`} ORDER BY revoked_at, kind, value`,
     );
-    return rows.map((row) => row.member);
+    return rows.map((row) => ({
+      kind: (row.kind === 'sub' ? 'subject' : row.kind) as RevocationKindAtBroker,
+      value: row.value,
+      ...(row.kind === 'sub' && row.before !== null ? { before: Number(row.before) } : {}),
+    }));
   }
 
-  async #durablyRevokedAmong(members: readonly string[]): Promise<Set<string>> {
+  async #durableRevocations(): Promise<DurableRevocations> {
+    const { rows } = await this.#pool.connection.query<{
+      kind: string;
+      value: string;
+      before: string | null;
+    }>(`SELECT kind, value, before FROM ${this.tables.revocations}`);
+    const members: string[] = [];
+    const subjects: [string, number][] = [];
+    for (const row of rows) {
+      if (row.kind === 'sub') {
+        subjects.push([row.value, row.before === null ? Number.POSITIVE_INFINITY : Number(row.before)]);
+      } else {
+        members.push(`${row.kind}:${row.value}`);
+      }
+    }
+    return { members, subjects };
+  }
+
+  async #durablyRevokedAmong(
+    members: readonly string[],
+    subjects: readonly string[],
+  ): Promise<RevocationSnapshot> {
     const kinds: string[] = [];
     const values: string[] = [];
     for (const member of members) {
@@ -295,12 +457,29 @@ SELECT jti, parent, root, subject, client_id, audience, exp FROM chain`,
       kinds.push(member.slice(0, colon));
       values.push(member.slice(colon + 1));
     }
-    const { rows } = await this.#pool.connection.query<{ member: string }>(
-      `SELECT r.kind || ':' || r.value AS member FROM ${this.tables.revocations} r
+    for (const subject of subjects) {
+      kinds.push('sub');
+      values.push(subject);
+    }
+    const { rows } = await this.#pool.connection.query<{
+      kind: string;
+      value: string;
+      before: string | null;
+    }>(
+      `SELECT r.kind, r.value, r.before FROM ${this.tables.revocations} r
        JOIN unnest($1::text[], $2::text[]) AS m (kind, value) ON r.kind = m.kind AND r.value = m.value`,
       [kinds, values],
     );
-    return new Set(rows.map((row) => row.member));
+    const revoked = new Set<string>();
+    const befores = new Map<string, number>();
+    for (const row of rows) {
+      if (row.kind === 'sub') {
+        befores.set(row.value, row.before === null ? Number.POSITIVE_INFINITY : Number(row.before));
+      } else {
+        revoked.add(`${row.kind}:${row.value}`);
+      }
+    }
+    return { members: revoked, subjects: befores };
   }
 
   async #deleteExpired(now: number, limit: number): Promise<number> {
@@ -318,7 +497,7 @@ SELECT (SELECT count(*) FROM gone)::int AS tokens,
       [now, limit],
     );
     const { tokens: deleted = 0, jtis = [] } = rows[0] ?? {};
-    await this.revocations.remove(jtis.map((jti) => keyOf({ jti })));
+    await this.revocations.remove(jtis.map((jti) => keyOf('jti', jti)));
     return deleted;
   }
 
@@ -337,6 +516,8 @@ function tokenOf(row: TokenRow): IssuedToken {
     audience: row.audience,
     // bigint arrives as a string; Unix seconds are far inside the safe integer range.
     exp: Number(row.exp),
+    ...(row.issued_at !== null && row.issued_at !== undefined ? { issuedAt: Number(row.issued_at) } : {}),
+    ...(row.session !== null && row.session !== undefined ? { session: row.session } : {}),
   };
 }
 
@@ -348,30 +529,14 @@ function keyPrefixOf(value: unknown): string {
   return value;
 }
 
-/** Exactly one of jti, root or subject, as a non-empty string: anything else is a programming error. */
-function revocationOf(target: RevocationTarget): { kind: string; value: string } {
-  const named =
-    typeof target === 'object' && target !== null
-      ? (Object.keys(KIND_OF) as (keyof typeof KIND_OF)[]).filter(
-          (key) => (target as Record<string, unknown>)[key] !== undefined,
-        )
-      : [];
-  const key = named[0];
-  const value = key && (target as Record<string, unknown>)[key];
-  if (named.length !== 1 || !key || typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(
-      'a revocation target names exactly one of jti, root or subject, as a non-empty string',
-    );
-  }
-  return { kind: KIND_OF[key], value };
-}
-
 function assertIssuedToken(token: IssuedToken): void {
   const strings = [token?.jti, token?.root, token?.subject, token?.clientId, token?.audience];
   if (
     strings.some((value) => typeof value !== 'string' || value.length === 0) ||
     !(token.parent === null || (typeof token.parent === 'string' && token.parent.length > 0)) ||
-    !Number.isSafeInteger(token.exp)
+    !Number.isSafeInteger(token.exp) ||
+    !(token.issuedAt === undefined || Number.isSafeInteger(token.issuedAt)) ||
+    !(token.session === undefined || (typeof token.session === 'string' && token.session.length > 0))
   ) {
     throw new TypeError(
       'an issued token needs non-empty jti, root, subject, clientId and audience, a parent, and an integer exp',

@@ -65,7 +65,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
     .check(delegationMode)
     .check(subjectToken(deps.inputs))
     .check(subjectGrant(deps.registry))
-    .check(actingParty(deps.inputs))
+    .check(actingParty(deps.inputs, deps.registry))
     .check(noLaundering(deps.issuer))
     .check(delegationChain(deps.callerKind))
     .check(principal(deps.callerKind))

@@ -43,7 +43,9 @@ export type BrokerErrorCode =
   /** An outbound fetch (client metadata, JWKS) named a host off the broker's fetch allow-list. */
   | 'ERR_BROKER_FETCH_REFUSED'
   /** A subject or actor token did not verify; its `reason` says why, its description is public. */
-  | 'ERR_BROKER_INPUT_TOKEN_INVALID';
+  | 'ERR_BROKER_INPUT_TOKEN_INVALID'
+  /** A revocation is in force at the broker but its Security Event Tokens could not be queued for every receiver. */
+  | 'ERR_BROKER_REVOCATION_NOT_TRANSMITTED';
 
 /** `@baton/broker-client`. */
 export type BrokerClientErrorCode =

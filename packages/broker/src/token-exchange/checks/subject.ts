@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Check } from '../../grants/checks.ts';
 import type { GrantRequest } from '../../grants/grant-request.ts';
-import { refuse } from '../../grants/refusal.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
 import type { InputTokenVerifier, VerifiedInputToken } from '../input-token.ts';
 import type { ExchangeParameters } from './parameters.ts';
+import { refuseRevoked, rootOf } from './revoked.ts';
 import { verifyInput } from './verify-input.ts';
 
 /** What the subject check adds. */
@@ -30,28 +29,18 @@ export interface SubjectGrant {
 }
 
 /**
- * Check: a broker-issued subject token is still active (not revoked, nor derived from a revoked grant),
- * read in one registry lookup that also yields its root grant. An identity provider's token starts a
- * grant: its root is `<iss>#<jti>` (or a hash of the token when it has no `jti`).
+ * Check: the subject token is not revoked, and neither is the requesting client (see `refuseRevoked`):
+ * a broker-issued one by the registry's walk of its chain, which also yields its root grant; an
+ * identity provider's by its root grant (`<iss>#<jti>`, or a hash of the token when it has no `jti`),
+ * its subject, its session and the clients it names, so a revoked person, session or grant stops
+ * minting at once rather than when the identity provider's token expires.
  */
 export function subjectGrant(
   registry: TokenRegistry,
 ): Check<GrantRequest & ExchangeParameters & Subject, SubjectGrant> {
-  return async ({ subject, subjectToken, now }) => {
-    const { claims } = subject;
-    if (!subject.brokerIssued) {
-      return {
-        parent: null,
-        root: `${claims.issuer}#${claims.tokenId ?? createHash('sha256').update(subjectToken).digest('base64url')}`,
-      };
-    }
-    const issued = claims.tokenId ? await registry.findActive(claims.tokenId, now) : undefined;
-    if (!issued) {
-      throw refuse.request(
-        'subject_revoked',
-        'subject_token is not active (revoked, or derived from a revoked grant)',
-      );
-    }
+  return async ({ subject, subjectToken, now, clientId }) => {
+    const issued = await refuseRevoked(registry, subject, subjectToken, 'subject', now, [clientId]);
+    if (!issued) return { parent: null, root: rootOf(subject, subjectToken) };
     return { parent: issued.jti, root: issued.root };
   };
 }

@@ -26,7 +26,7 @@ export function accessTokenIssuer(registry: TokenRegistry) {
         ...(tenant ? { tenant } : {}),
         ...(typeof sid === 'string' ? { sid } : {}),
       },
-    } as never) as unknown as { save(): Promise<string>; jti: string };
+    } as never) as unknown as { save(): Promise<string>; jti: string; iat?: number };
     const value = await token.save();
     await registry.record({
       jti: token.jti,
@@ -36,6 +36,8 @@ export function accessTokenIssuer(registry: TokenRegistry) {
       clientId: client.clientId,
       audience: audience.resource,
       exp: now + lifetime,
+      issuedAt: token.iat ?? now,
+      ...(typeof sid === 'string' && sid ? { session: sid } : {}),
     });
     return {
       scopes: granted,
