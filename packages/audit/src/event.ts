@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { DelegationMode } from '@baton/core';
 import type { AuditReason } from './reason.ts';
 
-/** What happened, in the vocabulary every component shares. */
-export type AuditAction = 'tool.invoke' | 'token.exchange' | 'api.call';
+/**
+ * What happened, in the vocabulary every component shares. The MCP boundary records `tool.invoke`,
+ * `resource.read` and `prompt.get`, one per call of an identity tool, resource or prompt.
+ */
+export type AuditAction = 'tool.invoke' | 'resource.read' | 'prompt.get' | 'token.exchange' | 'api.call';
 export type AuditOutcome = 'ok' | 'denied' | 'error';
 
 /**
@@ -23,7 +26,7 @@ export interface AuditEvent {
   /** Who executed: the agent (OAuth client) acting for the initiator. */
   agent: { id: string; client_id: string };
   /** What was acted on. */
-  target: { type: 'tool' | 'api' | 'audience'; name: string };
+  target: { type: 'tool' | 'resource' | 'prompt' | 'api' | 'audience'; name: string };
   /** The delegation mode (see {@link AuditMode}). */
   delegation_mode: string;
   scopes: readonly string[];

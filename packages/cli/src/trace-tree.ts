@@ -59,9 +59,11 @@ function describe(event: AuditEvent): string {
   const what =
     event.action === 'tool.invoke'
       ? `tool ${event.target.name}`
-      : event.action === 'token.exchange'
-        ? `token exchange → ${event.target.name}`
-        : `call ${event.target.name}`;
+      : event.action === 'resource.read' || event.action === 'prompt.get'
+        ? `${event.target.type} ${event.target.name}`
+        : event.action === 'token.exchange'
+          ? `token exchange → ${event.target.name}`
+          : `call ${event.target.name}`;
   const outcome =
     event.outcome === 'ok'
       ? 'ok'
