@@ -25,6 +25,12 @@ export interface AuditEvent {
   initiator: { sub: string; tenant: string | null };
   /** Who executed: the agent (OAuth client) acting for the initiator. */
   agent: { id: string; client_id: string };
+  /**
+   * Who the initiator acts as on a downstream platform, when a connector mapped the person to a
+   * platform user (for Salesforce: the username): the platform identity, never a token. Recorded by
+   * the broker's `token.exchange` for a platform token.
+   */
+  platform_subject?: string;
   /** What was acted on. */
   target: { type: 'tool' | 'resource' | 'prompt' | 'api' | 'audience'; name: string };
   /** The delegation mode (see {@link AuditMode}). */
@@ -108,6 +114,8 @@ export interface AuditEventFields {
   scopesRequested?: readonly string[];
   /** The chain to record, when it is not the identity's (a call onwards adds this hop). */
   chain?: readonly string[];
+  /** The platform user a connector mapped the person to (see {@link AuditEvent.platform_subject}). */
+  platformSubject?: string;
 }
 
 /**
@@ -129,6 +137,7 @@ export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields):
     trace_id: trace.traceId,
     initiator: { sub: identity.actor.sub, tenant: identity.actor.tenant },
     agent: { id: identity.agent, client_id: identity.agent },
+    ...(fields.platformSubject !== undefined ? { platform_subject: fields.platformSubject } : {}),
     target: fields.target,
     delegation_mode: fields.mode ?? identity.delegation.mode,
     scopes: fields.scopes ?? identity.scopes,
@@ -158,6 +167,7 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     trace_id: input.trace_id,
     initiator: input.initiator,
     agent: input.agent,
+    ...(input.platform_subject !== undefined ? { platform_subject: input.platform_subject } : {}),
     target: input.target,
     delegation_mode: input.delegation_mode,
     scopes: input.scopes,

@@ -70,7 +70,9 @@ function describe(event: AuditEvent): string {
       : `${event.outcome.toUpperCase()}${event.reason ? ` (${event.reason})` : ''}`;
   const chain = event.chain?.length ? `  chain ${event.chain.join(' > ')}` : '';
   const scopes = event.scopes.length ? `  scopes ${event.scopes.join(' ')}` : '';
+  // Both identities when a connector mapped the person to a platform user (never a token).
+  const platform = event.platform_subject ? `  platform-user ${event.platform_subject}` : '';
   const linked = linkedTrace(event);
   const link = linked ? `  linked-trace ${linked.trace_id} (caller's context, not joined)` : '';
-  return `${what} at ${event.component}  [${event.delegation_mode}]  ${outcome}  ${event.duration_ms} ms${scopes}${chain}${link}`;
+  return `${what} at ${event.component}  [${event.delegation_mode}]  ${outcome}  ${event.duration_ms} ms${scopes}${chain}${platform}${link}`;
 }
