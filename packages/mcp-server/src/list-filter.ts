@@ -75,7 +75,7 @@ function filtered(
   const list = result as Record<string, unknown>;
   const keep = <T>(key: string, itemOf: (entry: T) => DeclaredItem | undefined) =>
     Array.isArray(list?.[key])
-      ? { ...list, [key]: (list[key] as T[]).filter((entry) => visible(itemOf(entry))) }
+      ? privateToCaller({ ...list, [key]: (list[key] as T[]).filter((entry) => visible(itemOf(entry))) })
       : result;
   switch (method) {
     case 'tools/list':
@@ -99,6 +99,18 @@ function filtered(
       return visible(item) ? result : { completion: { values: [], total: 0, hasMore: false } };
     }
   }
+}
+
+/**
+ * A list filtered for one caller must not be cached for another. On MCP 2026-07-28 a list result is
+ * cacheable (`ttlMs`, `cacheScope`); SDK v2 fills them from the server's `cacheHints` through a
+ * symbol-keyed hint on the result. When a hint (or a handler's own `cacheScope`) is there, a
+ * handler-authored `cacheScope: 'private'` overrides it, so a configured `public` never reaches a
+ * shared cache; without one the SDK's default is already `private`, and nothing is added.
+ */
+function privateToCaller(list: Record<string, unknown>): Record<string, unknown> {
+  const hinted = list.cacheScope !== undefined || Object.getOwnPropertySymbols(list).length > 0;
+  return hinted ? { ...list, cacheScope: 'private' } : list;
 }
 
 /** The request-handler table of an SDK v1 or v2 `McpServer` (or of a low-level `Server`). */

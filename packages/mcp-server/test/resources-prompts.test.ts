@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AuditEvent } from '@baton/audit';
+import { serveNodeRequests } from '@baton/resource-server/node';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { reaches } from './fixtures/leaks.ts';
 import { ORDERS } from './fixtures/orders.ts';
+import type { Mount } from './fixtures/stack.ts';
 import { type Stack, startStack } from './fixtures/stack.ts';
-import { mountSurfaceV1, mountSurfaceV2, rpcRequest } from './fixtures/surface.ts';
+import { buildSurfaceServer, mountSurfaceV1, mountSurfaceV2, rpcRequest } from './fixtures/surface.ts';
 
 async function connect(stack: Stack, token: string): Promise<Client> {
   const client = new Client({ name: 'surface-test-agent', version: '1.0.0' });
@@ -201,5 +204,65 @@ describe("listFiltering: 'show'", () => {
     await client.close();
     const response = await fetch(rpcRequest(stack.resource, bob, 'prompts/get', { name: 'draft_order' }));
     assert.equal(response.status, 403);
+  });
+});
+
+describe('MCP 2026-07-28 (per-request revision): lists follow identity and are never cached for others', () => {
+  let stack: Stack;
+  /** SDK v2 with an operator's public cache hints on the lists: a per-caller list must still be private. */
+  const mountWithPublicHints: Mount = async ({ http, boundary, observed, logger }) => {
+    const hint = { ttlMs: 60_000, cacheScope: 'public' as const };
+    const mcp = createMcpHandler(
+      () =>
+        buildSurfaceServer(
+          boundary,
+          observed,
+          new McpServer(
+            { name: 'surface-2026', version: '1.0.0' },
+            { cacheHints: { 'tools/list': hint, 'resources/list': hint, 'prompts/list': hint } },
+          ),
+          'v2',
+        ) as McpServer,
+    );
+    serveNodeRequests(http, boundary.protect(mcp), { logger });
+    return { close: () => mcp.close() };
+  };
+  before(async () => {
+    stack = await startStack({ mount: mountWithPublicHints });
+  });
+  after(() => stack.close());
+
+  async function connect2026(token: string): Promise<Client> {
+    const client = new Client({ name: 'revision-test', version: '1' }, {
+      versionNegotiation: { mode: { pin: '2026-07-28' } },
+    } as never);
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(stack.resource), {
+        authProvider: { token: async () => token },
+      }),
+    );
+    return client;
+  }
+
+  it("filters bob's lists and reads his own pipeline, with every list result private to him", async () => {
+    const client = await connect2026(await stack.tokenFor('bob'));
+    const tools = await client.listTools();
+    assert.ok(!tools.tools.some((tool) => tool.name === 'create_order'));
+    assert.equal((tools as { cacheScope?: string }).cacheScope, 'private');
+    const resources = await client.listResources();
+    assert.deepEqual(
+      resources.resources.map((resource) => resource.uri),
+      ['orders://me/pipeline'],
+    );
+    assert.equal((resources as { cacheScope?: string }).cacheScope, 'private');
+    const prompts = await client.listPrompts();
+    assert.deepEqual(
+      prompts.prompts.map((prompt) => prompt.name),
+      ['review_my_orders'],
+    );
+    assert.equal((prompts as { cacheScope?: string }).cacheScope, 'private');
+    const body = JSON.parse(textOfResource(await client.readResource({ uri: 'orders://me/pipeline' })));
+    assert.equal(body.sub, 'user-bob');
+    await client.close();
   });
 });
