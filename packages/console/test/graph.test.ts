@@ -122,3 +122,16 @@ test('a span cycle in hostile data neither loops nor loses events', () => {
   assert.equal(hops.length, 2);
   assert.ok(identityGraph(hops).edges.length > 0);
 });
+
+test('a resource read or prompt get is drawn at its MCP server, as a tool call is', () => {
+  const [toolCall] = traceOf(ALICE_TRACE).filter((event) => event.action === 'tool.invoke');
+  for (const [action, type] of [
+    ['resource.read', 'resource'],
+    ['prompt.get', 'prompt'],
+  ] as const) {
+    const event = { ...toolCall!, action, target: { type, name: 'my-pipeline' } } as AuditEvent;
+    const graph = identityGraph(orderHops([event]));
+    const server = graph.nodes.find((node) => node.id === `svc:${toolCall!.component}`);
+    assert.equal(server?.kind, 'mcp', action);
+  }
+});
