@@ -2,6 +2,7 @@ import type { Envelope } from '@baton/envelope';
 import type { CallerKind } from '@baton/resource-server';
 import type { GetPromptResult, StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import { declaredActorTypes, runIdentityCall, scopeChallengeFor } from './identity-call.ts';
+import { identityLikeProperties } from './identity-like-input.ts';
 import type { InputOf, ToolContext } from './identity-tool.ts';
 import type { BoundaryAccess } from './request-context.ts';
 
@@ -21,6 +22,11 @@ export interface IdentityPromptConfig<ArgsSchema extends StandardSchemaWithJSON 
   scopes: readonly string[];
   /** Who may get it: `user` and/or `service` (see `IdentityToolConfig.actorTypes`). Default `['user']`. */
   actorTypes?: readonly CallerKind[];
+  /**
+   * Arguments that look like identity (`user_id`, `tenant`, …) this prompt takes on purpose, as for
+   * tools (`IdentityToolConfig.identityLikeInputAllowed`). Registration refuses any other.
+   */
+  identityLikeInputAllowed?: readonly string[];
   /** Any other SDK prompt metadata (`icons`, `_meta`), passed on as is. */
   icons?: unknown[];
   _meta?: Record<string, unknown>;
@@ -55,11 +61,41 @@ export function registerIdentityPromptWith<ArgsSchema extends StandardSchemaWith
     runIdentityCall(access, item, policy, sdkContext, (identity, context) =>
       handler({ identity, args: args as InputOf<ArgsSchema> }, context),
     );
-  const { scopes: _scopes, actorTypes: _actorTypes, ...metadata } = config;
+  assertNoUndeclaredIdentityArguments(name, config);
+  const {
+    scopes: _scopes,
+    actorTypes: _actorTypes,
+    identityLikeInputAllowed: _allowed,
+    ...metadata
+  } = config;
   return server.registerPrompt(
     name,
     { ...metadata, scopeChallenge: scopeChallengeFor(access, item, scopes) } as never,
     // Both SDKs call back `(args, context)` for a prompt with arguments, `(context)` for one without.
     ((args: unknown, ctx: unknown) => (config.argsSchema ? get(args, ctx) : get(undefined, args))) as never,
   );
+}
+
+/**
+ * Refuses prompt arguments that look like identity unless declared: identity comes from the envelope.
+ * The argument names are read from the schema's JSON Schema (SDK v2) or the raw shape's keys (SDK v1).
+ */
+function assertNoUndeclaredIdentityArguments(
+  name: string,
+  config: IdentityPromptConfig<StandardSchemaWithJSON | undefined>,
+): void {
+  const schema = config.argsSchema as unknown;
+  if (schema === undefined || schema === null || typeof schema !== 'object') return;
+  const standard = (schema as Partial<StandardSchemaWithJSON>)['~standard'];
+  const jsonSchema = standard?.jsonSchema
+    ? standard.jsonSchema.input({ target: 'draft-2020-12' })
+    : { properties: schema };
+  const allowed = new Set(config.identityLikeInputAllowed ?? []);
+  const undeclared = identityLikeProperties(jsonSchema).filter((argument) => !allowed.has(argument));
+  if (undeclared.length > 0) {
+    throw new TypeError(
+      `registerPrompt(${name}): argument ${undeclared.join(', ')} looks like identity; identity comes from the envelope. ` +
+        'If the prompt really takes it, list it in identityLikeInputAllowed.',
+    );
+  }
 }

@@ -5,7 +5,8 @@ import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import type { AccessTokenVerifier } from '@baton/resource-server';
 import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { createMcpHandler, McpServer, ResourceTemplate } from '@modelcontextprotocol/server';
+import { completable, createMcpHandler, McpServer, ResourceTemplate } from '@modelcontextprotocol/server';
+import { z } from 'zod';
 import { IdentityBoundary, type IdentityBoundaryOptions } from '../src/index.ts';
 import { rpcRequest } from './fixtures/surface.ts';
 
@@ -15,13 +16,14 @@ function boundaryWith(
   events: AuditEvent[],
   scopes: string[],
   options: Partial<IdentityBoundaryOptions> = {},
+  subject = 'user-alice',
 ) {
   const tokenVerifier: AccessTokenVerifier = {
     async verify(token) {
       assert.equal(token, 'good-token');
       return {
         issuer: 'http://127.0.0.1:9',
-        subject: 'user-alice',
+        subject,
         clientId: 'agent-1',
         scopes,
         audience: [RESOURCE],
@@ -100,6 +102,41 @@ describe('resource and prompt registration contract', () => {
       'orders-of',
       new ResourceTemplate('orders://{user_id}/orders', { list: undefined }),
       { scopes: ['orders:read'], identityLikeVariablesAllowed: ['user_id'] },
+      handler,
+    );
+  });
+
+  it('refuses a prompt argument that looks like identity unless it is declared on purpose (SDK v2 schema, SDK v1 raw shape)', () => {
+    const boundary = boundaryWith([], ['orders:read']);
+    const handler = async () => ({ messages: [] });
+    assert.throws(
+      () =>
+        boundary.registerPrompt(
+          new McpServer({ name: 's', version: '1' }),
+          'as-user',
+          { scopes: ['orders:read'], argsSchema: z.object({ on_behalf_of: z.string() }) },
+          handler,
+        ),
+      (error: Error) => error instanceof TypeError && /on_behalf_of looks like identity/.test(error.message),
+    );
+    assert.throws(
+      () =>
+        boundary.registerPrompt(
+          new McpServerV1({ name: 's', version: '1' }),
+          'as-tenant',
+          { scopes: ['orders:read'], argsSchema: { tenant: z.string() } as never },
+          handler,
+        ),
+      /tenant looks like identity/,
+    );
+    boundary.registerPrompt(
+      new McpServer({ name: 's', version: '1' }),
+      'as-user',
+      {
+        scopes: ['orders:read'],
+        argsSchema: z.object({ on_behalf_of: z.string() }),
+        identityLikeInputAllowed: ['on_behalf_of'],
+      },
       handler,
     );
   });
@@ -251,5 +288,58 @@ describe('resources and prompts refused without identity or scope', () => {
       ],
     );
     await mcp.close();
+  });
+});
+
+describe('resources, prompts and completions for the wrong caller', () => {
+  it("refuses a service's own token a resource for people, audited actor_type_not_allowed", async () => {
+    const events: AuditEvent[] = [];
+    const reads: string[] = [];
+    // A machine's own token (sub equals client_id), let in by the boundary, but the resource is for people.
+    const boundary = boundaryWith(events, ['orders:write'], { serviceCallers: 'accept' }, 'agent-1');
+    const mcp = createMcpHandler(() => ledgerServerV2(boundary, reads));
+    const read = await messageOf(
+      await boundary.protect(mcp).fetch(rpc('resources/read', { uri: 'orders://me/ledger' })),
+    );
+    assert.match(read.error?.message ?? '', /this resource is for people/);
+    assert.deepEqual(reads, []);
+    assert.deepEqual(
+      events.map((event) => [event.action, event.outcome, event.reason]),
+      [['resource.read', 'denied', 'actor_type_not_allowed']],
+    );
+    await mcp.close();
+  });
+
+  it("offers no completion for a hidden prompt's arguments (its existence is not listed through completion)", async () => {
+    const build = (boundary: IdentityBoundary) => () => {
+      const server = new McpServer({ name: 'complete', version: '1' });
+      boundary.registerPrompt(
+        server,
+        'draft',
+        {
+          scopes: ['orders:write'],
+          argsSchema: z.object({ item: completable(z.string(), () => ['rope', 'lantern']) }),
+        },
+        async () => ({ messages: [] }),
+      );
+      return server;
+    };
+    const complete = rpc('completion/complete', {
+      ref: { type: 'ref/prompt', name: 'draft' },
+      argument: { name: 'item', value: '' },
+    });
+    for (const [scopes, values] of [
+      [['orders:write'], ['rope', 'lantern']],
+      [['orders:read'], []],
+    ] as const) {
+      const boundary = boundaryWith([], [...scopes]);
+      const mcp = createMcpHandler(build(boundary));
+      const answer = await messageOf(await boundary.protect(mcp).fetch(complete.clone()));
+      assert.deepEqual(
+        (answer.result as unknown as { completion: { values: string[] } }).completion.values,
+        values,
+      );
+      await mcp.close();
+    }
   });
 });
