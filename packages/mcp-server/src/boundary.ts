@@ -64,7 +64,7 @@ import {
 } from './identity-tool.ts';
 import { filterListsByIdentity, type ListFiltering } from './list-filter.ts';
 import type { BoundaryOperations } from './operations.ts';
-import { oversizedBatchResponse, readJsonRpcBody, toolCallsIn } from './request-body.ts';
+import { oversizedBatchResponse, readJsonRpcBody } from './request-body.ts';
 import {
   type BoundaryAccess,
   BoundaryRequestContext,
@@ -72,7 +72,7 @@ import {
   type OpenedRequest,
 } from './request-context.ts';
 import { declaredScopes, scopesCover } from './scopes.ts';
-import { recordSurfaceStepUpDenial } from './surface-audit.ts';
+import { recordSurfaceStepUpDenial, SURFACE_ACTION, type SurfaceItem } from './surface-audit.ts';
 import { type DeclaredItem, SurfaceRegistry, type UriTemplateLike } from './surface-registry.ts';
 import { surfaceCallsIn } from './surface-requests.ts';
 import { recordRefusalSpan } from './telemetry.ts';
@@ -692,12 +692,7 @@ export class IdentityBoundary {
     const required = new Set<string>();
     const denied: Array<{ item: DeclaredItem; meta: Record<string, unknown> | undefined }> = [];
     for (const call of calls) {
-      const item =
-        call.kind === 'tool'
-          ? this.#surface.tool(call.ref)
-          : call.kind === 'prompt'
-            ? this.#surface.prompt(call.ref)
-            : this.#surface.resource(call.ref);
+      const item = this.#surface.itemOf(call);
       if (!item || scopesCover(opened.claims.scopes, item.scopes)) continue;
       for (const scope of item.scopes) required.add(scope);
       denied.push({ item, meta: call.meta });
@@ -735,18 +730,21 @@ export class IdentityBoundary {
     parsedBody: unknown,
   ): Promise<void> {
     const started = performance.now();
-    let tool = 'mcp';
+    // The tool called, or (issue #12) the resource or prompt the boundary registered; else the server.
+    let item: SurfaceItem = { kind: 'tool', name: 'mcp' };
     try {
       const body = await readJsonRpcBody(request, parsedBody, this.#maxRequestBodySize);
-      if ('parsedBody' in body) tool = toolCallsIn(body.parsedBody)[0]?.name ?? tool;
+      const call = 'parsedBody' in body ? surfaceCallsIn(body.parsedBody)[0] : undefined;
+      if (call?.kind === 'tool') item = { kind: 'tool', name: call.ref };
+      else if (call) item = this.#surface.itemOf(call) ?? item;
     } catch {
       // An unreadable body names no tool; the refusal is recorded all the same.
     }
     const trace = continueTrace(request.headers.get('traceparent'), revoked.traceTrusted);
     const event = auditEventOf(revoked.identity, {
-      action: 'tool.invoke',
+      action: SURFACE_ACTION[item.kind],
       component: this.#settings.component,
-      target: { type: 'tool', name: tool },
+      target: { type: item.kind, name: item.name },
       mode: this.#settings.delegation.mode,
       outcome: error.status === 401 ? 'denied' : 'error',
       reason: error.reason,

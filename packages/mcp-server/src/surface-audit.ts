@@ -30,7 +30,8 @@ export const SURFACE_METHOD = {
   prompt: 'prompts/get',
 } as const satisfies Record<SurfaceKind, string>;
 
-const SURFACE_ACTION = {
+/** The audit action of a use of each kind. */
+export const SURFACE_ACTION = {
   tool: 'tool.invoke',
   resource: 'resource.read',
   prompt: 'prompt.get',

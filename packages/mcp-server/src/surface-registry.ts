@@ -1,4 +1,5 @@
 import type { SurfaceItem } from './surface-audit.ts';
+import type { SurfaceCall } from './surface-requests.ts';
 
 /** The part of an SDK `ResourceTemplate` (v1 or v2) the boundary reads: its URI template's matcher. */
 export interface UriTemplateLike {
@@ -49,6 +50,13 @@ export class SurfaceRegistry {
     const key = keyOf(item, template);
     if (template) this.#templates.set(key, { ...entry, template });
     else this.#tableOf(item, false).set(key, entry);
+  }
+
+  /** The registered item a call names: a tool or prompt by name, a resource by the URI read. */
+  itemOf(call: SurfaceCall): DeclaredItem | undefined {
+    if (call.kind === 'tool') return this.tool(call.ref);
+    if (call.kind === 'prompt') return this.prompt(call.ref);
+    return this.resource(call.ref);
   }
 
   tool(name: string): DeclaredItem | undefined {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AuditEvent } from '@baton/audit';
 import { serveNodeRequests } from '@baton/resource-server/node';
+import { RevocationList } from '@baton/shared-signals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { reaches } from './fixtures/leaks.ts';
@@ -264,5 +265,30 @@ describe('MCP 2026-07-28 (per-request revision): lists follow identity and are n
     const body = JSON.parse(textOfResource(await client.readResource({ uri: 'orders://me/pipeline' })));
     assert.equal(body.sub, 'user-bob');
     await client.close();
+  });
+});
+
+describe('a revoked person reading a resource', () => {
+  let stack: Stack;
+  const revocations = new RevocationList();
+  before(async () => {
+    stack = await startStack({ mount: mountSurfaceV2, boundary: { revocations } });
+  });
+  after(() => stack.close());
+
+  it('is refused 401 and audited as the resource read it was, not as a tool call', async () => {
+    const alice = await stack.tokenFor('alice');
+    await (await connect(stack, alice)).close();
+    const now = Math.floor(Date.now() / 1000);
+    revocations.add([{ kind: 'subject', value: 'user-alice', before: now + 1, until: now + 600 }]);
+    const response = await fetch(
+      rpcRequest(stack.resource, alice, 'resources/read', { uri: 'orders://me/pipeline' }),
+    );
+    assert.equal(response.status, 401);
+    const event = stack.audit.events.at(-1)!;
+    assert.deepEqual(
+      [event.action, event.target, event.initiator.sub, event.outcome, event.reason],
+      ['resource.read', { type: 'resource', name: 'my-pipeline' }, 'user-alice', 'denied', 'subject_revoked'],
+    );
   });
 });
