@@ -23,6 +23,7 @@ function narrate(event: ScriptedAgentEvent, username: string): string {
 }
 
 export interface AgentStep {
+  /** The tool called, or `resource <uri>`, `prompt <name>`. */
   tool: string;
   ok: boolean;
   text: string;
@@ -42,7 +43,9 @@ export interface AgentRun {
 export async function runAgent(
   serverUrl: string,
   credentials: { username: string; password: string },
-  plan: Array<{ tool: string; arguments?: Record<string, unknown> }>,
+  plan: Array<
+    { tool: string; arguments?: Record<string, unknown> } | { resource: string } | { prompt: string }
+  >,
   say: (line: string) => void = () => {},
 ): Promise<AgentRun> {
   const provider = new ScriptedAgentProvider({
@@ -67,7 +70,27 @@ export async function runAgent(
   }
   const steps: AgentStep[] = [];
   for (const step of plan) {
+    const name =
+      'resource' in step
+        ? `resource ${step.resource}`
+        : 'prompt' in step
+          ? `prompt ${step.prompt}`
+          : step.tool;
     try {
+      if ('resource' in step) {
+        const result = await client.readResource({ uri: step.resource });
+        const text = result.contents.map((part) => ('text' in part ? part.text : '')).join('');
+        steps.push({ tool: name, ok: true, text });
+        continue;
+      }
+      if ('prompt' in step) {
+        const result = await client.getPrompt({ name: step.prompt });
+        const text = result.messages
+          .map((message) => ('text' in message.content ? message.content.text : ''))
+          .join('');
+        steps.push({ tool: name, ok: true, text });
+        continue;
+      }
       const result = await client.callTool({ name: step.tool, arguments: step.arguments ?? {} });
       const text = (result.content as Array<{ type: string; text?: string }>)
         .map((part) => part.text ?? '')
@@ -76,7 +99,7 @@ export async function runAgent(
     } catch (error) {
       if (!(error instanceof InsufficientScopeError)) throw error;
       steps.push({
-        tool: step.tool,
+        tool: name,
         ok: false,
         text: `step-up required: scope "${error.requiredScope ?? ''}"`,
       });

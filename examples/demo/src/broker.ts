@@ -140,8 +140,10 @@ export async function startDemoBroker(options: {
     clients: demoClients(credentials, urls),
     // Other services register themselves with this operator-issued token (RFC 7591 §3).
     initialAccessToken: randomBytes(24).toString('base64url'),
-    // Every hop polls its revocations (RFC 8936) from the broker's Shared Signals transmitter.
+    // Every hop polls its revocations (RFC 8936) from the broker's Shared Signals transmitter; the
+    // identity provider pushes its sign-outs and disabled accounts (RFC 8935) to the broker.
     sharedSignals: { receivers: DEMO_RECEIVERS },
+    identityProviderSignals: { issuers: [{ issuer: options.idpIssuer }] },
   });
   return { issuer: broker.issuer, ...credentials, close: () => broker.close() };
 }

@@ -7,6 +7,7 @@ import { serviceTokenLifetime } from './broker.ts';
 import { demoConfig, exposureWarning, isLoopback } from './config.ts';
 import { consoleLogDestination, printedAuditSink } from './console-log.ts';
 import { openDemoAudit } from './demo-audit.ts';
+import { MY_PIPELINE } from './orders-mcp.ts';
 import { startTopology } from './topology.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -67,6 +68,8 @@ out();
 
 const plan = [
   { tool: 'list_orders' },
+  { resource: MY_PIPELINE },
+  { prompt: 'review_my_orders' },
   { tool: 'create_order', arguments: { item: 'trail map' } },
   { tool: 'order_summary' },
 ];

@@ -78,8 +78,56 @@ export function buildOrdersServer(boundary: IdentityBoundary): McpServer {
       };
     },
   );
+  // Resources and prompts with identity (issue #12): "my pipeline" is the caller's, from the envelope.
+  boundary.registerResource(
+    server,
+    'my-pipeline',
+    MY_PIPELINE,
+    {
+      description: 'Your open orders, with totals: whose they are comes from your token, never the URI.',
+      mimeType: 'application/json',
+      scopes: ['orders:read'],
+    },
+    async ({ uri }, context) => {
+      const { orders } = (await (await context.downstream.fetch('orders-api', 'orders')).json()) as {
+        orders: Array<{ id: string; total: number }>;
+      };
+      const total = orders.reduce((sum, order) => sum + order.total, 0);
+      return {
+        contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify({ orders, total }) }],
+      };
+    },
+  );
+  boundary.registerPrompt(
+    server,
+    'review_my_orders',
+    {
+      description: 'Asks the model to review your orders for anything unusual.',
+      scopes: ['orders:read'],
+    },
+    async ({ identity }, context) => {
+      const { orders } = (await (await context.downstream.fetch('orders-api', 'orders')).json()) as {
+        orders: Array<{ id: string; item: string }>;
+      };
+      const list = orders.map((order) => `${order.id} ${order.item}`).join('; ');
+      return {
+        messages: [
+          {
+            role: 'user',
+            content: {
+              type: 'text',
+              text: `Review the orders of ${identity.actor.sub} for anything unusual: ${list}`,
+            },
+          },
+        ],
+      };
+    },
+  );
   return server;
 }
+
+/** The per-user resource: the same URI for everyone, each caller's own contents. */
+export const MY_PIPELINE = 'orders://me/pipeline';
 
 export interface McpServerHandle {
   url: string;

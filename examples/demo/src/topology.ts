@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
+import { IDENTITY_PROVIDER_SIGNALS_PATH } from '@baton/broker';
 import { type DemoIdp, type DemoUser, type ResourceServerConfig, startDemoIdp } from '@baton/demo-idp';
 import { createVault, FileKeyStore, vaultKeyValue } from '@baton/vault';
 import { serveBillingApi, serveOrdersApi } from './apis.ts';
@@ -90,6 +91,11 @@ export async function startTopology(
       ...(options.idp?.resources ?? []),
     ],
     ...(options.idp?.clients ? { clients: options.idp.clients } : {}),
+    // Sign-outs and disabled accounts reach the broker as Security Event Tokens (CAEP, RISC), and from
+    // there every hop.
+    signals: {
+      receivers: [{ endpoint: `${brokerIssuer}${IDENTITY_PROVIDER_SIGNALS_PATH}`, audience: brokerIssuer }],
+    },
   });
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'baton-demo-')));
   await mkdir(dataDir, { recursive: true, mode: 0o700 });

@@ -2,8 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { DelegationMode } from '@baton/core';
 import type { AuditReason } from './reason.ts';
 
-/** What happened, in the vocabulary every component shares. */
-export type AuditAction = 'tool.invoke' | 'token.exchange' | 'api.call' | 'revocation' | 'revocation.lift';
+/**
+ * What happened, in the vocabulary every component shares. The MCP boundary records `tool.invoke`,
+ * `resource.read` and `prompt.get`, one per call of an identity tool, resource or prompt; the broker
+ * `token.exchange`, `revocation` and `revocation.lift`.
+ */
+export type AuditAction =
+  | 'tool.invoke'
+  | 'resource.read'
+  | 'prompt.get'
+  | 'token.exchange'
+  | 'api.call'
+  | 'revocation'
+  | 'revocation.lift';
 export type AuditOutcome = 'ok' | 'denied' | 'error';
 
 /**
@@ -22,8 +33,14 @@ export interface AuditEvent {
   initiator: { sub: string; tenant: string | null };
   /** Who executed: the agent (OAuth client) acting for the initiator. */
   agent: { id: string; client_id: string };
+  /**
+   * Who the initiator acts as on a downstream platform, when a connector mapped the person to a
+   * platform user (for Salesforce: the username): the platform identity, never a token. Recorded by
+   * the broker's `token.exchange` for a platform token.
+   */
+  platform_subject?: string;
   /** What was acted on. */
-  target: { type: 'tool' | 'api' | 'audience' | 'revocation'; name: string };
+  target: { type: 'tool' | 'resource' | 'prompt' | 'api' | 'audience' | 'revocation'; name: string };
   /** The delegation mode (see {@link AuditMode}). */
   delegation_mode: string;
   scopes: readonly string[];
@@ -124,6 +141,8 @@ export interface AuditEventFields {
   chain?: readonly string[];
   /** For `revocation` / `revocation.lift`: what it named and covered. */
   revocation?: RevocationDetail;
+  /** The platform user a connector mapped the person to (see {@link AuditEvent.platform_subject}). */
+  platformSubject?: string;
 }
 
 /**
@@ -145,6 +164,7 @@ export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields):
     trace_id: trace.traceId,
     initiator: { sub: identity.actor.sub, tenant: identity.actor.tenant },
     agent: { id: identity.agent, client_id: identity.agent },
+    ...(fields.platformSubject !== undefined ? { platform_subject: fields.platformSubject } : {}),
     target: fields.target,
     delegation_mode: fields.mode ?? identity.delegation.mode,
     scopes: fields.scopes ?? identity.scopes,
@@ -175,6 +195,7 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     trace_id: input.trace_id,
     initiator: input.initiator,
     agent: input.agent,
+    ...(input.platform_subject !== undefined ? { platform_subject: input.platform_subject } : {}),
     target: input.target,
     delegation_mode: input.delegation_mode,
     scopes: input.scopes,

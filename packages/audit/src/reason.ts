@@ -33,13 +33,18 @@ export const BEARER_REFUSAL_REASONS = [
 export const INPUT_TOKEN_REASONS = [...BEARER_REFUSAL_REASONS, 'issuer_untrusted'] as const;
 export type InputTokenReason = (typeof INPUT_TOKEN_REASONS)[number];
 
-/** A tool invocation at the MCP boundary (`tool.invoke`) that was refused or failed. */
+/**
+ * A tool invocation, resource read or prompt get at the MCP boundary (`tool.invoke`, `resource.read`,
+ * `prompt.get`) that was refused or failed.
+ */
 export const TOOL_REASONS = [
   'scope_insufficient',
   'actor_type_not_allowed',
   'claims_invalid',
   'tool_reported_error',
   'tool_threw',
+  /** A resource's or prompt's handler threw. */
+  'handler_threw',
 ] as const;
 
 /** The OAuth errors a broker answers a token request with (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 8707). */

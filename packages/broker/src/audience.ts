@@ -28,7 +28,13 @@ export interface PlatformTokenSource {
     traceparent?: string;
     /** Who the subject token stands for, kept with a cached platform token so revocations find it. */
     provenance?: TokenProvenance;
-  }): Promise<{ accessToken: string; expiresAt: number; scope?: string }>;
+  }): Promise<{
+    accessToken: string;
+    expiresAt: number;
+    scope?: string;
+    /** The platform user the person was mapped to, recorded in the audit event (never a token). */
+    platformSubject?: string;
+  }>;
 }
 
 /**

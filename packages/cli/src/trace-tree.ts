@@ -59,20 +59,24 @@ function describe(event: AuditEvent): string {
   const what =
     event.action === 'tool.invoke'
       ? `tool ${event.target.name}`
-      : event.action === 'token.exchange'
-        ? `token exchange → ${event.target.name}`
-        : event.action === 'revocation' || event.action === 'revocation.lift'
-          ? `${event.action === 'revocation' ? 'revocation' : 'lift'} ${event.target.name}${revocationText(event)}`
-          : `call ${event.target.name}`;
+      : event.action === 'resource.read' || event.action === 'prompt.get'
+        ? `${event.target.type} ${event.target.name}`
+        : event.action === 'token.exchange'
+          ? `token exchange → ${event.target.name}`
+          : event.action === 'revocation' || event.action === 'revocation.lift'
+            ? `${event.action === 'revocation' ? 'revocation' : 'lift'} ${event.target.name}${revocationText(event)}`
+            : `call ${event.target.name}`;
   const outcome =
     event.outcome === 'ok'
       ? 'ok'
       : `${event.outcome.toUpperCase()}${event.reason ? ` (${event.reason})` : ''}`;
   const chain = event.chain?.length ? `  chain ${event.chain.join(' > ')}` : '';
   const scopes = event.scopes.length ? `  scopes ${event.scopes.join(' ')}` : '';
+  // Both identities when a connector mapped the person to a platform user (never a token).
+  const platform = event.platform_subject ? `  platform-user ${event.platform_subject}` : '';
   const linked = linkedTrace(event);
   const link = linked ? `  linked-trace ${linked.trace_id} (caller's context, not joined)` : '';
-  return `${what} at ${event.component}  [${event.delegation_mode}]  ${outcome}  ${event.duration_ms} ms${scopes}${chain}${link}`;
+  return `${what} at ${event.component}  [${event.delegation_mode}]  ${outcome}  ${event.duration_ms} ms${scopes}${chain}${platform}${link}`;
 }
 
 /** What a revocation covered and why, as the list and the tree print it (` covered 3 "offboarded"`). */

@@ -132,6 +132,27 @@ describe('a trace that mixes two initiators (trace injection)', () => {
     }
   });
 
+  it('shows both identities when a connector mapped the person to a platform user', () => {
+    const mapped = { ...alice, platform_subject: 'alice@crm.example' } as AuditEvent;
+    assert.match(renderTraceTree([mapped]), /platform-user alice@crm\.example/);
+    assert.doesNotMatch(renderTraceTree([alice]), /platform-user/);
+  });
+
+  it('names a resource read and a prompt get by their kind', () => {
+    const read = {
+      ...alice,
+      action: 'resource.read',
+      target: { type: 'resource', name: 'my-pipeline' },
+    } as AuditEvent;
+    const get = {
+      ...alice,
+      action: 'prompt.get',
+      target: { type: 'prompt', name: 'review_my_orders' },
+    } as AuditEvent;
+    assert.match(renderTraceTree([read]), /resource my-pipeline at /);
+    assert.match(renderTraceTree([get]), /prompt review_my_orders at /);
+  });
+
   it('shows a caller context kept as a link, not joined', () => {
     const linked = { ...alice, linked_trace: { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' } } as AuditEvent;
     assert.match(

@@ -29,6 +29,11 @@ export interface PlatformToken {
   expiresAt: number;
   /** The scope the platform granted, when it said. */
   scope?: string;
+  /**
+   * The platform user the token acts as, when the connector mapped the person to one
+   * (`identityMapping`; for Salesforce: the username). For the audit: an identifier, never a secret.
+   */
+  platformSubject?: string;
 }
 
 /**

@@ -94,8 +94,8 @@ export function jwtBearerConnector(options: JwtBearerConnectorOptions): Platform
         );
       }
       // The platform user is part of the cache key: once the mapping names another identity, the token
-      // issued for the previous one is not served.
-      return cache.token(
+      // issued for the previous one is not served. It is named with the token for the broker's audit.
+      const token = await cache.token(
         request,
         async () => {
           const realNow = Math.floor(Date.now() / 1000);
@@ -122,6 +122,7 @@ export function jwtBearerConnector(options: JwtBearerConnectorOptions): Platform
         },
         platformUser,
       );
+      return { ...token, platformSubject: platformUser };
     },
   };
 }

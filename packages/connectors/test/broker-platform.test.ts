@@ -123,6 +123,31 @@ when { context.mode == "on_behalf_of" };`,
     assert.equal(audit.events.filter((event) => event.outcome === 'ok').length, 2);
   });
 
+  it('records both identities: the person as initiator and the platform user they were mapped to, never a token', async () => {
+    const before = audit.events.length;
+    const subjectToken = await userToken('alice');
+    const response = await exchangeToken(broker.issuer, service, {
+      subjectToken,
+      resource: CRM,
+      scope: ['billing:read'],
+    });
+    const event = audit.events.slice(before).find((candidate) => candidate.outcome === 'ok')!;
+    assert.equal(event.action, 'token.exchange');
+    assert.equal(event.initiator.sub, 'user-alice');
+    assert.equal(event.platform_subject, 'alice@crm.example', 'the platform identity the connector mapped');
+    const recorded = JSON.stringify(event);
+    assert.ok(
+      !recorded.includes(response.access_token) && !recorded.includes(subjectToken),
+      'no token in the event',
+    );
+    // An exchange that reaches no platform records no platform identity.
+    assert.ok(
+      audit.events
+        .filter((candidate) => candidate.outcome !== 'ok')
+        .every((e) => e.platform_subject === undefined),
+    );
+  });
+
   it('drops the cached platform token when the subject token it came from (jti) or the asking client is revoked', async () => {
     const exchange = async (subjectToken: string) =>
       (await exchangeToken(broker.issuer, service, { subjectToken, resource: CRM, scope: ['billing:read'] }))

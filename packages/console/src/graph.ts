@@ -235,7 +235,10 @@ function strongerKind(a: NodeKind, b: NodeKind): NodeKind {
 function roleOf(event: AuditEvent, outbound: boolean): NodeKind {
   if (outbound) return 'service';
   if (event.action === 'token.exchange' || isRevocation(event)) return 'broker';
-  return event.action === 'tool.invoke' ? 'mcp' : 'api';
+  // An MCP server's own records: tool calls, resource reads and prompt gets.
+  return event.action === 'tool.invoke' || event.action === 'resource.read' || event.action === 'prompt.get'
+    ? 'mcp'
+    : 'api';
 }
 
 /** A revocation (or its lift) the broker recorded: an operator acting at the broker, not a call. */

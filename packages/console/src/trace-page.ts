@@ -33,7 +33,7 @@ ${
     : ''
 }<td class="indent-${Math.min(hop.depth, 4)}">${name && name !== event.component ? html`<strong>${name}</strong><br>` : ''}<code>${event.component}</code></td>
 <td><code>${event.action}</code></td>
-<td><code>${event.target.name}</code>${event.revocation ? html`<br><span class="muted revocation">${revocationText(event.revocation)}</span>` : ''}</td>
+<td><code>${event.target.name}</code>${event.revocation ? html`<br><span class="muted revocation">${revocationText(event.revocation)}</span>` : ''}${event.platform_subject ? html`<br><span class="muted platform-subject">as platform user <code>${event.platform_subject}</code></span>` : ''}</td>
 <td><code>${event.delegation_mode}</code></td>
 <td><code>${scopeText(event.scopes)}</code>${event.scopes_requested && !sameScopes(event.scopes_requested, event.scopes) ? html`<br><span class="muted">asked <code>${event.scopes_requested.join(' ')}</code></span>` : ''}</td>
 <td>${outcomeBadge(event.outcome, isStepUp(event))}</td>

@@ -155,3 +155,16 @@ test('a revocation reads as the operator acting at the broker: the edge says wha
   assert.match(page, /covered 3 · disabled · “offboarded &lt;b&gt;”/);
   assert.doesNotMatch(page, /<b>/, 'the revoker’s words are escaped');
 });
+
+test('a resource read or prompt get is drawn at its MCP server, as a tool call is', () => {
+  const [toolCall] = traceOf(ALICE_TRACE).filter((event) => event.action === 'tool.invoke');
+  for (const [action, type] of [
+    ['resource.read', 'resource'],
+    ['prompt.get', 'prompt'],
+  ] as const) {
+    const event = { ...toolCall!, action, target: { type, name: 'my-pipeline' } } as AuditEvent;
+    const graph = identityGraph(orderHops([event]));
+    const server = graph.nodes.find((node) => node.id === `svc:${toolCall!.component}`);
+    assert.equal(server?.kind, 'mcp', action);
+  }
+});

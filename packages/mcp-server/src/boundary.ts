@@ -44,21 +44,37 @@ import {
   envelopeBodyFromIdentity,
 } from './identity-from-claims.ts';
 import {
+  type IdentityPromptConfig,
+  type IdentityPromptHandler,
+  type PromptHost,
+  registerIdentityPromptWith,
+} from './identity-prompt.ts';
+import {
+  type IdentityResourceConfig,
+  type IdentityResourceHandler,
+  type ResourceHost,
+  registerIdentityResourceWith,
+} from './identity-resource.ts';
+import {
   type IdentityToolConfig,
   type IdentityToolHandler,
   type InputOf,
-  recordStepUpDenial,
   registerIdentityToolWith,
   type ToolHost,
 } from './identity-tool.ts';
+import { filterListsByIdentity, type ListFiltering } from './list-filter.ts';
 import type { BoundaryOperations } from './operations.ts';
-import { oversizedBatchResponse, readJsonRpcBody, toolCallsIn } from './request-body.ts';
+import { oversizedBatchResponse, readJsonRpcBody } from './request-body.ts';
 import {
   type BoundaryAccess,
   BoundaryRequestContext,
   type BoundarySettings,
   type OpenedRequest,
 } from './request-context.ts';
+import { declaredScopes, scopesCover } from './scopes.ts';
+import { recordSurfaceStepUpDenial, SURFACE_ACTION, type SurfaceItem } from './surface-audit.ts';
+import { type DeclaredItem, SurfaceRegistry, type UriTemplateLike } from './surface-registry.ts';
+import { surfaceCallsIn } from './surface-requests.ts';
 import { recordRefusalSpan } from './telemetry.ts';
 
 export interface IdentityBoundaryOptions {
@@ -137,6 +153,14 @@ export interface IdentityBoundaryOptions {
    * chain: the agent, each actor, this server; this server's own tokens by this server's client).
    */
   revocations?: RevocationCheck;
+  /**
+   * Lists follow identity (tools, resources, templates, prompts): `'hide'` (the default) lists an item
+   * registered through the boundary only to a caller whose token covers its declared scopes, so a
+   * model is not offered what its person may not use; `'show'` lists everything. Either way, using an
+   * item without its scopes is a 403 step-up challenge naming them: hiding keeps lists short and
+   * relevant, it does not make an item's existence secret (its scopes are in `scopes_supported`).
+   */
+  listFiltering?: ListFiltering;
   logger?: Logger;
 }
 
@@ -200,10 +224,12 @@ export class IdentityBoundary {
   readonly #challengeScopes: readonly string[];
   readonly #maxRequestBodySize: number | undefined;
   /**
-   * The scopes each identity tool declared, by name, so that a `tools/call` lacking them is answered
-   * with the 403 step-up challenge before dispatch, on every SDK (v1 has no pre-dispatch hook).
+   * The scopes each identity tool, resource and prompt declared, so that a `tools/call`,
+   * `resources/read` or `prompts/get` lacking them is answered with the 403 step-up challenge before
+   * dispatch, on every SDK (v1 has no pre-dispatch hook), and lists show what the caller may use.
    */
-  readonly #toolScopes = new Map<string, readonly string[]>();
+  readonly #surface = new SurfaceRegistry();
+  readonly #listFiltering: ListFiltering;
   readonly #allowedHostnames: string[];
   /** The deployment's rule, or undefined for `defaultCallerKind` (answered from the chain parsed once). */
   readonly #callerKind: CallerKindRule | undefined;
@@ -318,6 +344,10 @@ export class IdentityBoundary {
     if (options.revocations !== undefined && typeof options.revocations?.check !== 'function')
       throw new TypeError('IdentityBoundary: revocations must have a check(claims) function');
     this.#revocations = options.revocations;
+    // Resources, prompts, list filtering (issue #12): how lists follow identity.
+    this.#listFiltering = options.listFiltering ?? 'hide';
+    if (this.#listFiltering !== 'hide' && this.#listFiltering !== 'show')
+      throw new TypeError("IdentityBoundary: listFiltering must be 'hide' or 'show'");
     const inFlight = this.#inFlight;
     const unseal = (context: BoundaryRequestContext) => this.#unseal(context);
     this.#access = Object.freeze({
@@ -352,13 +382,84 @@ export class IdentityBoundary {
     config: IdentityToolConfig<InputSchema>,
     handler: IdentityToolHandler<InputOf<InputSchema>>,
   ): ReturnType<Host['registerTool']> {
-    const scopes = Array.isArray(config?.scopes) ? [...config.scopes] : undefined;
-    const known = this.#toolScopes.get(name);
-    if (scopes && known && (known.length !== scopes.length || known.some((scope) => !scopes.includes(scope))))
-      throw new TypeError(`registerTool(${name}): this boundary already gave ${name} other scopes`);
+    const scopes = declaredScopes(`registerTool(${name})`, config?.scopes);
+    const item = { kind: 'tool' as const, name, scopes };
+    this.#surface.assertDeclarable(item);
     const registered = registerIdentityToolWith(this.#access, server, name, config, handler);
-    if (scopes) this.#toolScopes.set(name, scopes);
+    this.#surface.declare(item);
+    this.#followIdentityInLists(server);
     return registered as ReturnType<Host['registerTool']>;
+  }
+
+  // Resources and prompts with identity, and lists that follow it (issue #12).
+
+  /**
+   * Registers a resource (a static URI, or an SDK `ResourceTemplate` of either SDK) that runs only
+   * behind this boundary and receives `{ identity, uri, variables }`, on an SDK v2 or v1 `McpServer`.
+   * A `resources/read` lacking the declared scopes is a 403 step-up challenge before dispatch; each
+   * read is audited (`resource.read`). Template variables are input, never identity.
+   *
+   * @example
+   * boundary.registerResource(server, 'my-pipeline', 'orders://me/pipeline', { scopes: ['orders:read'] },
+   *   async ({ identity, uri }) => ({ contents: [{ uri: uri.href, text: JSON.stringify(pipelineOf(identity.actor.sub)) }] }));
+   */
+  registerResource<Host extends ResourceHost>(
+    server: Host,
+    name: string,
+    uriOrTemplate: string | UriTemplateLike,
+    config: IdentityResourceConfig,
+    handler: IdentityResourceHandler,
+  ): ReturnType<Host['registerResource']> {
+    const scopes = declaredScopes(`registerResource(${name})`, config?.scopes);
+    const template = typeof uriOrTemplate === 'string' ? undefined : uriOrTemplate;
+    const item = {
+      kind: 'resource' as const,
+      name,
+      scopes,
+      ...(template ? {} : { uri: String(uriOrTemplate) }),
+    };
+    this.#surface.assertDeclarable(item, template);
+    const registered = registerIdentityResourceWith(
+      this.#access,
+      server,
+      name,
+      uriOrTemplate,
+      scopes,
+      config,
+      handler,
+    );
+    this.#surface.declare(item, template);
+    this.#followIdentityInLists(server);
+    return registered as ReturnType<Host['registerResource']>;
+  }
+
+  /**
+   * Registers a prompt that runs only behind this boundary and receives `{ identity, args }`, on an
+   * SDK v2 or v1 `McpServer`. A `prompts/get` lacking the declared scopes is a 403 step-up challenge
+   * before dispatch; each get is audited (`prompt.get`).
+   *
+   * @example
+   * boundary.registerPrompt(server, 'review_my_orders', { scopes: ['orders:read'] },
+   *   async ({ identity }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Review ${identity.actor.sub}'s orders` } }] }));
+   */
+  registerPrompt<Host extends PromptHost, ArgsSchema extends StandardSchemaWithJSON | undefined = undefined>(
+    server: Host,
+    name: string,
+    config: IdentityPromptConfig<ArgsSchema>,
+    handler: IdentityPromptHandler<InputOf<ArgsSchema>>,
+  ): ReturnType<Host['registerPrompt']> {
+    const scopes = declaredScopes(`registerPrompt(${name})`, config?.scopes);
+    const item = { kind: 'prompt' as const, name, scopes };
+    this.#surface.assertDeclarable(item);
+    const registered = registerIdentityPromptWith(this.#access, server, name, scopes, config, handler);
+    this.#surface.declare(item);
+    this.#followIdentityInLists(server);
+    return registered as ReturnType<Host['registerPrompt']>;
+  }
+
+  /** With `listFiltering: 'hide'`, wraps the server's list handlers (once per server) to follow identity. */
+  #followIdentityInLists(server: unknown): void {
+    if (this.#listFiltering === 'hide') filterListsByIdentity(server, this.#access, this.#surface);
   }
 
   /** Validates the request's bearer token. Returns the sealed request context, or throws `BearerError`. */
@@ -582,33 +683,35 @@ export class IdentityBoundary {
     context: BoundaryRequestContext,
     parsedBody: unknown,
   ): Promise<Response | undefined> {
-    const calls = toolCallsIn(parsedBody);
+    // Tools, resources and prompts (issue #12): each call resolved to the item the boundary registered.
+    const calls = surfaceCallsIn(parsedBody);
     if (calls.length === 0) return undefined;
     // Before the request is served, so read from the seal directly rather than through `#access`.
     const opened = this.#unseal(context);
     if (!opened) return undefined;
     const required = new Set<string>();
-    const denied: Array<{ name: string; meta: Record<string, unknown> | undefined }> = [];
+    const denied: Array<{ item: DeclaredItem; meta: Record<string, unknown> | undefined }> = [];
     for (const call of calls) {
-      const scopes = this.#toolScopes.get(call.name);
-      if (!scopes || scopes.every((scope) => opened.claims.scopes.includes(scope))) continue;
-      for (const scope of scopes) required.add(scope);
-      denied.push(call);
+      const item = this.#surface.itemOf(call);
+      if (!item || scopesCover(opened.claims.scopes, item.scopes)) continue;
+      for (const scope of item.scopes) required.add(scope);
+      denied.push({ item, meta: call.meta });
     }
     if (denied.length === 0) return undefined;
-    // One record per tool refused, however often a batch names it: a request cannot multiply audit writes.
+    // One record per item refused, however often a batch names it: a request cannot multiply audit writes.
     const recorded = new Set<string>();
-    for (const call of denied) {
-      if (recorded.has(call.name)) continue;
-      recorded.add(call.name);
-      await recordStepUpDenial(opened, call.name, call.meta);
+    for (const { item, meta } of denied) {
+      const key = `${item.kind} ${item.name}`;
+      if (recorded.has(key)) continue;
+      recorded.add(key);
+      await recordSurfaceStepUpDenial(opened, item, meta);
     }
     const error = insufficientScope(
       [...required],
       challengeDescription(
-        denied.length === 1
-          ? `tool ${denied[0]!.name} requires more scope`
-          : 'these tools require more scope',
+        recorded.size === 1
+          ? `${denied[0]!.item.kind} ${denied[0]!.item.name} requires more scope`
+          : 'these calls require more scope',
       ),
     );
     this.#logRefusal(error);
@@ -627,18 +730,21 @@ export class IdentityBoundary {
     parsedBody: unknown,
   ): Promise<void> {
     const started = performance.now();
-    let tool = 'mcp';
+    // The tool called, or (issue #12) the resource or prompt the boundary registered; else the server.
+    let item: SurfaceItem = { kind: 'tool', name: 'mcp' };
     try {
       const body = await readJsonRpcBody(request, parsedBody, this.#maxRequestBodySize);
-      if ('parsedBody' in body) tool = toolCallsIn(body.parsedBody)[0]?.name ?? tool;
+      const call = 'parsedBody' in body ? surfaceCallsIn(body.parsedBody)[0] : undefined;
+      if (call?.kind === 'tool') item = { kind: 'tool', name: call.ref };
+      else if (call) item = this.#surface.itemOf(call) ?? item;
     } catch {
       // An unreadable body names no tool; the refusal is recorded all the same.
     }
     const trace = continueTrace(request.headers.get('traceparent'), revoked.traceTrusted);
     const event = auditEventOf(revoked.identity, {
-      action: 'tool.invoke',
+      action: SURFACE_ACTION[item.kind],
       component: this.#settings.component,
-      target: { type: 'tool', name: tool },
+      target: { type: item.kind, name: item.name },
       mode: this.#settings.delegation.mode,
       outcome: error.status === 401 ? 'denied' : 'error',
       reason: error.reason,

@@ -1,11 +1,4 @@
-import {
-  type AuditOutcome,
-  type AuditReason,
-  auditEventOf,
-  continueTrace,
-  type TraceContinuation,
-  traceIdFrom,
-} from '@baton/audit';
+import type { AuditOutcome, AuditReason } from '@baton/audit';
 import type { Envelope, MintedEnvelope } from '@baton/envelope';
 import { type CallerKind, challengeDescription, tokenProvenance } from '@baton/resource-server';
 import type {
@@ -21,8 +14,15 @@ import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
+import { scopesCover } from './scopes.ts';
 import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
-import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from './telemetry.ts';
+import {
+  mintEnvelopeFor,
+  recordSurfaceEvent,
+  recordSurfaceStepUpDenial,
+  startSurfaceSpan,
+} from './surface-audit.ts';
+import { endHopSpan, type HopSpan, identityAttributes } from './telemetry.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
 export interface ToolContext {
@@ -134,22 +134,12 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
           : 'this tool is for services only',
       );
     }
-    const missing = required.filter((scope) => !opened.claims.scopes.includes(scope));
-    if (missing.length > 0) {
+    if (!scopesCover(opened.claims.scopes, required)) {
       // The SDK's pre-dispatch scope challenge normally answers first; this is the backstop.
       return deny('scope_insufficient', `insufficient scope: this tool requires ${required.join(' ')}`);
     }
-    let minted: MintedEnvelope;
-    try {
-      // Derived and validated when the boundary accepted the token; minted here under this call's trace.
-      minted = opened.settings.envelopes.mint(opened.envelopeBody, { traceId: hop.traceId });
-    } catch (error) {
-      // The boundary refuses claims that cannot form an envelope; this is the backstop, so that a
-      // failed mint is still audited and its span still ends.
-      endHopSpan(hop, 'error', 'claims_invalid');
-      await record(opened, name, 'error', started, 'claims_invalid', undefined, hop);
-      throw error;
-    }
+    // Shared with resources and prompts: minted under this call's trace, a failed mint audited.
+    const minted = await mintEnvelopeFor(opened, { kind: 'tool', name }, started, hop);
     const { envelope } = minted;
     // Attributes are built only for a recording span: without a tracing SDK this costs nothing.
     if (hop.span.isRecording()) hop.span.setAttributes(identityAttributes(envelope));
@@ -196,7 +186,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       scopeChallenge: async ({ request, authInfo }: { request: JSONRPCRequest; authInfo?: AuthInfo }) => {
         const handle = boundaryContextOf(authInfo);
         const opened = handle ? access.open(handle) : undefined;
-        if (!opened || required.every((scope) => opened.claims.scopes.includes(scope))) return undefined;
+        if (!opened || scopesCover(opened.claims.scopes, required)) return undefined;
         const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
         await recordStepUpDenial(opened, name, meta);
         return {
@@ -220,44 +210,15 @@ export async function recordStepUpDenial(
   tool: string,
   meta: Record<string, unknown> | undefined,
 ): Promise<void> {
-  const started = performance.now();
-  const hop = startToolSpan(opened, tool, meta?.traceparent);
-  try {
-    await record(opened, tool, 'denied', started, 'scope_insufficient', undefined, hop);
-  } finally {
-    endHopSpan(hop, 'denied', 'scope_insufficient');
-  }
+  await recordSurfaceStepUpDenial(opened, { kind: 'tool', name: tool }, meta);
 }
 
-/**
- * The span of one tool call, named and attributed as OpenTelemetry's MCP semantic conventions ask
- * (`tools/call {tool}`, `mcp.method.name`, `gen_ai.tool.name`), in the trace the call is filed under.
- */
+/** The span of one tool call (see `startSurfaceSpan`). */
 function startToolSpan(opened: OpenedRequest, tool: string, metaTraceparent: unknown): HopSpan {
-  const hop = startHopSpan(`tools/call ${tool}`, 'server', traceOf(opened, metaTraceparent), {
-    // With no trace context from the caller, a span the host made active (its HTTP server span) is ours.
-    joinActive: !opened.sentTraceContext,
-  });
-  if (hop.span.isRecording()) {
-    hop.span.setAttributes({
-      'mcp.method.name': 'tools/call',
-      'gen_ai.operation.name': 'execute_tool',
-      'gen_ai.tool.name': tool,
-    });
-  }
-  return hop;
+  return startSurfaceSpan(opened, { kind: 'tool', name: tool }, metaTraceparent);
 }
 
-/**
- * The trace a call is filed under. The tool call's `_meta.traceparent` (what Baton's own downstream
- * client sends) is preferred over the HTTP header; either is joined only when the caller is trusted
- * to continue a trace (see `BoundaryRequestContext.traceTrusted`), otherwise kept as a link.
- */
-function traceOf(opened: OpenedRequest, metaTraceparent: unknown): TraceContinuation {
-  const incoming = traceIdFrom(metaTraceparent) ? metaTraceparent : opened.traceparent;
-  return continueTrace(incoming, opened.traceTrusted);
-}
-
+/** The one `tool.invoke` audit event of a call (see `recordSurfaceEvent`). */
 async function record(
   opened: OpenedRequest,
   tool: string,
@@ -267,32 +228,14 @@ async function record(
   envelope: Envelope | undefined,
   hop: HopSpan,
 ): Promise<void> {
-  const { identity, settings } = opened;
-  const event = auditEventOf(identity, {
-    action: 'tool.invoke',
-    component: settings.component,
-    target: { type: 'tool', name: tool },
-    // The mode this server's tools reach onwards in, as its envelopes say.
-    mode: settings.delegation.mode,
-    outcome,
-    reason,
-    started,
-    ...(envelope ? { envelopeId: envelope.id } : {}),
-    trace: hop,
-  });
-  try {
-    await settings.audit.write(event);
-  } catch (error) {
-    // Never a silent drop: the call fails closed and the failure is logged without the event's secrets (it has none).
-    settings.logger.error(
-      { audit_event_id: event.id, err_name: (error as Error)?.name },
-      'audit write failed',
-    );
-    throw new Error('the audit record could not be written; the call is refused');
-  }
+  await recordSurfaceEvent(opened, { kind: 'tool', name: tool }, outcome, started, reason, envelope, hop);
 }
 
-function toolContext(
+/**
+ * What a tool (or an identity resource or prompt) may use besides identity and input.
+ * @internal not exported from the package.
+ */
+export function toolContext(
   ctx: SdkCallContext,
   opened: OpenedRequest,
   minted: MintedEnvelope,

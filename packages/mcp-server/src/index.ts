@@ -10,6 +10,19 @@ export { DownstreamError, type DownstreamErrorCode } from './downstream/errors.t
 export type { DownstreamMode, DownstreamOptions, DownstreamService } from './downstream/services.ts';
 export type { SharedTokenStore, TokenCacheLookup } from './downstream/token-cache.ts';
 export { type DelegationPolicy, envelopeBodyFromClaims } from './identity-from-claims.ts';
+// Resources and prompts with identity, lists that follow it (issue #12).
+export type {
+  IdentityPromptConfig,
+  IdentityPromptGet,
+  IdentityPromptHandler,
+  PromptHost,
+} from './identity-prompt.ts';
+export type {
+  IdentityResourceConfig,
+  IdentityResourceHandler,
+  IdentityResourceRead,
+  ResourceHost,
+} from './identity-resource.ts';
 export type {
   IdentityToolConfig,
   IdentityToolHandler,
@@ -17,6 +30,7 @@ export type {
   ToolContext,
   ToolHost,
 } from './identity-tool.ts';
+export type { ListFiltering } from './list-filter.ts';
 // Operations: opt-in health, readiness and metrics for a boundary.
 export {
   BOUNDARY_SERIES,

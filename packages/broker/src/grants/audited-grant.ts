@@ -72,6 +72,8 @@ export interface AuditedGrantDependencies {
 export interface Issued {
   body: Record<string, unknown>;
   scopes: readonly string[];
+  /** The platform user a connector mapped the person to, for the audit event (never a token). */
+  platformSubject?: string;
 }
 
 /**
@@ -130,7 +132,16 @@ export function auditedGrant<State extends GrantRequest>(
       await write(refused ? 'denied' : 'error', reason, []);
       throw publicError(error);
     }
-    await write('ok', undefined, issued.scopes);
+    await writeEvent(
+      deps,
+      grant.describe(known),
+      trace,
+      started,
+      'ok',
+      undefined,
+      issued.scopes,
+      issued.platformSubject,
+    );
     ctx.body = issued.body;
   };
 }
@@ -155,6 +166,7 @@ async function writeEvent(
   outcome: 'ok' | 'denied' | 'error',
   reason: AuditReason | undefined,
   granted: readonly string[],
+  platformSubject?: string,
 ): Promise<void> {
   await deps.audit.write(
     auditEventOf(
@@ -172,6 +184,7 @@ async function writeEvent(
         reason,
         started,
         ...(request.requested ? { scopesRequested: request.requested } : {}),
+        ...(platformSubject !== undefined ? { platformSubject } : {}),
         trace,
       },
     ),

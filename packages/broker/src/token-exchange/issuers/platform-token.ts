@@ -13,7 +13,7 @@ import type { Exchanged } from '../exchanged.ts';
  */
 export async function issuePlatformToken(platform: PlatformTokenSource, state: Exchanged): Promise<Issued> {
   const { sub, tenant, granted, subjectToken, subject, client, trace, now } = state;
-  let platformToken: { accessToken: string; expiresAt: number; scope?: string };
+  let platformToken: { accessToken: string; expiresAt: number; scope?: string; platformSubject?: string };
   try {
     platformToken = await platform.token({
       user: { sub, tenant },
@@ -36,6 +36,10 @@ export async function issuePlatformToken(platform: PlatformTokenSource, state: E
   }
   return {
     scopes: granted,
+    // Both identities in the audit: the person (the event's initiator) and whom they act as there.
+    ...(typeof platformToken.platformSubject === 'string' && platformToken.platformSubject !== ''
+      ? { platformSubject: platformToken.platformSubject }
+      : {}),
     body: {
       access_token: platformToken.accessToken,
       issued_token_type: ACCESS_TOKEN_TYPE,

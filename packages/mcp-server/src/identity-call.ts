@@ -1,0 +1,127 @@
+import type { AuditOutcome, AuditReason } from '@baton/audit';
+import type { Envelope } from '@baton/envelope';
+import { type CallerKind, challengeDescription } from '@baton/resource-server';
+import type { AuthInfo, JSONRPCRequest } from '@modelcontextprotocol/server';
+import { context as otelContext } from '@opentelemetry/api';
+import { type ToolContext, toolContext } from './identity-tool.ts';
+import { type BoundaryAccess, boundaryContextOf } from './request-context.ts';
+import { scopesCover } from './scopes.ts';
+import { sdkCallContext } from './sdk-call-context.ts';
+import {
+  mintEnvelopeFor,
+  recordSurfaceEvent,
+  recordSurfaceStepUpDenial,
+  type SurfaceItem,
+  startSurfaceSpan,
+} from './surface-audit.ts';
+import { endHopSpan, identityAttributes } from './telemetry.ts';
+
+/** Who may use a resource or prompt: the scopes it declares and the kinds of caller it serves. */
+export interface IdentityCallPolicy {
+  readonly scopes: readonly string[];
+  readonly actorTypes: ReadonlySet<CallerKind>;
+}
+
+/**
+ * A resource read or prompt get refused by its wrapper: no caller this boundary authenticated, the
+ * wrong kind of caller, or (the backstop behind the 403 step-up challenge) too little scope. The SDK
+ * answers it as a JSON-RPC error carrying this message, which names no identity and no token.
+ */
+export class IdentityCallRefused extends Error {
+  override readonly name = 'IdentityCallRefused';
+}
+
+/**
+ * Runs one resource read or prompt get for the caller of the request in flight, as the tool wrapper
+ * runs a tool call: opens the request (failing closed without one), checks the caller's kind and
+ * scopes, mints the envelope under the call's trace, runs `invoke` inside the call's span, and writes
+ * one audit event (`resource.read`, `prompt.get`), refusals included.
+ * @internal not exported from the package.
+ */
+export async function runIdentityCall<Result>(
+  access: BoundaryAccess,
+  item: SurfaceItem,
+  policy: IdentityCallPolicy,
+  sdkContext: unknown,
+  invoke: (identity: Envelope, context: ToolContext) => Result | Promise<Result>,
+): Promise<Result> {
+  const ctx = sdkCallContext(sdkContext);
+  const handle = boundaryContextOf(ctx.authInfo);
+  const opened = handle ? access.open(handle) : undefined;
+  // Mounted without this boundary, or handed a context it did not make for this request: fail closed.
+  if (!opened) throw new IdentityCallRefused(`this ${item.kind} requires an authenticated caller`);
+  const started = performance.now();
+  const hop = startSurfaceSpan(opened, item, ctx.meta?.traceparent);
+  const deny = async (reason: 'scope_insufficient' | 'actor_type_not_allowed', text: string) => {
+    try {
+      await recordSurfaceEvent(opened, item, 'denied', started, reason, undefined, hop);
+    } finally {
+      endHopSpan(hop, 'denied', reason);
+    }
+    return new IdentityCallRefused(text);
+  };
+  const callerType = opened.identity.actor.type;
+  if (!policy.actorTypes.has(callerType)) {
+    throw await deny(
+      'actor_type_not_allowed',
+      callerType === 'service'
+        ? `this ${item.kind} is for people; a service token cannot use it`
+        : `this ${item.kind} is for services only`,
+    );
+  }
+  if (!scopesCover(opened.claims.scopes, policy.scopes)) {
+    // The boundary's 403 step-up challenge before dispatch normally answers first; this is the backstop.
+    throw await deny(
+      'scope_insufficient',
+      `insufficient scope: this ${item.kind} requires ${policy.scopes.join(' ')}`,
+    );
+  }
+  const minted = await mintEnvelopeFor(opened, item, started, hop);
+  const { envelope } = minted;
+  if (hop.span.isRecording()) hop.span.setAttributes(identityAttributes(envelope));
+  // Ends with the handler: a downstream client it keeps can no longer act for this caller.
+  const invocation = { live: true };
+  const context = toolContext(ctx, opened, minted, item.name, hop, invocation);
+  let outcome: AuditOutcome = 'ok';
+  let reason: AuditReason | undefined;
+  try {
+    return await otelContext.with(hop.context, invoke, undefined, envelope, context);
+  } catch (error) {
+    outcome = 'error';
+    reason = 'handler_threw';
+    throw error;
+  } finally {
+    invocation.live = false;
+    endHopSpan(hop, outcome, reason);
+    await recordSurfaceEvent(opened, item, outcome, started, reason, envelope, hop);
+  }
+}
+
+/**
+ * The SDK v2 pre-dispatch scope challenge for an item: the scopes it declares when the caller of the
+ * request in flight lacks them, audited as the boundary's own challenge is. SDK v1 ignores it (the
+ * boundary's check before dispatch covers both).
+ * @internal not exported from the package.
+ */
+export function scopeChallengeFor(access: BoundaryAccess, item: SurfaceItem, scopes: readonly string[]) {
+  return async ({ request, authInfo }: { request: JSONRPCRequest; authInfo?: AuthInfo }) => {
+    const handle = boundaryContextOf(authInfo);
+    const opened = handle ? access.open(handle) : undefined;
+    if (!opened || scopesCover(opened.claims.scopes, scopes)) return undefined;
+    const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+    await recordSurfaceStepUpDenial(opened, item, meta);
+    return {
+      scopes: scopes as [string, ...string[]],
+      // The SDK writes this into the WWW-Authenticate challenge: RFC 6750 §3 characters only.
+      errorDescription: challengeDescription(`${item.kind} ${item.name} requires more scope`),
+    };
+  };
+}
+
+/** Actor types as declared at registration, checked: `user` and/or `service`, default `['user']`. */
+export function declaredActorTypes(registration: string, actorTypes: unknown): ReadonlySet<CallerKind> {
+  const types = new Set<CallerKind>((actorTypes as CallerKind[] | undefined) ?? ['user']);
+  if (types.size === 0 || [...types].some((type) => type !== 'user' && type !== 'service'))
+    throw new TypeError(`${registration}: actorTypes must name user and/or service`);
+  return types;
+}
