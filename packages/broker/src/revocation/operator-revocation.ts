@@ -59,7 +59,7 @@ export interface BrokerRevocationChange {
  * records the failure, so the caller revokes again (revocation is idempotent) and no receiver is left
  * without it.
  */
-export type BrokerRevocationListener = (change: BrokerRevocationChange) => void | Promise<unknown>;
+export type BrokerRevocationListener = (change: BrokerRevocationChange) => unknown;
 
 export interface OperatorRevocationOptions {
   registry: TokenRegistry;
