@@ -3,7 +3,8 @@ import type { DelegationMode } from '@baton/core';
 import type { AuditReason } from './reason.ts';
 
 /** What happened, in the vocabulary every component shares. */
-export type AuditAction = 'tool.invoke' | 'token.exchange' | 'api.call';
+/** `tool.approve`: a person approved or denied a tool call on the boundary's approval page. */
+export type AuditAction = 'tool.invoke' | 'tool.approve' | 'token.exchange' | 'api.call';
 export type AuditOutcome = 'ok' | 'denied' | 'error';
 
 /**
@@ -55,6 +56,10 @@ export interface AuditEvent {
    * its actions under somebody else's trace. See `continueTrace`.
    */
   linked_trace?: TraceLink;
+  /** The policy rules (`@id`) that decided: the forbids behind a denial, the permits asking for approval. */
+  policy_rules?: readonly string[];
+  /** The human approval a call asked for or ran under (`tool.approve`, `tool.invoke`), by id. */
+  approval_id?: string;
 }
 
 /** Another trace's context, recorded but not joined. */
@@ -105,6 +110,10 @@ export interface AuditEventFields {
   scopesRequested?: readonly string[];
   /** The chain to record, when it is not the identity's (a call onwards adds this hop). */
   chain?: readonly string[];
+  /** The policy rules (`@id`) that decided. */
+  policyRules?: readonly string[];
+  /** The human approval involved, by id. */
+  approvalId?: string;
 }
 
 /**
@@ -138,6 +147,8 @@ export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields):
     ...(trace.spanId !== undefined ? { span_id: trace.spanId } : {}),
     ...(trace.parentSpanId !== undefined ? { parent_span_id: trace.parentSpanId } : {}),
     ...(trace.link !== undefined ? { linked_trace: trace.link } : {}),
+    ...(fields.policyRules !== undefined ? { policy_rules: fields.policyRules } : {}),
+    ...(fields.approvalId !== undefined ? { approval_id: fields.approvalId } : {}),
   });
 }
 
@@ -170,5 +181,7 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.span_id !== undefined ? { span_id: input.span_id } : {}),
     ...(input.parent_span_id !== undefined ? { parent_span_id: input.parent_span_id } : {}),
     ...(input.linked_trace !== undefined ? { linked_trace: input.linked_trace } : {}),
+    ...(input.policy_rules !== undefined ? { policy_rules: input.policy_rules } : {}),
+    ...(input.approval_id !== undefined ? { approval_id: input.approval_id } : {}),
   };
 }

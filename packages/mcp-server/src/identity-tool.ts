@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
+import { gateToolCall } from './policy/gate.ts';
 import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
 import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from './telemetry.ts';
@@ -60,6 +61,11 @@ export interface IdentityToolConfig<InputSchema extends StandardSchemaWithJSON |
    * own token, accepted only on a boundary with `serviceCallers: 'accept'`). Default `['user']`.
    */
   actorTypes?: readonly CallerKind[];
+  /**
+   * Input fields the boundary's tool policy may read (`context.input.<field>`), each declared in the
+   * boundary's `policy.inputAttributes` with its Cedar type, e.g. `['amount']`. Default none.
+   */
+  policyInput?: readonly string[];
 }
 
 export type InputOf<S> = S extends StandardSchemaWithJSON ? StandardSchemaWithJSON.InferOutput<S> : undefined;
@@ -139,6 +145,36 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       // The SDK's pre-dispatch scope challenge normally answers first; this is the backstop.
       return deny('scope_insufficient', `insufficient scope: this tool requires ${required.join(' ')}`);
     }
+    // Declared per-tool policy and human approval (issue #12): Cedar decides, and a call it marks
+    // `@approval("required")` runs only once the person approved exactly this call.
+    let approvalId: string | undefined;
+    const gate = opened.settings.toolGate;
+    if (gate) {
+      const decided = await gateToolCall(gate, opened, {
+        tool: name,
+        annotations: config.annotations,
+        policyInput: config.policyInput ?? [],
+        input: args,
+        sdkContext,
+        server,
+      });
+      if (decided.kind !== 'run') {
+        const reason = decided.kind === 'ask' ? 'approval_required' : decided.reason;
+        const extra = {
+          policyRules: decided.rules,
+          ...(decided.approvalId ? { approvalId: decided.approvalId } : {}),
+        };
+        try {
+          await record(opened, name, 'denied', started, reason, undefined, hop, extra);
+        } finally {
+          endHopSpan(hop, 'denied', reason);
+        }
+        if (decided.kind === 'refuse') return toolError(decided.text);
+        if ('error' in decided.answer) throw decided.answer.error;
+        return decided.answer.result;
+      }
+      approvalId = decided.approvalId;
+    }
     let minted: MintedEnvelope;
     try {
       // Derived and validated when the boundary accepted the token; minted here under this call's trace.
@@ -182,7 +218,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     } finally {
       invocation.live = false;
       endHopSpan(hop, outcome, reason);
-      await record(opened, name, outcome, started, reason, envelope, hop);
+      await record(opened, name, outcome, started, reason, envelope, hop, approvalId ? { approvalId } : {});
     }
   };
 
@@ -266,6 +302,7 @@ async function record(
   reason: AuditReason | undefined,
   envelope: Envelope | undefined,
   hop: HopSpan,
+  extra: { policyRules?: readonly string[]; approvalId?: string } = {},
 ): Promise<void> {
   const { identity, settings } = opened;
   const event = auditEventOf(identity, {
@@ -279,6 +316,7 @@ async function record(
     started,
     ...(envelope ? { envelopeId: envelope.id } : {}),
     trace: hop,
+    ...extra,
   });
   try {
     await settings.audit.write(event);

@@ -34,7 +34,10 @@ export interface AuthorizationAnswer {
  * const answer = authorize(compiled, { principal, action, resource, context: { scope: 'orders:read' } });
  * if (!answer.allowed) refuse(answer.determining, answer.errors);
  */
-export function authorize(compiled: CompiledPolicySet, request: AuthorizationRequest): AuthorizationAnswer {
+export function authorize(
+  compiled: Pick<CompiledPolicySet, 'preparsedId'>,
+  request: AuthorizationRequest,
+): AuthorizationAnswer {
   let answer: ReturnType<typeof statefulIsAuthorized>;
   try {
     answer = statefulIsAuthorized({

@@ -93,6 +93,16 @@ export function compilePolicySet(text: string, options: CompileOptions): Compile
       ({ policyId, error }) => `rule "${policyId}": ${describeErrors([error])}`,
     );
     fail(`the policies do not match Baton's request model: ${messages.join('; ')}`);
+  } else {
+    // A rule Cedar proves can never apply (it tests for an attribute the schema does not have, say) is
+    // a mistake, not a rule: refused like a type error.
+    const impossible = validation.validationWarnings.filter(({ error }) => /impossible/i.test(error.message));
+    if (impossible.length > 0) {
+      const messages = impossible.map(
+        ({ policyId, error }) => `rule "${policyId}": ${describeErrors([error])}`,
+      );
+      fail(`the policies do not match Baton's request model: ${messages.join('; ')}`);
+    }
   }
 
   // Content-addressed: building twice from the same text and schema reuses one cache slot instead

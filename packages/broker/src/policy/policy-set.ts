@@ -1,5 +1,5 @@
-import type { PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { compilePolicySet as compileCedar } from '@baton/policy';
+import type { PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { POLICY_SCHEMA } from './request-model.ts';
 import { personActingModesForServiceSubjects } from './service-subjects.ts';
 
