@@ -27,6 +27,8 @@ export interface ApprovalOptions {
   path?: string;
   /** How the person is reached. Default the URL channel (MCP URL-mode elicitation). */
   channel?: ApprovalChannel;
+  /** Epoch milliseconds; injectable so tests can move time. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** What the approval step decided for one call. */
@@ -113,7 +115,7 @@ export class Approvals {
       subject: identity.actor.sub,
       session: identity.session,
     });
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor((this.options.now ?? Date.now)() / 1000);
     if (call.claimed !== undefined) {
       // A retry naming its approval: it must be this very call's, approved, unused and in time.
       const record = typeof call.claimed === 'string' ? await this.store.get(call.claimed) : undefined;
