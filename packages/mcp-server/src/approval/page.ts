@@ -14,7 +14,9 @@ const PAGE_HEADERS = {
   'content-security-policy':
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a browser posts the form with `Origin: null`, which
+  // the boundary's origin check (DNS-rebinding and cross-site defence) rightly refuses.
+  'referrer-policy': 'same-origin',
 };
 
 interface PendingSignIn {
