@@ -4,6 +4,7 @@ import {
   InsufficientScopeError,
   StreamableHTTPClientTransport,
   UnauthorizedError,
+  UrlElicitationRequiredError,
 } from '@modelcontextprotocol/client';
 
 /** What the demo prints as the agent walks the MCP authorization lifecycle. */
@@ -47,6 +48,13 @@ export async function runAgent(
     { tool: string; arguments?: Record<string, unknown> } | { resource: string } | { prompt: string }
   >,
   say: (line: string) => void = () => {},
+  options: {
+    /**
+     * Shows the person an approval page (URL-mode elicitation) and resolves once they answered. With
+     * it the agent declares `elicitation.url`; without it, calls that need approval are refused.
+     */
+    approve?: (url: string) => Promise<void>;
+  } = {},
 ): Promise<AgentRun> {
   const provider = new ScriptedAgentProvider({
     credentials,
@@ -58,14 +66,28 @@ export async function runAgent(
       authProvider: provider,
       onInsufficientScope: 'throw',
     });
-  let client = new Client({ name: 'baton-demo-agent', version: '1.0.0' });
+  const approve = options.approve;
+  const newClient = () => {
+    const client = new Client(
+      { name: 'baton-demo-agent', version: '1.0.0' },
+      approve ? { capabilities: { elicitation: { url: {} } } } : {},
+    );
+    // MCP 2026-07-28: the server answers input_required with a URL elicitation; the SDK asks here.
+    if (approve)
+      client.setRequestHandler('elicitation/create', async (request) => {
+        await approve((request.params as { url: string }).url);
+        return { action: 'accept' };
+      });
+    return client;
+  };
+  let client = newClient();
   try {
     await client.connect(transportFor());
   } catch (error) {
     if (!(error instanceof UnauthorizedError) || !provider.callback) throw error;
     const transport = transportFor();
     await transport.finishAuth(provider.callback.searchParams);
-    client = new Client({ name: 'baton-demo-agent', version: '1.0.0' });
+    client = newClient();
     await client.connect(transport);
   }
   const steps: AgentStep[] = [];
@@ -91,12 +113,27 @@ export async function runAgent(
         steps.push({ tool: name, ok: true, text });
         continue;
       }
-      const result = await client.callTool({ name: step.tool, arguments: step.arguments ?? {} });
+      const { tool, arguments: input } = step;
+      const call = () => client.callTool({ name: tool, arguments: input ?? {} });
+      let result: Awaited<ReturnType<typeof call>>;
+      try {
+        result = await call();
+      } catch (error) {
+        // MCP 2025-11-25: -32042 names the approval page; once the person answered, the same call again.
+        if (!(error instanceof UrlElicitationRequiredError) || !approve) throw error;
+        say(`${tool} needs the person's approval: ${error.message}`);
+        for (const elicitation of error.elicitations) await approve(elicitation.url);
+        result = await call();
+      }
       const text = (result.content as Array<{ type: string; text?: string }>)
         .map((part) => part.text ?? '')
         .join('');
-      steps.push({ tool: step.tool, ok: result.isError !== true, text });
+      steps.push({ tool, ok: result.isError !== true, text });
     } catch (error) {
+      if (error instanceof UrlElicitationRequiredError) {
+        steps.push({ tool: name, ok: false, text: error.message });
+        continue;
+      }
       if (!(error instanceof InsufficientScopeError)) throw error;
       steps.push({
         tool: name,

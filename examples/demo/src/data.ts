@@ -2,6 +2,7 @@
 export interface Order {
   id: string;
   item: string;
+  quantity?: number;
   total: number;
 }
 
@@ -42,9 +43,9 @@ export function invoicesOf(sub: string): readonly Invoice[] {
   return INVOICES.get(sub) ?? [];
 }
 
-export function createOrder(sub: string, item: string): Order {
+export function createOrder(sub: string, item: string, quantity = 1): Order {
   const orders = ORDERS.get(sub) ?? [];
-  const order = { id: `${sub.slice(5, 6).toUpperCase()}-${1001 + orders.length}`, item, total: 0 };
+  const order = { id: `${sub.slice(5, 6).toUpperCase()}-${1001 + orders.length}`, item, quantity, total: 0 };
   orders.push(order);
   ORDERS.set(sub, orders);
   return order;

@@ -2,6 +2,7 @@ import { createLogger, MemoryAuditSink } from '@baton/audit';
 import { DEMO_AUDITOR, DEMO_USERS } from '@baton/demo-idp';
 import { onShutdownSignal } from '@baton/resource-server/operations';
 import { runAgent } from './agent.ts';
+import { approveAs } from './approver.ts';
 import { prepareAuditConsole } from './audit-console.ts';
 import { serviceTokenLifetime } from './broker.ts';
 import { demoConfig, exposureWarning, isLoopback } from './config.ts';
@@ -71,16 +72,21 @@ const plan = [
   { resource: MY_PIPELINE },
   { prompt: 'review_my_orders' },
   { tool: 'create_order', arguments: { item: 'trail map' } },
+  // More than 10: the tool policy (orders-mcp-tools.cedar) asks the person to approve it first.
+  { tool: 'create_order', arguments: { item: 'tent peg', quantity: 40 } },
   { tool: 'order_summary' },
 ];
 // The SDK client refuses a plain-http token endpoint off loopback (see the exposure warning).
 for (const user of isLoopback(config.publicHost) ? [DEMO_USERS.alice, DEMO_USERS.bob] : []) {
-  out(`── ${user.name} (${user.username}) asks the agent for their orders, a new order, and what they owe`);
+  out(
+    `── ${user.name} (${user.username}) asks the agent for their orders, two new orders (one large), and what they owe`,
+  );
   const run = await runAgent(
     demo.urls.ordersMcp,
     { username: user.username, password: user.password },
     plan,
     (line) => out(`  agent: ${line}`),
+    { approve: approveAs(user, (line) => out(`  person: ${line}`)) },
   );
   for (const step of run.steps) out(`  ${step.ok ? '✓' : '✗'} ${step.tool}: ${step.text}`);
   out();

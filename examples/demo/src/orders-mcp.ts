@@ -1,8 +1,14 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing, type EnvelopeKeys } from '@baton/envelope';
-import { DownstreamError, IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
+import {
+  type ApprovalStore,
+  DownstreamError,
+  IdentityBoundary,
+  type SharedTokenStore,
+} from '@baton/mcp-server';
 import { jwtAccessTokenVerifier, type RevocationCheck } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
@@ -13,6 +19,29 @@ import { createOrder } from './data.ts';
 /** Scopes the orders MCP server advertises: its own, and billing:read for the calls it makes for you. */
 export const ORDERS_MCP_SCOPES = ['orders:read', 'orders:write', 'billing:read'];
 export const TRUST_DOMAIN = 'baton.demo';
+/** The orders MCP server's client at the IdP, for the approval page's sign-in. */
+export const ORDERS_MCP_APPROVAL_CLIENT_ID = 'orders-mcp-approvals';
+/** The operator's tool policy: large orders need the person's approval (see the file). */
+export const ORDERS_MCP_TOOL_POLICY = readFileSync(
+  new URL('../orders-mcp-tools.cedar', import.meta.url),
+  'utf8',
+);
+
+/** The IdP registration of the approval page's client: its redirect URI is on the MCP server's origin. */
+export function approvalClientRegistration(
+  ordersMcpUrl: string,
+  clientSecret: string,
+): Record<string, unknown> {
+  return {
+    client_id: ORDERS_MCP_APPROVAL_CLIENT_ID,
+    client_secret: clientSecret,
+    client_name: 'Orders MCP approvals',
+    redirect_uris: [`${new URL(ordersMcpUrl).origin}/.baton/approve/callback`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+}
 
 /**
  * The example "orders" MCP server: an ordinary SDK server whose tools are registered through Baton.
@@ -35,12 +64,20 @@ export function buildOrdersServer(boundary: IdentityBoundary): McpServer {
     server,
     'create_order',
     {
-      description: 'Places an order for you.',
+      description: 'Places an order for you. More than 10 at once needs your approval.',
       scopes: ['orders:read', 'orders:write'],
-      inputSchema: z.object({ item: z.string().min(1).max(200) }),
+      inputSchema: z.object({
+        item: z.string().min(1).max(200),
+        quantity: z.number().int().min(1).default(1),
+      }),
+      annotations: { destructiveHint: false },
+      // The tool policy reads the quantity (orders-mcp-tools.cedar).
+      policyInput: ['quantity'],
     },
     async ({ identity, input }) => ({
-      content: [{ type: 'text', text: JSON.stringify(createOrder(identity.actor.sub, input.item)) }],
+      content: [
+        { type: 'text', text: JSON.stringify(createOrder(identity.actor.sub, input.item, input.quantity)) },
+      ],
     }),
   );
   boundary.registerTool(
@@ -149,6 +186,8 @@ export function serveOrdersMcp(options: {
   logger: Logger;
   /** The revocations this server receives from the broker (its Shared Signals feed). */
   revocations?: RevocationCheck;
+  /** The approval page's client at the IdP, and where approvals are kept (shared by every instance). */
+  approval: { clientSecret: string; store: ApprovalStore };
 }): McpServerHandle {
   const boundary = new IdentityBoundary({
     resource: options.url,
@@ -164,6 +203,13 @@ export function serveOrdersMcp(options: {
     ...(options.revocations ? { revocations: options.revocations } : {}),
     scopesSupported: ORDERS_MCP_SCOPES,
     resourceName: 'Orders (Baton demo)',
+    policy: { policies: ORDERS_MCP_TOOL_POLICY, inputAttributes: { quantity: 'Long' } },
+    approval: {
+      issuer: options.idpIssuer,
+      clientId: ORDERS_MCP_APPROVAL_CLIENT_ID,
+      clientSecret: options.approval.clientSecret,
+      store: options.approval.store,
+    },
     downstream: {
       broker: options.broker,
       tokenStore: options.tokenStore,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
 import { IDENTITY_PROVIDER_SIGNALS_PATH } from '@baton/broker';
 import { type DemoIdp, type DemoUser, type ResourceServerConfig, startDemoIdp } from '@baton/demo-idp';
+import { keyValueApprovalStore } from '@baton/mcp-server';
 import { createVault, FileKeyStore, vaultKeyValue } from '@baton/vault';
 import { serveBillingApi, serveOrdersApi } from './apis.ts';
 import { serveBillingMcp } from './billing-mcp.ts';
@@ -15,7 +17,13 @@ import { bracketed, type DemoConfig, defaultPublicHost } from './config.ts';
 import { sharedEnvelopeKeys } from './envelope-keys.ts';
 import { closeServer, freePort, listen } from './listen.ts';
 import { type LoadBalancer, startLoadBalancer } from './load-balancer.ts';
-import { type McpServerHandle, ORDERS_MCP_SCOPES, serveOrdersMcp, TRUST_DOMAIN } from './orders-mcp.ts';
+import {
+  approvalClientRegistration,
+  type McpServerHandle,
+  ORDERS_MCP_SCOPES,
+  serveOrdersMcp,
+  TRUST_DOMAIN,
+} from './orders-mcp.ts';
 import { receiveRevocations } from './revocation-feeds.ts';
 
 /** How many instances of the broker and of the orders MCP server run when scaled out. */
@@ -80,6 +88,7 @@ export async function startTopology(
   // Tokens (sign-outs, disabled accounts), and its policy names its own Shared Signals audience.
   const brokerPort = config.brokerPort !== 0 ? config.brokerPort : await freePort(host);
   const brokerIssuer = `http://${bracketed(publicHost)}:${brokerPort}`;
+  const approvalSecret = randomBytes(24).toString('base64url');
   const idp = await startDemoIdp({
     host,
     publicHost,
@@ -90,7 +99,8 @@ export async function startTopology(
       { resource: urls.billingMcp, scopes: ['billing:read'] },
       ...(options.idp?.resources ?? []),
     ],
-    ...(options.idp?.clients ? { clients: options.idp.clients } : {}),
+    // The orders MCP server's approval page signs people in here (large orders need their approval).
+    clients: [approvalClientRegistration(urls.ordersMcp, approvalSecret), ...(options.idp?.clients ?? [])],
     // Sign-outs and disabled accounts reach the broker as Security Event Tokens (CAEP, RISC), and from
     // there every hop.
     signals: {
@@ -134,6 +144,8 @@ export async function startTopology(
     keyStore: await FileKeyStore.open({ path: join(dataDir, 'vault-keys.json') }),
   });
   const tokenStore = vaultKeyValue(vault, 'downstream');
+  // Approvals (large orders) in the same vault: every orders MCP instance sees the person's answer.
+  const approvals = keyValueApprovalStore(vaultKeyValue(vault, 'approvals'));
   const logger = (component: string) =>
     createLogger({
       name: component,
@@ -167,6 +179,7 @@ export async function startTopology(
       idpIssuer: idp.issuer,
       broker: { issuer: broker.issuer, credentials: broker.ordersMcp },
       tokenStore,
+      approval: { clientSecret: approvalSecret, store: approvals },
       ordersApi: urls.ordersApi,
       billingMcp: urls.billingMcp,
       ...(envelopeKeys[index] ? { envelopeKeys: envelopeKeys[index] } : {}),

@@ -4,11 +4,13 @@ import type { AuditReason } from './reason.ts';
 
 /**
  * What happened, in the vocabulary every component shares. The MCP boundary records `tool.invoke`,
- * `resource.read` and `prompt.get`, one per call of an identity tool, resource or prompt; the broker
+ * `resource.read` and `prompt.get`, one per call of an identity tool, resource or prompt, and
+ * `tool.approve` when a person approves or denies a tool call on its approval page; the broker
  * `token.exchange`, `revocation` and `revocation.lift`.
  */
 export type AuditAction =
   | 'tool.invoke'
+  | 'tool.approve'
   | 'resource.read'
   | 'prompt.get'
   | 'token.exchange'
@@ -74,6 +76,10 @@ export interface AuditEvent {
   linked_trace?: TraceLink;
   /** A `revocation` or `revocation.lift`: what it named and covered (its target is `<kind>:<value>`). */
   revocation?: RevocationDetail;
+  /** The policy rules (`@id`) that decided: the forbids behind a denial, the permits asking for approval. */
+  policy_rules?: readonly string[];
+  /** The human approval a call asked for or ran under (`tool.approve`, `tool.invoke`), by id. */
+  approval_id?: string;
 }
 
 /**
@@ -143,6 +149,10 @@ export interface AuditEventFields {
   revocation?: RevocationDetail;
   /** The platform user a connector mapped the person to (see {@link AuditEvent.platform_subject}). */
   platformSubject?: string;
+  /** The policy rules (`@id`) that decided. */
+  policyRules?: readonly string[];
+  /** The human approval involved, by id. */
+  approvalId?: string;
 }
 
 /**
@@ -178,6 +188,8 @@ export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields):
     ...(trace.parentSpanId !== undefined ? { parent_span_id: trace.parentSpanId } : {}),
     ...(trace.link !== undefined ? { linked_trace: trace.link } : {}),
     ...(fields.revocation !== undefined ? { revocation: fields.revocation } : {}),
+    ...(fields.policyRules !== undefined ? { policy_rules: fields.policyRules } : {}),
+    ...(fields.approvalId !== undefined ? { approval_id: fields.approvalId } : {}),
   });
 }
 
@@ -212,5 +224,7 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.parent_span_id !== undefined ? { parent_span_id: input.parent_span_id } : {}),
     ...(input.linked_trace !== undefined ? { linked_trace: input.linked_trace } : {}),
     ...(input.revocation !== undefined ? { revocation: input.revocation } : {}),
+    ...(input.policy_rules !== undefined ? { policy_rules: input.policy_rules } : {}),
+    ...(input.approval_id !== undefined ? { approval_id: input.approval_id } : {}),
   };
 }

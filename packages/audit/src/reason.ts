@@ -45,6 +45,16 @@ export const TOOL_REASONS = [
   'tool_threw',
   /** A resource's or prompt's handler threw. */
   'handler_threw',
+  'policy_denied',
+  'policy_input_invalid',
+  'approval_required',
+  'approval_pending',
+  'approval_denied',
+  'approval_expired',
+  'approval_replayed',
+  'approval_input_mismatch',
+  'approval_wrong_person',
+  'approval_not_supported',
 ] as const;
 
 /** The OAuth errors a broker answers a token request with (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 8707). */

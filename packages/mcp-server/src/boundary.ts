@@ -34,6 +34,9 @@ import {
   validateHostHeader,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+// Declared per-tool policy and human approval (issue #12).
+import { type ApprovalOptions, Approvals } from './approval/approvals.ts';
+import { ApprovalPages } from './approval/page.ts';
 import type { DownstreamSettings } from './downstream/client.ts';
 import { type DownstreamOptions, indexServices } from './downstream/services.ts';
 import { TokenCache } from './downstream/token-cache.ts';
@@ -64,6 +67,7 @@ import {
 } from './identity-tool.ts';
 import { filterListsByIdentity, type ListFiltering } from './list-filter.ts';
 import type { BoundaryOperations } from './operations.ts';
+import { ToolPolicy, type ToolPolicyOptions } from './policy/tool-policy.ts';
 import { oversizedBatchResponse, readJsonRpcBody } from './request-body.ts';
 import {
   type BoundaryAccess,
@@ -162,6 +166,17 @@ export interface IdentityBoundaryOptions {
    */
   listFiltering?: ListFiltering;
   logger?: Logger;
+  /**
+   * Declared per-tool policy (Cedar): every identity tool call is decided on the actor, agent, chain,
+   * scopes, the tool's annotations and its declared input fields; validated when the boundary is
+   * built. A permit rule with `@approval("required")` needs `approval`. Default: scopes only.
+   */
+  policy?: ToolPolicyOptions;
+  /**
+   * Human approval for calls policy marks `@approval("required")`: the approval page this boundary
+   * serves on the resource's origin (`/.baton/approve/<id>`), and where approvals are kept.
+   */
+  approval?: ApprovalOptions;
 }
 
 /**
@@ -256,6 +271,8 @@ export class IdentityBoundary {
   readonly #revocations: RevocationCheck | undefined;
   /** Whom a refusal because of a revocation stopped, for its audit record (keyed by the refusal). */
   readonly #revokedIdentity = new WeakMap<BearerError, { identity: Identity; traceTrusted: boolean }>();
+  /** The approval pages, when the boundary takes approvals (issue #12). */
+  readonly #approvalPages: ApprovalPages | undefined;
 
   constructor(options: IdentityBoundaryOptions) {
     if (!options?.resource) throw new TypeError('IdentityBoundary: resource is required');
@@ -328,6 +345,26 @@ export class IdentityBoundary {
         ? downstreamSettings(options.downstream, options, audit, logger)
         : undefined,
     };
+    // Declared per-tool policy and human approval (issue #12): compiled and validated here, at start.
+    if (options.approval && !options.policy)
+      throw new TypeError('IdentityBoundary: approval needs a policy whose rules ask for it');
+    if (options.policy) {
+      const policy = new ToolPolicy(options.policy);
+      const approvals = options.approval
+        ? new Approvals(options.approval, {
+            resource: this.resource,
+            audit,
+            component: options.resource,
+            logger,
+          })
+        : undefined;
+      if (policy.asksForApproval && !approvals)
+        throw new TypeError(
+          'IdentityBoundary: the policy has @approval("required") rules; configure approval',
+        );
+      this.#settings.toolGate = { policy, approvals };
+      this.#approvalPages = approvals ? new ApprovalPages(approvals, logger) : undefined;
+    }
     if (!delegationPolicyFormsEnvelope(this.#settings.delegation)) {
       throw new TypeError(
         'IdentityBoundary: delegation must have a known mode and unique allowed audiences that fit an envelope',
@@ -385,6 +422,13 @@ export class IdentityBoundary {
     const scopes = declaredScopes(`registerTool(${name})`, config?.scopes);
     const item = { kind: 'tool' as const, name, scopes };
     this.#surface.assertDeclarable(item);
+    // Declared per-tool policy (issue #12): a tool shows policy only input fields the policy declares.
+    const declared = this.#settings.toolGate?.policy.inputAttributes ?? {};
+    const undeclared = (config?.policyInput ?? []).filter((field) => !Object.hasOwn(declared, field));
+    if (undeclared.length > 0)
+      throw new TypeError(
+        `registerTool(${name}): policyInput ${undeclared.join(', ')} is not among the policy's inputAttributes`,
+      );
     const registered = registerIdentityToolWith(this.#access, server, name, config, handler);
     this.#surface.declare(item);
     this.#followIdentityInLists(server);
@@ -603,6 +647,9 @@ export class IdentityBoundary {
         Response.json(this.#settings.envelopes.jwks(), { headers: { 'cache-control': 'max-age=60' } }),
       );
     }
+    // Human approval (issue #12): the approval pages, on the resource's origin, signed in at the IdP.
+    if (this.#approvalPages?.owns(path))
+      return answer(await this.#approvalPages.handle(request, address.url));
     if (path !== this.#paths.resource) return answer(Response.json({ error: 'not_found' }, { status: 404 }));
     let context: BoundaryRequestContext;
     try {

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
+import { gateToolCall } from './policy/gate.ts';
 import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
 import { scopesCover } from './scopes.ts';
 import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
@@ -60,6 +61,11 @@ export interface IdentityToolConfig<InputSchema extends StandardSchemaWithJSON |
    * own token, accepted only on a boundary with `serviceCallers: 'accept'`). Default `['user']`.
    */
   actorTypes?: readonly CallerKind[];
+  /**
+   * Input fields the boundary's tool policy may read (`context.input.<field>`), each declared in the
+   * boundary's `policy.inputAttributes` with its Cedar type, e.g. `['amount']`. Default none.
+   */
+  policyInput?: readonly string[];
 }
 
 export type InputOf<S> = S extends StandardSchemaWithJSON ? StandardSchemaWithJSON.InferOutput<S> : undefined;
@@ -138,6 +144,36 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       // The SDK's pre-dispatch scope challenge normally answers first; this is the backstop.
       return deny('scope_insufficient', `insufficient scope: this tool requires ${required.join(' ')}`);
     }
+    // Declared per-tool policy and human approval (issue #12): Cedar decides, and a call it marks
+    // `@approval("required")` runs only once the person approved exactly this call.
+    let approvalId: string | undefined;
+    const gate = opened.settings.toolGate;
+    if (gate) {
+      const decided = await gateToolCall(gate, opened, {
+        tool: name,
+        annotations: config.annotations,
+        policyInput: config.policyInput ?? [],
+        input: args,
+        sdkContext,
+        server,
+      });
+      if (decided.kind !== 'run') {
+        const reason = decided.kind === 'ask' ? 'approval_required' : decided.reason;
+        const extra = {
+          policyRules: decided.rules,
+          ...(decided.approvalId ? { approvalId: decided.approvalId } : {}),
+        };
+        try {
+          await record(opened, name, 'denied', started, reason, undefined, hop, extra);
+        } finally {
+          endHopSpan(hop, 'denied', reason);
+        }
+        if (decided.kind === 'refuse') return toolError(decided.text);
+        if ('error' in decided.answer) throw decided.answer.error;
+        return decided.answer.result;
+      }
+      approvalId = decided.approvalId;
+    }
     // Shared with resources and prompts: minted under this call's trace, a failed mint audited.
     const minted = await mintEnvelopeFor(opened, { kind: 'tool', name }, started, hop);
     const { envelope } = minted;
@@ -172,7 +208,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     } finally {
       invocation.live = false;
       endHopSpan(hop, outcome, reason);
-      await record(opened, name, outcome, started, reason, envelope, hop);
+      await record(opened, name, outcome, started, reason, envelope, hop, approvalId ? { approvalId } : {});
     }
   };
 
@@ -227,8 +263,18 @@ async function record(
   reason: AuditReason | undefined,
   envelope: Envelope | undefined,
   hop: HopSpan,
+  extra: { policyRules?: readonly string[]; approvalId?: string } = {},
 ): Promise<void> {
-  await recordSurfaceEvent(opened, { kind: 'tool', name: tool }, outcome, started, reason, envelope, hop);
+  await recordSurfaceEvent(
+    opened,
+    { kind: 'tool', name: tool },
+    outcome,
+    started,
+    reason,
+    envelope,
+    hop,
+    extra,
+  );
 }
 
 /**

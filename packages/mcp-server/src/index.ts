@@ -1,3 +1,13 @@
+// Declared per-tool policy and human approval (issue #12).
+export type { ApprovalOptions } from './approval/approvals.ts';
+export { type ApprovalChannel, type ClientReach, urlApprovalChannel } from './approval/channel.ts';
+export {
+  type ApprovalRecord,
+  type ApprovalStatus,
+  type ApprovalStore,
+  keyValueApprovalStore,
+  memoryApprovalStore,
+} from './approval/store.ts';
 export {
   type BoundaryAdmission,
   type FetchMcpHandler,
@@ -38,5 +48,7 @@ export {
   type BoundaryOperationsOptions,
   envelopeKeysCheck,
 } from './operations.ts';
+export type { InputAttributeType } from './policy/request-model.ts';
+export { ToolPolicy, type ToolPolicyDecision, type ToolPolicyOptions } from './policy/tool-policy.ts';
 export { TOKEN_WITHHELD } from './request-context.ts';
 export { type HopSpan, startHopSpan } from './telemetry.ts';

@@ -6,6 +6,7 @@ import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { DownstreamSettings } from './downstream/client.ts';
 import type { DelegationPolicy } from './identity-from-claims.ts';
+import type { ToolGateSettings } from './policy/gate.ts';
 
 /**
  * What the SDK sees in place of the access token. The SDK's `AuthInfo.token` is a required string,
@@ -24,6 +25,8 @@ export interface BoundarySettings {
   audit: AuditSink;
   logger: Logger;
   downstream: DownstreamSettings | undefined;
+  /** Declared per-tool policy and human approval (issue #12), when configured. */
+  toolGate?: ToolGateSettings | undefined;
 }
 
 /**

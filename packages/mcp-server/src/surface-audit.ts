@@ -88,6 +88,8 @@ export async function recordSurfaceEvent(
   reason: AuditReason | undefined,
   envelope: Envelope | undefined,
   hop: HopSpan,
+  /** A tool call's policy decision: the rules that decided, the approval it asked for or ran under. */
+  extra: { policyRules?: readonly string[]; approvalId?: string } = {},
 ): Promise<void> {
   const { identity, settings } = opened;
   const event = auditEventOf(identity, {
@@ -101,6 +103,7 @@ export async function recordSurfaceEvent(
     started,
     ...(envelope ? { envelopeId: envelope.id } : {}),
     trace: hop,
+    ...extra,
   });
   try {
     await settings.audit.write(event);

@@ -1,9 +1,9 @@
-import { type Context, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
+import { authorize } from '@baton/policy';
 import { composeDecision, type ScopeAnswer } from './compose-decision.ts';
 import { contextAttributesRead } from './context-usage.ts';
 import type { ExchangeFacts, PolicyEngine } from './facts.ts';
 import { BoundedMemo, memoKeyFor } from './memo.ts';
-import { compilePolicySet, describeErrors } from './policy-set.ts';
+import { type CompiledPolicySet, compilePolicySet } from './policy-set.ts';
 import {
   AUDIENCE_TYPE,
   CLIENT_TYPE,
@@ -74,14 +74,9 @@ export function createCedarPolicyEngine(options: CedarPolicyEngineOptions): Poli
     const key = memoSize === 0 ? undefined : memoKey(facts, scope);
     const known = key === undefined ? undefined : memo.get(key);
     if (known !== undefined) return known;
-    let answer: ScopeAnswer;
-    try {
-      answer = evaluate(compiled.preparsedId, read, facts, scope);
-    } catch (error) {
-      // Not remembered: a throw from wasm says nothing lasting about these facts.
-      return refused(`Cedar failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    if (key !== undefined) memo.set(key, answer);
+    const answer = evaluate(compiled, read, facts, scope);
+    // Not remembered when Cedar itself failed: a throw from wasm says nothing lasting about these facts.
+    if (key !== undefined && !answer.cedarFailed) memo.set(key, answer);
     return answer;
   };
 
@@ -95,35 +90,19 @@ export function createCedarPolicyEngine(options: CedarPolicyEngineOptions): Poli
   };
 }
 
-/** One trip into wasm. Anything short of a clean answer is a refusal that says why. */
+/** One trip into wasm (through `@baton/policy`). Anything short of a clean answer is a refusal that says why. */
 function evaluate(
-  preparsedPolicySetId: string,
+  compiled: CompiledPolicySet,
   read: readonly ContextAttribute[],
   facts: ExchangeFacts,
   scope: string,
-): ScopeAnswer {
-  const answer = statefulIsAuthorized({
+): ScopeAnswer & { cedarFailed: boolean } {
+  const answer = authorize(compiled, {
     principal: { type: CLIENT_TYPE, id: facts.client },
     action: EXCHANGE_ACTION,
     resource: { type: AUDIENCE_TYPE, id: facts.audience },
-    context: exchangeContext(facts, scope, read) as Context,
-    preparsedPolicySetId,
-    entities: [],
+    context: exchangeContext(facts, scope, read) as Record<string, unknown>,
   });
-  if (answer.type === 'failure')
-    return refused(`Cedar could not evaluate the request: ${describeErrors(answer.errors)}`);
-
-  const { decision, diagnostics } = answer.response;
-  const errors = diagnostics.errors.map(
-    ({ policyId, error }) => `rule "${policyId}" failed to evaluate: ${error.message}`,
-  );
-  return Object.freeze({
-    allowed: decision === 'allow' && errors.length === 0,
-    determining: Object.freeze([...diagnostics.reason]),
-    errors: Object.freeze(errors),
-  });
-}
-
-function refused(error: string): ScopeAnswer {
-  return Object.freeze({ allowed: false, determining: Object.freeze([]), errors: Object.freeze([error]) });
+  const { allowed, determining, errors, threw } = answer;
+  return Object.freeze({ allowed, determining, errors, cedarFailed: threw });
 }
