@@ -55,6 +55,18 @@ export interface AuditEvent {
    * its actions under somebody else's trace. See `continueTrace`.
    */
   linked_trace?: TraceLink;
+  /**
+   * Data loss prevention on the result (`@baton/mcp-server`): the action taken and how many findings
+   * each detector made. Detector names and counts only: never a found value, nor where it was.
+   */
+  dlp?: DlpRecord;
+}
+
+/** What data loss prevention found in an action's result, and did about it. */
+export interface DlpRecord {
+  action: 'redact' | 'block' | 'audit';
+  /** Findings per detector, e.g. `{ "secret.github": 1, "card": 2 }`. */
+  findings: Readonly<Record<string, number>>;
 }
 
 /** Another trace's context, recorded but not joined. */
@@ -105,6 +117,8 @@ export interface AuditEventFields {
   scopesRequested?: readonly string[];
   /** The chain to record, when it is not the identity's (a call onwards adds this hop). */
   chain?: readonly string[];
+  /** What data loss prevention found in the result (detectors and counts only). */
+  dlp?: DlpRecord | undefined;
 }
 
 /**
@@ -138,6 +152,7 @@ export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields):
     ...(trace.spanId !== undefined ? { span_id: trace.spanId } : {}),
     ...(trace.parentSpanId !== undefined ? { parent_span_id: trace.parentSpanId } : {}),
     ...(trace.link !== undefined ? { linked_trace: trace.link } : {}),
+    ...(fields.dlp !== undefined ? { dlp: fields.dlp } : {}),
   });
 }
 
@@ -170,5 +185,6 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.span_id !== undefined ? { span_id: input.span_id } : {}),
     ...(input.parent_span_id !== undefined ? { parent_span_id: input.parent_span_id } : {}),
     ...(input.linked_trace !== undefined ? { linked_trace: input.linked_trace } : {}),
+    ...(input.dlp !== undefined ? { dlp: input.dlp } : {}),
   };
 }

@@ -17,6 +17,8 @@ import type {
 } from '@modelcontextprotocol/server';
 import { context as otelContext } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { type CheckedDlpPolicy, checkedDlpPolicy, type DlpPolicy } from './dlp/policy.ts';
+import { type DlpFindings, scanResult, scanThrown } from './dlp/scan.ts';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
@@ -60,6 +62,11 @@ export interface IdentityToolConfig<InputSchema extends StandardSchemaWithJSON |
    * own token, accepted only on a boundary with `serviceCallers: 'accept'`). Default `['user']`.
    */
   actorTypes?: readonly CallerKind[];
+  /**
+   * Data loss prevention on this tool's results (secrets and personal data; see `DlpPolicy`), in
+   * place of the boundary's default (`IdentityBoundaryOptions.dlp`); `false` turns it off here.
+   */
+  dlp?: DlpPolicy | false;
 }
 
 export type InputOf<S> = S extends StandardSchemaWithJSON ? StandardSchemaWithJSON.InferOutput<S> : undefined;
@@ -106,6 +113,11 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     throw new TypeError(`registerTool(${name}): actorTypes must name user and/or service`);
   }
   assertNoUndeclaredIdentityInput(name, config);
+  // DLP (issue #12 item 5): the tool's own policy, checked at registration; else the boundary's default.
+  const toolDlp =
+    config.dlp === undefined || config.dlp === false
+      ? config.dlp
+      : checkedDlpPolicy(config.dlp, `registerTool(${name})`);
 
   const run = async (args: unknown, sdkContext: unknown): Promise<CallToolResult> => {
     const ctx = sdkCallContext(sdkContext);
@@ -158,6 +170,9 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     const context = toolContext(ctx, opened, minted, name, hop, invocation);
     let outcome: AuditOutcome = 'ok';
     let reason: AuditReason | undefined;
+    const dlpPolicy: CheckedDlpPolicy | undefined =
+      toolDlp === false ? undefined : (toolDlp ?? opened.settings.dlp);
+    let dlp: DlpFindings | undefined;
     try {
       // The tool span is active in the handler: its own spans and instrumented calls are children.
       const result = await otelContext.with(
@@ -170,6 +185,21 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
         },
         context,
       );
+      if (dlpPolicy) {
+        // DLP (issue #12 item 5): what leaves the server is scanned; the audit names detectors and counts.
+        const scan = await scanResult(result, dlpPolicy);
+        dlp = scan.dlp;
+        if (scan.blocked) {
+          outcome = 'denied';
+          reason = 'dlp_blocked';
+          return scan.result;
+        }
+        if (scan.result.isError) {
+          outcome = 'error';
+          reason = 'tool_reported_error';
+        }
+        return scan.result;
+      }
       if (result.isError) {
         outcome = 'error';
         reason = 'tool_reported_error';
@@ -178,11 +208,15 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     } catch (error) {
       outcome = 'error';
       reason = 'tool_threw';
-      throw error;
+      if (!dlpPolicy) throw error;
+      // The SDK sends a thrown error's message to the client: it leaves the server too.
+      const scan = await scanThrown(error, dlpPolicy);
+      dlp = scan.dlp;
+      throw scan.error;
     } finally {
       invocation.live = false;
       endHopSpan(hop, outcome, reason);
-      await record(opened, name, outcome, started, reason, envelope, hop);
+      await record(opened, name, outcome, started, reason, envelope, hop, dlp);
     }
   };
 
@@ -219,13 +253,15 @@ export async function recordStepUpDenial(
   opened: OpenedRequest,
   tool: string,
   meta: Record<string, unknown> | undefined,
+  // Rate limits (issue #12 item 6) refuse before dispatch too, and are filed the same way.
+  reason: 'scope_insufficient' | 'rate_limited' = 'scope_insufficient',
 ): Promise<void> {
   const started = performance.now();
   const hop = startToolSpan(opened, tool, meta?.traceparent);
   try {
-    await record(opened, tool, 'denied', started, 'scope_insufficient', undefined, hop);
+    await record(opened, tool, 'denied', started, reason, undefined, hop);
   } finally {
-    endHopSpan(hop, 'denied', 'scope_insufficient');
+    endHopSpan(hop, 'denied', reason);
   }
 }
 
@@ -266,6 +302,7 @@ async function record(
   reason: AuditReason | undefined,
   envelope: Envelope | undefined,
   hop: HopSpan,
+  dlp?: DlpFindings,
 ): Promise<void> {
   const { identity, settings } = opened;
   const event = auditEventOf(identity, {
@@ -279,6 +316,7 @@ async function record(
     started,
     ...(envelope ? { envelopeId: envelope.id } : {}),
     trace: hop,
+    ...(dlp ? { dlp } : {}),
   });
   try {
     await settings.audit.write(event);
