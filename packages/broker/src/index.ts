@@ -41,4 +41,5 @@ export type {
   SubjectLifecycle,
   SubjectRevocation,
 } from './scim/subject-lifecycle.ts';
+export type { ExchangeRateLimits } from './token-exchange/checks/rate-limit.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';

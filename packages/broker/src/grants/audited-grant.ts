@@ -128,6 +128,9 @@ export function auditedGrant<State extends GrantRequest>(
         );
       }
       await write(refused ? 'denied' : 'error', reason, []);
+      // Rate limits (issue #12 item 6): oidc-provider's error handler keeps headers set here.
+      if (refused && error.retryAfterSeconds !== undefined)
+        ctx.set('Retry-After', String(error.retryAfterSeconds));
       throw publicError(error);
     }
     await write('ok', undefined, issued.scopes);
