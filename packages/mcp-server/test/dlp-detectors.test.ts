@@ -132,4 +132,10 @@ describe('DLP detectors: each finds what it should and nothing it should not', (
     await assert.rejects(scanResult({}, { action: 'redact', detectors: ['cards' as never] }), TypeError);
     await assert.rejects(scanResult({}, { action: 'drop' as never }), TypeError);
   });
+
+  it('keeps no profiling marks per scan (secretlint’s profiler would grow the global buffer without bound)', async () => {
+    performance.clearMarks();
+    for (let i = 0; i < 20; i++) await findingsIn(`token ${GITHUB_TOKEN}`);
+    assert.equal(performance.getEntriesByType('mark').length, 0);
+  });
 });
