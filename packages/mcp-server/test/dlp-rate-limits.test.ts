@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { AuditEvent } from '@baton/audit';
+import { RateLimiter } from '@baton/core/rate-limit';
 import { EnvelopeIssuer } from '@baton/envelope';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
@@ -240,5 +241,32 @@ describe('rate limits per person, agent and tool, shared by two boundary instanc
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('a rate limit whose Redis is down', () => {
+  it('falls back to counting in this instance’s memory, with the same limit, rather than failing every call', async () => {
+    const redis = createClient({
+      url: 'redis://127.0.0.1:1',
+      disableOfflineQueue: true,
+      socket: { reconnectStrategy: false },
+    });
+    redis.on('error', () => {});
+    const limiter = new RateLimiter(
+      'person',
+      { points: 2, durationSeconds: 60 },
+      { redis, keyPrefix: 'baton-test:down' },
+    );
+    assert.equal(await limiter.consume('alice'), undefined);
+    assert.equal(await limiter.consume('alice'), undefined);
+    assert.ok((await limiter.consume('alice'))?.retryAfterSeconds);
+    assert.equal(await limiter.consume('bob'), undefined);
+  });
+
+  it('refuses a Redis store without a key prefix at construction', () => {
+    assert.throws(
+      () => new RateLimiter('person', { points: 1, durationSeconds: 1 }, { redis: {}, keyPrefix: '' }),
+      /keyPrefix/,
+    );
   });
 });
