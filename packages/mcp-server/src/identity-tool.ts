@@ -185,26 +185,23 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
         },
         context,
       );
+      let sent: CallToolResult = result;
       if (dlpPolicy) {
         // DLP (issue #12 item 5): what leaves the server is scanned; the audit names detectors and counts.
         const scan = await scanResult(result, dlpPolicy);
         dlp = scan.dlp;
+        sent = scan.result;
         if (scan.blocked) {
           outcome = 'denied';
           reason = 'dlp_blocked';
-          return scan.result;
+          return sent;
         }
-        if (scan.result.isError) {
-          outcome = 'error';
-          reason = 'tool_reported_error';
-        }
-        return scan.result;
       }
-      if (result.isError) {
+      if (sent.isError) {
         outcome = 'error';
         reason = 'tool_reported_error';
       }
-      return result;
+      return sent;
     } catch (error) {
       outcome = 'error';
       reason = 'tool_threw';

@@ -107,6 +107,19 @@ describe('DLP detectors: each finds what it should and nothing it should not', (
     assert.deepEqual(scan.dlp?.findings, { us_ssn: 1, email: 1 });
   });
 
+  it('finds a card number sent as a JSON number, and leaves other numbers numbers', async () => {
+    const scan = await scanResult(
+      { content: [], structuredContent: { card: 4111111111111111, order: 100000000001, total: 42.5 } },
+      { action: 'redact' },
+    );
+    assert.deepEqual(scan.dlp?.findings, { card: 1 });
+    assert.deepEqual((scan.result as { structuredContent: unknown }).structuredContent, {
+      card: '[REDACTED:card]',
+      order: 100000000001,
+      total: 42.5,
+    });
+  });
+
   it('runs only the detectors the policy names', async () => {
     const scan = await scanResult(
       { content: [{ type: 'text', text: `mail eve@example.org key ${GITHUB_TOKEN}` }] },

@@ -33,7 +33,8 @@ const SEPARATOR = '\n\u0000\n';
 
 /**
  * Scans every string a result carries (tool `content` text, embedded resources' `text`,
- * `structuredContent`, `_meta`; equally a `resources/read` or `prompts/get` result) for secrets and
+ * `structuredContent`, `_meta`; equally a `resources/read` or `prompts/get` result), and every integer
+ * of 12 digits or more (a card number sent as a JSON number), for secrets and
  * personal data, and applies the policy: `redact` returns a copy with each finding replaced by
  * `[REDACTED:<detector>]` (the original is not changed), `block` returns a tool error result naming
  * the detectors and counts, `audit` returns the result as it was. Base64 payloads (`blob`, image and
@@ -96,6 +97,9 @@ export function blockedMessage(dlp: DlpFindings): string {
 function collect(value: unknown, leaves: string[]): void {
   if (typeof value === 'string') {
     leaves.push(value);
+  } else if (isLongInteger(value)) {
+    // A card number sent as a JSON number is still a card number.
+    leaves.push(String(value));
   } else if (Array.isArray(value)) {
     for (const item of value) collect(item, leaves);
   } else if (typeof value === 'object' && value !== null) {
@@ -108,6 +112,11 @@ function collect(value: unknown, leaves: string[]): void {
 /** A copy of `value` with each string leaf replaced by `next()`; objects without leaves are shared. */
 function rebuild(value: unknown, next: () => string): unknown {
   if (typeof value === 'string') return next();
+  if (isLongInteger(value)) {
+    // Stays a number unless something in it was redacted.
+    const redacted = next();
+    return redacted === String(value) ? value : redacted;
+  }
   if (Array.isArray(value)) return value.map((item) => rebuild(item, next));
   if (typeof value === 'object' && value !== null) {
     const copy: Record<string, unknown> = {};
@@ -117,6 +126,11 @@ function rebuild(value: unknown, next: () => string): unknown {
     return copy;
   }
   return value;
+}
+
+/** An integer long enough to be an identifier (12 digits or more): scanned as its decimal text. */
+function isLongInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && Math.abs(value) >= 1e11;
 }
 
 function skipped(name: string, child: unknown): boolean {
