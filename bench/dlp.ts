@@ -55,6 +55,22 @@ export async function benchDlp(iterations = 2_000): Promise<Array<Record<string,
     ['10 KB text, 5 findings, redact', text(leakyText()), { action: 'redact' }],
     ['10 KB text, 5 findings, block', text(leakyText()), { action: 'block' }],
     ['10 KB structuredContent (1,000+ leaves), clean', structured(), { action: 'redact' }],
+    // Worst cases a hostile downstream answer can send: linear, but each candidate costs a validation.
+    [
+      '10 KB adversarial: "+" and 40-digit runs',
+      text(`+${'1'.repeat(40)} `.repeat(250)),
+      { action: 'redact' },
+    ],
+    [
+      '10 KB adversarial: phone-like one-digit groups',
+      text('+1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 '.repeat(330)),
+      { action: 'redact' },
+    ],
+    [
+      '10 KB adversarial: "@" in long word runs',
+      text(`x@${'a'.repeat(300)}`.repeat(30)),
+      { action: 'redact' },
+    ],
   ];
   const rows: Array<Record<string, string>> = [];
   for (const [name, result, policy] of cases) {

@@ -133,17 +133,22 @@ function isAlphanumeric(code: number): boolean {
  * for its country. Other countries' national formats are not recognised (they need the country).
  */
 function* phones(text: string): Generator<Finding> {
-  for (const match of text.matchAll(
-    /(?<![\w+])\+[1-9]\d{0,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,5})){1,6}(?!\d)/g,
-  )) {
+  // Compact (`+14155552671`), or in groups each after a separator: where a group ends is never a
+  // choice, so a long digit run after a `+` cannot make the pattern try every way to split it.
+  const international =
+    /(?<![\w+])\+(?:\d{7,15}|[1-9]\d{0,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]\d{1,12}){1,6})(?!\d)/g;
+  for (const match of text.matchAll(international)) {
     // The pattern may run on into a following number: drop trailing groups until the rest is valid.
     let candidate = match[0];
-    while (candidate.length >= 8) {
-      if (isValidPhoneNumber(candidate)) {
+    // At most three tries: each is a metadata lookup, and a run of one-digit groups must stay cheap.
+    for (let tries = 0; tries < 3 && candidate.length >= 8; tries++) {
+      const digits = candidate.replace(/\D/g, '').length;
+      // E.164: at most 15 digits; no country's numbers are shorter than 8 with the country code.
+      if (digits >= 8 && digits <= 15 && isValidPhoneNumber(candidate)) {
         yield { detector: 'phone', start: match.index, end: match.index + candidate.length };
         break;
       }
-      const cut = candidate.search(/[ .-]?(?:\(\d{1,4}\)|\d{1,5})$/);
+      const cut = candidate.search(/[ .-]\d{1,12}$/);
       if (cut <= 1) break;
       candidate = candidate.slice(0, cut);
     }
