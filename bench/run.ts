@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
  * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
- * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check, revocation-propagation, audit-stores).
+ * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check, revocation-propagation, audit-stores,
+ * dlp, rate-limits).
  */
 
 import { benchAuditStores } from '../packages/audit-store/bench.ts';
 import { benchVault } from '../packages/vault/bench.ts';
 import { benchBroker } from './broker.ts';
+import { benchDlp, benchRateLimits } from './dlp.ts';
 import { benchDownstream } from './downstream.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchRevocationCheck } from './revocation-check.ts';
@@ -55,6 +57,16 @@ const sections: Array<[name: string, title: string, run: () => Promise<unknown>]
     'audit-stores',
     'Audit stores: durable, hash-chained writes (8 concurrent writers) vs a no-op sink',
     benchAuditStores,
+  ],
+  [
+    'dlp',
+    'Data loss prevention per 10 KB tool result (budget ≤ 1 ms): secretlint recommended rules + PII detectors',
+    benchDlp,
+  ],
+  [
+    'rate-limits',
+    'Rate limits per tool call: person + agent + tool limiters, memory vs Redis',
+    benchRateLimits,
   ],
 ];
 

@@ -80,6 +80,11 @@ export interface AuditEvent {
   policy_rules?: readonly string[];
   /** The human approval a call asked for or ran under (`tool.approve`, `tool.invoke`), by id. */
   approval_id?: string;
+  /**
+   * Data loss prevention on the result (`@baton/mcp-server`): the action taken and how many findings
+   * each detector made. Detector names and counts only: never a found value, nor where it was.
+   */
+  dlp?: DlpRecord;
 }
 
 /**
@@ -95,6 +100,13 @@ export interface RevocationDetail {
   before?: number;
   /** Why, in the revoker's words (free text, never a reason code). */
   note?: string;
+}
+
+/** What data loss prevention found in an action's result, and did about it. */
+export interface DlpRecord {
+  action: 'redact' | 'block' | 'audit';
+  /** Findings per detector, e.g. `{ "secret.github": 1, "card": 2 }`. */
+  findings: Readonly<Record<string, number>>;
 }
 
 /** Another trace's context, recorded but not joined. */
@@ -153,6 +165,8 @@ export interface AuditEventFields {
   policyRules?: readonly string[];
   /** The human approval involved, by id. */
   approvalId?: string;
+  /** What data loss prevention found in the result (detectors and counts only). */
+  dlp?: DlpRecord | undefined;
 }
 
 /**
@@ -190,6 +204,7 @@ export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields):
     ...(fields.revocation !== undefined ? { revocation: fields.revocation } : {}),
     ...(fields.policyRules !== undefined ? { policy_rules: fields.policyRules } : {}),
     ...(fields.approvalId !== undefined ? { approval_id: fields.approvalId } : {}),
+    ...(fields.dlp !== undefined ? { dlp: fields.dlp } : {}),
   });
 }
 
@@ -226,5 +241,6 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.revocation !== undefined ? { revocation: input.revocation } : {}),
     ...(input.policy_rules !== undefined ? { policy_rules: input.policy_rules } : {}),
     ...(input.approval_id !== undefined ? { approval_id: input.approval_id } : {}),
+    ...(input.dlp !== undefined ? { dlp: input.dlp } : {}),
   };
 }

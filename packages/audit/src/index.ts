@@ -8,6 +8,7 @@ export {
   type AuditOutcome,
   auditEvent,
   auditEventOf,
+  type DlpRecord,
   type RevocationDetail,
   type TraceLink,
 } from './event.ts';

@@ -55,6 +55,10 @@ export const TOOL_REASONS = [
   'approval_input_mismatch',
   'approval_wrong_person',
   'approval_not_supported',
+  /** Data loss prevention withheld the result (`dlp.action: 'block'`). */
+  'dlp_blocked',
+  /** A rate limit (per person, per agent or per tool) was reached. */
+  'rate_limited',
 ] as const;
 
 /** The OAuth errors a broker answers a token request with (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 8707). */
@@ -161,6 +165,8 @@ export const TOKEN_REQUEST_REASONS = [
   'platform_refused',
   'client_credentials_not_approved',
   'grant_type_not_allowed',
+  /** The client or the subject reached its token-exchange rate limit. */
+  'rate_limited',
   /** A dependency of the broker (an issuer's JWKS, introspection) could not be reached. */
   'authorization_server_unavailable',
   'internal_error',

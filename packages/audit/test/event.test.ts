@@ -17,6 +17,24 @@ const identity = {
 } as const;
 
 describe('auditEventOf', () => {
+  test('records what data loss prevention found as detectors and counts, and nothing when it found nothing', () => {
+    const fields = {
+      action: 'tool.invoke',
+      component: 'https://orders.example/mcp',
+      target: { type: 'tool', name: 'export' },
+      outcome: 'denied',
+      reason: 'dlp_blocked',
+      started: performance.now(),
+      trace: { traceId: 'a'.repeat(32) },
+    } as const;
+    const event = auditEventOf(identity, {
+      ...fields,
+      dlp: { action: 'block', findings: { 'secret.github': 1, card: 2 } },
+    });
+    assert.deepEqual(event.dlp, { action: 'block', findings: { 'secret.github': 1, card: 2 } });
+    assert.equal('dlp' in auditEventOf(identity, fields), false);
+  });
+
   test('builds the event from the identity: initiator and agent apart, chain, hop, mode, scopes', () => {
     const started = performance.now();
     const event = auditEventOf(identity, {

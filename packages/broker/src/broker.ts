@@ -48,6 +48,7 @@ import { type BrokerSharedSignalsOptions, brokerTransmitter } from './shared-sig
 import { generateSigningJwk } from './signing-keys.ts';
 import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
 import { BrokerTelemetry } from './telemetry.ts';
+import type { ExchangeRateLimits } from './token-exchange/checks/rate-limit.ts';
 import {
   TOKEN_EXCHANGE_DUPLICATES,
   TOKEN_EXCHANGE_PARAMETERS,
@@ -104,6 +105,11 @@ export interface BrokerOptions {
   adapter?: AdapterFactory;
   /** Longest lifetime of any exchanged token, seconds. Default 300. */
   maxLifetimeSeconds?: number;
+  /**
+   * Rate limits (issue #12 item 6) on token exchanges, per client and per subject, in memory or in Redis
+   * shared by the instances: over a limit, HTTP 429 with `Retry-After` and `error: "slow_down"`.
+   */
+  rateLimits?: ExchangeRateLimits;
   /** Accept clients identified by Client ID Metadata Documents from these hosts. Off by default. */
   clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
   /**
@@ -401,6 +407,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         callerKind: options.callerKind ?? defaultCallerKind,
         ...(envelopes ? { envelopes } : {}),
         maxLifetimeSeconds,
+        ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
       }) as never,
       TOKEN_EXCHANGE_PARAMETERS,
       TOKEN_EXCHANGE_DUPLICATES,

@@ -63,4 +63,5 @@ export {
 } from './shared-signals/identity-provider-signals.ts';
 export { sharedSignalsAudience } from './shared-signals/receiver-token.ts';
 export type { BrokerSharedSignalsOptions } from './shared-signals/transmitter.ts';
+export type { ExchangeRateLimits } from './token-exchange/checks/rate-limit.ts';
 export type { TrustedIssuer } from './token-exchange/input-token.ts';

@@ -37,6 +37,8 @@ import type { Logger } from 'pino';
 // Declared per-tool policy and human approval (issue #12).
 import { type ApprovalOptions, Approvals } from './approval/approvals.ts';
 import { ApprovalPages } from './approval/page.ts';
+// DLP and rate limits (issue #12 items 5 and 6).
+import { checkedDlpPolicy, type DlpPolicy } from './dlp/policy.ts';
 import type { DownstreamSettings } from './downstream/client.ts';
 import { type DownstreamOptions, indexServices } from './downstream/services.ts';
 import { TokenCache } from './downstream/token-cache.ts';
@@ -68,7 +70,9 @@ import {
 import { filterListsByIdentity, type ListFiltering } from './list-filter.ts';
 import type { BoundaryOperations } from './operations.ts';
 import { ToolPolicy, type ToolPolicyOptions } from './policy/tool-policy.ts';
-import { oversizedBatchResponse, readJsonRpcBody } from './request-body.ts';
+import { rateLimitedResponse } from './rate-limit/response.ts';
+import { type BoundaryRateLimits, ToolRateLimits } from './rate-limit/tool-limits.ts';
+import { oversizedBatchResponse, readJsonRpcBody, toolCallsIn } from './request-body.ts';
 import {
   type BoundaryAccess,
   BoundaryRequestContext,
@@ -177,6 +181,16 @@ export interface IdentityBoundaryOptions {
    * serves on the resource's origin (`/.baton/approve/<id>`), and where approvals are kept.
    */
   approval?: ApprovalOptions;
+  /**
+   * DLP (issue #12 item 5): the default data loss prevention policy for tool results (secrets and
+   * personal data: redact, block or audit); a tool's `dlp` replaces it. Default: none.
+   */
+  dlp?: DlpPolicy;
+  /**
+   * Rate limits (issue #12 item 6) on `tools/call`, per person, per agent and per tool, in memory or in
+   * Redis shared by several instances. Over a limit: HTTP 429 with `Retry-After`, audited `rate_limited`.
+   */
+  rateLimits?: BoundaryRateLimits;
 }
 
 /**
@@ -273,6 +287,8 @@ export class IdentityBoundary {
   readonly #revokedIdentity = new WeakMap<BearerError, { identity: Identity; traceTrusted: boolean }>();
   /** The approval pages, when the boundary takes approvals (issue #12). */
   readonly #approvalPages: ApprovalPages | undefined;
+  /** Rate limits (issue #12 item 6), when declared. */
+  readonly #rateLimits: ToolRateLimits | undefined;
 
   constructor(options: IdentityBoundaryOptions) {
     if (!options?.resource) throw new TypeError('IdentityBoundary: resource is required');
@@ -344,6 +360,8 @@ export class IdentityBoundary {
       downstream: options.downstream
         ? downstreamSettings(options.downstream, options, audit, logger)
         : undefined,
+      // DLP (issue #12 item 5): checked here, so a misspelt detector fails at start.
+      ...(options.dlp ? { dlp: checkedDlpPolicy(options.dlp, 'IdentityBoundary') } : {}),
     };
     // Declared per-tool policy and human approval (issue #12): compiled and validated here, at start.
     if (options.approval && !options.policy)
@@ -365,6 +383,8 @@ export class IdentityBoundary {
       this.#settings.toolGate = { policy, approvals };
       this.#approvalPages = approvals ? new ApprovalPages(approvals, logger) : undefined;
     }
+    // Rate limits (issue #12 item 6): validated and built at start.
+    this.#rateLimits = options.rateLimits ? new ToolRateLimits(options.rateLimits) : undefined;
     if (!delegationPolicyFormsEnvelope(this.#settings.delegation)) {
       throw new TypeError(
         'IdentityBoundary: delegation must have a known mode and unique allowed audiences that fit an envelope',
@@ -679,6 +699,9 @@ export class IdentityBoundary {
     if (oversized) return answer(oversized);
     const stepUp = await this.#stepUpChallenge(context, body.parsedBody);
     if (stepUp) return answer(stepUp);
+    // Rate limits (issue #12 item 6): counted after the scope check, before the MCP server sees the call.
+    const limited = await this.#rateLimited(context, body.parsedBody);
+    if (limited) return answer(limited);
     const inFlight: InFlightRequest = { context, live: true };
     return {
       admitted: true,
@@ -763,6 +786,34 @@ export class IdentityBoundary {
     );
     this.#logRefusal(error);
     return bearerErrorResponse(error, { resourceMetadataUrl: this.resourceMetadataUrl });
+  }
+
+  /**
+   * Rate limits (issue #12 item 6): the 429 answer for a request whose `tools/call`s reach a declared
+   * limit, audited `rate_limited` for the tool named; `undefined` within the limits.
+   */
+  async #rateLimited(context: BoundaryRequestContext, parsedBody: unknown): Promise<Response | undefined> {
+    if (!this.#rateLimits) return undefined;
+    const calls = toolCallsIn(parsedBody);
+    const opened = calls.length > 0 ? this.#unseal(context) : undefined;
+    if (!opened) return undefined;
+    const limited = await this.#rateLimits.consume(
+      opened.identity,
+      calls.map((call) => call.name),
+    );
+    if (!limited) return undefined;
+    this.#settings.logger.warn(
+      {
+        component: this.#settings.component,
+        tool: limited.tool,
+        limit: limited.limit,
+        reason: 'rate_limited',
+      },
+      'request refused at the identity boundary',
+    );
+    const call = calls.find((candidate) => candidate.name === limited.tool);
+    await recordSurfaceStepUpDenial(opened, { kind: 'tool', name: limited.tool }, call?.meta, 'rate_limited');
+    return rateLimitedResponse(limited, parsedBody);
   }
 
   /**

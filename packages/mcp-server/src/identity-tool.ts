@@ -10,6 +10,8 @@ import type {
 } from '@modelcontextprotocol/server';
 import { context as otelContext } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { type CheckedDlpPolicy, checkedDlpPolicy, type DlpPolicy } from './dlp/policy.ts';
+import { type DlpFindings, scanResult, scanThrown } from './dlp/scan.ts';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
@@ -21,6 +23,7 @@ import {
   mintEnvelopeFor,
   recordSurfaceEvent,
   recordSurfaceStepUpDenial,
+  type SurfaceEventExtra,
   startSurfaceSpan,
 } from './surface-audit.ts';
 import { endHopSpan, type HopSpan, identityAttributes } from './telemetry.ts';
@@ -66,6 +69,11 @@ export interface IdentityToolConfig<InputSchema extends StandardSchemaWithJSON |
    * boundary's `policy.inputAttributes` with its Cedar type, e.g. `['amount']`. Default none.
    */
   policyInput?: readonly string[];
+  /**
+   * Data loss prevention on this tool's results (secrets and personal data; see `DlpPolicy`), in
+   * place of the boundary's default (`IdentityBoundaryOptions.dlp`); `false` turns it off here.
+   */
+  dlp?: DlpPolicy | false;
 }
 
 export type InputOf<S> = S extends StandardSchemaWithJSON ? StandardSchemaWithJSON.InferOutput<S> : undefined;
@@ -112,6 +120,11 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     throw new TypeError(`registerTool(${name}): actorTypes must name user and/or service`);
   }
   assertNoUndeclaredIdentityInput(name, config);
+  // DLP (issue #12 item 5): the tool's own policy, checked at registration; else the boundary's default.
+  const toolDlp =
+    config.dlp === undefined || config.dlp === false
+      ? config.dlp
+      : checkedDlpPolicy(config.dlp, `registerTool(${name})`);
 
   const run = async (args: unknown, sdkContext: unknown): Promise<CallToolResult> => {
     const ctx = sdkCallContext(sdkContext);
@@ -184,6 +197,9 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     const context = toolContext(ctx, opened, minted, name, hop, invocation);
     let outcome: AuditOutcome = 'ok';
     let reason: AuditReason | undefined;
+    const dlpPolicy: CheckedDlpPolicy | undefined =
+      toolDlp === false ? undefined : (toolDlp ?? opened.settings.dlp);
+    let dlp: DlpFindings | undefined;
     try {
       // The tool span is active in the handler: its own spans and instrumented calls are children.
       const result = await otelContext.with(
@@ -196,19 +212,38 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
         },
         context,
       );
-      if (result.isError) {
+      let sent: CallToolResult = result;
+      if (dlpPolicy) {
+        // DLP (issue #12 item 5): what leaves the server is scanned; the audit names detectors and counts.
+        const scan = await scanResult(result, dlpPolicy);
+        dlp = scan.dlp;
+        sent = scan.result;
+        if (scan.blocked) {
+          outcome = 'denied';
+          reason = 'dlp_blocked';
+          return sent;
+        }
+      }
+      if (sent.isError) {
         outcome = 'error';
         reason = 'tool_reported_error';
       }
-      return result;
+      return sent;
     } catch (error) {
       outcome = 'error';
       reason = 'tool_threw';
-      throw error;
+      if (!dlpPolicy) throw error;
+      // The SDK sends a thrown error's message to the client: it leaves the server too.
+      const scan = await scanThrown(error, dlpPolicy);
+      dlp = scan.dlp;
+      throw scan.error;
     } finally {
       invocation.live = false;
       endHopSpan(hop, outcome, reason);
-      await record(opened, name, outcome, started, reason, envelope, hop, approvalId ? { approvalId } : {});
+      await record(opened, name, outcome, started, reason, envelope, hop, {
+        ...(approvalId ? { approvalId } : {}),
+        ...(dlp ? { dlp } : {}),
+      });
     }
   };
 
@@ -241,12 +276,14 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
  * call's trace as the tool wrapper would file it.
  * @internal not exported from the package.
  */
-export async function recordStepUpDenial(
+async function recordStepUpDenial(
   opened: OpenedRequest,
   tool: string,
   meta: Record<string, unknown> | undefined,
+  // Rate limits (issue #12 item 6) refuse before dispatch too, and are filed the same way.
+  reason: 'scope_insufficient' | 'rate_limited' = 'scope_insufficient',
 ): Promise<void> {
-  await recordSurfaceStepUpDenial(opened, { kind: 'tool', name: tool }, meta);
+  await recordSurfaceStepUpDenial(opened, { kind: 'tool', name: tool }, meta, reason);
 }
 
 /** The span of one tool call (see `startSurfaceSpan`). */
@@ -263,7 +300,7 @@ async function record(
   reason: AuditReason | undefined,
   envelope: Envelope | undefined,
   hop: HopSpan,
-  extra: { policyRules?: readonly string[]; approvalId?: string } = {},
+  extra: SurfaceEventExtra = {},
 ): Promise<void> {
   await recordSurfaceEvent(
     opened,

@@ -15,6 +15,19 @@ export {
   type IdentityBoundaryOptions,
   type ProtectedRequestOptions,
 } from './boundary.ts';
+// DLP (issue #12 item 5): the policy type, and the scan the boundary applies to tool results, for
+// resources and prompts too.
+export {
+  type BlockedResult,
+  blockedMessage,
+  DLP_DETECTORS,
+  type DlpAction,
+  type DlpDetector,
+  type DlpFindings,
+  type DlpPolicy,
+  type DlpScan,
+  scanResult,
+} from './dlp/index.ts';
 export { DownstreamClient } from './downstream/client.ts';
 export { DownstreamError, type DownstreamErrorCode } from './downstream/errors.ts';
 export type { DownstreamMode, DownstreamOptions, DownstreamService } from './downstream/services.ts';
@@ -50,5 +63,7 @@ export {
 } from './operations.ts';
 export type { InputAttributeType } from './policy/request-model.ts';
 export { ToolPolicy, type ToolPolicyDecision, type ToolPolicyOptions } from './policy/tool-policy.ts';
+// Rate limits (issue #12 item 6).
+export type { BoundaryRateLimits, ToolCallLimited, ToolLimitKind } from './rate-limit/tool-limits.ts';
 export { TOKEN_WITHHELD } from './request-context.ts';
 export { type HopSpan, startHopSpan } from './telemetry.ts';

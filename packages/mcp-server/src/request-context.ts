@@ -4,6 +4,7 @@ import type { EnvelopeIssuer, ValidatedEnvelopeBody } from '@baton/envelope';
 import type { AccessTokenClaims, CallerKind } from '@baton/resource-server';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import type { CheckedDlpPolicy } from './dlp/policy.ts';
 import type { DownstreamSettings } from './downstream/client.ts';
 import type { DelegationPolicy } from './identity-from-claims.ts';
 import type { ToolGateSettings } from './policy/gate.ts';
@@ -27,6 +28,8 @@ export interface BoundarySettings {
   downstream: DownstreamSettings | undefined;
   /** Declared per-tool policy and human approval (issue #12), when configured. */
   toolGate?: ToolGateSettings | undefined;
+  /** DLP (issue #12 item 5): the boundary's default policy for tool results, if any. */
+  dlp?: CheckedDlpPolicy | undefined;
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   type AuditReason,
   auditEventOf,
   continueTrace,
+  type DlpRecord,
   type TraceContinuation,
   traceIdFrom,
 } from '@baton/audit';
@@ -80,6 +81,16 @@ function traceOf(opened: OpenedRequest, metaTraceparent: unknown): TraceContinua
  * fails the call: it is logged without the event's content and rethrown as a refusal.
  * @internal not exported from the package.
  */
+/**
+ * What a tool call's record adds: the policy rules that decided and the approval it asked for or ran
+ * under; what data loss prevention found in its result (detectors and counts only).
+ */
+export interface SurfaceEventExtra {
+  policyRules?: readonly string[];
+  approvalId?: string;
+  dlp?: DlpRecord;
+}
+
 export async function recordSurfaceEvent(
   opened: OpenedRequest,
   item: SurfaceItem,
@@ -88,8 +99,7 @@ export async function recordSurfaceEvent(
   reason: AuditReason | undefined,
   envelope: Envelope | undefined,
   hop: HopSpan,
-  /** A tool call's policy decision: the rules that decided, the approval it asked for or ran under. */
-  extra: { policyRules?: readonly string[]; approvalId?: string } = {},
+  extra: SurfaceEventExtra = {},
 ): Promise<void> {
   const { identity, settings } = opened;
   const event = auditEventOf(identity, {
@@ -126,13 +136,14 @@ export async function recordSurfaceStepUpDenial(
   opened: OpenedRequest,
   item: SurfaceItem,
   meta: Record<string, unknown> | undefined,
+  reason: 'scope_insufficient' | 'rate_limited' = 'scope_insufficient',
 ): Promise<void> {
   const started = performance.now();
   const hop = startSurfaceSpan(opened, item, meta?.traceparent);
   try {
-    await recordSurfaceEvent(opened, item, 'denied', started, 'scope_insufficient', undefined, hop);
+    await recordSurfaceEvent(opened, item, 'denied', started, reason, undefined, hop);
   } finally {
-    endHopSpan(hop, 'denied', 'scope_insufficient');
+    endHopSpan(hop, 'denied', reason);
   }
 }
 

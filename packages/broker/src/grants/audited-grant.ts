@@ -130,6 +130,9 @@ export function auditedGrant<State extends GrantRequest>(
         );
       }
       await write(refused ? 'denied' : 'error', reason, []);
+      // Rate limits (issue #12 item 6): oidc-provider's error handler keeps headers set here.
+      if (refused && error.retryAfterSeconds !== undefined)
+        ctx.set('Retry-After', String(error.retryAfterSeconds));
       throw publicError(error);
     }
     await writeEvent(

@@ -11,15 +11,18 @@ export class Refusal extends ProtocolRefusal<TokenRequestReason> {
   override readonly name = 'Refusal';
   /** For `invalid_scope`: the scope the client asked for, which the answer names (as oidc-provider does). */
   readonly scope: string | undefined;
+  /** For `slow_down` (a rate limit): the answer's `Retry-After`, seconds. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     code: RefusalCode,
     reason: TokenRequestReason,
     description: string,
-    options?: { detail?: string | undefined; status?: number; scope?: string },
+    options?: { detail?: string | undefined; status?: number; scope?: string; retryAfterSeconds?: number },
   ) {
     super({ code, reason, description, ...options });
     this.scope = options?.scope;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 
   /** The error oidc-provider renders for this refusal, built from `refusalAnswer`: never the detail. */
@@ -46,4 +49,7 @@ export const refuse = {
     new Refusal('invalid_scope', reason, description, { detail, scope }),
   unavailable: (reason: TokenRequestReason, description: string, detail?: string) =>
     new Refusal('invalid_request', reason, description, { detail, status: 503 }),
+  /** A rate limit reached: 429 `slow_down` with `Retry-After` (see `REFUSAL_ERRORS.slow_down`). */
+  slowDown: (retryAfterSeconds: number, description: string, detail?: string) =>
+    new Refusal('slow_down', 'rate_limited', description, { detail, retryAfterSeconds }),
 };

@@ -17,6 +17,12 @@ import { delegationMode } from './checks/mode.ts';
 import { exchangeParameters } from './checks/parameters.ts';
 import { exchangePolicy } from './checks/policy.ts';
 import { principal } from './checks/principal.ts';
+import {
+  clientRateLimit,
+  type ExchangeRateLimits,
+  exchangeRateLimiters,
+  subjectRateLimit,
+} from './checks/rate-limit.ts';
 import { requestedScopes, scopeNarrowing } from './checks/scope.ts';
 import { subjectGrant, subjectToken } from './checks/subject.ts';
 import type { Exchanged } from './exchanged.ts';
@@ -50,6 +56,8 @@ export interface TokenExchangeDependencies extends AuditedGrantDependencies {
   envelopes?: EnvelopeIssuer;
   /** Upper bound on any issued token's lifetime, seconds. */
   maxLifetimeSeconds: number;
+  /** Rate limits (issue #12 item 6): exchanges per client and per subject. */
+  rateLimits?: ExchangeRateLimits;
 }
 
 /**
@@ -58,12 +66,15 @@ export interface TokenExchangeDependencies extends AuditedGrantDependencies {
  * `checks/`, then one issuer per kind of token under `issuers/`.
  */
 export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
+  const limiters = exchangeRateLimiters(deps.rateLimits ?? {});
   const checks = GrantChecks.start<GrantRequest>()
     .check(exchangingClient)
+    .check(clientRateLimit(limiters.perClient))
     .check(exchangeParameters({ transactionTokens: deps.envelopes !== undefined }))
     .check(target(deps.audiences))
     .check(delegationMode)
     .check(subjectToken(deps.inputs))
+    .check(subjectRateLimit(limiters.perSubject))
     .check(subjectGrant(deps.registry))
     .check(actingParty(deps.inputs, deps.registry))
     .check(noLaundering(deps.issuer))

@@ -58,6 +58,12 @@ export const REFUSAL_ERRORS = deepFreeze({
     spec: 'RFC 6749 §4.1.2.1',
   },
   server_error: { error: 'server_error', status: 500, bearer: false, spec: 'RFC 6749 §4.1.2.1' },
+  /**
+   * Too many token requests: RFC 6749 has no rate-limit error, so the broker answers 429 (RFC 6585 §4)
+   * with `Retry-After`, and the one token-endpoint error registered for "you are asking too fast"
+   * (RFC 8628 §3.5, registered for the token endpoint in §7.3).
+   */
+  slow_down: { error: 'slow_down', status: 429, bearer: false, spec: 'RFC 8628 §3.5, RFC 6585 §4' },
   credentials_missing: { error: undefined, status: 401, bearer: true, spec: 'RFC 6750 §3.1' },
 } as const satisfies Record<
   string,
