@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
  * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
- * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check, revocation-propagation, audit-stores,
+ * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check, revocation-propagation,
+ * revocation-end-to-end, audit-stores,
  * dlp, rate-limits).
  */
 
@@ -12,6 +13,7 @@ import { benchDlp, benchRateLimits } from './dlp.ts';
 import { benchDownstream } from './downstream.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchRevocationCheck } from './revocation-check.ts';
+import { benchRevocationEndToEnd } from './revocation-end-to-end.ts';
 import { benchRevocationPropagation } from './revocation-propagation.ts';
 import { benchStore } from './store.ts';
 import { benchToolCalls } from './tool-call.ts';
@@ -52,6 +54,11 @@ const sections: Array<[name: string, title: string, run: () => Promise<unknown>]
     'revocation-propagation',
     'Revocation propagation to three receivers, receiver side (SSF push over HTTP, Redis stream): send to refused, per receiver',
     benchRevocationPropagation,
+  ],
+  [
+    'revocation-end-to-end',
+    'Revocation propagation from broker.revoke to three receivers, end to end (registry, audit, SET queueing, delivery): per receiver',
+    benchRevocationEndToEnd,
   ],
   [
     'audit-stores',

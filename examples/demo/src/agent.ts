@@ -34,6 +34,8 @@ export interface AgentRun {
   clientId: string;
   grantedScope: string;
   steps: AgentStep[];
+  /** The access token the agent holds at the end (the walk-through replays it once the person is offboarded). */
+  accessToken: string | undefined;
 }
 
 /**
@@ -143,5 +145,10 @@ export async function runAgent(
     }
   }
   await client.close();
-  return { clientId: provider.clientId ?? '', grantedScope: provider.grantedScope ?? '', steps };
+  return {
+    clientId: provider.clientId ?? '',
+    grantedScope: provider.grantedScope ?? '',
+    steps,
+    accessToken: provider.tokens()?.access_token,
+  };
 }

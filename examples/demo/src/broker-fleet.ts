@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditSink } from '@baton/audit';
 import {
+  DEMO_RECEIVERS,
   type DemoBroker,
   type DemoUrls,
   demoAudiences,
@@ -82,6 +83,10 @@ export async function startBrokerFleet(options: {
         policy: { file: 'policy.cedar', defaults: POLICY_DEFAULTS },
         clients: demoClients(credentials, options.urls),
         signingKeysFile: 'broker-signing-keys.json',
+        // Every hop polls its revocations from whichever instance; the identity provider pushes its
+        // sign-outs and disabled accounts to the load balancer.
+        sharedSignals: { receivers: DEMO_RECEIVERS },
+        identityProviderSignals: { issuers: [{ issuer: options.idpIssuer }] },
         // Where, without credentials: the full URLs come from the environment (below).
         store: {
           kind: 'postgres-redis',

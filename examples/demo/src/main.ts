@@ -8,6 +8,7 @@ import { serviceTokenLifetime } from './broker.ts';
 import { demoConfig, exposureWarning, isLoopback } from './config.ts';
 import { consoleLogDestination, printedAuditSink } from './console-log.ts';
 import { openDemoAudit } from './demo-audit.ts';
+import { offboard } from './offboarding.ts';
 import { MY_PIPELINE } from './orders-mcp.ts';
 import { startTopology } from './topology.ts';
 
@@ -77,6 +78,8 @@ const plan = [
   { tool: 'order_summary' },
 ];
 // The SDK client refuses a plain-http token endpoint off loopback (see the exposure warning).
+// The walk-through's own traces: not the calls replayed to time the offboarding below.
+let walkThroughEvents = Number.POSITIVE_INFINITY;
 for (const user of isLoopback(config.publicHost) ? [DEMO_USERS.alice, DEMO_USERS.bob] : []) {
   out(
     `── ${user.name} (${user.username}) asks the agent for their orders, two new orders (one large), and what they owe`,
@@ -90,6 +93,20 @@ for (const user of isLoopback(config.publicHost) ? [DEMO_USERS.alice, DEMO_USERS
   );
   for (const step of run.steps) out(`  ${step.ok ? '✓' : '✗'} ${step.tool}: ${step.text}`);
   out();
+  if (user === DEMO_USERS.bob && run.accessToken) {
+    walkThroughEvents = memory.events.length;
+    out('── bob is offboarded midway: an administrator disables his account at the identity provider');
+    out('  identity provider → broker: RISC account-disabled (a Security Event Token, pushed)');
+    out('  broker → every hop: the revocation, audited, as a SET on each hop’s Shared Signals stream');
+    for (const refused of await offboard(demo, user.sub, run.accessToken)) {
+      out(
+        refused.afterMs === undefined
+          ? `  ✗ ${refused.hop.padEnd(30)} still served bob after 5 s`
+          : `  ✓ ${refused.hop.padEnd(30)} refused his next call after ${refused.afterMs.toFixed(1)} ms (${refused.answer})`,
+      );
+    }
+    out();
+  }
 }
 
 const byUser = new Map<string, number>();
@@ -114,9 +131,9 @@ out();
 out(
   `traces of the demo, kept in ${store.where} (drawn in the console; on the command line: npm run baton -- audit trace <id>):`,
 );
-for (const event of memory.events.filter(
-  (candidate) => candidate.action === 'tool.invoke' && !candidate.parent_span_id,
-)) {
+for (const event of memory.events
+  .slice(0, walkThroughEvents)
+  .filter((candidate) => candidate.action === 'tool.invoke' && !candidate.parent_span_id)) {
   out(
     `  ${event.trace_id}  ${event.initiator.sub.padEnd(10)}  ${event.target.name.padEnd(13)}  ${new URL(`traces/${event.trace_id}`, auditConsole.url)}`,
   );

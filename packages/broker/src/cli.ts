@@ -70,6 +70,16 @@ try {
     adapter: stores.adapter,
     maxLifetimeSeconds: config.maxLifetimeSeconds,
     adminClients: config.adminClients,
+    ...(config.sharedSignals
+      ? {
+          sharedSignals: {
+            ...(config.sharedSignals.receivers ? { receivers: config.sharedSignals.receivers } : {}),
+            pushAllowedHosts: config.sharedSignals.pushAllowedHosts,
+            store: await stores.sharedSignalsStore(),
+          },
+        }
+      : {}),
+    ...(config.identityProviderSignals ? { identityProviderSignals: config.identityProviderSignals } : {}),
     ...(config.transactionTokens ? { transactionTokens: config.transactionTokens } : {}),
     ...(config.clientIdMetadataDocuments
       ? { clientIdMetadataDocuments: config.clientIdMetadataDocuments }

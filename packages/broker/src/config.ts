@@ -85,6 +85,24 @@ export const BrokerConfigSchema = z.strictObject({
    * revocation admin API (`POST /admin/revocations`, `baton revoke`). Registered clients never can.
    */
   adminClients: z.array(z.string().min(1)).default([]),
+  /**
+   * Transmit every revocation over OpenID Shared Signals (`/.well-known/ssf-configuration`, `/ssf/…`);
+   * streams and their queues live in the store, so every instance serves every stream.
+   */
+  sharedSignals: z
+    .strictObject({
+      /** The static clients that may hold streams. Default: every static client with client_credentials. */
+      receivers: z.array(z.string().min(1)).optional(),
+      /** `https` hosts SETs may be pushed to. Default: none (receivers poll). */
+      pushAllowedHosts: z.array(z.string().min(1)).default([]),
+    })
+    .optional(),
+  /** Take the identity providers' Security Event Tokens at `<issuer>/ssf/receiver` (each a trusted issuer). */
+  identityProviderSignals: z
+    .strictObject({
+      issuers: z.array(z.strictObject({ issuer: issuerUrl, jwksUri: z.url().optional() })).min(1),
+    })
+    .optional(),
 });
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
