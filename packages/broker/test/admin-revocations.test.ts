@@ -73,7 +73,16 @@ describe('the revocation admin API (/admin/revocations)', () => {
 
     const lifted = await call(`${ADMIN_PATH}/lift`, { body: { subject } });
     assert.deepEqual(lifted.body, { lifted: true });
-    assert.deepEqual((await call(ADMIN_PATH, { method: 'GET' })).body.revocations, []);
+    // Enabled again from the lift on: the tokens issued before it stay refused (a cut-off, listed).
+    const after = (await call(ADMIN_PATH, { method: 'GET' })).body.revocations as Array<
+      Record<string, unknown>
+    >;
+    assert.deepEqual(
+      after.map(({ kind, value }) => ({ kind, value })),
+      [{ kind: 'subject', value: subject }],
+    );
+    assert.equal(typeof after[0]?.before, 'number');
+    assert.deepEqual((await call(`${ADMIN_PATH}/lift`, { body: { subject } })).body, { lifted: false });
   });
 
   it('revokes by session, client, root and jti, and a subject before an instant', async () => {

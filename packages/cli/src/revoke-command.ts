@@ -172,7 +172,8 @@ function requestOf(values: Record<string, string | boolean | undefined>): AdminR
 
 /** An ISO 8601 instant, Unix seconds or `now`, as Unix seconds. */
 function instantOf(text: string): number {
-  if (text === 'now') return Math.floor(Date.now() / 1000);
+  // Tokens are stamped in whole seconds: "now" covers the token issued in this second too.
+  if (text === 'now') return Math.floor(Date.now() / 1000) + 1;
   if (/^\d+$/.test(text)) return Number(text);
   const parsed = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(parsed)) {

@@ -1,4 +1,4 @@
-import type { Revocation } from './revocation.ts';
+import type { Revocation, RevocationLift } from './revocation.ts';
 
 /**
  * The event types Baton transmits and receives. CAEP 1.0 and RISC 1.0 where a standard event says
@@ -59,6 +59,9 @@ export interface SecurityEvent {
   payload: Record<string, unknown>;
 }
 
+/** Tokens per Baton `tokens-revoked` event (about 9 KB of SET). */
+const TOKENS_PER_EVENT = 100;
+
 export interface EventsOfRevocationOptions {
   /** The issuer whose `sub` and `sid` values these are (the identity provider's, which the broker preserves). */
   subjectIssuer: string;
@@ -72,7 +75,7 @@ export interface EventsOfRevocationOptions {
    * Revocations lifted (a subject or client enabled again): RISC `account-enabled`, Baton
    * `client-enabled`. Other kinds cannot be lifted and are ignored.
    */
-  lifted?: readonly Pick<Revocation, 'kind' | 'value'>[];
+  lifted?: readonly RevocationLift[];
 }
 
 /**
@@ -144,13 +147,17 @@ export function eventsOfRevocations(
       });
     }
   }
-  if (tokens.length) {
-    events.unshift({
+  // One SET per 100 tokens: a grant with many tokens stays within every receiver's body limit (64 KiB).
+  const chunks: SecurityEvent[] = [];
+  for (let start = 0; start < tokens.length; start += TOKENS_PER_EVENT) {
+    const chunk = tokens.slice(start, start + TOKENS_PER_EVENT);
+    chunks.push({
       type: EVENT_TYPES.tokensRevoked,
-      subject: { format: 'opaque', id: tokens[0]!.jti },
-      payload: { ...common, tokens },
+      subject: { format: 'opaque', id: chunk[0]!.jti },
+      payload: { ...common, tokens: chunk },
     });
   }
+  events.unshift(...chunks);
   return events;
 }
 
@@ -166,24 +173,27 @@ export interface RevocationsOfEventOptions {
 /** What one received event does to a receiver's revocation list. */
 export interface RevocationChange {
   add: Revocation[];
-  lift: Pick<Revocation, 'kind' | 'value'>[];
+  lift: RevocationLift[];
 }
 
 /**
  * Reads one received, verified security event into revocations (the receivers' side of
- * `eventsOfRevocations`, and the identity provider's CAEP and RISC events). `at` is the SET's `iat`,
+ * `eventsOfRevocations`, and the identity provider's CAEP and RISC events). `issuedAt` is the SET's `iat`,
  * used when the event has no `event_timestamp`. An event this cannot read (unknown type or subject
  * format, a missing field) throws `TypeError`: the caller answers RFC 8935's `invalid_request`.
  */
 export function revocationsOfEvent(
   event: SecurityEvent,
-  at: number,
+  issuedAt: number,
   options: RevocationsOfEventOptions = {},
 ): RevocationChange {
   const retain = options.retainSeconds ?? 86_400;
-  const timestamp = typeof event.payload.event_timestamp === 'number' ? event.payload.event_timestamp : at;
+  const timestamp =
+    typeof event.payload.event_timestamp === 'number' ? event.payload.event_timestamp : issuedAt;
   // A token issued in the same second as the event is refused too: iat has one-second resolution.
   const before = Math.floor(timestamp) + 1;
+  /** When it happened: orders a lift against the revocation it meets (see `RevocationList.lift`). */
+  const at = Math.floor(timestamp);
   const user = userOf(event.subject);
   const session = sessionOf(event.subject);
   switch (event.type) {
@@ -209,15 +219,21 @@ export function revocationsOfEvent(
       return {
         add: [
           typeof clientBefore === 'number'
-            ? { kind: 'client', value: event.subject.id, before: clientBefore, until: clientBefore + retain }
-            : { kind: 'client', value: event.subject.id },
+            ? {
+                kind: 'client',
+                value: event.subject.id,
+                before: clientBefore,
+                until: clientBefore + retain,
+                at,
+              }
+            : { kind: 'client', value: event.subject.id, at },
         ],
         lift: [],
       };
     }
     case EVENT_TYPES.clientEnabled:
       if (event.subject.format !== 'opaque') throw new TypeError('client-enabled needs an opaque subject');
-      return { add: [], lift: [{ kind: 'client', value: event.subject.id }] };
+      return { add: [], lift: [{ kind: 'client', value: event.subject.id, at }] };
     case EVENT_TYPES.tokensRevoked: {
       const tokens = event.payload.tokens;
       if (!Array.isArray(tokens) || tokens.length === 0) throw new TypeError('tokens-revoked without tokens');
@@ -225,7 +241,7 @@ export function revocationsOfEvent(
         add: tokens.map((token: unknown) => {
           const { jti, exp } = (token ?? {}) as { jti?: unknown; exp?: unknown };
           if (typeof jti !== 'string' || jti === '') throw new TypeError('tokens-revoked entry without jti');
-          return { kind: 'jti', value: jti, until: typeof exp === 'number' ? exp : before + retain };
+          return { kind: 'jti', value: jti, until: typeof exp === 'number' ? exp : before + retain, at };
         }),
         lift: [],
       };

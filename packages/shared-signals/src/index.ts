@@ -63,6 +63,7 @@ export {
   REVOCATION_REASONS,
   type Revocation,
   type RevocationKind,
+  type RevocationLift,
   RevocationList,
   type RevocationListener,
   type RevocationListOptions,

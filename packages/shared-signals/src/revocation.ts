@@ -22,7 +22,15 @@ export interface Revocation {
    * Absent: kept until lifted.
    */
   until?: number;
+  /**
+   * When it was made (the event's time), Unix seconds: a lift made before it does not undo it, however
+   * late the revocation arrives. Absent: when it is added here.
+   */
+  at?: number;
 }
+
+/** A revocation lifted (a person or client enabled again), and when: a lift older than the revocation it meets is ignored. */
+export type RevocationLift = Pick<Revocation, 'kind' | 'value'> & { at?: number };
 
 /** Why a token was refused: the audit reason and the `error_description` family at every hop. */
 export type RevocationReason = 'token_revoked' | 'subject_revoked' | 'session_revoked' | 'client_revoked';
@@ -43,7 +51,7 @@ export interface RevokedToken {
 /** What a revocation listener (a cache that must drop what a revocation covers) is told. */
 export type RevocationListener = (change: {
   added: readonly Revocation[];
-  lifted: readonly Pick<Revocation, 'kind' | 'value'>[];
+  lifted: readonly RevocationLift[];
 }) => void;
 
 export interface RevocationListOptions {
@@ -55,12 +63,19 @@ export interface RevocationListOptions {
   maxEntries?: number;
   /** Unix seconds now; tests pass their own clock. */
   now?: () => number;
+  /**
+   * How long after a lift the tokens issued before it stay refused, seconds: the longest lifetime of a
+   * token this receiver accepts. Default 86,400.
+   */
+  retainSeconds?: number;
 }
 
 /** An entry as held: the latest `before` wins only if it covers more (a later instant, or "all"). */
 interface Held {
   before: number;
   until: number;
+  /** The latest revocation's time: lifts made before it are ignored. */
+  at: number;
 }
 
 const ALL = Number.POSITIVE_INFINITY;
@@ -83,12 +98,14 @@ export class RevocationList {
   readonly #listeners = new Set<RevocationListener>();
   readonly #maxEntries: number;
   readonly #now: () => number;
+  readonly #retainSeconds: number;
   #size = 0;
   #nextSweep = 0;
 
   constructor(options: RevocationListOptions = {}) {
     this.#maxEntries = options.maxEntries ?? 1_000_000;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#retainSeconds = options.retainSeconds ?? 86_400;
   }
 
   get size(): number {
@@ -110,11 +127,13 @@ export class RevocationList {
       const before = revocation.kind === 'jti' ? ALL : (revocation.before ?? ALL);
       const map = this.#maps[revocation.kind];
       const held = map.get(revocation.value);
-      if (held && held.before >= before && held.until >= until) continue;
+      const at = revocation.at ?? now;
+      if (held && held.before >= before && held.until >= until && held.at >= at) continue;
       if (!held) this.#size++;
       map.set(revocation.value, {
         before: Math.max(before, held?.before ?? 0),
         until: Math.max(until, held?.until ?? 0),
+        at: Math.max(at, held?.at ?? 0),
       });
       added.push(revocation);
     }
@@ -122,13 +141,28 @@ export class RevocationList {
     if (added.length) this.#tell({ added, lifted: [] });
   }
 
-  /** Lifts revocations (an account or client enabled again). Tokens they refused stay refused only if something else covers them. */
-  lift(revocations: readonly Pick<Revocation, 'kind' | 'value'>[]): void {
-    const lifted = revocations.filter((revocation) => {
-      const removed = this.#maps[revocation.kind].delete(revocation.value);
-      if (removed) this.#size--;
-      return removed;
-    });
+  /**
+   * Lifts revocations (an account or client enabled again). A lift does not forget: the tokens issued
+   * before it stay refused (for `retainSeconds`), so re-enabling a person revives none of the tokens
+   * that were stolen or leaked while they were disabled. A lift made before the revocation it meets (an
+   * older `account-enabled` delivered after a newer `account-disabled`) is ignored.
+   */
+  lift(revocations: readonly RevocationLift[]): void {
+    const now = this.#now();
+    const lifted: RevocationLift[] = [];
+    for (const revocation of revocations) {
+      const map = this.#maps[revocation.kind];
+      const held = map.get(revocation.value);
+      if (!held) continue;
+      const at = revocation.at ?? now;
+      if (at < held.at) continue;
+      if (revocation.kind === 'jti' || revocation.kind === 'session') continue;
+      const before = Math.min(held.before, at);
+      const until = Math.min(held.until, Math.max(at, now) + this.#retainSeconds);
+      if (before === held.before && until === held.until) continue;
+      map.set(revocation.value, { before, until, at });
+      lifted.push(revocation);
+    }
     if (lifted.length) this.#tell({ added: [], lifted });
   }
 

@@ -74,6 +74,40 @@ describe('RFC 8936 poll client', () => {
     await poll.close();
   });
 
+  it('replay guard full: a SET it cannot take now is neither reported as refused (the transmitter would drop it) nor acknowledged, the SETs after it wait, and the feed is stale until it is taken', async () => {
+    const feed = new RevocationFeed();
+    let full = true;
+    const guard = new MemoryReplayGuard();
+    const poll = client(feed, {
+      verify: {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        keys: key.keys,
+        replay: {
+          claim: (jti: string, until: number) => {
+            if (full) throw new RangeError('full');
+            return guard.claim(jti, until);
+          },
+        },
+      },
+    });
+    const blocked = await mintSet(key, subjectEvent(EVENT_TYPES.accountDisabled, 'grace'));
+    const after = await mintSet(key);
+    server.add(blocked.jti, blocked.jwt);
+    server.add(after.jti, after.jwt);
+    await assert.rejects(poll.pollOnce());
+    assert.equal(feed.check({ jti: 'x' })?.reason, 'revocation_feed_stale');
+    await assert.rejects(poll.pollOnce());
+    assert.equal(server.setErrs.has(blocked.jti), false, "never reported as the SET's error");
+    assert.equal(server.acknowledged.has(blocked.jti) || server.acknowledged.has(after.jti), false);
+    full = false;
+    assert.equal((await poll.pollOnce()).applied, 2);
+    assert.equal(feed.check({ sub: 'grace', iat: 1 })?.reason, 'subject_revoked');
+    await poll.pollOnce();
+    assert.ok(server.acknowledged.has(blocked.jti) && server.acknowledged.has(after.jti));
+    await poll.close();
+  });
+
   it('loses nothing when the receiver crashes mid-batch: what was not acknowledged comes again', async () => {
     const set = await mintSet(key);
     server.add(set.jti, set.jwt);

@@ -77,7 +77,9 @@ describe('Redis revocation channel', () => {
     const subscription = channel.subscribe(list);
     await until(() => subscription.lastId === last, 'the last entry');
     assert.equal(list.check({ client_id: 'orders-mcp' })?.reason, 'client_revoked');
-    assert.equal(list.check({ sub: 'carol' }), undefined);
+    // Lifted: carol's tokens from after the lift pass, those from before stay refused.
+    assert.equal(list.check({ sub: 'carol', iat: now() + 10 }), undefined);
+    assert.equal(list.check({ sub: 'carol', iat: now() - 3_600 })?.reason, 'subject_revoked');
     assert.equal(list.check({ sid: 's-1' })?.reason, 'session_revoked');
   });
 

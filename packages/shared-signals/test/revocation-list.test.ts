@@ -25,12 +25,32 @@ describe('RevocationList', () => {
     assert.equal(revocations.check({ sub: 'alice', iat: clock - 1 }), undefined);
   });
 
-  it('refuses every token of a disabled subject until lifted', () => {
+  it('refuses every token of a disabled subject until lifted; after the lift, only the tokens issued before it', () => {
     const revocations = list();
     revocations.add([{ kind: 'subject', value: 'bob' }]);
     assert.equal(revocations.check({ sub: 'bob', iat: clock + 10_000 })?.reason, 'subject_revoked');
     revocations.lift([{ kind: 'subject', value: 'bob' }]);
     assert.equal(revocations.check({ sub: 'bob', iat: clock }), undefined);
+    // A token stolen while bob was disabled is not revived by his return.
+    assert.equal(revocations.check({ sub: 'bob', iat: clock - 1 })?.reason, 'subject_revoked');
+  });
+
+  it('a lift does not undo an earlier cut-off: credential compromise, disable, enable leaves the stolen token refused', () => {
+    const revocations = list();
+    revocations.add([
+      { kind: 'subject', value: 'bob', before: clock - 100, until: clock + 600, at: clock - 100 },
+    ]);
+    revocations.add([{ kind: 'subject', value: 'bob', at: clock - 50 }]);
+    revocations.lift([{ kind: 'subject', value: 'bob', at: clock - 10 }]);
+    assert.equal(revocations.check({ sub: 'bob', iat: clock - 200 })?.reason, 'subject_revoked');
+    assert.equal(revocations.check({ sub: 'bob', iat: clock })?.reason, undefined);
+  });
+
+  it('ignores a lift older than the revocation it meets (an account-enabled delivered after a later account-disabled)', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'client', value: 'agent', at: clock }]);
+    revocations.lift([{ kind: 'client', value: 'agent', at: clock - 5 }]);
+    assert.equal(revocations.check({ client_id: 'agent', iat: clock + 60 })?.reason, 'client_revoked');
   });
 
   it('refuses a chain a revoked client sits in, as client_id, azp or any actor', () => {

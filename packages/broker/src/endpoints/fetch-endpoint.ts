@@ -40,12 +40,17 @@ export function fetchEndpointMiddleware(endpoint: FetchEndpoint, issuer: string)
               ...(body?.byteLength ? { body } : {}),
             }),
           );
-    ctx.status = response.status;
-    response.headers.forEach((value, name) => {
-      ctx.set(name, value);
-    });
     const payload = Buffer.from(await response.arrayBuffer());
-    ctx.body = payload.byteLength && response.status !== 204 && response.status !== 304 ? payload : null;
+    // Written as the endpoint answered: Koa would turn an empty 202 or 503 into a 204. The status is
+    // still set on the context, for the broker's metrics and telemetry.
+    ctx.status = response.status;
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    ctx.respond = false;
+    ctx.res.writeHead(response.status, headers);
+    ctx.res.end(response.status === 204 || response.status === 304 ? undefined : payload);
   };
 }
 

@@ -1,6 +1,6 @@
 import { type AuditSink, auditEventOf, newSpanId, newTraceId, type RevocationDetail } from '@baton/audit';
 import { BatonError } from '@baton/core';
-import type { Revocation } from '@baton/shared-signals';
+import type { Revocation, RevocationLift } from '@baton/shared-signals';
 import {
   type LiftTarget,
   liftOf,
@@ -46,7 +46,7 @@ export class RevocationNotTransmitted extends BatonError<'ERR_BROKER_REVOCATION_
 /** A revocation written or lifted at the broker, as the transmitter needs it. */
 export interface BrokerRevocationChange {
   added: readonly Revocation[];
-  lifted: readonly Pick<Revocation, 'kind' | 'value'>[];
+  lifted: readonly RevocationLift[];
   actor: string;
   reason?: string;
   /** Unix seconds. */
@@ -81,6 +81,14 @@ export class OperatorRevocation {
 
   constructor(options: OperatorRevocationOptions) {
     this.#options = options;
+  }
+
+  /**
+   * How long a receiver keeps a subject's or session's entry: the identity provider's tokens (which
+   * carry the same `sub` and `sid`) may live longer than the broker's, and their lifetime is unknown here.
+   */
+  get #retainSeconds(): number {
+    return Math.max(this.#options.maxLifetimeSeconds, IDENTITY_PROVIDER_TOKEN_RETAIN_SECONDS);
   }
 
   /** Calls `listener` after every revocation and lift; returns the function that stops it. */
@@ -127,16 +135,28 @@ export class OperatorRevocation {
     const started = performance.now();
     const detail: RevocationDetail = { kind, ...(by.reason ? { note: by.reason } : {}) };
     let lifted: boolean;
+    const at = Math.floor(Date.now() / 1000);
     try {
-      lifted = await this.#options.registry.lift(target);
+      if (kind === 'subject') {
+        // Only a disabled person is lifted (one whose tokens issued tomorrow would be refused); a
+        // cut-off in the past is not undone, and lifting twice changes nothing.
+        const disabled =
+          (await this.#options.registry.refusalOf({ subject: value, issuedAt: at + 86_400 })) ===
+          'subject_revoked';
+        lifted = disabled && (await this.#options.registry.lift(target));
+        // Enabled from now on; the tokens issued before stay refused (they may have been stolen while
+        // the person was disabled), as every receiver keeps them (`RevocationList.lift`).
+        if (lifted) await this.#options.registry.revoke({ subject: value, before: at + 1 }, at);
+      } else {
+        lifted = await this.#options.registry.lift(target);
+      }
     } catch (error) {
       await this.#audit('revocation.lift', `${kind}:${value}`, by, detail, started, 'error');
       throw error;
     }
-    const at = Math.floor(Date.now() / 1000);
     const told = await this.#tell({
       added: [],
-      lifted: [{ kind, value }],
+      lifted: [{ kind, value, at }],
       actor: by.actor,
       ...reasonOf(by),
       at,
@@ -228,13 +248,13 @@ export class OperatorRevocation {
       case 'subject':
         return [
           before === undefined
-            ? { kind: 'subject', value }
-            : { kind: 'subject', value, before, until: before + this.#options.maxLifetimeSeconds },
+            ? { kind: 'subject', value, at }
+            : { kind: 'subject', value, before, until: before + this.#retainSeconds, at },
         ];
       case 'session':
-        return [{ kind: 'session', value, until: horizon }];
+        return [{ kind: 'session', value, until: at + this.#retainSeconds, at }];
       case 'client':
-        return [{ kind: 'client', value }];
+        return [{ kind: 'client', value, at }];
     }
   }
 

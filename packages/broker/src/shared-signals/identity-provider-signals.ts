@@ -33,6 +33,21 @@ export const IDENTITY_PROVIDER_SIGNALS_PATH = '/ssf/receiver';
 
 /** An `account-enabled` this much older than now is not applied (a replayed lift, after a later disable). */
 const LIFT_MAX_AGE_SECONDS = 600;
+/** How long a SET's jti is remembered: `verifySecurityEventToken`'s default `maxAgeSeconds` (a day). */
+const REPLAY_WINDOW_SECONDS = 86_400;
+/**
+ * What an identity provider may tell the broker: CAEP and RISC about its own people and sessions, and
+ * revocations of its own tokens. Not Baton's client events: the broker's clients are the operator's
+ * to revoke and lift.
+ */
+const IDENTITY_PROVIDER_EVENTS: ReadonlySet<string> = new Set([
+  EVENT_TYPES.sessionRevoked,
+  EVENT_TYPES.tokenClaimsChange,
+  EVENT_TYPES.accountDisabled,
+  EVENT_TYPES.accountEnabled,
+  EVENT_TYPES.credentialCompromise,
+  EVENT_TYPES.tokensRevoked,
+]);
 
 export interface IdentityProviderSignalsInput {
   /** The broker's issuer: the `aud` every SET must carry. */
@@ -86,15 +101,42 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
         'the SET is not from a trusted identity provider',
       );
     }
+    // The jti is taken only once the SET is applied (see `receive`): a SET whose revocation failed
+    // (answered 503) is taken when the identity provider sends it again, not refused as a replay.
     return verifySecurityEventToken(jwt, {
       issuer,
       audience: input.audience,
       keys: await keysOf(issuer),
-      replay: input.replay,
+      replay: { claim: () => true },
     });
   };
+  /** The replay key of a verified SET, as `verifySecurityEventToken` would claim it, and until when. */
+  const claim = (set: VerifiedSet) =>
+    input.replay.claim(`${set.issuer}\u0000${set.jti}`, (set.iat + REPLAY_WINDOW_SECONDS) * 1000);
   const receive = async (set: VerifiedSet): Promise<void> => {
     const now = Math.floor(Date.now() / 1000);
+    for (const event of set.events) {
+      if (!IDENTITY_PROVIDER_EVENTS.has(event.type)) {
+        throw new SetRefused(
+          'invalid_request',
+          'event_unsupported',
+          'the broker takes CAEP and RISC events from identity providers',
+        );
+      }
+    }
+    // A lift is applied once, and only when fresh: a replayed `account-enabled` must not undo a later
+    // disable. A revocation is applied first and its jti taken after: applying it twice is harmless.
+    const lifts = set.events.some((event) => event.type === EVENT_TYPES.accountEnabled);
+    if (lifts && set.iat < now - LIFT_MAX_AGE_SECONDS) {
+      throw new SetRefused(
+        'invalid_request',
+        'events_invalid',
+        'an account-enabled event this old is not applied',
+      );
+    }
+    if (lifts && !(await claim(set))) {
+      throw new SetRefused('invalid_request', 'jti_replayed', 'this SET was received before');
+    }
     for (const event of set.events) {
       if (event.type === EVENT_TYPES.verification || event.type === EVENT_TYPES.streamUpdated) continue;
       let change: ReturnType<typeof revocationsOfEvent>;
@@ -111,19 +153,18 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
       for (const revocation of change.add) {
         switch (revocation.kind) {
           case 'subject':
+            // The cut-off is at least now: a token the broker minted after the identity provider's
+            // event but before this receipt (the provider's clock behind, a slow delivery) is covered.
             await input.revoke(
               {
                 subject: revocation.value,
-                ...(revocation.before !== undefined ? { before: revocation.before } : {}),
+                ...(revocation.before !== undefined ? { before: Math.max(revocation.before, now + 1) } : {}),
               },
               by,
             );
             break;
           case 'session':
             await input.revoke({ session: revocation.value }, by);
-            break;
-          case 'client':
-            await input.revoke({ client: revocation.value }, by);
             break;
           case 'jti':
             // The identity provider's own token: the root of every grant exchanged from it.
@@ -132,21 +173,10 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
         }
       }
       for (const lifted of change.lift) {
-        if (set.iat < now - LIFT_MAX_AGE_SECONDS) {
-          throw new SetRefused(
-            'invalid_request',
-            'too_old',
-            'an account-enabled event this old is not applied',
-          );
-        }
-        if (lifted.kind === 'subject' || lifted.kind === 'client') {
-          await input.lift(
-            lifted.kind === 'subject' ? { subject: lifted.value } : { client: lifted.value },
-            by,
-          );
-        }
+        if (lifted.kind === 'subject') await input.lift({ subject: lifted.value }, by);
       }
     }
+    if (!lifts) await claim(set);
   };
   const handler = setPushHandler({
     verify,

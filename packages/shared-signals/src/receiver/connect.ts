@@ -39,7 +39,11 @@ export interface ConnectRevocationFeedOptions extends ApplyOptions {
   keys?: JWTVerifyGetKey;
   /** Event types requested. Default: every revocation event type. */
   eventsRequested?: readonly string[];
-  /** Delete the stream at the transmitter on `close()`. Default `false` (a restart resumes the stream). */
+  /**
+   * Delete the stream at the transmitter on `close()`. Default `true`: each start creates a stream,
+   * seeded with every revocation in force, so a stopped instance's stream is of no use to anyone and
+   * would count against the receiver's stream limit until it expires.
+   */
   deleteStreamOnClose?: boolean;
   /** Told of failed polls, refused SETs and failed verification requests (never a SET or token). */
   onerror?: (error: unknown) => void;
@@ -169,7 +173,8 @@ export async function connectRevocationFeed(
     requestVerification: verification,
     async close() {
       await stop();
-      if (options.deleteStreamOnClose) await deleteStream(metadata, stream.stream_id, client).catch(report);
+      if (options.deleteStreamOnClose !== false)
+        await deleteStream(metadata, stream.stream_id, client).catch(report);
     },
   };
 }

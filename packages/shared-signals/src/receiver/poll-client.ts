@@ -1,5 +1,5 @@
 import { BatonError } from '@baton/core';
-import { type SetErrorCode, SetRefused, setErrorOf } from '../set/refused.ts';
+import { isReceiverCondition, type SetErrorCode, SetRefused, setErrorOf } from '../set/refused.ts';
 import { checkedVerifyOptions, type SetVerifyOptions, verifySecurityEventToken } from '../set/verify.ts';
 import { type ApplyOptions, applySet } from './apply.ts';
 import type { FeedSource, RevocationFeed } from './feed.ts';
@@ -135,8 +135,9 @@ export class PollClient {
     if (typeof sets !== 'object' || sets === null || Array.isArray(sets)) {
       throw new PollFailed('the poll response has no sets object');
     }
-    this.#source.heard();
     let applied = 0;
+    /** A SET this receiver cannot take now: it and every SET after it wait for the next poll (order kept). */
+    let blocked: unknown;
     for (const [jti, jwt] of Object.entries(sets as Record<string, unknown>)) {
       if (this.#closed) break;
       try {
@@ -153,15 +154,23 @@ export class PollClient {
       } catch (error) {
         if (error instanceof SetRefused && error.reason === 'jti_replayed') {
           this.#ack.push(jti);
-        } else if (error instanceof SetRefused) {
+        } else if (error instanceof SetRefused && !isReceiverCondition(error)) {
           this.#setErrs[jti] = setErrorOf(error);
           this.#report(error);
         } else {
-          // Not the SET's fault (keys unreachable): neither acknowledged nor refused, so it comes again.
-          this.#report(error);
+          // Not the SET's fault (keys unreachable, replay guard full, this receiver's clock): neither
+          // acknowledged nor refused, so it comes again; the feed is stale until it is taken.
+          blocked = error;
+          break;
         }
       }
     }
+    if (blocked !== undefined) {
+      this.#source.lost();
+      this.#report(blocked);
+      throw new PollFailed('a SET could not be taken now; the feed is stale until it is');
+    }
+    this.#source.heard();
     return { applied, moreAvailable: moreAvailable === true };
   }
 

@@ -1,4 +1,10 @@
-import { type SetErrorCode, type SetRefusalReason, SetRefused, setErrorOf } from '../set/refused.ts';
+import {
+  isReceiverCondition,
+  type SetErrorCode,
+  type SetRefusalReason,
+  SetRefused,
+  setErrorOf,
+} from '../set/refused.ts';
 import {
   checkedVerifyOptions,
   type SetVerifyOptions,
@@ -53,6 +59,12 @@ export function createPushEndpoint(options: PushEndpointOptions): PushHandler {
   const feed = options.feed;
   const handler = setPushHandler({
     ...options,
+    // A SET this receiver could not take (its keys unreachable, its replay guard full): stale until
+    // the transmitter's retry is taken.
+    onerror: (error) => {
+      source.lost();
+      options.onerror?.(error);
+    },
     verify: (jwt) => verifySecurityEventToken(jwt, options.verify),
     receive: (set) => {
       applySet(feed, source, set, options);
@@ -109,7 +121,9 @@ export function setPushHandler(options: SetPushHandlerOptions): (request: Reques
       await options.receive(await options.verify(jwt));
       return new Response(null, { status: 202, headers: { 'cache-control': 'no-store' } });
     } catch (error) {
-      if (error instanceof SetRefused) {
+      // A refusal that is this receiver's condition (replay guard full, its clock) is answered like an
+      // outage: 503, so the transmitter sends the SET again rather than drop it as refused.
+      if (error instanceof SetRefused && !isReceiverCondition(error)) {
         try {
           options.onRefused?.({ err: error.err, reason: error.reason, detail: error.detail });
         } catch {

@@ -261,7 +261,9 @@ function changeOf(text: string | undefined): RevocationChange | undefined {
     const value = JSON.parse(text ?? '') as { add?: unknown; lift?: unknown };
     if (!Array.isArray(value.add) || !Array.isArray(value.lift)) return undefined;
     const add = value.add.filter(isRevocation);
-    const lift = value.lift.filter(isRevocation).map(({ kind, value }) => ({ kind, value }));
+    const lift = value.lift
+      .filter(isRevocation)
+      .map(({ kind, value, at }) => ({ kind, value, ...(typeof at === 'number' ? { at } : {}) }));
     if (add.length !== value.add.length || lift.length !== value.lift.length) return undefined;
     return { add, lift };
   } catch {
@@ -271,12 +273,13 @@ function changeOf(text: string | undefined): RevocationChange | undefined {
 
 function isRevocation(value: unknown): value is Revocation {
   if (typeof value !== 'object' || value === null) return false;
-  const { kind, value: text, before, until } = value as Record<string, unknown>;
+  const { kind, value: text, before, until, at } = value as Record<string, unknown>;
   return (
     KINDS.has(kind as RevocationKind) &&
     typeof text === 'string' &&
     text !== '' &&
     (before === undefined || typeof before === 'number') &&
-    (until === undefined || typeof until === 'number')
+    (until === undefined || typeof until === 'number') &&
+    (at === undefined || typeof at === 'number')
   );
 }

@@ -53,6 +53,23 @@ export class SetRefused extends BatonError<'ERR_SET_REFUSED'> {
 }
 
 /** The RFC 8935 §2.3 error body (and an RFC 8936 `setErrs` entry) of a refusal. */
+/**
+ * Refusals that say nothing against the SET: this receiver cannot take it now (its replay guard is
+ * full, its clock is behind the transmitter's, it was away longer than `maxAgeSeconds`). Never
+ * reported to the transmitter as the SET's error (which would delete it for good): the SET comes
+ * again, and the feed is stale meanwhile.
+ */
+const RECEIVER_CONDITIONS: ReadonlySet<SetRefusalReason> = new Set([
+  'replay_guard_full',
+  'iat_in_future',
+  'too_old',
+]);
+
+/** Whether a refusal is this receiver's condition rather than the SET's fault (see `RECEIVER_CONDITIONS`). */
+export function isReceiverCondition(error: SetRefused): boolean {
+  return RECEIVER_CONDITIONS.has(error.reason);
+}
+
 export function setErrorOf(error: SetRefused): { err: SetErrorCode; description: string } {
   return { err: error.err, description: error.description };
 }

@@ -31,7 +31,10 @@ export interface SharedSignalsTransmitterOptions {
   fetch?: typeof fetch;
   /** A stream whose queue grows beyond this is disabled (with a `stream-updated` SET saying why). Default 10,000. */
   maxQueueLength?: number;
-  /** Default 10. */
+  /**
+   * Streams one receiver may hold (SSF 1.0 allows several): one per running instance, plus those of
+   * instances that stopped without deleting theirs (until `inactivityTimeoutSeconds`). Default 100.
+   */
   maxStreamsPerReceiver?: number;
   /**
    * A stream whose receiver has not been seen for this long (no poll, no accepted push, no request
@@ -79,7 +82,7 @@ export function limitsOf(options: SharedSignalsTransmitterOptions): TransmitterL
   };
   return {
     maxQueueLength: positive(options.maxQueueLength, 10_000, 'maxQueueLength'),
-    maxStreamsPerReceiver: positive(options.maxStreamsPerReceiver, 10, 'maxStreamsPerReceiver'),
+    maxStreamsPerReceiver: positive(options.maxStreamsPerReceiver, 100, 'maxStreamsPerReceiver'),
     inactivityTimeoutSeconds: positive(
       options.inactivityTimeoutSeconds,
       7 * 86_400,
