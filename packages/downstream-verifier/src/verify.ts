@@ -202,7 +202,10 @@ async function refuseRevoked(
 ): Promise<void> {
   let refused = await revocationRefusal(revocations, claims, token);
   if (!refused && envelopeClaims) {
-    refused = await revocationRefusal(revocations, { ...claims, claims: envelopeClaims }, token);
+    // The envelope's person cannot be introspected (the token is the service's own): with a stale feed
+    // its check fails closed whatever the fallback.
+    const listOnly: RevocationCheck = { check: (entry) => revocations.check(entry) };
+    refused = await revocationRefusal(listOnly, { ...claims, claims: envelopeClaims }, token);
   }
   if (!refused) return;
   revokedCallIdentity.set(refused, identity);

@@ -112,7 +112,7 @@ export class MemoryStreamStore implements StreamStore {
     const due: Held[] = [];
     for (const [streamId, queue] of this.#queues) {
       const stream = this.#streams.get(streamId);
-      if (stream?.delivery.method !== 'urn:ietf:rfc:8935' || stream.status === 'paused') continue;
+      if (stream?.delivery.method !== 'urn:ietf:rfc:8935') continue;
       for (const held of queue.values()) {
         if (held.dueAt <= now && (stream.status === 'enabled' || held.control)) due.push(held);
       }

@@ -252,7 +252,7 @@ export class SqlStreamStore implements StreamStore {
          SELECT q.stream_id, q.jti FROM ${this.#queue} q
          JOIN ${this.#streams} s ON s.stream_id = q.stream_id
          WHERE q.due_at <= $1 AND s.push
-           AND (s.status = 'enabled' OR (s.status = 'disabled' AND q.control))
+           AND (s.status = 'enabled' OR q.control)
          ORDER BY q.due_at, q.seq
          LIMIT $3
          FOR UPDATE OF q SKIP LOCKED

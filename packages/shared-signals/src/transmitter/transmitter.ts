@@ -355,6 +355,18 @@ export class SharedSignalsTransmitter {
     // A disabled stream holds nothing; one enabled again starts from what is in force now.
     if (body.status === 'disabled') await this.store.clearQueue(stream.streamId);
     else if (wasDisabled) await this.#seed(updated);
+    // Never silent: the receiver hears of every status change (delivered even on a paused or disabled
+    // stream), so one paused or disabled by someone else holding its client's credentials goes stale
+    // (fails closed) instead of staying fresh while nothing reaches it.
+    await this.#queueControl(
+      updated,
+      {
+        type: EVENT_TYPES.streamUpdated,
+        subject: { format: 'opaque', id: stream.streamId },
+        payload: { status: body.status, ...(body.reason !== undefined ? { reason: body.reason } : {}) },
+      },
+      false,
+    );
     this.#waiters.wake(stream.streamId);
     void this.deliverDue();
     return json(statusOf(updated));
@@ -388,10 +400,9 @@ export class SharedSignalsTransmitter {
     const max = Math.min(body.maxEvents ?? 100, this.#limits.maxEventsPerPoll);
     const deadline = this.#now() + this.#limits.longPollMs;
     for (;;) {
+      // Paused or disabled: only the stream's own SETs (stream-updated, verification) are delivered.
       const sets =
-        max === 0 || stream.status === 'paused'
-          ? []
-          : await this.store.pending(stream.streamId, max + 1, stream.status === 'disabled');
+        max === 0 ? [] : await this.store.pending(stream.streamId, max + 1, stream.status !== 'enabled');
       const waiting = this.#now();
       if (
         sets.length > 0 ||

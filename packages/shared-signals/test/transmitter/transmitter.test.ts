@@ -348,6 +348,28 @@ for (const kind of STORE_KINDS) {
         assert.ok(EVENT_TYPES.sessionRevoked in (payload.events as object));
       });
 
+      it('never pauses a stream in silence: the poll answers a stream-updated SET saying paused (and nothing else), then enabled', async () => {
+        const stream = await createStream({ delivery: { method: POLL } });
+        const id = stream.stream_id as string;
+        const status = (value: string) =>
+          running.call('/ssf/status', { token: TOKEN_A, body: { stream_id: id, status: value } });
+        assert.equal((await status('paused')).status, 200);
+        await running.transmitter.publish([{ kind: 'subject', value: 'held-while-paused' }]);
+        const paused = await poll(id, { returnImmediately: true });
+        const held = await Promise.all(
+          Object.values(paused.sets).map(async (set) => (await verifySet(set)).payload.events),
+        );
+        assert.deepEqual(held, [{ [EVENT_TYPES.streamUpdated]: { status: 'paused' } }]);
+        assert.equal((await status('enabled')).status, 200);
+        const enabled = await poll(id, { ack: Object.keys(paused.sets), returnImmediately: true });
+        const events = await Promise.all(
+          Object.values(enabled.sets).map(
+            async (set) => Object.keys((await verifySet(set)).payload.events as object)[0],
+          ),
+        );
+        assert.deepEqual(events.sort(), [EVENT_TYPES.accountDisabled, EVENT_TYPES.streamUpdated].sort());
+      });
+
       it('seeds a new stream with every revocation still in force', async () => {
         current = [
           { kind: 'subject', value: 'alice' },
