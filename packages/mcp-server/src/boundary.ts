@@ -384,7 +384,7 @@ export class IdentityBoundary {
       this.#approvalPages = approvals ? new ApprovalPages(approvals, logger) : undefined;
     }
     // Rate limits (issue #12 item 6): validated and built at start.
-    this.#rateLimits = options.rateLimits ? new ToolRateLimits(options.rateLimits) : undefined;
+    this.#rateLimits = options.rateLimits ? new ToolRateLimits(options.rateLimits, logger) : undefined;
     if (!delegationPolicyFormsEnvelope(this.#settings.delegation)) {
       throw new TypeError(
         'IdentityBoundary: delegation must have a known mode and unique allowed audiences that fit an envelope',

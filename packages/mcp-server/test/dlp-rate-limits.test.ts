@@ -263,6 +263,38 @@ describe('a rate limit whose Redis is down', () => {
     assert.equal(await limiter.consume('bob'), undefined);
   });
 
+  it('does not make each call wait for a Redis that is down: it falls back at once and reports the fallback', async () => {
+    // A client pointed at a closed port, still trying to reconnect (the usual outage): not ready.
+    const redis = createClient({ url: 'redis://127.0.0.1:1', socket: { reconnectStrategy: () => 50 } });
+    redis.on('error', () => {});
+    redis.connect().catch(() => {});
+    const fallbacks: string[] = [];
+    const limiter = new RateLimiter(
+      'person',
+      { points: 1, durationSeconds: 60 },
+      {
+        redis,
+        keyPrefix: 'baton-test:down-fast',
+        onFallback: ({ limiter: name, error }) => fallbacks.push(`${name}:${(error as Error).name}`),
+      },
+    );
+    try {
+      // Generous bound (not a timing assertion): the old insurance path waited on the client's queue.
+      const signal = AbortSignal.timeout(3000);
+      const answered = await Promise.race([
+        limiter.consume('alice').then((over) => ({ over })),
+        new Promise<never>((_, reject) =>
+          signal.addEventListener('abort', () => reject(new Error('consume waited for Redis'))),
+        ),
+      ]);
+      assert.equal(answered.over, undefined);
+      assert.ok((await limiter.consume('alice'))?.retryAfterSeconds, 'the memory count keeps the limit');
+      assert.deepEqual(fallbacks, ['person:Error', 'person:Error']);
+    } finally {
+      redis.destroy();
+    }
+  });
+
   it('refuses a Redis store without a key prefix at construction', () => {
     assert.throws(
       () => new RateLimiter('person', { points: 1, durationSeconds: 1 }, { redis: {}, keyPrefix: '' }),
