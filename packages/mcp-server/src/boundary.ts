@@ -182,8 +182,9 @@ export interface IdentityBoundaryOptions {
    */
   approval?: ApprovalOptions;
   /**
-   * DLP (issue #12 item 5): the default data loss prevention policy for tool results (secrets and
-   * personal data: redact, block or audit); a tool's `dlp` replaces it. Default: none.
+   * DLP (issue #12 item 5): the default data loss prevention policy (secrets and personal data:
+   * redact, block or audit) for what identity tools, resources and prompts send: results, thrown
+   * errors, progress messages. A tool's, resource's or prompt's own `dlp` replaces it. Default: none.
    */
   dlp?: DlpPolicy;
   /**

@@ -46,6 +46,42 @@ function buildLeakyServer(boundary: IdentityBoundary) {
   boundary.registerTool(server, 'leak_thrown', { scopes: ['orders:read'], inputSchema: input }, async () => {
     throw new Error(`downstream failed with ${LEAK}`);
   });
+  boundary.registerTool(
+    server,
+    'leak_progress',
+    { scopes: ['orders:read'], inputSchema: input },
+    async (_call, context) => {
+      await context.progress(1, 2, `fetching: ${LEAK}`);
+      return { content: [{ type: 'text' as const, text: 'done' }] };
+    },
+  );
+  boundary.registerTool(
+    server,
+    'leak_thrown_string',
+    { scopes: ['orders:read'], inputSchema: input },
+    async () => {
+      throw `downstream failed with ${LEAK}`;
+    },
+  );
+  boundary.registerResource(
+    server,
+    'leaky_resource',
+    'orders://me/leak',
+    { scopes: ['orders:read'] },
+    async ({ uri }) => ({
+      contents: [{ uri: uri.href, mimeType: 'application/json', text: LEAK }],
+    }),
+  );
+  boundary.registerResource(
+    server,
+    'leaky_resource_blocked',
+    'orders://me/leak-blocked',
+    { scopes: ['orders:read'], dlp: { action: 'block' } },
+    async ({ uri }) => ({ contents: [{ uri: uri.href, text: LEAK }] }),
+  );
+  boundary.registerPrompt(server, 'leaky_prompt', { scopes: ['orders:read'] }, async () => ({
+    messages: [{ role: 'user' as const, content: { type: 'text' as const, text: `summarise ${LEAK}` } }],
+  }));
   boundary.registerTool(server, 'list_orders', { scopes: ['orders:read'], inputSchema: input }, async () => ({
     content: [{ type: 'text' as const, text: '[]' }],
   }));
@@ -122,6 +158,62 @@ describe('DLP on tool results (real IdP, SDK v2 client and server, HTTP)', () =>
     assert.ok(!sent.includes(GITHUB_TOKEN) && !sent.includes(CARD));
     assert.match(sent, /\[REDACTED:secret\.github\]/);
     assert.equal(eventsFor(stack, 'leak_thrown')[0]?.reason, 'tool_threw');
+  });
+
+  it('redacts a progress message a tool sends with a leaked token, and audits it with the call', async () => {
+    const messages: string[] = [];
+    const result = await client.callTool(
+      { name: 'leak_progress', arguments: {} },
+      { onprogress: (progress) => messages.push(progress.message ?? '') },
+    );
+    assert.equal(result.isError, undefined);
+    assert.equal(messages.length, 1);
+    assert.ok(
+      !messages[0]!.includes(GITHUB_TOKEN) && !messages[0]!.includes(CARD),
+      'the progress message leaked',
+    );
+    assert.match(messages[0]!, /\[REDACTED:secret\.github\]/);
+    assert.deepEqual(eventsFor(stack, 'leak_progress')[0]?.dlp, {
+      action: 'redact',
+      findings: { 'secret.github': 1, card: 1 },
+    });
+  });
+
+  it('redacts a thrown string, which the SDK sends to the client as String(error)', async () => {
+    const result = await client.callTool({ name: 'leak_thrown_string', arguments: {} });
+    assert.equal(result.isError, true);
+    const sent = JSON.stringify(result);
+    assert.ok(!sent.includes(GITHUB_TOKEN) && !sent.includes(CARD), 'the thrown string leaked');
+  });
+
+  it('applies the boundary default to a resource read, and audits what it found', async () => {
+    const read = await client.readResource({ uri: 'orders://me/leak' });
+    const sent = JSON.stringify(read);
+    assert.ok(!sent.includes(GITHUB_TOKEN) && !sent.includes(CARD), 'the resource leaked');
+    assert.match(sent, /\[REDACTED:secret\.github\]/);
+    assert.deepEqual(eventsFor(stack, 'leaky_resource')[0]?.dlp, {
+      action: 'redact',
+      findings: { 'secret.github': 1, card: 1 },
+    });
+  });
+
+  it('refuses a resource read its own dlp blocks, naming the detectors only, audited dlp_blocked', async () => {
+    await assert.rejects(client.readResource({ uri: 'orders://me/leak-blocked' }), (error: Error) => {
+      assert.match(error.message, /withheld by data loss prevention/);
+      assert.ok(!error.message.includes(GITHUB_TOKEN));
+      return true;
+    });
+    const [event] = eventsFor(stack, 'leaky_resource_blocked');
+    assert.equal(event?.outcome, 'denied');
+    assert.equal(event?.reason, 'dlp_blocked');
+    assert.equal(event?.dlp?.action, 'block');
+  });
+
+  it('applies the boundary default to a prompt get', async () => {
+    const prompt = await client.getPrompt({ name: 'leaky_prompt' });
+    const sent = JSON.stringify(prompt);
+    assert.ok(!sent.includes(GITHUB_TOKEN) && !sent.includes(CARD), 'the prompt leaked');
+    assert.deepEqual(eventsFor(stack, 'leaky_prompt')[0]?.dlp?.findings, { 'secret.github': 1, card: 1 });
   });
 
   it('never writes a found value into an audit event or the log', async () => {

@@ -237,3 +237,33 @@ function textOf(value: unknown): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Both scans' findings as one audit record: counts added, and `block` when either blocked.
+ * @internal
+ */
+export function mergedFindings(
+  a: DlpFindings | undefined,
+  b: DlpFindings | undefined,
+): DlpFindings | undefined {
+  if (!a || !b) return a ?? b;
+  const findings = { ...a.findings };
+  for (const [detector, count] of Object.entries(b.findings))
+    findings[detector] = (findings[detector] ?? 0) + count;
+  return { action: a.action === 'block' || b.action === 'block' ? 'block' : a.action, findings };
+}
+
+/**
+ * A progress message after DLP (it leaves the server too): the same text when nothing was found or
+ * the action is `audit`, redacted under `redact`, and dropped (undefined) under `block`.
+ */
+export async function scanMessage(
+  message: string,
+  policy: CheckedDlpPolicy,
+): Promise<{ message: string | undefined; dlp: DlpFindings | undefined }> {
+  const scan = await scanResult({ message }, policy);
+  if (!scan.dlp || policy.action === 'audit') return { message, dlp: scan.dlp };
+  // A progress notification has no error form: a blocked message is simply not sent.
+  const dlp: DlpFindings = { action: scan.blocked ? 'block' : scan.dlp.action, findings: scan.dlp.findings };
+  return { message: scan.blocked ? undefined : (scan.result as { message: string }).message, dlp };
+}
