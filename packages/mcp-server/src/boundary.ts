@@ -632,6 +632,15 @@ export class IdentityBoundary {
   }
 
   /**
+   * Whether a POST to `pathname` carries a form this boundary reads itself (the approval pages'
+   * decision form): an adapter that reads no body but JSON forwards this one too.
+   * @internal for the Node adapter; not a decision (`admit` decides).
+   */
+  readsFormAt(pathname: string): boolean {
+    return this.#approvalPages?.owns(stripTrailingSlash(pathname)) ?? false;
+  }
+
+  /**
    * Decides one request, for adapters: metadata and JWKS are answered, a request without a valid token
    * or lacking a called tool's scopes is refused (401/403 with the challenge, audited), and an admitted
    * request comes back without `Authorization`, with the `AuthInfo` for the SDK and the body parsed
