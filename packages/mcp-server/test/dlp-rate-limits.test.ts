@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import type { AuditEvent } from '@baton/audit';
+import { type AuditEvent, createLogger } from '@baton/audit';
 import { RateLimiter } from '@baton/core/rate-limit';
 import { EnvelopeIssuer } from '@baton/envelope';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
@@ -12,6 +12,7 @@ import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { createClient } from 'redis';
 import { z } from 'zod';
 import { IdentityBoundary as Boundary, type IdentityBoundary } from '../src/index.ts';
+import { ToolRateLimits } from '../src/rate-limit/tool-limits.ts';
 import { type Mount, type Stack, startStack, TRUST_DOMAIN } from './fixtures/stack.ts';
 import { toolCallRequest } from './fixtures/tool-call.ts';
 
@@ -382,6 +383,35 @@ describe('a rate limit whose Redis is down', () => {
       assert.equal(answered.over, undefined);
       assert.ok((await limiter.consume('alice'))?.retryAfterSeconds, 'the memory count keeps the limit');
       assert.deepEqual(fallbacks, ['person:Error', 'person:Error']);
+    } finally {
+      redis.destroy();
+    }
+  });
+
+  it('logs each fallback of the boundary’s limits with the error name only, never the Redis address', async () => {
+    const redis = createClient({
+      url: 'redis://baton:hunter2@127.0.0.1:1',
+      socket: { reconnectStrategy: () => 50 },
+    });
+    redis.on('error', () => {});
+    redis.connect().catch(() => {});
+    const lines: string[] = [];
+    const logger = createLogger({
+      name: 't',
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    const limits = new ToolRateLimits(
+      { perPerson: { points: 5, durationSeconds: 60 }, store: { redis, keyPrefix: 'baton-test:down-log' } },
+      logger,
+    );
+    try {
+      const alice = { actor: { type: 'user', sub: 'alice', tenant: 'acme' }, agent: 'agent-1' } as never;
+      assert.equal(await limits.consume(alice, ['list_orders']), undefined);
+      const [line] = lines.map((text) => JSON.parse(text) as Record<string, unknown>);
+      assert.equal(line?.msg, 'rate limit store unavailable: counting in this instance');
+      assert.equal(line?.limiter, 'person');
+      assert.equal(line?.err_name, 'Error');
+      assert.ok(!lines.join('').includes('hunter2') && !lines.join('').includes('127.0.0.1:1'));
     } finally {
       redis.destroy();
     }
