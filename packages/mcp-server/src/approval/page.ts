@@ -189,7 +189,8 @@ export class ApprovalPages {
         '<p>This request is waiting for the approval of another person. Sign in as the person who asked.</p>',
       );
     }
-    if (typeof authTime !== 'number' || authTime < pending.startedAt - AUTH_TIME_SKEW_SECONDS) {
+    // Written as a positive test so that a missing start (a sign-in stored before it was recorded) refuses too.
+    if (typeof authTime !== 'number' || !(authTime >= pending.startedAt - AUTH_TIME_SKEW_SECONDS)) {
       // An IdP session from before (prompt=login and max_age=0 ignored): not a fresh act of this person.
       await this.#approvals.recordDecision(record, 'denied', 'approval_sign_in_stale', sub);
       this.#logger.warn({ approval_id: record.id, reason: 'approval_sign_in_stale' }, 'approval refused');
