@@ -54,6 +54,8 @@ export const TOOL_REASONS = [
   'approval_replayed',
   'approval_input_mismatch',
   'approval_wrong_person',
+  /** The approval page's sign-in was not fresh: no `auth_time`, or one before the sign-in started. */
+  'approval_sign_in_stale',
   'approval_not_supported',
   /** Data loss prevention withheld the result (`dlp.action: 'block'`). */
   'dlp_blocked',

@@ -182,8 +182,9 @@ export interface IdentityBoundaryOptions {
    */
   approval?: ApprovalOptions;
   /**
-   * DLP (issue #12 item 5): the default data loss prevention policy for tool results (secrets and
-   * personal data: redact, block or audit); a tool's `dlp` replaces it. Default: none.
+   * DLP (issue #12 item 5): the default data loss prevention policy (secrets and personal data:
+   * redact, block or audit) for what identity tools, resources and prompts send: results, thrown
+   * errors, progress messages. A tool's, resource's or prompt's own `dlp` replaces it. Default: none.
    */
   dlp?: DlpPolicy;
   /**
@@ -384,7 +385,7 @@ export class IdentityBoundary {
       this.#approvalPages = approvals ? new ApprovalPages(approvals, logger) : undefined;
     }
     // Rate limits (issue #12 item 6): validated and built at start.
-    this.#rateLimits = options.rateLimits ? new ToolRateLimits(options.rateLimits) : undefined;
+    this.#rateLimits = options.rateLimits ? new ToolRateLimits(options.rateLimits, logger) : undefined;
     if (!delegationPolicyFormsEnvelope(this.#settings.delegation)) {
       throw new TypeError(
         'IdentityBoundary: delegation must have a known mode and unique allowed audiences that fit an envelope',
@@ -628,6 +629,15 @@ export class IdentityBoundary {
     const accepted = { claims, identity, envelopeBody };
     this.#accepted.set(verified, accepted);
     return accepted;
+  }
+
+  /**
+   * Whether a POST to `pathname` carries a form this boundary reads itself (the approval pages'
+   * decision form): an adapter that reads no body but JSON forwards this one too.
+   * @internal for the Node adapter; not a decision (`admit` decides).
+   */
+  readsFormAt(pathname: string): boolean {
+    return this.#approvalPages?.owns(stripTrailingSlash(pathname)) ?? false;
   }
 
   /**

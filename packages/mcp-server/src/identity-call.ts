@@ -3,6 +3,8 @@ import type { Envelope } from '@baton/envelope';
 import { type CallerKind, challengeDescription } from '@baton/resource-server';
 import type { AuthInfo, JSONRPCRequest } from '@modelcontextprotocol/server';
 import { context as otelContext } from '@opentelemetry/api';
+import { type CheckedDlpPolicy, checkedDlpPolicy, type DlpPolicy } from './dlp/policy.ts';
+import { blockedMessage, type DlpFindings, mergedFindings, scanResult, scanThrown } from './dlp/scan.ts';
 import { type ToolContext, toolContext } from './identity-tool.ts';
 import { type BoundaryAccess, boundaryContextOf } from './request-context.ts';
 import { scopesCover } from './scopes.ts';
@@ -20,6 +22,8 @@ import { endHopSpan, identityAttributes } from './telemetry.ts';
 export interface IdentityCallPolicy {
   readonly scopes: readonly string[];
   readonly actorTypes: ReadonlySet<CallerKind>;
+  /** The item's own DLP policy; `false` turns it off; undefined: the boundary's default. */
+  readonly dlp?: CheckedDlpPolicy | false | undefined;
 }
 
 /**
@@ -34,8 +38,11 @@ export class IdentityCallRefused extends Error {
 /**
  * Runs one resource read or prompt get for the caller of the request in flight, as the tool wrapper
  * runs a tool call: opens the request (failing closed without one), checks the caller's kind and
- * scopes, mints the envelope under the call's trace, runs `invoke` inside the call's span, and writes
- * one audit event (`resource.read`, `prompt.get`), refusals included.
+ * scopes, mints the envelope under the call's trace, runs `invoke` inside the call's span, applies
+ * data loss prevention to what it returns or throws (and to its progress messages) with the item's
+ * policy or the boundary's default, as for tools (a blocked result is refused with
+ * `blockedMessage`, audited `dlp_blocked`), and writes one audit event (`resource.read`,
+ * `prompt.get`), refusals included, with what DLP found.
  * @internal not exported from the package.
  */
 export async function runIdentityCall<Result>(
@@ -81,20 +88,51 @@ export async function runIdentityCall<Result>(
   if (hop.span.isRecording()) hop.span.setAttributes(identityAttributes(envelope));
   // Ends with the handler: a downstream client it keeps can no longer act for this caller.
   const invocation = { live: true };
-  const context = toolContext(ctx, opened, minted, item.name, hop, invocation);
   let outcome: AuditOutcome = 'ok';
   let reason: AuditReason | undefined;
+  const dlpPolicy = policy.dlp === false ? undefined : (policy.dlp ?? opened.settings.dlp);
+  let dlp: DlpFindings | undefined;
+  const progressDlp = dlpPolicy
+    ? { policy: dlpPolicy, found: (found: DlpFindings) => (dlp = mergedFindings(dlp, found)) }
+    : undefined;
+  const context = toolContext(ctx, opened, minted, item.name, hop, invocation, progressDlp);
+  let result: Result;
+  let withheld: IdentityCallRefused | undefined;
   try {
-    return await otelContext.with(hop.context, invoke, undefined, envelope, context);
+    result = await otelContext.with(hop.context, invoke, undefined, envelope, context);
+    if (dlpPolicy) {
+      // What leaves the server is scanned, as a tool's result is; the audit names detectors and counts.
+      const scan = await scanResult(result, dlpPolicy);
+      dlp = mergedFindings(dlp, scan.dlp);
+      if (scan.blocked && scan.dlp) {
+        outcome = 'denied';
+        reason = 'dlp_blocked';
+        withheld = new IdentityCallRefused(blockedMessage(scan.dlp));
+      } else result = scan.result as Result;
+    }
   } catch (error) {
     outcome = 'error';
     reason = 'handler_threw';
-    throw error;
+    if (!dlpPolicy) throw error;
+    // The SDK sends a thrown error's message to the client: it leaves the server too.
+    const scan = await scanThrown(error, dlpPolicy);
+    dlp = mergedFindings(dlp, scan.dlp);
+    throw scan.error;
   } finally {
     invocation.live = false;
     endHopSpan(hop, outcome, reason);
-    await recordSurfaceEvent(opened, item, outcome, started, reason, envelope, hop);
+    await recordSurfaceEvent(opened, item, outcome, started, reason, envelope, hop, dlp ? { dlp } : {});
   }
+  if (withheld) throw withheld;
+  return result;
+}
+
+/** An item's declared DLP policy, checked at registration (`false` turns the boundary's default off). */
+export function declaredDlp(
+  registration: string,
+  dlp: DlpPolicy | false | undefined,
+): CheckedDlpPolicy | false | undefined {
+  return dlp === undefined || dlp === false ? dlp : checkedDlpPolicy(dlp, registration);
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Envelope } from '@baton/envelope';
 import type { CallerKind } from '@baton/resource-server';
 import type { GetPromptResult, StandardSchemaWithJSON } from '@modelcontextprotocol/server';
-import { declaredActorTypes, runIdentityCall, scopeChallengeFor } from './identity-call.ts';
+import type { DlpPolicy } from './dlp/policy.ts';
+import { declaredActorTypes, declaredDlp, runIdentityCall, scopeChallengeFor } from './identity-call.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import type { InputOf, ToolContext } from './identity-tool.ts';
 import type { BoundaryAccess } from './request-context.ts';
@@ -27,6 +28,11 @@ export interface IdentityPromptConfig<ArgsSchema extends StandardSchemaWithJSON 
    * tools (`IdentityToolConfig.identityLikeInputAllowed`). Registration refuses any other.
    */
   identityLikeInputAllowed?: readonly string[];
+  /**
+   * Data loss prevention on the prompt's messages (see `DlpPolicy`), in place of the boundary's
+   * default (`IdentityBoundaryOptions.dlp`); `false` turns it off here.
+   */
+  dlp?: DlpPolicy | false;
   /** Any other SDK prompt metadata (`icons`, `_meta`), passed on as is. */
   icons?: unknown[];
   _meta?: Record<string, unknown>;
@@ -55,7 +61,12 @@ export function registerIdentityPromptWith<ArgsSchema extends StandardSchemaWith
   config: IdentityPromptConfig<ArgsSchema>,
   handler: IdentityPromptHandler<InputOf<ArgsSchema>>,
 ): unknown {
-  const policy = { scopes, actorTypes: declaredActorTypes(`registerPrompt(${name})`, config.actorTypes) };
+  const registration = `registerPrompt(${name})`;
+  const policy = {
+    scopes,
+    actorTypes: declaredActorTypes(registration, config.actorTypes),
+    dlp: declaredDlp(registration, config.dlp),
+  };
   const item = { kind: 'prompt' as const, name };
   const get = (args: unknown, sdkContext: unknown) =>
     runIdentityCall(access, item, policy, sdkContext, (identity, context) =>
@@ -66,6 +77,7 @@ export function registerIdentityPromptWith<ArgsSchema extends StandardSchemaWith
     scopes: _scopes,
     actorTypes: _actorTypes,
     identityLikeInputAllowed: _allowed,
+    dlp: _dlp,
     ...metadata
   } = config;
   return server.registerPrompt(

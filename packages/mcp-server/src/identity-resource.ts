@@ -1,7 +1,8 @@
 import type { Envelope } from '@baton/envelope';
 import type { CallerKind } from '@baton/resource-server';
 import type { ReadResourceResult } from '@modelcontextprotocol/server';
-import { declaredActorTypes, runIdentityCall, scopeChallengeFor } from './identity-call.ts';
+import type { DlpPolicy } from './dlp/policy.ts';
+import { declaredActorTypes, declaredDlp, runIdentityCall, scopeChallengeFor } from './identity-call.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import type { ToolContext } from './identity-tool.ts';
 import type { BoundaryAccess } from './request-context.ts';
@@ -27,6 +28,11 @@ export interface IdentityResourceConfig {
    * `identity`; a handler that takes one decides what it may show for it.
    */
   identityLikeVariablesAllowed?: readonly string[];
+  /**
+   * Data loss prevention on what a read returns (see `DlpPolicy`), in place of the boundary's default
+   * (`IdentityBoundaryOptions.dlp`); `false` turns it off here.
+   */
+  dlp?: DlpPolicy | false;
   title?: string;
   description?: string;
   mimeType?: string;
@@ -59,7 +65,11 @@ export function registerIdentityResourceWith(
   handler: IdentityResourceHandler,
 ): unknown {
   const registration = `registerResource(${name})`;
-  const policy = { scopes, actorTypes: declaredActorTypes(registration, config.actorTypes) };
+  const policy = {
+    scopes,
+    actorTypes: declaredActorTypes(registration, config.actorTypes),
+    dlp: declaredDlp(registration, config.dlp),
+  };
   if (typeof uriOrTemplate !== 'string')
     assertNoUndeclaredIdentityVariables(registration, uriOrTemplate, config);
   const item = { kind: 'resource' as const, name };
@@ -71,6 +81,7 @@ export function registerIdentityResourceWith(
     scopes: _scopes,
     actorTypes: _actorTypes,
     identityLikeVariablesAllowed: _allowed,
+    dlp: _dlp,
     ...metadata
   } = config;
   // SDK v2 takes `scopeChallenge` out of the metadata; SDK v1 keeps the object as the resource's

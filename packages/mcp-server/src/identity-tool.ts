@@ -11,7 +11,7 @@ import type {
 import { context as otelContext } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { type CheckedDlpPolicy, checkedDlpPolicy, type DlpPolicy } from './dlp/policy.ts';
-import { type DlpFindings, scanResult, scanThrown } from './dlp/scan.ts';
+import { type DlpFindings, mergedFindings, scanMessage, scanResult, scanThrown } from './dlp/scan.ts';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
@@ -194,12 +194,16 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     if (hop.span.isRecording()) hop.span.setAttributes(identityAttributes(envelope));
     // Ends with the handler: a downstream client the tool keeps can no longer act for this caller.
     const invocation = { live: true };
-    const context = toolContext(ctx, opened, minted, name, hop, invocation);
     let outcome: AuditOutcome = 'ok';
     let reason: AuditReason | undefined;
     const dlpPolicy: CheckedDlpPolicy | undefined =
       toolDlp === false ? undefined : (toolDlp ?? opened.settings.dlp);
     let dlp: DlpFindings | undefined;
+    // Progress messages leave the server too: scanned with the tool's policy, audited with the call.
+    const progressDlp = dlpPolicy
+      ? { policy: dlpPolicy, found: (found: DlpFindings) => (dlp = mergedFindings(dlp, found)) }
+      : undefined;
+    const context = toolContext(ctx, opened, minted, name, hop, invocation, progressDlp);
     try {
       // The tool span is active in the handler: its own spans and instrumented calls are children.
       const result = await otelContext.with(
@@ -216,7 +220,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       if (dlpPolicy) {
         // DLP (issue #12 item 5): what leaves the server is scanned; the audit names detectors and counts.
         const scan = await scanResult(result, dlpPolicy);
-        dlp = scan.dlp;
+        dlp = mergedFindings(dlp, scan.dlp);
         sent = scan.result;
         if (scan.blocked) {
           outcome = 'denied';
@@ -235,7 +239,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       if (!dlpPolicy) throw error;
       // The SDK sends a thrown error's message to the client: it leaves the server too.
       const scan = await scanThrown(error, dlpPolicy);
-      dlp = scan.dlp;
+      dlp = mergedFindings(dlp, scan.dlp);
       throw scan.error;
     } finally {
       invocation.live = false;
@@ -325,6 +329,8 @@ export function toolContext(
   tool: string,
   hop: HopSpan,
   invocation: { readonly live: boolean },
+  /** The call's DLP policy, for progress messages, and where their findings go. */
+  dlp?: { policy: CheckedDlpPolicy; found(findings: DlpFindings): void },
 ): ToolContext {
   const { envelope } = minted;
   const { logger, downstream } = opened.settings;
@@ -359,8 +365,14 @@ export function toolContext(
       );
       return client;
     },
-    async progress(progress: number, total?: number, message?: string) {
+    async progress(progress: number, total?: number, text?: string) {
       if (progressToken === undefined) return;
+      let message = text;
+      if (message && dlp) {
+        const scan = await scanMessage(message, dlp.policy);
+        if (scan.dlp) dlp.found(scan.dlp);
+        message = scan.message;
+      }
       await ctx.notify({
         method: 'notifications/progress',
         params: {

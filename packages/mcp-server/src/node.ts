@@ -46,7 +46,7 @@ export function protectNodeRequests(
   return (request, response, next) => {
     if (!guard(request, response)) return;
     boundary
-      .admit(toWebRequest(request), { parsedBody: request.body })
+      .admit(toWebRequest(request, boundary), { parsedBody: request.body })
       .then(async (admission) => {
         if (!admission.admitted) return send(response, admission.response);
         removeAuthorization(request);
@@ -63,9 +63,11 @@ export function protectNodeRequests(
 
 /**
  * The request as `admit` reads it. Its body is the Node stream only for a JSON POST nobody parsed yet
- * (the one body `admit` reads); otherwise the stream is left alone for the transport.
+ * (the one body `admit` reads), or a form POST to the approval pages (which `admit` answers itself;
+ * one `express.urlencoded()` already parsed is encoded again); otherwise the stream is left alone for
+ * the transport.
  */
-function toWebRequest(request: NodeMcpRequest): Request {
+function toWebRequest(request: NodeMcpRequest, boundary: IdentityBoundary): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined) continue;
@@ -79,11 +81,29 @@ function toWebRequest(request: NodeMcpRequest): Request {
     request.method === 'POST' &&
     request.body === undefined &&
     isJsonContentType(request.headers['content-type']);
+  const form = request.method === 'POST' && isFormContentType(request.headers['content-type']);
+  const stream = () => Readable.toWeb(request) as ReadableStream;
+  let body: string | ReadableStream | undefined;
+  if (readsBody) body = stream();
+  else if (form && boundary.readsFormAt(url.pathname))
+    body = formAlreadyParsed(request.body) ?? (request.readableEnded ? undefined : stream());
   return new Request(url, {
     method: request.method ?? 'GET',
     headers,
-    ...(readsBody ? { body: Readable.toWeb(request) as ReadableStream, duplex: 'half' } : {}),
+    ...(body !== undefined ? { body, duplex: 'half' } : {}),
   } as RequestInit);
+}
+
+function isFormContentType(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+/** A form body `express.urlencoded()` parsed into fields, encoded again; undefined when there is none. */
+function formAlreadyParsed(body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const fields = Object.entries(body);
+  if (fields.length === 0 || fields.some(([, value]) => typeof value !== 'string')) return undefined;
+  return new URLSearchParams(fields as Array<[string, string]>).toString();
 }
 
 /** Both views Node keeps of the headers: `headers` and `rawHeaders` (which some transports convert). */

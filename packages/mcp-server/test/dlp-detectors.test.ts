@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { scanResult } from '../src/dlp/scan.ts';
+import { checkedDlpPolicy } from '../src/dlp/policy.ts';
+import { scanResult, scanThrown } from '../src/dlp/scan.ts';
 
 /** The findings DLP makes in one text (audit mode: the result is untouched). */
 async function findingsIn(text: string): Promise<Record<string, number>> {
@@ -25,6 +26,11 @@ describe('DLP detectors: each finds what it should and nothing it should not', (
     ['a Visa number with a valid Luhn check digit', 'card 4111 1111 1111 1111 on file', 'card'],
     ['a Mastercard number written with hyphens', 'pay 5555-5555-5555-4444', 'card'],
     ['an American Express number', 'amex 378282246310005', 'card'],
+    ['a card number in a CSV row, after a name and a comma', 'alice,4111111111111111,12/27', 'card'],
+    ['a card number grouped by dots', 'card 4111.1111.1111.1111 on file', 'card'],
+    ['a card number grouped by no-break spaces', 'card 4111\u00A01111\u00A01111\u00A01111', 'card'],
+    ['a card number in full-width digits', `card ${'\uFF14'}${'\uFF11'.repeat(15)}`, 'card'],
+    ['the fraction of a decimal number is not a card', 'ratio 0.4111111111111111', undefined],
     ['a Luhn-invalid number is not a card', 'card 4111 1111 1111 1112 on file', undefined],
     ['a Luhn-valid number outside every card network is not a card', 'ref 1234 5678 9012 3452', undefined],
     ['a card-length run inside a longer digit string is not a card', 'id 9941111111111111111234', undefined],
@@ -66,6 +72,63 @@ describe('DLP detectors: each finds what it should and nothing it should not', (
       else assert.deepEqual(findings, {});
     });
   }
+
+  it('finds every card number of a JSON array, not only the first', async () => {
+    assert.deepEqual(await findingsIn('[4111111111111111,5500000000000004]'), { card: 2 });
+    const scan = await scanResult(
+      { content: [], structuredContent: { cards: [4111111111111111, 5500000000000004] } },
+      { action: 'audit' },
+    );
+    assert.deepEqual(scan.dlp?.findings, { card: 2 });
+  });
+
+  it('finds a secret hidden under a data, type, blob, mimeType or role key outside content items', async () => {
+    const scan = await scanResult(
+      {
+        content: [{ type: 'text', text: 'ok' }],
+        structuredContent: {
+          data: `key ${GITHUB_TOKEN}`,
+          type: 'card 4111111111111111',
+          role: 'eve@example.org',
+        },
+        _meta: { blob: `key ${GITHUB_TOKEN}`, mimeType: 'ssn 123-45-6789' },
+      },
+      { action: 'redact' },
+    );
+    assert.deepEqual(scan.dlp?.findings, { 'secret.github': 2, card: 1, email: 1, us_ssn: 1 });
+    assert.ok(!JSON.stringify(scan.result).includes(GITHUB_TOKEN));
+  });
+
+  it('finds a secret under a type key of a content item’s _meta', async () => {
+    const scan = await scanResult(
+      { content: [{ type: 'text', text: 'ok', _meta: { type: `key ${GITHUB_TOKEN}` } }] },
+      { action: 'audit' },
+    );
+    assert.deepEqual(scan.dlp?.findings, { 'secret.github': 1 });
+  });
+
+  it('finds a secret used as an object key, and blocks the result rather than sending the key', async () => {
+    const leaky = {
+      content: [{ type: 'text', text: 'ok' }],
+      structuredContent: { [GITHUB_TOKEN]: 'deploy key' },
+    };
+    const audited = await scanResult(leaky, { action: 'audit' });
+    assert.deepEqual(audited.dlp?.findings, { 'secret.github': 1 });
+    const redacted = await scanResult(leaky, { action: 'redact' });
+    assert.equal(redacted.blocked, true);
+    assert.equal(redacted.dlp?.action, 'block');
+    assert.ok(!JSON.stringify(redacted.result).includes(GITHUB_TOKEN));
+  });
+
+  it('redacts a thrown string or non-Error body, which the SDK sends to the client as String(error)', async () => {
+    const policy = checkedDlpPolicy({ action: 'redact' }, 'test');
+    for (const thrown of [`failed: ${GITHUB_TOKEN}`, { toString: () => `failed: ${GITHUB_TOKEN}` }]) {
+      const scan = await scanThrown(thrown, policy);
+      assert.deepEqual(scan.dlp?.findings, { 'secret.github': 1 });
+      assert.ok(scan.error instanceof Error);
+      assert.ok(!String(scan.error).includes(GITHUB_TOKEN));
+    }
+  });
 
   it('refuses to be switched off by a secretlint-disable comment in the scanned text', async () => {
     const findings = await findingsIn(`// secretlint-disable\ntoken ${GITHUB_TOKEN}\n// secretlint-enable`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import type { AuditEvent } from '@baton/audit';
+import { type AuditEvent, createLogger } from '@baton/audit';
 import { RateLimiter } from '@baton/core/rate-limit';
 import { EnvelopeIssuer } from '@baton/envelope';
 import { jwtAccessTokenVerifier } from '@baton/resource-server';
@@ -12,6 +12,7 @@ import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { createClient } from 'redis';
 import { z } from 'zod';
 import { IdentityBoundary as Boundary, type IdentityBoundary } from '../src/index.ts';
+import { ToolRateLimits } from '../src/rate-limit/tool-limits.ts';
 import { type Mount, type Stack, startStack, TRUST_DOMAIN } from './fixtures/stack.ts';
 import { toolCallRequest } from './fixtures/tool-call.ts';
 
@@ -46,6 +47,42 @@ function buildLeakyServer(boundary: IdentityBoundary) {
   boundary.registerTool(server, 'leak_thrown', { scopes: ['orders:read'], inputSchema: input }, async () => {
     throw new Error(`downstream failed with ${LEAK}`);
   });
+  boundary.registerTool(
+    server,
+    'leak_progress',
+    { scopes: ['orders:read'], inputSchema: input },
+    async (_call, context) => {
+      await context.progress(1, 2, `fetching: ${LEAK}`);
+      return { content: [{ type: 'text' as const, text: 'done' }] };
+    },
+  );
+  boundary.registerTool(
+    server,
+    'leak_thrown_string',
+    { scopes: ['orders:read'], inputSchema: input },
+    async () => {
+      throw `downstream failed with ${LEAK}`;
+    },
+  );
+  boundary.registerResource(
+    server,
+    'leaky_resource',
+    'orders://me/leak',
+    { scopes: ['orders:read'] },
+    async ({ uri }) => ({
+      contents: [{ uri: uri.href, mimeType: 'application/json', text: LEAK }],
+    }),
+  );
+  boundary.registerResource(
+    server,
+    'leaky_resource_blocked',
+    'orders://me/leak-blocked',
+    { scopes: ['orders:read'], dlp: { action: 'block' } },
+    async ({ uri }) => ({ contents: [{ uri: uri.href, text: LEAK }] }),
+  );
+  boundary.registerPrompt(server, 'leaky_prompt', { scopes: ['orders:read'] }, async () => ({
+    messages: [{ role: 'user' as const, content: { type: 'text' as const, text: `summarise ${LEAK}` } }],
+  }));
   boundary.registerTool(server, 'list_orders', { scopes: ['orders:read'], inputSchema: input }, async () => ({
     content: [{ type: 'text' as const, text: '[]' }],
   }));
@@ -122,6 +159,62 @@ describe('DLP on tool results (real IdP, SDK v2 client and server, HTTP)', () =>
     assert.ok(!sent.includes(GITHUB_TOKEN) && !sent.includes(CARD));
     assert.match(sent, /\[REDACTED:secret\.github\]/);
     assert.equal(eventsFor(stack, 'leak_thrown')[0]?.reason, 'tool_threw');
+  });
+
+  it('redacts a progress message a tool sends with a leaked token, and audits it with the call', async () => {
+    const messages: string[] = [];
+    const result = await client.callTool(
+      { name: 'leak_progress', arguments: {} },
+      { onprogress: (progress) => messages.push(progress.message ?? '') },
+    );
+    assert.equal(result.isError, undefined);
+    assert.equal(messages.length, 1);
+    assert.ok(
+      !messages[0]!.includes(GITHUB_TOKEN) && !messages[0]!.includes(CARD),
+      'the progress message leaked',
+    );
+    assert.match(messages[0]!, /\[REDACTED:secret\.github\]/);
+    assert.deepEqual(eventsFor(stack, 'leak_progress')[0]?.dlp, {
+      action: 'redact',
+      findings: { 'secret.github': 1, card: 1 },
+    });
+  });
+
+  it('redacts a thrown string, which the SDK sends to the client as String(error)', async () => {
+    const result = await client.callTool({ name: 'leak_thrown_string', arguments: {} });
+    assert.equal(result.isError, true);
+    const sent = JSON.stringify(result);
+    assert.ok(!sent.includes(GITHUB_TOKEN) && !sent.includes(CARD), 'the thrown string leaked');
+  });
+
+  it('applies the boundary default to a resource read, and audits what it found', async () => {
+    const read = await client.readResource({ uri: 'orders://me/leak' });
+    const sent = JSON.stringify(read);
+    assert.ok(!sent.includes(GITHUB_TOKEN) && !sent.includes(CARD), 'the resource leaked');
+    assert.match(sent, /\[REDACTED:secret\.github\]/);
+    assert.deepEqual(eventsFor(stack, 'leaky_resource')[0]?.dlp, {
+      action: 'redact',
+      findings: { 'secret.github': 1, card: 1 },
+    });
+  });
+
+  it('refuses a resource read its own dlp blocks, naming the detectors only, audited dlp_blocked', async () => {
+    await assert.rejects(client.readResource({ uri: 'orders://me/leak-blocked' }), (error: Error) => {
+      assert.match(error.message, /withheld by data loss prevention/);
+      assert.ok(!error.message.includes(GITHUB_TOKEN));
+      return true;
+    });
+    const [event] = eventsFor(stack, 'leaky_resource_blocked');
+    assert.equal(event?.outcome, 'denied');
+    assert.equal(event?.reason, 'dlp_blocked');
+    assert.equal(event?.dlp?.action, 'block');
+  });
+
+  it('applies the boundary default to a prompt get', async () => {
+    const prompt = await client.getPrompt({ name: 'leaky_prompt' });
+    const sent = JSON.stringify(prompt);
+    assert.ok(!sent.includes(GITHUB_TOKEN) && !sent.includes(CARD), 'the prompt leaked');
+    assert.deepEqual(eventsFor(stack, 'leaky_prompt')[0]?.dlp?.findings, { 'secret.github': 1, card: 1 });
   });
 
   it('never writes a found value into an audit event or the log', async () => {
@@ -261,6 +354,67 @@ describe('a rate limit whose Redis is down', () => {
     assert.equal(await limiter.consume('alice'), undefined);
     assert.ok((await limiter.consume('alice'))?.retryAfterSeconds);
     assert.equal(await limiter.consume('bob'), undefined);
+  });
+
+  it('does not make each call wait for a Redis that is down: it falls back at once and reports the fallback', async () => {
+    // A client pointed at a closed port, still trying to reconnect (the usual outage): not ready.
+    const redis = createClient({ url: 'redis://127.0.0.1:1', socket: { reconnectStrategy: () => 50 } });
+    redis.on('error', () => {});
+    redis.connect().catch(() => {});
+    const fallbacks: string[] = [];
+    const limiter = new RateLimiter(
+      'person',
+      { points: 1, durationSeconds: 60 },
+      {
+        redis,
+        keyPrefix: 'baton-test:down-fast',
+        onFallback: ({ limiter: name, error }) => fallbacks.push(`${name}:${(error as Error).name}`),
+      },
+    );
+    try {
+      // Generous bound (not a timing assertion): the old insurance path waited on the client's queue.
+      const signal = AbortSignal.timeout(3000);
+      const answered = await Promise.race([
+        limiter.consume('alice').then((over) => ({ over })),
+        new Promise<never>((_, reject) =>
+          signal.addEventListener('abort', () => reject(new Error('consume waited for Redis'))),
+        ),
+      ]);
+      assert.equal(answered.over, undefined);
+      assert.ok((await limiter.consume('alice'))?.retryAfterSeconds, 'the memory count keeps the limit');
+      assert.deepEqual(fallbacks, ['person:Error', 'person:Error']);
+    } finally {
+      redis.destroy();
+    }
+  });
+
+  it('logs each fallback of the boundary’s limits with the error name only, never the Redis address', async () => {
+    const redis = createClient({
+      url: 'redis://baton:hunter2@127.0.0.1:1',
+      socket: { reconnectStrategy: () => 50 },
+    });
+    redis.on('error', () => {});
+    redis.connect().catch(() => {});
+    const lines: string[] = [];
+    const logger = createLogger({
+      name: 't',
+      destination: { write: (line: string) => void lines.push(line) },
+    });
+    const limits = new ToolRateLimits(
+      { perPerson: { points: 5, durationSeconds: 60 }, store: { redis, keyPrefix: 'baton-test:down-log' } },
+      logger,
+    );
+    try {
+      const alice = { actor: { type: 'user', sub: 'alice', tenant: 'acme' }, agent: 'agent-1' } as never;
+      assert.equal(await limits.consume(alice, ['list_orders']), undefined);
+      const [line] = lines.map((text) => JSON.parse(text) as Record<string, unknown>);
+      assert.equal(line?.msg, 'rate limit store unavailable: counting in this instance');
+      assert.equal(line?.limiter, 'person');
+      assert.equal(line?.err_name, 'Error');
+      assert.ok(!lines.join('').includes('hunter2') && !lines.join('').includes('127.0.0.1:1'));
+    } finally {
+      redis.destroy();
+    }
   });
 
   it('refuses a Redis store without a key prefix at construction', () => {

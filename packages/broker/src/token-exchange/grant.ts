@@ -66,7 +66,7 @@ export interface TokenExchangeDependencies extends AuditedGrantDependencies {
  * `checks/`, then one issuer per kind of token under `issuers/`.
  */
 export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
-  const limiters = exchangeRateLimiters(deps.rateLimits ?? {});
+  const limiters = exchangeRateLimiters(deps.rateLimits ?? {}, deps.logger);
   const checks = GrantChecks.start<GrantRequest>()
     .check(exchangingClient)
     .check(clientRateLimit(limiters.perClient))

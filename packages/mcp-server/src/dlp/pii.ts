@@ -13,17 +13,33 @@ export const PII_DETECTORS = ['card', 'iban', 'email', 'phone', 'us_ssn'] as con
 export type PiiDetector = (typeof PII_DETECTORS)[number];
 
 /**
- * Payment card numbers (PAN): 13 to 19 digits, optionally grouped by single spaces or hyphens, that pass
- * the Luhn check and start with an issuer prefix of a card network (ISO/IEC 7812 IIN ranges of Visa,
- * Mastercard, American Express, Discover, JCB, Diners Club, UnionPay, Maestro). A Luhn-invalid number,
- * or one outside every network's range, is not a card. Not preceded or followed by a digit, so a
- * longer digit run (an id, a timestamp) is never read as a card.
+ * Payment card numbers (PAN): 13 to 19 digits, optionally grouped by single spaces (also no-break and
+ * thin spaces), hyphens or dots, that pass the Luhn check and start with an issuer prefix of a card
+ * network (ISO/IEC 7812 IIN ranges of Visa, Mastercard, American Express, Discover, JCB, Diners Club,
+ * UnionPay, Maestro). A Luhn-invalid number, or one outside every network's range, is not a card.
+ * Full-width and Arabic-Indic digits count as digits. Not preceded or followed by a digit, nor preceded
+ * by a digit and a dot (the fraction of a decimal number), so a longer digit run (an id, a timestamp)
+ * is never read as a card; a comma is a boundary (CSV fields, JSON array elements).
  */
 function* cards(text: string): Generator<Finding> {
-  for (const match of text.matchAll(/(?<![\d.,])\d(?:[ -]?\d){12,18}(?![\d])/g)) {
-    const digits = match[0].replace(/[ -]/g, '');
+  const ascii = asciiDigits(text);
+  for (const match of ascii.matchAll(/(?<!\d|\d\.)\d(?:[ .\-\u00A0\u2007\u2009\u202F]?\d){12,18}(?!\d)/g)) {
+    const digits = match[0].replace(/\D/g, '');
     if (isCardPrefix(digits) && luhnValid(digits)) yield span('card', match);
   }
+}
+
+/** Decimal digits of other scripts a card number is written in, each block's zero (all in the BMP). */
+const DIGIT_ZEROS = [0x0660 /* Arabic-Indic */, 0x06f0 /* Extended Arabic-Indic */, 0xff10 /* full-width */];
+const OTHER_DIGITS = /[\u0660-\u0669\u06F0-\u06F9\uFF10-\uFF19]/g;
+
+/** `text` with other scripts' digits as ASCII digits: one code unit for one, so offsets are kept. */
+function asciiDigits(text: string): string {
+  return text.replace(OTHER_DIGITS, (char) => {
+    const code = char.charCodeAt(0);
+    const zero = DIGIT_ZEROS.find((start) => code >= start && code <= start + 9)!;
+    return String.fromCharCode(48 + code - zero);
+  });
 }
 
 /** The Luhn (mod 10) check of ISO/IEC 7812-1 Annex B. */

@@ -24,21 +24,27 @@ export type BlockedResult = {
   content: [{ type: 'text'; text: string }];
 };
 
-/** Binary payloads (base64) are not text: not scanned. */
-const BINARY_KEYS: ReadonlySet<string> = new Set(['blob', 'data']);
-/** Protocol vocabulary, never content. */
-const SKIPPED_KEYS: ReadonlySet<string> = new Set(['type', 'mimeType', 'role', 'isError']);
+/**
+ * Keys of an MCP content item (or embedded resource, resource contents, prompt message) whose string
+ * values are protocol vocabulary (`type`, `mimeType`, `role`) or base64 payloads (`data`, `blob`), not
+ * text: not scanned there. Anywhere else (`structuredContent`, `_meta`, a tool's own objects) a string
+ * under one of these names is scanned like any other.
+ */
+const PROTOCOL_KEYS: ReadonlySet<string> = new Set(['type', 'mimeType', 'role', 'data', 'blob']);
 /** Separates the strings of a result in the text the detectors read: no detector matches across it. */
 const SEPARATOR = '\n\u0000\n';
 
 /**
  * Scans every string a result carries (tool `content` text, embedded resources' `text`,
- * `structuredContent`, `_meta`; equally a `resources/read` or `prompts/get` result), and every integer
- * of 12 digits or more (a card number sent as a JSON number), for secrets and
+ * `structuredContent`, `_meta`; equally a `resources/read` or `prompts/get` result), every object key,
+ * and every integer of 12 digits or more (a card number sent as a JSON number), for secrets and
  * personal data, and applies the policy: `redact` returns a copy with each finding replaced by
  * `[REDACTED:<detector>]` (the original is not changed), `block` returns a tool error result naming
- * the detectors and counts, `audit` returns the result as it was. Base64 payloads (`blob`, image and
- * audio `data`) are not scanned.
+ * the detectors and counts, `audit` returns the result as it was. A finding in an object key is not
+ * redacted (a renamed key would change the result's shape, and two could collide): under `redact` it
+ * blocks the result instead, and the audit says `block`. Only inside MCP content items (the `content`,
+ * `contents` and `messages` items, their embedded `resource` and a message's `content`) are the
+ * protocol's own strings skipped: `type`, `mimeType`, `role`, and the base64 payloads `data` and `blob`.
  *
  * For a result that is not a tool's (a resource's or a prompt's), `blocked` tells the caller to answer
  * with an error instead (e.g. throw a JSON-RPC error with `blockedMessage(scan.dlp)`).
@@ -51,7 +57,8 @@ const SEPARATOR = '\n\u0000\n';
 export async function scanResult<T>(result: T, policy: DlpPolicy | CheckedDlpPolicy): Promise<DlpScan<T>> {
   const checked = 'pii' in policy ? policy : checkedDlpPolicy(policy, 'scanResult');
   const leaves: string[] = [];
-  collect(result, leaves);
+  const keys = new Set<number>();
+  collect(result, 'result', leaves, keys);
   if (leaves.length === 0) return { result, blocked: false, dlp: undefined };
   const text = leaves.length === 1 ? leaves[0]! : leaves.join(SEPARATOR);
   const found = findPii(text, checked.pii);
@@ -60,16 +67,19 @@ export async function scanResult<T>(result: T, policy: DlpPolicy | CheckedDlpPol
   const findings = counted(found);
   const dlp: DlpFindings = { action: checked.action, findings };
   if (checked.action === 'audit') return { result, blocked: false, dlp };
-  if (checked.action === 'block') {
+  const redacted = checked.action === 'redact' ? redactLeaves(leaves, found) : undefined;
+  // A secret used as a key is not renamed: the result is withheld (see above).
+  const inKey = redacted !== undefined && [...keys].some((index) => redacted[index] !== leaves[index]);
+  if (!redacted || inKey) {
+    const blocked: DlpFindings = { action: 'block', findings };
     return {
-      result: { isError: true, content: [{ type: 'text', text: blockedMessage(dlp) }] },
+      result: { isError: true, content: [{ type: 'text', text: blockedMessage(blocked) }] },
       blocked: true,
-      dlp,
+      dlp: blocked,
     };
   }
-  const redacted = redactLeaves(leaves, found);
   let next = 0;
-  return { result: rebuild(result, () => redacted[next++]!) as T, blocked: false, dlp };
+  return { result: rebuild(result, 'result', () => redacted[next++]!) as T, blocked: false, dlp };
 }
 
 /** Findings per detector; overlapping findings of one detector (two patterns, one number) count once. */
@@ -93,35 +103,67 @@ export function blockedMessage(dlp: DlpFindings): string {
   return `this result was withheld by data loss prevention: it contained ${named}`;
 }
 
-/** The string leaves of `value`, in the order `rebuild` visits them. */
-function collect(value: unknown, leaves: string[]): void {
+/**
+ * Where a value sits in a result: the result itself, a list of MCP items, one MCP item (where the
+ * protocol's own strings are skipped), or anything else (everything scanned).
+ */
+type Place = 'result' | 'items' | 'item' | 'other';
+
+/** Where a child of `value` (at `place`) under `name` sits. */
+function placeOf(place: Place, name: string, child: unknown): Place {
+  const list = Array.isArray(child);
+  if (place === 'result' && (name === 'content' || name === 'contents' || name === 'messages'))
+    return list ? 'items' : 'other';
+  if (place === 'item' && name === 'resource' && !list) return 'item';
+  // A prompt message's `content`: one content item (or, leniently, a list of them).
+  if (place === 'item' && name === 'content') return list ? 'items' : 'item';
+  return 'other';
+}
+
+function skipped(place: Place, name: string, child: unknown): boolean {
+  return place === 'item' && typeof child === 'string' && PROTOCOL_KEYS.has(name);
+}
+
+/** The string leaves of `value` (keys included, their indices in `keys`), in the order `rebuild` visits them. */
+function collect(value: unknown, place: Place, leaves: string[], keys: Set<number>): void {
   if (typeof value === 'string') {
     leaves.push(value);
   } else if (isLongInteger(value)) {
     // A card number sent as a JSON number is still a card number.
     leaves.push(String(value));
   } else if (Array.isArray(value)) {
-    for (const item of value) collect(item, leaves);
+    const inner = place === 'items' ? 'item' : 'other';
+    for (const item of value) collect(item, inner, leaves, keys);
   } else if (typeof value === 'object' && value !== null) {
     for (const [name, child] of Object.entries(value)) {
-      if (!skipped(name, child)) collect(child, leaves);
+      // A key is text that leaves the server too.
+      keys.add(leaves.length);
+      leaves.push(name);
+      if (!skipped(place, name, child)) collect(child, placeOf(place, name, child), leaves, keys);
     }
   }
 }
 
-/** A copy of `value` with each string leaf replaced by `next()`; objects without leaves are shared. */
-function rebuild(value: unknown, next: () => string): unknown {
+/**
+ * A copy of `value` with each string leaf replaced by `next()`; keys are kept (a result with a finding
+ * in a key is blocked, never rebuilt).
+ */
+function rebuild(value: unknown, place: Place, next: () => string): unknown {
   if (typeof value === 'string') return next();
   if (isLongInteger(value)) {
     // Stays a number unless something in it was redacted.
     const redacted = next();
     return redacted === String(value) ? value : redacted;
   }
-  if (Array.isArray(value)) return value.map((item) => rebuild(item, next));
+  if (Array.isArray(value)) {
+    const inner = place === 'items' ? 'item' : 'other';
+    return value.map((item) => rebuild(item, inner, next));
+  }
   if (typeof value === 'object' && value !== null) {
     const copy: Record<string, unknown> = {};
     for (const [name, child] of Object.entries(value)) {
-      copy[name] = skipped(name, child) ? child : rebuild(child, next);
+      next(); // the key's leaf
+      copy[name] = skipped(place, name, child) ? child : rebuild(child, placeOf(place, name, child), next);
     }
     return copy;
   }
@@ -131,10 +173,6 @@ function rebuild(value: unknown, next: () => string): unknown {
 /** An integer long enough to be an identifier (12 digits or more): scanned as its decimal text. */
 function isLongInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && Math.abs(value) >= 1e11;
-}
-
-function skipped(name: string, child: unknown): boolean {
-  return typeof child === 'string' && (SKIPPED_KEYS.has(name) || BINARY_KEYS.has(name));
 }
 
 /**
@@ -174,18 +212,58 @@ function redactLeaves(leaves: readonly string[], found: Finding[]): string[] {
 }
 
 /**
- * A thrown error's message after DLP (the SDK sends it to the client as the tool's error text): the
- * same error when nothing was found or the action is `audit`, otherwise a plain `Error` with the
- * message redacted or replaced by `blockedMessage`.
+ * A thrown error's message after DLP (the SDK sends it to the client as the tool's error text; for a
+ * thrown non-`Error`, a string or a body, it sends `String(error)`, so that is scanned): the same error
+ * when nothing was found or the action is `audit`, otherwise a plain `Error` with the message redacted
+ * or replaced by `blockedMessage`.
  */
 export async function scanThrown(
   error: unknown,
   policy: CheckedDlpPolicy,
 ): Promise<{ error: unknown; dlp: DlpFindings | undefined }> {
-  const message = error instanceof Error ? error.message : undefined;
+  const message = error instanceof Error ? error.message : textOf(error);
   if (!message) return { error, dlp: undefined };
   const scan = await scanResult({ message }, policy);
   if (!scan.dlp || policy.action === 'audit') return { error, dlp: scan.dlp };
   const text = scan.blocked ? blockedMessage(scan.dlp) : (scan.result as { message: string }).message;
   return { error: new Error(text), dlp: scan.dlp };
+}
+
+/** What `String(value)` gives, or undefined when it throws (then nothing of it can be sent either). */
+function textOf(value: unknown): string | undefined {
+  try {
+    return String(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Both scans' findings as one audit record: counts added, and `block` when either blocked.
+ * @internal
+ */
+export function mergedFindings(
+  a: DlpFindings | undefined,
+  b: DlpFindings | undefined,
+): DlpFindings | undefined {
+  if (!a || !b) return a ?? b;
+  const findings = { ...a.findings };
+  for (const [detector, count] of Object.entries(b.findings))
+    findings[detector] = (findings[detector] ?? 0) + count;
+  return { action: a.action === 'block' || b.action === 'block' ? 'block' : a.action, findings };
+}
+
+/**
+ * A progress message after DLP (it leaves the server too): the same text when nothing was found or
+ * the action is `audit`, redacted under `redact`, and dropped (undefined) under `block`.
+ */
+export async function scanMessage(
+  message: string,
+  policy: CheckedDlpPolicy,
+): Promise<{ message: string | undefined; dlp: DlpFindings | undefined }> {
+  const scan = await scanResult({ message }, policy);
+  if (!scan.dlp || policy.action === 'audit') return { message, dlp: scan.dlp };
+  // A progress notification has no error form: a blocked message is simply not sent.
+  const dlp: DlpFindings = { action: scan.blocked ? 'block' : scan.dlp.action, findings: scan.dlp.findings };
+  return { message: scan.blocked ? undefined : (scan.result as { message: string }).message, dlp };
 }

@@ -1,5 +1,12 @@
 import type { Identity } from '@baton/core';
-import { checkRateLimit, type RateLimit, RateLimiter, type RateLimitStore } from '@baton/core/rate-limit';
+import {
+  checkRateLimit,
+  loggingFallbacks,
+  type RateLimit,
+  RateLimiter,
+  type RateLimitStore,
+} from '@baton/core/rate-limit';
+import type { Logger } from 'pino';
 
 /**
  * Declared rate limits on tool calls (`IdentityBoundaryOptions.rateLimits`). Each `tools/call` counts
@@ -37,8 +44,8 @@ export class ToolRateLimits {
   readonly #perAgent: RateLimiter | undefined;
   readonly #perTool: ReadonlyMap<string, RateLimiter>;
 
-  constructor(limits: BoundaryRateLimits) {
-    const store = limits.store ?? { memory: true };
+  constructor(limits: BoundaryRateLimits, logger?: Pick<Logger, 'warn'>) {
+    const store = loggingFallbacks(limits.store ?? { memory: true }, logger);
     this.#perPerson = limits.perPerson ? new RateLimiter('person', limits.perPerson, store) : undefined;
     this.#perAgent = limits.perAgent ? new RateLimiter('agent', limits.perAgent, store) : undefined;
     const perTool = new Map<string, RateLimiter>();

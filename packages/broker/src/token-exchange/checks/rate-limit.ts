@@ -1,5 +1,6 @@
 import { tenantOf } from '@baton/core';
-import { type RateLimit, RateLimiter, type RateLimitStore } from '@baton/core/rate-limit';
+import { loggingFallbacks, type RateLimit, RateLimiter, type RateLimitStore } from '@baton/core/rate-limit';
+import type { BrokerLogger } from '../../grants/audited-grant.ts';
 import type { Check } from '../../grants/checks.ts';
 import type { GrantRequest } from '../../grants/grant-request.ts';
 import { refuse } from '../../grants/refusal.ts';
@@ -22,8 +23,9 @@ export interface ExchangeRateLimits {
 }
 
 /** The exchange limiters, built once when the broker starts (a bad limit is a `TypeError` then). */
-export function exchangeRateLimiters(limits: ExchangeRateLimits) {
-  const store = limits.store ?? { memory: true };
+export function exchangeRateLimiters(limits: ExchangeRateLimits, logger?: BrokerLogger) {
+  // A Redis outage falls back to this instance's count, logged with the error's name only.
+  const store = loggingFallbacks(limits.store ?? { memory: true }, logger);
   return {
     perClient: limits.perClient ? new RateLimiter('client', limits.perClient, store) : undefined,
     perSubject: limits.perSubject ? new RateLimiter('subject', limits.perSubject, store) : undefined,
