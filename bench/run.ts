@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
  * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
- * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check, revocation-propagation,
+ * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check,
  * revocation-end-to-end, audit-stores,
  * dlp, rate-limits).
  */
@@ -14,7 +14,6 @@ import { benchDownstream } from './downstream.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchRevocationCheck } from './revocation-check.ts';
 import { benchRevocationEndToEnd } from './revocation-end-to-end.ts';
-import { benchRevocationPropagation } from './revocation-propagation.ts';
 import { benchStore } from './store.ts';
 import { benchToolCalls } from './tool-call.ts';
 
@@ -49,11 +48,6 @@ const sections: Array<[name: string, title: string, run: () => Promise<unknown>]
     'revocation-check',
     'Revocation check per request (target < 5 µs): 10,000 entries held, three-hop claims',
     benchRevocationCheck,
-  ],
-  [
-    'revocation-propagation',
-    'Revocation propagation to three receivers, receiver side (SSF push over HTTP, Redis stream): send to refused, per receiver',
-    benchRevocationPropagation,
   ],
   [
     'revocation-end-to-end',

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { SecurityEvent } from '@baton/shared-signals';
-import { importJWK, type JWK, SignJWT } from 'jose';
+import { mintSecurityEventToken, type SecurityEvent } from '@baton/shared-signals';
+import { importJWK, type JWK } from 'jose';
 import { SIGNING_ALG } from './keys.ts';
 
 /** A receiver of the IdP's Security Event Tokens (RFC 8935 push). */
@@ -43,7 +42,7 @@ export class SetDeliveryError extends Error {
 export class SignalTransmitter {
   readonly #issuer: string;
   readonly #key: Promise<CryptoKey | Uint8Array>;
-  readonly #kid: string | undefined;
+  readonly #kid: string;
   readonly #receivers: readonly SignalReceiver[];
   readonly #maxAttempts: number;
   readonly #retryDelayMs: number;
@@ -62,6 +61,7 @@ export class SignalTransmitter {
     }
     this.#issuer = options.issuer;
     this.#key = importJWK(options.signingJwk, SIGNING_ALG);
+    if (!options.signingJwk.kid) throw new TypeError('the signing key needs a kid: receivers find it by kid');
     this.#kid = options.signingJwk.kid;
     this.#receivers = options.receivers;
     this.#maxAttempts = options.maxAttempts ?? 5;
@@ -91,13 +91,12 @@ export class SignalTransmitter {
 
   /** The SET for one receiver: `iss`, `aud`, `iat`, `jti`, `sub_id` and one event (SSF 1.0 §4). */
   async mint(receiver: SignalReceiver, event: SecurityEvent): Promise<string> {
-    return new SignJWT({ sub_id: event.subject, events: { [event.type]: event.payload } })
-      .setProtectedHeader({ alg: SIGNING_ALG, typ: 'secevent+jwt', ...(this.#kid ? { kid: this.#kid } : {}) })
-      .setIssuer(this.#issuer)
-      .setAudience(receiver.audience)
-      .setIssuedAt()
-      .setJti(randomUUID())
-      .sign(await this.#key);
+    return mintSecurityEventToken({
+      issuer: this.#issuer,
+      audience: receiver.audience,
+      events: [event],
+      key: { key: await this.#key, kid: this.#kid, alg: SIGNING_ALG },
+    });
   }
 
   async #deliver(receiver: SignalReceiver, event: SecurityEvent): Promise<void> {

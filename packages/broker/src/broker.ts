@@ -32,7 +32,7 @@ import {
   type RevocationActor,
   type RevokeResult,
 } from './revocation/operator-revocation.ts';
-import { type BrokerScimOptions, mountScim } from './scim/broker-scim.ts';
+import { type BrokerScimOptions, mountScim, scimAudience } from './scim/broker-scim.ts';
 import {
   CLIENT_CREDENTIALS_DUPLICATES,
   CLIENT_CREDENTIALS_PARAMETERS,
@@ -240,10 +240,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const localKeys = createLocalJWKSet(publicJwks as never);
     const logger = options.logger ?? SILENT_LOGGER;
     operations = brokerOperations(options.operations, signingKeys);
-    // Shared Signals receivers get their access token for <issuer>/ssf by client_credentials.
-    const serviceAudiences = options.sharedSignals
-      ? [...options.audiences, { resource: sharedSignalsAudience(issuer), scopes: [] }]
-      : options.audiences;
+    // Shared Signals receivers and SCIM clients get their access token for the broker's own endpoint
+    // (<issuer>/ssf, <issuer>/scim/v2) by client_credentials.
+    const serviceAudiences = [
+      ...options.audiences,
+      ...(options.sharedSignals ? [{ resource: sharedSignalsAudience(issuer), scopes: [] }] : []),
+      ...(options.scim ? [{ resource: scimAudience(issuer), scopes: [] }] : []),
+    ];
     const provider = new Provider(
       issuer,
       brokerConfiguration({
@@ -337,7 +340,16 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         }),
       }),
     );
-    if (options.scim) mountScim(provider, options.scim, { issuer, revocation, onError });
+    if (options.scim) {
+      mountScim(provider, options.scim, {
+        issuer,
+        revocation,
+        keys: localKeys,
+        registry,
+        staticClients: (options.clients ?? []).map((client) => String(client.client_id)),
+        onError,
+      });
+    }
     if (options.identityProviderSignals) {
       for (const { issuer: idp } of options.identityProviderSignals.issuers ?? []) {
         if (!options.trustedIssuers.some((trusted) => trusted.issuer === idp))

@@ -80,6 +80,9 @@ try {
         }
       : {}),
     ...(config.identityProviderSignals ? { identityProviderSignals: config.identityProviderSignals } : {}),
+    ...(config.scim
+      ? { scim: { store: await stores.scimStore(), approvedClients: config.scim.approvedClients } }
+      : {}),
     ...(config.transactionTokens ? { transactionTokens: config.transactionTokens } : {}),
     ...(config.clientIdMetadataDocuments
       ? { clientIdMetadataDocuments: config.clientIdMetadataDocuments }

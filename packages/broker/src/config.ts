@@ -97,6 +97,12 @@ export const BrokerConfigSchema = z.strictObject({
       pushAllowedHosts: z.array(z.string().min(1)).default([]),
     })
     .optional(),
+  /**
+   * A SCIM 2.0 service at `<issuer>/scim/v2` (directory in the store): deactivating or deleting a user
+   * disables the person, a group removal revokes their earlier tokens. Callers present the broker's
+   * own client-credentials token for `<issuer>/scim/v2` from one of these static clients.
+   */
+  scim: z.strictObject({ approvedClients: z.array(z.string().min(1)).min(1) }).optional(),
   /** Take the identity providers' Security Event Tokens at `<issuer>/ssf/receiver` (each a trusted issuer). */
   identityProviderSignals: z
     .strictObject({

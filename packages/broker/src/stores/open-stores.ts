@@ -4,6 +4,9 @@ import type { AdapterFactory } from 'oidc-provider';
 import type { BrokerConfig } from '../config.ts';
 import { MemoryTokenRegistry } from '../registry/memory-registry.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import { MemoryScimStore } from '../scim/memory-store.ts';
+import type { ScimStore } from '../scim/scim-store.ts';
+import { SqlScimStore } from '../scim/sql-store.ts';
 import { postgresFrom } from './connections.ts';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from './deadline.ts';
 import { DEFAULT_EMBEDDED_DIRECTORY, openEmbeddedDatabase } from './embedded-database.ts';
@@ -22,12 +25,17 @@ export interface BrokerStores {
    * tables are created at the first call.
    */
   sharedSignalsStore(): Promise<StreamStore>;
+  /**
+   * The SCIM directory in the same store (`startBroker({ scim: { store: await stores.scimStore() } })`):
+   * on PostgreSQL every instance serves one directory. Its table is created at the first call.
+   */
+  scimStore(): Promise<ScimStore>;
   close(): Promise<void>;
 }
 
-/** One stream store per opened store, made (and migrated) at the first call. */
-function lazyStreamStore(open: () => Promise<StreamStore>): () => Promise<StreamStore> {
-  let store: Promise<StreamStore> | undefined;
+/** One store per opened store, made (and migrated) at the first call; a failed opening is tried again. */
+function lazyStore<T>(open: () => Promise<T>): () => Promise<T> {
+  let store: Promise<T> | undefined;
   return () => {
     store ??= open();
     store.catch(() => {
@@ -51,7 +59,8 @@ export async function openStores(store: BrokerConfig['store']): Promise<BrokerSt
       registry,
       adapter: createMemoryAdapterFactory(),
       checks: [],
-      sharedSignalsStore: lazyStreamStore(async () => new MemoryStreamStore()),
+      sharedSignalsStore: lazyStore(async () => new MemoryStreamStore()),
+      scimStore: lazyStore(async () => new MemoryScimStore()),
       close: () => registry.close(),
     };
   }
@@ -78,8 +87,11 @@ export async function openStores(store: BrokerConfig['store']): Promise<BrokerSt
       registry,
       adapter,
       checks: registry.readinessChecks(),
-      sharedSignalsStore: lazyStreamStore(() =>
+      sharedSignalsStore: lazyStore(() =>
         SqlStreamStore.create({ pool, ...(store.tablePrefix ? { tablePrefix: store.tablePrefix } : {}) }),
+      ),
+      scimStore: lazyStore(() =>
+        SqlScimStore.create({ pool, ...(store.tablePrefix ? { tablePrefix: store.tablePrefix } : {}) }),
       ),
       async close() {
         await registry.close();
@@ -103,7 +115,8 @@ async function openEmbeddedStores(directory: string): Promise<BrokerStores> {
       registry,
       adapter,
       checks: [{ name: 'embedded_store', check: () => pool.query('SELECT 1') }],
-      sharedSignalsStore: lazyStreamStore(() => SqlStreamStore.create({ pool })),
+      sharedSignalsStore: lazyStore(() => SqlStreamStore.create({ pool })),
+      scimStore: lazyStore(() => SqlScimStore.create({ pool })),
       async close() {
         await registry.close();
         await database.close();

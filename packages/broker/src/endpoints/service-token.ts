@@ -1,0 +1,53 @@
+import { type JWTVerifyGetKey, jwtVerify } from 'jose';
+import type { TokenRegistry } from '../registry/token-registry.ts';
+
+export interface ServiceTokenAuthenticatorOptions {
+  issuer: string;
+  /** The audience the token must be for: one of the broker's own endpoints (`<issuer>/ssf`, `<issuer>/scim/v2`). */
+  audience: string;
+  keys: JWTVerifyGetKey;
+  registry: TokenRegistry;
+  /** The client ids admitted: statically configured clients only. */
+  clients: ReadonlySet<string>;
+}
+
+/**
+ * Authenticates a caller of one of the broker's own endpoints by the broker's own access token,
+ * admitted only when all hold:
+ *
+ * - it verifies as a broker access token (`typ: at+jwt`, ES256, this issuer, not expired) for the
+ *   endpoint's audience;
+ * - it is a service-identity token (`client_credentials`): `sub` is the `client_id`, no `act`, so no
+ *   token obtained for a person, by exchange, is accepted;
+ * - its client is one of `clients` (operator-listed static clients), so a dynamically registered
+ *   client is never admitted even if a policy rule were too broad;
+ * - the registry says it is active (not revoked, nor its client).
+ *
+ * Getting that token already took client authentication, `client_credentials` among the client's
+ * grant types (only operator configuration grants it) and a policy rule permitting the client that
+ * audience in mode `service_identity`. Resolves to the client id, or `undefined` (answer 401).
+ */
+export function serviceTokenAuthenticator(options: ServiceTokenAuthenticatorOptions) {
+  return async function authenticate(request: Request): Promise<string | undefined> {
+    const token = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(request.headers.get('authorization') ?? '')?.[1];
+    if (!token) return undefined;
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, options.keys, {
+        issuer: options.issuer,
+        audience: options.audience,
+        typ: 'at+jwt',
+        algorithms: ['ES256'],
+      }));
+    } catch {
+      return undefined;
+    }
+    const clientId = payload.client_id;
+    if (typeof clientId !== 'string' || payload.sub !== clientId || payload.act !== undefined)
+      return undefined;
+    if (!options.clients.has(clientId) || typeof payload.jti !== 'string') return undefined;
+    const now = Math.floor(Date.now() / 1000);
+    if ((await options.registry.status(payload.jti, now, [clientId])).active !== true) return undefined;
+    return clientId;
+  };
+}
