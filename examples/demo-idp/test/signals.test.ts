@@ -167,7 +167,9 @@ describe('the demo IdP transmits CAEP and RISC events (Shared Signals push)', ()
     assert.deepEqual(subId, { format: 'opaque', id: claims.jti });
     assert.deepEqual(event.tokens, [{ jti: claims.jti, exp: claims.exp }]);
     const change = revocationsOfEvent({ type, subject: subId, payload: event } as SecurityEvent, 0);
-    assert.deepEqual(change.add, [{ kind: 'jti', value: claims.jti, until: claims.exp }]);
+    assert.deepEqual(change.add, [
+      { kind: 'jti', value: claims.jti, until: claims.exp, at: event.event_timestamp ?? 0 },
+    ]);
   });
 
   it("does not revoke another client's JWT access token (200, nothing sent)", async () => {

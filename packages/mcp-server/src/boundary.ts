@@ -160,7 +160,7 @@ export interface IdentityBoundaryOptions {
    * exchanged token is covered by its caller's person, session or `jti`, and by any client of its
    * chain: the agent, each actor, this server; this server's own tokens by this server's client).
    */
-  revocations?: RevocationCheck;
+  revocations?: RevocationCheck & { readonly list?: RevocationList };
   /**
    * Lists follow identity (tools, resources, templates, prompts): `'hide'` (the default) lists an item
    * registered through the boundary only to a caller whose token covers its declared scopes, so a
