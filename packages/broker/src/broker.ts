@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -366,6 +367,16 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
               claim: (key, expiresAtMs) =>
                 provider.ReplayDetection.unique('ssf-receiver', key, Math.ceil(expiresAtMs / 1000)),
             },
+            // The id oidc-provider's `ReplayDetection.unique` stores for ('ssf-receiver', key).
+            seen: async (key) =>
+              (await provider.ReplayDetection.find(
+                createHash('sha256').update(`ssf-receiver${key}`).digest('base64url'),
+              )) !== undefined,
+            onLiftNotApplied: (lift) =>
+              logger.warn(
+                lift,
+                'identity provider account-enabled taken, not applied: lifting is the operator’s',
+              ),
             revoke: (target, by) => receiving.revoke(target, by),
             lift: (target, by) => receiving.lift(target, by),
             jwksUriOf: async (idp) => {

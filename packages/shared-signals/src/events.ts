@@ -198,21 +198,22 @@ export function revocationsOfEvent(
   const session = sessionOf(event.subject);
   switch (event.type) {
     case EVENT_TYPES.sessionRevoked:
-      if (session) return { add: [{ kind: 'session', value: session, until: before + retain }], lift: [] };
+      if (session)
+        return { add: [{ kind: 'session', value: session, until: before + retain, at }], lift: [] };
       return {
-        add: [{ kind: 'subject', value: required(user, 'user'), before, until: before + retain }],
+        add: [{ kind: 'subject', value: required(user, 'user'), before, until: before + retain, at }],
         lift: [],
       };
     case EVENT_TYPES.tokenClaimsChange:
     case EVENT_TYPES.credentialCompromise:
       return {
-        add: [{ kind: 'subject', value: required(user, 'user'), before, until: before + retain }],
+        add: [{ kind: 'subject', value: required(user, 'user'), before, until: before + retain, at }],
         lift: [],
       };
     case EVENT_TYPES.accountDisabled:
-      return { add: [{ kind: 'subject', value: required(user, 'user') }], lift: [] };
+      return { add: [{ kind: 'subject', value: required(user, 'user'), at }], lift: [] };
     case EVENT_TYPES.accountEnabled:
-      return { add: [], lift: [{ kind: 'subject', value: required(user, 'user') }] };
+      return { add: [], lift: [{ kind: 'subject', value: required(user, 'user'), at }] };
     case EVENT_TYPES.clientRevoked: {
       if (event.subject.format !== 'opaque') throw new TypeError('client-revoked needs an opaque subject');
       const clientBefore = event.payload.before;

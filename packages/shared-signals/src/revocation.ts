@@ -74,8 +74,10 @@ export interface RevocationListOptions {
 interface Held {
   before: number;
   until: number;
-  /** The latest revocation's time: lifts made before it are ignored. */
+  /** The latest revocation's time: lifts made at or before it are ignored (a tie goes to the revocation). */
   at: number;
+  /** The latest lift's time: revocations made at or before it, arriving late, are ignored. */
+  lifted: number;
 }
 
 const ALL = Number.POSITIVE_INFINITY;
@@ -128,12 +130,15 @@ export class RevocationList {
       const map = this.#maps[revocation.kind];
       const held = map.get(revocation.value);
       const at = revocation.at ?? now;
+      // Superseded: a lift made after it already reached this list (it arrived late, or again).
+      if (held && at < held.lifted) continue;
       if (held && held.before >= before && held.until >= until && held.at >= at) continue;
       if (!held) this.#size++;
       map.set(revocation.value, {
         before: Math.max(before, held?.before ?? 0),
         until: Math.max(until, held?.until ?? 0),
         at: Math.max(at, held?.at ?? 0),
+        lifted: held?.lifted ?? Number.NEGATIVE_INFINITY,
       });
       added.push(revocation);
     }
@@ -155,12 +160,14 @@ export class RevocationList {
       const held = map.get(revocation.value);
       if (!held) continue;
       const at = revocation.at ?? now;
-      if (at < held.at) continue;
+      // Ordered by when each was made, not when it arrived; a tie goes to the revocation.
+      if (at <= held.at) continue;
       if (revocation.kind === 'jti' || revocation.kind === 'session') continue;
-      const before = Math.min(held.before, at);
+      // Tokens stamped in the lift's own second stay refused too: they may predate it.
+      const before = Math.min(held.before, at + 1);
       const until = Math.min(held.until, Math.max(at, now) + this.#retainSeconds);
+      map.set(revocation.value, { before, until, at: held.at, lifted: Math.max(at, held.lifted) });
       if (before === held.before && until === held.until) continue;
-      map.set(revocation.value, { before, until, at });
       lifted.push(revocation);
     }
     if (lifted.length) this.#tell({ added: [], lifted });

@@ -126,9 +126,22 @@ describe('RFC 8935 push endpoint', () => {
   });
 
   it('refuses a replayed SET, so a captured account-enabled cannot lift a later disable', async () => {
-    const enable = await mintSet(key, subjectEvent(EVENT_TYPES.accountEnabled, 'carol'));
+    const now = Math.floor(Date.now() / 1000);
+    const enable = await mintSet(
+      key,
+      subjectEvent(EVENT_TYPES.accountEnabled, 'carol', { event_timestamp: now - 5 }),
+    );
     assert.equal(
-      (await post((await mintSet(key, subjectEvent(EVENT_TYPES.accountDisabled, 'carol'))).jwt)).status,
+      (
+        await post(
+          (
+            await mintSet(
+              key,
+              subjectEvent(EVENT_TYPES.accountDisabled, 'carol', { event_timestamp: now - 10 }),
+            )
+          ).jwt,
+        )
+      ).status,
       202,
     );
     assert.equal((await post(enable.jwt)).status, 202);

@@ -27,10 +27,15 @@ describe('RevocationList', () => {
 
   it('refuses every token of a disabled subject until lifted; after the lift, only the tokens issued before it', () => {
     const revocations = list();
-    revocations.add([{ kind: 'subject', value: 'bob' }]);
+    revocations.add([{ kind: 'subject', value: 'bob', at: clock - 10 }]);
     assert.equal(revocations.check({ sub: 'bob', iat: clock + 10_000 })?.reason, 'subject_revoked');
-    revocations.lift([{ kind: 'subject', value: 'bob' }]);
-    assert.equal(revocations.check({ sub: 'bob', iat: clock }), undefined);
+    revocations.lift([{ kind: 'subject', value: 'bob', at: clock }]);
+    assert.equal(revocations.check({ sub: 'bob', iat: clock + 1 }), undefined);
+    assert.equal(
+      revocations.check({ sub: 'bob', iat: clock })?.reason,
+      'subject_revoked',
+      'the lift’s own second stays refused',
+    );
     // A token stolen while bob was disabled is not revived by his return.
     assert.equal(revocations.check({ sub: 'bob', iat: clock - 1 })?.reason, 'subject_revoked');
   });
@@ -44,6 +49,21 @@ describe('RevocationList', () => {
     revocations.lift([{ kind: 'subject', value: 'bob', at: clock - 10 }]);
     assert.equal(revocations.check({ sub: 'bob', iat: clock - 200 })?.reason, 'subject_revoked');
     assert.equal(revocations.check({ sub: 'bob', iat: clock })?.reason, undefined);
+  });
+
+  it('a late, older revocation does not undo a lift made after it (Shared Signals and Redis replaying into one list)', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'subject', value: 'bob', at: clock - 20 }]);
+    revocations.lift([{ kind: 'subject', value: 'bob', at: clock - 10 }]);
+    revocations.add([{ kind: 'subject', value: 'bob', at: clock - 20 }]);
+    assert.equal(revocations.check({ sub: 'bob', iat: clock }), undefined);
+  });
+
+  it('a disable and an enable in the same second: the disable wins (fail closed)', () => {
+    const revocations = list();
+    revocations.add([{ kind: 'subject', value: 'bob', at: clock }]);
+    revocations.lift([{ kind: 'subject', value: 'bob', at: clock }]);
+    assert.equal(revocations.check({ sub: 'bob', iat: clock + 60 })?.reason, 'subject_revoked');
   });
 
   it('ignores a lift older than the revocation it meets (an account-enabled delivered after a later account-disabled)', () => {
@@ -97,9 +117,9 @@ describe('RevocationList', () => {
       throw new Error('cache down');
     });
     revocations.onChange((change) => seen.push(change));
-    revocations.add([{ kind: 'subject', value: 'bob' }]);
-    revocations.add([{ kind: 'subject', value: 'bob' }]);
-    revocations.lift([{ kind: 'subject', value: 'bob' }]);
+    revocations.add([{ kind: 'subject', value: 'bob', at: clock - 10 }]);
+    revocations.add([{ kind: 'subject', value: 'bob', at: clock - 10 }]);
+    revocations.lift([{ kind: 'subject', value: 'bob', at: clock }]);
     assert.equal(seen.length, 2);
   });
 });

@@ -28,11 +28,14 @@ export interface IdentityProviderSignalsOptions {
   authorization?: string;
 }
 
+/** A verified SET's key in the replay store: its issuer and `jti`. */
+export function replayKey(set: Pick<VerifiedSet, 'issuer' | 'jti'>): string {
+  return `${set.issuer}\u0000${set.jti}`;
+}
+
 /** Where identity providers push (RFC 8935): `<issuer>/ssf/receiver`. */
 export const IDENTITY_PROVIDER_SIGNALS_PATH = '/ssf/receiver';
 
-/** An `account-enabled` this much older than now is not applied (a replayed lift, after a later disable). */
-const LIFT_MAX_AGE_SECONDS = 600;
 /** How long a SET's jti is remembered: `verifySecurityEventToken`'s default `maxAgeSeconds` (a day). */
 const REPLAY_WINDOW_SECONDS = 86_400;
 /**
@@ -55,6 +58,10 @@ export interface IdentityProviderSignalsInput {
   options: IdentityProviderSignalsOptions;
   /** Shared by every instance (oidc-provider's replay detection), so a SET is applied once. */
   replay: ReplayGuard;
+  /** Whether a SET's replay key was claimed before (the same store as `replay`). */
+  seen(key: string): Promise<boolean>;
+  /** Told of an identity provider's `account-enabled` (taken, not applied: lifting is the operator's). */
+  onLiftNotApplied?: (lift: { kind: string; value: string; by: string }) => void;
   revoke(target: RevocationTarget, by: RevocationActor): Promise<unknown>;
   lift(target: LiftTarget, by: RevocationActor): Promise<unknown>;
   /** The JWKS URL of a trusted issuer, from its metadata. */
@@ -66,7 +73,8 @@ export interface IdentityProviderSignalsInput {
 /**
  * The broker as a Shared Signals receiver of its identity providers (RFC 8935 push): CAEP
  * `session-revoked` revokes the session (or, naming only the person, their tokens issued before it),
- * RISC `account-disabled` disables the person until `account-enabled`, `credential-compromise` and
+ * RISC `account-disabled` disables the person (an operator lifts it; `account-enabled` is logged, not
+ * applied), `credential-compromise` and
  * `token-claims-change` revoke the person's earlier tokens, Baton `tokens-revoked` from the identity
  * provider revokes each token's grant (everything exchanged from it). Each revocation takes the
  * broker's one audited path (`broker.revoke`, actor `ssf:<issuer>`), so every receiver of the broker
@@ -110,9 +118,9 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
       replay: { claim: () => true },
     });
   };
-  /** The replay key of a verified SET, as `verifySecurityEventToken` would claim it, and until when. */
+  /** Remembers a SET as applied, for as long as it could be replayed. */
   const claim = (set: VerifiedSet) =>
-    input.replay.claim(`${set.issuer}\u0000${set.jti}`, (set.iat + REPLAY_WINDOW_SECONDS) * 1000);
+    input.replay.claim(replayKey(set), (set.iat + REPLAY_WINDOW_SECONDS) * 1000);
   const receive = async (set: VerifiedSet): Promise<void> => {
     const now = Math.floor(Date.now() / 1000);
     for (const event of set.events) {
@@ -124,17 +132,10 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
         );
       }
     }
-    // A lift is applied once, and only when fresh: a replayed `account-enabled` must not undo a later
-    // disable. A revocation is applied first and its jti taken after: applying it twice is harmless.
-    const lifts = set.events.some((event) => event.type === EVENT_TYPES.accountEnabled);
-    if (lifts && set.iat < now - LIFT_MAX_AGE_SECONDS) {
-      throw new SetRefused(
-        'invalid_request',
-        'events_invalid',
-        'an account-enabled event this old is not applied',
-      );
-    }
-    if (lifts && !(await claim(set))) {
+    // Once: a SET seen before is refused before anything is applied (a replayed session-revoked would
+    // move the person's cut-off again), and taken only once applied (one that failed, answered 503,
+    // is applied when the provider sends it again).
+    if (await input.seen(replayKey(set))) {
       throw new SetRefused('invalid_request', 'jti_replayed', 'this SET was received before');
     }
     for (const event of set.events) {
@@ -172,11 +173,13 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
             break;
         }
       }
-      for (const lifted of change.lift) {
-        if (lifted.kind === 'subject') await input.lift({ subject: lifted.value }, by);
-      }
+      // Lifting is the operator's decision (admin API, `baton revoke --lift`, SCIM activation): an
+      // identity provider's `account-enabled` is taken and logged, not applied, so that neither a late
+      // or replayed one nor one about a person an operator disabled can undo a disable.
+      for (const lifted of change.lift)
+        input.onLiftNotApplied?.({ kind: lifted.kind, value: lifted.value, by: by.actor });
     }
-    if (!lifts) await claim(set);
+    await claim(set);
   };
   const handler = setPushHandler({
     verify,

@@ -436,18 +436,25 @@ export class SharedSignalsTransmitter {
       at: Math.floor(this.#now() / 1000),
       initiatingEntity: 'system',
     });
-    await this.#queueEvents(stream, events, crypto.randomUUID());
+    // Not bounded by `maxQueueLength`: the seed is what is in force, however much; a stream disabled
+    // at birth for it would leave its receiver stale for good.
+    await this.#queueEvents(stream, events, crypto.randomUUID(), false);
     void this.deliverDue();
   }
 
   /** Mints and queues the events this stream delivers; disables the stream if its queue overflows. */
-  async #queueEvents(stream: StoredStream, events: readonly SecurityEvent[], txn: string): Promise<number> {
+  async #queueEvents(
+    stream: StoredStream,
+    events: readonly SecurityEvent[],
+    txn: string,
+    bounded = true,
+  ): Promise<number> {
     const wanted = events.filter((event) => stream.eventsDelivered.includes(event.type));
     if (!wanted.length) return 0;
     const sets = await Promise.all(wanted.map((event) => this.#mint(stream, event, txn, false)));
     const length = await this.store.enqueue(stream.streamId, sets, this.#now());
     if (length === undefined) return 0;
-    if (length > this.#limits.maxQueueLength) await this.#disableOverflowing(stream);
+    if (bounded && length > this.#limits.maxQueueLength) await this.#disableOverflowing(stream);
     this.#waiters.wake(stream.streamId);
     return sets.length;
   }

@@ -386,6 +386,26 @@ for (const kind of STORE_KINDS) {
         );
       });
 
+      it('seeds a new stream with everything in force even beyond the queue bound: a receiver never starts disabled', async () => {
+        await running.close();
+        running = await startTransmitter({
+          key: key.options,
+          store,
+          maxQueueLength: 3,
+          currentRevocations: async () => current,
+        });
+        current = ['a', 'b', 'c', 'd', 'e'].map((value) => ({ kind: 'subject', value }) as Revocation);
+        try {
+          const stream = await createStream({ delivery: { method: POLL } });
+          const status = await running.call(`/ssf/status?stream_id=${stream.stream_id}`, { token: TOKEN_A });
+          assert.equal(((await status.json()) as { status: string }).status, 'enabled');
+          const answer = await poll(stream.stream_id, { returnImmediately: true });
+          assert.equal(Object.keys(answer.sets).length, 5);
+        } finally {
+          current = [];
+        }
+      });
+
       it('disables a stream whose queue exceeds the bound, with a stream-updated SET saying why', async () => {
         await running.close();
         running = await startTransmitter({ key: key.options, store, maxQueueLength: 3 });
