@@ -22,6 +22,9 @@ const PRIVATE_KEY = [
 
 describe('DLP detectors: each finds what it should and nothing it should not', () => {
   const cases: Array<[string, string, string | undefined]> = [
+    ['a card followed by its expiry date', 'card 4111 1111 1111 1111 12/27', 'card'],
+    ['a card after a row number', 'row 3 4111111111111111', 'card'],
+    ['a card with cents after a dot', 'paid with 4111111111111111.00', 'card'],
     // [what, text, detector expected (undefined: nothing)]
     ['a Visa number with a valid Luhn check digit', 'card 4111 1111 1111 1111 on file', 'card'],
     ['a Mastercard number written with hyphens', 'pay 5555-5555-5555-4444', 'card'],
@@ -127,6 +130,34 @@ describe('DLP detectors: each finds what it should and nothing it should not', (
       assert.deepEqual(scan.dlp?.findings, { 'secret.github': 1 });
       assert.ok(scan.error instanceof Error);
       assert.ok(!String(scan.error).includes(GITHUB_TOKEN));
+    }
+  });
+
+  it('scans what JSON sends, not the object’s own fields: a toJSON, a URL or a boxed string hiding a secret', async () => {
+    const leaky = {
+      structuredContent: {
+        link: new URL(`https://user:${GITHUB_TOKEN}@git.example/repo`),
+        hidden: { toJSON: () => `token ${GITHUB_TOKEN}` },
+        boxed: new String(`token ${GITHUB_TOKEN}`),
+      },
+    };
+    const scan = await scanResult(leaky, { action: 'redact' });
+    assert.equal(scan.dlp?.findings['secret.github'], 3);
+    assert.ok(!JSON.stringify(scan.result).includes(GITHUB_TOKEN));
+  });
+
+  it('scans a thrown plain object’s message and an error’s data (what the SDKs send for resources and prompts)', async () => {
+    const policy = checkedDlpPolicy({ action: 'redact' }, 'test');
+    for (const thrown of [
+      { message: `card 4111111111111111`, code: -32603 },
+      Object.assign(new Error('upstream failed'), { code: -32603, data: { body: `token ${GITHUB_TOKEN}` } }),
+    ]) {
+      const scan = await scanThrown(thrown, policy);
+      assert.ok(scan.dlp, 'found');
+      assert.ok(scan.error instanceof Error);
+      assert.equal((scan.error as Error & { code?: number }).code, -32603, 'the JSON-RPC code is kept');
+      assert.equal((scan.error as Error & { data?: unknown }).data, undefined, 'the data is left behind');
+      assert.ok(!JSON.stringify({ m: (scan.error as Error).message }).includes('4111111111111111'));
     }
   });
 

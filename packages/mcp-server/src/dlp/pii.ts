@@ -25,8 +25,40 @@ function* cards(text: string): Generator<Finding> {
   const ascii = asciiDigits(text);
   for (const match of ascii.matchAll(/(?<!\d|\d\.)\d(?:[ .\-\u00A0\u2007\u2009\u202F]?\d){12,18}(?!\d)/g)) {
     const digits = match[0].replace(/\D/g, '');
-    if (isCardPrefix(digits) && luhnValid(digits)) yield span('card', match);
+    if (isCardPrefix(digits) && luhnValid(digits)) {
+      yield span('card', match);
+      continue;
+    }
+    // A card beside another number ("row 3 4111 …", "4111 … 12/27", "4111….00"): the candidate took
+    // both. Try the runs of whole digit groups within it (at most 8 groups: at most 36 tries).
+    const found = cardWithinGroups(match[0]);
+    if (found) yield { detector: 'card', start: match.index! + found.start, end: match.index! + found.end };
   }
+}
+
+/** The longest run of whole digit groups in `candidate` that is a card, as offsets into it. */
+function cardWithinGroups(candidate: string): { start: number; end: number } | undefined {
+  const groups = [...candidate.matchAll(/\d+/g)].map((group) => ({
+    start: group.index!,
+    end: group.index! + group[0].length,
+  }));
+  // A card is written in at most 5 groups; with a neighbouring number or two, 8. Runs of many short
+  // groups (phone-like text) are not tried: each try is a Luhn check, and they cannot be cards.
+  if (groups.length > 8) return undefined;
+  let best: { start: number; end: number; length: number } | undefined;
+  for (let first = 0; first < groups.length; first++) {
+    // Never the fraction of a decimal number: a run does not start right after a dot.
+    if (candidate[groups[first]!.start - 1] === '.') continue;
+    for (let last = groups.length - 1; last >= first; last--) {
+      if (first === 0 && last === groups.length - 1) continue;
+      const start = groups[first]!.start;
+      const end = groups[last]!.end;
+      const digits = candidate.slice(start, end).replace(/\D/g, '');
+      if (digits.length < 13 || digits.length > 19 || (best && digits.length <= best.length)) continue;
+      if (isCardPrefix(digits) && luhnValid(digits)) best = { start, end, length: digits.length };
+    }
+  }
+  return best && { start: best.start, end: best.end };
 }
 
 /** Decimal digits of other scripts a card number is written in, each block's zero (all in the BMP). */

@@ -56,17 +56,21 @@ const SEPARATOR = '\n\u0000\n';
  */
 export async function scanResult<T>(result: T, policy: DlpPolicy | CheckedDlpPolicy): Promise<DlpScan<T>> {
   const checked = 'pii' in policy ? policy : checkedDlpPolicy(policy, 'scanResult');
+  // What is scanned is what is sent: the SDK serialises the result with JSON.stringify, so a `toJSON`,
+  // a boxed string, a URL, a getter or a Proxy goes out as its JSON text. Scanned (and answered) as
+  // that plain copy; a result JSON cannot serialise is refused like any other failing scan.
+  const sent = plainJson(result);
   const leaves: string[] = [];
   const keys = new Set<number>();
-  collect(result, 'result', leaves, keys);
-  if (leaves.length === 0) return { result, blocked: false, dlp: undefined };
+  collect(sent, 'result', leaves, keys);
+  if (leaves.length === 0) return { result: sent, blocked: false, dlp: undefined };
   const text = leaves.length === 1 ? leaves[0]! : leaves.join(SEPARATOR);
   const found = findPii(text, checked.pii);
   if (checked.secrets) for (const finding of await findSecrets(text)) found.push(finding);
-  if (found.length === 0) return { result, blocked: false, dlp: undefined };
+  if (found.length === 0) return { result: sent, blocked: false, dlp: undefined };
   const findings = counted(found);
   const dlp: DlpFindings = { action: checked.action, findings };
-  if (checked.action === 'audit') return { result, blocked: false, dlp };
+  if (checked.action === 'audit') return { result: sent, blocked: false, dlp };
   const redacted = checked.action === 'redact' ? redactLeaves(leaves, found) : undefined;
   // A secret used as a key is not renamed: the result is withheld (see above).
   const inKey = redacted !== undefined && [...keys].some((index) => redacted[index] !== leaves[index]);
@@ -79,7 +83,13 @@ export async function scanResult<T>(result: T, policy: DlpPolicy | CheckedDlpPol
     };
   }
   let next = 0;
-  return { result: rebuild(result, 'result', () => redacted[next++]!) as T, blocked: false, dlp };
+  return { result: rebuild(sent, 'result', () => redacted[next++]!) as T, blocked: false, dlp };
+}
+
+/** The result as JSON carries it (`undefined` stays `undefined`). */
+function plainJson<T>(value: T): T {
+  if (value === undefined) return value;
+  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 /** Findings per detector; overlapping findings of one detector (two patterns, one number) count once. */
@@ -221,12 +231,23 @@ export async function scanThrown(
   error: unknown,
   policy: CheckedDlpPolicy,
 ): Promise<{ error: unknown; dlp: DlpFindings | undefined }> {
-  const message = error instanceof Error ? error.message : textOf(error);
-  if (!message) return { error, dlp: undefined };
-  const scan = await scanResult({ message }, policy);
+  // What the SDKs send of a thrown value: its `message` (whatever its type: a plain object with one
+  // is sent as such), else `String(error)`; and for resources and prompts its `data` too.
+  const carried =
+    error !== null && typeof error === 'object' ? (error as { message?: unknown; data?: unknown }) : {};
+  const message =
+    error instanceof Error || typeof carried.message === 'string' ? String(carried.message) : textOf(error);
+  const data = carried.data;
+  if (!message && data === undefined) return { error, dlp: undefined };
+  const scan = await scanResult({ message: message ?? '', ...(data !== undefined ? { data } : {}) }, policy);
   if (!scan.dlp || policy.action === 'audit') return { error, dlp: scan.dlp };
+  // A fresh error: the message scanned, the `code` kept, the `data` (scanned with it) left behind.
   const text = scan.blocked ? blockedMessage(scan.dlp) : (scan.result as { message: string }).message;
-  return { error: new Error(text), dlp: scan.dlp };
+  const replaced = new Error(text);
+  if (typeof (carried as { code?: unknown }).code === 'number') {
+    (replaced as Error & { code?: number }).code = (carried as { code: number }).code;
+  }
+  return { error: replaced, dlp: scan.dlp };
 }
 
 /** What `String(value)` gives, or undefined when it throws (then nothing of it can be sent either). */
