@@ -140,7 +140,7 @@ describe('the demo IdP transmits CAEP and RISC events (Shared Signals push)', ()
       { type: off.type, subject: off.subId, payload: off.event } as SecurityEvent,
       0,
     );
-    assert.deepEqual(change.add, [{ kind: 'subject', value: bob.sub }]);
+    assert.deepEqual(change.add, [{ kind: 'subject', value: bob.sub, at: off.event.event_timestamp }]);
     await assert.rejects(signIn(), /wrong username or password/);
 
     const count = receiver.received.length;

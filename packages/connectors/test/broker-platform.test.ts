@@ -152,10 +152,12 @@ when { context.mode == "on_behalf_of" };`,
     const exchange = async (subjectToken: string) =>
       (await exchangeToken(broker.issuer, service, { subjectToken, resource: CRM, scope: ['billing:read'] }))
         .access_token;
-    // Whatever an earlier test cached for alice goes first (then the revocation is lifted).
-    revocations.add([{ kind: 'subject', value: 'user-alice' }]);
+    // Whatever an earlier test cached for alice goes first (then the revocation is lifted: a lift is
+    // ordered after the revocation it meets, and keeps refusing only what was issued before it).
+    const now = Math.floor(Date.now() / 1000);
+    revocations.add([{ kind: 'subject', value: 'user-alice', at: now - 3 }]);
     await crm.revocations?.settled();
-    revocations.lift([{ kind: 'subject', value: 'user-alice' }]);
+    revocations.lift([{ kind: 'subject', value: 'user-alice', at: now - 2 }]);
     const first = await userToken('alice');
     const cached = await exchange(first);
     assert.equal(await exchange(await userToken('alice')), cached, 'cached per person');
@@ -164,10 +166,10 @@ when { context.mode == "on_behalf_of" };`,
     await crm.revocations?.settled();
     const renewed = await exchange(await userToken('alice'));
     assert.notEqual(renewed, cached, 'obtained from the platform again');
-    revocations.add([{ kind: 'client', value: 'crm-mcp' }]);
+    revocations.add([{ kind: 'client', value: 'crm-mcp', at: now - 3 }]);
     await crm.revocations?.settled();
     assert.notEqual(await exchange(await userToken('alice')), renewed, 'the asking client is in its chain');
-    revocations.lift([{ kind: 'client', value: 'crm-mcp' }]);
+    revocations.lift([{ kind: 'client', value: 'crm-mcp', at: now - 2 }]);
   });
 
   it('refuses a person with no mapped platform identity, naming the audience, audited', async () => {

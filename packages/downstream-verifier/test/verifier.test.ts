@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
 import { type Broker, startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
@@ -522,12 +522,14 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
   });
 
   describe('revocations received from the broker', () => {
-    const revocations = new RevocationList();
     const audit = new MemoryAuditSink();
+    let revocations: RevocationList;
     let revoking: DownstreamVerifier;
     let handler: (request: Request) => Promise<Response>;
 
-    before(() => {
+    // A list of its own for each case: a lift keeps refusing what was issued before it.
+    beforeEach(() => {
+      revocations = new RevocationList();
       revoking = downstreamVerifier({
         audience: API,
         broker: { issuer: broker.issuer },
@@ -573,7 +575,11 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
       } finally {
         revocations.lift([{ kind: 'subject', value: 'user-alice' }]);
       }
-      assert.equal((await call(authorization)).status, 200);
+      assert.equal(
+        (await call(authorization)).status,
+        401,
+        'enabled again: a token from before stays refused',
+      );
     });
 
     it("service identity: the envelope's person is checked too, though the token is the service's own", async () => {
