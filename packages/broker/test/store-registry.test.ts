@@ -240,6 +240,21 @@ function registryConformance(name: string, makeRegistry: () => Promise<TokenRegi
       assert.equal(await registry.refusalOf({ subject: later.subject, issuedAt: NOW }), undefined);
     });
 
+    it('lifting a disabled subject to a cut-off is one write: its earlier tokens stay refused, its later ones pass; a subject not disabled is left alone', async () => {
+      const earlier = token({ issuedAt: NOW + 10 });
+      await registry.record(earlier);
+      await registry.revoke({ subject: earlier.subject }, NOW);
+      assert.equal(await registry.lift({ subject: earlier.subject }, { before: NOW + 100 }), true);
+      assert.equal(await registry.isActive(earlier.jti, NOW), false, 'issued before the lift: still refused');
+      assert.equal(await registry.refusalOf({ subject: earlier.subject, issuedAt: NOW + 100 }), undefined);
+      assert.equal(await registry.lift({ subject: earlier.subject }, { before: NOW + 200 }), false);
+      assert.equal(
+        await registry.refusalOf({ subject: earlier.subject, issuedAt: NOW + 150 }),
+        undefined,
+        'a second lift does not move the cut-off',
+      );
+    });
+
     it('a session revocation refuses the tokens of that session only', async () => {
       const session = `sid-${randomUUID()}`;
       const inSession = token({ session });

@@ -1,5 +1,6 @@
 import {
   type IssuedToken,
+  type LiftOptions,
   type LiftTarget,
   liftOf,
   type PresentedToken,
@@ -48,8 +49,13 @@ export class MemoryTokenRegistry implements TokenRegistry {
     return this.#coverage(kind, value, before, now);
   }
 
-  async lift(target: LiftTarget): Promise<boolean> {
+  async lift(target: LiftTarget, options: LiftOptions = {}): Promise<boolean> {
     const { kind, value } = liftOf(target);
+    if (kind === 'subject' && options.before !== undefined) {
+      if (this.#subjects.get(value) !== Number.POSITIVE_INFINITY) return false;
+      this.#subjects.set(value, options.before);
+      return true;
+    }
     return kind === 'subject' ? this.#subjects.delete(value) : this.#revoked.delete(keyOf(kind, value));
   }
 

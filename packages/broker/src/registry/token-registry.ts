@@ -47,6 +47,15 @@ export type RevocationTarget =
 /** What `lift` re-enables: a disabled (or revoked-before) subject, or a revoked client. */
 export type LiftTarget = { subject: string } | { client: string };
 
+/**
+ * How a lift leaves a subject: with `before`, a disabled subject becomes a cut-off at that instant in one
+ * write (its earlier tokens stay refused; never an instant with nothing in force), and a subject that
+ * is not disabled is left as it is (false).
+ */
+export interface LiftOptions {
+  before?: number;
+}
+
 /** A revocation in force, as `TokenRegistry.listRevocations` lists it. */
 export interface RegistryRevocation {
   kind: RevocationKindAtBroker;
@@ -98,7 +107,7 @@ export interface TokenRegistry {
   /** Writes a revocation (idempotent; a subject's later `before`, or none, widens it) and counts what it covers. */
   revoke(target: RevocationTarget, now?: number): Promise<RevocationCoverage>;
   /** Lifts a subject's or a client's revocation; true when one was in force. */
-  lift(target: LiftTarget): Promise<boolean>;
+  lift(target: LiftTarget, options?: LiftOptions): Promise<boolean>;
   /**
    * The revocations in force by subject, session, client and root; by jti too with `{ tokens: true }`
    * (per token, so left out of operator listings; a new Shared Signals stream is seeded with them).

@@ -137,19 +137,10 @@ export class OperatorRevocation {
     let lifted: boolean;
     const at = Math.floor(Date.now() / 1000);
     try {
-      if (kind === 'subject') {
-        // Only a disabled person is lifted (one whose tokens issued tomorrow would be refused); a
-        // cut-off in the past is not undone, and lifting twice changes nothing.
-        const disabled =
-          (await this.#options.registry.refusalOf({ subject: value, issuedAt: at + 86_400 })) ===
-          'subject_revoked';
-        lifted = disabled && (await this.#options.registry.lift(target));
-        // Enabled from now on; the tokens issued before stay refused (they may have been stolen while
-        // the person was disabled), as every receiver keeps them (`RevocationList.lift`).
-        if (lifted) await this.#options.registry.revoke({ subject: value, before: at + 1 }, at);
-      } else {
-        lifted = await this.#options.registry.lift(target);
-      }
+      // A disabled person is enabled from now on, in one write: the tokens issued before stay refused
+      // (they may have been stolen while the person was disabled), as every receiver keeps them
+      // (`RevocationList.lift`); a cut-off in the past is not undone, and lifting twice changes nothing.
+      lifted = await this.#options.registry.lift(target, kind === 'subject' ? { before: at + 1 } : {});
     } catch (error) {
       await this.#audit('revocation.lift', `${kind}:${value}`, by, detail, started, 'error');
       throw error;

@@ -3,6 +3,7 @@ import type { ReadinessCheck } from '@baton/resource-server/operations';
 import { keyOf } from '../registry/memory-registry.ts';
 import {
   type IssuedToken,
+  type LiftOptions,
   type LiftTarget,
   liftOf,
   type PresentedToken,
@@ -176,8 +177,11 @@ export class PostgresRedisTokenRegistry implements TokenRegistry {
     return this.#deadline(this.#revoke(kind, value, before, now), 'revoking');
   }
 
-  async lift(target: LiftTarget): Promise<boolean> {
+  async lift(target: LiftTarget, options: LiftOptions = {}): Promise<boolean> {
     const { kind, value } = liftOf(target);
+    if (kind === 'subject' && options.before !== undefined) {
+      return this.#deadline(this.#liftToCutOff(value, options.before), 'lifting a revocation');
+    }
     return this.#deadline(this.#lift(kind, value), 'lifting a revocation');
   }
 
@@ -397,6 +401,21 @@ ${listed ? 'SELECT DISTINCT jti, exp FROM hit WHERE exp > $2' : 'SELECT count(DI
     });
     if (!listed) return { covered: Number(rows[0]?.n ?? 0), tokens: [] };
     return { covered: rows.length, tokens: rows.map((row) => ({ jti: row.jti, exp: Number(row.exp) })) };
+  }
+
+  /**
+   * A disabled subject becomes a cut-off: PostgreSQL first, in one conditional write (a subject not
+   * disabled is left alone), then Redis (until then it still reads disabled: closed, never open).
+   */
+  async #liftToCutOff(subject: string, before: number): Promise<boolean> {
+    const { rowCount } = await this.#pool.connection.query({
+      name: `${this.tables.revocations}:lift-to-cut-off`,
+      text: `UPDATE ${this.tables.revocations} SET before = $2 WHERE kind = 'sub' AND value = $1 AND before IS NULL`,
+      values: [subject, before],
+    });
+    if ((rowCount ?? 0) === 0) return false;
+    await this.revocations.setSubject(subject, before);
+    return true;
   }
 
   async #lift(kind: 'subject' | 'client', value: string): Promise<boolean> {

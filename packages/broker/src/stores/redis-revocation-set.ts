@@ -132,6 +132,10 @@ export class RedisRevocationSet implements RevocationSet {
     await this.#redis.sendCommand(['HDEL', this.subjectsKey, subject]);
   }
 
+  async setSubject(subject: string, before: number): Promise<void> {
+    await this.#redis.sendCommand(['HSET', this.subjectsKey, subject, encodeBefore(before)]);
+  }
+
   /**
    * Copies every durable revocation into the set and the hash and marks them complete. Only adds (and
    * widens): revocations other instances write meanwhile are kept. Returns false when a key was flushed

@@ -20,6 +20,8 @@ export interface RevocationSet {
   addSubject(subject: string, before: number): Promise<void>;
   remove(members: readonly string[]): Promise<void>;
   removeSubject(subject: string): Promise<void>;
+  /** Replaces what is held for a subject by a cut-off (a lifted disable: its earlier tokens stay refused). */
+  setSubject(subject: string, before: number): Promise<void>;
   /** Adds every durable revocation and marks the set complete; false when that could not be finished. */
   hydrate(load: () => Promise<DurableRevocations>): Promise<boolean>;
 }
@@ -72,6 +74,10 @@ export class InProcessRevocationSet implements RevocationSet {
 
   async removeSubject(subject: string): Promise<void> {
     this.#subjects.delete(subject);
+  }
+
+  async setSubject(subject: string, before: number): Promise<void> {
+    this.#subjects.set(subject, before);
   }
 
   async hydrate(load: () => Promise<DurableRevocations>): Promise<boolean> {
