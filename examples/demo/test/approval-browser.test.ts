@@ -1,47 +1,29 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
 import { DEMO_USERS } from '@baton/demo-idp';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium } from '../../../test/helpers/chromium.ts';
 import { runAgent } from '../src/agent.ts';
 import { type DemoTopology, startTopology } from '../src/topology.ts';
 
 /** Debian's chromium (apt package `chromium`), as the console's browser tests use it. */
-const CHROMIUM = '/usr/bin/chromium';
 
 let demo: DemoTopology;
 let browser: BrowserContext;
-let profile: string;
+let chromiumSession: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const audit = new MemoryAuditSink();
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium`);
   const zero = { idpPort: 0, ordersMcpPort: 0, billingMcpPort: 0, ordersApiPort: 0, billingApiPort: 0 };
   demo = await startTopology({ host: '127.0.0.1', brokerPort: 0, ...zero }, { audit });
-  profile = await mkdtemp(join(tmpdir(), 'baton-demo-approval-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  chromiumSession = await launchChromium();
+  browser = chromiumSession.browser;
 });
 
 after(async () => {
-  await browser?.close();
+  await chromiumSession?.close();
   await demo?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 it("alice's large order runs once she approves it in a real browser; the agent is the official SDK client", async () => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DEMO_AUDITOR } from '@baton/demo-idp';
-import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { launchChromium } from '../../../test/helpers/chromium.ts';
 import { type SignedInConsole, startSignedInConsole } from './fixtures/signed-in.ts';
 import { OTHER_TENANT_TRACE, tenantEvents } from './fixtures/tenants.ts';
 import {
@@ -18,39 +17,20 @@ import {
 } from './fixtures/three-hop.ts';
 
 /** Debian's chromium (apt package `chromium`): the one browser this machine and CI can install. */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '.artifacts');
 
 let app: SignedInConsole;
 let browser: BrowserContext;
-let profile: string;
+let chromiumSession: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
 const cspViolations: string[] = [];
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`,
-  );
   // The demo's three traces of tenant acme, and one of another tenant that the auditor must not see.
   const otherTenant = tenantEvents().filter((event) => event.trace_id === OTHER_TENANT_TRACE);
   app = await startSignedInConsole({ reader: await fixtureSink([...fixtureEvents(), ...otherTenant]) });
-  profile = await mkdtemp(join(tmpdir(), 'baton-console-chromium-'));
-  // Without the background-networking flags Chromium dials out at start, and this network is closed.
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1400, height: 1000 },
-  });
+  chromiumSession = await launchChromium({ viewport: { width: 1400, height: 1000 } });
+  browser = chromiumSession.browser;
   page = await browser.newPage();
   page.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
@@ -59,9 +39,8 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
+  await chromiumSession?.close();
   await app?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 /** The graph's nodes as `kind name`, and its edges as `from -> to: modes (outcome)`, read off the page. */

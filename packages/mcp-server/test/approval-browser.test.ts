@@ -1,46 +1,28 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { DEMO_USERS } from '@baton/demo-idp';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium } from '../../../test/helpers/chromium.ts';
 import { startApprovalStack } from './fixtures/approval-stack.ts';
 import type { Stack } from './fixtures/stack.ts';
 
 /** Debian's chromium (apt package `chromium`), as the console's browser tests use it. */
-const CHROMIUM = '/usr/bin/chromium';
 
 let stack: Stack;
 let browser: BrowserContext;
-let profile: string;
+let chromiumSession: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const ran: Array<{ sub: string; input: unknown }> = [];
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium`);
   stack = await startApprovalStack(ran);
-  profile = await mkdtemp(join(tmpdir(), 'baton-approval-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  chromiumSession = await launchChromium();
+  browser = chromiumSession.browser;
 });
 
 after(async () => {
-  await browser?.close();
+  await chromiumSession?.close();
   await stack?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 it('alice approves her large order in a real browser, and the SDK client retries it to completion', async () => {
