@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +39,7 @@ import {
   serviceIdentityHandler,
 } from './service-identity/grant.ts';
 import {
+  appliedSecurityEvents,
   type IdentityProviderSignalsOptions,
   identityProviderSignalsEndpoint,
 } from './shared-signals/identity-provider-signals.ts';
@@ -229,6 +229,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // setup runs after listening; if any of it throws (a bad signing key, a bad configuration), the
   // socket is released before the error propagates rather than left bound with nothing serving it.
   const registry = options.registry ?? new MemoryTokenRegistry();
+  const adapter = options.adapter ?? createMemoryAdapterFactory();
   let operations: ReturnType<typeof brokerOperations> | undefined;
   let transmitter: SharedSignalsTransmitter | undefined;
   let revocation: OperatorRevocation | undefined;
@@ -251,7 +252,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const provider = new Provider(
       issuer,
       brokerConfiguration({
-        adapter: options.adapter ?? createMemoryAdapterFactory(),
+        adapter,
         clients: options.clients ?? [],
         signingKeys,
         audiences: serviceAudiences,
@@ -362,16 +363,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           identityProviderSignalsEndpoint({
             audience: issuer,
             options: options.identityProviderSignals,
-            // One replay store for every instance (oidc-provider's, in the broker's store): a SET is applied once.
-            replay: {
-              claim: (key, expiresAtMs) =>
-                provider.ReplayDetection.unique('ssf-receiver', key, Math.ceil(expiresAtMs / 1000)),
-            },
-            // The id oidc-provider's `ReplayDetection.unique` stores for ('ssf-receiver', key).
-            seen: async (key) =>
-              (await provider.ReplayDetection.find(
-                createHash('sha256').update(`ssf-receiver${key}`).digest('base64url'),
-              )) !== undefined,
+            // In the broker's store (shared by every instance), a model of its own: a SET is applied once.
+            applied: appliedSecurityEvents(adapter('SecurityEventToken')),
             onLiftNotApplied: (lift) =>
               logger.warn(
                 lift,

@@ -1,4 +1,4 @@
-import type { AuditReason, AuditSink } from '@baton/audit';
+import { type AuditReason, type AuditSink, newSpanId } from '@baton/audit';
 import {
   type BearerError,
   bearerErrorResponse,
@@ -80,7 +80,7 @@ export async function serveVerifiedCall<A>(
         await recordApiCall(
           options.audit,
           options.verifier.audience,
-          { ...refusedFor, spanId: randomSpanId() },
+          { ...refusedFor, spanId: newSpanId() },
           `${call.method} ${call.path}`,
           (error as BearerError).status,
           started,
@@ -154,10 +154,4 @@ function auditFailedResponse(): Response {
     { error: 'server_error', error_description: 'the call could not be audited' },
     { status: 500, headers: { 'cache-control': 'no-store' } },
   );
-}
-
-/** A span id for the record of a refused call: no span was started for a call that never ran. */
-function randomSpanId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import {
   EVENT_TYPES,
-  type ReplayGuard,
+  REVOCATION_EVENT_TYPES,
   revocationsOfEvent,
   SetRefused,
   setPushHandler,
@@ -8,6 +9,7 @@ import {
   verifySecurityEventToken,
 } from '@baton/shared-signals';
 import { createRemoteJWKSet, decodeJwt, type JWTVerifyGetKey } from 'jose';
+import type { Adapter } from 'oidc-provider';
 import type { FetchEndpoint } from '../endpoints/fetch-endpoint.ts';
 import type { LiftTarget, RevocationTarget } from '../registry/token-registry.ts';
 import type { RevocationActor } from '../revocation/operator-revocation.ts';
@@ -28,9 +30,30 @@ export interface IdentityProviderSignalsOptions {
   authorization?: string;
 }
 
-/** A verified SET's key in the replay store: its issuer and `jti`. */
-export function replayKey(set: Pick<VerifiedSet, 'issuer' | 'jti'>): string {
-  return `${set.issuer}\u0000${set.jti}`;
+/** A verified SET's key in the store of applied SETs: a digest of its issuer and `jti` (bounded length). */
+function replayKey(set: Pick<VerifiedSet, 'issuer' | 'jti'>): string {
+  return createHash('sha256').update(`${set.issuer}\u0000${set.jti}`).digest('base64url');
+}
+
+/** The SETs the broker applied: asked before applying one, told after. */
+export interface AppliedSecurityEvents {
+  has(key: string): Promise<boolean>;
+  /** Until `expiresAt` (Unix seconds), when the SET is too old to be taken anyway. */
+  add(key: string, expiresAt: number): Promise<void>;
+}
+
+/** The applied SETs in an oidc-provider adapter (the broker's store: memory, PGlite or PostgreSQL). */
+export function appliedSecurityEvents(adapter: Adapter): AppliedSecurityEvents {
+  return {
+    has: async (key) => (await adapter.find(key)) !== undefined,
+    add: async (key, expiresAt) => {
+      await adapter.upsert(
+        key,
+        { iat: Math.floor(Date.now() / 1000) },
+        Math.max(1, expiresAt - Math.floor(Date.now() / 1000)),
+      );
+    },
+  };
 }
 
 /** Where identity providers push (RFC 8935): `<issuer>/ssf/receiver`. */
@@ -43,23 +66,18 @@ const REPLAY_WINDOW_SECONDS = 86_400;
  * revocations of its own tokens. Not Baton's client events: the broker's clients are the operator's
  * to revoke and lift.
  */
-const IDENTITY_PROVIDER_EVENTS: ReadonlySet<string> = new Set([
-  EVENT_TYPES.sessionRevoked,
-  EVENT_TYPES.tokenClaimsChange,
-  EVENT_TYPES.accountDisabled,
-  EVENT_TYPES.accountEnabled,
-  EVENT_TYPES.credentialCompromise,
-  EVENT_TYPES.tokensRevoked,
-]);
+const IDENTITY_PROVIDER_EVENTS: ReadonlySet<string> = new Set(
+  REVOCATION_EVENT_TYPES.filter(
+    (type) => type !== EVENT_TYPES.clientRevoked && type !== EVENT_TYPES.clientEnabled,
+  ),
+);
 
 export interface IdentityProviderSignalsInput {
   /** The broker's issuer: the `aud` every SET must carry. */
   audience: string;
   options: IdentityProviderSignalsOptions;
-  /** Shared by every instance (oidc-provider's replay detection), so a SET is applied once. */
-  replay: ReplayGuard;
-  /** Whether a SET's replay key was claimed before (the same store as `replay`). */
-  seen(key: string): Promise<boolean>;
+  /** The SETs applied (shared by every instance), so that each is applied once. */
+  applied: AppliedSecurityEvents;
   /** Told of an identity provider's `account-enabled` (taken, not applied: lifting is the operator's). */
   onLiftNotApplied?: (lift: { kind: string; value: string; by: string }) => void;
   revoke(target: RevocationTarget, by: RevocationActor): Promise<unknown>;
@@ -119,8 +137,7 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
     });
   };
   /** Remembers a SET as applied, for as long as it could be replayed. */
-  const claim = (set: VerifiedSet) =>
-    input.replay.claim(replayKey(set), (set.iat + REPLAY_WINDOW_SECONDS) * 1000);
+  const claim = (set: VerifiedSet) => input.applied.add(replayKey(set), set.iat + REPLAY_WINDOW_SECONDS);
   const receive = async (set: VerifiedSet): Promise<void> => {
     const now = Math.floor(Date.now() / 1000);
     for (const event of set.events) {
@@ -135,7 +152,7 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
     // Once: a SET seen before is refused before anything is applied (a replayed session-revoked would
     // move the person's cut-off again), and taken only once applied (one that failed, answered 503,
     // is applied when the provider sends it again).
-    if (await input.seen(replayKey(set))) {
+    if (await input.applied.has(replayKey(set))) {
       throw new SetRefused('invalid_request', 'jti_replayed', 'this SET was received before');
     }
     for (const event of set.events) {

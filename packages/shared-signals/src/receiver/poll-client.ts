@@ -102,23 +102,13 @@ export class PollClient {
     );
     let body: unknown;
     try {
-      const token = await options.getAccessToken();
-      const response = await this.#fetch(new URL(options.endpoint), {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json',
-        },
-        body: JSON.stringify({
-          ack,
-          ...(Object.keys(setErrs).length ? { setErrs } : {}),
-          maxEvents: options.maxEvents ?? 100,
-          returnImmediately,
-        }),
-        signal: controller.signal,
-        redirect: 'error',
-      });
+      const response = await this.#request(
+        ack,
+        setErrs,
+        options.maxEvents ?? 100,
+        returnImmediately,
+        controller.signal,
+      );
       if (!response.ok) {
         await response.body?.cancel().catch(() => {});
         throw new PollFailed(`the poll endpoint answered ${response.status}`);
@@ -208,9 +198,20 @@ export class PollClient {
   }
 
   async #acknowledgeOnly(): Promise<void> {
-    const options = this.#options;
-    const token = await options.getAccessToken();
-    const response = await this.#fetch(new URL(options.endpoint), {
+    const response = await this.#request(this.#ack, this.#setErrs, 0, true, AbortSignal.timeout(5_000));
+    await response.body?.cancel().catch(() => {});
+  }
+
+  /** One RFC 8936 poll request: acknowledgements, errors, and how many SETs it takes, how soon. */
+  async #request(
+    ack: readonly string[],
+    setErrs: Record<string, unknown>,
+    maxEvents: number,
+    returnImmediately: boolean,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const token = await this.#options.getAccessToken();
+    return this.#fetch(new URL(this.#options.endpoint), {
       method: 'POST',
       headers: {
         authorization: `Bearer ${token}`,
@@ -218,15 +219,14 @@ export class PollClient {
         accept: 'application/json',
       },
       body: JSON.stringify({
-        ack: this.#ack,
-        ...(Object.keys(this.#setErrs).length ? { setErrs: this.#setErrs } : {}),
-        maxEvents: 0,
-        returnImmediately: true,
+        ack,
+        ...(Object.keys(setErrs).length ? { setErrs } : {}),
+        maxEvents,
+        returnImmediately,
       }),
-      signal: AbortSignal.timeout(5_000),
+      signal,
       redirect: 'error',
     });
-    await response.body?.cancel().catch(() => {});
   }
 
   #sleep(ms: number): Promise<void> {
