@@ -607,6 +607,53 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
         revocations.lift([{ kind: 'client', value: 'agent-1' }]);
       }
     });
+
+    it('a stale feed fails closed (503 temporarily_unavailable), and one that falls back to introspection never settles an envelope’s person by the service’s own token', async () => {
+      const introspected: string[] = [];
+      const stale = {
+        check: () => ({ reason: 'revocation_feed_stale' as const, fallback: 'introspect' as const }),
+        introspect: async (token: string) => {
+          introspected.push(token);
+          return true;
+        },
+      };
+      const verifying = downstreamVerifier({
+        audience: API,
+        broker: { issuer: broker.issuer },
+        serviceIdentity: {
+          trustDomain: TRUST_DOMAIN,
+          callers: [
+            {
+              clientId: 'orders-mcp',
+              envelopeIssuer: MCP,
+              envelopeJwksUri: `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`,
+            },
+          ],
+        },
+        revocations: stale,
+      });
+      const serve = withDownstreamIdentity({ verifier: verifying, audit }, async () => Response.json({}));
+      const serviceAuthorization = `Bearer ${await serviceToken()}`;
+      const answer = await serve(
+        new Request(`${API}/orders`, {
+          headers: { authorization: serviceAuthorization, 'txn-token': envelopes.mint(body()).token },
+        }),
+      );
+      assert.equal(answer.status, 503);
+      assert.equal(((await answer.json()) as { error: string }).error, 'temporarily_unavailable');
+      assert.equal(audit.events.at(-1)!.reason, 'revocation_status_unknown');
+      assert.equal(introspected.length, 1, 'the service token is introspected once, the envelope never');
+      // An on-behalf-of token the authorization server vouches for passes.
+      const exchanged = await exchangeToken(broker.issuer, service, {
+        subjectToken: await userToken(),
+        resource: API,
+        scope: ['orders:read'],
+      });
+      const vouched = await serve(
+        new Request(`${API}/orders`, { headers: { authorization: `Bearer ${exchanged.access_token}` } }),
+      );
+      assert.equal(vouched.status, 200);
+    });
   });
 });
 

@@ -23,7 +23,6 @@ import {
   mintEnvelopeFor,
   recordSurfaceEvent,
   recordSurfaceStepUpDenial,
-  type SurfaceEventExtra,
   startSurfaceSpan,
 } from './surface-audit.ts';
 import { endHopSpan, type HopSpan, identityAttributes } from './telemetry.ts';
@@ -139,7 +138,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     const hop = startToolSpan(opened, name, ctx.meta?.traceparent);
     const deny = async (reason: 'scope_insufficient' | 'actor_type_not_allowed', text: string) => {
       try {
-        await record(opened, name, 'denied', started, reason, undefined, hop);
+        await recordSurfaceEvent(opened, { kind: 'tool', name }, 'denied', started, reason, undefined, hop);
       } finally {
         endHopSpan(hop, 'denied', reason);
       }
@@ -177,7 +176,16 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
           ...(decided.approvalId ? { approvalId: decided.approvalId } : {}),
         };
         try {
-          await record(opened, name, 'denied', started, reason, undefined, hop, extra);
+          await recordSurfaceEvent(
+            opened,
+            { kind: 'tool', name },
+            'denied',
+            started,
+            reason,
+            undefined,
+            hop,
+            extra,
+          );
         } finally {
           endHopSpan(hop, 'denied', reason);
         }
@@ -244,7 +252,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
     } finally {
       invocation.live = false;
       endHopSpan(hop, outcome, reason);
-      await record(opened, name, outcome, started, reason, envelope, hop, {
+      await recordSurfaceEvent(opened, { kind: 'tool', name }, outcome, started, reason, envelope, hop, {
         ...(approvalId ? { approvalId } : {}),
         ...(dlp ? { dlp } : {}),
       });
@@ -293,29 +301,6 @@ async function recordStepUpDenial(
 /** The span of one tool call (see `startSurfaceSpan`). */
 function startToolSpan(opened: OpenedRequest, tool: string, metaTraceparent: unknown): HopSpan {
   return startSurfaceSpan(opened, { kind: 'tool', name: tool }, metaTraceparent);
-}
-
-/** The one `tool.invoke` audit event of a call (see `recordSurfaceEvent`). */
-async function record(
-  opened: OpenedRequest,
-  tool: string,
-  outcome: AuditOutcome,
-  started: number,
-  reason: AuditReason | undefined,
-  envelope: Envelope | undefined,
-  hop: HopSpan,
-  extra: SurfaceEventExtra = {},
-): Promise<void> {
-  await recordSurfaceEvent(
-    opened,
-    { kind: 'tool', name: tool },
-    outcome,
-    started,
-    reason,
-    envelope,
-    hop,
-    extra,
-  );
 }
 
 /**
