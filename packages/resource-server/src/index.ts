@@ -1,5 +1,6 @@
 export { type ActClaim, actorsOf, delegationOf, parseAct, withActor } from './access-token/act.ts';
 export { byIssuer } from './access-token/by-issuer.ts';
+export type { ClientCertificate } from './client-certificate.ts';
 export { type CallerKind, type CallerKindRule, defaultCallerKind } from './access-token/caller-kind.ts';
 export {
   type AccessTokenClaims,
