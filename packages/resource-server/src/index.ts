@@ -1,6 +1,5 @@
 export { type ActClaim, actorsOf, delegationOf, parseAct, withActor } from './access-token/act.ts';
 export { byIssuer } from './access-token/by-issuer.ts';
-export type { ClientCertificate } from './client-certificate.ts';
 export { type CallerKind, type CallerKindRule, defaultCallerKind } from './access-token/caller-kind.ts';
 export {
   type AccessTokenClaims,
@@ -37,6 +36,7 @@ export {
 } from './authorization-server-metadata.ts';
 export { extractBearerToken } from './bearer-header.ts';
 export { bearerChallenge, bearerErrorResponse, type ChallengeOptions } from './challenge.ts';
+export type { ClientCertificate } from './client-certificate.ts';
 export {
   BearerError,
   type BearerErrorCode,
