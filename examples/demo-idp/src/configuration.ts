@@ -39,6 +39,9 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
     cookies: { keys: input.cookieKeys },
     // Everything is signed with the one ES256 key, including ID tokens (oidc-provider defaults to RS256).
     clientDefaults: { id_token_signed_response_alg: SIGNING_ALG },
+    // RFC 9207: oidc-provider puts `iss` on every authorization response (errors too) and advertises
+    // `authorization_response_iss_parameter_supported`, except a response carrying an ID token, which
+    // names its issuer itself: with `code` alone, `iss` is always there for the agent to check.
     responseTypes: ['code'],
     // OAuth 2.1 and the MCP authorization spec require PKCE for every authorization code flow; v9 only
     // supports S256, and by default would exempt confidential clients.

@@ -103,7 +103,21 @@ export class ScriptedAgentProvider implements OAuthClientProvider {
   async redirectToAuthorization(authorizationUrl: URL): Promise<void> {
     this.requestedScopes.push(authorizationUrl.searchParams.get('scope') ?? '');
     this.#options.onEvent?.({ kind: 'authorizing', authorizationUrl });
-    const callback = await scriptedLogin(authorizationUrl, this.#options.credentials);
+    // RFC 9207 (MCP 2026-07-28 "Authorization Response Validation"): the issuer recorded with the code
+    // verifier, from the validated metadata, is what the redirect's `iss` must equal. Checked as the
+    // redirect is read, so an error redirect from the wrong server is refused before its text is shown;
+    // `finishAuth` checks a code's `iss` again before redeeming it.
+    const metadata = this.#discovery?.authorizationServerMetadata;
+    const callback = await scriptedLogin(authorizationUrl, this.#options.credentials, {
+      ...(metadata?.issuer
+        ? {
+            issuer: {
+              issuer: metadata.issuer,
+              issParameterSupported: metadata.authorization_response_iss_parameter_supported === true,
+            },
+          }
+        : {}),
+    });
     if (callback.searchParams.get('state') !== this.#state)
       throw new Error('authorization response state mismatch');
     this.callback = callback;
