@@ -1,8 +1,3 @@
-// `@peculiar/x509` resolves its parts through tsyringe, which needs the Reflect metadata API installed
-// before the library loads.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-
 /** A certificate and its private key, PEM-encoded, as `node:https` takes them. */
 export interface LoopbackTls {
   key: string;
@@ -22,6 +17,10 @@ const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as con
  * const host = await serveClientMetadataDocument({ tls, metadata });
  */
 export async function loopbackTls(): Promise<LoopbackTls> {
+  // Loaded here, not with the package: `@peculiar/x509` resolves its parts through tsyringe, which needs
+  // the Reflect metadata polyfill (a global) installed first; only a caller that makes a certificate pays.
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
   const keys = await crypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned(
