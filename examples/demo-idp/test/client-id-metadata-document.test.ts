@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { CookieJar } from '../src/cookie-jar.ts';
 import {
   type ClientMetadataDocumentHost,
   DEMO_USERS,
@@ -60,6 +61,62 @@ describe('the demo IdP accepts Client ID Metadata Documents (oidc-provider draft
     const callback = await scriptedLogin(authorizationUrl(idp, host.url), DEMO_USERS.alice);
     assert.ok(callback.searchParams.get('code'));
     assert.equal(host.fetched, 1);
+  });
+
+  /** Walks a browser to the consent page (sign-in done) and returns its HTML. */
+  async function consentPageFor(url: URL): Promise<string> {
+    const jar = new CookieJar();
+    const send = async (target: URL, body?: URLSearchParams) => {
+      const headers = new Headers({ accept: 'text/html' });
+      const cookie = jar.headerFor(target);
+      if (cookie) headers.set('cookie', cookie);
+      const response = await fetch(target, {
+        method: body ? 'POST' : 'GET',
+        headers,
+        body,
+        redirect: 'manual',
+      });
+      jar.store(response);
+      return response;
+    };
+    let target = url;
+    let body: URLSearchParams | undefined;
+    for (let step = 0; step < 10; step++) {
+      const response = await send(target, body);
+      body = undefined;
+      const location = response.headers.get('location');
+      if (location) {
+        await response.body?.cancel();
+        target = new URL(location, target);
+        continue;
+      }
+      const html = await response.text();
+      if (html.includes('data-step="consent"')) return html;
+      const action = /action="([^"]*)" data-step="login"/.exec(html)?.[1];
+      assert.ok(action, 'a login form');
+      target = new URL(action.replaceAll('&amp;', '&'), target);
+      body = new URLSearchParams({ username: 'alice', password: DEMO_USERS.alice.password });
+    }
+    throw new Error('no consent page');
+  }
+
+  it('shows the redirect host, the document URL and a localhost warning at consent (MCP metadata document security)', async () => {
+    const host = await serve(scriptedAgentClientMetadata('<b>Trusted Corp</b> agent'));
+    const html = await consentPageFor(authorizationUrl(idp, host.url));
+    assert.match(html, /data-redirect-host>The answer is sent to <strong>127\.0\.0\.1:8976<\/strong>/);
+    assert.ok(html.includes(`<code>${host.url}</code>`), 'the client is named by its document URL');
+    assert.match(html, /data-localhost-warning/);
+    assert.doesNotMatch(html, /<b>Trusted Corp/, 'the self-declared name is escaped');
+  });
+
+  it('refuses a redirect_uri the document does not list', async () => {
+    const host = await serve(scriptedAgentClientMetadata('document agent'));
+    const url = authorizationUrl(idp, host.url);
+    url.searchParams.set('redirect_uri', 'http://127.0.0.1:4999/elsewhere');
+    await assert.rejects(
+      scriptedLogin(url, DEMO_USERS.alice),
+      (error: unknown) => error instanceof OAuthFlowError && error.error === 'invalid_redirect_uri',
+    );
   });
 
   it('refuses a document client that grants itself client_credentials (the operator grants that)', async () => {
