@@ -126,6 +126,7 @@ describe('RFC 8693 token exchange along agent → orders MCP → billing MCP →
     const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
       ...subjectOf(userToken),
       resource: BILLING_MCP,
+      audience: 'baton.test',
       requested_token_type: TXN_TOKEN_TYPE,
       scope: 'billing:read',
     });
@@ -599,7 +600,12 @@ describe('token exchange: Transaction Tokens are bounded by policy and subject, 
     exchange(
       stack.broker.issuer,
       stack.orders,
-      { ...subjectOf(subjectToken), resource: BILLING_MCP, requested_token_type: TXN_TOKEN_TYPE },
+      {
+        ...subjectOf(subjectToken),
+        resource: BILLING_MCP,
+        audience: 'baton.test',
+        requested_token_type: TXN_TOKEN_TYPE,
+      },
       { headers },
     );
 
