@@ -773,6 +773,7 @@ describe('token exchange: a custom policy engine sees a Transaction Token as txn
     const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
       ...subjectOf(await stack.userToken()),
       resource: BILLING_MCP,
+      audience: 'baton.test',
       requested_token_type: TXN_TOKEN_TYPE,
     });
     assert.equal(status, 400, JSON.stringify(body));
