@@ -120,7 +120,8 @@ async function issueReplacement(
       agent: replaced.agent,
       // The same session and trace: `txn` never changes (draft-10 §12).
       session: replaced.session,
-      authorization: { scopes: [...granted], confidence: replaced.authorization.confidence },
+      // Only the scopes narrow: how the authority was established (confidence, binding) is the replaced token's.
+      authorization: { ...replaced.authorization, scopes: [...granted] },
       delegation: { mode: replaced.delegation.mode, allowed: [...allowed], chain: chainOf(replaced) },
       ...(replacementContext.details ? { details: replacementContext.details } : {}),
       ...(replacementContext.requestContext ? { request_context: replacementContext.requestContext } : {}),
