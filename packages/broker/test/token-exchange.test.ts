@@ -605,6 +605,7 @@ describe('token exchange: Transaction Tokens are bounded by policy and subject, 
         resource: BILLING_MCP,
         audience: 'baton.test',
         requested_token_type: TXN_TOKEN_TYPE,
+        scope: 'billing:read',
       },
       { headers },
     );
@@ -775,6 +776,7 @@ describe('token exchange: a custom policy engine sees a Transaction Token as txn
       resource: BILLING_MCP,
       audience: 'baton.test',
       requested_token_type: TXN_TOKEN_TYPE,
+      scope: 'billing:read',
     });
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error, 'invalid_target');

@@ -80,6 +80,7 @@ describe('trace injection at the broker', () => {
         resource: BILLING_MCP,
         audience: 'baton.test',
         requested_token_type: TXN_TOKEN_TYPE,
+        scope: 'billing:read',
       },
       { headers: injected },
     );

@@ -54,6 +54,7 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
       subject_token_type: TXN_TOKEN_TYPE,
       requested_token_type: TXN_TOKEN_TYPE,
       audience: TRUST_DOMAIN,
+      scope: 'billing:read orders:read',
       ...params,
     });
 
@@ -138,6 +139,15 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
     }
   });
 
+  it('refuses a Txn-Token request that names no purpose (scope is required, §9.1)', async () => {
+    const before = stack.audit.events.length;
+    const { status, body } = await request({ scope: '' });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_request');
+    const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
+    assert.equal(event?.reason, 'parameters_missing');
+  });
+
   it('refuses a Txn-Token scope wider than the subject token (scope processing, §12)', async () => {
     const { status, body } = await request({ scope: 'billing:read orders:write' });
     assert.equal(status, 400, JSON.stringify(body));
@@ -171,13 +181,23 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
       assert.ok(after.expires_at <= before.expires_at, 'never outlives the token it replaces');
     });
 
-    it('keeps everything when nothing narrower is asked', async () => {
+    it('keeps everything when the same purpose is asked', async () => {
       const original = await issued();
       const { status, body } = await replace(original);
       assert.equal(status, 200, JSON.stringify(body));
       const after = await verified(body.access_token as string);
       assert.deepEqual(after.authorization.scopes, ['billing:read', 'orders:read']);
       assert.deepEqual(after.delegation.allowed, [BILLING_MCP]);
+    });
+
+    it('refuses a replacement that names no purpose (scope is required, never defaulted)', async () => {
+      const original = await issued();
+      const before = stack.audit.events.length;
+      const { status, body } = await replace(original, { scope: '' });
+      assert.equal(status, 400, JSON.stringify(body));
+      assert.equal(body.error, 'invalid_request');
+      const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
+      assert.equal(event?.reason, 'parameters_missing');
     });
 
     it('refuses a replacement with a wider scope (invalid_scope)', async () => {

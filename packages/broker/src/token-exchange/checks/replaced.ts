@@ -13,7 +13,12 @@ import { requestedAudience, scopesOf, single } from '../../grants/parameters.ts'
 import { refuse } from '../../grants/refusal.ts';
 import type { Target } from '../../grants/target.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
-import { refuseOtherTrustDomain, type TxnTokenContext, txnTokenContextOf } from './txn-request.ts';
+import {
+  refuseMissingPurpose,
+  refuseOtherTrustDomain,
+  type TxnTokenContext,
+  txnTokenContextOf,
+} from './txn-request.ts';
 
 // Replacement Txn-Tokens (draft-ietf-oauth-transaction-tokens-10 §12, "Txn-Token as a subject_token"):
 // a Txn-Token this broker issued, presented as the subject token, for another Txn-Token that may narrow
@@ -28,7 +33,7 @@ export interface ReplacementParameters extends TxnTokenContext {
 /**
  * Check: a Txn-Token is exchanged only for a replacement Txn-Token (a Txn-Token is neither an access
  * token nor a credential, draft-10 §12), for this Trust Domain, with well-formed
- * `request_context`/`request_details`.
+ * `request_context`/`request_details`, and its purpose in `scope`.
  */
 export function replacementParameters(trustDomain: string): Check<GrantRequest, ReplacementParameters> {
   return ({ params }) => {
@@ -41,6 +46,7 @@ export function replacementParameters(trustDomain: string): Check<GrantRequest, 
       );
     }
     refuseOtherTrustDomain(params, trustDomain);
+    refuseMissingPurpose(params);
     return { subjectToken, ...txnTokenContextOf(params) };
   };
 }
@@ -104,7 +110,7 @@ export interface Replacement extends Target {
 }
 
 /**
- * Check, never wider (draft-10 §12): `scope` a subset of the replaced token's (default: the same);
+ * Check, never wider (draft-10 §12): `scope` (required) a subset of the replaced token's;
  * `resource` one of its `tctx.allowed` (default: all of them); `request_details` / `request_context`
  * may add members but not change one the replaced token asserts — the broker cannot tell a narrower
  * value from a wider one, so any change is refused.
@@ -113,8 +119,7 @@ export function replacementNarrowing(
   audiences: readonly AudienceConfig[],
 ): Check<GrantRequest & ReplacementParameters & ReplacedToken, Replacement> {
   return ({ params, replaced, details, requestContext }) => {
-    const scope = single(params.scope);
-    const requested = scope ? scopesOf(scope) : [...replaced.authorization.scopes];
+    const requested = scopesOf(single(params.scope));
     const had = new Set(replaced.authorization.scopes);
     const wider = requested.filter((value) => !had.has(value));
     if (wider.length > 0) {

@@ -47,9 +47,19 @@ export function refuseOtherTrustDomain(params: Parameters, trustDomain: string):
 }
 
 /**
+ * Refuses a Txn-Token request without `scope`: draft-10 §9.1 requires the transaction's purpose, and a
+ * Txn-Token never defaults to everything the subject token allows.
+ */
+export function refuseMissingPurpose(params: Parameters): void {
+  if (single(params.scope) === undefined) {
+    throw refuse.request('parameters_missing', 'a Transaction Token request names its purpose in scope');
+  }
+}
+
+/**
  * Check, the Txn-Token request's own parameters (draft-10 §9.1, §9.3): `audience` is the Trust Domain;
  * `request_context` and `request_details`, when sent, are one JSON object each that the envelope schema
- * accepts (`invalid_request` otherwise). The broker is authoritative for `rctx` and `tctx`: it asserts
+ * accepts (`invalid_request` otherwise); `scope` is required. The broker is authoritative for `rctx` and `tctx`: it asserts
  * what it accepted here, nothing else. Other requests pass untouched.
  */
 export function txnTokenRequest(
@@ -58,6 +68,7 @@ export function txnTokenRequest(
   return ({ params, requestedType }) => {
     if (requestedType !== TXN_TOKEN_TYPE || trustDomain === undefined) return {};
     refuseOtherTrustDomain(params, trustDomain);
+    refuseMissingPurpose(params);
     return txnTokenContextOf(params);
   };
 }
