@@ -4,7 +4,7 @@ import { remoteJwksResolver, verifyEnvelope } from '@baton/envelope';
 import { decodeJwt } from 'jose';
 import { ACCESS_TOKEN_TYPE, TXN_TOKEN_TYPE } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
-import { exchange } from './fixtures/service-client.ts';
+import { exchange, type ServiceClient, serviceClient } from './fixtures/service-client.ts';
 import { BILLING_API, BILLING_MCP, type BrokerStack, POLICY, startBrokerStack } from './fixtures/stack.ts';
 
 // draft-ietf-oauth-transaction-tokens-10 at the broker's token endpoint (its Transaction Token Service):
@@ -20,19 +20,28 @@ const REPLACING_POLICY = `${POLICY}
 @id("billing-replaces-txn-tokens")
 permit (principal == Baton::Client::"billing-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${BILLING_MCP}")
 when { context.mode == "txn_token" && ["billing:read", "orders:read"].contains(context.scope) };
+
+@id("ledger-replaces-for-billing-read-only")
+permit (principal == Baton::Client::"ledger-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${BILLING_MCP}")
+when { context.mode == "txn_token" && context.scope == "billing:read" };
 `;
 
 describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-10)', () => {
   let stack: BrokerStack;
   let userToken: string;
+  let ledger: ServiceClient;
 
   before(async () => {
-    stack = await startBrokerStack({
-      policy: createCedarPolicyEngine({
-        policies: REPLACING_POLICY,
-        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
-      }),
-    });
+    ledger = await serviceClient('ledger-mcp', ['http://127.0.0.1:4105/ledger']);
+    stack = await startBrokerStack(
+      {
+        policy: createCedarPolicyEngine({
+          policies: REPLACING_POLICY,
+          defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+        }),
+      },
+      [ledger.metadata],
+    );
     userToken = await stack.userToken();
   });
   after(() => stack.close());
@@ -261,6 +270,17 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
         const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
         assert.equal(event?.reason, 'txn_token_invalid');
       }
+    });
+
+    it('grants a replacement only the scopes the policy permits the replacing client', async () => {
+      const original = await issued();
+      const { status, body } = await replace(original, {}, ledger);
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.equal(body.scope, 'billing:read');
+      assert.deepEqual((await verified(body.access_token as string)).authorization.scopes, ['billing:read']);
+      const refused = await replace(original, { scope: 'orders:read' }, ledger);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error, 'invalid_scope');
     });
 
     it('refuses a replacement the policy does not permit for the replacing client', async () => {

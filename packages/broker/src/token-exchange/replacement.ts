@@ -72,8 +72,14 @@ function chainOf(replaced: ReplacedToken['replaced']): string[] {
   return [replaced.requesting_workload, ...replaced.delegation.chain];
 }
 
-function replacementPolicy(policy: PolicyEngine): Check<Replacing, { decision: PolicyDecision }> {
-  return ({ clientId, replaced, audience, granted }) => {
+/** What the replacement's policy check adds: the decision, and the scopes it grants (never more than asked). */
+interface ReplacementDecision {
+  readonly decision: PolicyDecision;
+  readonly granted: readonly string[];
+}
+
+function replacementPolicy(policy: PolicyEngine): Check<Replacing, ReplacementDecision> {
+  return ({ clientId, replaced, audience, requested }) => {
     const chain = chainOf(replaced);
     const decision = decideOrRefuse(
       policy,
@@ -87,17 +93,17 @@ function replacementPolicy(policy: PolicyEngine): Check<Replacing, { decision: P
         tokenKind: 'txn_token',
         depth: chain.length,
         chain,
-        scopes: granted.filter((scope) => audience.scopes.includes(scope)),
+        scopes: requested.filter((scope) => audience.scopes.includes(scope)),
       },
       audience,
     );
-    return { decision };
+    return { decision, granted: decision.grantedScopes };
   };
 }
 
 function replacementLifetime(
   maxLifetimeSeconds: number,
-): Check<Replacing & { decision: PolicyDecision }, { lifetime: number }> {
+): Check<Replacing & ReplacementDecision, { lifetime: number }> {
   return ({ decision, replaced, now }) => {
     const lifetime = Math.floor(
       Math.min(decision.lifetimeSeconds, maxLifetimeSeconds, replaced.expires_at - now),
@@ -111,7 +117,7 @@ function replacementLifetime(
 
 async function issueReplacement(
   deps: TxnTokenReplacementDependencies,
-  state: Replacing & { decision: PolicyDecision; lifetime: number },
+  state: Replacing & ReplacementDecision & { lifetime: number },
 ): Promise<Issued> {
   const { replaced, granted, allowed, replacementContext, lifetime, clientId } = state;
   const { envelope, token } = deps.envelopes.mint(

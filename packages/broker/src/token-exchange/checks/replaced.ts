@@ -103,7 +103,7 @@ export function replacedToken(
 
 /** What the narrowing check adds: what the replacement asserts. */
 export interface Replacement extends Target {
-  readonly granted: readonly string[];
+  /** The scopes asked for (the policy grants from these). */
   readonly requested: readonly string[];
   readonly allowed: readonly string[];
   readonly replacementContext: TxnTokenContext;
@@ -149,7 +149,6 @@ export function replacementNarrowing(
     return {
       audience,
       requested,
-      granted: requested,
       allowed,
       // The union of two schema-checked objects: `mint` checks the result (size) once more.
       replacementContext: {
@@ -168,7 +167,7 @@ function merged<K extends keyof TxnTokenContext>(
 ): Partial<Record<K, Record<string, unknown>>> {
   if (before === undefined && added === undefined) return {};
   for (const [member, value] of Object.entries(added ?? {})) {
-    if (before && member in before && JSON.stringify(before[member]) !== JSON.stringify(value)) {
+    if (before && Object.hasOwn(before, member) && JSON.stringify(before[member]) !== JSON.stringify(value)) {
       throw refuse.request(
         'txn_replacement_wider',
         'a replacement may add asserted values but not change those of the Transaction Token it replaces',
