@@ -329,3 +329,47 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
     });
   });
 });
+
+describe('replacing an expired Txn-Token (draft-10 §12)', () => {
+  let stack: BrokerStack;
+
+  before(async () => {
+    const policies = POLICY.replace(
+      '@id("orders-to-billing")\n@lifetime("300")',
+      '@id("orders-to-billing")\n@lifetime("1")',
+    );
+    assert.notEqual(policies, POLICY, 'the fixture policy carries @lifetime("300") for orders-to-billing');
+    stack = await startBrokerStack({
+      policy: createCedarPolicyEngine({ policies, defaults: { lifetimeSeconds: 300, maxDepth: 3 } }),
+    });
+  });
+  after(() => stack.close());
+
+  it('refuses to replace a Txn-Token that has expired, with no clock tolerance', async () => {
+    const issued = await exchange(stack.broker.issuer, stack.orders, {
+      subject_token: await stack.userToken(),
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      requested_token_type: TXN_TOKEN_TYPE,
+      audience: TRUST_DOMAIN,
+      resource: BILLING_MCP,
+      scope: 'billing:read',
+    });
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    assert.equal(issued.body.expires_in, 1);
+    const { exp } = decodeJwt(issued.body.access_token as string);
+    // Past `exp` by a whole second: a verifier's usual skew would still accept it.
+    await new Promise((resolve) => setTimeout(resolve, ((exp as number) + 1) * 1000 - Date.now() + 50));
+    const before = stack.audit.events.length;
+    const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
+      subject_token: issued.body.access_token as string,
+      subject_token_type: TXN_TOKEN_TYPE,
+      requested_token_type: TXN_TOKEN_TYPE,
+      audience: TRUST_DOMAIN,
+      scope: 'billing:read',
+    });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_request');
+    const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
+    assert.equal(event?.reason, 'txn_token_invalid');
+  });
+});
