@@ -1,3 +1,4 @@
+export { type DpopKey, dpopKey } from './dpop.ts';
 export {
   type RegisterServiceOptions,
   registerService,
@@ -5,13 +6,19 @@ export {
   type ServiceClientMetadataOptions,
   serviceClientMetadata,
 } from './register-service.ts';
-export { type ServiceCredentials, serviceCredentials } from './service-credentials.ts';
+export {
+  type ServiceCredentials,
+  serviceCredentials,
+  type TlsClientCredentials,
+  tlsClientCredentials,
+} from './service-credentials.ts';
 export { type ServiceTokenSourceOptions, serviceTokenSource } from './service-token-source.ts';
 export {
   clientCredentialsToken,
   type ExchangeRequest,
   exchangeToken,
   TokenRequestError,
+  type TokenRequestOptions,
   type TokenResponse,
 } from './token-request.ts';
 export {

@@ -8,6 +8,7 @@ import type { GrantRequest } from '../grants/grant-request.ts';
 import { target } from '../grants/target.ts';
 import { type PolicyEngine, policyModeOf } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import { senderConstraint } from '../sender-constraint/check.ts';
 import { actingParty } from './checks/actor.ts';
 import { delegationChain } from './checks/chain.ts';
 import { exchangingClient } from './checks/client.ts';
@@ -70,6 +71,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
   const checks = GrantChecks.start<GrantRequest>()
     .check(exchangingClient)
     .check(clientRateLimit(limiters.perClient))
+    .check(senderConstraint)
     .check(exchangeParameters({ transactionTokens: deps.envelopes !== undefined }))
     .check(target(deps.audiences))
     .check(delegationMode)
@@ -112,6 +114,8 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
         : 'on_behalf_of',
       chain: known.actors ?? [known.clientId],
       requested: known.requested,
+      cnf: known.cnf,
+      workload: known.workload,
     }),
   });
 }
