@@ -177,6 +177,8 @@ export const TOKEN_REQUEST_REASONS = [
   'dpop_nonce_required',
   /** No TLS client certificate from a client whose tokens are certificate-bound. */
   'certificate_missing',
+  /** A DPoP proof from a client whose tokens are certificate-bound: one token gets one binding. */
+  'proof_of_possession_conflict',
   /** The client or the subject reached its token-exchange rate limit. */
   'rate_limited',
   /** A dependency of the broker (an issuer's JWKS, introspection) could not be reached. */

@@ -9,7 +9,7 @@ import { ProofRefusal } from './refusal.ts';
 
 /** What the sender-constraint check adds: what the issued token is bound to, and who sent the request. */
 export interface SenderConstrained {
-  /** The key (RFC 9449 `cnf.jkt`) and certificate (RFC 8705 `cnf.x5t#S256`) the token is bound to. */
+  /** The key (RFC 9449 `cnf.jkt`) or the certificate (RFC 8705 `cnf.x5t#S256`) the token is bound to. */
   readonly binding: { readonly jkt?: string; readonly certificate?: X509Certificate };
   /** The issued token's `cnf`, as the audit event records it; `undefined` for a bearer token. */
   readonly cnf: Confirmation | undefined;
@@ -25,7 +25,8 @@ export interface SenderConstrained {
  * grants): a DPoP proof, when sent, is verified and its `jti` consumed, and the token is bound to its
  * key; a client registered with `dpop_bound_access_tokens` must send one. A client registered with
  * `tls_client_certificate_bound_access_tokens` must have presented a certificate over TLS, and its
- * token is bound to it (RFC 8705 §3; a self-signed certificate binds as well as a CA-issued one).
+ * token is bound to it (RFC 8705 §3; a self-signed certificate binds as well as a CA-issued one); such
+ * a client sending a DPoP proof too is refused, as oidc-provider refuses two bindings on one token.
  */
 export const senderConstraint: Check<GrantRequest, SenderConstrained> = async ({ client, possession }) => {
   let jkt: string | undefined;
@@ -52,6 +53,12 @@ export const senderConstraint: Check<GrantRequest, SenderConstrained> = async ({
   if (client.tlsClientCertificateBoundAccessTokens) {
     certificate = possession.certificate;
     if (!certificate) throw refuse.grant('certificate_missing', 'mutual TLS client certificate not provided');
+    // oidc-provider binds a token to one proof-of-possession mechanism, never both.
+    if (jkt)
+      throw refuse.request(
+        'proof_of_possession_conflict',
+        'multiple proof-of-possession mechanisms are not allowed',
+      );
   }
   const verified = possession.verified;
   const workload =
@@ -61,7 +68,7 @@ export const senderConstraint: Check<GrantRequest, SenderConstrained> = async ({
   const x5t = certificate ? certificateThumbprint(certificate) : undefined;
   return {
     binding: { ...(jkt ? { jkt } : {}), ...(certificate ? { certificate } : {}) },
-    cnf: jkt || x5t ? { ...(jkt ? { jkt } : {}), ...(x5t ? { 'x5t#S256': x5t } : {}) } : undefined,
+    cnf: jkt ? { jkt } : x5t ? { 'x5t#S256': x5t } : undefined,
     workload,
   };
 };
