@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { AuditEvent } from '@baton/audit';
+import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
 import {
   clientCredentialsToken,
   dpopKey,
@@ -13,7 +13,7 @@ import {
 import { parseAct } from '@baton/resource-server';
 import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
-import { TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
+import { type BrokerOptions, startBroker, TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { type Issued, mtlsFetch, selfSignedClient, type TestCa, testCa } from './fixtures/pki.ts';
 import {
@@ -485,5 +485,30 @@ describe('required client certificates and DPoP nonces', () => {
       (error: unknown) => error instanceof TokenRequestError && error.error === 'invalid_request',
     );
     assert.equal(lastEvent(stack, 'mtls-service').reason, 'proof_of_possession_conflict');
+  });
+});
+
+describe('sender-constraint options are checked when the broker is built', () => {
+  const base = (): BrokerOptions => ({
+    trustedIssuers: [{ issuer: 'https://idp.example' }],
+    audiences: [{ resource: BILLING_API, scopes: ['billing:read'] }],
+    policy: createCedarPolicyEngine({ policies: POLICY, defaults: { lifetimeSeconds: 300, maxDepth: 3 } }),
+    audit: new MemoryAuditSink(),
+    initialAccessToken: 'sender-constraint-initial-access-token',
+  });
+
+  it('refuses client certificates without a client CA (Node would trust its public roots for them)', async () => {
+    await assert.rejects(
+      startBroker({ ...base(), tls: { cert: 'x', key: 'y', clientCertificates: 'optional' } }),
+      (error: unknown) => error instanceof TypeError && /needs tls\.clientCa/.test(error.message),
+    );
+  });
+
+  it('refuses requireNonce without a nonce secret, and a nonce secret that is not 32 bytes', async () => {
+    await assert.rejects(startBroker({ ...base(), dpop: { requireNonce: true } }), TypeError);
+    await assert.rejects(
+      startBroker({ ...base(), dpop: { nonceSecret: Buffer.alloc(16).toString('base64url') } }),
+      TypeError,
+    );
   });
 });
