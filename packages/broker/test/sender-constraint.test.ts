@@ -400,6 +400,25 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
     const event = lastEvent(stack, 'orders-workload');
     assert.equal(event.workload_id, ORDERS_SPIFFE);
     assert.deepEqual(event.cnf, { 'x5t#S256': thumbprintOf(pki.orders.cert) });
+
+    // The next hop exchanges it on (a bound subject token is the next hop's to check, not the broker's):
+    // the orders workload's SPIFFE ID stays in its entry of the chain.
+    const billing = { clientId: 'billing-mcp', jwks: { keys: [] }, assertion: stack.billing.assertion };
+    const onward = await exchangeToken(
+      issuer,
+      billing,
+      { subjectToken: answer.access_token, resource: BILLING_API, scope: ['billing:read'] },
+      { fetch: anonymous },
+    );
+    const chain = parseAct(decodeJwt(onward.access_token).act);
+    assert.equal(chain?.sub, 'billing-mcp');
+    assert.equal(
+      chain?.spiffe_id,
+      undefined,
+      'billing-mcp authenticated by private_key_jwt: no workload identity',
+    );
+    assert.equal(chain?.act?.sub, 'orders-workload');
+    assert.equal(chain?.act?.spiffe_id, ORDERS_SPIFFE);
   });
 
   it('never writes a token, a DPoP proof or a certificate to the log or the audit', () => {
