@@ -5,6 +5,9 @@ export {
   type ServiceClientMetadata,
   type ServiceClientMetadataOptions,
   serviceClientMetadata,
+  type WorkloadClientMetadata,
+  type WorkloadClientMetadataOptions,
+  workloadClientMetadata,
 } from './register-service.ts';
 export {
   type ServiceCredentials,

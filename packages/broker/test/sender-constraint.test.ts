@@ -7,13 +7,16 @@ import {
   dpopKey,
   exchangeToken,
   type ServiceCredentials,
+  serviceClientMetadata,
+  serviceCredentials,
   TokenRequestError,
   tlsClientCredentials,
+  workloadClientMetadata,
 } from '@baton/broker-client';
 import { parseAct } from '@baton/resource-server';
 import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
-import { type BrokerOptions, startBroker, TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
+import { type BrokerOptions, startBroker } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { type Issued, mtlsFetch, selfSignedClient, type TestCa, testCa } from './fixtures/pki.ts';
 import {
@@ -110,11 +113,13 @@ async function makePki(): Promise<Pki> {
 
 function clientsFor(pki: Pki): ClientMetadata[] {
   return [
-    serviceIdentityClient('mtls-service', {
-      token_endpoint_auth_method: 'tls_client_auth',
-      tls_client_auth_san_uri: MTLS_SPIFFE,
-      tls_client_certificate_bound_access_tokens: true,
-    }),
+    workloadClientMetadata({
+      clientId: 'mtls-service',
+      spiffeId: MTLS_SPIFFE,
+      resources: [],
+      grantTypes: ['client_credentials'],
+      scopes: ['billing:read'],
+    }) as ClientMetadata,
     serviceIdentityClient('dn-service', {
       token_endpoint_auth_method: 'tls_client_auth',
       tls_client_auth_subject_dn: 'CN=dn-service, O=Baton',
@@ -124,16 +129,11 @@ function clientsFor(pki: Pki): ClientMetadata[] {
       jwks: { keys: [pki.selfSigned.jwk] },
       tls_client_certificate_bound_access_tokens: true,
     }),
-    {
-      client_id: 'orders-workload',
-      token_endpoint_auth_method: 'tls_client_auth',
-      tls_client_auth_san_uri: ORDERS_SPIFFE,
-      tls_client_certificate_bound_access_tokens: true,
-      grant_types: [TOKEN_EXCHANGE_GRANT],
-      response_types: [],
-      redirect_uris: [],
-      baton_resources: [ORDERS_MCP],
-    } as ClientMetadata,
+    workloadClientMetadata({
+      clientId: 'orders-workload',
+      spiffeId: ORDERS_SPIFFE,
+      resources: [ORDERS_MCP],
+    }) as ClientMetadata,
   ];
 }
 
@@ -158,7 +158,6 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
 
   before(async () => {
     pki = await makePki();
-    const { serviceCredentials } = await import('@baton/broker-client');
     dpopService = await serviceCredentials('dpop-service');
     stack = await startBrokerStack(
       {
@@ -170,11 +169,14 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
       },
       [
         ...clientsFor(pki),
-        serviceIdentityClient('dpop-service', {
-          token_endpoint_auth_method: 'private_key_jwt',
+        serviceClientMetadata({
+          clientId: 'dpop-service',
           jwks: dpopService.jwks,
-          dpop_bound_access_tokens: true,
-        }),
+          resources: [],
+          grantTypes: ['client_credentials'],
+          scopes: ['billing:read'],
+          dpopBound: true,
+        }) as ClientMetadata,
       ],
     );
     issuer = stack.broker.issuer;
