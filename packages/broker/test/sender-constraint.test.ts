@@ -102,7 +102,8 @@ async function makePki(): Promise<Pki> {
     other,
     server: await ca.issue({ subject: 'CN=broker', ips: ['127.0.0.1'], server: true }),
     mtls: await ca.issue({ subject: 'CN=mtls-service, O=Baton', uris: [MTLS_SPIFFE] }),
-    dn: await ca.issue({ subject: 'CN=dn-service, O=Baton' }),
+    // Subject RDNs in certificate order: C, O, CN.
+    dn: await ca.issue({ subject: 'C=DE, O=Baton, CN=dn-service' }),
     orders: await ca.issue({ subject: 'CN=orders-workload, O=Baton', uris: [ORDERS_SPIFFE] }),
     wrongSan: await ca.issue({ subject: 'CN=intruder, O=Baton', uris: ['spiffe://baton.test/intruder'] }),
     foreign: await other.issue({ subject: 'CN=mtls-service, O=Baton', uris: [MTLS_SPIFFE] }),
@@ -122,7 +123,8 @@ function clientsFor(pki: Pki): ClientMetadata[] {
     }) as ClientMetadata,
     serviceIdentityClient('dn-service', {
       token_endpoint_auth_method: 'tls_client_auth',
-      tls_client_auth_subject_dn: 'CN=dn-service, O=Baton',
+      // RFC 4514 order (as `openssl x509 -nameopt RFC2253` prints it): the last RDN first.
+      tls_client_auth_subject_dn: 'CN=dn-service,O=Baton,C=DE',
     }),
     serviceIdentityClient('self-signed-service', {
       token_endpoint_auth_method: 'self_signed_tls_client_auth',

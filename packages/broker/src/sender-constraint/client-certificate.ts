@@ -61,8 +61,8 @@ const SAN_TYPES = {
 
 /**
  * RFC 8705 §2.1.2: does the presented certificate carry the name the client registered? `subject_dn`
- * compares the distinguished name as `@peculiar/x509` reads it (attributes in certificate order, e.g.
- * `CN=orders-mcp, O=Baton`); a SAN must be one of the certificate's names of that type, exactly (for a
+ * is an RFC 4514 string (`CN=orders-mcp,O=Baton,C=DE`), compared attribute by attribute with the
+ * certificate's subject; a SAN must be one of the certificate's names of that type, exactly (for a
  * workload, `tls_client_auth_san_uri` is its SPIFFE ID). oidc-provider calls this only after the
  * handshake verified the certificate (`certificateAuthorized`).
  */
@@ -76,7 +76,10 @@ export function certificateSubjectMatches(
   const certificate = new X509Certificate(presented.raw);
   if (property === 'tls_client_auth_subject_dn') {
     try {
-      return new Name(expected).toString() === certificate.subjectName.toString();
+      // RFC 4514 writes the RDNs last-first (`CN=orders-mcp,O=Baton`, as `openssl -nameopt RFC2253`
+      // prints it); the certificate holds them first-first.
+      const registered = new Name(expected).toJSON().reverse();
+      return JSON.stringify(registered) === JSON.stringify(certificate.subjectName.toJSON());
     } catch {
       return false;
     }
