@@ -74,11 +74,9 @@ async function post(fetcher: typeof fetch, url: string, form: Record<string, str
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: new URLSearchParams(form).toString(),
   });
-  return {
-    status: response.status,
-    body: (await response.json()) as Record<string, unknown>,
-    headers: response.headers,
-  };
+  const text = await response.text();
+  const body = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
+  return { status: response.status, body, headers: response.headers };
 }
 
 interface Pki {
@@ -199,7 +197,7 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
     assert.ok(Array.isArray(metadata.dpop_signing_alg_values_supported));
   });
 
-  it('binds an exchanged token to the DPoP key the service proves (cnf.jkt, token_type DPoP), introspectable with cnf', async () => {
+  it('binds an exchanged token to the DPoP key the service proves (cnf.jkt, token_type DPoP), introspectable with cnf, revocable', async () => {
     const dpop = await dpopKey();
     const orders = { clientId: 'orders-mcp', jwks: { keys: [] }, assertion: stack.orders.assertion };
     const answer = await exchangeToken(
@@ -221,6 +219,23 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
     assert.equal(introspected.body.active, true);
     assert.equal(introspected.body.token_type, 'DPoP');
     assert.deepEqual(introspected.body.cnf, { jkt: dpop.thumbprint });
+
+    // Recorded like any other token: RFC 7009 revocation by its client makes it inactive.
+    const ordersAuthentication = async () => ({
+      client_id: 'orders-mcp',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await stack.orders.assertion(issuer),
+    });
+    const revoked = await post(anonymous, `${issuer}/token/revocation`, {
+      token: answer.access_token,
+      ...(await ordersAuthentication()),
+    });
+    assert.equal(revoked.status, 200);
+    const after = await post(anonymous, `${issuer}/token/introspection`, {
+      token: answer.access_token,
+      ...(await ordersAuthentication()),
+    });
+    assert.deepEqual(after.body, { active: false });
   });
 
   it('refuses a token to a dpop_bound_access_tokens client that sends no proof (invalid_grant, dpop_proof_missing)', async () => {
