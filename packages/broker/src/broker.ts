@@ -33,6 +33,7 @@ import {
   type RevokeResult,
 } from './revocation/operator-revocation.ts';
 import { type BrokerScimOptions, mountScim, scimAudience } from './scim/broker-scim.ts';
+import { type BrokerDpopOptions, dpopConfiguration } from './sender-constraint/features.ts';
 import {
   type BrokerTlsOptions,
   brokerServer,
@@ -178,24 +179,6 @@ export interface BrokerOptions {
    */
   dpop?: BrokerDpopOptions;
   // --- end sender-constrained tokens ---
-}
-
-/** DPoP at the token endpoint (see `BrokerOptions.dpop`). */
-export interface BrokerDpopOptions {
-  /** base64url of 32 random bytes, shared by every instance: the key of its stateless server nonces. */
-  nonceSecret?: string;
-  /** Every proof must carry a current server nonce (needs `nonceSecret`). Default false. */
-  requireNonce?: boolean;
-}
-
-function dpopConfiguration(dpop: BrokerDpopOptions | undefined) {
-  const nonceSecret =
-    dpop?.nonceSecret === undefined ? undefined : Buffer.from(dpop.nonceSecret, 'base64url');
-  if (nonceSecret && nonceSecret.length !== 32)
-    throw new TypeError('startBroker: dpop.nonceSecret must be 32 bytes, base64url');
-  if (dpop?.requireNonce && !nonceSecret)
-    throw new TypeError('startBroker: dpop.requireNonce needs dpop.nonceSecret');
-  return { ...(nonceSecret ? { nonceSecret } : {}), requireNonce: dpop?.requireNonce === true };
 }
 
 export interface Broker {

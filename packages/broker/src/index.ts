@@ -5,7 +5,7 @@ export {
   TXN_TOKEN_TYPE,
 } from '@baton/broker-client';
 export type { AudienceConfig, PlatformTokenSource } from './audience.ts';
-export { type Broker, type BrokerDpopOptions, type BrokerOptions, startBroker } from './broker.ts';
+export { type Broker, type BrokerOptions, startBroker } from './broker.ts';
 export type { BrokerLogger } from './grants/audited-grant.ts';
 export type {
   ExchangeFacts,
@@ -57,7 +57,7 @@ export type {
   SubjectLifecycle,
   SubjectRevocation,
 } from './scim/subject-lifecycle.ts';
-export type { ClientCertificateMode } from './sender-constraint/features.ts';
+export type { BrokerDpopOptions, ClientCertificateMode } from './sender-constraint/features.ts';
 export type { BrokerTlsOptions } from './sender-constraint/tls-listener.ts';
 export {
   IDENTITY_PROVIDER_SIGNALS_PATH,

@@ -59,3 +59,22 @@ export function senderConstraintFeatures(configuration: SenderConstraintConfigur
     ] as ClientAuthMethod[],
   };
 }
+
+/** DPoP at the token endpoint (see `BrokerOptions.dpop`). */
+export interface BrokerDpopOptions {
+  /** base64url of 32 random bytes, shared by every instance: the key of its stateless server nonces. */
+  nonceSecret?: string;
+  /** Every proof must carry a current server nonce (needs `nonceSecret`). Default false. */
+  requireNonce?: boolean;
+}
+
+/** The DPoP part of oidc-provider's configuration, after checking `dpop`. */
+export function dpopConfiguration(dpop: BrokerDpopOptions | undefined) {
+  const nonceSecret =
+    dpop?.nonceSecret === undefined ? undefined : Buffer.from(dpop.nonceSecret, 'base64url');
+  if (nonceSecret && nonceSecret.length !== 32)
+    throw new TypeError('startBroker: dpop.nonceSecret must be 32 bytes, base64url');
+  if (dpop?.requireNonce && !nonceSecret)
+    throw new TypeError('startBroker: dpop.requireNonce needs dpop.nonceSecret');
+  return { ...(nonceSecret ? { nonceSecret } : {}), requireNonce: dpop?.requireNonce === true };
+}
