@@ -13,7 +13,7 @@ describe('dpopKey: RFC 9449 §4.2 proofs', () => {
     assert.equal(payload.htu, 'https://broker.example/token', 'without query and fragment (§4.2)');
     assert.equal(typeof payload.iat, 'number');
     assert.equal(typeof payload.jti, 'string');
-    assert.equal(protectedHeader.jwk?.d, undefined, 'never the private key');
+    assert.equal((protectedHeader.jwk as Record<string, unknown>).d, undefined, 'never the private key');
     assert.equal(await calculateJwkThumbprint(protectedHeader.jwk!), key.thumbprint);
     const second = await key.proof({ method: 'POST', url: 'https://broker.example/token' });
     assert.notEqual((await jwtVerify(second, EmbeddedJWK)).payload.jti, payload.jti, 'a fresh jti each time');
