@@ -403,7 +403,7 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
     );
   });
 
-  it('records the workload SPIFFE ID of the exchanging service in the act chain and the audit', async () => {
+  it('records the workload SPIFFE ID of the exchanging service in the act chain and the audit; introspection shows cnf.x5t#S256', async () => {
     const answer = await exchangeToken(
       issuer,
       tlsClientCredentials('orders-workload'),
@@ -419,6 +419,14 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
     const event = lastEvent(stack, 'orders-workload');
     assert.equal(event.workload_id, ORDERS_SPIFFE);
     assert.deepEqual(event.cnf, { 'x5t#S256': thumbprintOf(pki.orders.cert) });
+    // RFC 8705 §3.2: introspection tells the resource server the certificate the token is bound to.
+    const introspected = await post(withCertificate(pki.orders), `${issuer}/token/introspection`, {
+      token: answer.access_token,
+      client_id: 'orders-workload',
+    });
+    assert.equal(introspected.body.active, true);
+    assert.equal(introspected.body.token_type, 'Bearer');
+    assert.deepEqual(introspected.body.cnf, { 'x5t#S256': thumbprintOf(pki.orders.cert) });
 
     // The next hop exchanges it on (a bound subject token is the next hop's to check, not the broker's):
     // the orders workload's SPIFFE ID stays in its entry of the chain.
