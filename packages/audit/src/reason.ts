@@ -178,6 +178,18 @@ export const TOKEN_REQUEST_REASONS = [
   'txn_token_not_exchangeable',
   /** A replacement Txn-Token would widen, or change, what the one it replaces asserts. */
   'txn_replacement_wider',
+  /** Sender constraint at the token endpoint (RFC 9449, RFC 8705): no DPoP proof from a client that must send one. */
+  'dpop_proof_missing',
+  /** A DPoP proof that does not verify (signature, `typ`, `htm`, `htu`, `iat`, algorithm). */
+  'dpop_proof_invalid',
+  /** A DPoP proof whose `jti` was seen before. */
+  'dpop_proof_replayed',
+  /** A DPoP proof without the server's (current) nonce: answered `use_dpop_nonce` with a fresh one. */
+  'dpop_nonce_required',
+  /** No TLS client certificate from a client whose tokens are certificate-bound. */
+  'certificate_missing',
+  /** A DPoP proof from a client whose tokens are certificate-bound: one token gets one binding. */
+  'proof_of_possession_conflict',
   /** The client or the subject reached its token-exchange rate limit. */
   'rate_limited',
   /** A dependency of the broker (an issuer's JWKS, introspection) could not be reached. */

@@ -1,5 +1,6 @@
 import { BatonError, type DelegationMode } from '@baton/core';
-import type { ServiceCredentials } from './service-credentials.ts';
+import type { DpopKey } from './dpop.ts';
+import type { ServiceCredentials, TlsClientCredentials } from './service-credentials.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './token-types.ts';
 
 /**
@@ -50,15 +51,37 @@ export interface ExchangeRequest {
 }
 
 /**
- * RFC 8693 token exchange at the broker, authenticating with `private_key_jwt`.
+ * How a token request reaches the broker and what it proves possession of (sender-constrained tokens).
+ * Without any of these: plain `fetch`, a bearer token.
+ */
+export interface TokenRequestOptions {
+  /** Send a DPoP proof of this key (RFC 9449): the token comes back bound to it (`token_type: DPoP`). */
+  dpop?: DpopKey;
+  /**
+   * The fetch to use, e.g. one that presents the service's client certificate (mutual TLS, RFC 8705:
+   * `tls_client_auth` and certificate-bound tokens). Default: the global `fetch`.
+   */
+  fetch?: typeof fetch;
+  /**
+   * An undici dispatcher for the global `fetch` (Node), e.g. an `Agent` with the service's client
+   * certificate and key and the broker's CA (`@baton/workload-identity`'s client TLS helper).
+   */
+  dispatcher?: unknown;
+}
+
+/**
+ * RFC 8693 token exchange at the broker, authenticating with `private_key_jwt` (or, with
+ * `TlsClientCredentials`, the client certificate of `options.fetch`/`dispatcher`).
  *
  * @example
  * const { access_token } = await exchangeToken(brokerIssuer, credentials, { subjectToken, resource: billingApi, scope: ['billing:read'] });
+ * // Sender-constrained: const dpop = await dpopKey(); await exchangeToken(brokerIssuer, credentials, request, { dpop });
  */
 export async function exchangeToken(
   issuer: string,
-  credentials: ServiceCredentials,
+  credentials: ServiceCredentials | TlsClientCredentials,
   request: ExchangeRequest,
+  options: TokenRequestOptions = {},
 ): Promise<TokenResponse> {
   return tokenRequest(
     issuer,
@@ -77,6 +100,7 @@ export async function exchangeToken(
       ...(request.transaction ? transactionParameters(request.transaction) : {}),
     },
     request.traceparent,
+    options,
   );
 }
 
@@ -100,8 +124,9 @@ function transactionParameters(
  */
 export async function clientCredentialsToken(
   issuer: string,
-  credentials: ServiceCredentials,
+  credentials: ServiceCredentials | TlsClientCredentials,
   request: { resource: string; scope?: readonly string[]; traceparent?: string },
+  options: TokenRequestOptions = {},
 ): Promise<TokenResponse> {
   return tokenRequest(
     issuer,
@@ -112,30 +137,51 @@ export async function clientCredentialsToken(
       ...(request.scope?.length ? { scope: request.scope.join(' ') } : {}),
     },
     request.traceparent,
+    options,
   );
 }
 
 async function tokenRequest(
   issuer: string,
-  credentials: ServiceCredentials,
+  credentials: ServiceCredentials | TlsClientCredentials,
   parameters: Record<string, string>,
-  traceparent?: string,
+  traceparent: string | undefined,
+  options: TokenRequestOptions,
 ): Promise<TokenResponse> {
-  const response = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-      ...(traceparent ? { traceparent } : {}),
-    },
-    body: new URLSearchParams({
-      client_id: credentials.clientId,
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: await credentials.assertion(issuer),
-      ...parameters,
-    }),
-  });
-  const body = (await response.json()) as Record<string, unknown>;
+  const endpoint = `${issuer}/token`;
+  const send = async () => {
+    // A fresh assertion and proof each attempt: both are single-use (`jti`).
+    const proof = await options.dpop?.proof({ method: 'POST', url: endpoint });
+    const init: RequestInit & { dispatcher?: unknown } = {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...(traceparent ? { traceparent } : {}),
+        ...(proof ? { dpop: proof } : {}),
+      },
+      body: new URLSearchParams({
+        client_id: credentials.clientId,
+        ...('assertion' in credentials
+          ? {
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: await credentials.assertion(issuer),
+            }
+          : {}),
+        ...parameters,
+      }),
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    };
+    const response = await (options.fetch ?? fetch)(endpoint, init);
+    const nonce = response.headers.get('dpop-nonce');
+    if (nonce) options.dpop?.acceptNonce(endpoint, nonce);
+    return { response, body: (await response.json()) as Record<string, unknown>, nonce };
+  };
+  let { response, body, nonce } = await send();
+  // RFC 9449 §8: the broker asks for its nonce once; the retry carries it.
+  if (options.dpop && !response.ok && body.error === 'use_dpop_nonce' && nonce) {
+    ({ response, body } = await send());
+  }
   if (!response.ok) {
     throw new TokenRequestError(
       response.status,

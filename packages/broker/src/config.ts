@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   audienceFields,
+  clientCertificates,
   clientIdMetadataDocuments,
   describeIssues,
   fetchHosts,
@@ -109,6 +110,25 @@ export const BrokerConfigSchema = z.strictObject({
       issuers: z.array(z.strictObject({ issuer: issuerUrl, jwksUri: z.url().optional() })).min(1),
     })
     .optional(),
+  /**
+   * Serve HTTPS (PEM files, relative to this file); with `clientCaFile`, mutual TLS (RFC 8705):
+   * `tls_client_auth`, `self_signed_tls_client_auth` (`optional` only) and certificate-bound tokens.
+   */
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      clientCaFile: z.string().min(1).optional(),
+      clientCertificates: clientCertificates.optional(),
+    })
+    .optional(),
+  /**
+   * DPoP server nonces. The secret (32 bytes, base64url, the same at every instance) belongs in
+   * BATON_BROKER_DPOP_NONCE_SECRET rather than in the file; `requireNonce` needs it.
+   */
+  dpop: z
+    .strictObject({ nonceSecret: z.string().min(1).optional(), requireNonce: z.boolean().default(false) })
+    .optional(),
 });
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
@@ -139,6 +159,9 @@ const ENVIRONMENT: Record<string, (config: BrokerConfig, value: string) => void>
       config.store.kind === 'postgres-redis'
         ? { ...config.store, postgresUrl: value }
         : { kind: 'postgres-redis', postgresUrl: value, redisUrl: redisUrlOf(config) };
+  },
+  BATON_BROKER_DPOP_NONCE_SECRET(config, value) {
+    config.dpop = { requireNonce: false, ...config.dpop, nonceSecret: value };
   },
   BATON_BROKER_REDIS_URL(config, value) {
     if (config.store.kind === 'postgres-redis') config.store.redisUrl = value;

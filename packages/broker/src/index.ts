@@ -57,6 +57,8 @@ export type {
   SubjectLifecycle,
   SubjectRevocation,
 } from './scim/subject-lifecycle.ts';
+export type { BrokerDpopOptions, ClientCertificateMode } from './sender-constraint/features.ts';
+export type { BrokerTlsOptions } from './sender-constraint/tls-listener.ts';
 export {
   IDENTITY_PROVIDER_SIGNALS_PATH,
   type IdentityProviderSignalsOptions,

@@ -2,6 +2,7 @@ import { ACCESS_TOKEN_TYPE } from '@baton/broker-client';
 import type { Issued } from '../../grants/audited-grant.ts';
 import { brokerResourceServer } from '../../grants/broker-token.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
+import { bindToken } from '../../sender-constraint/check.ts';
 import type { Exchanged } from '../exchanged.ts';
 
 /**
@@ -26,7 +27,12 @@ export function accessTokenIssuer(registry: TokenRegistry) {
         ...(tenant ? { tenant } : {}),
         ...(typeof sid === 'string' ? { sid } : {}),
       },
-    } as never) as unknown as { save(): Promise<string>; jti: string; iat?: number };
+    } as never) as unknown as Parameters<typeof bindToken>[0] & {
+      save(): Promise<string>;
+      jti: string;
+      iat?: number;
+    };
+    bindToken(token, state.binding);
     const value = await token.save();
     await registry.record({
       jti: token.jti,
@@ -44,7 +50,7 @@ export function accessTokenIssuer(registry: TokenRegistry) {
       body: {
         access_token: value,
         issued_token_type: ACCESS_TOKEN_TYPE,
-        token_type: 'Bearer',
+        token_type: token.tokenType,
         expires_in: lifetime,
         ...(granted.length ? { scope: granted.join(' ') } : {}),
       },
