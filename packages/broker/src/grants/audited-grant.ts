@@ -102,7 +102,9 @@ export function auditedGrant<State extends GrantRequest>(
       outcome: 'ok' | 'denied' | 'error',
       reason: AuditReason | undefined,
       scopes: readonly string[],
-    ) => writeEvent(deps, grant.describe(known), trace, started, outcome, reason, scopes);
+    ) =>
+      // `known.trace`: a check may file the event under a trace it verified (a home broker's grant).
+      writeEvent(deps, grant.describe(known), known.trace, started, outcome, reason, scopes);
     let issued: Issued;
     try {
       const state = await grant.checks.run(request, (reached) => {
@@ -138,7 +140,7 @@ export function auditedGrant<State extends GrantRequest>(
     await writeEvent(
       deps,
       grant.describe(known),
-      trace,
+      known.trace,
       started,
       'ok',
       undefined,
