@@ -7,6 +7,7 @@ import { createLocalJWKSet, type JWK as JoseJwk } from 'jose';
 import type { ClientMetadata, JWK } from 'oidc-provider';
 import Provider from 'oidc-provider';
 import { buildConfiguration } from './configuration.ts';
+import { type IdJagOptions, registerIdJagGrant } from './id-jag.ts';
 import { createInteractionHandler, matchInteraction } from './interactions.ts';
 import { restoreIntrospectedSid } from './introspection-sid.ts';
 import { jwtRevocation } from './jwt-revocation.ts';
@@ -43,6 +44,8 @@ export interface StartDemoIdpOptions {
    * receiver never took is reported to `onError`. Off by default.
    */
   signals?: SignalsOptions;
+  /** Issue ID-JAGs by token exchange (enterprise-managed authorization, see `IdJagOptions`). Off by default. */
+  idJag?: IdJagOptions;
 }
 
 export interface DemoIdp {
@@ -95,6 +98,7 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
       cookieKeys: [randomBytes(32).toString('base64url')],
     });
     provider = new Provider(issuer, configuration);
+    if (options.idJag) registerIdJagGrant(provider, { issuer, signingJwk, users, options: options.idJag });
     if (options.signals) {
       transmitter = new SignalTransmitter({
         ...options.signals,

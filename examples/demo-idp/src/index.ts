@@ -5,6 +5,13 @@
 export { AUDIT_CONSOLE_CLIENT_ID, AUDIT_READ_SCOPE, auditConsoleRegistration } from './audit-console.ts';
 export { CookieJar } from './cookie-jar.ts';
 export { OAuthFlowError } from './errors.ts';
+export {
+  ID_JAG_DRAFT,
+  ID_JAG_TOKEN_TYPE,
+  ID_JAG_TYP,
+  type IdJagAuthorizationServer,
+  type IdJagOptions,
+} from './id-jag.ts';
 export { type DemoIdp, type StartDemoIdpOptions, startDemoIdp } from './idp.ts';
 export { generateSigningJwk } from './keys.ts';
 export { obtainUserAccessToken } from './obtain-token.ts';
