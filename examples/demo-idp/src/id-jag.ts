@@ -76,7 +76,12 @@ export function registerIdJagGrant(
       throw oauthError('invalid_request', `requested_token_type must be ${ID_JAG_TOKEN_TYPE}`);
     if (!params.subject_token || params.subject_token_type !== ID_TOKEN_TYPE)
       throw oauthError('invalid_request', `subject_token must be an ID token (${ID_TOKEN_TYPE})`);
-    const server = options.authorizationServers().find((candidate) => candidate.issuer === params.audience);
+    // Compared as parsed URLs (clients such as the MCP SDK pass the issuer through `new URL`); the
+    // ID-JAG's `aud` is the configured issuer exactly, as the resource authorization server compares it.
+    const audience = params.audience ? URL.parse(params.audience)?.href : undefined;
+    const server = options
+      .authorizationServers()
+      .find((candidate) => audience !== undefined && URL.parse(candidate.issuer)?.href === audience);
     if (!server)
       throw oauthError(
         'invalid_target',
