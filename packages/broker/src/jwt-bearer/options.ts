@@ -121,6 +121,9 @@ export function checkJwtBearerOptions(options: {
   }
   for (const home of options.identityChaining?.homeDomains ?? []) {
     if (home.issuer === options.issuer) problems.push('identityChaining.homeDomains: this broker itself');
+    // One issuer, one kind of grant: its `typ` and keys are chosen by `iss`.
+    if (options.identityAssertionGrants?.issuers.includes(home.issuer))
+      problems.push(`identityChaining.homeDomains: ${home.issuer} is also an ID-JAG issuer`);
   }
   if (problems.length) throw new TypeError(`startBroker: invalid options:\n  ${problems.join('\n  ')}`);
 }
