@@ -72,6 +72,9 @@ export function registerIdJagGrant(
   async function handler(ctx: KoaContextWithOIDC): Promise<void> {
     const params = ctx.oidc.params as Record<string, string | undefined>;
     const clientId = ctx.oidc.client!.clientId;
+    // Draft §7.1: only for confidential clients; a public one goes through the authorization code flow.
+    if (ctx.oidc.client!.clientAuthMethod === 'none')
+      throw oauthError('unauthorized_client', 'ID-JAGs are issued to confidential clients only');
     if (params.requested_token_type !== ID_JAG_TOKEN_TYPE)
       throw oauthError('invalid_request', `requested_token_type must be ${ID_JAG_TOKEN_TYPE}`);
     if (!params.subject_token || params.subject_token_type !== ID_TOKEN_TYPE)
@@ -138,6 +141,13 @@ export function registerIdJagGrant(
   }
 
   provider.registerGrantType(TOKEN_EXCHANGE_GRANT, handler, PARAMETERS);
+  // Draft §5 (IdP metadata): the identity-chaining metadata property names the ID-JAG token type.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
+      ctx.body = { ...ctx.body, identity_chaining_requested_token_types_supported: [ID_JAG_TOKEN_TYPE] };
+    }
+  });
 }
 
 /** An RFC 6749 §5.2 error whose description reaches the client (oidc-provider's own keep theirs fixed). */

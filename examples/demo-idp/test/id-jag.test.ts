@@ -16,9 +16,12 @@ const REDIRECT_URI = 'http://127.0.0.1/callback';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 
-const exchanger = (clientId: string) => ({
+const secretOf = (clientId: string) => `${clientId}-secret-at-the-idp-0123456789`;
+const exchanger = (clientId: string, confidential = true) => ({
   client_id: clientId,
-  token_endpoint_auth_method: 'none',
+  ...(confidential
+    ? { token_endpoint_auth_method: 'client_secret_post', client_secret: secretOf(clientId) }
+    : { token_endpoint_auth_method: 'none' }),
   redirect_uris: [REDIRECT_URI],
   grant_types: ['authorization_code', TOKEN_EXCHANGE],
   response_types: ['code'],
@@ -41,6 +44,7 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
         subject_token: idToken,
         subject_token_type: ID_TOKEN_TYPE,
         client_id: 'agent',
+        client_secret: secretOf(parameters.client_id ?? 'agent'),
         ...parameters,
       }),
     });
@@ -50,7 +54,7 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
   before(async () => {
     idp = await startDemoIdp({
       resources: [{ resource: PROFILE, scopes: ['profile:read'] }],
-      clients: [exchanger('agent'), exchanger('other-agent')],
+      clients: [exchanger('agent'), exchanger('other-agent'), exchanger('public-agent', false)],
       idJag: {
         draft: ID_JAG_DRAFT,
         authorizationServers: () => [
@@ -65,6 +69,7 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
       resource: PROFILE,
       scope: 'openid profile:read',
       clientId: 'agent',
+      clientSecret: secretOf('agent'),
       redirectUri: REDIRECT_URI,
     });
     idToken = signedIn.id_token!;
@@ -100,6 +105,32 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
     const { status, body } = await ask({ client_id: 'other-agent' });
     assert.equal(status, 400);
     assert.equal(body.error, 'invalid_grant');
+  });
+
+  it('refuses a public client (draft §7.1: confidential clients only)', async () => {
+    const response = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: TOKEN_EXCHANGE,
+        requested_token_type: ID_JAG_TOKEN_TYPE,
+        audience: AS,
+        subject_token: idToken,
+        subject_token_type: ID_TOKEN_TYPE,
+        client_id: 'public-agent',
+      }),
+    });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: string }).error, 'unauthorized_client');
+  });
+
+  it('advertises the ID-JAG token type in its metadata (identity_chaining_requested_token_types_supported)', async () => {
+    const metadata = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(metadata.identity_chaining_requested_token_types_supported, [ID_JAG_TOKEN_TYPE]);
+    assert.ok((metadata.grant_types_supported as string[]).includes(TOKEN_EXCHANGE));
   });
 
   it('refuses an access token presented as the ID token', async () => {

@@ -30,6 +30,8 @@ import { createCedarPolicyEngine } from '../src/policy/index.ts';
 const ORDERS_MCP = 'http://127.0.0.1:4301/mcp';
 const IDP_API = 'http://127.0.0.1:4302/profile';
 const REDIRECT_URI = 'http://127.0.0.1/callback';
+/** The agent is a confidential client at the IdP too (ID-JAG draft §7.1). */
+const AGENT_SECRET_AT_IDP = 'agent-secret-at-the-idp-0123456789';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 
@@ -108,7 +110,8 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
       clients: [
         {
           client_id: 'agent',
-          token_endpoint_auth_method: 'none',
+          client_secret: AGENT_SECRET_AT_IDP,
+          token_endpoint_auth_method: 'client_secret_post',
           redirect_uris: [REDIRECT_URI],
           grant_types: ['authorization_code', TOKEN_EXCHANGE],
           response_types: ['code'],
@@ -139,6 +142,7 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
       resource: IDP_API,
       scope: 'openid profile:read',
       clientId: 'agent',
+      clientSecret: AGENT_SECRET_AT_IDP,
       redirectUri: REDIRECT_URI,
     });
     idToken = signedIn.id_token!;
@@ -161,6 +165,7 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
       subject_token: idToken,
       subject_token_type: ID_TOKEN_TYPE,
       client_id: 'agent',
+      client_secret: AGENT_SECRET_AT_IDP,
     });
     assert.equal(status, 200, JSON.stringify(body));
     assert.equal(body.issued_token_type, ID_JAG_TOKEN_TYPE);
@@ -188,6 +193,7 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
       subject_token: idToken,
       subject_token_type: ID_TOKEN_TYPE,
       client_id: 'agent',
+      client_secret: AGENT_SECRET_AT_IDP,
     });
     assert.equal(status, 400);
     assert.equal(body.error, 'invalid_target');

@@ -203,6 +203,19 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     assert.equal(foreignEvent.initiator.sub, 'user-alice');
   });
 
+  it('the home broker advertises the token type a client requests for another domain (chaining draft §3)', async () => {
+    const metadata = (await (
+      await fetch(`${home.broker.issuer}/.well-known/openid-configuration`)
+    ).json()) as Record<string, unknown>;
+    assert.deepEqual(metadata.identity_chaining_requested_token_types_supported, [JWT_TOKEN_TYPE]);
+    const foreignMetadata = (await (
+      await fetch(new URL('/.well-known/openid-configuration', foreign.url))
+    ).json()) as {
+      grant_types_supported: string[];
+    };
+    assert.ok(foreignMetadata.grant_types_supported.includes(JWT_BEARER_GRANT));
+  });
+
   it('refuses a replayed grant', async () => {
     const { status, body } = await redeemAtForeign(grant);
     assert.equal(status, 400);

@@ -32,6 +32,8 @@ import { buildOrdersServer, type Observation } from './fixtures/orders.ts';
 
 const SCOPES = ['orders:read', 'orders:write'];
 const REDIRECT_URI = 'http://127.0.0.1/callback';
+/** The agent is a confidential client at the IdP too (ID-JAG draft §7.1). */
+const AGENT_SECRET_AT_IDP = 'agent-secret-at-the-idp-0123456789';
 const IDP_API = 'http://127.0.0.1:4501/profile';
 const AGENT_SECRET = 'agent-secret-at-the-broker-0123456789';
 
@@ -62,7 +64,8 @@ describe('cross-app access (ID-JAG) with the MCP SDK v2 client, through the brok
       clients: [
         {
           client_id: 'agent',
-          token_endpoint_auth_method: 'none',
+          client_secret: AGENT_SECRET_AT_IDP,
+          token_endpoint_auth_method: 'client_secret_post',
           redirect_uris: [REDIRECT_URI],
           grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:token-exchange'],
           response_types: ['code'],
@@ -120,6 +123,7 @@ when { context.mode == "on_behalf_of" && context.scope == "orders:read" };`,
         resource: IDP_API,
         scope: 'openid profile:read',
         clientId: 'agent',
+        clientSecret: AGENT_SECRET_AT_IDP,
         redirectUri: REDIRECT_URI,
       })
     ).id_token!;
@@ -142,6 +146,7 @@ when { context.mode == "on_behalf_of" && context.scope == "orders:read" };`,
           resource: context.resourceUrl,
           idToken,
           clientId: 'agent',
+          clientSecret: AGENT_SECRET_AT_IDP,
           ...(context.scope ? { scope: context.scope } : {}),
           fetchFn: context.fetchFn,
         });

@@ -110,6 +110,8 @@ export function checkJwtBearerOptions(options: {
   check('identityAssertionGrants', identityAssertionGrants, options.identityAssertionGrants);
   check('identityChaining', identityChaining, options.identityChaining);
   for (const idp of options.identityAssertionGrants?.issuers ?? []) {
+    // ID-JAG draft §7.3: an authorization server never redeems an ID-JAG it issued itself.
+    if (idp === options.issuer) problems.push('identityAssertionGrants.issuers: this broker itself');
     if (!options.trustedIssuers.some((trusted) => trusted.issuer === idp))
       problems.push(`identityAssertionGrants.issuers: ${idp} is not among trustedIssuers`);
   }

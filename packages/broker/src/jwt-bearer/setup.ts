@@ -1,3 +1,4 @@
+import { JWT_TOKEN_TYPE } from '@baton/broker-client';
 import type { CallerKindRule } from '@baton/resource-server';
 import type { JWK, Provider } from 'oidc-provider';
 import type { AudienceConfig } from '../audience.ts';
@@ -59,6 +60,15 @@ export function jwtBearerSetup(
   return {
     foreignAudiences,
     register(provider, deps) {
+      // Chaining draft §3: the token types a client may request for another domain, in the metadata.
+      if (foreignDomains.length) {
+        provider.use(async (ctx, next) => {
+          await next();
+          if (ctx.oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
+            ctx.body = { ...ctx.body, identity_chaining_requested_token_types_supported: [JWT_TOKEN_TYPE] };
+          }
+        });
+      }
       if (!identityProviders.length && !homeDomains.length) return;
       const assertions = new AssertionVerifier({
         audience: context.issuer,
