@@ -66,13 +66,15 @@ export interface IdentityChainingOptions {
 const url = issuerUrl;
 const maxAgeSeconds = z.number().int().min(1).max(3600).optional();
 
-const identityAssertionGrants = z.strictObject({
+/** `identityAssertionGrants`, in the configuration file too. */
+export const identityAssertionGrants = z.strictObject({
   draft: z.literal(ID_JAG_DRAFT),
   issuers: z.array(url).min(1),
   maxAgeSeconds,
 });
 
-const identityChaining = z.strictObject({
+/** `identityChaining`, in the configuration file too. */
+export const identityChaining = z.strictObject({
   draft: z.literal(IDENTITY_CHAINING_DRAFT),
   foreignDomains: z.array(z.strictObject({ issuer: url, scopes: z.array(z.string().min(1)) })).optional(),
   homeDomains: z
