@@ -26,9 +26,11 @@ import {
   startBroker,
 } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
+import { exchange, introspect, type ServiceClient, serviceClient } from './fixtures/service-client.ts';
 
 const ORDERS_MCP = 'http://127.0.0.1:4301/mcp';
 const IDP_API = 'http://127.0.0.1:4302/profile';
+const BILLING_MCP = 'http://127.0.0.1:4304/mcp';
 const REDIRECT_URI = 'http://127.0.0.1/callback';
 /** The agent is a confidential client at the IdP too (ID-JAG draft §7.1). */
 const AGENT_SECRET_AT_IDP = 'agent-secret-at-the-idp-0123456789';
@@ -39,6 +41,10 @@ const POLICY = `
 @id("agent-reads-orders")
 @lifetime("300")
 permit (principal == Baton::Client::"agent", action == Baton::Action::"exchange", resource == Baton::Audience::"${ORDERS_MCP}")
+when { context.mode == "on_behalf_of" && context.scope == "orders:read" };
+
+@id("orders-mcp-calls-billing")
+permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${BILLING_MCP}")
 when { context.mode == "on_behalf_of" && context.scope == "orders:read" };
 `;
 
@@ -67,6 +73,8 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
   let idp: DemoIdp;
   let idpKey: JWK;
   let broker: Broker;
+  let ordersMcp: ServiceClient;
+  let redeemed: string;
   const audit = new MemoryAuditSink();
   let idToken: string;
 
@@ -127,12 +135,16 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
         ],
       },
     });
+    ordersMcp = await serviceClient('orders-mcp', [ORDERS_MCP]);
     broker = await startBroker({
       trustedIssuers: [{ issuer: idp.issuer }],
-      audiences: [{ resource: ORDERS_MCP, scopes: ['orders:read', 'orders:write'] }],
+      audiences: [
+        { resource: ORDERS_MCP, scopes: ['orders:read', 'orders:write'] },
+        { resource: BILLING_MCP, scopes: ['orders:read'] },
+      ],
       policy: createCedarPolicyEngine({ policies: POLICY, defaults: { lifetimeSeconds: 300, maxDepth: 3 } }),
       audit,
-      clients: [secretClient('agent'), secretClient('stranger-agent')] as never,
+      clients: [secretClient('agent'), secretClient('stranger-agent'), ordersMcp.metadata] as never,
       initialAccessToken: 'test-initial-access-token',
       identityAssertionGrants: { draft: BROKER_ID_JAG_DRAFT, issuers: [idp.issuer] },
     });
@@ -204,6 +216,7 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
     assert.equal(status, 200, JSON.stringify(body));
     assert.equal(body.token_type, 'Bearer');
     assert.equal(body.scope, 'orders:read');
+    redeemed = body.access_token as string;
     const { payload } = await jwtVerify(
       body.access_token as string,
       createRemoteJWKSet(new URL(`${broker.issuer}/jwks`)),
@@ -226,6 +239,29 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
     assert.deepEqual(event.chain, ['agent']);
     assert.equal(event.target.name, ORDERS_MCP);
     assert.ok(!JSON.stringify(audit.events).includes(issuedIdJag), 'the assertion is never audited');
+  });
+
+  it('the MCP server exchanges that token onward (RFC 8693): the chain continues from the agent', async () => {
+    const { status, body } = await exchange(broker.issuer, ordersMcp, {
+      subject_token: redeemed,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      resource: BILLING_MCP,
+      scope: 'orders:read',
+    });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.deepEqual(decodeJwt(body.access_token as string).act, {
+      sub: 'orders-mcp',
+      act: { sub: 'agent' },
+    });
+    assert.deepEqual(lastEvent().chain, ['orders-mcp', 'agent']);
+    assert.equal(lastEvent().initiator.sub, 'user-alice');
+  });
+
+  it('revoking the ID-JAG’s grant (its root) ends every token derived from it', async () => {
+    const root = `${idp.issuer}#${decodeJwt(issuedIdJag).jti}`;
+    assert.equal((await introspect(broker.issuer, ordersMcp, redeemed)).body.active, true);
+    await broker.revoke({ root }, { actor: 'ops', reason: 'test' });
+    assert.equal((await introspect(broker.issuer, ordersMcp, redeemed)).body.active, false);
   });
 
   /** The answer and the audit event of a refused redemption. */
