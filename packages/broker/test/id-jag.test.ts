@@ -342,6 +342,20 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
     await refused(redeem(await idJag({ key: forged })), 'invalid_grant', 'assertion_signature_invalid');
   });
 
+  it('refuses an HMAC-signed ID-JAG (algorithm confusion: only asymmetric signatures are accepted)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const hmac = await new SignJWT({ client_id: 'agent', resource: ORDERS_MCP, scope: 'orders:read' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'oauth-id-jag+jwt' })
+      .setIssuer(idp.issuer)
+      .setSubject('user-alice')
+      .setAudience(broker.issuer)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(randomUUID())
+      .sign(new TextEncoder().encode('a-shared-secret-nobody-should-accept-0123456789'));
+    await refused(redeem(hmac), 'invalid_grant', 'assertion_signature_invalid');
+  });
+
   it('refuses an ID-JAG without a jti (it could not be redeemed once)', async () => {
     await refused(
       redeem(await idJag({ claims: { jti: undefined } })),
