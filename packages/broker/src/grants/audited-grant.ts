@@ -96,7 +96,7 @@ export function auditedGrant<State extends GrantRequest>(
   return async function handle(ctx: KoaContextWithOIDC): Promise<void> {
     const started = performance.now();
     const request = grantRequest(ctx, traceOf(ctx));
-    const { clientId, trace } = request;
+    const { clientId } = request;
     let known = request as Known<GrantRequest, State>;
     const write = (
       outcome: 'ok' | 'denied' | 'error',
@@ -119,7 +119,7 @@ export function auditedGrant<State extends GrantRequest>(
             ? error.reason
             : 'internal_error';
       const refused = error instanceof Refusal;
-      const fields = { reason, client_id: clientId, trace_id: trace.traceId };
+      const fields = { reason, client_id: clientId, trace_id: known.trace.traceId };
       if (refused) {
         deps.logger.warn(
           error.detail ? { ...fields, detail: error.detail } : fields,
