@@ -22,10 +22,14 @@ import {
 import {
   ID_JAG_DRAFT as BROKER_ID_JAG_DRAFT,
   type Broker,
+  type BrokerOptions,
   JWT_BEARER_GRANT,
   startBroker,
 } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
+import { MemoryTokenRegistry } from '../src/registry/memory-registry.ts';
+import { generateSigningJwk as generateBrokerKey } from '../src/signing-keys.ts';
+import { createMemoryAdapterFactory } from '../src/stores/memory-adapter.ts';
 import { exchange, introspect, type ServiceClient, serviceClient } from './fixtures/service-client.ts';
 
 const ORDERS_MCP = 'http://127.0.0.1:4301/mcp';
@@ -405,6 +409,41 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
       'invalid_client',
       '',
     );
+  });
+
+  it('an ID-JAG redeemed at one broker instance is refused as a replay at another sharing the store', async () => {
+    const issuer = 'http://broker.example';
+    const shared: BrokerOptions = {
+      issuer,
+      trustedIssuers: [{ issuer: idp.issuer }],
+      audiences: [{ resource: ORDERS_MCP, scopes: ['orders:read'] }],
+      policy: createCedarPolicyEngine({ policies: POLICY, defaults: { lifetimeSeconds: 300, maxDepth: 3 } }),
+      audit,
+      clients: [secretClient('agent')] as never,
+      initialAccessToken: 'test-initial-access-token',
+      identityAssertionGrants: { draft: BROKER_ID_JAG_DRAFT, issuers: [idp.issuer] },
+      signingKeys: [await generateBrokerKey()],
+      adapter: createMemoryAdapterFactory(),
+      registry: new MemoryTokenRegistry(),
+    };
+    const first = await startBroker(shared);
+    const second = await startBroker(shared);
+    try {
+      const assertion = await idJag({ claims: { aud: issuer } });
+      const at = (instance: Broker) =>
+        post(
+          new URL('/token', instance.url).href,
+          { grant_type: JWT_BEARER_GRANT, assertion },
+          { authorization: `Basic ${btoa(`agent:${secretClient('agent').client_secret}`)}` },
+        );
+      assert.equal((await at(first)).status, 200);
+      const replayed = await at(second);
+      assert.equal(replayed.body.error, 'invalid_grant');
+      assert.equal(lastEvent().reason, 'assertion_replayed');
+    } finally {
+      await first.close();
+      await second.close();
+    }
   });
 
   it('refuses to start when an ID-JAG issuer is not among the trusted issuers', async () => {
