@@ -306,6 +306,43 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
     );
   });
 
+  it('refuses an ID-JAG naming this broker among other audiences (audience injection, draft §4.4.1)', async () => {
+    await refused(
+      redeem(await idJag({ claims: { aud: [broker.issuer, 'http://127.0.0.1:1/other-as'] } })),
+      'invalid_grant',
+      'assertion_audience_invalid',
+    );
+  });
+
+  it('accepts an ID-JAG whose aud is an array of exactly this broker', async () => {
+    const { status, body } = await redeem(await idJag({ claims: { aud: [broker.issuer] } }));
+    assert.equal(status, 200, JSON.stringify(body));
+  });
+
+  it('an ID-JAG naming several resources is redeemed for the one the request names, and only for one of them', async () => {
+    const several = { resource: [ORDERS_MCP, 'http://127.0.0.1:4305/other'] };
+    const { status, body } = await redeem(await idJag({ claims: several }), { resource: ORDERS_MCP });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(decodeJwt(body.access_token as string).aud, ORDERS_MCP);
+    await refused(redeem(await idJag({ claims: several })), 'invalid_target', 'audience_count');
+    await refused(
+      redeem(await idJag({ claims: several }), { resource: BILLING_MCP }),
+      'invalid_target',
+      'assertion_resource_mismatch',
+    );
+  });
+
+  it('advertises the ID-JAG grant profile and the jwt-bearer grant in its metadata (draft §6.2)', async () => {
+    const metadata = (await (await fetch(`${broker.issuer}/.well-known/openid-configuration`)).json()) as {
+      authorization_grant_profiles_supported?: string[];
+      grant_types_supported: string[];
+    };
+    assert.deepEqual(metadata.authorization_grant_profiles_supported, [
+      'urn:ietf:params:oauth:grant-profile:id-jag',
+    ]);
+    assert.ok(metadata.grant_types_supported.includes(JWT_BEARER_GRANT));
+  });
+
   it('refuses an ID token presented as the assertion (wrong typ)', async () => {
     await refused(redeem(idToken), 'invalid_grant', 'assertion_typ_invalid');
   });

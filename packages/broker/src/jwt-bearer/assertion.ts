@@ -111,6 +111,14 @@ export class AssertionVerifier {
     } catch (error) {
       throw refusalOf(error);
     }
+    // ID-JAG draft §4.4.1: `aud` is this issuer, or an array of exactly that one element (jose
+    // accepts an array that merely contains it: an audience-injection vector).
+    if (Array.isArray(payload.aud) && payload.aud.length !== 1) {
+      throw refuse.grant(
+        'assertion_audience_invalid',
+        'assertion must name this authorization server as its only audience',
+      );
+    }
     const { sub, client_id: clientId, jti } = payload;
     if (
       typeof sub !== 'string' ||

@@ -16,6 +16,8 @@ import {
 } from './options.ts';
 
 const DEFAULT_MAX_AGE_SECONDS = 300;
+/** ID-JAG draft §6.2: the profile a resource authorization server advertises. */
+export const ID_JAG_GRANT_PROFILE = 'urn:ietf:params:oauth:grant-profile:id-jag';
 
 /** The broker options this module reads. */
 export interface JwtBearerBrokerOptions {
@@ -60,12 +62,21 @@ export function jwtBearerSetup(
   return {
     foreignAudiences,
     register(provider, deps) {
-      // Chaining draft §3: the token types a client may request for another domain, in the metadata.
-      if (foreignDomains.length) {
+      // In the metadata (RFC 8414): the token types a client may request for another domain (chaining
+      // draft §3), and that ID-JAGs are redeemed here (ID-JAG draft §6.2).
+      const metadata = {
+        ...(foreignDomains.length
+          ? { identity_chaining_requested_token_types_supported: [JWT_TOKEN_TYPE] }
+          : {}),
+        ...(identityProviders.length
+          ? { authorization_grant_profiles_supported: [ID_JAG_GRANT_PROFILE] }
+          : {}),
+      };
+      if (Object.keys(metadata).length) {
         provider.use(async (ctx, next) => {
           await next();
           if (ctx.oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
-            ctx.body = { ...ctx.body, identity_chaining_requested_token_types_supported: [JWT_TOKEN_TYPE] };
+            ctx.body = { ...ctx.body, ...metadata };
           }
         });
       }
