@@ -21,6 +21,7 @@ import {
   startBroker,
 } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
+import { generateSigningJwk as generateBrokerKey } from '../src/signing-keys.ts';
 import { exchange } from './fixtures/service-client.ts';
 import { BILLING_MCP, type BrokerStack, POLICY, startBrokerStack } from './fixtures/stack.ts';
 
@@ -104,8 +105,30 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     return body.access_token as string;
   };
 
+  /** The home broker's own signing key: grants valid in every way but the one under test. */
+  let homeKey: JWK;
+  const homeGrant = async (change: { claims?: Record<string, unknown>; aud?: string }) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      client_id: 'orders-mcp',
+      scope: 'orders:read',
+      act: { sub: 'orders-mcp', act: { sub: 'agent', iss: home.idp.issuer } },
+      ...change.claims,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: homeKey.kid as string, typ: AUTHORIZATION_GRANT_TYP })
+      .setIssuer(home.broker.issuer)
+      .setSubject('user-alice')
+      .setAudience(change.aud ?? FOREIGN)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(randomUUID())
+      .sign(await importJWK(homeKey, 'ES256'));
+  };
+
   before(async () => {
+    homeKey = (await generateBrokerKey()) as JWK;
     home = await startBrokerStack({
+      signingKeys: [homeKey as never],
       policy: createCedarPolicyEngine({
         policies: HOME_POLICY,
         defaults: { lifetimeSeconds: 300, maxDepth: 3 },
@@ -270,6 +293,37 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     const { body } = await redeemAtForeign(forged);
     assert.equal(body.error, 'invalid_grant');
     assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_signature_invalid');
+  });
+
+  it('accepts a grant naming the foreign broker by its token endpoint (RFC 7523 §3)', async () => {
+    const { status, body } = await redeemAtForeign(await homeGrant({ aud: `${FOREIGN}/token` }));
+    assert.equal(status, 200, JSON.stringify(body));
+  });
+
+  it('refuses a grant minted for another trust domain', async () => {
+    const { body } = await redeemAtForeign(await homeGrant({ aud: 'http://as.other-partner.example' }));
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_audience_invalid');
+  });
+
+  it('refuses a grant without its delegation chain', async () => {
+    const { body } = await redeemAtForeign(await homeGrant({ claims: { act: undefined } }));
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'act_missing');
+  });
+
+  it('refuses a grant whose outermost actor is not the client it was issued to', async () => {
+    const { body } = await redeemAtForeign(
+      await homeGrant({ claims: { act: { sub: 'billing-mcp', act: { sub: 'agent' } } } }),
+    );
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'act_malformed');
+  });
+
+  it('refuses a grant issued to another client', async () => {
+    const { body } = await redeemAtForeign(await homeGrant({ claims: { client_id: 'billing-mcp' } }));
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_client_mismatch');
   });
 
   it('refuses a home access token presented as a grant (explicit typing)', async () => {

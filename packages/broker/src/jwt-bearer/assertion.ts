@@ -49,6 +49,7 @@ interface TrustedSigner {
  */
 export class AssertionVerifier {
   readonly #audience: string;
+  readonly #tokenEndpoint: string;
   readonly #signers = new Map<string, TrustedSigner>();
   readonly #maxAge: Record<AssertionKind, number>;
 
@@ -59,6 +60,7 @@ export class AssertionVerifier {
     maxAgeSeconds: Record<AssertionKind, number>;
   }) {
     this.#audience = options.audience;
+    this.#tokenEndpoint = `${options.audience.replace(/\/$/, '')}/token`;
     this.#maxAge = options.maxAgeSeconds;
     for (const idp of options.identityProviders) {
       this.#signers.set(idp.issuer, {
@@ -102,7 +104,9 @@ export class AssertionVerifier {
     try {
       ({ payload } = await jwtVerify(assertion, await signer.keys(), {
         issuer: unverified.iss as string,
-        audience: this.#audience,
+        // A home broker's grant may name this broker by its token endpoint too (chaining draft §2.4.2,
+        // RFC 7523 §3); an ID-JAG by its issuer only (ID-JAG draft §4.4.1).
+        audience: signer.kind === 'id_jag' ? this.#audience : [this.#audience, this.#tokenEndpoint],
         algorithms: [...DEFAULT_ACCESS_TOKEN_ALGORITHMS],
         requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'],
         maxTokenAge: this.#maxAge[signer.kind],

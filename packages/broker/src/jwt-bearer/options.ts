@@ -4,7 +4,7 @@ import { issuerUrl } from '../options-schema.ts';
 /** The ID-JAG draft the broker implements (the Identity Assertion JWT Authorization Grant). */
 export const ID_JAG_DRAFT = 'draft-ietf-oauth-identity-assertion-authz-grant-03';
 /** The identity-chaining draft the broker implements (OAuth Identity and Authorization Chaining Across Domains). */
-export const IDENTITY_CHAINING_DRAFT = 'draft-ietf-oauth-identity-chaining-11';
+export const IDENTITY_CHAINING_DRAFT = 'draft-ietf-oauth-identity-chaining-16';
 
 /**
  * Enterprise-managed authorization: redeem Identity Assertion JWT Authorization Grants (ID-JAG) that a
