@@ -56,7 +56,8 @@ const PARAMETERS = [
  * enabled; the audience is a configured resource authorization server; the resource (optional) is one
  * of its resources; the scopes are within what that resource may be granted. The ID-JAG carries
  * `iss`, `sub`, `aud`, `client_id` (the same client id: the demo's clients are registered under one
- * id everywhere), `jti`, `iat`, `exp`, `resource`, `scope`, `tenant` and the ID token's `auth_time`.
+ * id everywhere), `jti`, `iat`, `exp`, `resource`, `scope`, `tenant`, `email` and the ID token's
+ * `auth_time`, `acr` and `amr`.
  */
 export function registerIdJagGrant(
   provider: Provider,
@@ -120,7 +121,11 @@ export function registerIdJagGrant(
       ...(resource ? { resource: resource.resource } : {}),
       ...(requested.length ? { scope: requested.join(' ') } : {}),
       tenant: user.tenant,
+      // Draft §3 recommends `email` for the resource authorization server's subject resolution.
+      email: user.email,
       ...(typeof idToken.auth_time === 'number' ? { auth_time: idToken.auth_time } : {}),
+      ...(typeof idToken.acr === 'string' ? { acr: idToken.acr } : {}),
+      ...(Array.isArray(idToken.amr) ? { amr: idToken.amr } : {}),
     })
       .setProtectedHeader({ alg: SIGNING_ALG, kid: context.signingJwk.kid as string, typ: ID_JAG_TYP })
       .setIssuer(issuer)

@@ -97,6 +97,7 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
     assert.equal(payload.resource, RESOURCE);
     assert.equal(payload.scope, 'orders:read');
     assert.equal(payload.tenant, 'acme');
+    assert.equal(typeof payload.email, 'string', 'for subject resolution (draft §3)');
     assert.equal(typeof payload.jti, 'string');
     assert.equal((payload.exp as number) - (payload.iat as number), 120);
   });
