@@ -194,6 +194,23 @@ export const TOKEN_REQUEST_REASONS = [
   'rate_limited',
   /** A dependency of the broker (an issuer's JWKS, introspection) could not be reached. */
   'authorization_server_unavailable',
+  /**
+   * RFC 7523 jwt-bearer grant (ID-JAG, or a home broker's JWT authorization grant): the assertion is
+   * missing or not a JWT, from an issuer not trusted for it, of the wrong `typ`, badly signed, for
+   * another audience, expired (or too old, or issued in the future), missing a required claim, used
+   * before, issued to another client, or for another resource than the request names.
+   */
+  'assertion_malformed',
+  'assertion_issuer_untrusted',
+  'assertion_typ_invalid',
+  'assertion_signature_invalid',
+  'assertion_audience_invalid',
+  'assertion_expired',
+  'assertion_claims_invalid',
+  'assertion_replayed',
+  'assertion_client_mismatch',
+  'assertion_resource_mismatch',
+  'scope_wider_than_assertion',
   'internal_error',
 ] as const;
 export type TokenRequestReason = (typeof TOKEN_REQUEST_REASONS)[number];

@@ -19,6 +19,8 @@ import { fetchEndpointMiddleware } from './endpoints/fetch-endpoint.ts';
 import { introspectionExtension } from './endpoints/introspection.ts';
 import { revocationExtension } from './endpoints/revocation.ts';
 import { auditGrantTypeRefusal, type BrokerLogger, SILENT_LOGGER } from './grants/audited-grant.ts';
+import type { IdentityAssertionGrantOptions, IdentityChainingOptions } from './jwt-bearer/options.ts';
+import { jwtBearerSetup } from './jwt-bearer/setup.ts';
 import { type BrokerOperationsOptions, brokerOperations } from './operations/broker-operations.ts';
 import { checkBrokerOptions } from './options-schema.ts';
 import { FetchAllowList } from './outbound-fetch.ts';
@@ -179,6 +181,17 @@ export interface BrokerOptions {
    */
   dpop?: BrokerDpopOptions;
   // --- end sender-constrained tokens ---
+  /**
+   * Enterprise-managed authorization: redeem Identity Assertion JWT Authorization Grants (ID-JAG,
+   * `draft-ietf-oauth-identity-assertion-authz-grant`) from these identity providers with the RFC 7523
+   * jwt-bearer grant, under the same policy and audit as an exchange. Off by default.
+   */
+  identityAssertionGrants?: IdentityAssertionGrantOptions;
+  /**
+   * Cross-domain hops (`draft-ietf-oauth-identity-chaining`): JWT authorization grants issued for
+   * foreign authorization servers, and redeemed from trusted home brokers. Off by default.
+   */
+  identityChaining?: IdentityChainingOptions;
 }
 
 export interface Broker {
@@ -434,6 +447,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           ttlSeconds: Math.min(300, maxLifetimeSeconds),
         })
       : undefined;
+    // ID-JAG and cross-domain hops (RFC 7523 jwt-bearer): foreign domains are exchange audiences.
+    const jwtBearer = jwtBearerSetup(options, { issuer, signingJwk, registry });
     provider.registerGrantType(
       TOKEN_EXCHANGE_GRANT,
       tokenExchangeHandler({
@@ -442,7 +457,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           trusted: options.trustedIssuers,
           broker: { issuer, jwks: publicJwks },
         }),
-        audiences: options.audiences,
+        audiences: [...options.audiences, ...jwtBearer.foreignAudiences],
         policy: options.policy,
         registry,
         callerKind: options.callerKind ?? defaultCallerKind,
@@ -467,6 +482,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       CLIENT_CREDENTIALS_PARAMETERS,
       CLIENT_CREDENTIALS_DUPLICATES,
     );
+    jwtBearer.register(provider, {
+      ...audited,
+      policy: options.policy,
+      callerKind: options.callerKind ?? defaultCallerKind,
+      maxLifetimeSeconds,
+    });
     // Static clients are checked now (every grant type registered), not at their first request: a client the operator listed with a
     // URL off the fetch allow-list (or any other invalid metadata) stops the broker from starting.
     for (const client of options.clients ?? []) {

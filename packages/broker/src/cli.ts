@@ -84,6 +84,8 @@ try {
       ? { scim: { store: await stores.scimStore(), approvedClients: config.scim.approvedClients } }
       : {}),
     ...(config.transactionTokens ? { transactionTokens: config.transactionTokens } : {}),
+    ...(config.identityAssertionGrants ? { identityAssertionGrants: config.identityAssertionGrants } : {}),
+    ...(config.identityChaining ? { identityChaining: config.identityChaining } : {}),
     ...(config.clientIdMetadataDocuments
       ? { clientIdMetadataDocuments: config.clientIdMetadataDocuments }
       : {}),

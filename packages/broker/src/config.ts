@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { identityAssertionGrants, identityChaining } from './jwt-bearer/options.ts';
 import {
   audienceFields,
   clientCertificates,
@@ -129,6 +130,10 @@ export const BrokerConfigSchema = z.strictObject({
   dpop: z
     .strictObject({ nonceSecret: z.string().min(1).optional(), requireNonce: z.boolean().default(false) })
     .optional(),
+  /** Redeem ID-JAGs from these trusted issuers (RFC 7523 jwt-bearer; see the README). */
+  identityAssertionGrants: identityAssertionGrants.optional(),
+  /** Cross-domain hops: foreign authorization servers to issue grants for, home brokers to redeem from. */
+  identityChaining: identityChaining.optional(),
 });
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;

@@ -102,13 +102,15 @@ export function auditedGrant<State extends GrantRequest>(
   return async function handle(ctx: KoaContextWithOIDC): Promise<void> {
     const started = performance.now();
     const request = grantRequest(ctx, traceOf(ctx));
-    const { clientId, trace } = request;
+    const { clientId } = request;
     let known = request as Known<GrantRequest, State>;
     const write = (
       outcome: 'ok' | 'denied' | 'error',
       reason: AuditReason | undefined,
       scopes: readonly string[],
-    ) => writeEvent(deps, grant.describe(known), trace, started, outcome, reason, scopes);
+    ) =>
+      // `known.trace`: a check may file the event under a trace it verified (a home broker's grant).
+      writeEvent(deps, grant.describe(known), known.trace, started, outcome, reason, scopes);
     let issued: Issued;
     try {
       const state = await grant.checks.run(request, (reached) => {
@@ -123,7 +125,7 @@ export function auditedGrant<State extends GrantRequest>(
             ? error.reason
             : 'internal_error';
       const refused = error instanceof Refusal || error instanceof ProofRefusal ? error : undefined;
-      const fields = { reason, client_id: clientId, trace_id: trace.traceId };
+      const fields = { reason, client_id: clientId, trace_id: known.trace.traceId };
       if (refused) {
         deps.logger.warn(
           refused.detail ? { ...fields, detail: refused.detail } : fields,
@@ -144,7 +146,7 @@ export function auditedGrant<State extends GrantRequest>(
     await writeEvent(
       deps,
       grant.describe(known),
-      trace,
+      known.trace,
       started,
       'ok',
       undefined,

@@ -100,6 +100,8 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
   const issueAccessToken = accessTokenIssuer(deps.registry);
   const issueTxnToken = deps.envelopes ? txnTokenIssuer(deps.envelopes, deps.registry) : undefined;
   const issue = (state: Exchanged & TxnTokenContext): Promise<Issued> => {
+    // A foreign domain's authorization server: a JWT authorization grant (identity chaining).
+    if (state.audience.foreignDomain) return state.audience.foreignDomain.issue(state);
     if (state.audience.platform && state.mode === 'on_behalf_of') {
       return issuePlatformToken(state.audience.platform, state);
     }

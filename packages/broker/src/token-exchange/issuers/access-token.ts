@@ -5,6 +5,25 @@ import type { TokenRegistry } from '../../registry/token-registry.ts';
 import { bindToken } from '../../sender-constraint/check.ts';
 import type { Exchanged } from '../exchanged.ts';
 
+/** What the access-token issuer reads: an exchange's state, or the jwt-bearer grant's (RFC 7523). */
+export type AccessTokenState = Pick<
+  Exchanged,
+  | 'provider'
+  | 'client'
+  | 'audience'
+  | 'mode'
+  | 'act'
+  | 'tenant'
+  | 'subject'
+  | 'sub'
+  | 'granted'
+  | 'lifetime'
+  | 'now'
+  | 'parent'
+  | 'root'
+  | 'binding'
+>;
+
 /**
  * Issues the broker's own RFC 9068 access token (`on_behalf_of` with the chain in `act`, or
  * `restricted_user` without), and records it in the registry so it can be introspected and revoked.
@@ -12,7 +31,7 @@ import type { Exchanged } from '../exchanged.ts';
  * `extraTokenClaims` hands back when the token is signed.
  */
 export function accessTokenIssuer(registry: TokenRegistry) {
-  return async function issueAccessToken(state: Exchanged): Promise<Issued> {
+  return async function issueAccessToken(state: AccessTokenState): Promise<Issued> {
     const { provider, client, audience, mode, act, tenant, subject, sub, granted, lifetime, now } = state;
     const sid = subject.claims.claims.sid;
     const token = new provider.AccessToken({
