@@ -6,8 +6,10 @@ import { type MalformedRequest, malformedRequest, malformedRequestAnswer } from 
 import { clientCertificateOf } from './client-certificate.ts';
 import { malformedNodeRequest, servedMethods } from './malformed-node-request.ts';
 
-/** What the Node adapter hands a handler besides the request (with the SDK adapter's `parsedBody`, if any). */
+/** What the Node adapter hands a handler besides the request. */
 export interface FetchHandlerOptions {
+  /** A body Express already parsed (`req.body`), as the SDK's adapter passes it on. */
+  parsedBody?: unknown;
   /**
    * The client certificate the connection's TLS handshake verified (`clientCertificateOf`); absent on
    * plain HTTP and when the client presented none the server's CAs verify.
