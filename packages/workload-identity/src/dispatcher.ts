@@ -27,6 +27,7 @@ export function mutualTlsDispatcher(init: MutualTlsDispatcherInit): Agent {
     connect: {
       ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
       ca: tls.ca,
+      secureContext: tls.secureContext,
       rejectUnauthorized: true,
       minVersion: tls.minVersion,
       ...(init.maxCachedSessions !== undefined ? { maxCachedSessions: init.maxCachedSessions } : {}),

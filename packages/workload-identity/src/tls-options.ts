@@ -1,5 +1,5 @@
 import type { AgentOptions } from 'node:https';
-import type { SecureVersion, TlsOptions } from 'node:tls';
+import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
 
 /** The key and certificate chain a workload presents: a `WorkloadCertificate`, or PEM read from files. */
 export interface TlsIdentity {
@@ -61,18 +61,21 @@ export interface ClientTlsOptionsInit {
 /**
  * Options for `new https.Agent(…)`, `https.request` or `tls.connect`: present `identity` and trust
  * only `ca`. The server's certificate is verified and its name checked against the host called
- * (`rejectUnauthorized` is always on).
+ * (`rejectUnauthorized` is always on). The TLS context is built here, once, and shared by every
+ * connection made with these options.
  *
  * @example
  * const agent = new https.Agent({ ...clientTlsOptions({ identity, ca: ca.certificatePem }), keepAlive: true });
  */
 export function clientTlsOptions(init: ClientTlsOptionsInit): AgentOptions {
-  return {
+  const options = {
     ...(init.identity ? { cert: init.identity.chainPem, key: init.identity.privateKeyPem } : {}),
     ca: anchors(init.ca),
-    rejectUnauthorized: true,
     minVersion: init.minVersion ?? DEFAULT_MIN_VERSION,
   };
+  // Built once: without it every new connection parses the key, the chain and the CAs again (about
+  // half a millisecond each time). The PEM fields stay for what keys its pools by them (`https.Agent`).
+  return { ...options, secureContext: createSecureContext(options), rejectUnauthorized: true };
 }
 
 function anchors(ca: TrustAnchors): string[] {
