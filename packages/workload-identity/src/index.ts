@@ -6,6 +6,7 @@ export {
 export { type CertificateIdentity, certificateIdentity } from './certificate-identity.ts';
 export { type MutualTlsDispatcherInit, mutualTlsDispatcher } from './dispatcher.ts';
 export { SpiffeIdError, type SpiffeIdInvalidReason, type WorkloadIdentityErrorCode } from './errors.ts';
+export { type RenewalOptions, type RenewingCertificate, renewingWorkloadCertificate } from './renewal.ts';
 export { isWorkloadSpiffeId, parseSpiffeId, type SpiffeId } from './spiffe-id.ts';
 export { x5tS256 } from './thumbprint.ts';
 export {

@@ -19,7 +19,7 @@ export interface WorkloadCertificateOptions {
   dnsNames?: readonly string[];
   /** IP addresses it serves under (server certificates), e.g. `127.0.0.1`. */
   ipAddresses?: readonly string[];
-  /** How long it is valid, at most until the CA expires. Default: one hour. */
+  /** How long it is valid from now (or from `notBefore`), at most until the CA expires. Default: one hour. */
   lifetimeSeconds?: number;
   /**
    * The extended key usages: `serverAuth`, `clientAuth` or both. Default `both`, as X509-SVID §4.4 asks
@@ -86,8 +86,11 @@ export async function issueWorkloadCertificate(
   const usage = options.usage ?? 'both';
   if (usage !== 'server' && usage !== 'client' && usage !== 'both')
     throw new TypeError('usage is "server", "client" or "both"');
-  const notBefore = options.notBefore ?? new Date(Date.now() - CLOCK_SKEW_SECONDS * 1000);
-  const notAfter = new Date(notBefore.getTime() + lifetimeSeconds * 1000);
+  // The lifetime counts from now (or from an explicit `notBefore`); the default backdating for clock
+  // skew does not shorten it.
+  const start = options.notBefore?.getTime() ?? Date.now();
+  const notBefore = options.notBefore ?? new Date(start - CLOCK_SKEW_SECONDS * 1000);
+  const notAfter = new Date(start + lifetimeSeconds * 1000);
   if (notAfter > ca.certificate.notAfter) throw new TypeError('the certificate would outlive its CA');
 
   const keys = (await crypto.subtle.generateKey(SIGNING_ALGORITHM, true, [
