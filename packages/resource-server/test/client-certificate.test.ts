@@ -49,6 +49,12 @@ function get(
   });
 }
 
+/** How many connections an agent has opened (free and in use). */
+function resumedOrKept(agent: Agent): number {
+  const sockets = [...Object.values(agent.freeSockets), ...Object.values(agent.sockets)];
+  return sockets.reduce((count, list) => count + (list?.length ?? 0), 0);
+}
+
 describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)', () => {
   let ca: CertificateAuthority;
   let otherCa: CertificateAuthority;
@@ -123,6 +129,27 @@ describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)',
     } finally {
       keepAlive.destroy();
       resuming.destroy();
+    }
+  });
+
+  it('a certificate that expired since the handshake is not handed on (a kept-alive connection outlives it)', async () => {
+    const shortLived = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/mcp/travel',
+      usage: 'client',
+      lifetimeSeconds: 2,
+    });
+    const tls = clientTlsOptions({ identity: shortLived, ca: ca.certificatePem });
+    const keepAlive = new Agent({ ...tls, keepAlive: true, maxSockets: 1 });
+    try {
+      assert.equal(
+        (await get(requiredUrl, keepAlive, tls)).clientCertificate?.thumbprint,
+        shortLived.thumbprint,
+      );
+      await new Promise((resolve) => setTimeout(resolve, shortLived.notAfter.getTime() - Date.now() + 100));
+      assert.equal((await get(requiredUrl, keepAlive, tls)).clientCertificate, null);
+      assert.equal(resumedOrKept(keepAlive), 1, 'the same connection');
+    } finally {
+      keepAlive.destroy();
     }
   });
 

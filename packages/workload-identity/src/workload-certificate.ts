@@ -132,7 +132,8 @@ export async function issueWorkloadCertificate(
     privateKeyPem: x509.PemConverter.encode(privateKey, 'PRIVATE KEY'),
     chainPem: certificatePem,
     thumbprint: x5tS256(certificate.rawData),
-    notAfter,
+    // As encoded: X.509 times have whole seconds.
+    notAfter: certificate.notAfter,
   };
 }
 
