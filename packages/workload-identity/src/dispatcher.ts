@@ -1,4 +1,5 @@
-import { Agent } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent } from 'undici';
 import { type ClientTlsOptionsInit, clientTlsOptions } from './tls-options.ts';
 
 export interface MutualTlsDispatcherInit extends ClientTlsOptionsInit {
@@ -23,7 +24,7 @@ export interface MutualTlsDispatcherInit extends ClientTlsOptionsInit {
  */
 export function mutualTlsDispatcher(init: MutualTlsDispatcherInit): Agent {
   const tls = clientTlsOptions(init);
-  return new Agent({
+  return new (undici().Agent)({
     connect: {
       ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
       ca: tls.ca,
@@ -34,4 +35,16 @@ export function mutualTlsDispatcher(init: MutualTlsDispatcherInit): Agent {
     },
     ...(init.keepAliveTimeout !== undefined ? { keepAliveTimeout: init.keepAliveTimeout } : {}),
   });
+}
+
+let loaded: typeof import('undici') | undefined;
+
+/**
+ * `undici`, loaded on first use: it takes longer to load than the rest of this package together, and a
+ * server that only reads client certificates (`@baton/resource-server/node`) never needs it. A CommonJS
+ * package, so `require` gives the very module an `import` would.
+ */
+function undici(): typeof import('undici') {
+  loaded ??= createRequire(import.meta.url)('undici') as typeof import('undici');
+  return loaded;
 }
