@@ -9,6 +9,7 @@ import {
   BearerError,
   bearerErrorResponse,
   type CallerKindRule,
+  type ClientCertificate,
   challengeDescription,
   extractBearerToken,
   insufficientScope,
@@ -215,10 +216,15 @@ export interface FetchMcpHandler {
   fetch(request: Request, options?: McpHandlerRequestOptions): Promise<Response>;
 }
 
-/** Per-request inputs a host may hand `protect(...).fetch`: a body it already parsed. */
+/** Per-request inputs a host may hand `protect(...).fetch`: a body it already parsed, the TLS client certificate. */
 export interface ProtectedRequestOptions {
   /** The JSON body as the host parsed it (Express `req.body`, Hono `c.get('parsedBody')`). */
   parsedBody?: unknown;
+  /**
+   * The TLS client certificate the connection's handshake verified (`clientCertificateOf(socket)` in
+   * `@baton/resource-server/node`), for certificate-bound tokens (RFC 8705 §3). Never from a header.
+   */
+  clientCertificate?: ClientCertificate | undefined;
 }
 
 /** The boundary's decision on one request: answer it as is, or hand it to the MCP server. */

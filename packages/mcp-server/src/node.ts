@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import {
   answerInternalError,
+  clientCertificateOf,
   type NodeRequestListenerOptions,
   nodeRequestGuard,
 } from '@baton/resource-server/node';
@@ -24,7 +25,8 @@ export type NodeBoundaryMiddleware = (
 /**
  * The identity boundary in front of a Node MCP transport that reads `req.auth`: SDK v1's
  * `StreamableHTTPServerTransport` (on Express or `node:http`), or SDK v2's `NodeStreamableHTTPServerTransport`.
- * Translation only: `boundary.admit` decides (metadata, 401, 403 step-up, audit). An admitted request
+ * Translation only: `boundary.admit` decides (metadata, 401, 403 step-up, audit), given the client
+ * certificate the TLS handshake verified (`clientCertificateOf`) for certificate-bound tokens. An admitted request
  * continues with `req.auth` set to the boundary's `AuthInfo` (the token withheld), its `Authorization`
  * header removed, and `req.body` holding the JSON body, read once: pass `req.body` to
  * `transport.handleRequest(req, res, req.body)`, since the stream is spent. A body `express.json()`
@@ -46,7 +48,10 @@ export function protectNodeRequests(
   return (request, response, next) => {
     if (!guard(request, response)) return;
     boundary
-      .admit(toWebRequest(request, boundary), { parsedBody: request.body })
+      .admit(toWebRequest(request, boundary), {
+        parsedBody: request.body,
+        clientCertificate: clientCertificateOf(request.socket),
+      })
       .then(async (admission) => {
         if (!admission.admitted) return send(response, admission.response);
         removeAuthorization(request);
