@@ -6,6 +6,7 @@ import {
   errors,
   type JWK,
   type JWTPayload,
+  type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
 import { BearerError, invalidDpopProof, useDpopNonce } from '../errors.ts';
@@ -35,6 +36,8 @@ const ASYMMETRIC = new Set<string>(DEFAULT_DPOP_ALGORITHMS);
 /** JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 const MAX_JTI_LENGTH = 256;
+/** Proof keys kept imported (a client signs every proof with one key): importing costs as much as verifying. */
+const IMPORTED_KEYS = 1_000;
 
 export interface DpopProofOptions {
   /** The replay store: a `jti` is accepted once. Shared by every instance of the resource. Required. */
@@ -87,6 +90,8 @@ export class DpopProofVerifier {
   readonly #replay: DpopReplayStore;
   readonly #iatWindowSeconds: number;
   readonly #clockSkewSeconds: number;
+  /** `alg` + RFC 7638 thumbprint → the key `EmbeddedJWK` imported; the thumbprint covers all key material. */
+  readonly #imported = new Map<string, Awaited<ReturnType<typeof EmbeddedJWK>>>();
 
   constructor(options: DpopProofOptions) {
     if (typeof options?.replay?.unique !== 'function')
@@ -110,10 +115,16 @@ export class DpopProofVerifier {
   }
 
   async verify(proof: string, context: DpopProofContext): Promise<VerifiedDpopProof> {
-    const jwk = this.#checkedHeader(proof);
+    const { jwk, alg } = this.#checkedHeader(proof);
+    let jkt: string;
+    try {
+      jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    } catch (error) {
+      throw this.#refused('dpop_jwk_invalid', 'the DPoP proof jwk is not a usable public key', error);
+    }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+      ({ payload } = await jwtVerify(proof, this.#embeddedKey(`${alg} ${jkt}`), {
         typ: 'dpop+jwt',
         algorithms: [...this.algorithms],
       }));
@@ -146,7 +157,6 @@ export class DpopProofVerifier {
       throw this.#refused('dpop_iat_invalid', 'the DPoP proof was not made just now');
     if (payload.ath !== accessTokenHash(context.accessToken))
       throw this.#refused('dpop_ath_mismatch', 'the DPoP proof is for another access token');
-    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
     if (jkt !== context.jkt)
       throw this.#refused('dpop_key_mismatch', 'the DPoP proof is signed by a key the token is not bound to');
     // Keyed by the proof key too, so that one client's jti never collides with another's.
@@ -177,8 +187,23 @@ export class DpopProofVerifier {
     return this.nonces?.issue();
   }
 
-  /** The header checks jose would fold into one error, each with its own reason; the `jwk`. */
-  #checkedHeader(proof: string): JWK {
+  /**
+   * jose's `EmbeddedJWK` (the `jwk` header, which must be a public key), remembering what it imported
+   * per `alg` and thumbprint, so that a client's next proof is verified without importing its key again.
+   */
+  #embeddedKey(id: string): JWTVerifyGetKey {
+    return async (header, token) => {
+      const known = this.#imported.get(id);
+      if (known) return known;
+      const key = await EmbeddedJWK(header, token);
+      if (this.#imported.size >= IMPORTED_KEYS) this.#imported.delete(this.#imported.keys().next().value!);
+      this.#imported.set(id, key);
+      return key;
+    };
+  }
+
+  /** The header checks jose would fold into one error, each with its own reason; the `jwk` and `alg`. */
+  #checkedHeader(proof: string): { jwk: JWK; alg: string } {
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(proof);
@@ -195,7 +220,7 @@ export class DpopProofVerifier {
     // A private key in the header is a client bug that has leaked the key: refuse it outright.
     if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk))
       throw this.#refused('dpop_jwk_invalid', 'the DPoP proof jwk must be a public key');
-    return jwk;
+    return { jwk, alg: header.alg };
   }
 
   /** An `invalid_dpop_proof` refusal, with a fresh nonce when nonces are on (RFC 9449 §8.2). */
