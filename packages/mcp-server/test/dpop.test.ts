@@ -11,6 +11,7 @@ import {
   DpopNonces,
   type DpopReplayStore,
   jwtAccessTokenVerifier,
+  MemoryDpopReplayStore,
 } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
 import { RedisDpopReplayStore } from '@baton/resource-server/redis';
@@ -25,6 +26,7 @@ import {
 } from '../../resource-server/test/fixtures/dpop-proof.ts';
 import { IdentityBoundary } from '../src/index.ts';
 import { assertRfc6750Challenge } from './fixtures/challenge-grammar.ts';
+import { STACKS } from './fixtures/mounts.ts';
 import { buildOrdersServer } from './fixtures/orders.ts';
 import { refusalProbe, TOOL_CALL } from './fixtures/refusal-probe.ts';
 import { SCOPES, type Stack, startStack, TRUST_DOMAIN } from './fixtures/stack.ts';
@@ -397,3 +399,39 @@ async function secondInstance(stack: Stack, replay: DpopReplayStore) {
     },
   };
 }
+
+describe('DPoP through every supported MCP server stack (adapters translate, the boundary decides)', () => {
+  for (const { name, mount } of STACKS) {
+    describe(name, () => {
+      let stack: Stack;
+      let key: DpopKey;
+      let bound: string;
+      before(async () => {
+        stack = await startStack({
+          mount,
+          boundary: {
+            senderConstraint: {
+              dpop: { replay: new MemoryDpopReplayStore(), nonces: { secret: NONCE_SECRET } },
+            },
+          },
+        });
+        key = await dpopKey();
+        const probe = await refusalProbe(stack);
+        bound = await probe.forge(probe.claims({ cnf: { jkt: key.jkt } }));
+      });
+      after(() => stack.close());
+
+      it('serves a DPoP-bound call with a fresh DPoP-Nonce, envelope confidence high, and refuses its replay', async () => {
+        stack.observed.length = 0;
+        const proof = await key.proof('POST', stack.resource, bound, { claims: { nonce: nonces.issue() } });
+        const served = await call(stack, { authorization: `DPoP ${bound}`, dpop: proof });
+        assert.equal(served.status, 200);
+        assert.ok(served.nonce, 'DPoP-Nonce on success');
+        assert.equal(stack.observed.at(-1)?.identity.authorization.confidence, 'high');
+        assert.equal(stack.observed.at(-1)?.identity.authorization.binding, 'dpop');
+        const replayed = await call(stack, { authorization: `DPoP ${bound}`, dpop: proof });
+        assertRefused(replayed, 'invalid_dpop_proof', 'dpop_proof_replayed');
+      });
+    });
+  }
+});
