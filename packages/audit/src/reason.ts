@@ -6,7 +6,7 @@
 
 /**
  * A sender-constrained token refused by a resource server (RFC 9449 DPoP proofs, RFC 8705 certificate
- * binding): part of `@baton/resource-server`'s `RefusalReason`.
+ * binding), at the MCP boundary or a downstream API: part of `@baton/resource-server`'s `RefusalReason`.
  */
 const SENDER_CONSTRAINT_REASONS = [
   'dpop_proof_missing',
@@ -57,7 +57,6 @@ export const BEARER_REFUSAL_REASONS = [
   'session_revoked',
   'client_revoked',
   'revocation_status_unknown',
-  ...SENDER_CONSTRAINT_REASONS,
 ] as const;
 
 /** Why the broker refused a subject or actor token: a bearer refusal, or an issuer it does not trust. */
@@ -235,6 +234,7 @@ export const CONSOLE_REASONS = [
 /** Every reason code an audit event may carry. */
 export type AuditReason =
   | (typeof BEARER_REFUSAL_REASONS)[number]
+  | (typeof SENDER_CONSTRAINT_REASONS)[number]
   | (typeof TOOL_REASONS)[number]
   | DownstreamCallReason
   | ApiCallReason
@@ -244,6 +244,7 @@ export type AuditReason =
 
 const KNOWN: ReadonlySet<string> = new Set<string>([
   ...BEARER_REFUSAL_REASONS,
+  ...SENDER_CONSTRAINT_REASONS,
   ...TOOL_REASONS,
   ...DOWNSTREAM_CALL_REASONS,
   ...HTTP_STATUSES.map((status) => `http_${status}`),
