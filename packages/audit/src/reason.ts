@@ -57,6 +57,7 @@ export const BEARER_REFUSAL_REASONS = [
   'session_revoked',
   'client_revoked',
   'revocation_status_unknown',
+  ...SENDER_CONSTRAINT_REASONS,
 ] as const;
 
 /** Why the broker refused a subject or actor token: a bearer refusal, or an issuer it does not trust. */
@@ -234,7 +235,6 @@ export const CONSOLE_REASONS = [
 /** Every reason code an audit event may carry. */
 export type AuditReason =
   | (typeof BEARER_REFUSAL_REASONS)[number]
-  | (typeof SENDER_CONSTRAINT_REASONS)[number]
   | (typeof TOOL_REASONS)[number]
   | DownstreamCallReason
   | ApiCallReason
@@ -244,7 +244,6 @@ export type AuditReason =
 
 const KNOWN: ReadonlySet<string> = new Set<string>([
   ...BEARER_REFUSAL_REASONS,
-  ...SENDER_CONSTRAINT_REASONS,
   ...TOOL_REASONS,
   ...DOWNSTREAM_CALL_REASONS,
   ...HTTP_STATUSES.map((status) => `http_${status}`),
