@@ -435,3 +435,43 @@ describe('DPoP through every supported MCP server stack (adapters translate, the
     });
   }
 });
+
+describe('DPoP with opaque tokens: cnf from introspection (RFC 7662, RFC 9449 §6.2)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({
+      tokenFormat: 'opaque',
+      boundary: { senderConstraint: { dpop: { replay: new MemoryDpopReplayStore() } } },
+    });
+  });
+  after(() => stack.close());
+
+  it('the SDK client gets an opaque DPoP-bound token and the boundary checks its proofs (confidence high)', async () => {
+    const provider = new ScriptedAgentProvider({
+      credentials: DEMO_USERS.bob,
+      clientName: 'opaque dpop agent',
+      dpop: true,
+    });
+    const transportFor = () =>
+      new StreamableHTTPClientTransport(new URL(stack.resource), { authProvider: provider });
+    let client = new Client({ name: 'opaque-dpop-agent', version: '1.0.0' });
+    try {
+      await client.connect(transportFor());
+    } catch (error) {
+      if (!(error instanceof UnauthorizedError) || !provider.callback) throw error;
+      const transport = transportFor();
+      await transport.finishAuth(provider.callback.searchParams);
+      client = new Client({ name: 'opaque-dpop-agent', version: '1.0.0' });
+      await client.connect(transport);
+    }
+    stack.observed.length = 0;
+    await client.callTool({ name: 'list_orders', arguments: {} });
+    await client.close();
+    assert.equal(provider.tokens()?.token_type, 'DPoP');
+    assert.equal(stack.observed.at(-1)?.identity.authorization.binding, 'dpop');
+    // Presented as a bearer token, the same opaque token is refused: its binding came from introspection.
+    const answer = await call(stack, { authorization: `Bearer ${provider.tokens()!.access_token}` });
+    assert.equal(answer.status, 401);
+    assert.equal(answer.reason, 'dpop_bound_token_as_bearer');
+  });
+});
