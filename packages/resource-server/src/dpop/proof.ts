@@ -36,8 +36,17 @@ const ASYMMETRIC = new Set<string>(DEFAULT_DPOP_ALGORITHMS);
 /** JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 const MAX_JTI_LENGTH = 256;
-/** Proof keys kept imported (a client signs every proof with one key): importing costs as much as verifying. */
-const IMPORTED_KEYS = 1_000;
+/**
+ * Proof keys remembered (a client signs every proof with one key): importing one and computing its
+ * thumbprint cost more than the signature check itself.
+ */
+const KNOWN_KEYS = 1_000;
+
+/** A proof key as verified once: its RFC 7638 thumbprint and the key jose's `EmbeddedJWK` imported. */
+interface KnownKey {
+  readonly jkt: string;
+  key?: Awaited<ReturnType<typeof EmbeddedJWK>>;
+}
 
 export interface DpopProofOptions {
   /** The replay store: a `jti` is accepted once. Shared by every instance of the resource. Required. */
@@ -90,8 +99,11 @@ export class DpopProofVerifier {
   readonly #replay: DpopReplayStore;
   readonly #iatWindowSeconds: number;
   readonly #clockSkewSeconds: number;
-  /** `alg` + RFC 7638 thumbprint → the key `EmbeddedJWK` imported; the thumbprint covers all key material. */
-  readonly #imported = new Map<string, Awaited<ReturnType<typeof EmbeddedJWK>>>();
+  /**
+   * `alg` and the header's `jwk` exactly as sent → its thumbprint and imported key, for keys that have
+   * verified a proof; the same text is the same key, so nothing is taken on trust. Bounded, oldest out.
+   */
+  readonly #known = new Map<string, KnownKey>();
 
   constructor(options: DpopProofOptions) {
     if (typeof options?.replay?.unique !== 'function')
@@ -116,23 +128,35 @@ export class DpopProofVerifier {
 
   async verify(proof: string, context: DpopProofContext): Promise<VerifiedDpopProof> {
     const { jwk, alg } = this.#checkedHeader(proof);
-    let jkt: string;
-    try {
-      jkt = await calculateJwkThumbprint(jwk, 'sha256');
-    } catch (error) {
-      throw this.#refused('dpop_jwk_invalid', 'the DPoP proof jwk is not a usable public key', error);
+    const id = `${alg} ${JSON.stringify(jwk)}`;
+    let known = this.#known.get(id);
+    if (!known) {
+      try {
+        known = { jkt: await calculateJwkThumbprint(jwk, 'sha256') };
+      } catch (error) {
+        throw this.#refused('dpop_jwk_invalid', 'the DPoP proof jwk is not a usable public key', error);
+      }
     }
+    const entry = known;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(proof, this.#embeddedKey(`${alg} ${jkt}`), {
-        typ: 'dpop+jwt',
-        algorithms: [...this.algorithms],
-      }));
+      // jose's `EmbeddedJWK` (the `jwk` header, which must be a public key), imported once per key.
+      const key: JWTVerifyGetKey = async (header, token) => {
+        entry.key ??= await EmbeddedJWK(header, token);
+        return entry.key;
+      };
+      ({ payload } = await jwtVerify(proof, key, { typ: 'dpop+jwt', algorithms: [...this.algorithms] }));
     } catch (error) {
       if (error instanceof errors.JWSSignatureVerificationFailed)
         throw this.#refused('dpop_signature_invalid', 'the DPoP proof signature is invalid', error);
       throw this.#refused('dpop_proof_malformed', 'the DPoP proof is malformed', error);
     }
+    // Remembered only once it has verified a proof: junk keys cannot push out real clients' keys.
+    if (!this.#known.has(id)) {
+      if (this.#known.size >= KNOWN_KEYS) this.#known.delete(this.#known.keys().next().value!);
+      this.#known.set(id, entry);
+    }
+    const { jkt } = entry;
     const { jti, htm, htu, iat } = payload as { jti?: unknown; htm?: unknown; htu?: unknown; iat?: unknown };
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH)
       throw this.#refused('dpop_proof_malformed', 'the DPoP proof needs a jti');
@@ -185,21 +209,6 @@ export class DpopProofVerifier {
   /** A fresh nonce to hand out with responses, when nonces are on. */
   freshNonce(): string | undefined {
     return this.nonces?.issue();
-  }
-
-  /**
-   * jose's `EmbeddedJWK` (the `jwk` header, which must be a public key), remembering what it imported
-   * per `alg` and thumbprint, so that a client's next proof is verified without importing its key again.
-   */
-  #embeddedKey(id: string): JWTVerifyGetKey {
-    return async (header, token) => {
-      const known = this.#imported.get(id);
-      if (known) return known;
-      const key = await EmbeddedJWK(header, token);
-      if (this.#imported.size >= IMPORTED_KEYS) this.#imported.delete(this.#imported.keys().next().value!);
-      this.#imported.set(id, key);
-      return key;
-    };
   }
 
   /** The header checks jose would fold into one error, each with its own reason; the `jwk` and `alg`. */
