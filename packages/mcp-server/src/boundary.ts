@@ -906,7 +906,7 @@ export class IdentityBoundary {
    */
   async #recordIdentifiedRefusal(
     error: BearerError,
-    revoked: { identity: Identity; traceTrusted: boolean },
+    refusedFor: { identity: Identity; traceTrusted: boolean },
     request: Request,
     parsedBody: unknown,
   ): Promise<void> {
@@ -921,8 +921,8 @@ export class IdentityBoundary {
     } catch {
       // An unreadable body names no tool; the refusal is recorded all the same.
     }
-    const trace = continueTrace(request.headers.get('traceparent'), revoked.traceTrusted);
-    const event = auditEventOf(revoked.identity, {
+    const trace = continueTrace(request.headers.get('traceparent'), refusedFor.traceTrusted);
+    const event = auditEventOf(refusedFor.identity, {
       action: SURFACE_ACTION[item.kind],
       component: this.#settings.component,
       target: { type: item.kind, name: item.name },

@@ -26,6 +26,7 @@ import {
 } from '../../resource-server/test/fixtures/dpop-proof.ts';
 import { IdentityBoundary } from '../src/index.ts';
 import { assertRfc6750Challenge } from './fixtures/challenge-grammar.ts';
+import { reaches } from './fixtures/leaks.ts';
 import { STACKS } from './fixtures/mounts.ts';
 import { buildOrdersServer } from './fixtures/orders.ts';
 import { refusalProbe, TOOL_CALL } from './fixtures/refusal-probe.ts';
@@ -350,6 +351,32 @@ describe('DPoP at the MCP boundary (RFC 9449): real IdP, SDK v2 client, Redis re
     assert.equal(answer.status, 200);
     const { authorization } = stack.observed.at(-1)!.identity;
     assert.deepEqual(authorization, { scopes: ['orders:read', 'orders:write'], confidence: 'medium' });
+  });
+
+  it('a plain SDK tool finds neither the DPoP-bound token nor its proof in its request or context', async () => {
+    stack.observed.length = 0;
+    const once = await proof(bound);
+    const response = await fetch(stack.resource, {
+      method: 'POST',
+      headers: {
+        authorization: `DPoP ${bound}`,
+        dpop: once,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'plain_sdk_tool', arguments: {} },
+      }),
+    });
+    await response.text();
+    assert.equal(response.status, 200);
+    const ctx = stack.observed[0]!.rawContext as { http?: { req?: Request } };
+    assert.equal(ctx.http?.req?.headers.get('dpop') ?? null, null);
+    assert.equal(ctx.http?.req?.headers.get('authorization') ?? null, null);
+    for (const secret of [bound, once, once.split('.')[2]!]) assert.equal(reaches(ctx, secret), undefined);
   });
 
   it('never logs or audits a token or a proof', async () => {
