@@ -11,7 +11,7 @@ import {
   SenderConstraints,
 } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
-import { RedisDpopReplayStore } from '@baton/resource-server/redis';
+import { type RedisDpopReplayClient, RedisDpopReplayStore } from '@baton/resource-server/redis';
 import { DpopSession } from '@modelcontextprotocol/client';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -106,7 +106,7 @@ async function coreVariants(
   session: DpopSession,
   jwk: Record<string, unknown>,
   mint: (audience: string, cnf?: Record<string, unknown>) => Promise<string>,
-  redis: ReturnType<typeof createClient>,
+  redis: RedisDpopReplayClient,
 ): Promise<Variant[]> {
   const verifier = jwtAccessTokenVerifier({ issuer: ISSUER, audience: RESOURCE, jwks: { keys: [jwk] } });
   const bearer = await mint(RESOURCE);

@@ -80,6 +80,25 @@ async function call(
   };
 }
 
+/** The SDK client through the whole OAuth flow (401, metadata, sign-in, token: DPoP-bound when the provider has `dpop`). */
+async function signedInClient(stack: Stack, provider: ScriptedAgentProvider, name: string): Promise<Client> {
+  const transportFor = () =>
+    new StreamableHTTPClientTransport(new URL(stack.resource), { authProvider: provider });
+  const client = new Client({ name, version: '1.0.0' });
+  try {
+    await client.connect(transportFor());
+    return client;
+  } catch (error) {
+    if (!(error instanceof UnauthorizedError) || !provider.callback) throw error;
+    const transport = transportFor();
+    await transport.finishAuth(provider.callback.searchParams);
+    provider.callback = undefined;
+    const signedIn = new Client({ name, version: '1.0.0' });
+    await signedIn.connect(transport);
+    return signedIn;
+  }
+}
+
 function assertRefused(answer: Answer, error: string, reason: string): void {
   assert.equal(answer.status, 401, JSON.stringify(answer));
   assert.equal(answer.body.error, error);
@@ -131,18 +150,7 @@ describe('DPoP at the MCP boundary (RFC 9449): real IdP, SDK v2 client, Redis re
       clientName: 'dpop agent',
       dpop: true,
     });
-    const transportFor = () =>
-      new StreamableHTTPClientTransport(new URL(stack.resource), { authProvider: provider });
-    let client = new Client({ name: 'dpop-agent', version: '1.0.0' });
-    try {
-      await client.connect(transportFor());
-    } catch (error) {
-      if (!(error instanceof UnauthorizedError) || !provider.callback) throw error;
-      const transport = transportFor();
-      await transport.finishAuth(provider.callback.searchParams);
-      client = new Client({ name: 'dpop-agent', version: '1.0.0' });
-      await client.connect(transport);
-    }
+    const client = await signedInClient(stack, provider, 'dpop-agent');
     stack.observed.length = 0;
     await client.callTool({ name: 'list_orders', arguments: {} });
     await client.callTool({ name: 'list_orders', arguments: {} });
@@ -479,18 +487,7 @@ describe('DPoP with opaque tokens: cnf from introspection (RFC 7662, RFC 9449 §
       clientName: 'opaque dpop agent',
       dpop: true,
     });
-    const transportFor = () =>
-      new StreamableHTTPClientTransport(new URL(stack.resource), { authProvider: provider });
-    let client = new Client({ name: 'opaque-dpop-agent', version: '1.0.0' });
-    try {
-      await client.connect(transportFor());
-    } catch (error) {
-      if (!(error instanceof UnauthorizedError) || !provider.callback) throw error;
-      const transport = transportFor();
-      await transport.finishAuth(provider.callback.searchParams);
-      client = new Client({ name: 'opaque-dpop-agent', version: '1.0.0' });
-      await client.connect(transport);
-    }
+    const client = await signedInClient(stack, provider, 'opaque-dpop-agent');
     stack.observed.length = 0;
     await client.callTool({ name: 'list_orders', arguments: {} });
     await client.close();
@@ -500,5 +497,52 @@ describe('DPoP with opaque tokens: cnf from introspection (RFC 7662, RFC 9449 §
     const answer = await call(stack, { authorization: `Bearer ${provider.tokens()!.access_token}` });
     assert.equal(answer.status, 401);
     assert.equal(answer.reason, 'dpop_bound_token_as_bearer');
+  });
+});
+
+describe('DPoP required (RFC 9728 dpop_bound_access_tokens_required)', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({
+      boundary: { senderConstraint: { dpop: { replay: new MemoryDpopReplayStore(), required: true } } },
+    });
+  });
+  after(() => stack.close());
+
+  it('refuses a bearer token with a DPoP challenge only, and says so in its metadata', async () => {
+    const metadata = await (await fetch(stack.boundary.resourceMetadataUrl)).json();
+    assert.equal(metadata.dpop_bound_access_tokens_required, true);
+    const probe = await refusalProbe(stack);
+    const answer = await call(stack, { authorization: `Bearer ${await probe.forge()}` });
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body.error, 'invalid_token');
+    assert.equal(answer.reason, 'dpop_required');
+    assert.match(answer.challenge, /^DPoP algs="/);
+    assert.doesNotMatch(answer.challenge, /Bearer/);
+  });
+
+  it('refuses a plain bearer token presented with the DPoP scheme and a proof (it binds nothing)', async () => {
+    const probe = await refusalProbe(stack);
+    const unbound = await probe.forge();
+    const key = await dpopKey();
+    const answer = await call(stack, {
+      authorization: `DPoP ${unbound}`,
+      dpop: await key.proof('POST', stack.resource, unbound),
+    });
+    assert.equal(answer.status, 401);
+    assert.equal(answer.reason, 'dpop_token_not_bound');
+  });
+
+  it('the SDK client with DPoP is served', async () => {
+    const provider = new ScriptedAgentProvider({
+      credentials: DEMO_USERS.alice,
+      clientName: 'required dpop agent',
+      dpop: true,
+    });
+    const client = await signedInClient(stack, provider, 'required-dpop-agent');
+    const result = await client.callTool({ name: 'list_orders', arguments: {} });
+    await client.close();
+    assert.notEqual(result.isError, true);
+    assert.equal(provider.tokens()?.token_type, 'DPoP');
   });
 });
