@@ -8,6 +8,7 @@ import { type ClientCertificate, MemoryDpopReplayStore } from '@baton/resource-s
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { type DpopKey, dpopKey } from '../../resource-server/test/fixtures/dpop-proof.ts';
 import { type DownstreamIdentity, downstreamVerifier, withDownstreamIdentity } from '../src/index.ts';
+import { downstreamIdentityListener } from '../src/node.ts';
 
 const BROKER = 'https://broker.baton.test';
 const API = 'https://orders.internal/api';
@@ -175,6 +176,40 @@ describe('downstream verifier: tokens the broker binds to the calling service (R
       }),
       (error: { reason?: string }) => error.reason === 'cnf_unsupported',
     );
+  });
+
+  it('checks DPoP through the Node adapter over real HTTP, htu from the public origin, not the Host it was reached at', async () => {
+    const verifier = downstreamVerifier({
+      audience: API,
+      broker: { issuer: BROKER, jwksUri },
+      senderConstraint: { dpop: { replay: new MemoryDpopReplayStore() } },
+    });
+    const server = createServer(
+      downstreamIdentityListener(
+        { verifier, requiredScopes: ['orders:read'] },
+        (_request, response, identity) => {
+          response.end(JSON.stringify(identity.senderConstraint));
+        },
+      ),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/orders?page=2`;
+      const bound = await token({ jkt: key.jkt });
+      const proof = await key.proof('GET', `${new URL(API).origin}/api/orders`, bound);
+      const served = await fetch(url, { headers: { authorization: `DPoP ${bound}`, dpop: proof } });
+      assert.equal(served.status, 200);
+      assert.deepEqual(await served.json(), { method: 'dpop', jkt: key.jkt });
+      const replayed = await fetch(url, { headers: { authorization: `DPoP ${bound}`, dpop: proof } });
+      assert.equal(replayed.status, 401);
+      assert.equal((await replayed.json()).error, 'invalid_dpop_proof');
+      const hostBased = await key.proof('GET', url, bound);
+      const wrongHtu = await fetch(url, { headers: { authorization: `DPoP ${bound}`, dpop: hostBased } });
+      assert.equal(wrongHtu.status, 401);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('keeps serving bearer tokens as before (no senderConstraint member)', async () => {
