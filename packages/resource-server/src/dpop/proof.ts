@@ -219,7 +219,11 @@ export class DpopProofVerifier {
     } catch (error) {
       throw this.#refused('dpop_proof_malformed', 'the DPoP proof is malformed', error);
     }
-    if (header.typ !== 'dpop+jwt')
+    // RFC 7515 §4.1.9: the `application/` prefix may be left out, and media types compare case-insensitively.
+    if (
+      typeof header.typ !== 'string' ||
+      header.typ.toLowerCase().replace(/^application\//, '') !== 'dpop+jwt'
+    )
       throw this.#refused('dpop_typ_invalid', 'the DPoP proof typ must be dpop+jwt');
     if (typeof header.alg !== 'string' || !this.algorithms.includes(header.alg))
       throw this.#refused('dpop_alg_not_allowed', 'the DPoP proof algorithm is not accepted');
