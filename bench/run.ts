@@ -3,7 +3,7 @@
  * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
  * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check,
  * revocation-end-to-end, audit-stores,
- * dlp, rate-limits, tls).
+ * dlp, rate-limits, dpop, tls).
  */
 
 import { benchAuditStores } from '../packages/audit-store/bench.ts';
@@ -11,6 +11,7 @@ import { benchVault } from '../packages/vault/bench.ts';
 import { benchBroker } from './broker.ts';
 import { benchDlp, benchRateLimits } from './dlp.ts';
 import { benchDownstream } from './downstream.ts';
+import { benchDpop } from './dpop.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchRevocationCheck } from './revocation-check.ts';
 import { benchRevocationEndToEnd } from './revocation-end-to-end.ts';
@@ -69,6 +70,11 @@ const sections: Array<[name: string, title: string, run: () => Promise<unknown>]
     'rate-limits',
     'Rate limits per tool call: person + agent + tool limiters, memory vs Redis',
     benchRateLimits,
+  ],
+  [
+    'dpop',
+    'DPoP proof verification per call at a resource server (token verification warm), vs a bearer token, sequential',
+    benchDpop,
   ],
   [
     'tls',

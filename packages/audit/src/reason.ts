@@ -4,6 +4,36 @@
  * runtime from someone else's text; see the table in this package's README for who writes each.
  */
 
+/**
+ * A sender-constrained token refused by a resource server (RFC 9449 DPoP proofs, RFC 8705 certificate
+ * binding), at the MCP boundary or a downstream API: part of `@baton/resource-server`'s `RefusalReason`.
+ */
+const SENDER_CONSTRAINT_REASONS = [
+  'dpop_proof_missing',
+  'dpop_header_repeated',
+  'dpop_proof_malformed',
+  'dpop_typ_invalid',
+  'dpop_alg_not_allowed',
+  'dpop_jwk_invalid',
+  'dpop_signature_invalid',
+  'dpop_htm_mismatch',
+  'dpop_htu_mismatch',
+  'dpop_iat_invalid',
+  'dpop_ath_mismatch',
+  'dpop_key_mismatch',
+  'dpop_proof_replayed',
+  'dpop_replay_check_unavailable',
+  'dpop_nonce_required',
+  'dpop_nonce_invalid',
+  'dpop_nonce_expired',
+  'dpop_bound_token_as_bearer',
+  'dpop_token_not_bound',
+  'dpop_required',
+  'certificate_missing',
+  'certificate_mismatch',
+  'cnf_unsupported',
+] as const;
+
 /** A bearer token refused by a resource server (`@baton/resource-server`'s `RefusalReason`). */
 export const BEARER_REFUSAL_REASONS = [
   'token_missing',
@@ -27,6 +57,7 @@ export const BEARER_REFUSAL_REASONS = [
   'session_revoked',
   'client_revoked',
   'revocation_status_unknown',
+  ...SENDER_CONSTRAINT_REASONS,
 ] as const;
 
 /** Why the broker refused a subject or actor token: a bearer refusal, or an issuer it does not trust. */

@@ -75,7 +75,11 @@ export async function serveVerifiedCall<A>(
   const started = performance.now();
   let identity: DownstreamIdentity;
   try {
-    identity = await options.verifier.verify(call.headers, options.requiredScopes ?? []);
+    identity = await options.verifier.verify(call.headers, options.requiredScopes ?? [], {
+      method: call.method,
+      path: call.path,
+      clientCertificate: call.clientCertificate,
+    });
   } catch (error) {
     const refusedFor =
       typeof error === 'object' && error !== null ? revokedCallIdentity.get(error) : undefined;
@@ -160,6 +164,7 @@ function refusalResponse(error: unknown, options: HandlerOptions): Response {
   return bearerErrorResponse(error, {
     ...(options.resourceMetadataUrl ? { resourceMetadataUrl: options.resourceMetadataUrl } : {}),
     ...(options.requiredScopes ? { scopes: options.requiredScopes } : {}),
+    ...options.verifier.challenge,
   });
 }
 

@@ -9,6 +9,7 @@ export {
   type Envelope,
   type EnvelopeBody,
   EnvelopeSchema,
+  SENDER_BINDINGS,
 } from './envelope.ts';
 export { EnvelopeError, type EnvelopeErrorCode } from './errors.ts';
 export {

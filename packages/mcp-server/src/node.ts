@@ -57,6 +57,9 @@ export function protectNodeRequests(
         removeAuthorization(request);
         request.auth = admission.authInfo;
         if (admission.parsedBody !== undefined) request.body = admission.parsedBody;
+        // A fresh DPoP-Nonce on success, when the boundary uses DPoP nonces (RFC 9449 §8.2).
+        for (const [name, value] of Object.entries(admission.responseHeaders))
+          response.setHeader(name, value);
         // The MCP handling that follows runs inside the admitted request: the boundary's tools open
         // its context only while it is in flight.
         response.once('close', admission.end);
@@ -114,9 +117,12 @@ function formAlreadyParsed(body: unknown): string | undefined {
 /** Both views Node keeps of the headers: `headers` and `rawHeaders` (which some transports convert). */
 function removeAuthorization(request: IncomingMessage): void {
   delete request.headers.authorization;
+  // The DPoP proof too: spent at the boundary, and no business of the MCP handling after it.
+  delete request.headers.dpop;
   const raw = request.rawHeaders;
   for (let index = raw.length - 2; index >= 0; index -= 2) {
-    if (raw[index]!.toLowerCase() === 'authorization') raw.splice(index, 2);
+    const name = raw[index]!.toLowerCase();
+    if (name === 'authorization' || name === 'dpop') raw.splice(index, 2);
   }
 }
 
