@@ -117,3 +117,99 @@ describe('@baton/mcp-server/node over mutual TLS', () => {
     assert.deepEqual(admitted, [undefined]);
   });
 });
+
+/**
+ * Certificate-bound tokens (RFC 8705 §3) at the boundary, end to end over mutual TLS, through both
+ * Node adapters: `protectNodeRequests` and `serveNodeRequests(boundary.protect(mcp))`.
+ */
+describe('certificate-bound tokens at the boundary over mutual TLS', () => {
+  let ca: CertificateAuthority;
+  let agent: WorkloadCertificate;
+  const closing: Array<() => Promise<void>> = [];
+
+  before(async () => {
+    ca = await createCertificateAuthority({ trustDomain: 'baton.test' });
+    agent = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/agents/travel',
+      usage: 'client',
+    });
+  });
+  after(async () => {
+    for (const close of closing) await close();
+  });
+
+  for (const mount of [
+    NODE_ADAPTER,
+    STACKS.find((stack) => stack.name === 'SDK v2 createMcpHandler on node:http')!,
+  ]) {
+    describe(mount.name, () => {
+      let stack: Stack;
+      let probe: Awaited<ReturnType<typeof refusalProbe>>;
+
+      before(async () => {
+        const identity = await issueWorkloadCertificate(ca, {
+          spiffeId: 'spiffe://baton.test/mcp/orders',
+          ipAddresses: ['127.0.0.1'],
+          usage: 'server',
+        });
+        stack = await startStack({
+          // Optional at the TLS layer, so that the boundary's own refusal of a missing certificate shows.
+          tls: serverTlsOptions({ identity, ca: ca.certificatePem, requireClientCertificate: false }),
+          mount: mount.mount,
+          boundary: { senderConstraint: { mtls: {} } },
+        });
+        closing.push(() => stack.close());
+        probe = await refusalProbe(stack);
+      });
+
+      const callWith = async (token: string, identity?: WorkloadCertificate) => {
+        const dispatcher = mutualTlsDispatcher({ ...(identity ? { identity } : {}), ca: ca.certificatePem });
+        closing.push(() => dispatcher.close());
+        const lines = stack.logLines.length;
+        const response = await fetch(stack.resource, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: TOOL_CALL,
+          dispatcher,
+        } as RequestInit);
+        await response.body?.cancel();
+        const logged = stack.logLines.slice(lines).map((line) => JSON.parse(line) as { reason?: string });
+        return {
+          status: response.status,
+          challenge: response.headers.get('www-authenticate') ?? '',
+          reason: logged.find((line) => line.reason)?.reason,
+        };
+      };
+
+      it('admits a token bound to the certificate the agent presented', async () => {
+        const token = await probe.forge(probe.claims({ cnf: { 'x5t#S256': agent.thumbprint } }));
+        const answer = await callWith(token, agent);
+        assert.equal(answer.status, 200, JSON.stringify(answer));
+      });
+
+      it('refuses a token bound to another certificate (401 invalid_token, certificate_mismatch)', async () => {
+        const other = await issueWorkloadCertificate(ca, {
+          spiffeId: 'spiffe://baton.test/agents/other',
+          usage: 'client',
+        });
+        const token = await probe.forge(probe.claims({ cnf: { 'x5t#S256': other.thumbprint } }));
+        const answer = await callWith(token, agent);
+        assert.equal(answer.status, 401);
+        assert.match(answer.challenge, /error="invalid_token"/);
+        assert.equal(answer.reason, 'certificate_mismatch');
+      });
+
+      it('refuses a bound token on a connection without a client certificate (certificate_missing)', async () => {
+        const token = await probe.forge(probe.claims({ cnf: { 'x5t#S256': agent.thumbprint } }));
+        const answer = await callWith(token);
+        assert.equal(answer.status, 401);
+        assert.match(answer.challenge, /error="invalid_token"/);
+        assert.equal(answer.reason, 'certificate_missing');
+      });
+    });
+  }
+});
