@@ -1,4 +1,3 @@
-import { TXN_TOKEN_TYPE } from '@baton/broker-client';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { AudienceConfig } from '../audience.ts';
 import { type AuditedGrantDependencies, auditedGrant, type Issued } from '../grants/audited-grant.ts';
@@ -18,6 +17,7 @@ import {
   replacementNarrowing,
   replacementParameters,
 } from './checks/replaced.ts';
+import { txnTokenIssued } from './issuers/txn-token.ts';
 
 export interface TxnTokenReplacementDependencies extends AuditedGrantDependencies {
   envelopes: EnvelopeIssuer;
@@ -144,14 +144,5 @@ async function issueReplacement(
     exp: envelope.expires_at,
     issuedAt: envelope.issued_at,
   });
-  return {
-    scopes: granted,
-    body: {
-      access_token: token,
-      issued_token_type: TXN_TOKEN_TYPE,
-      token_type: 'N_A',
-      expires_in: envelope.expires_at - envelope.issued_at,
-      ...(granted.length ? { scope: granted.join(' ') } : {}),
-    },
-  };
+  return txnTokenIssued(token, envelope, granted);
 }

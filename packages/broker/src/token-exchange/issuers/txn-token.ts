@@ -41,15 +41,27 @@ export function txnTokenIssuer(envelopes: EnvelopeIssuer, registry: TokenRegistr
       audience: audience.resource,
       exp: envelope.expires_at,
     });
-    return {
-      scopes: granted,
-      body: {
-        access_token: token,
-        issued_token_type: TXN_TOKEN_TYPE,
-        token_type: 'N_A',
-        expires_in: envelope.expires_at - envelope.issued_at,
-        ...(granted.length ? { scope: granted.join(' ') } : {}),
-      },
-    };
+    return txnTokenIssued(token, envelope, granted);
+  };
+}
+
+/**
+ * The token response for a Transaction Token, whether issued from a subject token or replacing one:
+ * `token_type` `N_A`, as RFC 8693 §2.2.1 has it for a token that is not an OAuth access token.
+ */
+export function txnTokenIssued(
+  token: string,
+  envelope: { readonly issued_at: number; readonly expires_at: number },
+  granted: readonly string[],
+): Issued {
+  return {
+    scopes: granted,
+    body: {
+      access_token: token,
+      issued_token_type: TXN_TOKEN_TYPE,
+      token_type: 'N_A',
+      expires_in: envelope.expires_at - envelope.issued_at,
+      ...(granted.length ? { scope: granted.join(' ') } : {}),
+    },
   };
 }
