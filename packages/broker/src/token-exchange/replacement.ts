@@ -1,3 +1,4 @@
+import { TXN_TOKEN_TYPE } from '@baton/broker-client';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { AudienceConfig } from '../audience.ts';
 import { type AuditedGrantDependencies, auditedGrant, type Issued } from '../grants/audited-grant.ts';
@@ -17,7 +18,7 @@ import {
   replacementNarrowing,
   replacementParameters,
 } from './checks/replaced.ts';
-import { txnTokenIssued } from './issuers/txn-token.ts';
+import { exchangeResponse } from './response.ts';
 
 export interface TxnTokenReplacementDependencies extends AuditedGrantDependencies {
   envelopes: EnvelopeIssuer;
@@ -144,5 +145,12 @@ async function issueReplacement(
     exp: envelope.expires_at,
     issuedAt: envelope.issued_at,
   });
-  return txnTokenIssued(token, envelope, granted);
+  return exchangeResponse({
+    token,
+    issuedTokenType: TXN_TOKEN_TYPE,
+    // RFC 8693 §2.2.1: not an access token.
+    tokenType: 'N_A',
+    expiresIn: envelope.expires_at - envelope.issued_at,
+    scopes: granted,
+  });
 }
