@@ -209,6 +209,8 @@ export const TOKEN_REQUEST_REASONS = [
   'txn_token_not_exchangeable',
   /** A replacement Txn-Token would widen, or change, what the one it replaces asserts. */
   'txn_replacement_wider',
+  /** A Txn-Token presented for replacement by a client it was neither issued to (`req_wl`) nor for (`tctx.allowed`). */
+  'txn_replacement_not_holder',
   /** Sender constraint at the token endpoint (RFC 9449, RFC 8705): no DPoP proof from a client that must send one. */
   'dpop_proof_missing',
   /** A DPoP proof that does not verify (signature, `typ`, `htm`, `htu`, `iat`, algorithm). */
