@@ -133,6 +133,20 @@ describe('the demo IdP accepts Client ID Metadata Documents (oidc-provider draft
     );
   });
 
+  it('refuses a document client that grants itself the token-exchange grant (ID-JAGs are the administrator’s)', async () => {
+    const host = await serve({
+      ...scriptedAgentClientMetadata('id-jag pretender'),
+      grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+    });
+    await assert.rejects(
+      scriptedLogin(authorizationUrl(idp, host.url), DEMO_USERS.alice),
+      (error: unknown) =>
+        error instanceof OAuthFlowError &&
+        error.error === 'invalid_client_metadata' &&
+        /token exchange is granted by the operator/.test(error.errorDescription ?? ''),
+    );
+  });
+
   it('refuses a document that declares a shared secret method (draft §4)', async () => {
     const host = await serve({
       ...scriptedAgentClientMetadata('secret keeper'),
