@@ -3,12 +3,13 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { CookieJar } from '../src/cookie-jar.ts';
 import {
   type ClientMetadataDocumentHost,
   DEMO_USERS,
   type DemoIdp,
+  ID_JAG_DRAFT,
   type LoopbackTls,
   loopbackTls,
   OAuthFlowError,
@@ -217,6 +218,45 @@ describe('the demo IdP accepts Client ID Metadata Documents (oidc-provider draft
       scriptedLogin(authorizationUrl(idp, host.url), DEMO_USERS.alice),
       (error: unknown) => error instanceof OAuthFlowError && error.error === 'invalid_client_metadata',
     );
+  });
+});
+
+describe('a metadata-document client the administrator lists for ID-JAGs', () => {
+  it('may hold the token-exchange grant (listed in an authorization server’s clients)', async () => {
+    const tls = await loopbackTls();
+    let listed = 'https://127.0.0.1/not-yet';
+    const idp = await startDemoIdp({
+      resources: [{ resource: ORDERS, scopes: ['orders:read'] }],
+      clientIdMetadataDocuments: { allowedHosts: ['127.0.0.1'], ca: tls.cert },
+      idJag: {
+        draft: ID_JAG_DRAFT,
+        authorizationServers: () => [
+          {
+            issuer: 'http://127.0.0.1:4601',
+            resources: [{ resource: ORDERS, scopes: ['orders:read'] }],
+            clients: [listed],
+          },
+        ],
+      },
+    });
+    const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const host = await serveClientMetadataDocument({
+      tls,
+      metadata: {
+        ...scriptedAgentClientMetadata('listed agent'),
+        grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig' }] },
+      } as never,
+    });
+    try {
+      listed = host.url;
+      const callback = await scriptedLogin(authorizationUrl(idp, host.url), DEMO_USERS.alice);
+      assert.ok(callback.searchParams.get('code'));
+    } finally {
+      await idp.close();
+      await host.close();
+    }
   });
 });
 
