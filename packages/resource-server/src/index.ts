@@ -55,6 +55,8 @@ export {
 } from './dpop/proof.ts';
 export {
   DEFAULT_DPOP_REPLAY_ENTRIES,
+  DEFAULT_DPOP_REPLAY_ENTRIES_PER_KEY,
+  DpopReplayQuotaExceeded,
   type DpopReplayStore,
   MemoryDpopReplayStore,
 } from './dpop/replay-store.ts';
