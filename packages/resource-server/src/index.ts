@@ -43,7 +43,7 @@ export {
   dpopChallenge,
 } from './challenge.ts';
 export type { ClientCertificate } from './client-certificate.ts';
-export { dpopHtu } from './dpop/htu.ts';
+export { dpopHtu, requestHtu } from './dpop/htu.ts';
 export { type DpopNonceOptions, DpopNonces, type DpopNonceVerdict } from './dpop/nonce.ts';
 export {
   accessTokenHash,
