@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
+import { checkServerIdentity } from 'node:tls';
 import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
 import {
   clientCredentialsToken,
@@ -314,6 +316,50 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
       },
       { dpop: await dpop.proof({ method: 'POST', url: `${issuer}/token/introspection` }) },
     );
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error, 'invalid_dpop_proof');
+    assert.equal(lastEvent(stack, 'dpop-service').reason, 'dpop_proof_invalid');
+  });
+
+  it('refuses a token-endpoint DPoP proof whose htu host came from the Host header', async () => {
+    const dpop = await dpopKey();
+    const port = new URL(issuer).port;
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      resource: BILLING_API,
+      scope: 'billing:read',
+      client_id: 'dpop-service',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await dpopService.assertion(issuer),
+    }).toString();
+    // A proof made for another server's token endpoint, sent here with that server's name as Host
+    // (the broker's certificate is still checked, against 127.0.0.1).
+    const dpopProof = await dpop.proof({ method: 'POST', url: `https://other-server.example:${port}/token` });
+    const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const outgoing = httpsRequest(
+        `${issuer}/token`,
+        {
+          method: 'POST',
+          ca: pki.ca.certificatePem,
+          agent: false,
+          checkServerIdentity: (_host, certificate) => checkServerIdentity('127.0.0.1', certificate),
+          headers: {
+            host: `other-server.example:${port}`,
+            'content-type': 'application/x-www-form-urlencoded',
+            dpop: dpopProof,
+          },
+        },
+        (incoming) => {
+          const chunks: Buffer[] = [];
+          incoming.on('data', (chunk) => chunks.push(chunk));
+          incoming.on('end', () =>
+            resolve({ status: incoming.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+          );
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
     assert.equal(answer.status, 400);
     assert.equal(answer.body.error, 'invalid_dpop_proof');
     assert.equal(lastEvent(stack, 'dpop-service').reason, 'dpop_proof_invalid');
