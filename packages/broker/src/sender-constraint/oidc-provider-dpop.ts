@@ -30,8 +30,7 @@ export async function verifyDpopProof(ctx: KoaContextWithOIDC): Promise<Validate
   // configured issuer (`provider.urlFor`), as the resource servers pin theirs.
   const urlFor = oidc.urlFor;
   const pinned = oidc.provider.urlFor(oidc.route);
-  oidc.urlFor = (name: string, options?: object) =>
-    name === oidc.route ? pinned : urlFor.call(oidc, name, options);
+  oidc.urlFor = (name, options) => (name === oidc.route ? pinned : urlFor.call(oidc, name, options));
   try {
     return await validateDpop(oidc.provider, ctx);
   } finally {
