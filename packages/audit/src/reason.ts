@@ -23,6 +23,7 @@ const SENDER_CONSTRAINT_REASONS = [
   'dpop_key_mismatch',
   'dpop_proof_replayed',
   'dpop_replay_check_unavailable',
+  'dpop_replay_quota',
   'dpop_nonce_required',
   'dpop_nonce_invalid',
   'dpop_nonce_expired',
@@ -223,6 +224,11 @@ export const TOKEN_REQUEST_REASONS = [
   'certificate_missing',
   /** A DPoP proof from a client whose tokens are certificate-bound: one token gets one binding. */
   'proof_of_possession_conflict',
+  /**
+   * A token that cannot carry `cnf` (a platform token, a Txn-Token, a JWT authorization grant) asked for
+   * by a client registered for sender-constrained tokens only.
+   */
+  'binding_not_supported',
   /** The client or the subject reached its token-exchange rate limit. */
   'rate_limited',
   /** A dependency of the broker (an issuer's JWKS, introspection) could not be reached. */
