@@ -371,6 +371,30 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
     assert.equal(lastEvent(stack, 'dpop-exchanger').reason, 'binding_not_supported');
   });
 
+  it('refuses a replacement Txn-Token to a client registered for DPoP-bound tokens, before reading the token', async () => {
+    const dpop = await dpopKey();
+    const answer = await post(
+      anonymous,
+      `${issuer}/token`,
+      {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        // Never read: the client is refused before its subject token is.
+        subject_token: 'not-a-txn-token',
+        subject_token_type: TXN_TOKEN_TYPE,
+        audience: 'baton.test',
+        requested_token_type: TXN_TOKEN_TYPE,
+        scope: 'orders:read',
+        client_id: 'dpop-exchanger',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await dpopExchanger.assertion(issuer),
+      },
+      { dpop: await dpop.proof({ method: 'POST', url: `${issuer}/token` }) },
+    );
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.equal(answer.body.error, 'invalid_request');
+    assert.equal(lastEvent(stack, 'dpop-exchanger').reason, 'binding_not_supported');
+  });
+
   it('refuses a token-endpoint DPoP proof whose htu host came from the Host header', async () => {
     const dpop = await dpopKey();
     const port = new URL(issuer).port;

@@ -9,6 +9,7 @@ import { decideOrRefuse } from '../grants/policy-refusal.ts';
 import { refuse } from '../grants/refusal.ts';
 import type { PolicyDecision, PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import { refuseUnboundToBoundClient } from '../sender-constraint/check.ts';
 import { clientRateLimit } from './checks/rate-limit.ts';
 import {
   type ReplacedToken,
@@ -46,6 +47,11 @@ type Replacing = GrantRequest & ReplacementParameters & ReplacedToken & Replacem
 export function txnTokenReplacementHandler(deps: TxnTokenReplacementDependencies) {
   const checks = GrantChecks.start<GrantRequest>()
     .check(clientRateLimit(deps.perClient))
+    // A Txn-Token is never bound: a client registered for bound tokens gets none, replacements included.
+    .check(({ client }) => {
+      refuseUnboundToBoundClient(client);
+      return {};
+    })
     .check(replacementParameters(deps.envelopes.trustDomain))
     .check(replacedToken(deps.envelopes, deps.registry))
     .check(replacementNarrowing(deps.audiences))
