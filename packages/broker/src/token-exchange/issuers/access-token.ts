@@ -40,6 +40,10 @@ export function accessTokenIssuer(registry: TokenRegistry) {
       client,
       scope: granted.join(' ') || undefined,
       gty: 'token_exchange',
+      // Dated at the request's `now`, the instant the lifetime was computed from: a token minted a
+      // second later would otherwise end a second after its subject token (`exchangeLifetime`).
+      iat: now,
+      exp: now + lifetime,
       expiresIn: lifetime,
       resourceServer: brokerResourceServer(provider, audience, lifetime),
       extra: {
