@@ -1,4 +1,14 @@
 export {
+  accessTokenHash,
+  type DpopAlgorithm,
+  type DpopKey,
+  type DpopProofRequest,
+  dpopKey,
+  dpopProof,
+  generateDpopKey,
+} from './dpop-proof.ts';
+export { DpopNonces, type DpopRequestOptions, dpopFetch } from './dpop-request.ts';
+export {
   type RegisterServiceOptions,
   registerService,
   type ServiceClientMetadata,
@@ -12,6 +22,7 @@ export {
   type ExchangeRequest,
   exchangeToken,
   TokenRequestError,
+  type TokenRequestTransport,
   type TokenResponse,
 } from './token-request.ts';
 export {

@@ -1,4 +1,6 @@
 import { BatonError, type DelegationMode } from '@baton/core';
+import type { DpopKey } from './dpop-proof.ts';
+import { type DpopNonces, dpopFetch } from './dpop-request.ts';
 import type { ServiceCredentials } from './service-credentials.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './token-types.ts';
 
@@ -25,7 +27,21 @@ export interface TokenResponse {
   scope?: string;
 }
 
-export interface ExchangeRequest {
+/** How a token request reaches the broker, and what it proves there. */
+export interface TokenRequestTransport {
+  /**
+   * Prove possession of this key (RFC 9449 §5): the broker binds the token to it (`cnf.jkt`,
+   * `token_type: DPoP`). A `use_dpop_nonce` answer is retried once with the broker's nonce.
+   */
+  dpop?: { key: DpopKey; nonces: DpopNonces };
+  /**
+   * The fetch to reach the broker with, e.g. one whose dispatcher presents this service's client
+   * certificate (RFC 8705 mutual TLS). Default: the global `fetch`.
+   */
+  fetch?: typeof fetch;
+}
+
+export interface ExchangeRequest extends TokenRequestTransport {
   subjectToken: string;
   subjectTokenType?: string;
   /** The one audience the new token is for. */
@@ -66,6 +82,7 @@ export async function exchangeToken(
         : {}),
     },
     request.traceparent,
+    request,
   );
 }
 
@@ -79,7 +96,7 @@ export async function exchangeToken(
 export async function clientCredentialsToken(
   issuer: string,
   credentials: ServiceCredentials,
-  request: { resource: string; scope?: readonly string[]; traceparent?: string },
+  request: { resource: string; scope?: readonly string[]; traceparent?: string } & TokenRequestTransport,
 ): Promise<TokenResponse> {
   return tokenRequest(
     issuer,
@@ -90,6 +107,7 @@ export async function clientCredentialsToken(
       ...(request.scope?.length ? { scope: request.scope.join(' ') } : {}),
     },
     request.traceparent,
+    request,
   );
 }
 
@@ -98,8 +116,11 @@ async function tokenRequest(
   credentials: ServiceCredentials,
   parameters: Record<string, string>,
   traceparent?: string,
+  transport: TokenRequestTransport = {},
 ): Promise<TokenResponse> {
-  const response = await fetch(`${issuer}/token`, {
+  const endpoint = `${issuer}/token`;
+  // Built for each attempt: a client assertion is single-use, so a DPoP nonce retry needs a new one.
+  const init = async (): Promise<RequestInit> => ({
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
@@ -113,6 +134,14 @@ async function tokenRequest(
       ...parameters,
     }),
   });
+  const send = transport.fetch ?? fetch;
+  const response = transport.dpop
+    ? await dpopFetch(endpoint, init, {
+        key: transport.dpop.key,
+        nonces: transport.dpop.nonces,
+        fetch: send,
+      })
+    : await send(endpoint, await init());
   const body = (await response.json()) as Record<string, unknown>;
   if (!response.ok) {
     throw new TokenRequestError(

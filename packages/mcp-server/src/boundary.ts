@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditSink } from '@baton/audit';
 import { auditEventOf, carriesTraceContext, continueTrace, createLogger } from '@baton/audit';
+import { DpopNonces } from '@baton/broker-client';
 import { type Identity, identityFromClaims } from '@baton/core';
 import { type EnvelopeIssuer, type ValidatedEnvelopeBody, validateEnvelopeBody } from '@baton/envelope';
 import {
@@ -983,7 +984,8 @@ function downstreamSettings(
 ): DownstreamSettings {
   const settings: DownstreamSettings = {
     options: downstream,
-    services: indexServices(downstream.services),
+    services: indexServices(downstream.services, downstream),
+    dpopNonces: new DpopNonces(),
     serviceTokens: new TokenCache({
       refreshSkewSeconds: downstream.refreshSkewSeconds ?? 30,
       ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('service') } : {}),

@@ -8,7 +8,15 @@ import {
   httpStatusReason,
   traceparent,
 } from '@baton/audit';
-import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
+import {
+  clientCredentialsToken,
+  type DpopNonces,
+  dpopFetch,
+  exchangeToken,
+  TokenRequestError,
+  type TokenRequestTransport,
+  type TokenResponse,
+} from '@baton/broker-client';
 import type { TokenProvenance } from '@baton/core/stores';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
@@ -17,13 +25,14 @@ import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotoco
 import { context } from '@opentelemetry/api';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
 import { DownstreamError } from './errors.ts';
-import type { DownstreamOptions, DownstreamService } from './services.ts';
+import type { Binding, DownstreamOptions, FetchDispatcher, IndexedService } from './services.ts';
 import type { CachedToken, TokenCache } from './token-cache.ts';
 import { TracedClient } from './traced-client.ts';
 
 /** Headers that carry credentials or identity to a service: set by the client alone, never by a tool. */
 const CREDENTIAL_HEADERS = [
   'authorization',
+  'dpop',
   TXN_TOKEN_HEADER,
   'baton-actor-sub',
   'baton-agent-id',
@@ -56,7 +65,9 @@ export interface InvocationIdentity {
 
 export interface DownstreamSettings {
   options: DownstreamOptions;
-  services: Map<string, Required<DownstreamService>>;
+  services: Map<string, IndexedService>;
+  /** The `DPoP-Nonce` each server (broker, services) last gave, shared by every invocation. */
+  dpopNonces: DpopNonces;
   /** The server's own tokens (service identity), shared by all callers. */
   serviceTokens: TokenCache;
   /** Tokens exchanged for one person and agent, never shared across them. */
@@ -114,7 +125,6 @@ export class DownstreamClient {
     for (const name of CREDENTIAL_HEADERS) headers.delete(name);
     headers.set('traceparent', this.#traceparent(call));
     const token = await this.#tokenFor(target, started, call);
-    headers.set('authorization', `Bearer ${token}`);
     if (target.mode === 'service_identity') {
       const { envelope } = this.#identity;
       headers.set(TXN_TOKEN_HEADER, this.#identity.envelopeToken());
@@ -126,14 +136,23 @@ export class DownstreamClient {
     let response: Response;
     try {
       // In the call's span: an instrumented fetch makes its client span a child of it.
-      response = await context.with(call.context, fetch, undefined, url, {
-        // Only what a call needs, never the tool's whole `init`: options such as undici's `dispatcher`
-        // would hand the request, with its bearer token and envelope, to code of the tool's choosing.
-        ...requestOptions(init),
-        headers,
-        // Never follow: a redirect would replay the bearer token and the envelope to its target.
-        redirect: 'manual' as const,
-      });
+      response = await context.with(
+        call.context,
+        sendWithToken,
+        undefined,
+        target.binding,
+        token,
+        this.#settings.dpopNonces,
+        url,
+        {
+          // Only what a call needs, never the tool's whole `init`: options such as undici's `dispatcher`
+          // would hand the request, with its bearer token and envelope, to code of the tool's choosing.
+          ...requestOptions(init),
+          headers,
+          // Never follow: a redirect would replay the bearer token and the envelope to its target.
+          redirect: 'manual' as const,
+        },
+      );
     } catch (error) {
       try {
         await this.#record(target, started, call, 'error', 'downstream_unreachable');
@@ -189,7 +208,7 @@ export class DownstreamClient {
         new StreamableHTTPClientTransport(new URL(target.url), {
           // The token lives only in this closure, not in an auth provider the tool could read back
           // through `client.transport`, and it is sent only to the service's own URL.
-          fetch: bearerFetchFor(target, token, () => this.#isActive()),
+          fetch: credentialFetchFor(target, token, this.#settings.dpopNonces, () => this.#isActive()),
           requestInit: { headers: { traceparent: this.#traceparent(call) }, redirect: 'manual' },
         }),
       );
@@ -227,7 +246,7 @@ export class DownstreamClient {
     }
   }
 
-  #allowed(service: string): Required<DownstreamService> {
+  #allowed(service: string): IndexedService {
     const target = this.#settings.services.get(service);
     if (!target)
       throw new DownstreamError('ERR_DOWNSTREAM_UNKNOWN_SERVICE', `no downstream service named ${service}`);
@@ -240,20 +259,24 @@ export class DownstreamClient {
     return target;
   }
 
-  async #tokenFor(target: Required<DownstreamService>, started: number, call: HopSpan): Promise<string> {
+  async #tokenFor(target: IndexedService, started: number, call: HopSpan): Promise<string> {
     const { broker } = this.#settings.options;
     const scopes = normalizeScopes(target.scopes);
+    const { binding } = target;
+    const transport = brokerTransport(binding, this.#settings.dpopNonces);
     try {
       if (target.mode === 'service_identity') {
         // The server's own token, shared by every caller: its request is the server's, in a trace of
         // its own, not filed under the person whose call happened to need it first.
         const cached = await this.#settings.serviceTokens.get(
-          JSON.stringify([target.mode, target.audience, scopes]),
+          JSON.stringify([target.mode, target.audience, scopes, ...bindingKey(binding)]),
           async () =>
             cachedToken(
+              binding,
               await clientCredentialsToken(broker.issuer, broker.credentials, {
                 resource: target.audience,
                 scope: scopes,
+                ...transport,
               }),
             ),
           // Revoking this server's client drops its own tokens.
@@ -263,9 +286,10 @@ export class DownstreamClient {
       }
       const { envelope } = this.#identity;
       // The key names the caller token's issuer, the person, the agent, the services it came through,
-      // what the caller was granted, the audience, the mode and the scopes asked for: a token minted
-      // for one person, a wider grant or another chain is never served to another. JSON-encoded, so
-      // no part containing a separator can make two keys collide.
+      // what the caller was granted, the audience, the mode, the scopes asked for and what the token is
+      // bound to: a token minted for one person, a wider grant or another chain is never served to
+      // another, and a token bound to a key or certificate never to a request that does not prove it.
+      // JSON-encoded, so no part containing a separator can make two keys collide.
       const key = JSON.stringify([
         target.mode,
         this.#identity.subjectIssuer,
@@ -278,23 +302,35 @@ export class DownstreamClient {
         normalizeScopes(envelope.authorization.scopes),
         target.audience,
         scopes,
+        ...bindingKey(binding),
       ]);
       const cached = await this.#settings.delegatedTokens.get(
         key,
         async () =>
           cachedToken(
+            binding,
             await exchangeToken(broker.issuer, broker.credentials, {
               subjectToken: this.#identity.subjectToken,
               resource: target.audience,
               scope: scopes,
               delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
               traceparent: this.#traceparent(call),
+              ...transport,
             }),
           ),
         this.#provenance(),
       );
       return cached.accessToken;
     } catch (error) {
+      if (error instanceof DownstreamError) {
+        // The broker answered, but not with a token bound as the service declared: never sent.
+        try {
+          await this.#record(target, started, call, 'denied', 'token_binding_mismatch');
+        } finally {
+          endHopSpan(call, 'denied', 'token_binding_mismatch');
+        }
+        throw error;
+      }
       const refused = error instanceof TokenRequestError;
       const outcome = refused ? 'denied' : 'error';
       const reason = refused ? brokerRefusalReason(error.error) : 'broker_unreachable';
@@ -330,7 +366,7 @@ export class DownstreamClient {
     };
   }
 
-  #startCall(target: Required<DownstreamService>): HopSpan {
+  #startCall(target: IndexedService): HopSpan {
     const call = startHopSpan(`call ${target.name}`, 'client', { parent: this.#identity.hop });
     if (!call.span.isRecording()) return call;
     const url = new URL(target.url);
@@ -350,7 +386,7 @@ export class DownstreamClient {
   }
 
   async #record(
-    target: Required<DownstreamService>,
+    target: IndexedService,
     started: number,
     call: HopSpan,
     outcome: AuditOutcome,
@@ -387,7 +423,20 @@ export class DownstreamClient {
   }
 }
 
-function cachedToken(response: { access_token: string; expires_in: number }): CachedToken {
+/**
+ * The broker's answer as a token to keep, if it is bound as the service declared: a DPoP service gets
+ * a `token_type: DPoP` token (RFC 9449 §5), any other service a token it can send without a proof.
+ */
+function cachedToken(binding: Binding, response: TokenResponse): CachedToken {
+  const dpopBound = typeof response.token_type === 'string' && response.token_type.toLowerCase() === 'dpop';
+  if (dpopBound !== (binding.dpop !== undefined)) {
+    throw new DownstreamError(
+      'ERR_DOWNSTREAM_TOKEN_REFUSED',
+      binding.dpop
+        ? 'the broker issued a bearer token for a service that requires DPoP-bound tokens'
+        : 'the broker issued a DPoP-bound token for a service this server calls without DPoP proofs',
+    );
+  }
   return {
     accessToken: response.access_token,
     expiresAt: Math.floor(Date.now() / 1000) + response.expires_in,
@@ -404,7 +453,7 @@ function normalizeScopes(scopes: readonly string[]): string[] {
  * service: another origin, credentials in the URL, a path outside the service's path prefix (after
  * `..` and `%2e%2e` are resolved), or an encoded slash or backslash a server might decode into one.
  */
-function resolveInside(target: Required<DownstreamService>, path: unknown): URL {
+function resolveInside(target: IndexedService, path: unknown): URL {
   const refuse = () =>
     new DownstreamError(
       'ERR_DOWNSTREAM_PATH_REFUSED',
@@ -433,6 +482,44 @@ function resolveInside(target: Required<DownstreamService>, path: unknown): URL 
   return url;
 }
 
+/** What a token is bound to, as part of a cache key: the DPoP key's and the certificate's thumbprints. */
+function bindingKey(binding: Binding): [string | null, string | null] {
+  return [binding.dpop?.key.jkt ?? null, binding.tls?.thumbprint ?? null];
+}
+
+/** How token requests for a service reach the broker: proving its DPoP key, over its client certificate. */
+function brokerTransport(binding: Binding, nonces: DpopNonces): TokenRequestTransport {
+  return {
+    ...(binding.dpop ? { dpop: { key: binding.dpop.key, nonces } } : {}),
+    ...(binding.tls ? { fetch: fetchOver(binding.tls.dispatcher) } : {}),
+  };
+}
+
+/** The global fetch, over connections of `dispatcher` (one that presents a client certificate). */
+function fetchOver(dispatcher: FetchDispatcher): typeof fetch {
+  // Node's fetch reads `dispatcher` (undici); the DOM `RequestInit` type does not name it.
+  return (input, init) => fetch(input, { ...init, dispatcher } as RequestInit);
+}
+
+/**
+ * Sends a request with the service's token as the service declared: `Authorization: DPoP` with a fresh
+ * proof for this very request (and the server's nonce, RFC 9449 §7, §9), or `Bearer`; over a connection
+ * presenting the client certificate when one is declared (RFC 8705).
+ */
+function sendWithToken(
+  binding: Binding,
+  token: string,
+  nonces: DpopNonces,
+  url: URL,
+  init: RequestInit & { headers: Headers },
+): Promise<Response> {
+  const send = binding.tls ? fetchOver(binding.tls.dispatcher) : fetch;
+  if (binding.dpop)
+    return dpopFetch(url, init, { key: binding.dpop.key, nonces, accessToken: token, fetch: send });
+  init.headers.set('authorization', `Bearer ${token}`);
+  return send(url, init);
+}
+
 /** The `RequestInit` fields a tool may set on a downstream call. */
 function requestOptions(init: RequestInit): RequestInit {
   const options: RequestInit & { duplex?: 'half' } = {};
@@ -445,13 +532,14 @@ function requestOptions(init: RequestInit): RequestInit {
 }
 
 /**
- * A fetch that adds the bearer token to requests for the service's own URL and refuses any other:
- * whoever holds the MCP client (the tool) can reach its transport's fetch, but not the token, and
- * cannot point the token anywhere else. Redirects are never followed.
+ * A fetch that adds the token (and its proof, for a DPoP service) to requests for the service's own URL
+ * and refuses any other: whoever holds the MCP client (the tool) can reach its transport's fetch, but not
+ * the token, and cannot point the token anywhere else. Redirects are never followed.
  */
-function bearerFetchFor(
-  target: Required<DownstreamService>,
+function credentialFetchFor(
+  target: IndexedService,
   token: string,
+  nonces: DpopNonces,
   active: () => boolean,
 ): typeof fetch {
   const base = new URL(target.url);
@@ -469,7 +557,11 @@ function bearerFetchFor(
       );
     }
     const headers = new Headers(init?.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    return fetch(url, { ...requestOptions(init ?? {}), headers, redirect: 'manual' });
+    for (const name of ['authorization', 'dpop']) headers.delete(name);
+    return sendWithToken(target.binding, token, nonces, url, {
+      ...requestOptions(init ?? {}),
+      headers,
+      redirect: 'manual',
+    });
   };
 }
