@@ -67,6 +67,17 @@ out(
 );
 out(`audit console       ${auditConsole.url}   (sign in as the auditor ${auditor}: tenant acme, audit:read)`);
 out();
+out(
+  demo.pki.caPem
+    ? `workload identities (certificates from an internal CA made at start; mutual TLS between hops):`
+    : 'workload identities (SPIFFE IDs; plain HTTP between hops):',
+);
+for (const identity of Object.values(demo.pki.identities)) {
+  out(
+    `  ${identity.hop.padEnd(18)}${identity.spiffeId}${identity.serverTls ? '   (serves HTTPS, client certificate required)' : ''}`,
+  );
+}
+out();
 
 const plan = [
   { tool: 'list_orders' },

@@ -5,6 +5,7 @@ import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing, type EnvelopeKeys } from '@baton/envelope';
 import {
   type ApprovalStore,
+  type ClientTls,
   DownstreamError,
   IdentityBoundary,
   type SharedTokenStore,
@@ -15,10 +16,11 @@ import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { createOrder } from './data.ts';
+import { TRUST_DOMAIN } from './workload-pki.ts';
 
 /** Scopes the orders MCP server advertises: its own, and billing:read for the calls it makes for you. */
 export const ORDERS_MCP_SCOPES = ['orders:read', 'orders:write', 'billing:read'];
-export const TRUST_DOMAIN = 'baton.demo';
+export { TRUST_DOMAIN } from './workload-pki.ts';
 /** The orders MCP server's client at the IdP, for the approval page's sign-in. */
 export const ORDERS_MCP_APPROVAL_CLIENT_ID = 'orders-mcp-approvals';
 /** The operator's tool policy: large orders need the person's approval (see the file). */
@@ -188,6 +190,8 @@ export function serveOrdersMcp(options: {
   revocations?: RevocationCheck;
   /** The approval page's client at the IdP, and where approvals are kept (shared by every instance). */
   approval: { clientSecret: string; store: ApprovalStore };
+  /** Its workload certificate, presented to the hops it calls (mutual TLS). Default: none. */
+  tls?: ClientTls;
 }): McpServerHandle {
   const boundary = new IdentityBoundary({
     resource: options.url,
@@ -213,6 +217,7 @@ export function serveOrdersMcp(options: {
     downstream: {
       broker: options.broker,
       tokenStore: options.tokenStore,
+      ...(options.tls ? { tls: options.tls } : {}),
       services: [
         { name: 'orders-api', url: options.ordersApi, mode: 'service_identity', scopes: ['orders:read'] },
         { name: 'billing-mcp', url: options.billingMcp, mode: 'on_behalf_of', scopes: ['billing:read'] },

@@ -22,9 +22,9 @@ import {
   type McpServerHandle,
   ORDERS_MCP_SCOPES,
   serveOrdersMcp,
-  TRUST_DOMAIN,
 } from './orders-mcp.ts';
 import { receiveRevocations } from './revocation-feeds.ts';
+import { type DemoPki, startDemoPki, TRUST_DOMAIN } from './workload-pki.ts';
 
 /** How many instances of the broker and of the orders MCP server run when scaled out. */
 const INSTANCES = 2;
@@ -38,6 +38,8 @@ export interface DemoTopology {
   urls: { ordersMcp: string; billingMcp: string; ordersApi: string; billingApi: string };
   /** Scaled out: the load balancers in front of the broker and the orders MCP server instances. */
   balancers?: { broker: LoadBalancer; ordersMcp: LoadBalancer };
+  /** Each hop's workload identity (SPIFFE ID; with the internal PKI, its certificate). */
+  pki: DemoPki;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,9 @@ export async function startTopology(
   const publicHost = config.publicHost ?? defaultPublicHost(host);
   const { scaleOut } = config;
   const auditOf = options.auditOf ?? (() => options.audit);
+  // Workload identities first: the hops' URLs are https when they serve their certificates.
+  const pki = await startDemoPki({ publicHost });
+  const { identities } = pki;
   // Scaled out, agents reach the orders MCP server's load balancer; its instances listen on free ports.
   const ordersMcpBalancer = scaleOut
     ? await startLoadBalancer({ host, port: config.ordersMcpPort, publicHost, path: '/mcp' })
@@ -75,9 +80,29 @@ export async function startTopology(
   const ordersMcpInstances = ordersMcpBalancer
     ? await Promise.all(Array.from({ length: INSTANCES }, () => listen(host, 0, '/mcp')))
     : [ordersMcpServer];
-  const billingMcpServer = await listen(host, config.billingMcpPort, '/mcp', publicHost);
-  const ordersApiServer = await listen(host, config.ordersApiPort, '/api', publicHost);
-  const billingApiServer = await listen(host, config.billingApiPort, '/api', publicHost);
+  // The agent reaches the orders MCP server; the billing MCP server and both APIs are reached only by
+  // other hops, which present their workload certificates (mutual TLS, when the PKI is on).
+  const billingMcpServer = await listen(
+    host,
+    config.billingMcpPort,
+    '/mcp',
+    publicHost,
+    identities['billing-mcp'].serverTls,
+  );
+  const ordersApiServer = await listen(
+    host,
+    config.ordersApiPort,
+    '/api',
+    publicHost,
+    identities['orders-api'].serverTls,
+  );
+  const billingApiServer = await listen(
+    host,
+    config.billingApiPort,
+    '/api',
+    publicHost,
+    identities['billing-api'].serverTls,
+  );
   const urls = {
     ordersMcp: ordersMcpServer.url,
     billingMcp: billingMcpServer.url,
@@ -165,12 +190,32 @@ export async function startTopology(
   const feeds = {
     ordersMcp: await Promise.all(
       ordersMcpInstances.map((_, index) =>
-        receiveRevocations(broker.issuer, broker.ordersMcp, feedErrors(`orders-mcp-${index + 1}`)),
+        receiveRevocations(
+          broker.issuer,
+          broker.ordersMcp,
+          feedErrors(`orders-mcp-${index + 1}`),
+          identities['orders-mcp'].fetch,
+        ),
       ),
     ),
-    billingMcp: await receiveRevocations(broker.issuer, broker.billingMcp, feedErrors('billing-mcp')),
-    ordersApi: await receiveRevocations(broker.issuer, broker.ordersApi, feedErrors('orders-api')),
-    billingApi: await receiveRevocations(broker.issuer, broker.billingApi, feedErrors('billing-api')),
+    billingMcp: await receiveRevocations(
+      broker.issuer,
+      broker.billingMcp,
+      feedErrors('billing-mcp'),
+      identities['billing-mcp'].fetch,
+    ),
+    ordersApi: await receiveRevocations(
+      broker.issuer,
+      broker.ordersApi,
+      feedErrors('orders-api'),
+      identities['orders-api'].fetch,
+    ),
+    billingApi: await receiveRevocations(
+      broker.issuer,
+      broker.billingApi,
+      feedErrors('billing-api'),
+      identities['billing-api'].fetch,
+    ),
   };
   const ordersMcpHandles = ordersMcpInstances.map((instance, index) =>
     serveOrdersMcp({
@@ -186,6 +231,7 @@ export async function startTopology(
       audit: scaleOut ? auditOf(`orders-mcp-${index + 1}`) : options.audit,
       logger: logger(scaleOut ? `orders-mcp-${index + 1}` : 'orders-mcp'),
       revocations: feeds.ordersMcp[index]!.feed,
+      ...(identities['orders-mcp'].clientTls ? { tls: identities['orders-mcp'].clientTls } : {}),
     }),
   );
   const ordersMcp = ordersMcpHandles[0]!;
@@ -200,6 +246,8 @@ export async function startTopology(
     audit: options.audit,
     logger: logger('billing-mcp'),
     revocations: feeds.billingMcp.feed,
+    ...(identities['billing-mcp'].clientTls ? { tls: identities['billing-mcp'].clientTls } : {}),
+    fetch: identities['billing-mcp'].fetch,
   });
   serveOrdersApi({
     http: ordersApiServer.http,
@@ -229,6 +277,7 @@ export async function startTopology(
     ordersMcp,
     billingMcp,
     urls,
+    pki,
     ...(broker.balancer && ordersMcpBalancer
       ? { balancers: { broker: broker.balancer, ordersMcp: ordersMcpBalancer } }
       : {}),
@@ -244,6 +293,7 @@ export async function startTopology(
         await closeServer(server.http);
       await broker.close();
       await idp.close();
+      await pki.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { ServiceCredentials } from './service-credentials.ts';
-import { clientCredentialsToken } from './token-request.ts';
+import { clientCredentialsToken, type TokenRequestTransport } from './token-request.ts';
 
-export interface ServiceTokenSourceOptions {
+export interface ServiceTokenSourceOptions extends TokenRequestTransport {
   /** The audience the token is for (RFC 8707), e.g. the broker's `<issuer>/ssf` for a Shared Signals receiver. */
   resource: string;
   scope?: readonly string[];
@@ -31,6 +31,8 @@ export function serviceTokenSource(
     pending ??= clientCredentialsToken(issuer, credentials, {
       resource: options.resource,
       ...(options.scope ? { scope: options.scope } : {}),
+      ...(options.dpop ? { dpop: options.dpop } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
     })
       .then((answer) => {
         const lifetime = Math.max(0, (answer.expires_in ?? 0) - skew);
