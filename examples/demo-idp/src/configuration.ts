@@ -1,6 +1,7 @@
 import { createMemoryAdapterFactory } from '@baton/broker/oidc-memory-adapter';
 import type { AccessToken, ClientCredentials, ClientMetadata, Configuration, JWK } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import type { ClientIdMetadataDocumentFeature } from './client-id-metadata-documents.ts';
 import { errorPage, loggedOutPage, logoutPage } from './html.ts';
 import { SIGNING_ALG } from './keys.ts';
 import {
@@ -16,6 +17,8 @@ export interface ConfigurationInput {
   users: UserDirectory;
   signingJwk: JWK;
   cookieKeys: string[];
+  /** Client ID Metadata Documents accepted, from which hosts; without it clients register (RFC 7591). */
+  clientIdMetadataDocuments?: ClientIdMetadataDocumentFeature | undefined;
 }
 
 /**
@@ -31,6 +34,8 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
   // What the operator configured, as opposed to what registered itself.
   const operatorClients = new Set(input.clients.map((client) => client.client_id));
   checkMachineClients(input.clients);
+  // Client ID Metadata Documents (MCP 2026-07-28's first choice for clients with no prior relationship).
+  const metadataDocuments = input.clientIdMetadataDocuments;
 
   return {
     adapter: createMemoryAdapterFactory(),
@@ -39,6 +44,9 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
     cookies: { keys: input.cookieKeys },
     // Everything is signed with the one ES256 key, including ID tokens (oidc-provider defaults to RS256).
     clientDefaults: { id_token_signed_response_alg: SIGNING_ALG },
+    // RFC 9207: oidc-provider puts `iss` on every authorization response (errors too) and advertises
+    // `authorization_response_iss_parameter_supported`, except a response carrying an ID token, which
+    // names its issuer itself: with `code` alone, `iss` is always there for the agent to check.
     responseTypes: ['code'],
     // OAuth 2.1 and the MCP authorization spec require PKCE for every authorization code flow; v9 only
     // supports S256, and by default would exempt confidential clients.
@@ -96,10 +104,16 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
       return { tenant: user.tenant, roles: [...user.roles], ...(sid ? { sid } : {}) };
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    ...(metadataDocuments ? { fetch: metadataDocuments.fetch as Configuration['fetch'] } : {}),
     features: {
       devInteractions: { enabled: false },
-      // Open dynamic client registration (RFC 7591) so MCP clients can register themselves. Demo only:
-      // a real deployment gates this with initial access tokens or software statements.
+      // Client ID Metadata Documents: a client whose `client_id` is an https URL on an allowed host is
+      // described by the document there (advertised as `client_id_metadata_document_supported`). The
+      // registration rules below apply to it as to a registered client (no client_credentials).
+      ...(metadataDocuments ? { clientIdMetadataDocument: metadataDocuments.feature } : {}),
+      // Open dynamic client registration (RFC 7591) so MCP clients can register themselves: deprecated by
+      // MCP 2026-07-28, kept as the fallback for clients without a metadata document. Demo only: a real
+      // deployment gates this with initial access tokens or software statements.
       registration: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: {

@@ -47,9 +47,20 @@ ${error}<form method="post" action="/interaction/${escapeHtml(uid)}/login" data-
   );
 }
 
+/** Hostnames that reach the person's own machine: any program on it could receive such a redirect. */
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
 export function consentPage(
   uid: string,
-  view: { clientName: string; username: string; plan: GrantPlan },
+  view: {
+    clientName: string;
+    username: string;
+    plan: GrantPlan;
+    /** Where the answer goes: its host is shown (MCP 2026-07-28, metadata document security). */
+    redirectUri: string;
+    /** The client's Client ID Metadata Document URL, when that is how it identified itself. */
+    metadataDocument?: string;
+  },
 ): string {
   const rows = view.plan.resources.map(
     ({ resource, granted, rejected }) =>
@@ -63,10 +74,20 @@ export function consentPage(
     view.plan.oidcScopes.length > 0
       ? `<li>identity: ${escapeHtml(view.plan.oidcScopes.join(', '))}</li>`
       : '';
+  const redirectHost = URL.parse(view.redirectUri)?.host ?? view.redirectUri;
+  const loopback = LOOPBACK.has(URL.parse(view.redirectUri)?.hostname ?? '');
+  const document = view.metadataDocument
+    ? `<p data-client-id-metadata-document>Identified by its metadata document at <code>${escapeHtml(view.metadataDocument)}</code> (host <strong>${escapeHtml(URL.parse(view.metadataDocument)?.host ?? '')}</strong>); its name is what that document says.</p>`
+    : '';
+  const warning = loopback
+    ? '<p class="error" data-localhost-warning>The answer goes to a program on your own computer: any program there could use this address. Allow only if you started this application.</p>'
+    : '';
   return page(
     'Allow access?',
     `<p>Signed in as <strong>${escapeHtml(view.username)}</strong>. <strong>${escapeHtml(view.clientName)}</strong> asks for:</p>
 <ul>${identity}${rows.join('')}</ul>
+${document}<p data-redirect-host>The answer is sent to <strong>${escapeHtml(redirectHost)}</strong>.</p>
+${warning}
 <form method="post" action="/interaction/${escapeHtml(uid)}/confirm" data-step="consent"><button type="submit">Allow</button></form>
 <form method="post" action="/interaction/${escapeHtml(uid)}/abort" data-step="abort"><button type="submit">Deny</button></form>`,
   );

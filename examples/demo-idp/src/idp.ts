@@ -6,6 +6,11 @@ import { EVENT_TYPES, type EventType, type SubjectIdentifier } from '@baton/shar
 import { createLocalJWKSet, type JWK as JoseJwk } from 'jose';
 import type { ClientMetadata, JWK } from 'oidc-provider';
 import Provider from 'oidc-provider';
+import {
+  type ClientIdMetadataDocumentFeature,
+  type ClientIdMetadataDocumentOptions,
+  clientIdMetadataDocumentFeature,
+} from './client-id-metadata-documents.ts';
 import { buildConfiguration } from './configuration.ts';
 import { createInteractionHandler, matchInteraction } from './interactions.ts';
 import { restoreIntrospectedSid } from './introspection-sid.ts';
@@ -43,6 +48,13 @@ export interface StartDemoIdpOptions {
    * receiver never took is reported to `onError`. Off by default.
    */
   signals?: SignalsOptions;
+  /**
+   * Accept clients identified by a Client ID Metadata Document (draft-02, oidc-provider's feature):
+   * a `client_id` that is an https URL on one of `allowedHosts` is fetched (trusting `ca`) and its
+   * document describes the client; the IdP advertises `client_id_metadata_document_supported`. Off by
+   * default: clients then register with RFC 7591, the fallback MCP 2026-07-28 keeps.
+   */
+  clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
 }
 
 export interface DemoIdp {
@@ -86,13 +98,18 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
   const signingJwk = options.signingJwk ?? (await generateSigningJwk());
   let provider: Provider;
   let transmitter: SignalTransmitter | undefined;
+  let metadataDocuments: ClientIdMetadataDocumentFeature | undefined;
   try {
+    metadataDocuments = options.clientIdMetadataDocuments
+      ? clientIdMetadataDocumentFeature(options.clientIdMetadataDocuments)
+      : undefined;
     const configuration = buildConfiguration({
       resources: options.resources,
       clients: (options.clients ?? []) as unknown as ClientMetadata[],
       users,
       signingJwk,
       cookieKeys: [randomBytes(32).toString('base64url')],
+      clientIdMetadataDocuments: metadataDocuments,
     });
     provider = new Provider(issuer, configuration);
     if (options.signals) {
@@ -105,6 +122,7 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
     }
   } catch (error) {
     // A refused configuration (say, a machine client with no approved scope) must not leave the port bound.
+    await metadataDocuments?.close();
     await close(server);
     throw error;
   }
@@ -177,6 +195,7 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
     signalsDelivered: async () => transmitter?.idle(),
     async close() {
       transmitter?.close();
+      await metadataDocuments?.close();
       await close(server);
     },
   };

@@ -74,7 +74,16 @@ export function createInteractionHandler(
       if (!user) return sendHtml(res, 400, errorPage('login_required', 'no signed-in user'));
       const plan = planGrant(details.prompt.details, user);
       if (route.action === undefined) {
-        return sendHtml(res, 200, consentPage(route.uid, { clientName, username: user.username, plan }));
+        // MCP 2026-07-28 (Client ID Metadata Document security): the redirect URI's host is shown, and
+        // a document client is named by its URL, since its name is whatever its document says.
+        const view = {
+          clientName,
+          username: user.username,
+          plan,
+          redirectUri: String(details.params.redirect_uri ?? ''),
+          ...(isMetadataDocumentClient(client) ? { metadataDocument: clientId } : {}),
+        };
+        return sendHtml(res, 200, consentPage(route.uid, view));
       }
       if (route.action !== 'confirm')
         return sendHtml(res, 400, errorPage('invalid_request', 'unexpected step'));
@@ -126,4 +135,9 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
     if (body.length > MAX_FORM_BYTES) throw new errors.InvalidRequest('form too large');
   }
   return new URLSearchParams(body);
+}
+
+/** Whether oidc-provider resolved this client from a Client ID Metadata Document (it marks such clients). */
+function isMetadataDocumentClient(client: unknown): boolean {
+  return (client as { clientIdMetadataDocument?: unknown } | undefined)?.clientIdMetadataDocument === true;
 }

@@ -1,20 +1,39 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  OAuthClientMetadata,
-  OAuthClientProvider,
-  OAuthDiscoveryState,
-  StoredOAuthClientInformation,
-  StoredOAuthTokens,
+import {
+  type OAuthClientMetadata,
+  type OAuthClientProvider,
+  type OAuthDiscoveryState,
+  type StoredOAuthClientInformation,
+  type StoredOAuthTokens,
+  validateClientMetadataUrl,
 } from '@modelcontextprotocol/client';
 import { scriptedLogin } from './scripted-login.ts';
 
 /** Where the IdP sends the browser back to; the scripted login reads the code off the redirect instead. */
 export const SCRIPTED_AGENT_REDIRECT_URL = 'http://127.0.0.1:8976/callback';
 
+/**
+ * The scripted agent's client metadata: what it registers (RFC 7591) or serves as its Client ID
+ * Metadata Document (with `client_id` added). A public client (PKCE, no secret) with a loopback
+ * redirect, hence `native` (RFC 8252), as the SDK would fill in.
+ */
+export function scriptedAgentClientMetadata(clientName: string): OAuthClientMetadata {
+  return {
+    client_name: clientName,
+    redirect_uris: [SCRIPTED_AGENT_REDIRECT_URL],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    application_type: 'native',
+  };
+}
+
 /** What the agent went through, for a demo to narrate. */
 export type ScriptedAgentEvent =
   | { kind: 'discovered'; authorizationServer: string }
   | { kind: 'registered'; clientId: string }
+  /** The authorization server took the agent's Client ID Metadata Document URL as its `client_id`. */
+  | { kind: 'identified'; clientId: string }
   | { kind: 'authorizing'; authorizationUrl: URL }
   | { kind: 'tokens'; tokens: StoredOAuthTokens };
 
@@ -23,6 +42,13 @@ export interface ScriptedAgentOptions {
   clientName: string;
   /** A client the operator registered at the IdP beforehand; otherwise the SDK registers one (RFC 7591). */
   client?: StoredOAuthClientInformation;
+  /**
+   * The https URL of the agent's Client ID Metadata Document (see `serveClientMetadataDocument`),
+   * serving `scriptedAgentClientMetadata(clientName)`. The SDK uses it as `client_id` when the
+   * authorization server advertises `client_id_metadata_document_supported`, and registers (RFC 7591)
+   * otherwise. Checked with the SDK's `validateClientMetadataUrl` (https, with a path).
+   */
+  clientMetadataUrl?: string;
   onEvent?: (event: ScriptedAgentEvent) => void;
 }
 
@@ -44,6 +70,7 @@ export class ScriptedAgentProvider implements OAuthClientProvider {
   readonly requestedScopes: string[] = [];
 
   constructor(options: ScriptedAgentOptions) {
+    validateClientMetadataUrl(options.clientMetadataUrl);
     this.#options = options;
     this.#client = options.client;
   }
@@ -52,14 +79,12 @@ export class ScriptedAgentProvider implements OAuthClientProvider {
     return SCRIPTED_AGENT_REDIRECT_URL;
   }
 
+  get clientMetadataUrl(): string | undefined {
+    return this.#options.clientMetadataUrl;
+  }
+
   get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: this.#options.clientName,
-      redirect_uris: [SCRIPTED_AGENT_REDIRECT_URL],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
+    return scriptedAgentClientMetadata(this.#options.clientName);
   }
 
   state(): string {
@@ -82,8 +107,15 @@ export class ScriptedAgentProvider implements OAuthClientProvider {
     return this.#client;
   }
   saveClientInformation(information: StoredOAuthClientInformation) {
+    const known = this.#client?.client_id === information.client_id;
     this.#client = information;
-    this.#options.onEvent?.({ kind: 'registered', clientId: information.client_id });
+    // The SDK also saves a known client again, stamped with the issuer: not a new identification.
+    if (known) return;
+    const identified = information.client_id === this.#options.clientMetadataUrl;
+    this.#options.onEvent?.({
+      kind: identified ? 'identified' : 'registered',
+      clientId: information.client_id,
+    });
   }
   tokens() {
     return this.#tokens;
@@ -103,7 +135,21 @@ export class ScriptedAgentProvider implements OAuthClientProvider {
   async redirectToAuthorization(authorizationUrl: URL): Promise<void> {
     this.requestedScopes.push(authorizationUrl.searchParams.get('scope') ?? '');
     this.#options.onEvent?.({ kind: 'authorizing', authorizationUrl });
-    const callback = await scriptedLogin(authorizationUrl, this.#options.credentials);
+    // RFC 9207 (MCP 2026-07-28 "Authorization Response Validation"): the issuer recorded with the code
+    // verifier, from the validated metadata, is what the redirect's `iss` must equal. Checked as the
+    // redirect is read, so an error redirect from the wrong server is refused before its text is shown;
+    // `finishAuth` checks a code's `iss` again before redeeming it.
+    const metadata = this.#discovery?.authorizationServerMetadata;
+    const callback = await scriptedLogin(authorizationUrl, this.#options.credentials, {
+      ...(metadata?.issuer
+        ? {
+            issuer: {
+              issuer: metadata.issuer,
+              issParameterSupported: metadata.authorization_response_iss_parameter_supported === true,
+            },
+          }
+        : {}),
+    });
     if (callback.searchParams.get('state') !== this.#state)
       throw new Error('authorization response state mismatch');
     this.callback = callback;

@@ -1,3 +1,4 @@
+import { validateAuthorizationResponseIssuer } from '@modelcontextprotocol/client';
 import { CookieJar } from './cookie-jar.ts';
 import { OAuthFlowError } from './errors.ts';
 
@@ -17,12 +18,15 @@ interface Step {
  * being requested, so the caller decides what the client does with it.
  *
  * Throws on a wrong username or password, and an {@link OAuthFlowError} when the IdP answers with an
- * error redirect (`?error=…`) or an error page.
+ * error redirect (`?error=…`) or an error page. With `issuer` (what the client recorded from the
+ * authorization server's validated metadata), the redirect's `iss` is checked first (RFC 9207 §2.4, the
+ * SDK's `validateAuthorizationResponseIssuer`): a mismatch is the SDK's `IssuerMismatchError`, and an
+ * error redirect's `error`/`error_description` are then never read (in a mix-up they are the attacker's).
  */
 export async function scriptedLogin(
   authorizationUrl: URL | string,
   credentials: { username: string; password: string },
-  options: { jar?: CookieJar } = {},
+  options: { jar?: CookieJar; issuer?: ExpectedIssuer } = {},
 ): Promise<URL> {
   const start = new URL(authorizationUrl);
   const isClientRedirect = clientRedirectMatcher(start);
@@ -36,7 +40,7 @@ export async function scriptedLogin(
     if (response.status >= 300 && response.status < 400 && location) {
       await response.body?.cancel();
       const next = new URL(location, step.url);
-      if (isClientRedirect(next)) return checkAuthorizationResponse(next);
+      if (isClientRedirect(next)) return checkAuthorizationResponse(next, options.issuer);
       step = { url: next };
       continue;
     }
@@ -113,7 +117,21 @@ function clientRedirectMatcher(authorizationUrl: URL): (url: URL) => boolean {
   return (url) => url.origin === redirectUri.origin && url.pathname === redirectUri.pathname;
 }
 
-function checkAuthorizationResponse(url: URL): URL {
+/** RFC 9207: the issuer a client recorded before redirecting, and whether its metadata promised `iss`. */
+export interface ExpectedIssuer {
+  issuer: string;
+  /** `authorization_response_iss_parameter_supported` from the same metadata: then a missing `iss` is refused. */
+  issParameterSupported: boolean;
+}
+
+function checkAuthorizationResponse(url: URL, expected: ExpectedIssuer | undefined): URL {
+  if (expected) {
+    validateAuthorizationResponseIssuer({
+      iss: url.searchParams.get('iss') ?? undefined,
+      expectedIssuer: expected.issuer,
+      issParameterSupported: expected.issParameterSupported,
+    });
+  }
   const error = url.searchParams.get('error');
   if (error) {
     throw new OAuthFlowError('authorization', error, url.searchParams.get('error_description') ?? undefined);

@@ -1,4 +1,11 @@
-import { type ScriptedAgentEvent, ScriptedAgentProvider } from '@baton/demo-idp';
+import {
+  type ClientMetadataDocumentHost,
+  type LoopbackTls,
+  type ScriptedAgentEvent,
+  ScriptedAgentProvider,
+  scriptedAgentClientMetadata,
+  serveClientMetadataDocument,
+} from '@baton/demo-idp';
 import {
   Client,
   InsufficientScopeError,
@@ -12,6 +19,8 @@ function narrate(event: ScriptedAgentEvent, username: string): string {
   switch (event.kind) {
     case 'discovered':
       return `RFC 9728 metadata names authorization server ${event.authorizationServer}`;
+    case 'identified':
+      return `identified by Client ID Metadata Document ${event.clientId} (the identity provider fetched it; no registration)`;
     case 'registered':
       return `registered with RFC 7591 as client ${event.clientId}`;
     case 'authorizing': {
@@ -38,10 +47,16 @@ export interface AgentRun {
   accessToken: string | undefined;
 }
 
+/** The agent's name, in its registration or its Client ID Metadata Document. */
+const CLIENT_NAME = 'Baton demo agent';
+
 /**
  * An agent that knows only the MCP server's URL. It walks the MCP authorization lifecycle with the
- * official SDK client: 401 → RFC 9728 discovery → authorization server metadata → RFC 7591
- * registration → authorization code + PKCE with `resource` → tool calls.
+ * official SDK client: 401 → RFC 9728 discovery → authorization server metadata → a client id (its
+ * Client ID Metadata Document URL when the authorization server advertises
+ * `client_id_metadata_document_supported`, MCP 2026-07-28's first choice; RFC 7591 registration
+ * otherwise) → authorization code + PKCE with `resource`, the redirect's `iss` checked (RFC 9207) →
+ * tool calls.
  */
 export async function runAgent(
   serverUrl: string,
@@ -56,11 +71,40 @@ export async function runAgent(
      * it the agent declares `elicitation.url`; without it, calls that need approval are refused.
      */
     approve?: (url: string) => Promise<void>;
+    /**
+     * Serve the agent's Client ID Metadata Document over https on loopback with this certificate
+     * (the draft, oidc-provider and the SDK accept only an https `client_id`; the identity provider is
+     * told to trust it: `clientIdMetadataDocuments.ca`) and offer its URL as the client id. Without
+     * it the agent registers (RFC 7591).
+     */
+    clientMetadataDocument?: { tls: LoopbackTls };
   } = {},
+): Promise<AgentRun> {
+  const document: ClientMetadataDocumentHost | undefined = options.clientMetadataDocument
+    ? await serveClientMetadataDocument({
+        tls: options.clientMetadataDocument.tls,
+        metadata: scriptedAgentClientMetadata(CLIENT_NAME),
+      })
+    : undefined;
+  try {
+    return await walk(serverUrl, credentials, plan, say, options, document?.url);
+  } finally {
+    await document?.close();
+  }
+}
+
+async function walk(
+  serverUrl: string,
+  credentials: { username: string; password: string },
+  plan: Parameters<typeof runAgent>[2],
+  say: (line: string) => void,
+  options: { approve?: (url: string) => Promise<void> },
+  clientMetadataUrl: string | undefined,
 ): Promise<AgentRun> {
   const provider = new ScriptedAgentProvider({
     credentials,
-    clientName: 'Baton demo agent',
+    clientName: CLIENT_NAME,
+    ...(clientMetadataUrl ? { clientMetadataUrl } : {}),
     onEvent: (event) => say(narrate(event, credentials.username)),
   });
   const transportFor = () =>

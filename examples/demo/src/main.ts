@@ -1,5 +1,5 @@
 import { createLogger, MemoryAuditSink } from '@baton/audit';
-import { DEMO_AUDITOR, DEMO_USERS } from '@baton/demo-idp';
+import { DEMO_AUDITOR, DEMO_USERS, loopbackTls } from '@baton/demo-idp';
 import { onShutdownSignal } from '@baton/resource-server/operations';
 import { runAgent } from './agent.ts';
 import { approveAs } from './approver.ts';
@@ -23,12 +23,15 @@ const store = await openDemoAudit(dataDir, config.scaleOut, [memory, printedAudi
 const audit = store.writer('demo');
 // Bound first: the IdP registers the console's redirect URI when it starts.
 const consoleAtIdp = await prepareAuditConsole(config.host, config.consolePort, config.publicHost);
+// The agent is identified by a Client ID Metadata Document it serves over https on 127.0.0.1 (MCP
+// 2026-07-28); the IdP fetches documents from that host only, trusting this certificate only.
+const agentTls = await loopbackTls();
 const demo = await startTopology(config, {
   audit,
   auditOf: (writer) => store.writer(writer),
   dataDir,
   logs: (component) => consoleLogDestination(`  [${component}]`, out),
-  idp: consoleAtIdp.idp,
+  idp: { ...consoleAtIdp.idp, clientIdMetadataDocuments: { allowedHosts: ['127.0.0.1'], ca: agentTls.cert } },
 });
 const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);
 const auditConsole = await consoleAtIdp.start({
@@ -100,7 +103,10 @@ for (const user of isLoopback(config.publicHost) ? [DEMO_USERS.alice, DEMO_USERS
     { username: user.username, password: user.password },
     plan,
     (line) => out(`  agent: ${line}`),
-    { approve: approveAs(user, (line) => out(`  person: ${line}`)) },
+    {
+      approve: approveAs(user, (line) => out(`  person: ${line}`)),
+      clientMetadataDocument: { tls: agentTls },
+    },
   );
   for (const step of run.steps) out(`  ${step.ok ? '✓' : '✗'} ${step.tool}: ${step.text}`);
   out();

@@ -206,6 +206,8 @@ export function serveOrdersMcp(options: {
     logger: options.logger,
     ...(options.revocations ? { revocations: options.revocations } : {}),
     scopesSupported: ORDERS_MCP_SCOPES,
+    // MCP 2026-07-28: a broader scope implies narrower ones; a step-up challenge names the least one.
+    scopeImplications: { 'orders:write': ['orders:read'] },
     resourceName: 'Orders (Baton demo)',
     policy: { policies: ORDERS_MCP_TOOL_POLICY, inputAttributes: { quantity: 'Long' } },
     approval: {

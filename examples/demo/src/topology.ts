@@ -6,7 +6,13 @@ import type { Writable } from 'node:stream';
 import type { AuditSink } from '@baton/audit';
 import { createLogger } from '@baton/audit';
 import { IDENTITY_PROVIDER_SIGNALS_PATH } from '@baton/broker';
-import { type DemoIdp, type DemoUser, type ResourceServerConfig, startDemoIdp } from '@baton/demo-idp';
+import {
+  type ClientIdMetadataDocumentOptions,
+  type DemoIdp,
+  type DemoUser,
+  type ResourceServerConfig,
+  startDemoIdp,
+} from '@baton/demo-idp';
 import { keyValueApprovalStore } from '@baton/mcp-server';
 import { createVault, FileKeyStore, vaultKeyValue } from '@baton/vault';
 import { serveBillingApi, serveOrdersApi } from './apis.ts';
@@ -60,8 +66,12 @@ export async function startTopology(
     users?: DemoUser[];
     /** Where the vault key file lives. Default: a fresh temporary directory. */
     dataDir?: string;
-    /** More clients and resources for the IdP (the audit console's). */
-    idp?: { clients?: Array<Record<string, unknown>>; resources?: ResourceServerConfig[] };
+    /** More clients and resources for the IdP (the audit console's), and the agent's metadata documents. */
+    idp?: {
+      clients?: Array<Record<string, unknown>>;
+      resources?: ResourceServerConfig[];
+      clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
+    };
   },
 ): Promise<DemoTopology> {
   const host = config.host;
@@ -126,6 +136,9 @@ export async function startTopology(
     ],
     // The orders MCP server's approval page signs people in here (large orders need their approval).
     clients: [approvalClientRegistration(urls.ordersMcp, approvalSecret), ...(options.idp?.clients ?? [])],
+    ...(options.idp?.clientIdMetadataDocuments
+      ? { clientIdMetadataDocuments: options.idp.clientIdMetadataDocuments }
+      : {}),
     // Sign-outs and disabled accounts reach the broker as Security Event Tokens (CAEP, RISC), and from
     // there every hop.
     signals: {

@@ -175,6 +175,17 @@ export const TOKEN_REQUEST_REASONS = [
   'platform_refused',
   'client_credentials_not_approved',
   'grant_type_not_allowed',
+  /** Transaction Tokens (draft-ietf-oauth-transaction-tokens-10): the request's `audience` is not the Trust Domain. */
+  'txn_audience_not_trust_domain',
+  /** `request_context` / `request_details` is not a JSON object the broker accepts. */
+  'request_context_invalid',
+  'request_details_invalid',
+  /** A Txn-Token presented for replacement does not verify (signature, trust domain, expiry, claims). */
+  'txn_token_invalid',
+  /** A Txn-Token was presented to obtain anything but a replacement Txn-Token. */
+  'txn_token_not_exchangeable',
+  /** A replacement Txn-Token would widen, or change, what the one it replaces asserts. */
+  'txn_replacement_wider',
   /** The client or the subject reached its token-exchange rate limit. */
   'rate_limited',
   /** A dependency of the broker (an issuer's JWKS, introspection) could not be reached. */

@@ -53,6 +53,16 @@ export interface ExchangeRequest extends TokenRequestTransport {
   actorToken?: string;
   actorTokenType?: string;
   traceparent?: string;
+  /**
+   * A Transaction Token request (draft-ietf-oauth-transaction-tokens-10 §9.1, with `requestedTokenType`
+   * the Txn-Token type): the trust domain (`audience`, required there), and what the Txn-Token should
+   * assert in `rctx` (`requestContext`) and `tctx.details` (`requestDetails`).
+   */
+  transaction?: {
+    trustDomain: string;
+    requestContext?: Record<string, unknown>;
+    requestDetails?: Record<string, unknown>;
+  };
 }
 
 /**
@@ -80,10 +90,22 @@ export async function exchangeToken(
       ...(request.actorToken
         ? { actor_token: request.actorToken, actor_token_type: request.actorTokenType ?? ACCESS_TOKEN_TYPE }
         : {}),
+      ...(request.transaction ? transactionParameters(request.transaction) : {}),
     },
     request.traceparent,
     request,
   );
+}
+
+function transactionParameters(
+  transaction: NonNullable<ExchangeRequest['transaction']>,
+): Record<string, string> {
+  const { trustDomain, requestContext, requestDetails } = transaction;
+  return {
+    audience: trustDomain,
+    ...(requestContext ? { request_context: JSON.stringify(requestContext) } : {}),
+    ...(requestDetails ? { request_details: JSON.stringify(requestDetails) } : {}),
+  };
 }
 
 /**

@@ -102,6 +102,7 @@ describe('person-less subject tokens are not exchanged as if a person stood behi
   it('refuses a Transaction Token and a restricted user token for it', async () => {
     await refused(stack.orders, await machineToken('cron-job'), {
       resource: BILLING_MCP,
+      audience: 'baton.test',
       requested_token_type: TXN_TOKEN_TYPE,
       scope: 'billing:read',
     });

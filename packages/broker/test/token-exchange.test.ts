@@ -126,6 +126,7 @@ describe('RFC 8693 token exchange along agent → orders MCP → billing MCP →
     const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
       ...subjectOf(userToken),
       resource: BILLING_MCP,
+      audience: 'baton.test',
       requested_token_type: TXN_TOKEN_TYPE,
       scope: 'billing:read',
     });
@@ -599,7 +600,13 @@ describe('token exchange: Transaction Tokens are bounded by policy and subject, 
     exchange(
       stack.broker.issuer,
       stack.orders,
-      { ...subjectOf(subjectToken), resource: BILLING_MCP, requested_token_type: TXN_TOKEN_TYPE },
+      {
+        ...subjectOf(subjectToken),
+        resource: BILLING_MCP,
+        audience: 'baton.test',
+        requested_token_type: TXN_TOKEN_TYPE,
+        scope: 'billing:read',
+      },
       { headers },
     );
 
@@ -767,7 +774,9 @@ describe('token exchange: a custom policy engine sees a Transaction Token as txn
     const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
       ...subjectOf(await stack.userToken()),
       resource: BILLING_MCP,
+      audience: 'baton.test',
       requested_token_type: TXN_TOKEN_TYPE,
+      scope: 'billing:read',
     });
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error, 'invalid_target');

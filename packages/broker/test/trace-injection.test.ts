@@ -78,7 +78,9 @@ describe('trace injection at the broker', () => {
         subject_token: await stack.userToken(),
         subject_token_type: ACCESS_TOKEN_TYPE,
         resource: BILLING_MCP,
+        audience: 'baton.test',
         requested_token_type: TXN_TOKEN_TYPE,
+        scope: 'billing:read',
       },
       { headers: injected },
     );

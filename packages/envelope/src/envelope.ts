@@ -61,6 +61,40 @@ export const DelegationSchema = z.strictObject({
   chain: z.array(identifier).max(32).default([]),
 });
 
+// Transaction Tokens (draft-ietf-oauth-transaction-tokens-10 §7.2): what the token service asserts
+// about the request (`rctx`) and the transaction's own parameters (`tctx`). Bounded, because they ride
+// in a header on every call of the chain.
+
+/** The largest `details` or `request_context`, as serialized JSON. */
+export const MAX_CONTEXT_LENGTH = 2048;
+const bounded = <T extends z.ZodType>(schema: T) =>
+  schema.refine(
+    (value) => JSON.stringify(value).length <= MAX_CONTEXT_LENGTH,
+    `larger than ${MAX_CONTEXT_LENGTH} characters of JSON`,
+  );
+
+/**
+ * The environment of the request that started the transaction (`rctx`, draft-10 §7.2.2): the
+ * originating IP address, how the person authenticated (an RFC 8176 `amr` value), the transport. Only
+ * these members: the token service decides what it asserts, and a verifier reads nothing it cannot name.
+ */
+export const RequestContextSchema = bounded(
+  z.strictObject({
+    req_ip: z.union([z.ipv4(), z.ipv6()]).optional(),
+    authn: z
+      .string()
+      .regex(/^[\x21-\x7E]{1,64}$/, 'not an RFC 8176 amr value')
+      .optional(),
+    transport: z.enum(['https', 'http', 'mtls', 'stdio']).optional(),
+  }),
+);
+
+/**
+ * The transaction's own parameters the token service asserted (`tctx.details`, from the request's
+ * `request_details`, draft-10 §7.2.3): immutable through the call chain, e.g. `{ "action": "BUY" }`.
+ */
+export const DetailsSchema = bounded(z.record(z.string().min(1).max(64), z.json()));
+
 /** The five named sections that say who, which agent, where, with what authority, and how far. */
 export const EnvelopeBodySchema = z.strictObject({
   actor: ActorSchema,
@@ -68,6 +102,10 @@ export const EnvelopeBodySchema = z.strictObject({
   session: SessionSchema,
   authorization: AuthorizationSchema,
   delegation: DelegationSchema,
+  /** `tctx.details`: the transaction's parameters, when the token service asserted any. */
+  details: DetailsSchema.optional(),
+  /** `rctx`: the requester's environment, when the token service asserted any. */
+  request_context: RequestContextSchema.optional(),
 });
 
 export const EnvelopeSchema = z
@@ -78,6 +116,8 @@ export const EnvelopeSchema = z
     issuer: identifier,
     /** The trust domain it is valid in (`aud` on the wire, as in Transaction Tokens). */
     trust_domain: identifier,
+    /** The workload that asked for it (`req_wl`): the MCP server's boundary, or the broker's client. */
+    requesting_workload: identifier,
     issued_at: epochSeconds,
     expires_at: epochSeconds,
     ...EnvelopeBodySchema.shape,

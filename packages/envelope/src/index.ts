@@ -6,9 +6,13 @@ export {
   CONFIDENCE_LEVELS,
   DELEGATION_MODES,
   type DelegationMode,
+  // The token service checks `request_details` / `request_context` with the rules verifiers apply.
+  DetailsSchema,
   type Envelope,
   type EnvelopeBody,
   EnvelopeSchema,
+  MAX_CONTEXT_LENGTH,
+  RequestContextSchema,
 } from './envelope.ts';
 export { EnvelopeError, type EnvelopeErrorCode } from './errors.ts';
 export {

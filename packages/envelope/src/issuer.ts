@@ -32,6 +32,11 @@ export interface MintOptions {
    * how one validated body (see `validateEnvelopeBody`) is minted into each call's own trace.
    */
   traceId?: string;
+  /**
+   * The workload that asked for this envelope (`req_wl`), when it is not the issuer's own `workload`:
+   * a token service names the client that requested the Transaction Token (draft-10 §7.2).
+   */
+  requestingWorkload?: string;
 }
 
 declare const validatedBody: unique symbol;
@@ -164,6 +169,10 @@ export class EnvelopeIssuer {
         'envelope body is invalid: session.trace_id: not a W3C trace-id',
       );
     }
+    const requestingWorkload = options?.requestingWorkload ?? this.#workload;
+    if (typeof requestingWorkload !== 'string' || requestingWorkload === '') {
+      throw new TypeError('EnvelopeIssuer.mint: requestingWorkload must be a non-empty string');
+    }
     const validated = validatedBodies.has(body);
     if (validated && traceId === undefined) {
       // A body validated once serves many calls: each must name its own trace, never inherit one.
@@ -180,6 +189,7 @@ export class EnvelopeIssuer {
       id: randomUUID(),
       issuer: this.issuer,
       trust_domain: this.trustDomain,
+      requesting_workload: requestingWorkload,
       issued_at: issuedAt,
       expires_at: issuedAt + ttlSeconds,
       actor: data.actor,
@@ -190,24 +200,26 @@ export class EnvelopeIssuer {
           : { id: data.session.id, trace_id: traceId },
       authorization: data.authorization,
       delegation: data.delegation,
+      ...(data.details === undefined ? {} : { details: data.details }),
+      ...(data.request_context === undefined ? {} : { request_context: data.request_context }),
     }) as Envelope;
     // Signed on first use: most tool calls never send their envelope across a process boundary, and a
     // signature is the most expensive step of minting. The key is chosen now, so a rotation between
     // mint and first use cannot change which key signs.
     const { kid, alg, privateKey } = this.#keys.signingKey;
-    const workload = this.#workload;
     let token: string | undefined;
     return Object.freeze({
       envelope,
       get token() {
-        token ??= signCompact({ alg, typ: TXN_TOKEN_TYP, kid }, toWireClaims(envelope, workload), privateKey);
+        token ??= signCompact({ alg, typ: TXN_TOKEN_TYP, kid }, toWireClaims(envelope), privateKey);
         return token;
       },
     });
   }
 }
 
-function toWireClaims(envelope: Envelope, workload: string): Record<string, unknown> {
+/** The draft-10 claims of an envelope (the mapping in `txn-token.ts`); `verifyEnvelope` reads them back. */
+function toWireClaims(envelope: Envelope): Record<string, unknown> {
   return {
     iss: envelope.issuer,
     aud: envelope.trust_domain,
@@ -217,12 +229,16 @@ function toWireClaims(envelope: Envelope, workload: string): Record<string, unkn
     txn: envelope.session.trace_id,
     sub: envelope.actor.sub,
     scope: envelope.authorization.scopes.join(' '),
-    req_wl: workload,
+    req_wl: envelope.requesting_workload,
+    tctx: {
+      ...envelope.delegation,
+      ...(envelope.details === undefined ? {} : { details: envelope.details }),
+    },
+    ...(envelope.request_context === undefined ? {} : { rctx: envelope.request_context }),
     actor: envelope.actor,
     agent: envelope.agent,
     session: envelope.session,
     authorization: envelope.authorization,
-    delegation: envelope.delegation,
   };
 }
 

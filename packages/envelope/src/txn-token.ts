@@ -1,21 +1,23 @@
 /**
- * The wire form of an envelope, aligned with OAuth Transaction Tokens
- * (draft-ietf-oauth-transaction-tokens-10) where the two overlap.
+ * The wire form of an envelope is a Transaction Token (draft-ietf-oauth-transaction-tokens-10 §7):
  *
- * | envelope                 | Txn-Token claim | note                                                   |
- * |--------------------------|-----------------|--------------------------------------------------------|
- * | `id`                     | `jti`           | unique per envelope                                    |
- * | `issuer`                 | `iss`           | the boundary (or token service) that minted it         |
- * | `trust_domain`           | `aud`           | Txn-Tokens are audience-restricted to a trust domain   |
- * | `issued_at`/`expires_at` | `iat`/`exp`     | minutes, not hours                                     |
- * | `session.trace_id`       | `txn`           | one transaction = one call chain = one W3C trace       |
- * | `actor.sub`              | `sub`           | the person (or service) the transaction is for         |
- * | `authorization.scopes`   | `scope`         | space-delimited                                        |
- * | (minting workload)       | `req_wl`        | the workload that asked for the envelope               |
- * | the five sections        | same names      | `actor`, `agent`, `session`, `authorization`, `delegation` |
+ * | envelope                     | Txn-Token claim       | note                                                  |
+ * |------------------------------|-----------------------|-------------------------------------------------------|
+ * | `id`                         | `jti`                 | unique per envelope                                   |
+ * | `issuer`                     | `iss`                 | the boundary (or token service) that minted it        |
+ * | `trust_domain`               | `aud`                 | the Trust Domain; refused anywhere else               |
+ * | `issued_at`/`expires_at`     | `iat`/`exp`           | minutes, not hours                                    |
+ * | `session.trace_id`           | `txn`                 | one transaction = one call chain = one W3C trace      |
+ * | `actor.sub`                  | `sub`                 | the principal of the transaction                      |
+ * | `authorization.scopes`       | `scope`               | space-delimited: the transaction's purpose            |
+ * | `requesting_workload`        | `req_wl`              | the workload that asked for the token                 |
+ * | `delegation`                 | `tctx.mode/allowed/chain` | immutable authorization details                   |
+ * | `details`                    | `tctx.details`        | parameters asserted from `request_details`            |
+ * | `request_context`            | `rctx`                | `req_ip`, `authn`, `transport` from `request_context` |
+ * | `actor`, `agent`, `session`, `authorization` | same names | Baton's claims beside the draft's            |
  *
- * The mirrored claims (`sub`, `scope`, `txn`, `jti`) must equal the sections they mirror; a verifier
- * refuses an envelope where they disagree, so no two readers can see two different identities.
+ * The mirrored claims (`sub`, `scope`, `txn`) must equal the sections they mirror; a verifier refuses an
+ * envelope where they disagree, so no two readers can see two different identities.
  */
 export const TXN_TOKEN_DRAFT = 'draft-ietf-oauth-transaction-tokens-10';
 /** JOSE `typ` of a Transaction Token (draft-10 §6.1). */

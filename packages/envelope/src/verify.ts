@@ -34,8 +34,9 @@ export interface VerifyEnvelopeOptions {
  * `EnvelopeError` whose `code` says exactly why.
  *
  * Checks, in order: compact form, `alg` allow-list, `typ` = `txntoken+jwt`, `kid` known for that `alg`,
- * signature, `iss`, `aud` (trust domain), `iat`/`exp` with skew, lifetime bound, the envelope schema,
- * and that the Txn-Token mirror claims (`sub`, `scope`, `txn`, `jti`) agree with the named sections.
+ * signature, `iss`, `aud` (trust domain), `iat`/`exp` with skew, lifetime bound, the envelope schema
+ * (including `req_wl`, `tctx` and `rctx`), and that the Txn-Token mirror claims (`sub`, `scope`, `txn`)
+ * agree with the named sections.
  * It does not check replay or which downstream service is calling: that is the caller's context.
  *
  * @example
@@ -104,17 +105,24 @@ export async function verifyEnvelope(token: string, options: VerifyEnvelopeOptio
     );
   }
 
+  // `tctx` is the delegation (mode, allowed, chain) plus the asserted `details`; a `tctx` that is not an
+  // object leaves the delegation missing, which the schema refuses.
+  const tctx = isObject(claims.tctx) ? claims.tctx : {};
+  const { details, ...delegation } = tctx;
   const parsed = EnvelopeSchema.safeParse({
     id: claims.jti,
     issuer: claims.iss,
     trust_domain: claims.aud,
+    requesting_workload: claims.req_wl,
     issued_at: iat,
     expires_at: exp,
     actor: claims.actor,
     agent: claims.agent,
     session: claims.session,
     authorization: claims.authorization,
-    delegation: claims.delegation,
+    delegation: isObject(claims.tctx) ? delegation : undefined,
+    ...(details === undefined ? {} : { details }),
+    ...(claims.rctx === undefined ? {} : { request_context: claims.rctx }),
   });
   if (!parsed.success) {
     throw new EnvelopeError(
@@ -134,6 +142,10 @@ export async function verifyEnvelope(token: string, options: VerifyEnvelopeOptio
     );
   }
   return deepFreeze(envelope);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describe(value: unknown): string {

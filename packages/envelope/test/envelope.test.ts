@@ -341,7 +341,7 @@ describe('envelope verification refuses attacks', () => {
     );
     for (const tamper of [
       { actor: { ...claims.actor, impersonate: 'user-bob' } },
-      { delegation: { ...claims.delegation, mode: 'god_mode' } },
+      { tctx: { ...claims.tctx, mode: 'god_mode' } },
       { agent: undefined },
     ]) {
       const token = signCompact(

@@ -80,7 +80,7 @@ import {
   type BoundarySettings,
   type OpenedRequest,
 } from './request-context.ts';
-import { declaredScopes, scopesCover } from './scopes.ts';
+import { declaredScopes, ScopeImplications, type ScopeImplicationsOption, scopesCover } from './scopes.ts';
 import { recordSurfaceStepUpDenial, SURFACE_ACTION, type SurfaceItem } from './surface-audit.ts';
 import { type DeclaredItem, SurfaceRegistry, type UriTemplateLike } from './surface-registry.ts';
 import { surfaceCallsIn } from './surface-requests.ts';
@@ -117,6 +117,19 @@ export interface IdentityBoundaryOptions {
    * list leaves `scope` out of the challenge, so clients fall back to `scopes_supported`.
    */
   challengeScopes?: readonly string[];
+  /**
+   * The scope hierarchy (MCP 2026-07-28 requires servers to account for one): each broader scope and
+   * the narrower scopes it implies, transitively, e.g. `{ 'orders': ['orders:read', 'orders:write'],
+   * 'orders:write': ['orders:read'] }`. Applied wherever the boundary decides whether a token's scopes
+   * cover what an item declares: the 403 step-up challenge before dispatch, the wrappers' own check and
+   * list filtering. A step-up challenge names the least scopes that satisfy the call (the declared
+   * ones, less any another declared scope implies), never a broader one. The envelope's
+   * `authorization.scopes` records the token's scopes as granted, not expanded: it is evidence of what
+   * the authorization server issued, and each downstream service reads it under its own hierarchy.
+   * Declared Cedar tool policy (`policy`) likewise sees the granted scopes. Validated at construction
+   * (scope tokens; a cycle is a `TypeError`). Default: none, scopes match exactly.
+   */
+  scopeImplications?: ScopeImplicationsOption;
   /**
    * Largest POST body the boundary reads (it reads `tools/call` bodies to answer a missing scope with a
    * 403 step-up challenge before dispatch); a larger one is answered 413. Default 4 MiB, the SDK's.
@@ -359,6 +372,10 @@ export class IdentityBoundary {
       },
       audit,
       logger,
+      scopes:
+        options.scopeImplications === undefined
+          ? ScopeImplications.none
+          : new ScopeImplications(options.scopeImplications, 'IdentityBoundary: scopeImplications'),
       downstream: options.downstream
         ? downstreamSettings(options.downstream, options, audit, logger)
         : undefined,
@@ -774,7 +791,7 @@ export class IdentityBoundary {
     const denied: Array<{ item: DeclaredItem; meta: Record<string, unknown> | undefined }> = [];
     for (const call of calls) {
       const item = this.#surface.itemOf(call);
-      if (!item || scopesCover(opened.claims.scopes, item.scopes)) continue;
+      if (!item || scopesCover(opened.claims.scopes, item.scopes, opened.settings.scopes)) continue;
       for (const scope of item.scopes) required.add(scope);
       denied.push({ item, meta: call.meta });
     }
@@ -788,7 +805,7 @@ export class IdentityBoundary {
       await recordSurfaceStepUpDenial(opened, item, meta);
     }
     const error = insufficientScope(
-      [...required],
+      opened.settings.scopes.least([...required]),
       challengeDescription(
         recorded.size === 1
           ? `${denied[0]!.item.kind} ${denied[0]!.item.name} requires more scope`

@@ -76,7 +76,7 @@ export async function runIdentityCall<Result>(
         : `this ${item.kind} is for services only`,
     );
   }
-  if (!scopesCover(opened.claims.scopes, policy.scopes)) {
+  if (!scopesCover(opened.claims.scopes, policy.scopes, opened.settings.scopes)) {
     // The boundary's 403 step-up challenge before dispatch normally answers first; this is the backstop.
     throw await deny(
       'scope_insufficient',
@@ -145,11 +145,11 @@ export function scopeChallengeFor(access: BoundaryAccess, item: SurfaceItem, sco
   return async ({ request, authInfo }: { request: JSONRPCRequest; authInfo?: AuthInfo }) => {
     const handle = boundaryContextOf(authInfo);
     const opened = handle ? access.open(handle) : undefined;
-    if (!opened || scopesCover(opened.claims.scopes, scopes)) return undefined;
+    if (!opened || scopesCover(opened.claims.scopes, scopes, opened.settings.scopes)) return undefined;
     const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
     await recordSurfaceStepUpDenial(opened, item, meta);
     return {
-      scopes: scopes as [string, ...string[]],
+      scopes: opened.settings.scopes.least(scopes) as [string, ...string[]],
       // The SDK writes this into the WWW-Authenticate challenge: RFC 6750 §3 characters only.
       errorDescription: challengeDescription(`${item.kind} ${item.name} requires more scope`),
     };

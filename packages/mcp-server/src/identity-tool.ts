@@ -152,7 +152,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
           : 'this tool is for services only',
       );
     }
-    if (!scopesCover(opened.claims.scopes, required)) {
+    if (!scopesCover(opened.claims.scopes, required, opened.settings.scopes)) {
       // The SDK's pre-dispatch scope challenge normally answers first; this is the backstop.
       return deny('scope_insufficient', `insufficient scope: this tool requires ${required.join(' ')}`);
     }
@@ -269,11 +269,11 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       scopeChallenge: async ({ request, authInfo }: { request: JSONRPCRequest; authInfo?: AuthInfo }) => {
         const handle = boundaryContextOf(authInfo);
         const opened = handle ? access.open(handle) : undefined;
-        if (!opened || scopesCover(opened.claims.scopes, required)) return undefined;
+        if (!opened || scopesCover(opened.claims.scopes, required, opened.settings.scopes)) return undefined;
         const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
         await recordStepUpDenial(opened, name, meta);
         return {
-          scopes: required as [string, ...string[]],
+          scopes: opened.settings.scopes.least(required) as [string, ...string[]],
           // The SDK writes this into the WWW-Authenticate challenge: RFC 6750 §3 characters only.
           errorDescription: challengeDescription(`tool ${name} requires more scope`),
         };

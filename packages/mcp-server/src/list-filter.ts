@@ -55,9 +55,10 @@ export function filterListsByIdentity(
     const wrapped: RequestHandler = async (request, context) => {
       const result = await original(request, context);
       const handle = boundaryContextOf(sdkCallContext(context).authInfo);
-      const granted = handle ? access.open(handle)?.claims.scopes : undefined;
+      const opened = handle ? access.open(handle) : undefined;
       const visible = (item: DeclaredItem | undefined) =>
-        item === undefined || (granted !== undefined && scopesCover(granted, item.scopes));
+        item === undefined ||
+        (opened !== undefined && scopesCover(opened.claims.scopes, item.scopes, opened.settings.scopes));
       return filtered(method, request, result, registry, visible);
     };
     installed.add(wrapped);

@@ -8,6 +8,7 @@ import type { CheckedDlpPolicy } from './dlp/policy.ts';
 import type { DownstreamSettings } from './downstream/client.ts';
 import type { DelegationPolicy } from './identity-from-claims.ts';
 import type { ToolGateSettings } from './policy/gate.ts';
+import type { ScopeImplications } from './scopes.ts';
 
 /**
  * What the SDK sees in place of the access token. The SDK's `AuthInfo.token` is a required string,
@@ -26,6 +27,8 @@ export interface BoundarySettings {
   audit: AuditSink;
   logger: Logger;
   downstream: DownstreamSettings | undefined;
+  /** The boundary's scope hierarchy (`scopeImplications`): every scope check goes through it. */
+  scopes: ScopeImplications;
   /** Declared per-tool policy and human approval (issue #12), when configured. */
   toolGate?: ToolGateSettings | undefined;
   /** DLP (issue #12 item 5): the boundary's default policy for tool results, if any. */

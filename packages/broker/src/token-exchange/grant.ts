@@ -1,3 +1,4 @@
+import { TXN_TOKEN_TYPE } from '@baton/broker-client';
 import { tenantOf } from '@baton/core';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { CallerKindRule } from '@baton/resource-server';
@@ -5,7 +6,7 @@ import type { AudienceConfig } from '../audience.ts';
 import { type AuditedGrantDependencies, auditedGrant, type Issued } from '../grants/audited-grant.ts';
 import { GrantChecks } from '../grants/checks.ts';
 import type { GrantRequest } from '../grants/grant-request.ts';
-import { target } from '../grants/target.ts';
+import { single } from '../grants/parameters.ts';
 import { type PolicyEngine, policyModeOf } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { actingParty } from './checks/actor.ts';
@@ -25,11 +26,18 @@ import {
 } from './checks/rate-limit.ts';
 import { requestedScopes, scopeNarrowing } from './checks/scope.ts';
 import { subjectGrant, subjectToken } from './checks/subject.ts';
+import {
+  exchangeTarget,
+  TXN_TOKEN_REQUEST_PARAMETERS,
+  type TxnTokenContext,
+  txnTokenRequest,
+} from './checks/txn-request.ts';
 import type { Exchanged } from './exchanged.ts';
 import type { InputTokenVerifier } from './input-token.ts';
 import { accessTokenIssuer } from './issuers/access-token.ts';
 import { issuePlatformToken } from './issuers/platform-token.ts';
 import { txnTokenIssuer } from './issuers/txn-token.ts';
+import { txnTokenReplacementHandler } from './replacement.ts';
 
 /** Request parameters of the grant (RFC 8693 §2.1), plus Baton's `delegation_mode` extension. */
 export const TOKEN_EXCHANGE_PARAMETERS = [
@@ -42,6 +50,7 @@ export const TOKEN_EXCHANGE_PARAMETERS = [
   'actor_token',
   'actor_token_type',
   'delegation_mode',
+  ...TXN_TOKEN_REQUEST_PARAMETERS,
 ];
 /** RFC 8693 allows several `resource` / `audience` values; Baton then refuses more than one (one audience per token). */
 export const TOKEN_EXCHANGE_DUPLICATES = ['resource', 'audience'];
@@ -71,7 +80,8 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
     .check(exchangingClient)
     .check(clientRateLimit(limiters.perClient))
     .check(exchangeParameters({ transactionTokens: deps.envelopes !== undefined }))
-    .check(target(deps.audiences))
+    .check(exchangeTarget(deps.audiences))
+    .check(txnTokenRequest(deps.envelopes?.trustDomain))
     .check(delegationMode)
     .check(subjectToken(deps.inputs))
     .check(subjectRateLimit(limiters.perSubject))
@@ -87,7 +97,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
 
   const issueAccessToken = accessTokenIssuer(deps.registry);
   const issueTxnToken = deps.envelopes ? txnTokenIssuer(deps.envelopes, deps.registry) : undefined;
-  const issue = (state: Exchanged): Promise<Issued> => {
+  const issue = (state: Exchanged & TxnTokenContext): Promise<Issued> => {
     if (state.audience.platform && state.mode === 'on_behalf_of') {
       return issuePlatformToken(state.audience.platform, state);
     }
@@ -96,7 +106,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
     return issueAccessToken(state);
   };
 
-  return auditedGrant(deps, {
+  const exchange = auditedGrant(deps, {
     checks,
     issue,
     describe: (known) => ({
@@ -114,4 +124,13 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
       requested: known.requested,
     }),
   });
+  // A Txn-Token as the subject token asks for a replacement Txn-Token (draft-10 §12): its own checks.
+  const replace = deps.envelopes
+    ? txnTokenReplacementHandler({ ...deps, envelopes: deps.envelopes, perClient: limiters.perClient })
+    : undefined;
+  return (ctx: Parameters<typeof exchange>[0]) =>
+    replace &&
+    single((ctx.oidc.params as Record<string, string | string[]>).subject_token_type) === TXN_TOKEN_TYPE
+      ? replace(ctx)
+      : exchange(ctx);
 }

@@ -3,6 +3,7 @@ import { sessionOf } from '@baton/core';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { Issued } from '../../grants/audited-grant.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
+import type { TxnTokenContext } from '../checks/txn-request.ts';
 import type { Exchanged } from '../exchanged.ts';
 
 /**
@@ -10,10 +11,15 @@ import type { Exchanged } from '../exchanged.ts';
  * the subject token allow (`lifetime`), and carries the exchange's own trace id, so it and the audit
  * record of this exchange correlate. It is recorded in the registry under its `jti` (the envelope id),
  * as the broker's access tokens are, so revoking its root grant or its subject covers it.
+ *
+ * draft-ietf-oauth-transaction-tokens-10 §9.3: `aud` is the Trust Domain (the issuer's), `req_wl` the
+ * client that asked, `tctx.details` and `rctx` what the request's `request_details` and
+ * `request_context` asserted (checked by `txnTokenRequest`).
  */
 export function txnTokenIssuer(envelopes: EnvelopeIssuer, registry: TokenRegistry) {
-  return async function issueTxnToken(state: Exchanged): Promise<Issued> {
+  return async function issueTxnToken(state: Exchanged & TxnTokenContext): Promise<Issued> {
     const { subjectType, sub, tenant, agent, subject, root, trace, granted, audience, lifetime } = state;
+    const { details, requestContext } = state;
     const { envelope, token } = envelopes.mint(
       {
         actor: { type: subjectType, sub, tenant },
@@ -21,8 +27,10 @@ export function txnTokenIssuer(envelopes: EnvelopeIssuer, registry: TokenRegistr
         session: { id: sessionOf(subject.claims, root), trace_id: trace.traceId },
         authorization: { scopes: [...granted], confidence: 'medium' },
         delegation: { mode: 'service_identity', allowed: [audience.resource] },
+        ...(details === undefined ? {} : { details }),
+        ...(requestContext === undefined ? {} : { request_context: requestContext }),
       },
-      { ttlSeconds: lifetime },
+      { ttlSeconds: lifetime, requestingWorkload: state.clientId },
     );
     await registry.record({
       jti: envelope.id,
