@@ -3,12 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, LogAuditSink, MemoryAuditSink } from '@baton/audit';
 import { startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
-import {
-  DpopNonces,
-  serviceClientMetadata,
-  serviceCredentials,
-  TOKEN_EXCHANGE_GRANT,
-} from '@baton/broker-client';
+import { serviceClientMetadata, serviceCredentials, TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
 import { generateSigningJwk, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
 import { downstreamVerifier, withDownstreamIdentity } from '@baton/downstream-verifier';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
@@ -97,7 +92,6 @@ export async function benchDownstream(calls = 2000): Promise<Array<Record<string
       services: [{ name: 'api', url: apiUrl, mode, scopes: ['orders:read'] }],
     },
     services: indexServices([{ name: 'api', url: apiUrl, mode, scopes: ['orders:read'] }]),
-    dpopNonces: new DpopNonces(),
     serviceTokens: new TokenCache(),
     delegatedTokens: new TokenCache(),
     audit: silent,

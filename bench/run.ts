@@ -3,7 +3,7 @@
  * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
  * (names: envelope, tool-calls, broker, downstream, downstream-dpop, store, vault, revocation-check,
  * revocation-end-to-end, audit-stores,
- * dlp, rate-limits).
+ * dlp, rate-limits, tls, dpop).
  */
 
 import { benchAuditStores } from '../packages/audit-store/bench.ts';
@@ -12,10 +12,12 @@ import { benchBroker } from './broker.ts';
 import { benchDlp, benchRateLimits } from './dlp.ts';
 import { benchDownstream } from './downstream.ts';
 import { benchDownstreamDpop } from './downstream-dpop.ts';
+import { benchDpop } from './dpop.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchRevocationCheck } from './revocation-check.ts';
 import { benchRevocationEndToEnd } from './revocation-end-to-end.ts';
 import { benchStore } from './store.ts';
+import { benchTls } from './tls.ts';
 import { benchToolCalls } from './tool-call.ts';
 
 const sections: Array<[name: string, title: string, run: () => Promise<unknown>]> = [
@@ -74,6 +76,16 @@ const sections: Array<[name: string, title: string, run: () => Promise<unknown>]
     'rate-limits',
     'Rate limits per tool call: person + agent + tool limiters, memory vs Redis',
     benchRateLimits,
+  ],
+  [
+    'tls',
+    'Mutual TLS per request between hops: plain HTTP vs HTTPS with a required client certificate (full handshake, TLS 1.3 session resumption, keep-alive), sequential on 127.0.0.1',
+    benchTls,
+  ],
+  [
+    'dpop',
+    'DPoP proof verification per call at a resource server (token verification warm), vs a bearer token, sequential',
+    benchDpop,
   ],
 ];
 

@@ -105,12 +105,14 @@ describe('an outside project installs the packed packages', { timeout: 600_000 }
       clientId: string;
       scope: string;
       tool: { sub: string; agent: string };
+      mtls: { spiffeId?: string };
       audit: Array<{ target: string; outcome: string; initiator: string; agent: string }>;
     };
     assert.match(seen.node, new RegExp(`^v${major}\\.`));
     assert.equal(seen.firstAnswer, 'unauthorized', 'the first request must get the 401 challenge');
     assert.equal(seen.scope, 'orders:read');
     assert.deepEqual(seen.tool, { sub: 'user-alice', agent: seen.clientId });
+    assert.deepEqual(seen.mtls, { spiffeId: 'spiffe://consumer.test/mcp' });
     assert.deepEqual(seen.audit, [
       { target: 'whoami', outcome: 'ok', initiator: 'user-alice', agent: seen.clientId },
     ]);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createMemoryAdapterFactory } from '@baton/broker/oidc-memory-adapter';
 import type { AccessToken, ClientCredentials, ClientMetadata, Configuration, JWK } from 'oidc-provider';
 import { errors } from 'oidc-provider';
@@ -116,6 +117,10 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
       // deployment gates this with initial access tokens or software statements.
       registration: { enabled: true },
       clientCredentials: { enabled: true },
+      // DPoP (RFC 9449, issue #14): a token request with a DPoP proof gets a DPoP-bound access token
+      // (`token_type: DPoP`, `cnf.jkt` in the JWT); one without stays a bearer token. The nonce secret
+      // lets the token endpoint hand out nonces; not requiring them keeps the demo's round trips short.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => false },
       introspection: {
         enabled: true,
         allowedPolicy: (_ctx, client, token) =>

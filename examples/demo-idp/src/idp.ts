@@ -12,6 +12,7 @@ import {
   clientIdMetadataDocumentFeature,
 } from './client-id-metadata-documents.ts';
 import { buildConfiguration } from './configuration.ts';
+import { type IdJagOptions, registerIdJagGrant } from './id-jag.ts';
 import { createInteractionHandler, matchInteraction } from './interactions.ts';
 import { restoreIntrospectedSid } from './introspection-sid.ts';
 import { jwtRevocation } from './jwt-revocation.ts';
@@ -55,6 +56,8 @@ export interface StartDemoIdpOptions {
    * default: clients then register with RFC 7591, the fallback MCP 2026-07-28 keeps.
    */
   clientIdMetadataDocuments?: ClientIdMetadataDocumentOptions;
+  /** Issue ID-JAGs by token exchange (enterprise-managed authorization, see `IdJagOptions`). Off by default. */
+  idJag?: IdJagOptions;
 }
 
 export interface DemoIdp {
@@ -112,6 +115,7 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
       clientIdMetadataDocuments: metadataDocuments,
     });
     provider = new Provider(issuer, configuration);
+    if (options.idJag) registerIdJagGrant(provider, { issuer, signingJwk, users, options: options.idJag });
     if (options.signals) {
       transmitter = new SignalTransmitter({
         ...options.signals,

@@ -10,6 +10,13 @@ export {
 export { type ClientMetadataDocumentHost, serveClientMetadataDocument } from './client-metadata-host.ts';
 export { CookieJar } from './cookie-jar.ts';
 export { OAuthFlowError } from './errors.ts';
+export {
+  ID_JAG_DRAFT,
+  ID_JAG_TOKEN_TYPE,
+  ID_JAG_TYP,
+  type IdJagAuthorizationServer,
+  type IdJagOptions,
+} from './id-jag.ts';
 export { type DemoIdp, type StartDemoIdpOptions, startDemoIdp } from './idp.ts';
 export { generateSigningJwk } from './keys.ts';
 export { type LoopbackTls, loopbackTls } from './loopback-tls.ts';

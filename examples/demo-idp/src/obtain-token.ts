@@ -13,6 +13,8 @@ export interface ObtainUserAccessTokenOptions {
   scope: string;
   /** An already registered public client; when absent a new one is registered dynamically. */
   clientId?: string;
+  /** The secret of `clientId` when it is a confidential client (sent as `client_secret_post`). */
+  clientSecret?: string;
   /** Never requested, only echoed by the IdP; must be registered for `clientId` when that is given. */
   redirectUri?: string;
   /** The browser's cookies, kept for a later `scriptedLogout`. Default: a fresh jar, dropped. */
@@ -82,6 +84,7 @@ export async function obtainUserAccessToken(
       client_id: clientId,
       code_verifier: verifier,
       resource: options.resource,
+      ...(options.clientSecret ? { client_secret: options.clientSecret } : {}),
     }),
   });
   const body = (await response.json()) as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  DpopSession,
   type OAuthClientMetadata,
   type OAuthClientProvider,
   type OAuthDiscoveryState,
@@ -50,6 +51,12 @@ export interface ScriptedAgentOptions {
    */
   clientMetadataUrl?: string;
   onEvent?: (event: ScriptedAgentEvent) => void;
+  /**
+   * Sender-constrained tokens (RFC 9449, issue #14): the agent holds a DPoP key (non-extractable,
+   * made once per provider) and the SDK asks for DPoP-bound tokens and sends a proof with every
+   * request. Default: bearer tokens.
+   */
+  dpop?: boolean;
 }
 
 /**
@@ -68,6 +75,8 @@ export class ScriptedAgentProvider implements OAuthClientProvider {
   callback: URL | undefined;
   /** The `scope` of each authorization request, in order. */
   readonly requestedScopes: string[] = [];
+  /** The DPoP session, made on first use when `dpop` is on: one key for this client registration. */
+  #dpop: Promise<DpopSession> | undefined;
 
   constructor(options: ScriptedAgentOptions) {
     validateClientMetadataUrl(options.clientMetadataUrl);
@@ -129,6 +138,13 @@ export class ScriptedAgentProvider implements OAuthClientProvider {
   }
   codeVerifier() {
     return this.#codeVerifier;
+  }
+
+  /** The DPoP session the SDK signs proofs with (`OAuthClientProvider.dpop`), when `dpop` is on. */
+  dpop(): Promise<DpopSession> | undefined {
+    if (!this.#options.dpop) return undefined;
+    this.#dpop ??= DpopSession.create();
+    return this.#dpop;
   }
 
   /** The person signs in at the IdP; here a script fills in the same forms. */

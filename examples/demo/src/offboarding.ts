@@ -35,29 +35,41 @@ export async function offboard(demo: DemoTopology, sub: string, agentToken: stri
   const asOrdersMcp = demo.pki.identities['orders-mcp'].fetch;
   const asBillingMcp = demo.pki.identities['billing-mcp'].fetch;
   // What the chain holds before the person is offboarded: the hop tokens the MCP servers exchanged.
-  const toBillingMcp = await exchangeToken(broker.issuer, broker.ordersMcp, {
-    subjectToken: agentToken,
-    resource: urls.billingMcp,
-    scope: ['billing:read'],
-    fetch: asOrdersMcp,
-  });
-  const toBillingApi = await exchangeToken(broker.issuer, broker.billingMcp, {
-    subjectToken: toBillingMcp.access_token,
-    resource: urls.billingApi,
-    scope: ['billing:read'],
-    fetch: asBillingMcp,
-  });
+  const toBillingMcp = await exchangeToken(
+    broker.issuer,
+    broker.ordersMcp,
+    {
+      subjectToken: agentToken,
+      resource: urls.billingMcp,
+      scope: ['billing:read'],
+    },
+    { fetch: asOrdersMcp },
+  );
+  const toBillingApi = await exchangeToken(
+    broker.issuer,
+    broker.billingMcp,
+    {
+      subjectToken: toBillingMcp.access_token,
+      resource: urls.billingApi,
+      scope: ['billing:read'],
+    },
+    { fetch: asBillingMcp },
+  );
   const hops: Hop[] = [
     {
       name: 'token broker (a new exchange)',
       ask: async () => {
         try {
-          await exchangeToken(broker.issuer, broker.ordersMcp, {
-            subjectToken: agentToken,
-            resource: urls.billingMcp,
-            scope: ['billing:read'],
-            fetch: asOrdersMcp,
-          });
+          await exchangeToken(
+            broker.issuer,
+            broker.ordersMcp,
+            {
+              subjectToken: agentToken,
+              resource: urls.billingMcp,
+              scope: ['billing:read'],
+            },
+            { fetch: asOrdersMcp },
+          );
           return undefined;
         } catch (error) {
           if (!(error instanceof TokenRequestError)) throw error;

@@ -19,7 +19,7 @@ export function receiveRevocations(
     transmitter: brokerIssuer,
     getAccessToken: serviceTokenSource(brokerIssuer, credentials, {
       resource: sharedSignalsAudience(brokerIssuer),
-      ...(fetchAsHop ? { fetch: fetchAsHop } : {}),
+      ...(fetchAsHop ? { transport: { fetch: fetchAsHop } } : {}),
     }),
     ...(fetchAsHop ? { fetch: fetchAsHop } : {}),
     delivery: 'poll',

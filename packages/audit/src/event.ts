@@ -85,6 +85,20 @@ export interface AuditEvent {
    * each detector made. Detector names and counts only: never a found value, nor where it was.
    */
   dlp?: DlpRecord;
+  /**
+   * The sender constraint (RFC 7800 confirmation) of the token the action issued or ran under: the
+   * DPoP key's thumbprint (`jkt`, RFC 9449) and/or the client certificate's (`x5t#S256`, RFC 8705).
+   * Absent for a bearer token.
+   */
+  cnf?: Confirmation;
+  /** The workload identity (SPIFFE ID) of the client certificate the acting service was verified by. */
+  workload_id?: string;
+}
+
+/** A token's `cnf` claim as Baton binds tokens: thumbprints only, never a key or certificate. */
+export interface Confirmation {
+  jkt?: string;
+  'x5t#S256'?: string;
 }
 
 /**
@@ -167,6 +181,10 @@ export interface AuditEventFields {
   approvalId?: string;
   /** What data loss prevention found in the result (detectors and counts only). */
   dlp?: DlpRecord | undefined;
+  /** The sender constraint of the token issued or used (see {@link AuditEvent.cnf}). */
+  cnf?: Confirmation | undefined;
+  /** The acting service's workload identity (SPIFFE ID), from its verified client certificate. */
+  workloadId?: string | undefined;
 }
 
 /**
@@ -205,6 +223,8 @@ export function auditEventOf(identity: AuditIdentity, fields: AuditEventFields):
     ...(fields.policyRules !== undefined ? { policy_rules: fields.policyRules } : {}),
     ...(fields.approvalId !== undefined ? { approval_id: fields.approvalId } : {}),
     ...(fields.dlp !== undefined ? { dlp: fields.dlp } : {}),
+    ...(fields.cnf !== undefined ? { cnf: fields.cnf } : {}),
+    ...(fields.workloadId !== undefined ? { workload_id: fields.workloadId } : {}),
   });
 }
 
@@ -242,5 +262,7 @@ export function auditEvent(input: AuditEventInput): AuditEvent {
     ...(input.policy_rules !== undefined ? { policy_rules: input.policy_rules } : {}),
     ...(input.approval_id !== undefined ? { approval_id: input.approval_id } : {}),
     ...(input.dlp !== undefined ? { dlp: input.dlp } : {}),
+    ...(input.cnf !== undefined ? { cnf: input.cnf } : {}),
+    ...(input.workload_id !== undefined ? { workload_id: input.workload_id } : {}),
   };
 }

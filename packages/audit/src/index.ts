@@ -8,6 +8,7 @@ export {
   type AuditOutcome,
   auditEvent,
   auditEventOf,
+  type Confirmation,
   type DlpRecord,
   type RevocationDetail,
   type TraceLink,

@@ -4,6 +4,36 @@
  * runtime from someone else's text; see the table in this package's README for who writes each.
  */
 
+/**
+ * A sender-constrained token refused by a resource server (RFC 9449 DPoP proofs, RFC 8705 certificate
+ * binding), at the MCP boundary or a downstream API: part of `@baton/resource-server`'s `RefusalReason`.
+ */
+const SENDER_CONSTRAINT_REASONS = [
+  'dpop_proof_missing',
+  'dpop_header_repeated',
+  'dpop_proof_malformed',
+  'dpop_typ_invalid',
+  'dpop_alg_not_allowed',
+  'dpop_jwk_invalid',
+  'dpop_signature_invalid',
+  'dpop_htm_mismatch',
+  'dpop_htu_mismatch',
+  'dpop_iat_invalid',
+  'dpop_ath_mismatch',
+  'dpop_key_mismatch',
+  'dpop_proof_replayed',
+  'dpop_replay_check_unavailable',
+  'dpop_nonce_required',
+  'dpop_nonce_invalid',
+  'dpop_nonce_expired',
+  'dpop_bound_token_as_bearer',
+  'dpop_token_not_bound',
+  'dpop_required',
+  'certificate_missing',
+  'certificate_mismatch',
+  'cnf_unsupported',
+] as const;
+
 /** A bearer token refused by a resource server (`@baton/resource-server`'s `RefusalReason`). */
 export const BEARER_REFUSAL_REASONS = [
   'token_missing',
@@ -27,6 +57,7 @@ export const BEARER_REFUSAL_REASONS = [
   'session_revoked',
   'client_revoked',
   'revocation_status_unknown',
+  ...SENDER_CONSTRAINT_REASONS,
 ] as const;
 
 /** Why the broker refused a subject or actor token: a bearer refusal, or an issuer it does not trust. */
@@ -186,10 +217,39 @@ export const TOKEN_REQUEST_REASONS = [
   'txn_token_not_exchangeable',
   /** A replacement Txn-Token would widen, or change, what the one it replaces asserts. */
   'txn_replacement_wider',
+  /** Sender constraint at the token endpoint (RFC 9449, RFC 8705): no DPoP proof from a client that must send one. */
+  'dpop_proof_missing',
+  /** A DPoP proof that does not verify (signature, `typ`, `htm`, `htu`, `iat`, algorithm). */
+  'dpop_proof_invalid',
+  /** A DPoP proof whose `jti` was seen before. */
+  'dpop_proof_replayed',
+  /** A DPoP proof without the server's (current) nonce: answered `use_dpop_nonce` with a fresh one. */
+  'dpop_nonce_required',
+  /** No TLS client certificate from a client whose tokens are certificate-bound. */
+  'certificate_missing',
+  /** A DPoP proof from a client whose tokens are certificate-bound: one token gets one binding. */
+  'proof_of_possession_conflict',
   /** The client or the subject reached its token-exchange rate limit. */
   'rate_limited',
   /** A dependency of the broker (an issuer's JWKS, introspection) could not be reached. */
   'authorization_server_unavailable',
+  /**
+   * RFC 7523 jwt-bearer grant (ID-JAG, or a home broker's JWT authorization grant): the assertion is
+   * missing or not a JWT, from an issuer not trusted for it, of the wrong `typ`, badly signed, for
+   * another audience, expired (or too old, or issued in the future), missing a required claim, used
+   * before, issued to another client, or for another resource than the request names.
+   */
+  'assertion_malformed',
+  'assertion_issuer_untrusted',
+  'assertion_typ_invalid',
+  'assertion_signature_invalid',
+  'assertion_audience_invalid',
+  'assertion_expired',
+  'assertion_claims_invalid',
+  'assertion_replayed',
+  'assertion_client_mismatch',
+  'assertion_resource_mismatch',
+  'scope_wider_than_assertion',
   'internal_error',
 ] as const;
 export type TokenRequestReason = (typeof TOKEN_REQUEST_REASONS)[number];

@@ -1,28 +1,27 @@
-export {
-  accessTokenHash,
-  type DpopAlgorithm,
-  type DpopKey,
-  type DpopProofRequest,
-  dpopKey,
-  dpopProof,
-  generateDpopKey,
-} from './dpop-proof.ts';
-export { DpopNonces, type DpopRequestOptions, dpopFetch } from './dpop-request.ts';
+export { type DpopKey, dpopKey } from './dpop.ts';
 export {
   type RegisterServiceOptions,
   registerService,
   type ServiceClientMetadata,
   type ServiceClientMetadataOptions,
   serviceClientMetadata,
+  type WorkloadClientMetadata,
+  type WorkloadClientMetadataOptions,
+  workloadClientMetadata,
 } from './register-service.ts';
-export { type ServiceCredentials, serviceCredentials } from './service-credentials.ts';
+export {
+  type ServiceCredentials,
+  serviceCredentials,
+  type TlsClientCredentials,
+  tlsClientCredentials,
+} from './service-credentials.ts';
 export { type ServiceTokenSourceOptions, serviceTokenSource } from './service-token-source.ts';
 export {
   clientCredentialsToken,
   type ExchangeRequest,
   exchangeToken,
   TokenRequestError,
-  type TokenRequestTransport,
+  type TokenRequestOptions,
   type TokenResponse,
 } from './token-request.ts';
 export {

@@ -25,6 +25,11 @@ export interface ServiceClientMetadataOptions {
    * (`baton_trace_trusted`): for operator-run Baton hops only, and operator-approved.
    */
   traceTrusted?: boolean;
+  /**
+   * RFC 9449 §5.2 `dpop_bound_access_tokens`: the broker refuses this service a token without a DPoP
+   * proof, so every token it holds is bound to its DPoP key.
+   */
+  dpopBound?: boolean;
 }
 
 /** JWS algorithms for a `private_key_jwt` assertion (asymmetric only; the broker checks the key matches). */
@@ -53,6 +58,7 @@ export type ServiceClientMetadata = {
   baton_resources: string[];
   scope?: string;
   baton_trace_trusted?: boolean;
+  dpop_bound_access_tokens?: boolean;
 };
 
 /**
@@ -72,6 +78,57 @@ export function serviceClientMetadata(options: ServiceClientMetadataOptions): Se
     // The broker refuses assertions in any other algorithm than the one registered.
     token_endpoint_auth_signing_alg: (options.jwks.keys[0]?.alg ?? 'ES256') as AssertionAlgorithm,
     jwks: options.jwks,
+    grant_types: [...(options.grantTypes ?? [TOKEN_EXCHANGE_GRANT])],
+    response_types: [],
+    redirect_uris: [],
+    baton_resources: [...options.resources],
+    ...(options.scopes?.length ? { scope: options.scopes.join(' ') } : {}),
+    ...(options.traceTrusted ? { baton_trace_trusted: true } : {}),
+    ...(options.dpopBound ? { dpop_bound_access_tokens: true } : {}),
+  };
+}
+
+/** What `workloadClientMetadata` needs: a service known by the workload certificates it holds. */
+export interface WorkloadClientMetadataOptions
+  extends Omit<ServiceClientMetadataOptions, 'jwks' | 'clientId' | 'dpopBound'> {
+  clientId: string;
+  /**
+   * Its SPIFFE ID (`spiffe://<trust-domain>/<path>`): the URI SAN of the certificates the workload CA
+   * issues it, which the broker matches (`tls_client_auth_san_uri`, RFC 8705 §2.1.2).
+   */
+  spiffeId: string;
+  /** Bind its tokens to the certificate it presents (`cnf.x5t#S256`, RFC 8705 §3). Default true. */
+  certificateBound?: boolean;
+}
+
+/** RFC 8705 client metadata of a service that authenticates with its workload certificate. */
+export type WorkloadClientMetadata = Omit<
+  ServiceClientMetadata,
+  'token_endpoint_auth_method' | 'token_endpoint_auth_signing_alg' | 'jwks' | 'dpop_bound_access_tokens'
+> & {
+  client_id: string;
+  token_endpoint_auth_method: 'tls_client_auth';
+  tls_client_auth_san_uri: string;
+  tls_client_certificate_bound_access_tokens: boolean;
+};
+
+/**
+ * A service client the operator lists for mutual TLS (`tls_client_auth` by its SPIFFE ID, tokens bound
+ * to its certificate): no key to register, the workload CA vouches for it. It then asks for tokens with
+ * `tlsClientCredentials(clientId)` over a connection that presents its certificate.
+ *
+ * @example
+ * clients: [workloadClientMetadata({ clientId: 'orders-mcp', spiffeId: 'spiffe://baton.internal/orders-mcp', resources: [ordersMcp] })]
+ */
+export function workloadClientMetadata(options: WorkloadClientMetadataOptions): WorkloadClientMetadata {
+  if (!options.spiffeId.startsWith('spiffe://'))
+    throw new TypeError('workloadClientMetadata: spiffeId must be a spiffe:// URI');
+  return {
+    client_id: options.clientId,
+    ...(options.clientName !== undefined ? { client_name: options.clientName } : {}),
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_san_uri: options.spiffeId,
+    tls_client_certificate_bound_access_tokens: options.certificateBound !== false,
     grant_types: [...(options.grantTypes ?? [TOKEN_EXCHANGE_GRANT])],
     response_types: [],
     redirect_uris: [],

@@ -11,6 +11,31 @@ export interface ServiceCredentials {
 }
 
 /**
+ * A service that authenticates to the broker with its TLS client certificate (RFC 8705 §2:
+ * `tls_client_auth` or `self_signed_tls_client_auth`): the request names the client, the certificate
+ * the connection presents (`TokenRequestOptions.fetch`/`dispatcher`) proves it.
+ */
+export interface TlsClientCredentials {
+  readonly clientId: string;
+  readonly method: 'tls_client_auth' | 'self_signed_tls_client_auth';
+}
+
+/**
+ * Credentials of a service registered with `tls_client_auth` (default) or `self_signed_tls_client_auth`.
+ *
+ * @example
+ * const credentials = tlsClientCredentials('orders-mcp');
+ * await exchangeToken(broker, credentials, request, { dispatcher: workloadAgent });
+ */
+export function tlsClientCredentials(
+  clientId: string,
+  method: TlsClientCredentials['method'] = 'tls_client_auth',
+): TlsClientCredentials {
+  if (!clientId) throw new TypeError('tlsClientCredentials: a client id is required');
+  return { clientId, method };
+}
+
+/**
  * Creates credentials for a service from a private JWK it keeps (or a new key, for a demo).
  *
  * @example

@@ -1,12 +1,14 @@
-import type { ServiceCredentials } from './service-credentials.ts';
-import { clientCredentialsToken, type TokenRequestTransport } from './token-request.ts';
+import type { ServiceCredentials, TlsClientCredentials } from './service-credentials.ts';
+import { clientCredentialsToken, type TokenRequestOptions } from './token-request.ts';
 
-export interface ServiceTokenSourceOptions extends TokenRequestTransport {
+export interface ServiceTokenSourceOptions {
   /** The audience the token is for (RFC 8707), e.g. the broker's `<issuer>/ssf` for a Shared Signals receiver. */
   resource: string;
   scope?: readonly string[];
   /** A token is renewed this many seconds before it expires. Default 30. */
   refreshSkewSeconds?: number;
+  /** DPoP key, fetch or dispatcher (mutual TLS) for the token requests (see `TokenRequestOptions`). */
+  transport?: TokenRequestOptions;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface ServiceTokenSourceOptions extends TokenRequestTransport {
  */
 export function serviceTokenSource(
   issuer: string,
-  credentials: ServiceCredentials,
+  credentials: ServiceCredentials | TlsClientCredentials,
   options: ServiceTokenSourceOptions,
 ): () => Promise<string> {
   const skew = options.refreshSkewSeconds ?? 30;
@@ -28,12 +30,12 @@ export function serviceTokenSource(
   let pending: Promise<string> | undefined;
   return async () => {
     if (current && Date.now() < current.renewAt) return current.token;
-    pending ??= clientCredentialsToken(issuer, credentials, {
-      resource: options.resource,
-      ...(options.scope ? { scope: options.scope } : {}),
-      ...(options.dpop ? { dpop: options.dpop } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    })
+    pending ??= clientCredentialsToken(
+      issuer,
+      credentials,
+      { resource: options.resource, ...(options.scope ? { scope: options.scope } : {}) },
+      options.transport,
+    )
       .then((answer) => {
         const lifetime = Math.max(0, (answer.expires_in ?? 0) - skew);
         current = { token: answer.access_token, renewAt: Date.now() + lifetime * 1000 };

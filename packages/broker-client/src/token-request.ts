@@ -1,7 +1,6 @@
 import { BatonError, type DelegationMode } from '@baton/core';
-import type { DpopKey } from './dpop-proof.ts';
-import { type DpopNonces, dpopFetch } from './dpop-request.ts';
-import type { ServiceCredentials } from './service-credentials.ts';
+import type { DpopKey } from './dpop.ts';
+import type { ServiceCredentials, TlsClientCredentials } from './service-credentials.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './token-types.ts';
 
 /**
@@ -27,21 +26,7 @@ export interface TokenResponse {
   scope?: string;
 }
 
-/** How a token request reaches the broker, and what it proves there. */
-export interface TokenRequestTransport {
-  /**
-   * Prove possession of this key (RFC 9449 §5): the broker binds the token to it (`cnf.jkt`,
-   * `token_type: DPoP`). A `use_dpop_nonce` answer is retried once with the broker's nonce.
-   */
-  dpop?: { key: DpopKey; nonces: DpopNonces };
-  /**
-   * The fetch to reach the broker with, e.g. one whose dispatcher presents this service's client
-   * certificate (RFC 8705 mutual TLS). Default: the global `fetch`.
-   */
-  fetch?: typeof fetch;
-}
-
-export interface ExchangeRequest extends TokenRequestTransport {
+export interface ExchangeRequest {
   subjectToken: string;
   subjectTokenType?: string;
   /** The one audience the new token is for. */
@@ -66,15 +51,37 @@ export interface ExchangeRequest extends TokenRequestTransport {
 }
 
 /**
- * RFC 8693 token exchange at the broker, authenticating with `private_key_jwt`.
+ * How a token request reaches the broker and what it proves possession of (sender-constrained tokens).
+ * Without any of these: plain `fetch`, a bearer token.
+ */
+export interface TokenRequestOptions {
+  /** Send a DPoP proof of this key (RFC 9449): the token comes back bound to it (`token_type: DPoP`). */
+  dpop?: DpopKey;
+  /**
+   * The fetch to use, e.g. one that presents the service's client certificate (mutual TLS, RFC 8705:
+   * `tls_client_auth` and certificate-bound tokens). Default: the global `fetch`.
+   */
+  fetch?: typeof fetch;
+  /**
+   * An undici dispatcher for the global `fetch` (Node), e.g. an `Agent` with the service's client
+   * certificate and key and the broker's CA (`@baton/workload-identity`'s client TLS helper).
+   */
+  dispatcher?: unknown;
+}
+
+/**
+ * RFC 8693 token exchange at the broker, authenticating with `private_key_jwt` (or, with
+ * `TlsClientCredentials`, the client certificate of `options.fetch`/`dispatcher`).
  *
  * @example
  * const { access_token } = await exchangeToken(brokerIssuer, credentials, { subjectToken, resource: billingApi, scope: ['billing:read'] });
+ * // Sender-constrained: const dpop = await dpopKey(); await exchangeToken(brokerIssuer, credentials, request, { dpop });
  */
 export async function exchangeToken(
   issuer: string,
-  credentials: ServiceCredentials,
+  credentials: ServiceCredentials | TlsClientCredentials,
   request: ExchangeRequest,
+  options: TokenRequestOptions = {},
 ): Promise<TokenResponse> {
   return tokenRequest(
     issuer,
@@ -93,7 +100,7 @@ export async function exchangeToken(
       ...(request.transaction ? transactionParameters(request.transaction) : {}),
     },
     request.traceparent,
-    request,
+    options,
   );
 }
 
@@ -117,8 +124,9 @@ function transactionParameters(
  */
 export async function clientCredentialsToken(
   issuer: string,
-  credentials: ServiceCredentials,
-  request: { resource: string; scope?: readonly string[]; traceparent?: string } & TokenRequestTransport,
+  credentials: ServiceCredentials | TlsClientCredentials,
+  request: { resource: string; scope?: readonly string[]; traceparent?: string },
+  options: TokenRequestOptions = {},
 ): Promise<TokenResponse> {
   return tokenRequest(
     issuer,
@@ -129,42 +137,51 @@ export async function clientCredentialsToken(
       ...(request.scope?.length ? { scope: request.scope.join(' ') } : {}),
     },
     request.traceparent,
-    request,
+    options,
   );
 }
 
 async function tokenRequest(
   issuer: string,
-  credentials: ServiceCredentials,
+  credentials: ServiceCredentials | TlsClientCredentials,
   parameters: Record<string, string>,
-  traceparent?: string,
-  transport: TokenRequestTransport = {},
+  traceparent: string | undefined,
+  options: TokenRequestOptions,
 ): Promise<TokenResponse> {
   const endpoint = `${issuer}/token`;
-  // Built for each attempt: a client assertion is single-use, so a DPoP nonce retry needs a new one.
-  const init = async (): Promise<RequestInit> => ({
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-      ...(traceparent ? { traceparent } : {}),
-    },
-    body: new URLSearchParams({
-      client_id: credentials.clientId,
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-      client_assertion: await credentials.assertion(issuer),
-      ...parameters,
-    }),
-  });
-  const send = transport.fetch ?? fetch;
-  const response = transport.dpop
-    ? await dpopFetch(endpoint, init, {
-        key: transport.dpop.key,
-        nonces: transport.dpop.nonces,
-        fetch: send,
-      })
-    : await send(endpoint, await init());
-  const body = (await response.json()) as Record<string, unknown>;
+  const send = async () => {
+    // A fresh assertion and proof each attempt: both are single-use (`jti`).
+    const proof = await options.dpop?.proof({ method: 'POST', url: endpoint });
+    const init: RequestInit & { dispatcher?: unknown } = {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...(traceparent ? { traceparent } : {}),
+        ...(proof ? { dpop: proof } : {}),
+      },
+      body: new URLSearchParams({
+        client_id: credentials.clientId,
+        ...('assertion' in credentials
+          ? {
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: await credentials.assertion(issuer),
+            }
+          : {}),
+        ...parameters,
+      }),
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    };
+    const response = await (options.fetch ?? fetch)(endpoint, init);
+    const nonce = response.headers.get('dpop-nonce');
+    if (nonce) options.dpop?.acceptNonce(endpoint, nonce);
+    return { response, body: (await response.json()) as Record<string, unknown>, nonce };
+  };
+  let { response, body, nonce } = await send();
+  // RFC 9449 §8: the broker asks for its nonce once; the retry carries it.
+  if (options.dpop && !response.ok && body.error === 'use_dpop_nonce' && nonce) {
+    ({ response, body } = await send());
+  }
   if (!response.ok) {
     throw new TokenRequestError(
       response.status,

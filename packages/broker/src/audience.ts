@@ -1,5 +1,6 @@
 import type { TokenProvenance } from '@baton/core/stores';
 import { sameResource } from '@baton/resource-server';
+import type { AuthorizationGrantIssuer } from './jwt-bearer/authorization-grant.ts';
 
 /** A resource the broker issues tokens for. */
 export interface AudienceConfig {
@@ -13,6 +14,11 @@ export interface AudienceConfig {
    * Structurally a `PlatformConnector` from `@baton/connectors`.
    */
   platform?: PlatformTokenSource;
+  /**
+   * For another trust domain's authorization server (`identityChaining.foreignDomains`): a token
+   * exchange for it yields a JWT authorization grant that server redeems (identity-chaining draft).
+   */
+  foreignDomain?: AuthorizationGrantIssuer;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AuditSink } from '@baton/audit';
 import { TOKEN_EXCHANGE_GRANT } from '@baton/broker-client';
@@ -19,6 +19,8 @@ import { fetchEndpointMiddleware } from './endpoints/fetch-endpoint.ts';
 import { introspectionExtension } from './endpoints/introspection.ts';
 import { revocationExtension } from './endpoints/revocation.ts';
 import { auditGrantTypeRefusal, type BrokerLogger, SILENT_LOGGER } from './grants/audited-grant.ts';
+import type { IdentityAssertionGrantOptions, IdentityChainingOptions } from './jwt-bearer/options.ts';
+import { jwtBearerSetup } from './jwt-bearer/setup.ts';
 import { type BrokerOperationsOptions, brokerOperations } from './operations/broker-operations.ts';
 import { checkBrokerOptions } from './options-schema.ts';
 import { FetchAllowList } from './outbound-fetch.ts';
@@ -33,6 +35,12 @@ import {
   type RevokeResult,
 } from './revocation/operator-revocation.ts';
 import { type BrokerScimOptions, mountScim, scimAudience } from './scim/broker-scim.ts';
+import { type BrokerDpopOptions, dpopConfiguration } from './sender-constraint/features.ts';
+import {
+  type BrokerTlsOptions,
+  brokerServer,
+  clientCertificateMode,
+} from './sender-constraint/tls-listener.ts';
 import {
   CLIENT_CREDENTIALS_DUPLICATES,
   CLIENT_CREDENTIALS_PARAMETERS,
@@ -159,6 +167,31 @@ export interface BrokerOptions {
    * audited and transmitted to every receiver. Each issuer must be among `trustedIssuers`.
    */
   identityProviderSignals?: IdentityProviderSignalsOptions;
+  // --- Sender-constrained tokens (issue #14): HTTPS, mutual TLS, DPoP ---
+  /**
+   * Serve HTTPS, and with `clientCa` accept client certificates: RFC 8705 `tls_client_auth` /
+   * `self_signed_tls_client_auth` and certificate-bound tokens (`cnf.x5t#S256`). Default: plain HTTP
+   * (behind a TLS-terminating proxy no client certificate reaches the broker, so no mutual TLS).
+   */
+  tls?: BrokerTlsOptions;
+  /**
+   * DPoP (RFC 9449) at the token endpoint is always accepted: a proof binds the issued token to its key
+   * (`cnf.jkt`, `token_type: DPoP`). With `nonceSecret` (32 bytes, base64url; the same at every
+   * instance) the broker hands out server nonces (`DPoP-Nonce`); `requireNonce` demands one in every proof.
+   */
+  dpop?: BrokerDpopOptions;
+  // --- end sender-constrained tokens ---
+  /**
+   * Enterprise-managed authorization: redeem Identity Assertion JWT Authorization Grants (ID-JAG,
+   * `draft-ietf-oauth-identity-assertion-authz-grant`) from these identity providers with the RFC 7523
+   * jwt-bearer grant, under the same policy and audit as an exchange. Off by default.
+   */
+  identityAssertionGrants?: IdentityAssertionGrantOptions;
+  /**
+   * Cross-domain hops (`draft-ietf-oauth-identity-chaining`): JWT authorization grants issued for
+   * foreign authorization servers, and redeemed from trusted home brokers. Off by default.
+   */
+  identityChaining?: IdentityChainingOptions;
 }
 
 export interface Broker {
@@ -216,13 +249,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }
   const maxLifetimeSeconds = options.maxLifetimeSeconds ?? 300;
   const host = options.host ?? '127.0.0.1';
-  const server: Server = createServer();
+  // Sender-constrained tokens: the listener (HTTPS with client certificates when configured).
+  const clientCertificates = clientCertificateMode(options.tls);
+  const dpop = dpopConfiguration(options.dpop);
+  const server: Server = brokerServer(options.tls);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  const scheme = options.tls ? 'https' : 'http';
+  const url = new URL(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`);
   const issuer = options.issuer ?? url.origin;
 
   // The issuer (this instance's URL unless configured) is known only once the socket is bound, so
@@ -265,6 +302,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         fetch: options.fetch,
         maxLifetimeSeconds,
         clientIdMetadataDocuments: options.clientIdMetadataDocuments,
+        senderConstraint: { dpop, clientCertificates },
       }),
     );
     const onError = options.onError ?? (() => {});
@@ -409,6 +447,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           ttlSeconds: Math.min(300, maxLifetimeSeconds),
         })
       : undefined;
+    // ID-JAG and cross-domain hops (RFC 7523 jwt-bearer): foreign domains are exchange audiences.
+    const jwtBearer = jwtBearerSetup(options, { issuer, signingJwk, registry });
     provider.registerGrantType(
       TOKEN_EXCHANGE_GRANT,
       tokenExchangeHandler({
@@ -417,7 +457,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           trusted: options.trustedIssuers,
           broker: { issuer, jwks: publicJwks },
         }),
-        audiences: options.audiences,
+        audiences: [...options.audiences, ...jwtBearer.foreignAudiences],
         policy: options.policy,
         registry,
         callerKind: options.callerKind ?? defaultCallerKind,
@@ -442,6 +482,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       CLIENT_CREDENTIALS_PARAMETERS,
       CLIENT_CREDENTIALS_DUPLICATES,
     );
+    jwtBearer.register(provider, {
+      ...audited,
+      policy: options.policy,
+      callerKind: options.callerKind ?? defaultCallerKind,
+      maxLifetimeSeconds,
+    });
     // Static clients are checked now (every grant type registered), not at their first request: a client the operator listed with a
     // URL off the fetch allow-list (or any other invalid metadata) stops the broker from starting.
     for (const client of options.clients ?? []) {

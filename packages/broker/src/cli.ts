@@ -84,9 +84,25 @@ try {
       ? { scim: { store: await stores.scimStore(), approvedClients: config.scim.approvedClients } }
       : {}),
     ...(config.transactionTokens ? { transactionTokens: config.transactionTokens } : {}),
+    ...(config.identityAssertionGrants ? { identityAssertionGrants: config.identityAssertionGrants } : {}),
+    ...(config.identityChaining ? { identityChaining: config.identityChaining } : {}),
     ...(config.clientIdMetadataDocuments
       ? { clientIdMetadataDocuments: config.clientIdMetadataDocuments }
       : {}),
+    // Sender-constrained tokens: HTTPS (and mutual TLS with client CAs), DPoP nonces.
+    ...(config.tls
+      ? {
+          tls: {
+            cert: await readFile(resolve(baseDir, config.tls.certFile), 'utf8'),
+            key: await readFile(resolve(baseDir, config.tls.keyFile), 'utf8'),
+            ...(config.tls.clientCaFile
+              ? { clientCa: await readFile(resolve(baseDir, config.tls.clientCaFile), 'utf8') }
+              : {}),
+            ...(config.tls.clientCertificates ? { clientCertificates: config.tls.clientCertificates } : {}),
+          },
+        }
+      : {}),
+    ...(config.dpop ? { dpop: config.dpop } : {}),
     logger,
     onError: (error) =>
       logger.error(

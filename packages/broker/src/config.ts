@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { identityAssertionGrants, identityChaining } from './jwt-bearer/options.ts';
 import {
   audienceFields,
+  clientCertificates,
   clientIdMetadataDocuments,
   describeIssues,
   fetchHosts,
@@ -109,6 +111,29 @@ export const BrokerConfigSchema = z.strictObject({
       issuers: z.array(z.strictObject({ issuer: issuerUrl, jwksUri: z.url().optional() })).min(1),
     })
     .optional(),
+  /**
+   * Serve HTTPS (PEM files, relative to this file); with `clientCaFile`, mutual TLS (RFC 8705):
+   * `tls_client_auth`, `self_signed_tls_client_auth` (`optional` only) and certificate-bound tokens.
+   */
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      clientCaFile: z.string().min(1).optional(),
+      clientCertificates: clientCertificates.optional(),
+    })
+    .optional(),
+  /**
+   * DPoP server nonces. The secret (32 bytes, base64url, the same at every instance) belongs in
+   * BATON_BROKER_DPOP_NONCE_SECRET rather than in the file; `requireNonce` needs it.
+   */
+  dpop: z
+    .strictObject({ nonceSecret: z.string().min(1).optional(), requireNonce: z.boolean().default(false) })
+    .optional(),
+  /** Redeem ID-JAGs from these trusted issuers (RFC 7523 jwt-bearer; see the README). */
+  identityAssertionGrants: identityAssertionGrants.optional(),
+  /** Cross-domain hops: foreign authorization servers to issue grants for, home brokers to redeem from. */
+  identityChaining: identityChaining.optional(),
 });
 
 export type BrokerConfig = z.output<typeof BrokerConfigSchema>;
@@ -139,6 +164,9 @@ const ENVIRONMENT: Record<string, (config: BrokerConfig, value: string) => void>
       config.store.kind === 'postgres-redis'
         ? { ...config.store, postgresUrl: value }
         : { kind: 'postgres-redis', postgresUrl: value, redisUrl: redisUrlOf(config) };
+  },
+  BATON_BROKER_DPOP_NONCE_SECRET(config, value) {
+    config.dpop = { requireNonce: false, ...config.dpop, nonceSecret: value };
   },
   BATON_BROKER_REDIS_URL(config, value) {
     if (config.store.kind === 'postgres-redis') config.store.redisUrl = value;

@@ -12,6 +12,10 @@ import {
   registrationPolicies,
 } from './registration/approvals.ts';
 import { BATON_CLIENT_METADATA, clientMetadataValidator } from './registration/client-metadata.ts';
+import {
+  type SenderConstraintConfiguration,
+  senderConstraintFeatures,
+} from './sender-constraint/features.ts';
 
 export interface BrokerConfigurationInput {
   adapter: AdapterFactory;
@@ -29,6 +33,8 @@ export interface BrokerConfigurationInput {
   fetch: typeof fetch | undefined;
   maxLifetimeSeconds: number;
   clientIdMetadataDocuments: ClientIdMetadataDocumentOptions | undefined;
+  /** DPoP and mutual TLS at the token endpoint (see `sender-constraint/features.ts`). */
+  senderConstraint: SenderConstraintConfiguration;
 }
 
 /**
@@ -62,6 +68,7 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
     ? new FetchAllowList(input.clientIdMetadataDocuments.allowedHosts)
     : undefined;
   const withTokens = input.initialAccessToken !== undefined || input.registrationApprovals.length > 0;
+  const sender = senderConstraintFeatures(input.senderConstraint);
   const initialAccessTokens = withTokens
     ? initialAccessTokenAdapter(input.initialAccessToken, input.registrationApprovals)
     : undefined;
@@ -71,7 +78,13 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
     clients: input.clients,
     jwks: { keys: input.signingKeys },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],
+    clientAuthMethods: [
+      'private_key_jwt',
+      'client_secret_basic',
+      'client_secret_post',
+      // RFC 8705 §2: only when the broker serves HTTPS and asks for client certificates.
+      ...sender.clientAuthMethods,
+    ],
     // Services authenticate with signed assertions by default (no shared secret to leak).
     clientDefaults: {
       grant_types: [TOKEN_EXCHANGE_GRANT],
@@ -100,6 +113,8 @@ export function brokerConfiguration(input: BrokerConfigurationInput): Configurat
     fetch: guardedFetch(input.fetchAllowList, input.fetch),
     features: {
       devInteractions: { enabled: false },
+      dPoP: sender.dPoP,
+      mTLS: sender.mTLS,
       ...(input.clientIdMetadataDocuments
         ? {
             clientIdMetadataDocument: {

@@ -7,6 +7,16 @@ export {
 export type { AudienceConfig, PlatformTokenSource } from './audience.ts';
 export { type Broker, type BrokerOptions, startBroker } from './broker.ts';
 export type { BrokerLogger } from './grants/audited-grant.ts';
+export { AUTHORIZATION_GRANT_TYP, ID_JAG_TYP } from './jwt-bearer/assertion.ts';
+export { JWT_BEARER_GRANT } from './jwt-bearer/grant.ts';
+export {
+  type ForeignDomain,
+  type HomeDomain,
+  ID_JAG_DRAFT,
+  IDENTITY_CHAINING_DRAFT,
+  type IdentityAssertionGrantOptions,
+  type IdentityChainingOptions,
+} from './jwt-bearer/options.ts';
 export type {
   ExchangeFacts,
   IssuanceMode,
@@ -57,6 +67,8 @@ export type {
   SubjectLifecycle,
   SubjectRevocation,
 } from './scim/subject-lifecycle.ts';
+export type { BrokerDpopOptions, ClientCertificateMode } from './sender-constraint/features.ts';
+export type { BrokerTlsOptions } from './sender-constraint/tls-listener.ts';
 export {
   IDENTITY_PROVIDER_SIGNALS_PATH,
   type IdentityProviderSignalsOptions,

@@ -51,6 +51,18 @@ export const clientIdMetadataDocuments = z.strictObject({
   approvals: z.record(z.string(), z.strictObject(approvalFields)).optional(),
 });
 
+/** DPoP at the token endpoint: a nonce secret of 32 bytes (base64url), shared by the instances. */
+export const dpop = z
+  .strictObject({
+    nonceSecret: z
+      .string()
+      .refine((value) => Buffer.from(value, 'base64url').length === 32, 'must be 32 bytes, base64url')
+      .optional(),
+    requireNonce: z.boolean().optional(),
+  })
+  .refine((value) => !value.requireNonce || value.nonceSecret, 'requireNonce needs nonceSecret');
+export const clientCertificates = z.enum(['none', 'optional', 'required']);
+
 /** Registration approvals, each name once. */
 function uniquelyNamed<T extends { name: string }>(approvals: readonly T[], context: z.RefinementCtx) {
   const names = new Set<string>();
@@ -90,6 +102,15 @@ export const BrokerOptionsSchema = z.looseObject({
   fetchAllowedHosts: fetchHosts.optional(),
   transactionTokens: transactionTokens.optional(),
   adminClients: z.array(z.string().min(1)).optional(),
+  tls: z
+    .looseObject({
+      cert: z.string().min(1),
+      key: z.string().min(1),
+      clientCa: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+      clientCertificates: clientCertificates.optional(),
+    })
+    .optional(),
+  dpop: dpop.optional(),
 });
 
 /** Registration approvals in the configuration file (a token may also come from the environment). */

@@ -64,6 +64,35 @@ describe('broker configuration file', () => {
     });
   });
 
+  it('takes HTTPS and mutual TLS files and DPoP nonces, the nonce secret from the environment', async () => {
+    const env = { BATON_BROKER_INITIAL_ACCESS_TOKEN: SECRET };
+    const nonceSecret = Buffer.alloc(32, 1).toString('base64url');
+    const file = configFile(
+      JSON.stringify({
+        ...valid,
+        tls: {
+          certFile: 'broker.pem',
+          keyFile: 'broker-key.pem',
+          clientCaFile: 'workload-ca.pem',
+          clientCertificates: 'required',
+        },
+        dpop: { requireNonce: true },
+      }),
+    );
+    const { config } = await loadBrokerConfig(file, { ...env, BATON_BROKER_DPOP_NONCE_SECRET: nonceSecret });
+    assert.deepEqual(config.tls, {
+      certFile: 'broker.pem',
+      keyFile: 'broker-key.pem',
+      clientCaFile: 'workload-ca.pem',
+      clientCertificates: 'required',
+    });
+    assert.deepEqual(config.dpop, { requireNonce: true, nonceSecret });
+    const wrong = configFile(
+      JSON.stringify({ ...valid, tls: { certFile: 'a', keyFile: 'b', clientCertificates: 'sometimes' } }),
+    );
+    await assert.rejects(loadBrokerConfig(wrong, env), /tls\.clientCertificates/);
+  });
+
   it('requires an initial access token for registration, and takes it from the environment', async () => {
     const file = configFile(JSON.stringify(valid));
     await assert.rejects(loadBrokerConfig(file, {}), /BATON_BROKER_INITIAL_ACCESS_TOKEN/);

@@ -13,6 +13,7 @@ export type {
   EnvelopeErrorCode,
   SharedSignalsReceiverErrorCode,
   VaultErrorCode,
+  WorkloadIdentityErrorCode,
 } from './errors/codes.ts';
 export { ProtocolRefusal, type RefusalInit } from './errors/refusal.ts';
 export { bearerChallengeError, type RefusalAnswer, refusalAnswer } from './errors/refusal-answer.ts';

@@ -9,6 +9,7 @@ import {
   sessionOf,
   tenantOf,
   type ValidatedClaims,
+  withActor,
 } from '../src/index.ts';
 
 const claimsOf = (
@@ -179,5 +180,32 @@ describe('identityFromClaims: refusals', () => {
       /too deep/,
     );
     assert.throws(() => parseAct(chainOf(MAX_DELEGATION_SERVICES + 1)), /too deep/);
+  });
+});
+
+describe('act: a workload identity in an actor entry (RFC 8693 §4.1 extra member)', () => {
+  test('keeps spiffe_id through parsing and when wrapping with a new actor; drops unknown members', () => {
+    const act = parseAct({
+      sub: 'billing-mcp',
+      act: {
+        sub: 'orders-mcp',
+        spiffe_id: 'spiffe://baton.test/orders-mcp',
+        other: 1,
+        act: { sub: 'agent' },
+      },
+    });
+    assert.deepEqual(act, {
+      sub: 'billing-mcp',
+      act: { sub: 'orders-mcp', spiffe_id: 'spiffe://baton.test/orders-mcp', act: { sub: 'agent' } },
+    });
+    assert.deepEqual(
+      withActor({ sub: 'api', spiffe_id: 'spiffe://baton.test/api' }, act).spiffe_id,
+      'spiffe://baton.test/api',
+    );
+  });
+
+  test('refuses a spiffe_id that is not a SPIFFE ID', () => {
+    assert.throws(() => parseAct({ sub: 'orders-mcp', spiffe_id: 'https://evil.example' }), /spiffe_id/);
+    assert.throws(() => parseAct({ sub: 'orders-mcp', spiffe_id: 42 }), /spiffe_id/);
   });
 });

@@ -1,4 +1,4 @@
-import { malformedRequestResponse } from '@baton/resource-server';
+import { type ClientCertificate, malformedRequestResponse } from '@baton/resource-server';
 import type { DownstreamIdentity } from './identity.ts';
 import { callOfRequest, type HandlerOptions, serveVerifiedCall } from './verified-call.ts';
 
@@ -15,10 +15,11 @@ export type { HandlerOptions } from './verified-call.ts';
 export function withDownstreamIdentity(
   options: HandlerOptions,
   handler: (request: Request, identity: DownstreamIdentity) => Response | Promise<Response>,
-): (request: Request) => Promise<Response> {
-  return async (request) => {
+): (request: Request, context?: { clientCertificate?: ClientCertificate }) => Promise<Response> {
+  return async (request, context) => {
     // A request from a fetch runtime may carry a Host or URL nothing can be built from: 400, not a throw.
-    const call = callOfRequest(request);
+    // The client certificate is the runtime's to pass (from the TLS connection it terminated).
+    const call = callOfRequest(request, context?.clientCertificate);
     if ('reason' in call) return malformedRequestResponse(call);
     const result = await serveVerifiedCall(options, call, async (identity) => {
       const response = await handler(request, identity);

@@ -1,5 +1,6 @@
 import type { TraceLink } from '@baton/audit';
 import type { DelegationMode } from '@baton/core';
+import type { SenderConstraint } from '@baton/resource-server';
 
 /** What a downstream API may rely on about a call, whichever delegation mode carried it. */
 export interface DownstreamIdentity {
@@ -28,4 +29,10 @@ export interface DownstreamIdentity {
    * `span_id` of the call's audit event either way.
    */
   spanId: string;
+  /**
+   * How the calling service proved the token is its own, when the broker bound it (issue #14): a DPoP
+   * key (`cnf.jkt`) or a TLS client certificate (`cnf["x5t#S256"]`, with its SPIFFE ID). Absent for a
+   * bearer token.
+   */
+  senderConstraint?: NonNullable<SenderConstraint>;
 }

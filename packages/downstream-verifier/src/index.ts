@@ -11,6 +11,7 @@ export {
   type VerifierCall,
 } from './verified-call.ts';
 export {
+  type DownstreamRequest,
   type DownstreamVerifier,
   type DownstreamVerifierOptions,
   downstreamVerifier,

@@ -2,6 +2,7 @@ import { type AuditReason, type AuditSink, newSpanId } from '@baton/audit';
 import {
   type BearerError,
   bearerErrorResponse,
+  type ClientCertificate,
   type MalformedRequest,
   requestAddress,
 } from '@baton/resource-server';
@@ -30,6 +31,11 @@ export interface VerifierCall {
   /** The request path without its query, as the audit names the operation. */
   path: string;
   headers: Headers;
+  /**
+   * The TLS client certificate the connection's handshake verified (`clientCertificateOf(socket)`),
+   * for certificate-bound tokens (RFC 8705 §3). Adapters fill it; never read from a header.
+   */
+  clientCertificate?: ClientCertificate | undefined;
 }
 
 /** What the handler answered: the status the audit records, and the adapter's answer to release. */
@@ -69,7 +75,11 @@ export async function serveVerifiedCall<A>(
   const started = performance.now();
   let identity: DownstreamIdentity;
   try {
-    identity = await options.verifier.verify(call.headers, options.requiredScopes ?? []);
+    identity = await options.verifier.verify(call.headers, options.requiredScopes ?? [], {
+      method: call.method,
+      path: call.path,
+      clientCertificate: call.clientCertificate,
+    });
   } catch (error) {
     const refusedFor =
       typeof error === 'object' && error !== null ? revokedCallIdentity.get(error) : undefined;
@@ -109,10 +119,18 @@ export async function serveVerifiedCall<A>(
  * The `VerifierCall` of a web `Request`, or the 4xx refusal when a fetch runtime hands over a Host or
  * URL nothing can be built from. Never throws.
  */
-export function callOfRequest(request: Request): VerifierCall | MalformedRequest {
+export function callOfRequest(
+  request: Request,
+  clientCertificate?: ClientCertificate,
+): VerifierCall | MalformedRequest {
   const address = requestAddress(request);
   if ('reason' in address) return address;
-  return { method: request.method, path: address.url.pathname, headers: request.headers };
+  return {
+    method: request.method,
+    path: address.url.pathname,
+    headers: request.headers,
+    ...(clientCertificate ? { clientCertificate } : {}),
+  };
 }
 
 /** Writes the call's audit record; `false` (the operator told) when it could not be written. */
@@ -146,6 +164,7 @@ function refusalResponse(error: unknown, options: HandlerOptions): Response {
   return bearerErrorResponse(error, {
     ...(options.resourceMetadataUrl ? { resourceMetadataUrl: options.resourceMetadataUrl } : {}),
     ...(options.requiredScopes ? { scopes: options.requiredScopes } : {}),
+    ...options.verifier.challenge,
   });
 }
 

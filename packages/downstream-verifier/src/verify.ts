@@ -10,13 +10,17 @@ import {
 import {
   type AccessTokenClaims,
   type AccessTokenVerifier,
-  extractBearerToken,
+  BearerError,
+  type ClientCertificate,
   includesResource,
   insufficientScope,
   invalidToken,
   jwtAccessTokenVerifier,
   type RevocationCheck,
   revocationRefusal,
+  type SenderConstraint,
+  type SenderConstraintOptions,
+  SenderConstraints,
 } from '@baton/resource-server';
 import type { DownstreamIdentity } from './identity.ts';
 import { recordRefusedCall, recordVerifiedCall } from './telemetry.ts';
@@ -52,10 +56,33 @@ export interface DownstreamVerifierOptions {
    * session and agent are checked as well. Refusals are audited (with `audit` on the handler).
    */
   revocations?: RevocationCheck;
+  /**
+   * Tokens the broker binds to the calling service (issue #14): `dpop` checks `cnf.jkt` tokens against
+   * the request's `DPoP` proof (RFC 9449; `replay` shared by every instance of this API, e.g.
+   * `RedisDpopReplayStore`), `mtls: {}` checks `cnf["x5t#S256"]` tokens against the TLS client
+   * certificate the adapter passes (RFC 8705 §3). Default: neither, and a token with `cnf` is refused.
+   */
+  senderConstraint?: SenderConstraintOptions;
+  /**
+   * The origin callers reach this API at, for the `htu` of DPoP proofs (`https://orders.internal`).
+   * Default: the audience's origin. Never the `Host` header: behind a proxy it is not the caller's URL.
+   */
+  publicOrigin?: string;
+}
+
+/** What a call carried besides its headers, for sender-constrained tokens. */
+export interface DownstreamRequest {
+  /** The request method (a DPoP proof's `htm`). */
+  method: string;
+  /** The request path without its query (with `publicOrigin`, a DPoP proof's `htu`). */
+  path: string;
+  /** The TLS client certificate the connection's handshake verified, if any. Never from a header. */
+  clientCertificate?: ClientCertificate | undefined;
 }
 
 /**
- * The identity a refusal because of a revocation was for: `serveVerifiedCall` audits such refusals.
+ * The identity a refusal after the token verified was for (a revocation, a failed DPoP proof or
+ * certificate binding): `serveVerifiedCall` audits such refusals.
  * Keyed by the error object, so it cannot outlive it or be forged from outside the package.
  * @internal
  */
@@ -64,7 +91,17 @@ export const revokedCallIdentity = new WeakMap<object, Omit<DownstreamIdentity, 
 /** A configured verifier: `verify(headers, requiredScopes)`. */
 export interface DownstreamVerifier {
   readonly audience: string;
-  verify(headers: Headers, requiredScopes?: readonly string[]): Promise<DownstreamIdentity>;
+  /**
+   * `request` is needed for sender-constrained tokens (its method and path for a DPoP proof, its
+   * client certificate for a certificate-bound token); a bound token verified without it is refused.
+   */
+  verify(
+    headers: Headers,
+    requiredScopes?: readonly string[],
+    request?: DownstreamRequest,
+  ): Promise<DownstreamIdentity>;
+  /** What a refusal's challenge needs (the `DPoP` challenge's `algs`, when DPoP is on). */
+  readonly challenge?: { dpop?: { algorithms: readonly string[]; bearer: boolean } };
 }
 
 /**
@@ -88,6 +125,16 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
     audience: options.audience,
     ...(options.broker.jwksUri ? { jwksUri: options.broker.jwksUri } : {}),
   });
+  // Sender-constrained tokens (issue #14): validated here, so a missing replay store fails at start.
+  const constraints = new SenderConstraints(options.senderConstraint ?? {});
+  let publicOrigin: string | undefined;
+  try {
+    publicOrigin = new URL(options.publicOrigin ?? options.audience).origin;
+  } catch {
+    publicOrigin = undefined;
+  }
+  if (constraints.dpop && (publicOrigin === undefined || publicOrigin === 'null'))
+    throw new TypeError('downstreamVerifier: DPoP needs publicOrigin (or an audience that is a URL)');
   const callers = new Map<string, TrustedCaller & { keys: EnvelopeKeyResolver }>();
   for (const caller of options.serviceIdentity?.callers ?? []) {
     const maxAge = caller.envelopeJwksCacheMaxAgeSeconds;
@@ -102,8 +149,13 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
   }
 
   const { revocations } = options;
-  const decide = async (headers: Headers, requiredScopes: readonly string[]) => {
-    const token = extractBearerToken(headers.get('authorization'));
+  const decide = async (
+    headers: Headers,
+    requiredScopes: readonly string[],
+    request: DownstreamRequest | undefined,
+  ) => {
+    const presented = constraints.presented(headers);
+    const token = presented.token;
     const claims = await tokens.verify(token);
     let identity: Omit<DownstreamIdentity, 'spanId'>;
     /** For a service-identity call: the person, session and agent the envelope carries, as claims. */
@@ -170,6 +222,9 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
         ...traceFields(continueTrace(headers.get('traceparent'), mode === 'on_behalf_of')),
       };
     }
+    // Every call: a proof is for one request, a certificate binding for the connection it came on.
+    const binding = await checkBinding(constraints, claims, presented, request, publicOrigin, identity);
+    if (binding) identity = { ...identity, senderConstraint: binding };
     if (revocations) await refuseRevoked(revocations, claims, identity, envelopeClaims, token);
     const missing = requiredScopes.filter((scope) => !identity.scopes.includes(scope));
     if (missing.length > 0) throw insufficientScope(requiredScopes);
@@ -178,11 +233,12 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
 
   return {
     audience: options.audience,
-    async verify(headers, requiredScopes = []) {
+    challenge: constraints.challenge(),
+    async verify(headers, requiredScopes = [], request = undefined) {
       const startTime = Date.now();
       let identity: Omit<DownstreamIdentity, 'spanId'>;
       try {
-        identity = await decide(headers, requiredScopes);
+        identity = await decide(headers, requiredScopes, request);
       } catch (error) {
         recordRefusedCall(options.audience, headers.get('traceparent'), error, startTime, headers);
         throw error;
@@ -190,6 +246,35 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
       return frozenIdentity(recordVerifiedCall(options.audience, identity, startTime, headers));
     },
   };
+}
+
+/**
+ * The verified token's binding to its sender (`SenderConstraints`), checked against this request;
+ * a refusal remembers whom it refused, for the audit (`serveVerifiedCall`).
+ */
+async function checkBinding(
+  constraints: SenderConstraints,
+  claims: AccessTokenClaims,
+  presented: ReturnType<SenderConstraints['presented']>,
+  request: DownstreamRequest | undefined,
+  publicOrigin: string | undefined,
+  identity: Omit<DownstreamIdentity, 'spanId'>,
+): Promise<SenderConstraint> {
+  try {
+    if (claims.claims.cnf !== undefined && request === undefined)
+      throw invalidToken('cnf_unsupported', 'a sender-constrained token needs the request it came with');
+    return await constraints.check(claims.claims, presented, {
+      method: request?.method ?? 'GET',
+      // Only read for a DPoP-bound token, and then `publicOrigin` is set (checked at construction).
+      htu: new URL(request?.path ?? '/', publicOrigin ?? 'http://unused.invalid'),
+      clientCertificate: request?.clientCertificate,
+    });
+  } catch (error) {
+    // A nonce challenge is the protocol's first round trip, not a refusal of anything proven.
+    if (error instanceof BearerError && error.error !== 'use_dpop_nonce')
+      revokedCallIdentity.set(error, identity);
+    throw error;
+  }
 }
 
 /** Throws the refusal (remembering whom it refused, for the audit) when a revocation covers the call. */

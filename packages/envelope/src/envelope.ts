@@ -22,6 +22,9 @@ export { DELEGATION_MODES, type DelegationMode };
  */
 export const CONFIDENCE_LEVELS = ['high', 'medium', 'low'] as const;
 
+/** How a sender-constrained token was bound to its caller (`authorization.binding`). */
+export const SENDER_BINDINGS = ['dpop', 'mtls'] as const;
+
 export const ActorSchema = z.strictObject({
   /** `user` for a person, `service` for a workload acting as itself (client credentials). */
   type: z.enum(['user', 'service']),
@@ -46,6 +49,12 @@ export const AuthorizationSchema = z.strictObject({
     .max(256)
     .refine((scopes) => new Set(scopes).size === scopes.length, 'scopes must be unique'),
   confidence: z.enum(CONFIDENCE_LEVELS),
+  /**
+   * How the caller's token was bound to it, when it was sender-constrained and the binding verified
+   * at the minting boundary: `dpop` (RFC 9449 proof of possession, `cnf.jkt`) or `mtls` (RFC 8705
+   * certificate-bound, `cnf["x5t#S256"]`). Absent for a bearer token, so bearer envelopes are unchanged.
+   */
+  binding: z.enum(SENDER_BINDINGS).optional(),
 });
 
 export const DelegationSchema = z.strictObject({

@@ -13,6 +13,7 @@ export {
   EnvelopeSchema,
   MAX_CONTEXT_LENGTH,
   RequestContextSchema,
+  SENDER_BINDINGS,
 } from './envelope.ts';
 export { EnvelopeError, type EnvelopeErrorCode } from './errors.ts';
 export {

@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditSink } from '@baton/audit';
 import { auditEventOf, carriesTraceContext, continueTrace, createLogger } from '@baton/audit';
-import { DpopNonces } from '@baton/broker-client';
 import { type Identity, identityFromClaims } from '@baton/core';
 import { type EnvelopeIssuer, type ValidatedEnvelopeBody, validateEnvelopeBody } from '@baton/envelope';
 import {
@@ -10,8 +9,9 @@ import {
   BearerError,
   bearerErrorResponse,
   type CallerKindRule,
+  type ChallengeOptions,
+  type ClientCertificate,
   challengeDescription,
-  extractBearerToken,
   insufficientScope,
   invalidToken,
   isLoopbackHostname,
@@ -23,6 +23,8 @@ import {
   type RevocationCheck,
   requestAddress,
   revocationRefusal,
+  type SenderConstraintOptions,
+  SenderConstraints,
   VerifiedTokenCache,
 } from '@baton/resource-server';
 import { followRevocations, RevocationList } from '@baton/shared-signals';
@@ -206,6 +208,17 @@ export interface IdentityBoundaryOptions {
    * Redis shared by several instances. Over a limit: HTTP 429 with `Retry-After`, audited `rate_limited`.
    */
   rateLimits?: BoundaryRateLimits;
+  /**
+   * Sender-constrained tokens (issue #14). `dpop`: `Authorization: DPoP` with a proof per request for
+   * tokens bound by `cnf.jkt` (RFC 9449), its `replay` store shared by every instance (Redis:
+   * `@baton/resource-server/redis`), `nonces.secret` shared too when nonces are on, `required` to
+   * refuse bearer tokens (RFC 9728 `dpop_bound_access_tokens_required`). `mtls: {}`: tokens bound by
+   * `cnf["x5t#S256"]` need the TLS client certificate the adapter passes (`clientCertificate`).
+   * The proof's `htu` is this resource's configured origin and the request's path, never the `Host`
+   * header, so a proxy in front changes nothing. Default: neither, and any token with `cnf` is refused.
+   * A verified binding makes the envelope `authorization.confidence: "high"` with `binding`.
+   */
+  senderConstraint?: SenderConstraintOptions;
 }
 
 /**
@@ -216,10 +229,15 @@ export interface FetchMcpHandler {
   fetch(request: Request, options?: McpHandlerRequestOptions): Promise<Response>;
 }
 
-/** Per-request inputs a host may hand `protect(...).fetch`: a body it already parsed. */
+/** Per-request inputs a host may hand `protect(...).fetch`: a body it already parsed, the TLS client certificate. */
 export interface ProtectedRequestOptions {
   /** The JSON body as the host parsed it (Express `req.body`, Hono `c.get('parsedBody')`). */
   parsedBody?: unknown;
+  /**
+   * The TLS client certificate the connection's handshake verified (`clientCertificateOf(socket)` in
+   * `@baton/resource-server/node`), for certificate-bound tokens (RFC 8705 §3). Never from a header.
+   */
+  clientCertificate?: ClientCertificate | undefined;
 }
 
 /** The boundary's decision on one request: answer it as is, or hand it to the MCP server. */
@@ -233,6 +251,11 @@ export type BoundaryAdmission =
       authInfo: AuthInfo;
       /** The JSON-RPC body, parsed once (undefined for a request without a JSON body). */
       parsedBody: unknown;
+      /**
+       * Headers the response must carry (a fresh `DPoP-Nonce` when DPoP nonces are on, RFC 9449
+       * §8.2): `protect` adds them; an adapter serving the admitted request itself must too.
+       */
+      responseHeaders: Readonly<Record<string, string>>;
       /**
        * Serves the request: the MCP handling must run inside `serve` (e.g. `serve(() => mcp.fetch(…))`,
        * `serve(next)`), because the boundary's tools open a request context only while its request is
@@ -298,8 +321,15 @@ export class IdentityBoundary {
    */
   readonly #accepted = new WeakMap<AccessTokenClaims, AcceptedClaims>();
   readonly #revocations: RevocationCheck | undefined;
-  /** Whom a refusal because of a revocation stopped, for its audit record (keyed by the refusal). */
-  readonly #revokedIdentity = new WeakMap<BearerError, { identity: Identity; traceTrusted: boolean }>();
+  /**
+   * Whom a refusal after the token verified stopped (a revocation, a failed DPoP proof or certificate
+   * binding), for its audit record (keyed by the refusal).
+   */
+  readonly #refusedIdentity = new WeakMap<BearerError, { identity: Identity; traceTrusted: boolean }>();
+  /** Sender-constrained tokens (issue #14): DPoP proofs and certificate binding, checked per request. */
+  readonly #senderConstraints: SenderConstraints;
+  /** What refusals' challenges say: metadata URL, scopes, DPoP `algs`. */
+  readonly #challenge: ChallengeOptions;
   /** The approval pages, when the boundary takes approvals (issue #12). */
   readonly #approvalPages: ApprovalPages | undefined;
   /** Rate limits (issue #12 item 6), when declared. */
@@ -314,11 +344,23 @@ export class IdentityBoundary {
     this.resource = new URL(options.resource);
     if (this.resource.hash)
       throw new TypeError('IdentityBoundary: resource must not have a fragment (RFC 8707)');
+    // Sender-constrained tokens (issue #14): validated here, so a missing replay store fails at start.
+    this.#senderConstraints = new SenderConstraints(options.senderConstraint ?? {});
+    const bound = this.#senderConstraints.metadata();
     this.metadata = protectedResourceMetadata({
       resource: options.resource,
       authorizationServers: [...(options.authorizationServers ?? [])],
       ...(options.scopesSupported ? { scopesSupported: [...options.scopesSupported] } : {}),
       ...(options.resourceName ? { resourceName: options.resourceName } : {}),
+      ...(bound.dpop_signing_alg_values_supported
+        ? {
+            dpopSigningAlgValuesSupported: bound.dpop_signing_alg_values_supported,
+            dpopBoundAccessTokensRequired: bound.dpop_bound_access_tokens_required ?? false,
+          }
+        : {}),
+      ...(bound.tls_client_certificate_bound_access_tokens
+        ? { tlsClientCertificateBoundAccessTokens: true }
+        : {}),
     });
     this.resourceMetadataUrl = protectedResourceMetadataUrl(options.resource).href;
     const jwksPath = options.envelopeJwksPath ?? '/.well-known/jwks.json';
@@ -332,6 +374,11 @@ export class IdentityBoundary {
     };
     this.#verifier = options.tokenVerifier;
     this.#challengeScopes = options.challengeScopes ?? options.scopesSupported ?? [];
+    this.#challenge = {
+      resourceMetadataUrl: this.resourceMetadataUrl,
+      scopes: this.#challengeScopes,
+      ...this.#senderConstraints.challenge(),
+    };
     const advertised = options.scopesSupported;
     if (
       options.challengeScopes &&
@@ -545,20 +592,41 @@ export class IdentityBoundary {
     if (this.#listFiltering === 'hide') filterListsByIdentity(server, this.#access, this.#surface);
   }
 
-  /** Validates the request's bearer token. Returns the sealed request context, or throws `BearerError`. */
-  async #authenticate(request: Request): Promise<BoundaryRequestContext> {
-    const token = extractBearerToken(request.headers.get('authorization'));
+  /**
+   * Validates the request's access token and, for a sender-constrained one, its binding. Returns the
+   * sealed request context, or throws `BearerError`.
+   */
+  async #authenticate(
+    request: Request,
+    url: URL,
+    clientCertificate: ClientCertificate | undefined,
+  ): Promise<BoundaryRequestContext> {
+    const presented = this.#senderConstraints.presented(request.headers);
+    const token = presented.token;
     const verified = await this.#verifier.verify(token);
     const { claims, identity, envelopeBody } = this.#accepted.get(verified) ?? this.#accept(verified);
     const traceparent = request.headers.get('traceparent') ?? undefined;
     // An upstream Baton hop: the broker exchanged this token, so an authenticated service presents it.
     const traceTrusted =
       identity.delegation.services.length > 0 || this.#trustedTraceCallers.has(claims.clientId);
+    // Every request, a cached verification included: a proof is for one request (RFC 9449 §4.3), and a
+    // certificate binding holds for the connection it came on. `htu` is the configured origin with the
+    // request's path: behind a proxy the Host header is the proxy's business, not the client's URL.
+    try {
+      await this.#senderConstraints.check(claims.claims, presented, {
+        method: request.method,
+        htu: new URL(url.pathname, this.resource.origin),
+        clientCertificate,
+      });
+    } catch (error) {
+      if (error instanceof BearerError) this.#refusedIdentity.set(error, { identity, traceTrusted });
+      throw error;
+    }
     // Every request, a cached verification included: a revocation must stop a token already seen.
     if (this.#revocations !== undefined && this.#revocations.check(claims.claims) !== undefined) {
       const refused = await revocationRefusal(this.#revocations, claims, token);
       if (refused) {
-        this.#revokedIdentity.set(refused, { identity, traceTrusted });
+        this.#refusedIdentity.set(refused, { identity, traceTrusted });
         throw refused;
       }
     }
@@ -589,11 +657,6 @@ export class IdentityBoundary {
   #accept(verified: AccessTokenClaims): AcceptedClaims {
     // Frozen all the way down: the context that carries these claims is readable by any SDK code.
     const claims = frozenClaims(verified);
-    if (claims.claims.cnf !== undefined) {
-      // A sender-constrained token used without its proof would be accepted as a bearer token:
-      // refuse until DPoP/mTLS proof checking is in place (RFC 9449 §7, RFC 8705 §3).
-      throw invalidToken('claims_invalid', 'sender-constrained tokens are not accepted by this resource yet');
-    }
     // The one identity derivation for this token (remembered per verified claims object): the envelope, the audit and the tool context
     // all read this result, never the claims again. A deployment's rule (`callerKind`) is asked once
     // the `act` chain has parsed; what it throws, or a wrong answer, is its own failure, not the token's.
@@ -634,6 +697,8 @@ export class IdentityBoundary {
         envelopeBodyFromIdentity(identity, {
           traceId: PLACEHOLDER_TRACE_ID,
           delegation: this.#settings.delegation,
+          // A request with this token is served only once its binding verified (`#authenticate`).
+          binding: bindingOf(claims.claims.cnf),
         }),
       );
     } catch {
@@ -701,24 +766,21 @@ export class IdentityBoundary {
     if (path !== this.#paths.resource) return answer(Response.json({ error: 'not_found' }, { status: 404 }));
     let context: BoundaryRequestContext;
     try {
-      context = await this.#authenticate(request);
+      context = await this.#authenticate(request, address.url, options.clientCertificate);
     } catch (error) {
       this.#logRefusal(error);
-      const revoked = error instanceof BearerError ? this.#revokedIdentity.get(error) : undefined;
-      if (revoked)
-        await this.#recordRevocationRefusal(error as BearerError, revoked, request, options.parsedBody);
+      const refusedFor = error instanceof BearerError ? this.#refusedIdentity.get(error) : undefined;
+      // Audited: whom a revocation or a failed binding stopped. Not a nonce challenge: it is RFC 9449
+      // §9's ordinary first round trip, not a refusal of anything the caller proved.
+      if (refusedFor && (error as BearerError).error !== 'use_dpop_nonce')
+        await this.#recordIdentifiedRefusal(error as BearerError, refusedFor, request, options.parsedBody);
       recordRefusalSpan(
         request.headers,
         error instanceof BearerError ? error.status : 500,
         error instanceof BearerError ? error.reason : 'internal_error',
         error instanceof BearerError && error.status < 500 ? 'denied' : 'error',
       );
-      return answer(
-        bearerErrorResponse(error, {
-          resourceMetadataUrl: this.resourceMetadataUrl,
-          scopes: this.#challengeScopes,
-        }),
-      );
+      return answer(bearerErrorResponse(error, this.#challenge));
     }
     // Read only after authentication: an anonymous caller never makes the boundary buffer a body.
     const body = await readJsonRpcBody(request, options.parsedBody, this.#maxRequestBodySize);
@@ -731,11 +793,14 @@ export class IdentityBoundary {
     const limited = await this.#rateLimited(context, body.parsedBody);
     if (limited) return answer(limited);
     const inFlight: InFlightRequest = { context, live: true };
+    // RFC 9449 §8.2: a fresh nonce rides on successful responses too, so clients never wait on a 401.
+    const nonce = this.#senderConstraints.freshNonce();
     return {
       admitted: true,
       request: withoutAuthorization(request),
       authInfo: context.toAuthInfo(this.resource, this.resourceMetadataUrl),
       parsedBody: body.parsedBody,
+      responseHeaders: Object.freeze<Record<string, string>>(nonce ? { 'dpop-nonce': nonce } : {}),
       serve: (handle) => this.#inFlight.run(inFlight, handle),
       end: () => {
         inFlight.live = false;
@@ -753,7 +818,10 @@ export class IdentityBoundary {
     fetch(request: Request, options?: ProtectedRequestOptions): Promise<Response>;
   } {
     const fetch = async (request: Request, options?: ProtectedRequestOptions): Promise<Response> => {
-      const admission = await this.admit(request, { parsedBody: options?.parsedBody });
+      const admission = await this.admit(request, {
+        parsedBody: options?.parsedBody,
+        clientCertificate: options?.clientCertificate,
+      });
       if (!admission.admitted) return admission.response;
       let response: Response;
       try {
@@ -767,7 +835,7 @@ export class IdentityBoundary {
         admission.end();
         throw error;
       }
-      return endingWithBody(response, admission.end);
+      return endingWithBody(response, admission.end, admission.responseHeaders);
     };
     return { fetch };
   }
@@ -813,7 +881,10 @@ export class IdentityBoundary {
       ),
     );
     this.#logRefusal(error);
-    return bearerErrorResponse(error, { resourceMetadataUrl: this.resourceMetadataUrl });
+    return bearerErrorResponse(error, {
+      resourceMetadataUrl: this.resourceMetadataUrl,
+      ...this.#senderConstraints.challenge(),
+    });
   }
 
   /**
@@ -845,13 +916,14 @@ export class IdentityBoundary {
   }
 
   /**
-   * Audits a request refused because of a revocation: whom it stopped, at which tool (when the body
-   * is a `tools/call`), and why. The refusal stands whether or not the record is written; a failed
-   * write is logged (without the event, which holds no secret anyway).
+   * Audits a request refused after its token verified (a revocation, a failed DPoP proof or
+   * certificate binding): whom it stopped, at which tool (when the body is a `tools/call`), and why.
+   * The refusal stands whether or not the record is written; a failed write is logged (without the
+   * event, which holds no secret anyway).
    */
-  async #recordRevocationRefusal(
+  async #recordIdentifiedRefusal(
     error: BearerError,
-    revoked: { identity: Identity; traceTrusted: boolean },
+    refusedFor: { identity: Identity; traceTrusted: boolean },
     request: Request,
     parsedBody: unknown,
   ): Promise<void> {
@@ -866,8 +938,8 @@ export class IdentityBoundary {
     } catch {
       // An unreadable body names no tool; the refusal is recorded all the same.
     }
-    const trace = continueTrace(request.headers.get('traceparent'), revoked.traceTrusted);
-    const event = auditEventOf(revoked.identity, {
+    const trace = continueTrace(request.headers.get('traceparent'), refusedFor.traceTrusted);
+    const event = auditEventOf(refusedFor.identity, {
       action: SURFACE_ACTION[item.kind],
       component: this.#settings.component,
       target: { type: item.kind, name: item.name },
@@ -913,19 +985,21 @@ export class IdentityBoundary {
 }
 
 /**
- * The request as the SDK (and through it, tool code) may see it: without the `Authorization` header.
- * Removing the header in place avoids copying the body stream; a request with immutable headers is
- * copied instead.
+ * The request as the SDK (and through it, tool code) may see it: without the `Authorization` header
+ * or the `DPoP` proof (spent here, and no business of tool code). Removing the headers in place avoids
+ * copying the body stream; a request with immutable headers is copied instead.
  */
 function withoutAuthorization(request: Request): Request {
   try {
     request.headers.delete('authorization');
-    if (!request.headers.has('authorization')) return request;
+    request.headers.delete('dpop');
+    if (!request.headers.has('authorization') && !request.headers.has('dpop')) return request;
   } catch {
     // Immutable headers guard: fall through to a copy.
   }
   const headers = new Headers(request.headers);
   headers.delete('authorization');
+  headers.delete('dpop');
   return new Request(request, { headers });
 }
 
@@ -954,10 +1028,18 @@ interface InFlightRequest {
  * The response, with `end` called when its body has been read to the end or cancelled (an SSE stream
  * stays open as long as the client listens). A response without a body ends the request at once.
  */
-function endingWithBody(response: Response, end: () => void): Response {
+function endingWithBody(
+  response: Response,
+  end: () => void,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): Response {
+  const extra = Object.entries(extraHeaders);
   if (!response.body) {
     end();
-    return response;
+    if (extra.length === 0) return response;
+    const headers = new Headers(response.headers);
+    for (const [name, value] of extra) headers.set(name, value);
+    return new Response(null, { status: response.status, statusText: response.statusText, headers });
   }
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({
@@ -978,11 +1060,21 @@ function endingWithBody(response: Response, end: () => void): Response {
       return reader.cancel(reason);
     },
   });
-  return new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
+  const headers = new Headers(response.headers);
+  for (const [name, value] of extra) headers.set(name, value);
+  return new Response(body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/**
+ * The binding a verified token's `cnf` names (RFC 9449 §6.1, RFC 8705 §3.1), for the envelope: the
+ * DPoP key when it has one (a proof per request), else the certificate. Unknown members never reach
+ * here (`SenderConstraints` refuses them).
+ */
+function bindingOf(cnf: unknown): 'dpop' | 'mtls' | undefined {
+  if (typeof cnf !== 'object' || cnf === null) return undefined;
+  if ('jkt' in cnf) return 'dpop';
+  if ('x5t#S256' in cnf) return 'mtls';
+  return undefined;
 }
 
 /** The list behind a revocation check: a `RevocationList` itself, or a feed's (`RevocationFeed.list`). */
@@ -1002,7 +1094,6 @@ function downstreamSettings(
   const settings: DownstreamSettings = {
     options: downstream,
     services: indexServices(downstream.services, downstream),
-    dpopNonces: new DpopNonces(),
     serviceTokens: new TokenCache({
       refreshSkewSeconds: downstream.refreshSkewSeconds ?? 30,
       ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('service') } : {}),

@@ -14,18 +14,21 @@ export interface DelegationPolicy {
  * per request): actor, tenant, agent, session and chain as derived there; the delegation mode and
  * allowed audiences are this server's policy, not the token's; the trace id is the call's.
  *
- * - confidence: `medium`, a bearer token verified here (`high` is reserved for sender-constrained
- *   tokens, which the boundary refuses until it verifies their proof of possession).
+ * - confidence: `medium` for a bearer token verified here; `high`, with `binding`, for a
+ *   sender-constrained token whose binding this boundary verified (a DPoP proof by the `cnf.jkt` key,
+ *   or the TLS client certificate of `cnf["x5t#S256"]`). A bearer envelope has no `binding` member.
  */
 export function envelopeBodyFromIdentity(
   identity: Identity,
-  context: { traceId: string; delegation: DelegationPolicy },
+  context: { traceId: string; delegation: DelegationPolicy; binding?: 'dpop' | 'mtls' | undefined },
 ): EnvelopeBody {
   return {
     actor: { type: identity.actor.type, sub: identity.actor.sub, tenant: identity.actor.tenant },
     agent: { type: 'ai_agent', id: identity.agent, client_id: identity.agent },
     session: { id: identity.session, trace_id: context.traceId },
-    authorization: { scopes: [...identity.scopes], confidence: 'medium' },
+    authorization: context.binding
+      ? { scopes: [...identity.scopes], confidence: 'high', binding: context.binding }
+      : { scopes: [...identity.scopes], confidence: 'medium' },
     delegation: {
       mode: context.delegation.mode,
       allowed: [...context.delegation.allowed],

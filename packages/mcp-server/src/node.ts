@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import {
   answerInternalError,
+  clientCertificateOf,
   type NodeRequestListenerOptions,
   nodeRequestGuard,
 } from '@baton/resource-server/node';
@@ -24,7 +25,8 @@ export type NodeBoundaryMiddleware = (
 /**
  * The identity boundary in front of a Node MCP transport that reads `req.auth`: SDK v1's
  * `StreamableHTTPServerTransport` (on Express or `node:http`), or SDK v2's `NodeStreamableHTTPServerTransport`.
- * Translation only: `boundary.admit` decides (metadata, 401, 403 step-up, audit). An admitted request
+ * Translation only: `boundary.admit` decides (metadata, 401, 403 step-up, audit), given the client
+ * certificate the TLS handshake verified (`clientCertificateOf`) for certificate-bound tokens. An admitted request
  * continues with `req.auth` set to the boundary's `AuthInfo` (the token withheld), its `Authorization`
  * header removed, and `req.body` holding the JSON body, read once: pass `req.body` to
  * `transport.handleRequest(req, res, req.body)`, since the stream is spent. A body `express.json()`
@@ -46,12 +48,18 @@ export function protectNodeRequests(
   return (request, response, next) => {
     if (!guard(request, response)) return;
     boundary
-      .admit(toWebRequest(request, boundary), { parsedBody: request.body })
+      .admit(toWebRequest(request, boundary), {
+        parsedBody: request.body,
+        clientCertificate: clientCertificateOf(request.socket),
+      })
       .then(async (admission) => {
         if (!admission.admitted) return send(response, admission.response);
         removeAuthorization(request);
         request.auth = admission.authInfo;
         if (admission.parsedBody !== undefined) request.body = admission.parsedBody;
+        // A fresh DPoP-Nonce on success, when the boundary uses DPoP nonces (RFC 9449 §8.2).
+        for (const [name, value] of Object.entries(admission.responseHeaders))
+          response.setHeader(name, value);
         // The MCP handling that follows runs inside the admitted request: the boundary's tools open
         // its context only while it is in flight.
         response.once('close', admission.end);
@@ -109,9 +117,12 @@ function formAlreadyParsed(body: unknown): string | undefined {
 /** Both views Node keeps of the headers: `headers` and `rawHeaders` (which some transports convert). */
 function removeAuthorization(request: IncomingMessage): void {
   delete request.headers.authorization;
+  // The DPoP proof too: spent at the boundary, and no business of the MCP handling after it.
+  delete request.headers.dpop;
   const raw = request.rawHeaders;
   for (let index = raw.length - 2; index >= 0; index -= 2) {
-    if (raw[index]!.toLowerCase() === 'authorization') raw.splice(index, 2);
+    const name = raw[index]!.toLowerCase();
+    if (name === 'authorization' || name === 'dpop') raw.splice(index, 2);
   }
 }
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
-import { DpopNonces, type ServiceCredentials, serviceCredentials } from '@baton/broker-client';
+import { type ServiceCredentials, serviceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing, TXN_TOKEN_HEADER } from '@baton/envelope';
 import { createVault, FileKeyStore, MemoryVaultStore, vaultKeyValue } from '@baton/vault';
 import { trace } from '@opentelemetry/api';
@@ -151,7 +151,6 @@ describe('downstream hardening', () => {
     const settings = {
       options: { broker: { issuer: brokerUrl, credentials }, services },
       services: indexServices(services),
-      dpopNonces: new DpopNonces(),
       serviceTokens: new TokenCache(),
       delegatedTokens: new TokenCache(),
       audit,

@@ -3,13 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
-import {
-  type DpopKey,
-  DpopNonces,
-  generateDpopKey,
-  type ServiceCredentials,
-  serviceCredentials,
-} from '@baton/broker-client';
+import { type DpopKey, dpopKey, type ServiceCredentials, serviceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
 import { serveNodeRequests } from '@baton/resource-server/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
@@ -63,7 +57,7 @@ describe('downstream calls to services that require DPoP (RFC 9449)', () => {
   before(async () => {
     peers = await startDpopPeers();
     credentials = await serviceCredentials('tools-mcp');
-    key = await generateDpopKey();
+    key = await dpopKey();
   });
   after(() => peers.close());
   beforeEach(() => peers.reset());
@@ -79,7 +73,6 @@ describe('downstream calls to services that require DPoP (RFC 9449)', () => {
         services,
       },
       services: indexServices(services),
-      dpopNonces: new DpopNonces(),
       serviceTokens: new TokenCache(options.tokenStore ? { store: options.tokenStore } : {}),
       delegatedTokens: new TokenCache(options.tokenStore ? { store: options.tokenStore } : {}),
       audit,
@@ -129,7 +122,7 @@ describe('downstream calls to services that require DPoP (RFC 9449)', () => {
       // The token request proved the key (RFC 9449 §5): no ath, the token endpoint's htu, POST.
       assert.equal(peers.brokerHits.length, 1, mode);
       const request = peers.brokerHits[0]!.proof!;
-      assert.equal(request.jkt, key.jkt);
+      assert.equal(request.jkt, key.thumbprint);
       assert.equal(request.claims.htm, 'POST');
       assert.equal(request.claims.htu, `${peers.brokerUrl}/token`);
       assert.equal('ath' in request.claims, false);
@@ -233,13 +226,13 @@ describe('downstream calls to services that require DPoP (RFC 9449)', () => {
     assert.equal(peers.apiHits[1]!.headers.dpop, undefined);
 
     // Another instance sharing the store but holding another key gets a token of its own too.
-    const otherKey = await generateDpopKey();
+    const otherKey = await dpopKey();
     const other = setup([{ ...dpopService(), name: 'bound', senderConstraint: { dpop: otherKey } }], {
       tokenStore: store,
     });
     assert.equal((await other.clientFor().fetch('bound', 'orders')).status, 200);
     assert.equal(peers.brokerHits.length, 3);
-    assert.equal(peers.apiHits.at(-1)!.proof!.jkt, otherKey.jkt);
+    assert.equal(peers.apiHits.at(-1)!.proof!.jkt, otherKey.thumbprint);
   });
 
   it('a tool cannot choose the proof or the authorization scheme', async () => {
@@ -250,7 +243,7 @@ describe('downstream calls to services that require DPoP (RFC 9449)', () => {
     assert.equal(response.status, 200);
     const [hit] = peers.apiHits;
     assert.notEqual(hit!.headers.dpop, 'forged.proof.value');
-    assert.equal(hit!.proof!.jkt, key.jkt);
+    assert.equal(hit!.proof!.jkt, key.thumbprint);
     assert.match(String(hit!.headers.authorization), /^DPoP tok-/);
   });
 

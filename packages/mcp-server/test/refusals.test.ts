@@ -145,10 +145,10 @@ describe('the boundary refuses every bad token with the right status, challenge 
     );
   });
 
-  it('refuses a sender-constrained token presented as a bearer token', async () => {
+  it('refuses a sender-constrained token at a resource that does not check its binding', async () => {
     assertInvalidToken(
       await call(`Bearer ${await forge(claims({ cnf: { jkt: 'thumbprint' } }))}`),
-      'claims_invalid',
+      'cnf_unsupported',
     );
   });
 

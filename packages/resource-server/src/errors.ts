@@ -25,13 +25,42 @@ export type RefusalReason =
   | 'subject_revoked'
   | 'session_revoked'
   | 'client_revoked'
-  | 'revocation_status_unknown';
+  | 'revocation_status_unknown'
+  // Sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mutual TLS): see `sender-constraint.ts`.
+  | 'dpop_proof_missing'
+  | 'dpop_header_repeated'
+  | 'dpop_proof_malformed'
+  | 'dpop_typ_invalid'
+  | 'dpop_alg_not_allowed'
+  | 'dpop_jwk_invalid'
+  | 'dpop_signature_invalid'
+  | 'dpop_htm_mismatch'
+  | 'dpop_htu_mismatch'
+  | 'dpop_iat_invalid'
+  | 'dpop_ath_mismatch'
+  | 'dpop_key_mismatch'
+  | 'dpop_proof_replayed'
+  | 'dpop_replay_check_unavailable'
+  | 'dpop_nonce_required'
+  | 'dpop_nonce_invalid'
+  | 'dpop_nonce_expired'
+  | 'dpop_bound_token_as_bearer'
+  | 'dpop_token_not_bound'
+  | 'dpop_required'
+  | 'certificate_missing'
+  | 'certificate_mismatch'
+  | 'cnf_unsupported';
 
-/** RFC 6750 §3.1 error codes, plus `temporarily_unavailable` for a dependency that is down. */
+/**
+ * RFC 6750 §3.1 error codes, RFC 9449 §7.1 and §9's DPoP errors, plus `temporarily_unavailable` for a
+ * dependency that is down.
+ */
 export type BearerErrorCode =
   | 'invalid_request'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'temporarily_unavailable';
 
 /**
@@ -46,6 +75,11 @@ export class BearerError extends ProtocolRefusal<RefusalReason> {
   declare readonly status: 400 | 401 | 403 | 503;
   /** For `insufficient_scope`: every scope the operation needs. */
   readonly requiredScopes: readonly string[];
+  /**
+   * A fresh server nonce to send as the `DPoP-Nonce` header with this refusal (RFC 9449 §9): always on
+   * `use_dpop_nonce`, and on any DPoP refusal when the resource uses nonces. Public by design.
+   */
+  readonly dpopNonce: string | undefined;
 
   constructor(
     init: {
@@ -54,6 +88,7 @@ export class BearerError extends ProtocolRefusal<RefusalReason> {
       reason: RefusalReason;
       description: string;
       requiredScopes?: readonly string[];
+      dpopNonce?: string;
     },
     options?: { cause?: unknown },
   ) {
@@ -65,6 +100,7 @@ export class BearerError extends ProtocolRefusal<RefusalReason> {
       cause: options?.cause,
     });
     this.requiredScopes = init.requiredScopes ?? [];
+    this.dpopNonce = init.dpopNonce;
   }
 }
 
@@ -109,4 +145,39 @@ export function authorizationServerUnavailable(cause: unknown): BearerError {
     },
     { cause },
   );
+}
+
+/**
+ * 401 `invalid_dpop_proof` (RFC 9449 §7.1): the `DPoP` proof is missing, malformed, or does not match
+ * this request or the token's key. Answered with a `WWW-Authenticate: DPoP` challenge.
+ */
+export function invalidDpopProof(
+  reason: RefusalReason,
+  description: string,
+  options: { cause?: unknown; dpopNonce?: string | undefined } = {},
+): BearerError {
+  return new BearerError(
+    {
+      error: 'invalid_dpop_proof',
+      status: 401,
+      reason,
+      description,
+      ...(options.dpopNonce ? { dpopNonce: options.dpopNonce } : {}),
+    },
+    { cause: options.cause },
+  );
+}
+
+/** 401 `use_dpop_nonce` (RFC 9449 §9) with the nonce the client must put in its next proof. */
+export function useDpopNonce(
+  reason: 'dpop_nonce_required' | 'dpop_nonce_invalid' | 'dpop_nonce_expired',
+  nonce: string,
+): BearerError {
+  return new BearerError({
+    error: 'use_dpop_nonce',
+    status: 401,
+    reason,
+    description: 'a DPoP proof must carry the nonce this resource server provided',
+    dpopNonce: nonce,
+  });
 }

@@ -34,16 +34,39 @@ export {
   type AuthorizationServerMetadata,
   discoverAuthorizationServer,
 } from './authorization-server-metadata.ts';
-export { extractBearerToken } from './bearer-header.ts';
-export { bearerChallenge, bearerErrorResponse, type ChallengeOptions } from './challenge.ts';
+export { extractAccessToken, extractBearerToken, type PresentedToken } from './bearer-header.ts';
+export {
+  authenticateChallenges,
+  bearerChallenge,
+  bearerErrorResponse,
+  type ChallengeOptions,
+  dpopChallenge,
+} from './challenge.ts';
 export type { ClientCertificate } from './client-certificate.ts';
+export { dpopHtu } from './dpop/htu.ts';
+export { type DpopNonceOptions, DpopNonces, type DpopNonceVerdict } from './dpop/nonce.ts';
+export {
+  accessTokenHash,
+  DEFAULT_DPOP_ALGORITHMS,
+  type DpopProofContext,
+  type DpopProofOptions,
+  DpopProofVerifier,
+  type VerifiedDpopProof,
+} from './dpop/proof.ts';
+export {
+  DEFAULT_DPOP_REPLAY_ENTRIES,
+  type DpopReplayStore,
+  MemoryDpopReplayStore,
+} from './dpop/replay-store.ts';
 export {
   BearerError,
   type BearerErrorCode,
   challengeDescription,
   insufficientScope,
+  invalidDpopProof,
   invalidToken,
   type RefusalReason,
+  useDpopNonce,
 } from './errors.ts';
 export { isLoopbackHostname, isWellFormedHost } from './host-syntax.ts';
 export {
@@ -64,3 +87,9 @@ export {
   protectedResourceMetadataResponse,
   protectedResourceMetadataUrl,
 } from './protected-resource-metadata.ts';
+export {
+  type SenderConstraint,
+  type SenderConstraintOptions,
+  type SenderConstraintRequest,
+  SenderConstraints,
+} from './sender-constraint.ts';

@@ -6,6 +6,12 @@ const PrmOptionsSchema = z.object({
   scopesSupported: z.array(z.string().min(1)).optional(),
   resourceName: z.string().optional(),
   resourceDocumentation: z.url().optional(),
+  /** RFC 9728 §2 / RFC 9449 §7.1: the DPoP proof algorithms accepted. */
+  dpopSigningAlgValuesSupported: z.array(z.string().min(1)).min(1).optional(),
+  /** RFC 9728 §2: every access token must be DPoP-bound. */
+  dpopBoundAccessTokensRequired: z.boolean().optional(),
+  /** RFC 9728 §2 / RFC 8705 §3: certificate-bound access tokens are accepted. */
+  tlsClientCertificateBoundAccessTokens: z.boolean().optional(),
 });
 
 export type ProtectedResourceMetadataOptions = z.input<typeof PrmOptionsSchema>;
@@ -18,6 +24,9 @@ export interface ProtectedResourceMetadata {
   scopes_supported?: string[];
   resource_name?: string;
   resource_documentation?: string;
+  dpop_signing_alg_values_supported?: string[];
+  dpop_bound_access_tokens_required?: boolean;
+  tls_client_certificate_bound_access_tokens?: boolean;
 }
 
 /**
@@ -36,8 +45,16 @@ export function protectedResourceMetadata(
       `protectedResourceMetadata: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')} invalid`,
     );
   }
-  const { resource, authorizationServers, scopesSupported, resourceName, resourceDocumentation } =
-    parsed.data;
+  const {
+    resource,
+    authorizationServers,
+    scopesSupported,
+    resourceName,
+    resourceDocumentation,
+    dpopSigningAlgValuesSupported,
+    dpopBoundAccessTokensRequired,
+    tlsClientCertificateBoundAccessTokens,
+  } = parsed.data;
   return {
     resource,
     authorization_servers: authorizationServers,
@@ -45,6 +62,15 @@ export function protectedResourceMetadata(
     ...(scopesSupported ? { scopes_supported: scopesSupported } : {}),
     ...(resourceName ? { resource_name: resourceName } : {}),
     ...(resourceDocumentation ? { resource_documentation: resourceDocumentation } : {}),
+    ...(dpopSigningAlgValuesSupported
+      ? { dpop_signing_alg_values_supported: dpopSigningAlgValuesSupported }
+      : {}),
+    ...(dpopBoundAccessTokensRequired !== undefined
+      ? { dpop_bound_access_tokens_required: dpopBoundAccessTokensRequired }
+      : {}),
+    ...(tlsClientCertificateBoundAccessTokens !== undefined
+      ? { tls_client_certificate_bound_access_tokens: tlsClientCertificateBoundAccessTokens }
+      : {}),
   };
 }
 

@@ -65,7 +65,9 @@ export function introspectionExtension(options: IntrospectionExtensionOptions) {
       exp: payload.exp,
       iat: payload.iat,
       jti: payload.jti,
-      token_type: 'Bearer',
+      // RFC 9449 §6.2 / RFC 8705 §3.2: a sender-constrained token's confirmation, for the resource server.
+      token_type: (payload.cnf as { jkt?: unknown } | undefined)?.jkt ? 'DPoP' : 'Bearer',
+      ...(payload.cnf ? { cnf: payload.cnf } : {}),
       ...(payload.act ? { act: payload.act } : {}),
       ...(payload.tenant ? { tenant: payload.tenant } : {}),
     };

@@ -3,6 +3,7 @@ import {
   type AuditReason,
   type AuditSink,
   auditEventOf,
+  type Confirmation,
   continueTrace,
   type TokenRequestReason,
   type TraceLink,
@@ -11,6 +12,7 @@ import {
 import { BearerError } from '@baton/resource-server';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { ProofRefusal } from '../sender-constraint/refusal.ts';
 import { endpointTrace } from '../telemetry.ts';
 import type { GrantChecks, Known } from './checks.ts';
 import { batonMetadataOf, type GrantRequest, grantRequest } from './grant-request.ts';
@@ -60,6 +62,10 @@ export interface AuditedRequest {
   mode: AuditMode;
   chain: readonly string[];
   requested: readonly string[] | undefined;
+  /** The issued token's sender constraint (thumbprints), once the request got that far. */
+  cnf?: Confirmation | undefined;
+  /** The client's workload identity (SPIFFE ID) from its verified client certificate. */
+  workload?: string | undefined;
 }
 
 export interface AuditedGrantDependencies {
@@ -96,13 +102,15 @@ export function auditedGrant<State extends GrantRequest>(
   return async function handle(ctx: KoaContextWithOIDC): Promise<void> {
     const started = performance.now();
     const request = grantRequest(ctx, traceOf(ctx));
-    const { clientId, trace } = request;
+    const { clientId } = request;
     let known = request as Known<GrantRequest, State>;
     const write = (
       outcome: 'ok' | 'denied' | 'error',
       reason: AuditReason | undefined,
       scopes: readonly string[],
-    ) => writeEvent(deps, grant.describe(known), trace, started, outcome, reason, scopes);
+    ) =>
+      // `known.trace`: a check may file the event under a trace it verified (a home broker's grant).
+      writeEvent(deps, grant.describe(known), known.trace, started, outcome, reason, scopes);
     let issued: Issued;
     try {
       const state = await grant.checks.run(request, (reached) => {
@@ -111,16 +119,16 @@ export function auditedGrant<State extends GrantRequest>(
       issued = await grant.issue(state);
     } catch (error) {
       const reason: AuditReason =
-        error instanceof Refusal
+        error instanceof Refusal || error instanceof ProofRefusal
           ? error.reason
           : error instanceof BearerError
             ? error.reason
             : 'internal_error';
-      const refused = error instanceof Refusal;
-      const fields = { reason, client_id: clientId, trace_id: trace.traceId };
+      const refused = error instanceof Refusal || error instanceof ProofRefusal ? error : undefined;
+      const fields = { reason, client_id: clientId, trace_id: known.trace.traceId };
       if (refused) {
         deps.logger.warn(
-          error.detail ? { ...fields, detail: error.detail } : fields,
+          refused.detail ? { ...fields, detail: refused.detail } : fields,
           'token request refused',
         );
       } else {
@@ -131,14 +139,14 @@ export function auditedGrant<State extends GrantRequest>(
       }
       await write(refused ? 'denied' : 'error', reason, []);
       // Rate limits (issue #12 item 6): oidc-provider's error handler keeps headers set here.
-      if (refused && error.retryAfterSeconds !== undefined)
+      if (error instanceof Refusal && error.retryAfterSeconds !== undefined)
         ctx.set('Retry-After', String(error.retryAfterSeconds));
       throw publicError(error);
     }
     await writeEvent(
       deps,
       grant.describe(known),
-      trace,
+      known.trace,
       started,
       'ok',
       undefined,
@@ -151,7 +159,7 @@ export function auditedGrant<State extends GrantRequest>(
 
 /** What the client is told: the RFC error and its public description, never the private detail. */
 function publicError(error: unknown): unknown {
-  if (error instanceof Refusal) return error.oauthError;
+  if (error instanceof Refusal || error instanceof ProofRefusal) return error.oauthError;
   if (error instanceof BearerError && error.status === 503) {
     return new errors.InvalidRequest(
       'a trusted issuer could not be reached to validate the subject token; try again later',
@@ -188,6 +196,8 @@ async function writeEvent(
         started,
         ...(request.requested ? { scopesRequested: request.requested } : {}),
         ...(platformSubject !== undefined ? { platformSubject } : {}),
+        ...(request.cnf ? { cnf: request.cnf } : {}),
+        ...(request.workload ? { workloadId: request.workload } : {}),
         trace,
       },
     ),

@@ -1,4 +1,5 @@
 import type { KoaContextWithOIDC, Provider } from 'oidc-provider';
+import { type Possession, possessionOf } from '../sender-constraint/possession.ts';
 import type { RequestTrace } from './audited-grant.ts';
 import type { Parameters } from './parameters.ts';
 
@@ -15,6 +16,8 @@ export interface GrantRequest {
   readonly now: number;
   /** The trace the request's audit event is filed under. */
   readonly trace: RequestTrace;
+  /** The DPoP proof and TLS client certificate the request came with (see `senderConstraint`). */
+  readonly possession: Possession;
 }
 
 export function grantRequest(ctx: KoaContextWithOIDC, trace: RequestTrace): GrantRequest {
@@ -26,6 +29,7 @@ export function grantRequest(ctx: KoaContextWithOIDC, trace: RequestTrace): Gran
     provider: ctx.oidc.provider,
     now: Math.floor(Date.now() / 1000),
     trace,
+    possession: possessionOf(ctx),
   };
 }
 

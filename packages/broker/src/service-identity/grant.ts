@@ -5,6 +5,7 @@ import type { GrantRequest } from '../grants/grant-request.ts';
 import { target } from '../grants/target.ts';
 import type { PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import { senderConstraint } from '../sender-constraint/check.ts';
 import { serviceIdentityLifetime } from './checks/lifetime.ts';
 import { serviceIdentityPolicy } from './checks/policy.ts';
 import { serviceNotRevoked } from './checks/revocation.ts';
@@ -41,6 +42,7 @@ export interface ServiceIdentityDependencies extends AuditedGrantDependencies {
 export function serviceIdentityHandler(deps: ServiceIdentityDependencies) {
   const checks = GrantChecks.start<GrantRequest>()
     .check(serviceNotRevoked(deps.registry))
+    .check(senderConstraint)
     .check(target(deps.audiences))
     .check(requestedScopes)
     .check(approvedScopes)
@@ -56,6 +58,8 @@ export function serviceIdentityHandler(deps: ServiceIdentityDependencies) {
       mode: 'service_identity',
       chain: [known.clientId],
       requested: known.requested,
+      cnf: known.cnf,
+      workload: known.workload,
     }),
   });
 }

@@ -3,6 +3,7 @@ import { brokerResourceServer } from '../grants/broker-token.ts';
 import type { GrantRequest } from '../grants/grant-request.ts';
 import type { Target } from '../grants/target.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import { bindToken, type SenderConstrained } from '../sender-constraint/check.ts';
 import type { Lifetime } from './checks/lifetime.ts';
 import type { Decided } from './checks/policy.ts';
 
@@ -13,7 +14,7 @@ import type { Decided } from './checks/policy.ts';
  */
 export function serviceIdentityIssuer(registry: TokenRegistry, brokerIssuer: string) {
   return async function issueServiceIdentity(
-    state: GrantRequest & Target & Decided & Lifetime,
+    state: GrantRequest & SenderConstrained & Target & Decided & Lifetime,
   ): Promise<Issued> {
     const { provider, client, audience, granted, lifetime, now } = state;
     const token = new provider.ClientCredentials({
@@ -21,7 +22,12 @@ export function serviceIdentityIssuer(registry: TokenRegistry, brokerIssuer: str
       scope: granted.join(' ') || undefined,
       expiresIn: lifetime,
       resourceServer: brokerResourceServer(provider, audience, lifetime),
-    } as never) as unknown as { save(): Promise<string>; jti: string; iat?: number };
+    } as never) as unknown as Parameters<typeof bindToken>[0] & {
+      save(): Promise<string>;
+      jti: string;
+      iat?: number;
+    };
+    bindToken(token, state.binding);
     const value = await token.save();
     await registry.record({
       jti: token.jti,
@@ -37,7 +43,7 @@ export function serviceIdentityIssuer(registry: TokenRegistry, brokerIssuer: str
       scopes: granted,
       body: {
         access_token: value,
-        token_type: 'Bearer',
+        token_type: token.tokenType,
         expires_in: lifetime,
         ...(granted.length ? { scope: granted.join(' ') } : {}),
       },

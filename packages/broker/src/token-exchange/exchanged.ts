@@ -1,5 +1,6 @@
 import type { GrantRequest } from '../grants/grant-request.ts';
 import type { Target } from '../grants/target.ts';
+import type { SenderConstrained } from '../sender-constraint/check.ts';
 import type { DelegationChain } from './checks/chain.ts';
 import type { ExchangingClient } from './checks/client.ts';
 import type { Lifetime } from './checks/lifetime.ts';
@@ -13,6 +14,7 @@ import type { Subject, SubjectGrant } from './checks/subject.ts';
 /** Everything an exchange has established once every check passed: what an issuer works from. */
 export type Exchanged = GrantRequest &
   ExchangingClient &
+  SenderConstrained &
   ExchangeParameters &
   Target &
   ExchangeMode &

@@ -9,6 +9,7 @@ import type { GrantRequest } from '../grants/grant-request.ts';
 import { single } from '../grants/parameters.ts';
 import { type PolicyEngine, policyModeOf } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import { senderConstraint } from '../sender-constraint/check.ts';
 import { actingParty } from './checks/actor.ts';
 import { delegationChain } from './checks/chain.ts';
 import { exchangingClient } from './checks/client.ts';
@@ -79,6 +80,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
   const checks = GrantChecks.start<GrantRequest>()
     .check(exchangingClient)
     .check(clientRateLimit(limiters.perClient))
+    .check(senderConstraint)
     .check(exchangeParameters({ transactionTokens: deps.envelopes !== undefined }))
     .check(exchangeTarget(deps.audiences))
     .check(txnTokenRequest(deps.envelopes?.trustDomain))
@@ -98,6 +100,8 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
   const issueAccessToken = accessTokenIssuer(deps.registry);
   const issueTxnToken = deps.envelopes ? txnTokenIssuer(deps.envelopes, deps.registry) : undefined;
   const issue = (state: Exchanged & TxnTokenContext): Promise<Issued> => {
+    // A foreign domain's authorization server: a JWT authorization grant (identity chaining).
+    if (state.audience.foreignDomain) return state.audience.foreignDomain.issue(state);
     if (state.audience.platform && state.mode === 'on_behalf_of') {
       return issuePlatformToken(state.audience.platform, state);
     }
@@ -122,6 +126,8 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
         : 'on_behalf_of',
       chain: known.actors ?? [known.clientId],
       requested: known.requested,
+      cnf: known.cnf,
+      workload: known.workload,
     }),
   });
   // A Txn-Token as the subject token asks for a replacement Txn-Token (draft-10 §12): its own checks.

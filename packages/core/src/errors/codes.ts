@@ -138,6 +138,11 @@ export type SharedSignalsReceiverErrorCode =
   /** A stream management request (SSF 1.0 metadata, stream configuration, verification) failed or was answered with something unusable. */
   | 'ERR_SSF_STREAM_REQUEST_FAILED';
 
+/** `@baton/workload-identity`. */
+export type WorkloadIdentityErrorCode =
+  /** A string is not a SPIFFE ID (SPIFFE-ID §2): the error's `reason` says which rule it breaks. */
+  'ERR_SPIFFE_ID_INVALID';
+
 /** Every Baton failure code (not protocol refusals). */
 export type BatonFailureCode =
   | AuditStoreErrorCode
@@ -147,4 +152,5 @@ export type BatonFailureCode =
   | EnvelopeErrorCode
   | DownstreamErrorCode
   | VaultErrorCode
-  | SharedSignalsReceiverErrorCode;
+  | SharedSignalsReceiverErrorCode
+  | WorkloadIdentityErrorCode;

@@ -6,6 +6,12 @@ export interface ActClaim {
   sub: string;
   /** Present for actors named by another issuer (the agent, registered at the identity provider). */
   iss?: string;
+  /**
+   * The actor's workload identity (a SPIFFE ID, `spiffe://<trust-domain>/<path>`), when the broker
+   * authenticated it by a client certificate its trusted CA issued: an extra member of the `act` entry,
+   * as RFC 8693 §4.1 allows, recorded by the broker and carried unchanged through later exchanges.
+   */
+  spiffe_id?: string;
   act?: ActClaim;
 }
 
@@ -24,8 +30,16 @@ const MAX_ACTORS = MAX_DELEGATION_SERVICES + 1;
  * @example
  * withActor({ sub: 'orders-mcp' }, { sub: 'agent', iss: idp }); // { sub: 'orders-mcp', act: { sub: 'agent', iss: idp } }
  */
-export function withActor(actor: { sub: string; iss?: string }, inner: ActClaim | undefined): ActClaim {
-  return { sub: actor.sub, ...(actor.iss ? { iss: actor.iss } : {}), ...(inner ? { act: inner } : {}) };
+export function withActor(
+  actor: { sub: string; iss?: string; spiffe_id?: string },
+  inner: ActClaim | undefined,
+): ActClaim {
+  return {
+    sub: actor.sub,
+    ...(actor.iss ? { iss: actor.iss } : {}),
+    ...(actor.spiffe_id ? { spiffe_id: actor.spiffe_id } : {}),
+    ...(inner ? { act: inner } : {}),
+  };
 }
 
 /**
@@ -45,8 +59,9 @@ export function actorsOf(act: ActClaim | undefined): ActClaim[] {
 
 /**
  * The one parser of an untrusted `act` claim value: the typed chain, `undefined` when there is none.
- * Throws `TypeError` when it is malformed (not an object, no `sub`, a non-string `iss`) or names more
- * than {@link MAX_DELEGATION_SERVICES} services.
+ * Throws `TypeError` when it is malformed (not an object, no `sub`, a non-string `iss`, a `spiffe_id`
+ * that is not a `spiffe://` URI) or names more than {@link MAX_DELEGATION_SERVICES} services. Other
+ * members (RFC 8693 §4.1 allows them) are dropped.
  *
  * @example
  * parseAct({ sub: 'orders-mcp', act: { sub: 'agent' } }); // the same chain, typed
@@ -55,8 +70,15 @@ export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
   if (value === undefined) return undefined;
   if (depth >= MAX_ACTORS) throw new TypeError('act chain is too deep');
   if (value === null || typeof value !== 'object') throw new TypeError('malformed act claim');
-  const { sub, iss, act } = value as Record<string, unknown>;
+  const { sub, iss, spiffe_id: spiffeId, act } = value as Record<string, unknown>;
   if (typeof sub !== 'string' || sub === '') throw new TypeError('act claim without sub');
   if (iss !== undefined && typeof iss !== 'string') throw new TypeError('act claim with a non-string iss');
-  return { sub, ...(iss ? { iss } : {}), ...(act !== undefined ? { act: parseAct(act, depth + 1) } : {}) };
+  if (spiffeId !== undefined && (typeof spiffeId !== 'string' || !spiffeId.startsWith('spiffe://')))
+    throw new TypeError('act claim with a spiffe_id that is not a SPIFFE ID');
+  return {
+    sub,
+    ...(iss ? { iss } : {}),
+    ...(spiffeId ? { spiffe_id: spiffeId as string } : {}),
+    ...(act !== undefined ? { act: parseAct(act, depth + 1) } : {}),
+  };
 }

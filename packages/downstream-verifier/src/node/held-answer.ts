@@ -1,4 +1,5 @@
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http';
+import { clientCertificateOf } from '@baton/resource-server/node';
 import type { VerifierCall } from '../verified-call.ts';
 
 /** The `ServerResponse` methods that send something; the first call of any of them starts the answer. */
@@ -196,7 +197,10 @@ export function holdAnswer(response: ServerResponse): HeldAnswer {
   };
 }
 
-/** The `VerifierCall` of a Node request (already checked by `nodeRequestGuard`). */
+/**
+ * The `VerifierCall` of a Node request (already checked by `nodeRequestGuard`), with the client
+ * certificate its TLS connection verified, if any (`clientCertificateOf`).
+ */
 export function callOfNodeRequest(request: IncomingMessage): VerifierCall {
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.headers)) {
@@ -206,5 +210,11 @@ export function callOfNodeRequest(request: IncomingMessage): VerifierCall {
   // Express strips a mount path from `url` (`app.use('/api', …)`); `originalUrl` keeps it.
   const target = (request as { originalUrl?: string }).originalUrl ?? request.url ?? '/';
   const query = target.indexOf('?');
-  return { method: request.method ?? 'GET', path: query === -1 ? target : target.slice(0, query), headers };
+  const clientCertificate = clientCertificateOf(request.socket);
+  return {
+    method: request.method ?? 'GET',
+    path: query === -1 ? target : target.slice(0, query),
+    headers,
+    ...(clientCertificate ? { clientCertificate } : {}),
+  };
 }

@@ -10,11 +10,9 @@ import {
 } from '@baton/audit';
 import {
   clientCredentialsToken,
-  type DpopNonces,
-  dpopFetch,
   exchangeToken,
   TokenRequestError,
-  type TokenRequestTransport,
+  type TokenRequestOptions,
   type TokenResponse,
 } from '@baton/broker-client';
 import type { TokenProvenance } from '@baton/core/stores';
@@ -24,6 +22,7 @@ import { includesResource } from '@baton/resource-server';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { context } from '@opentelemetry/api';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
+import { dpopFetch } from './dpop-fetch.ts';
 import { DownstreamError } from './errors.ts';
 import type { Binding, DownstreamOptions, FetchDispatcher, IndexedService } from './services.ts';
 import type { CachedToken, TokenCache } from './token-cache.ts';
@@ -66,8 +65,6 @@ export interface InvocationIdentity {
 export interface DownstreamSettings {
   options: DownstreamOptions;
   services: Map<string, IndexedService>;
-  /** The `DPoP-Nonce` each server (broker, services) last gave, shared by every invocation. */
-  dpopNonces: DpopNonces;
   /** The server's own tokens (service identity), shared by all callers. */
   serviceTokens: TokenCache;
   /** Tokens exchanged for one person and agent, never shared across them. */
@@ -136,23 +133,14 @@ export class DownstreamClient {
     let response: Response;
     try {
       // In the call's span: an instrumented fetch makes its client span a child of it.
-      response = await context.with(
-        call.context,
-        sendWithToken,
-        undefined,
-        target.binding,
-        token,
-        this.#settings.dpopNonces,
-        url,
-        {
-          // Only what a call needs, never the tool's whole `init`: options such as undici's `dispatcher`
-          // would hand the request, with its bearer token and envelope, to code of the tool's choosing.
-          ...requestOptions(init),
-          headers,
-          // Never follow: a redirect would replay the bearer token and the envelope to its target.
-          redirect: 'manual' as const,
-        },
-      );
+      response = await context.with(call.context, sendWithToken, undefined, target.binding, token, url, {
+        // Only what a call needs, never the tool's whole `init`: options such as undici's `dispatcher`
+        // would hand the request, with its bearer token and envelope, to code of the tool's choosing.
+        ...requestOptions(init),
+        headers,
+        // Never follow: a redirect would replay the bearer token and the envelope to its target.
+        redirect: 'manual' as const,
+      });
     } catch (error) {
       try {
         await this.#record(target, started, call, 'error', 'downstream_unreachable');
@@ -208,7 +196,7 @@ export class DownstreamClient {
         new StreamableHTTPClientTransport(new URL(target.url), {
           // The token lives only in this closure, not in an auth provider the tool could read back
           // through `client.transport`, and it is sent only to the service's own URL.
-          fetch: credentialFetchFor(target, token, this.#settings.dpopNonces, () => this.#isActive()),
+          fetch: credentialFetchFor(target, token, () => this.#isActive()),
           requestInit: { headers: { traceparent: this.#traceparent(call) }, redirect: 'manual' },
         }),
       );
@@ -263,7 +251,7 @@ export class DownstreamClient {
     const { broker } = this.#settings.options;
     const scopes = normalizeScopes(target.scopes);
     const { binding } = target;
-    const transport = brokerTransport(binding, this.#settings.dpopNonces);
+    const transport = brokerTransport(binding);
     try {
       if (target.mode === 'service_identity') {
         // The server's own token, shared by every caller: its request is the server's, in a trace of
@@ -273,11 +261,12 @@ export class DownstreamClient {
           async () =>
             cachedToken(
               binding,
-              await clientCredentialsToken(broker.issuer, broker.credentials, {
-                resource: target.audience,
-                scope: scopes,
-                ...transport,
-              }),
+              await clientCredentialsToken(
+                broker.issuer,
+                broker.credentials,
+                { resource: target.audience, scope: scopes },
+                transport,
+              ),
             ),
           // Revoking this server's client drops its own tokens.
           { subject: broker.credentials.clientId, clients: [broker.credentials.clientId] },
@@ -309,14 +298,18 @@ export class DownstreamClient {
         async () =>
           cachedToken(
             binding,
-            await exchangeToken(broker.issuer, broker.credentials, {
-              subjectToken: this.#identity.subjectToken,
-              resource: target.audience,
-              scope: scopes,
-              delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
-              traceparent: this.#traceparent(call),
-              ...transport,
-            }),
+            await exchangeToken(
+              broker.issuer,
+              broker.credentials,
+              {
+                subjectToken: this.#identity.subjectToken,
+                resource: target.audience,
+                scope: scopes,
+                delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
+                traceparent: this.#traceparent(call),
+              },
+              transport,
+            ),
           ),
         this.#provenance(),
       );
@@ -484,13 +477,13 @@ function resolveInside(target: IndexedService, path: unknown): URL {
 
 /** What a token is bound to, as part of a cache key: the DPoP key's and the certificate's thumbprints. */
 function bindingKey(binding: Binding): [string | null, string | null] {
-  return [binding.dpop?.key.jkt ?? null, binding.tls?.thumbprint ?? null];
+  return [binding.dpop?.key.thumbprint ?? null, binding.tls?.thumbprint ?? null];
 }
 
 /** How token requests for a service reach the broker: proving its DPoP key, over its client certificate. */
-function brokerTransport(binding: Binding, nonces: DpopNonces): TokenRequestTransport {
+function brokerTransport(binding: Binding): TokenRequestOptions {
   return {
-    ...(binding.dpop ? { dpop: { key: binding.dpop.key, nonces } } : {}),
+    ...(binding.dpop ? { dpop: binding.dpop.key } : {}),
     ...(binding.tls ? { fetch: fetchOver(binding.tls.dispatcher) } : {}),
   };
 }
@@ -509,13 +502,11 @@ function fetchOver(dispatcher: FetchDispatcher): typeof fetch {
 function sendWithToken(
   binding: Binding,
   token: string,
-  nonces: DpopNonces,
   url: URL,
   init: RequestInit & { headers: Headers },
 ): Promise<Response> {
   const send = binding.tls ? fetchOver(binding.tls.dispatcher) : fetch;
-  if (binding.dpop)
-    return dpopFetch(url, init, { key: binding.dpop.key, nonces, accessToken: token, fetch: send });
+  if (binding.dpop) return dpopFetch(url, init, { key: binding.dpop.key, accessToken: token, fetch: send });
   init.headers.set('authorization', `Bearer ${token}`);
   return send(url, init);
 }
@@ -536,12 +527,7 @@ function requestOptions(init: RequestInit): RequestInit {
  * and refuses any other: whoever holds the MCP client (the tool) can reach its transport's fetch, but not
  * the token, and cannot point the token anywhere else. Redirects are never followed.
  */
-function credentialFetchFor(
-  target: IndexedService,
-  token: string,
-  nonces: DpopNonces,
-  active: () => boolean,
-): typeof fetch {
+function credentialFetchFor(target: IndexedService, token: string, active: () => boolean): typeof fetch {
   const base = new URL(target.url);
   const basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
   return async (input, init) => {
@@ -558,7 +544,7 @@ function credentialFetchFor(
     }
     const headers = new Headers(init?.headers);
     for (const name of ['authorization', 'dpop']) headers.delete(name);
-    return sendWithToken(target.binding, token, nonces, url, {
+    return sendWithToken(target.binding, token, url, {
       ...requestOptions(init ?? {}),
       headers,
       redirect: 'manual',

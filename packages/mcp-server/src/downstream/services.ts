@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import type { DpopKey, ServiceCredentials } from '@baton/broker-client';
+import type { DpopKey, ServiceCredentials, TlsClientCredentials } from '@baton/broker-client';
 import { type DelegationMode, isDelegationMode } from '@baton/core';
 import type { SharedTokenStore } from './token-cache.ts';
 
@@ -60,7 +60,7 @@ export interface DownstreamService {
 
 export interface DownstreamOptions {
   /** The token broker and this server's credentials there (`private_key_jwt`). */
-  broker: { issuer: string; credentials: ServiceCredentials };
+  broker: { issuer: string; credentials: ServiceCredentials | TlsClientCredentials };
   services: readonly DownstreamService[];
   /**
    * This server's client certificate, presented on every connection to the broker and to services
@@ -130,9 +130,14 @@ function bindingOf(
   if (constraint === undefined) return { certificateBound: false, ...(serverTls ? { tls: serverTls } : {}) };
   if ('dpop' in constraint && !('mtls' in constraint)) {
     const key = constraint.dpop as Partial<DpopKey> | undefined;
-    if (!key || typeof key.jkt !== 'string' || !key.privateKey || !key.publicJwk || !key.alg) {
+    if (
+      !key ||
+      typeof key.thumbprint !== 'string' ||
+      typeof key.proof !== 'function' ||
+      typeof key.acceptNonce !== 'function'
+    ) {
       throw new TypeError(
-        `${name}: senderConstraint.dpop must be a DpopKey (dpopKey() or generateDpopKey())`,
+        `${name}: senderConstraint.dpop must be a DpopKey (dpopKey() of @baton/broker-client)`,
       );
     }
     return {

@@ -95,8 +95,12 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): Ac
       if (typeof body.nbf === 'number' && body.nbf > current + tolerance) {
         throw invalidToken('token_not_yet_valid', 'the access token is not valid yet');
       }
-      if (body.token_type !== undefined && String(body.token_type).toLowerCase() !== 'bearer') {
-        throw invalidToken('typ_invalid', 'the token is not a bearer access token');
+      // `DPoP` (RFC 9449 §6.2) only with the key it is bound to: the sender-constraint check then
+      // requires its proof, exactly as for a JWT with `cnf.jkt`.
+      const tokenType = body.token_type === undefined ? 'bearer' : String(body.token_type).toLowerCase();
+      const dpopBound = typeof (body.cnf as { jkt?: unknown } | undefined)?.jkt === 'string';
+      if (tokenType !== 'bearer' && !(tokenType === 'dpop' && dpopBound)) {
+        throw invalidToken('typ_invalid', 'the token is not a bearer or DPoP-bound access token');
       }
       if (typeof body.sub !== 'string' || typeof body.client_id !== 'string') {
         throw invalidToken('claims_invalid', 'the introspection response lacks sub or client_id');

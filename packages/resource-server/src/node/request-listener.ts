@@ -1,12 +1,25 @@
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { toNodeHandler } from '@modelcontextprotocol/node';
+import type { ClientCertificate } from '../client-certificate.ts';
 import { type MalformedRequest, malformedRequest, malformedRequestAnswer } from '../malformed-request.ts';
+import { clientCertificateOf } from './client-certificate.ts';
 import { malformedNodeRequest, servedMethods } from './malformed-node-request.ts';
+
+/** What the Node adapter hands a handler besides the request. */
+export interface FetchHandlerOptions {
+  /** A body Express already parsed (`req.body`), as the SDK's adapter passes it on. */
+  parsedBody?: unknown;
+  /**
+   * The client certificate the connection's TLS handshake verified (`clientCertificateOf`); absent on
+   * plain HTTP and when the client presented none the server's CAs verify.
+   */
+  clientCertificate?: ClientCertificate;
+}
 
 /** Any web-standard handler: `boundary.protect(mcp)`, `createConsole(…)`, `{ fetch: withDownstreamIdentity(…) }`. */
 export interface FetchHandler {
-  fetch(request: Request): Promise<Response>;
+  fetch(request: Request, options?: FetchHandlerOptions): Promise<Response>;
 }
 
 /** Where refusals are logged: a pino logger fits. Only the status and the private reason are passed. */
@@ -36,7 +49,8 @@ export type NodeRequestListener = (request: IncomingMessage, response: ServerRes
  * only the first: `400 invalid_request` with a Bearer challenge). Every other request goes to the
  * SDK's `toNodeHandler` unchanged. The listener never throws and never rejects.
  *
- * Checks cost one scan of `rawHeaders` and one pass over `Host`.
+ * Checks cost one scan of `rawHeaders` and one pass over `Host`. On HTTPS, the client certificate the
+ * handshake verified is handed to `handler.fetch(request, { clientCertificate })` (`clientCertificateOf`).
  *
  * @example
  * serveNodeRequests(http.createServer(), boundary.protect(mcp), { logger }).listen(443);
@@ -47,17 +61,34 @@ export function nodeRequestListener(
 ): NodeRequestListener {
   const guard = nodeRequestGuard(options);
   const { onerror } = options;
-  const delegate = toNodeHandler(handler, {
+  const adapterOptions = {
     ...(options.maxRequestBodySize !== undefined ? { maxRequestBodySize: options.maxRequestBodySize } : {}),
     ...(onerror ? { onerror } : {}),
-  });
+  };
+  const delegate = toNodeHandler(handler, adapterOptions);
+  // A request on a connection with a verified client certificate: the SDK adapter passes its own
+  // options (`parsedBody`) to `fetch`; the certificate goes with them.
+  const delegateWith = (clientCertificate: ClientCertificate) =>
+    toNodeHandler(
+      {
+        fetch: (request, sdkOptions) =>
+          handler.fetch(request, { ...sdkOptions, clientCertificate } as FetchHandlerOptions),
+      },
+      adapterOptions,
+    );
   return (request, response) => {
     if (!guard(request, response)) return;
     // A body Express (`express.json()`, as `createMcpExpressApp()` installs) already parsed: the stream is
     // spent, so the parsed body is passed on instead of being read again.
     const parsedBody = (request as { body?: unknown }).body;
-    delegate(request, response, parsedBody).catch((error: unknown) =>
-      answerInternalError(response, error, onerror),
+    let clientCertificate: ClientCertificate | undefined;
+    try {
+      clientCertificate = clientCertificateOf(request.socket);
+    } catch (error) {
+      return answerInternalError(response, error, onerror);
+    }
+    (clientCertificate ? delegateWith(clientCertificate) : delegate)(request, response, parsedBody).catch(
+      (error: unknown) => answerInternalError(response, error, onerror),
     );
   };
 }

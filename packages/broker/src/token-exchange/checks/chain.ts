@@ -2,6 +2,7 @@ import { type ActClaim, actorsOf, type CallerKindRule, parseAct, withActor } fro
 import type { Check } from '../../grants/checks.ts';
 import type { GrantRequest } from '../../grants/grant-request.ts';
 import { refuse } from '../../grants/refusal.ts';
+import type { SenderConstrained } from '../../sender-constraint/check.ts';
 import type { Subject } from './subject.ts';
 
 /** What the chain check adds: the delegation chain of the token to issue. */
@@ -22,8 +23,10 @@ export interface DelegationChain {
  * One more hop than any envelope can carry is refused whatever the declared policy's depth says (the
  * policy check refuses deeper chains than it allows).
  */
-export function delegationChain(callerKind: CallerKindRule): Check<GrantRequest & Subject, DelegationChain> {
-  return ({ clientId, subject }) => {
+export function delegationChain(
+  callerKind: CallerKindRule,
+): Check<GrantRequest & SenderConstrained & Subject, DelegationChain> {
+  return ({ clientId, workload, subject }) => {
     const { claims } = subject.claims;
     let previous: ActClaim | undefined;
     if (!subject.brokerIssued || (claims.act === undefined && callerKind(subject.claims) === 'service')) {
@@ -37,7 +40,8 @@ export function delegationChain(callerKind: CallerKindRule): Check<GrantRequest 
     }
     if (!previous)
       throw refuse.request('act_missing', 'a broker-issued subject_token must carry its delegation chain');
-    const act = withActor({ sub: clientId }, previous);
+    // This client's entry names its workload identity when a verified certificate established it.
+    const act = withActor({ sub: clientId, ...(workload ? { spiffe_id: workload } : {}) }, previous);
     let actors: ActClaim[];
     try {
       actors = actorsOf(act);

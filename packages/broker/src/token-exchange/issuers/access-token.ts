@@ -2,7 +2,27 @@ import { ACCESS_TOKEN_TYPE } from '@baton/broker-client';
 import type { Issued } from '../../grants/audited-grant.ts';
 import { brokerResourceServer } from '../../grants/broker-token.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
+import { bindToken } from '../../sender-constraint/check.ts';
 import type { Exchanged } from '../exchanged.ts';
+
+/** What the access-token issuer reads: an exchange's state, or the jwt-bearer grant's (RFC 7523). */
+export type AccessTokenState = Pick<
+  Exchanged,
+  | 'provider'
+  | 'client'
+  | 'audience'
+  | 'mode'
+  | 'act'
+  | 'tenant'
+  | 'subject'
+  | 'sub'
+  | 'granted'
+  | 'lifetime'
+  | 'now'
+  | 'parent'
+  | 'root'
+  | 'binding'
+>;
 
 /**
  * Issues the broker's own RFC 9068 access token (`on_behalf_of` with the chain in `act`, or
@@ -11,7 +31,7 @@ import type { Exchanged } from '../exchanged.ts';
  * `extraTokenClaims` hands back when the token is signed.
  */
 export function accessTokenIssuer(registry: TokenRegistry) {
-  return async function issueAccessToken(state: Exchanged): Promise<Issued> {
+  return async function issueAccessToken(state: AccessTokenState): Promise<Issued> {
     const { provider, client, audience, mode, act, tenant, subject, sub, granted, lifetime, now } = state;
     const sid = subject.claims.claims.sid;
     const token = new provider.AccessToken({
@@ -26,7 +46,12 @@ export function accessTokenIssuer(registry: TokenRegistry) {
         ...(tenant ? { tenant } : {}),
         ...(typeof sid === 'string' ? { sid } : {}),
       },
-    } as never) as unknown as { save(): Promise<string>; jti: string; iat?: number };
+    } as never) as unknown as Parameters<typeof bindToken>[0] & {
+      save(): Promise<string>;
+      jti: string;
+      iat?: number;
+    };
+    bindToken(token, state.binding);
     const value = await token.save();
     await registry.record({
       jti: token.jti,
@@ -44,7 +69,7 @@ export function accessTokenIssuer(registry: TokenRegistry) {
       body: {
         access_token: value,
         issued_token_type: ACCESS_TOKEN_TYPE,
-        token_type: 'Bearer',
+        token_type: token.tokenType,
         expires_in: lifetime,
         ...(granted.length ? { scope: granted.join(' ') } : {}),
       },

@@ -1,0 +1,79 @@
+import { tenantOf } from '@baton/core';
+import type { CallerKindRule } from '@baton/resource-server';
+import type { AudienceConfig } from '../audience.ts';
+import { type AuditedGrantDependencies, auditedGrant } from '../grants/audited-grant.ts';
+import { GrantChecks } from '../grants/checks.ts';
+import type { GrantRequest } from '../grants/grant-request.ts';
+import type { PolicyEngine } from '../policy/facts.ts';
+import type { TokenRegistry } from '../registry/token-registry.ts';
+import { senderConstraint } from '../sender-constraint/check.ts';
+import { exchangeLifetime } from '../token-exchange/checks/lifetime.ts';
+import { exchangePolicy } from '../token-exchange/checks/policy.ts';
+import { principal } from '../token-exchange/checks/principal.ts';
+import { requestedScopes } from '../token-exchange/checks/scope.ts';
+import { accessTokenIssuer } from '../token-exchange/issuers/access-token.ts';
+import type { AssertionVerifier } from './assertion.ts';
+import { assertionClient, assertionUsedOnce, verifiedAssertion } from './checks/assertion.ts';
+import { assertionChain } from './checks/chain.ts';
+import { assertionNotRevoked } from './checks/revoked.ts';
+import { assertionScopeNarrowing } from './checks/scope.ts';
+import { assertionTarget } from './checks/target.ts';
+
+/** RFC 7523 §2.1: using a JWT as an authorization grant. */
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** Request parameters: the assertion, and the resource (RFC 8707) and scope asked for. */
+export const JWT_BEARER_PARAMETERS = ['assertion', 'resource', 'audience', 'scope'];
+/** Accepted so that more than one audience is refused as `invalid_target` by the grant, not as a duplicate. */
+export const JWT_BEARER_DUPLICATES = ['resource', 'audience'];
+
+export interface JwtBearerDependencies extends AuditedGrantDependencies {
+  assertions: AssertionVerifier;
+  audiences: readonly AudienceConfig[];
+  policy: PolicyEngine;
+  registry: TokenRegistry;
+  callerKind: CallerKindRule;
+  maxLifetimeSeconds: number;
+}
+
+/**
+ * The RFC 7523 jwt-bearer grant, registered on oidc-provider (which has authenticated the client and
+ * checked that it may use this grant type): it redeems an ID-JAG from a trusted identity provider or
+ * a JWT authorization grant from a trusted home broker for one of this broker's access tokens, under
+ * the same declared policy, audit, registry and issuer as a token exchange. Its own checks are the
+ * assertion's (`checks/`); those about the person, the policy and the lifetime are the exchange's,
+ * reading the verified assertion where an exchange reads its subject token.
+ */
+export function jwtBearerHandler(deps: JwtBearerDependencies) {
+  const checks = GrantChecks.start<GrantRequest>()
+    .check(verifiedAssertion(deps.assertions))
+    .check(assertionClient)
+    // Bound like an exchanged token: a DPoP proof or a client certificate (RFC 9449, RFC 8705).
+    .check(senderConstraint)
+    .check(assertionUsedOnce)
+    .check(assertionNotRevoked(deps.registry))
+    .check(assertionTarget(deps.audiences))
+    .check(assertionChain)
+    .check(principal(deps.callerKind))
+    .check(requestedScopes)
+    .check(assertionScopeNarrowing)
+    .check(exchangePolicy(deps.policy))
+    .check(exchangeLifetime(deps.maxLifetimeSeconds));
+
+  return auditedGrant(deps, {
+    checks,
+    issue: accessTokenIssuer(deps.registry),
+    describe: (known) => ({
+      initiator: {
+        sub: known.subject?.claims.subject ?? '(unverified)',
+        tenant: known.subject ? tenantOf(known.subject.claims) : null,
+      },
+      agent: known.agent ?? known.clientId,
+      audience: known.audience?.resource,
+      mode: 'on_behalf_of',
+      chain: known.actors ?? [known.clientId],
+      requested: known.requested,
+      cnf: known.cnf,
+      workload: known.workload,
+    }),
+  });
+}

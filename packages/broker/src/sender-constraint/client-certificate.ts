@@ -1,0 +1,95 @@
+import type { X509Certificate as NodeCertificate } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
+// @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API.
+import 'reflect-metadata';
+import type { ClientCertificate } from '@baton/resource-server';
+import { Name, SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+/**
+ * The certificate the client presented in this request's TLS handshake (RFC 8705 §2), read from the
+ * connection itself — never from a header, which is the caller's to write. `undefined` over plain HTTP
+ * or when the client sent none. It may be one the server's trusted CAs did not verify (a
+ * `self_signed_tls_client_auth` client's own certificate): see {@link certificateAuthorized}.
+ */
+export function presentedCertificate(ctx: KoaContextWithOIDC): NodeCertificate | undefined {
+  const socket = ctx.req.socket;
+  if (!(socket instanceof TLSSocket)) return undefined;
+  return socket.getPeerX509Certificate();
+}
+
+/** Whether the TLS handshake verified the presented certificate against the broker's trusted client CAs. */
+export function certificateAuthorized(ctx: KoaContextWithOIDC): boolean {
+  const socket = ctx.req.socket;
+  return socket instanceof TLSSocket && socket.authorized === true;
+}
+
+/**
+ * The client certificate as Baton describes it everywhere (`ClientCertificate`): thumbprint, URI SANs,
+ * the SPIFFE ID among them, the subject. Only for a certificate the handshake verified (a self-signed
+ * certificate's names are whatever its holder wrote).
+ */
+export function verifiedClientCertificate(ctx: KoaContextWithOIDC): ClientCertificate | undefined {
+  const presented = presentedCertificate(ctx);
+  if (!presented || !certificateAuthorized(ctx)) return undefined;
+  return describeCertificate(presented);
+}
+
+export function describeCertificate(presented: NodeCertificate): ClientCertificate {
+  const certificate = new X509Certificate(presented.raw);
+  const uris = subjectAltNames(certificate, 'url');
+  const spiffe = uris.filter((uri) => uri.startsWith('spiffe://'));
+  return {
+    thumbprint: certificateThumbprint(presented),
+    ...(spiffe.length === 1 ? { spiffeId: spiffe[0]! } : {}),
+    uris,
+    subject: certificate.subject,
+  };
+}
+
+/** RFC 8705 §3.1 `x5t#S256`: base64url SHA-256 of the DER certificate (what oidc-provider binds). */
+export function certificateThumbprint(certificate: NodeCertificate): string {
+  return Buffer.from(certificate.fingerprint256.replaceAll(':', ''), 'hex').toString('base64url');
+}
+
+const SAN_TYPES = {
+  tls_client_auth_san_dns: 'dns',
+  tls_client_auth_san_uri: 'url',
+  tls_client_auth_san_ip: 'ip',
+  tls_client_auth_san_email: 'email',
+} as const;
+
+/**
+ * RFC 8705 §2.1.2: does the presented certificate carry the name the client registered? `subject_dn`
+ * is an RFC 4514 string (`CN=orders-mcp,O=Baton,C=DE`), compared attribute by attribute with the
+ * certificate's subject; a SAN must be one of the certificate's names of that type, exactly (for a
+ * workload, `tls_client_auth_san_uri` is its SPIFFE ID). oidc-provider calls this only after the
+ * handshake verified the certificate (`certificateAuthorized`).
+ */
+export function certificateSubjectMatches(
+  ctx: KoaContextWithOIDC,
+  property: string,
+  expected: string,
+): boolean {
+  const presented = presentedCertificate(ctx);
+  if (!presented) return false;
+  const certificate = new X509Certificate(presented.raw);
+  if (property === 'tls_client_auth_subject_dn') {
+    try {
+      // RFC 4514 writes the RDNs last-first (`CN=orders-mcp,O=Baton`, as `openssl -nameopt RFC2253`
+      // prints it); the certificate holds them first-first.
+      const registered = new Name(expected).toJSON().reverse();
+      return JSON.stringify(registered) === JSON.stringify(certificate.subjectName.toJSON());
+    } catch {
+      return false;
+    }
+  }
+  const type = SAN_TYPES[property as keyof typeof SAN_TYPES];
+  return type !== undefined && subjectAltNames(certificate, type).includes(expected);
+}
+
+function subjectAltNames(certificate: X509Certificate, type: 'dns' | 'url' | 'ip' | 'email'): string[] {
+  const extension = certificate.getExtension(SubjectAlternativeNameExtension);
+  if (!extension) return [];
+  return extension.names.items.filter((name) => name.type === type).map((name) => name.value);
+}

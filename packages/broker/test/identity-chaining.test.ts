@@ -1,0 +1,377 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
+import { generateSigningJwk } from '@baton/demo-idp';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import {
+  ACCESS_TOKEN_TYPE,
+  AUTHORIZATION_GRANT_TYP,
+  type Broker,
+  IDENTITY_CHAINING_DRAFT,
+  JWT_BEARER_GRANT,
+  startBroker,
+} from '../src/index.ts';
+import { createCedarPolicyEngine } from '../src/policy/index.ts';
+import { generateSigningJwk as generateBrokerKey } from '../src/signing-keys.ts';
+import { exchange } from './fixtures/service-client.ts';
+import { BILLING_MCP, type BrokerStack, POLICY, startBrokerStack } from './fixtures/stack.ts';
+
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+/**
+ * The foreign domain's authorization server, by its public issuer identifier (what a load balancer
+ * would serve): the home broker is configured with it before the foreign one listens.
+ */
+const FOREIGN = 'http://as.partner.example';
+const PARTNER_API = 'http://127.0.0.1:4401/partner-api';
+const PARTNER_ADMIN = 'http://127.0.0.1:4402/partner-admin';
+
+/** At home: the orders MCP server may take the user's orders:read to the partner's domain. */
+const HOME_POLICY = `${POLICY}
+@id("orders-to-partner-domain")
+@lifetime("120")
+permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${FOREIGN}")
+when { context.mode == "on_behalf_of" && context.scope == "orders:read" };
+`;
+
+/** In the partner's domain, its own policy: the visiting orders MCP server may read the partner API only. */
+const FOREIGN_POLICY = `
+@id("visiting-orders-reads-partner-api")
+@lifetime("60")
+permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${PARTNER_API}")
+when { context.mode == "on_behalf_of" && context.scope == "orders:read" };
+`;
+
+const ORDERS_AT_PARTNER = {
+  client_id: 'orders-mcp',
+  client_secret: 'orders-mcp-secret-at-the-partner-0123456789',
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: [JWT_BEARER_GRANT],
+  response_types: [],
+  redirect_uris: [],
+};
+
+describe('cross-domain hops (identity chaining): a home broker’s JWT authorization grant, redeemed by a foreign broker', () => {
+  let home: BrokerStack;
+  let foreign: Broker;
+  const foreignAudit = new MemoryAuditSink();
+  let userToken: string;
+  const traceId = randomUUID().replaceAll('-', '');
+  const traceparent = `00-${traceId}-${'a1'.repeat(8)}-01`;
+
+  /** The orders MCP server asks its home broker for a grant for the partner's domain. */
+  const grantAtHome = (parameters: Record<string, string> = {}) =>
+    exchange(
+      home.broker.issuer,
+      home.orders,
+      {
+        subject_token: userToken,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        audience: FOREIGN,
+        requested_token_type: JWT_TOKEN_TYPE,
+        scope: 'orders:read',
+        ...parameters,
+      },
+      { headers: { traceparent } },
+    );
+
+  /** … and presents it to the partner's broker (RFC 7523), authenticated as registered there. */
+  const redeemAtForeign = async (
+    assertion: string,
+    parameters: Record<string, string> = { resource: PARTNER_API },
+  ) => {
+    const response = await fetch(new URL('/token', foreign.url), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${btoa(`${ORDERS_AT_PARTNER.client_id}:${ORDERS_AT_PARTNER.client_secret}`)}`,
+      },
+      body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion, ...parameters }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  const freshGrant = async () => {
+    const { status, body } = await grantAtHome();
+    assert.equal(status, 200, JSON.stringify(body));
+    return body.access_token as string;
+  };
+
+  /** The home broker's own signing key: grants valid in every way but the one under test. */
+  let homeKey: JWK;
+  const homeGrant = async (change: { claims?: Record<string, unknown>; aud?: string }) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      client_id: 'orders-mcp',
+      scope: 'orders:read',
+      act: { sub: 'orders-mcp', act: { sub: 'agent', iss: home.idp.issuer } },
+      ...change.claims,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: homeKey.kid as string, typ: AUTHORIZATION_GRANT_TYP })
+      .setIssuer(home.broker.issuer)
+      .setSubject('user-alice')
+      .setAudience(change.aud ?? FOREIGN)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(randomUUID())
+      .sign(await importJWK(homeKey, 'ES256'));
+  };
+
+  before(async () => {
+    homeKey = (await generateBrokerKey()) as JWK;
+    home = await startBrokerStack({
+      signingKeys: [homeKey as never],
+      policy: createCedarPolicyEngine({
+        policies: HOME_POLICY,
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+      identityChaining: {
+        draft: IDENTITY_CHAINING_DRAFT,
+        foreignDomains: [{ issuer: FOREIGN, scopes: ['orders:read'] }],
+      },
+    });
+    foreign = await startBroker({
+      issuer: FOREIGN,
+      trustedIssuers: [],
+      audiences: [
+        { resource: PARTNER_API, scopes: ['orders:read'] },
+        { resource: PARTNER_ADMIN, scopes: ['orders:read'] },
+      ],
+      policy: createCedarPolicyEngine({
+        policies: FOREIGN_POLICY,
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+      audit: foreignAudit,
+      clients: [ORDERS_AT_PARTNER] as never,
+      initialAccessToken: 'partner-initial-access-token',
+      identityChaining: { draft: IDENTITY_CHAINING_DRAFT, homeDomains: [{ issuer: home.broker.issuer }] },
+    });
+    userToken = await home.userToken();
+  });
+  after(async () => {
+    await foreign?.close();
+    await home?.close();
+  });
+
+  let grant: string;
+
+  it('the home broker issues a short-lived, audience-bound JWT authorization grant carrying the chain', async () => {
+    const { status, body } = await grantAtHome();
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.issued_token_type, JWT_TOKEN_TYPE);
+    assert.equal(body.token_type, 'N_A');
+    assert.equal(body.scope, 'orders:read');
+    grant = body.access_token as string;
+    assert.equal(decodeProtectedHeader(grant).typ, AUTHORIZATION_GRANT_TYP);
+    const { payload } = await jwtVerify(grant, createRemoteJWKSet(new URL(`${home.broker.issuer}/jwks`)), {
+      issuer: home.broker.issuer,
+      audience: FOREIGN,
+      typ: AUTHORIZATION_GRANT_TYP,
+    });
+    const user = decodeJwt(userToken);
+    assert.equal(payload.sub, 'user-alice');
+    assert.equal(payload.client_id, 'orders-mcp');
+    assert.deepEqual(payload.act, { sub: 'orders-mcp', act: { sub: user.client_id, iss: home.idp.issuer } });
+    assert.ok(
+      (payload.exp as number) - (payload.iat as number) <= 120,
+      'lives as long as the home policy allows',
+    );
+    assert.equal(payload.baton_root, `${home.idp.issuer}#${user.jti}`, 'names the root grant');
+    assert.match(payload.baton_trace as string, new RegExp(`^00-${traceId}-`), 'carries the home trace');
+    const event = home.audit.events.at(-1)!;
+    assert.equal(event.outcome, 'ok');
+    assert.equal(event.target.name, FOREIGN);
+  });
+
+  it('the foreign broker redeems it under its own policy, keeping the chain, in the same trace', async () => {
+    const { status, body } = await redeemAtForeign(grant);
+    assert.equal(status, 200, JSON.stringify(body));
+    const { payload } = await jwtVerify(
+      body.access_token as string,
+      createRemoteJWKSet(new URL('/jwks', foreign.url)),
+      {
+        issuer: FOREIGN,
+        audience: PARTNER_API,
+        typ: 'at+jwt',
+      },
+    );
+    const user = decodeJwt(userToken);
+    assert.equal(payload.sub, 'user-alice');
+    assert.equal(payload.client_id, 'orders-mcp');
+    assert.equal(payload.scope, 'orders:read');
+    assert.equal(payload.tenant, 'acme');
+    assert.deepEqual(payload.act, { sub: 'orders-mcp', act: { sub: user.client_id, iss: home.idp.issuer } });
+    assert.ok((payload.exp as number) - (payload.iat as number) <= 60, 'the foreign policy’s lifetime');
+
+    const homeEvent = home.audit.events.find(
+      (event) => event.target.name === FOREIGN && event.outcome === 'ok',
+    )!;
+    const foreignEvent = foreignAudit.events.at(-1) as AuditEvent;
+    assert.equal(foreignEvent.outcome, 'ok');
+    assert.equal(foreignEvent.component, FOREIGN);
+    assert.equal(foreignEvent.target.name, PARTNER_API);
+    assert.equal(homeEvent.trace_id, traceId, 'the home hop joined the trusted client’s trace');
+    assert.equal(foreignEvent.trace_id, traceId, 'the audit chain crosses the domain boundary');
+    assert.equal(foreignEvent.parent_span_id, homeEvent.span_id, 'the foreign hop is the home hop’s child');
+    assert.deepEqual(foreignEvent.chain, ['orders-mcp', user.client_id]);
+    assert.deepEqual(homeEvent.chain, foreignEvent.chain, 'both name the same chain');
+    assert.equal(foreignEvent.initiator.sub, 'user-alice');
+  });
+
+  it('the home broker advertises the token type a client requests for another domain (chaining draft §3)', async () => {
+    const metadata = (await (
+      await fetch(`${home.broker.issuer}/.well-known/openid-configuration`)
+    ).json()) as Record<string, unknown>;
+    assert.deepEqual(metadata.identity_chaining_requested_token_types_supported, [JWT_TOKEN_TYPE]);
+    const foreignMetadata = (await (
+      await fetch(new URL('/.well-known/openid-configuration', foreign.url))
+    ).json()) as {
+      grant_types_supported: string[];
+    };
+    assert.ok(foreignMetadata.grant_types_supported.includes(JWT_BEARER_GRANT));
+  });
+
+  it('refuses a replayed grant', async () => {
+    const { status, body } = await redeemAtForeign(grant);
+    assert.equal(status, 400);
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_replayed');
+  });
+
+  it('the foreign policy decides: a resource it does not allow the visitor is refused and audited in the home trace', async () => {
+    const { status, body } = await redeemAtForeign(await freshGrant(), { resource: PARTNER_ADMIN });
+    assert.equal(status, 400);
+    assert.equal(body.error, 'invalid_target');
+    const event = foreignAudit.events.at(-1)!;
+    assert.equal(event.outcome, 'denied');
+    assert.equal(event.reason, 'policy_denied');
+    assert.equal(event.trace_id, traceId);
+  });
+
+  it('refuses a grant from a broker the foreign domain does not trust', async () => {
+    const rogue = (await generateSigningJwk()) as JWK;
+    const now = Math.floor(Date.now() / 1000);
+    const forged = await new SignJWT({
+      client_id: 'orders-mcp',
+      scope: 'orders:read',
+      act: { sub: 'orders-mcp' },
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: rogue.kid as string, typ: AUTHORIZATION_GRANT_TYP })
+      .setIssuer('http://127.0.0.1:1/rogue-broker')
+      .setSubject('user-alice')
+      .setAudience(FOREIGN)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(randomUUID())
+      .sign(await importJWK(rogue, 'ES256'));
+    const { status, body } = await redeemAtForeign(forged);
+    assert.equal(status, 400);
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_issuer_untrusted');
+  });
+
+  it('refuses a grant claiming the home broker but signed by another key', async () => {
+    const rogue = (await generateSigningJwk()) as JWK;
+    const now = Math.floor(Date.now() / 1000);
+    const forged = await new SignJWT({ client_id: 'orders-mcp', act: { sub: 'orders-mcp' } })
+      .setProtectedHeader({ alg: 'ES256', kid: rogue.kid as string, typ: AUTHORIZATION_GRANT_TYP })
+      .setIssuer(home.broker.issuer)
+      .setSubject('user-alice')
+      .setAudience(FOREIGN)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(randomUUID())
+      .sign(await importJWK(rogue, 'ES256'));
+    const { body } = await redeemAtForeign(forged);
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_signature_invalid');
+  });
+
+  it('accepts a grant naming the foreign broker by its token endpoint (RFC 7523 §3)', async () => {
+    const { status, body } = await redeemAtForeign(await homeGrant({ aud: `${FOREIGN}/token` }));
+    assert.equal(status, 200, JSON.stringify(body));
+  });
+
+  it('refuses a grant minted for another trust domain', async () => {
+    const { body } = await redeemAtForeign(await homeGrant({ aud: 'http://as.other-partner.example' }));
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_audience_invalid');
+  });
+
+  it('refuses a grant without its delegation chain', async () => {
+    const { body } = await redeemAtForeign(await homeGrant({ claims: { act: undefined } }));
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'act_missing');
+  });
+
+  it('refuses a grant whose outermost actor is not the client it was issued to', async () => {
+    const { body } = await redeemAtForeign(
+      await homeGrant({ claims: { act: { sub: 'billing-mcp', act: { sub: 'agent' } } } }),
+    );
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'act_malformed');
+  });
+
+  it('refuses a grant issued to another client', async () => {
+    const { body } = await redeemAtForeign(await homeGrant({ claims: { client_id: 'billing-mcp' } }));
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_client_mismatch');
+  });
+
+  it('refuses a home access token presented as a grant (explicit typing)', async () => {
+    const { body: exchanged } = await exchange(home.broker.issuer, home.orders, {
+      subject_token: userToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_MCP,
+      scope: 'orders:read',
+    });
+    const { body } = await redeemAtForeign(exchanged.access_token as string);
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_typ_invalid');
+  });
+
+  it('the home broker refuses a cross-domain audience asked for as an access token', async () => {
+    const { status, body } = await grantAtHome({ requested_token_type: ACCESS_TOKEN_TYPE });
+    assert.equal(status, 400);
+    assert.equal(body.error, 'invalid_request');
+    assert.equal(home.audit.events.at(-1)!.reason, 'requested_token_type_unsupported');
+  });
+
+  it('the home policy decides who may leave the domain: a service it does not allow is refused, audited', async () => {
+    const hop = await exchange(home.broker.issuer, home.orders, {
+      subject_token: userToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      resource: BILLING_MCP,
+      scope: 'orders:read',
+    });
+    assert.equal(hop.status, 200, JSON.stringify(hop.body));
+    const { status, body } = await exchange(home.broker.issuer, home.billing, {
+      subject_token: hop.body.access_token as string,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience: FOREIGN,
+      requested_token_type: JWT_TOKEN_TYPE,
+      scope: 'orders:read',
+    });
+    assert.equal(status, 400);
+    assert.equal(body.error, 'invalid_target');
+    const event = home.audit.events.at(-1)!;
+    assert.equal(event.reason, 'policy_denied');
+    assert.equal(event.target.name, FOREIGN);
+  });
+
+  it('a revocation of the root grant at the foreign broker ends every grant of that chain', async () => {
+    const fresh = await freshGrant();
+    await foreign.revoke({ root: decodeJwt(fresh).baton_root as string }, { actor: 'ops', reason: 'test' });
+    const { body } = await redeemAtForeign(fresh);
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'token_revoked');
+  });
+});

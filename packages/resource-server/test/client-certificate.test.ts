@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { TLSSocket } from 'node:tls';
+import {
+  type CertificateAuthority,
+  clientTlsOptions,
+  createCertificateAuthority,
+  issueWorkloadCertificate,
+  serverTlsOptions,
+  type WorkloadCertificate,
+} from '@baton/workload-identity';
+import type { ClientCertificate } from '../src/index.ts';
+import { type FetchHandler, serveNodeRequests } from '../src/node/index.ts';
+
+/** Answers with the certificate the Node adapter handed the fetch handler. */
+const echo: FetchHandler = {
+  async fetch(_request, options) {
+    return Response.json({ clientCertificate: options?.clientCertificate ?? null });
+  },
+};
+
+async function listen(server: Server | ReturnType<typeof createHttpServer>): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+function get(
+  url: string,
+  agent: Agent | false,
+  tls: ReturnType<typeof clientTlsOptions>,
+  headers: Record<string, string> = {},
+): Promise<{ clientCertificate: ClientCertificate | null }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...tls, agent, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve(JSON.parse(body)));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** How many connections an agent has opened (free and in use). */
+function resumedOrKept(agent: Agent): number {
+  const sockets = [...Object.values(agent.freeSockets), ...Object.values(agent.sockets)];
+  return sockets.reduce((count, list) => count + (list?.length ?? 0), 0);
+}
+
+describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)', () => {
+  let ca: CertificateAuthority;
+  let otherCa: CertificateAuthority;
+  let client: WorkloadCertificate;
+  let required: Server;
+  let optional: Server;
+  let requiredUrl: string;
+  let optionalUrl: string;
+  const resumed: boolean[] = [];
+
+  before(async () => {
+    ca = await createCertificateAuthority({ trustDomain: 'baton.test' });
+    otherCa = await createCertificateAuthority({ trustDomain: 'baton.test' });
+    const identity = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/orders-api',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    client = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/mcp/travel',
+      usage: 'client',
+      subject: 'O=Baton, CN=travel',
+    });
+    required = serveNodeRequests(
+      createServer(serverTlsOptions({ identity, ca: ca.certificatePem, requireClientCertificate: true })),
+      echo,
+    );
+    required.on('request', (req) => resumed.push((req.socket as TLSSocket).isSessionReused()));
+    optional = serveNodeRequests(
+      createServer(serverTlsOptions({ identity, ca: ca.certificatePem, requireClientCertificate: false })),
+      echo,
+    );
+    requiredUrl = `https://127.0.0.1:${await listen(required)}/`;
+    optionalUrl = `https://127.0.0.1:${await listen(optional)}/`;
+  });
+  after(() => {
+    for (const server of [required, optional]) {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('hands the handler the thumbprint and SPIFFE ID the issuer made', async () => {
+    const seen = await get(requiredUrl, false, clientTlsOptions({ identity: client, ca: ca.certificatePem }));
+    assert.deepEqual(seen.clientCertificate, {
+      thumbprint: client.thumbprint,
+      spiffeId: 'spiffe://baton.test/mcp/travel',
+      uris: ['spiffe://baton.test/mcp/travel'],
+      subject: 'CN=travel,O=Baton',
+    });
+  });
+
+  it('hands it again on a kept-alive connection and on a resumed TLS session', async () => {
+    const tls = clientTlsOptions({ identity: client, ca: ca.certificatePem });
+    const keepAlive = new Agent({ ...tls, keepAlive: true });
+    const resuming = new Agent({ ...tls, keepAlive: false });
+    try {
+      for (let i = 0; i < 2; i += 1) {
+        assert.equal(
+          (await get(requiredUrl, keepAlive, tls)).clientCertificate?.thumbprint,
+          client.thumbprint,
+        );
+      }
+      resumed.length = 0;
+      for (let i = 0; i < 3; i += 1) {
+        const seen = await get(requiredUrl, resuming, tls);
+        assert.equal(seen.clientCertificate?.thumbprint, client.thumbprint);
+        assert.equal(seen.clientCertificate?.spiffeId, 'spiffe://baton.test/mcp/travel');
+      }
+      // The first connection makes a full handshake; the later ones resume its session (TLS 1.3 tickets).
+      assert.ok(resumed.slice(1).includes(true), `a session was resumed: ${resumed.join(',')}`);
+    } finally {
+      keepAlive.destroy();
+      resuming.destroy();
+    }
+  });
+
+  it('a certificate that expired since the handshake is not handed on (a kept-alive connection outlives it)', async () => {
+    const shortLived = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/mcp/travel',
+      usage: 'client',
+      lifetimeSeconds: 2,
+    });
+    const tls = clientTlsOptions({ identity: shortLived, ca: ca.certificatePem });
+    const keepAlive = new Agent({ ...tls, keepAlive: true, maxSockets: 1 });
+    try {
+      assert.equal(
+        (await get(requiredUrl, keepAlive, tls)).clientCertificate?.thumbprint,
+        shortLived.thumbprint,
+      );
+      await new Promise((resolve) => setTimeout(resolve, shortLived.notAfter.getTime() - Date.now() + 100));
+      assert.equal((await get(requiredUrl, keepAlive, tls)).clientCertificate, null);
+      assert.equal(resumedOrKept(keepAlive), 1, 'the same connection');
+    } finally {
+      keepAlive.destroy();
+    }
+  });
+
+  it('a certificate the handshake did not authorize is never handed on', async () => {
+    const forged = await issueWorkloadCertificate(otherCa, { spiffeId: 'spiffe://baton.test/mcp/travel' });
+    const seen = await get(optionalUrl, false, clientTlsOptions({ identity: forged, ca: ca.certificatePem }));
+    assert.equal(seen.clientCertificate, null);
+    const anonymous = await get(optionalUrl, false, clientTlsOptions({ ca: ca.certificatePem }));
+    assert.equal(anonymous.clientCertificate, null);
+    const verified = await get(
+      optionalUrl,
+      false,
+      clientTlsOptions({ identity: client, ca: ca.certificatePem }),
+    );
+    assert.equal(verified.clientCertificate?.thumbprint, client.thumbprint);
+  });
+
+  it('a certificate named in a request header is no certificate', async () => {
+    const seen = await get(optionalUrl, false, clientTlsOptions({ ca: ca.certificatePem }), {
+      'x-client-cert': client.certificatePem.replaceAll('\n', ''),
+      'x-forwarded-client-cert': `Hash=${client.thumbprint};URI=spiffe://baton.test/mcp/travel`,
+    });
+    assert.equal(seen.clientCertificate, null);
+  });
+
+  it('plain HTTP has no client certificate', async () => {
+    const server = serveNodeRequests(createHttpServer(), echo);
+    const port = await listen(server);
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.deepEqual(await response.json(), { clientCertificate: null });
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,89 @@
+import type { AgentOptions } from 'node:https';
+import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
+
+/** The key and certificate chain a workload presents: a `WorkloadCertificate`, or PEM read from files. */
+export interface TlsIdentity {
+  readonly chainPem: string;
+  readonly privateKeyPem: string;
+}
+
+/** Trust anchors, PEM: the internal CA's `certificatePem`, or several (a CA rotation's old and new). */
+export type TrustAnchors = string | readonly string[];
+
+/** TLS 1.2 at least: what RFC 8705 deployments and every current Node peer speak. */
+const DEFAULT_MIN_VERSION: SecureVersion = 'TLSv1.2';
+
+export interface ServerTlsOptionsInit {
+  identity: TlsIdentity;
+  /** The CAs whose client certificates are verified; only these. */
+  ca: TrustAnchors;
+  /**
+   * `true`: a client without a certificate the CAs verify is refused in the handshake (mutual TLS
+   * between hops). `false`: a certificate is asked for and verified but not required; a request on a
+   * connection without a verified one has no `clientCertificateOf` (a broker serving both kinds of
+   * client). Required: which one a server wants is a security decision.
+   */
+  requireClientCertificate: boolean;
+  minVersion?: SecureVersion;
+}
+
+/**
+ * Options for `https.createServer` / `tls.createServer` that serve `identity` and ask clients for a
+ * certificate from `ca` (`requestCert`), refusing the handshake without one when
+ * `requireClientCertificate` (`rejectUnauthorized`). Read the client's certificate per request with
+ * `clientCertificateOf(request.socket)` (`@baton/resource-server/node`).
+ *
+ * @example
+ * const server = https.createServer(serverTlsOptions({ identity, ca: ca.certificatePem, requireClientCertificate: true }));
+ * serveNodeRequests(server, boundary.protect(mcp)).listen(8443);
+ */
+export function serverTlsOptions(init: ServerTlsOptionsInit): TlsOptions {
+  if (typeof init.requireClientCertificate !== 'boolean')
+    throw new TypeError('requireClientCertificate must be true or false');
+  return {
+    cert: init.identity.chainPem,
+    key: init.identity.privateKeyPem,
+    ca: anchors(init.ca),
+    requestCert: true,
+    rejectUnauthorized: init.requireClientCertificate,
+    minVersion: init.minVersion ?? DEFAULT_MIN_VERSION,
+  };
+}
+
+export interface ClientTlsOptionsInit {
+  /** The client certificate to present; omit for server authentication only. */
+  identity?: TlsIdentity;
+  /** The CAs the server's certificate must chain to; only these (not the public web PKI). */
+  ca: TrustAnchors;
+  minVersion?: SecureVersion;
+}
+
+/**
+ * Options for `new https.Agent(…)`, `https.request` or `tls.connect`: present `identity` and trust
+ * only `ca`. The server's certificate is verified and its name checked against the host called
+ * (`rejectUnauthorized` is always on). The TLS context is built here, once, and shared by every
+ * connection made with these options.
+ *
+ * @example
+ * const agent = new https.Agent({ ...clientTlsOptions({ identity, ca: ca.certificatePem }), keepAlive: true });
+ */
+export function clientTlsOptions(init: ClientTlsOptionsInit): AgentOptions {
+  const options = {
+    ...(init.identity ? { cert: init.identity.chainPem, key: init.identity.privateKeyPem } : {}),
+    ca: anchors(init.ca),
+    minVersion: init.minVersion ?? DEFAULT_MIN_VERSION,
+  };
+  // Built once: without it every new connection parses the key, the chain and the CAs again (about
+  // half a millisecond each time). The PEM fields stay for what keys its pools by them (`https.Agent`).
+  return { ...options, secureContext: createSecureContext(options), rejectUnauthorized: true };
+}
+
+function anchors(ca: TrustAnchors): string[] {
+  const list = typeof ca === 'string' ? [ca] : [...ca];
+  if (
+    list.length === 0 ||
+    list.some((pem) => typeof pem !== 'string' || !pem.includes('-----BEGIN CERTIFICATE-----'))
+  )
+    throw new TypeError('ca must be one or more PEM certificates');
+  return list;
+}
