@@ -66,6 +66,11 @@ export async function startTopology(
     users?: DemoUser[];
     /** Where the vault key file lives. Default: a fresh temporary directory. */
     dataDir?: string;
+    /**
+     * Mutual TLS between the hops (an internal CA made at start, a workload certificate per hop). Default
+     * on; off, every hop keeps its SPIFFE ID and speaks plain HTTP.
+     */
+    mutualTls?: boolean;
     /** More clients and resources for the IdP (the audit console's), and the agent's metadata documents. */
     idp?: {
       clients?: Array<Record<string, unknown>>;
@@ -80,7 +85,7 @@ export async function startTopology(
   const { scaleOut } = config;
   const auditOf = options.auditOf ?? (() => options.audit);
   // Workload identities first: the hops' URLs are https when they serve their certificates.
-  const pki = await startDemoPki({ publicHost });
+  const pki = await startDemoPki({ publicHost, mutualTls: options.mutualTls ?? true });
   const { identities } = pki;
   // Scaled out, agents reach the orders MCP server's load balancer; its instances listen on free ports.
   const ordersMcpBalancer = scaleOut
