@@ -19,10 +19,12 @@ export function serveOrdersApi(options: {
   logger?: RefusalLogger;
   /** The revocations this API receives from the broker (its Shared Signals feed). */
   revocations?: RevocationCheck;
+  /** How it reaches the broker (its JWKS): as itself, over its workload certificate. */
+  brokerFetch?: typeof fetch;
 }): void {
   const verifier = downstreamVerifier({
     audience: options.url,
-    broker: { issuer: options.brokerIssuer },
+    broker: { issuer: options.brokerIssuer, ...(options.brokerFetch ? { fetch: options.brokerFetch } : {}) },
     serviceIdentity: { trustDomain: options.trustDomain, callers: [options.caller] },
     ...(options.revocations ? { revocations: options.revocations } : {}),
   });
@@ -47,10 +49,12 @@ export function serveBillingApi(options: {
   audit: AuditSink;
   logger?: RefusalLogger;
   revocations?: RevocationCheck;
+  /** How it reaches the broker (its JWKS): as itself, over its workload certificate. */
+  brokerFetch?: typeof fetch;
 }): void {
   const verifier = downstreamVerifier({
     audience: options.url,
-    broker: { issuer: options.brokerIssuer },
+    broker: { issuer: options.brokerIssuer, ...(options.brokerFetch ? { fetch: options.brokerFetch } : {}) },
     ...(options.revocations ? { revocations: options.revocations } : {}),
   });
   const handler = withDownstreamIdentity(

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AuditSink } from '@baton/audit';
-import { type Broker, sharedSignalsAudience, startBroker } from '@baton/broker';
+import { type Broker, type BrokerTlsOptions, sharedSignalsAudience, startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
 import {
   clientCredentialsToken,
@@ -123,6 +123,8 @@ export async function startDemoBroker(options: {
   idpIssuer: string;
   urls: DemoUrls;
   audit: AuditSink;
+  /** HTTPS with its workload certificate, asking clients for theirs (mutual TLS, RFC 8705). */
+  tls?: BrokerTlsOptions;
 }): Promise<DemoBroker> {
   const { urls } = options;
   const credentials = await demoServiceCredentials();
@@ -144,6 +146,7 @@ export async function startDemoBroker(options: {
     // identity provider pushes its sign-outs and disabled accounts (RFC 8935) to the broker.
     sharedSignals: { receivers: DEMO_RECEIVERS },
     identityProviderSignals: { issuers: [{ issuer: options.idpIssuer }] },
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   return { issuer: broker.issuer, ...credentials, close: () => broker.close() };
 }
@@ -153,6 +156,15 @@ export async function serviceTokenLifetime(
   demo: DemoBroker,
   credentials: ServiceCredentials,
   resource: string,
+  /** How the service reaches the broker (over its workload certificate). Default: the global fetch. */
+  fetchAsService?: typeof fetch,
 ) {
-  return (await clientCredentialsToken(demo.issuer, credentials, { resource })).expires_in;
+  return (
+    await clientCredentialsToken(
+      demo.issuer,
+      credentials,
+      { resource },
+      fetchAsService ? { fetch: fetchAsService } : {},
+    )
+  ).expires_in;
 }

@@ -127,7 +127,10 @@ export async function startTopology(
   // The broker's issuer is known before anything starts: the identity provider sends it Security Event
   // Tokens (sign-outs, disabled accounts), and its policy names its own Shared Signals audience.
   const brokerPort = config.brokerPort !== 0 ? config.brokerPort : await freePort(host);
-  const brokerIssuer = `http://${bracketed(publicHost)}:${brokerPort}`;
+  // One broker serves HTTPS with its workload certificate; a scaled-out fleet stays behind its HTTP
+  // load balancer (a TLS-terminating proxy would hide the client certificates mutual TLS needs).
+  const brokerCertificate = scaleOut ? undefined : identities.broker.certificate;
+  const brokerIssuer = `${brokerCertificate ? 'https' : 'http'}://${bracketed(publicHost)}:${brokerPort}`;
   const approvalSecret = randomBytes(24).toString('base64url');
   const idp = await startDemoIdp({
     host,
@@ -148,6 +151,8 @@ export async function startTopology(
     // there every hop.
     signals: {
       receivers: [{ endpoint: `${brokerIssuer}${IDENTITY_PROVIDER_SIGNALS_PATH}`, audience: brokerIssuer }],
+      // The identity provider is not a hop: it trusts the demo CA to reach the broker, with no certificate.
+      fetch: pki.fetchTrustingCa,
     },
   });
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'baton-demo-')));
@@ -175,10 +180,22 @@ export async function startTopology(
     broker = await startDemoBroker({
       host,
       port: brokerPort,
-      ...(publicHost === host ? {} : { issuer: brokerIssuer }),
+      ...(publicHost === host && !brokerCertificate ? {} : { issuer: brokerIssuer }),
       idpIssuer: idp.issuer,
       urls,
       audit: options.audit,
+      // Client certificates asked for, verified against the demo CA, not required: the identity
+      // provider pushes its signals without one.
+      ...(brokerCertificate && pki.caPem
+        ? {
+            tls: {
+              cert: brokerCertificate.chainPem,
+              key: brokerCertificate.privateKeyPem,
+              clientCa: pki.caPem,
+              clientCertificates: 'optional' as const,
+            },
+          }
+        : {}),
     });
   }
   // Exchanged downstream tokens are kept in the encrypted vault (envelope encryption, key file kept
@@ -280,6 +297,7 @@ export async function startTopology(
     audit: options.audit,
     logger: logger('orders-api'),
     revocations: feeds.ordersApi.feed,
+    brokerFetch: identities['orders-api'].fetch,
   });
   serveBillingApi({
     http: billingApiServer.http,
@@ -288,6 +306,7 @@ export async function startTopology(
     audit: options.audit,
     logger: logger('billing-api'),
     revocations: feeds.billingApi.feed,
+    brokerFetch: identities['billing-api'].fetch,
   });
   return {
     idp,

@@ -42,6 +42,11 @@ export interface DemoPki {
   /** The internal CA's certificate (PEM), every hop's trust anchor. Undefined without the PKI. */
   caPem?: string;
   identities: Record<DemoHop, HopIdentity>;
+  /**
+   * `fetch` for what is not a hop (the identity provider pushing its Security Event Tokens to the
+   * broker): it trusts the demo CA, so it reaches the hops, but presents no certificate.
+   */
+  fetchTrustingCa: typeof fetch;
   close(): Promise<void>;
 }
 
@@ -68,7 +73,12 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
         { hop, spiffeId: spiffeIdOf(hop), fetch: (input, init) => fetch(input, init) } satisfies HopIdentity,
       ]),
     ) as Record<DemoHop, HopIdentity>;
-    return { trustDomain: TRUST_DOMAIN, identities, close: async () => {} };
+    return {
+      trustDomain: TRUST_DOMAIN,
+      identities,
+      fetchTrustingCa: (input, init) => fetch(input, init),
+      close: async () => {},
+    };
   }
   const ca = await createCertificateAuthority({
     trustDomain: TRUST_DOMAIN,
@@ -104,10 +114,13 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
       fetch: (input, init) => fetch(input, { ...init, dispatcher } as RequestInit),
     };
   }
+  const anonymous = mutualTlsDispatcher({ ca: ca.certificatePem });
+  dispatchers.push(anonymous);
   return {
     trustDomain: TRUST_DOMAIN,
     caPem: ca.certificatePem,
     identities,
+    fetchTrustingCa: (input, init) => fetch(input, { ...init, dispatcher: anonymous } as RequestInit),
     async close() {
       await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
     },
