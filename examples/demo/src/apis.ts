@@ -21,10 +21,14 @@ export function serveOrdersApi(options: {
   revocations?: RevocationCheck;
   /** How it reaches the broker (its JWKS): as itself, over its workload certificate. */
   brokerFetch?: typeof fetch;
+  /** Accept tokens bound to the caller's client certificate (served over mutual TLS). */
+  certificateBound?: boolean;
 }): void {
   const verifier = downstreamVerifier({
     audience: options.url,
     broker: { issuer: options.brokerIssuer, ...(options.brokerFetch ? { fetch: options.brokerFetch } : {}) },
+    // Tokens bound to the caller's workload certificate are checked against the connection's (RFC 8705 §3).
+    ...(options.certificateBound ? { senderConstraint: { mtls: {} } } : {}),
     serviceIdentity: { trustDomain: options.trustDomain, callers: [options.caller] },
     ...(options.revocations ? { revocations: options.revocations } : {}),
   });
@@ -51,10 +55,14 @@ export function serveBillingApi(options: {
   revocations?: RevocationCheck;
   /** How it reaches the broker (its JWKS): as itself, over its workload certificate. */
   brokerFetch?: typeof fetch;
+  /** Accept tokens bound to the caller's client certificate (served over mutual TLS). */
+  certificateBound?: boolean;
 }): void {
   const verifier = downstreamVerifier({
     audience: options.url,
     broker: { issuer: options.brokerIssuer, ...(options.brokerFetch ? { fetch: options.brokerFetch } : {}) },
+    // Tokens bound to the caller's workload certificate are checked against the connection's (RFC 8705 §3).
+    ...(options.certificateBound ? { senderConstraint: { mtls: {} } } : {}),
     ...(options.revocations ? { revocations: options.revocations } : {}),
   });
   const handler = withDownstreamIdentity(

@@ -39,6 +39,11 @@ export function serveBillingMcp(options: {
   revocations?: RevocationCheck;
   /** Its workload certificate, presented to the hops it calls (mutual TLS). Default: none. */
   tls?: ClientTls;
+  /**
+   * Tokens are bound to the workload certificates (RFC 8705 §3): its own to the billing API, and the
+   * orders MCP server's to it, checked against the connection's certificate.
+   */
+  certificateBound?: boolean;
   /** How it reaches the broker (its JWKS): as itself, over its certificate. Default: the global fetch. */
   fetch?: typeof fetch;
 }): McpServerHandle {
@@ -64,12 +69,21 @@ export function serveBillingMcp(options: {
     ...(options.revocations ? { revocations: options.revocations } : {}),
     scopesSupported: ['billing:read'],
     resourceName: 'Billing (Baton demo)',
+    // The orders MCP server's tokens come bound to its certificate: checked against the connection's.
+    ...(options.certificateBound ? { senderConstraint: { mtls: {} } } : {}),
     downstream: {
       broker: options.broker,
       tokenStore: options.tokenStore,
       ...(options.tls ? { tls: options.tls } : {}),
       services: [
-        { name: 'billing-api', url: options.billingApi, mode: 'on_behalf_of', scopes: ['billing:read'] },
+        {
+          name: 'billing-api',
+          url: options.billingApi,
+          mode: 'on_behalf_of',
+          scopes: ['billing:read'],
+          // Its tokens are bound to its workload certificate (RFC 8705 §3) when it has one.
+          ...(options.tls && options.certificateBound ? { senderConstraint: { mtls: options.tls } } : {}),
+        },
       ],
     },
   });

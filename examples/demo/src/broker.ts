@@ -90,18 +90,33 @@ export async function demoServiceCredentials() {
 }
 
 /** The operator-approved registrations of both MCP servers. */
-export function demoClients(credentials: Awaited<ReturnType<typeof demoServiceCredentials>>, urls: DemoUrls) {
+export function demoClients(
+  credentials: Awaited<ReturnType<typeof demoServiceCredentials>>,
+  urls: DemoUrls,
+  /**
+   * Bind the MCP servers' tokens to the workload certificate they present (RFC 8705 §3,
+   * `cnf.x5t#S256`): only with a broker that sees client certificates (HTTPS, not behind a proxy).
+   */
+  certificateBound = false,
+) {
+  const bound = certificateBound ? { tls_client_certificate_bound_access_tokens: true } : {};
   return [
     // The orders MCP server calls the orders API as itself (service identity), reading orders only.
-    serviceClient(credentials.ordersMcp, 'orders MCP server (Baton demo)', urls.ordersMcp, {
-      grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
-      scopes: ['orders:read'],
-    }),
+    {
+      ...serviceClient(credentials.ordersMcp, 'orders MCP server (Baton demo)', urls.ordersMcp, {
+        grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+        scopes: ['orders:read'],
+      }),
+      ...bound,
+    },
     // Every hop receives the broker's revocations (a Shared Signals stream, client_credentials for
     // `<issuer>/ssf`, allowed by the policy's `hops-receive-revocations`).
-    serviceClient(credentials.billingMcp, 'billing MCP server (Baton demo)', urls.billingMcp, {
-      grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
-    }),
+    {
+      ...serviceClient(credentials.billingMcp, 'billing MCP server (Baton demo)', urls.billingMcp, {
+        grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+      }),
+      ...bound,
+    },
     serviceClient(credentials.ordersApi, 'orders API (Baton demo)', urls.ordersApi, {
       grantTypes: ['client_credentials'],
     }),
@@ -139,7 +154,7 @@ export async function startDemoBroker(options: {
       defaults: POLICY_DEFAULTS,
     }),
     audit: options.audit,
-    clients: demoClients(credentials, urls),
+    clients: demoClients(credentials, urls, options.tls !== undefined),
     // Other services register themselves with this operator-issued token (RFC 7591 §3).
     initialAccessToken: randomBytes(24).toString('base64url'),
     // Every hop polls its revocations (RFC 8936) from the broker's Shared Signals transmitter; the

@@ -192,7 +192,12 @@ export function serveOrdersMcp(options: {
   approval: { clientSecret: string; store: ApprovalStore };
   /** Its workload certificate, presented to the hops it calls (mutual TLS). Default: none. */
   tls?: ClientTls;
+  /** The broker binds its tokens to that certificate (RFC 8705 §3): an HTTPS broker that sees it. */
+  certificateBound?: boolean;
 }): McpServerHandle {
+  // Its tokens are bound to its workload certificate (RFC 8705 §3) when it has one.
+  const certificateBound =
+    options.tls && options.certificateBound ? { senderConstraint: { mtls: options.tls } } : {};
   const boundary = new IdentityBoundary({
     resource: options.url,
     authorizationServers: [options.idpIssuer],
@@ -221,8 +226,20 @@ export function serveOrdersMcp(options: {
       tokenStore: options.tokenStore,
       ...(options.tls ? { tls: options.tls } : {}),
       services: [
-        { name: 'orders-api', url: options.ordersApi, mode: 'service_identity', scopes: ['orders:read'] },
-        { name: 'billing-mcp', url: options.billingMcp, mode: 'on_behalf_of', scopes: ['billing:read'] },
+        {
+          name: 'orders-api',
+          url: options.ordersApi,
+          mode: 'service_identity',
+          scopes: ['orders:read'],
+          ...certificateBound,
+        },
+        {
+          name: 'billing-mcp',
+          url: options.billingMcp,
+          mode: 'on_behalf_of',
+          scopes: ['billing:read'],
+          ...certificateBound,
+        },
       ],
     },
   });

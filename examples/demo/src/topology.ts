@@ -267,6 +267,7 @@ export async function startTopology(
       logger: logger(scaleOut ? `orders-mcp-${index + 1}` : 'orders-mcp'),
       revocations: feeds.ordersMcp[index]!.feed,
       ...(identities['orders-mcp'].clientTls ? { tls: identities['orders-mcp'].clientTls } : {}),
+      certificateBound: brokerCertificate !== undefined,
     }),
   );
   const ordersMcp = ordersMcpHandles[0]!;
@@ -282,6 +283,7 @@ export async function startTopology(
     logger: logger('billing-mcp'),
     revocations: feeds.billingMcp.feed,
     ...(identities['billing-mcp'].clientTls ? { tls: identities['billing-mcp'].clientTls } : {}),
+    certificateBound: brokerCertificate !== undefined,
     fetch: identities['billing-mcp'].fetch,
   });
   serveOrdersApi({
@@ -298,6 +300,7 @@ export async function startTopology(
     logger: logger('orders-api'),
     revocations: feeds.ordersApi.feed,
     brokerFetch: identities['orders-api'].fetch,
+    certificateBound: brokerCertificate !== undefined,
   });
   serveBillingApi({
     http: billingApiServer.http,
@@ -307,6 +310,7 @@ export async function startTopology(
     logger: logger('billing-api'),
     revocations: feeds.billingApi.feed,
     brokerFetch: identities['billing-api'].fetch,
+    certificateBound: brokerCertificate !== undefined,
   });
   return {
     idp,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
+import { exchangeToken } from '@baton/broker-client';
 import { DEMO_USERS, obtainUserAccessToken } from '@baton/demo-idp';
 import {
   createCertificateAuthority,
@@ -99,5 +100,43 @@ describe('the demo hops talk mutual TLS, each with its workload certificate', ()
     }
     const calls = audit.events.filter((event) => event.action === 'api.call' && event.outcome === 'ok');
     assert.ok(calls.some((event) => event.target.name === 'GET /api/invoices'));
+    // Each hop's SPIFFE ID reaches the audit: the broker names the workload each exchange was for, and
+    // binds the token to the certificate it presented (RFC 8705 §3).
+    for (const [hop, audience] of [
+      ['orders-mcp', demo.urls.billingMcp],
+      ['billing-mcp', demo.urls.billingApi],
+    ] as const) {
+      const exchange = audit.events.find(
+        (event) =>
+          event.action === 'token.exchange' && event.outcome === 'ok' && event.target.name === audience,
+      );
+      assert.equal(exchange?.workload_id, `spiffe://baton.demo/${hop}`, `${hop}'s exchange`);
+      assert.deepEqual(exchange?.cnf, { 'x5t#S256': demo.pki.identities[hop].certificate!.thumbprint });
+    }
+  });
+
+  it("refuses a token bound to one hop's certificate when another hop presents it", async () => {
+    // The billing MCP server's token for the billing API, as its exchange would return it…
+    const { access_token } = await obtainUserAccessToken(demo.idp, {
+      username: DEMO_USERS.alice.username,
+      password: DEMO_USERS.alice.password,
+      resource: demo.urls.billingMcp,
+      scope: 'billing:read',
+    });
+    const exchanged = await exchangeToken(
+      demo.broker.issuer,
+      demo.broker.billingMcp,
+      { subjectToken: access_token, resource: demo.urls.billingApi, scope: ['billing:read'] },
+      { fetch: demo.pki.identities['billing-mcp'].fetch },
+    );
+    const call = (hop: 'billing-mcp' | 'orders-mcp') =>
+      demo.pki.identities[hop].fetch(`${demo.urls.billingApi}/invoices`, {
+        headers: { authorization: `Bearer ${exchanged.access_token}` },
+      });
+    assert.equal((await call('billing-mcp')).status, 200);
+    // …stolen by another hop, whose certificate is just as valid, but not the one the token names.
+    const stolen = await call('orders-mcp');
+    assert.equal(stolen.status, 401);
+    assert.match(stolen.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
   });
 });
