@@ -75,21 +75,24 @@ export class ScriptedAgentProvider implements OAuthClientProvider {
   callback: URL | undefined;
   /** The `scope` of each authorization request, in order. */
   readonly requestedScopes: string[] = [];
+  /**
+   * The Client ID Metadata Document URL the agent identifies itself with, when it has one. An own
+   * property only then: the SDK's `clientMetadataUrl?: string` allows no `undefined` under
+   * `exactOptionalPropertyTypes`.
+   */
+  declare readonly clientMetadataUrl?: string;
   /** The DPoP session, made on first use when `dpop` is on: one key for this client registration. */
   #dpop: Promise<DpopSession> | undefined;
 
   constructor(options: ScriptedAgentOptions) {
     validateClientMetadataUrl(options.clientMetadataUrl);
     this.#options = options;
+    if (options.clientMetadataUrl !== undefined) this.clientMetadataUrl = options.clientMetadataUrl;
     this.#client = options.client;
   }
 
   get redirectUrl(): string {
     return SCRIPTED_AGENT_REDIRECT_URL;
-  }
-
-  get clientMetadataUrl(): string | undefined {
-    return this.#options.clientMetadataUrl;
   }
 
   get clientMetadata(): OAuthClientMetadata {

@@ -78,12 +78,7 @@ export function serviceClientMetadata(options: ServiceClientMetadataOptions): Se
     // The broker refuses assertions in any other algorithm than the one registered.
     token_endpoint_auth_signing_alg: (options.jwks.keys[0]?.alg ?? 'ES256') as AssertionAlgorithm,
     jwks: options.jwks,
-    grant_types: [...(options.grantTypes ?? [TOKEN_EXCHANGE_GRANT])],
-    response_types: [],
-    redirect_uris: [],
-    baton_resources: [...options.resources],
-    ...(options.scopes?.length ? { scope: options.scopes.join(' ') } : {}),
-    ...(options.traceTrusted ? { baton_trace_trusted: true } : {}),
+    ...grantMetadata(options),
     ...(options.dpopBound ? { dpop_bound_access_tokens: true } : {}),
   };
 }
@@ -129,12 +124,7 @@ export function workloadClientMetadata(options: WorkloadClientMetadataOptions): 
     token_endpoint_auth_method: 'tls_client_auth',
     tls_client_auth_san_uri: options.spiffeId,
     tls_client_certificate_bound_access_tokens: options.certificateBound !== false,
-    grant_types: [...(options.grantTypes ?? [TOKEN_EXCHANGE_GRANT])],
-    response_types: [],
-    redirect_uris: [],
-    baton_resources: [...options.resources],
-    ...(options.scopes?.length ? { scope: options.scopes.join(' ') } : {}),
-    ...(options.traceTrusted ? { baton_trace_trusted: true } : {}),
+    ...grantMetadata(options),
   };
 }
 
@@ -183,4 +173,21 @@ export async function registerService(
     );
   }
   return body as Record<string, unknown> & { client_id: string };
+}
+
+/** What a service client asks for, however it authenticates: its grants, audiences, scopes. */
+function grantMetadata(
+  options: Omit<ServiceClientMetadataOptions, 'jwks'>,
+): Pick<
+  ServiceClientMetadata,
+  'grant_types' | 'response_types' | 'redirect_uris' | 'baton_resources' | 'scope' | 'baton_trace_trusted'
+> {
+  return {
+    grant_types: [...(options.grantTypes ?? [TOKEN_EXCHANGE_GRANT])],
+    response_types: [],
+    redirect_uris: [],
+    baton_resources: [...options.resources],
+    ...(options.scopes?.length ? { scope: options.scopes.join(' ') } : {}),
+    ...(options.traceTrusted ? { baton_trace_trusted: true } : {}),
+  };
 }

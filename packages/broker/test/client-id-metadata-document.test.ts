@@ -7,10 +7,9 @@ import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { exchange } from './fixtures/service-client.ts';
 import { BILLING_MCP, type BrokerStack, ORDERS_MCP, startBrokerStack } from './fixtures/stack.ts';
-import { fetchTrusting, selfSignedCertificate } from './fixtures/tls.ts';
+import { fetchTrusting, loopbackCertificate } from './fixtures/tls.ts';
 
 describe('clients identified by a Client ID Metadata Document', () => {
-  const { key, cert } = selfSignedCertificate();
   const documents = new Map<string, Record<string, unknown>>();
   let server: Server;
   let base: string;
@@ -19,6 +18,7 @@ describe('clients identified by a Client ID Metadata Document', () => {
   let clientId: string;
 
   before(async () => {
+    const { key, cert, ca } = await loopbackCertificate();
     server = createServer({ key, cert }, (request, response) => {
       const document = documents.get(request.url ?? '');
       if (!document) return void response.writeHead(404).end();
@@ -56,7 +56,7 @@ when { context.mode == "on_behalf_of" };`,
         // The operator approves what this document client may declare about itself.
         approvals: { [clientId]: { resources: [ORDERS_MCP] } },
       },
-      fetch: fetchTrusting(cert),
+      fetch: fetchTrusting(ca),
     });
   });
   after(async () => {

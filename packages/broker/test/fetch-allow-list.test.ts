@@ -11,7 +11,7 @@ import { FetchAllowList } from '../src/outbound-fetch.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { post } from './fixtures/service-client.ts';
 import { BILLING_MCP, type BrokerStack, POLICY, startBrokerStack } from './fixtures/stack.ts';
-import { fetchTrusting, selfSignedCertificate } from './fixtures/tls.ts';
+import { fetchTrusting, loopbackCertificate } from './fixtures/tls.ts';
 
 /** A loopback HTTP server that serves a JWKS and counts every TCP connection made to it. */
 async function recordingServer(jwks: unknown) {
@@ -47,7 +47,6 @@ async function serviceKey() {
  * a host that is not listed never sees one.
  */
 describe('the broker fetches only from hosts on its allow-list', () => {
-  const { key, cert } = selfSignedCertificate();
   let stack: BrokerStack;
   let target: Awaited<ReturnType<typeof recordingServer>>;
   let documents: ReturnType<typeof createHttpsServer>;
@@ -57,6 +56,7 @@ describe('the broker fetches only from hosts on its allow-list', () => {
   before(async () => {
     const { jwks } = await serviceKey();
     target = await recordingServer(jwks);
+    const { key, cert, ca } = await loopbackCertificate();
     documents = createHttpsServer({ key, cert }, (request, response) => {
       const document = served.get(request.url ?? '');
       if (!document) return void response.writeHead(404).end();
@@ -68,7 +68,7 @@ describe('the broker fetches only from hosts on its allow-list', () => {
     stack = await startBrokerStack({
       // Documents from localhost identify clients; nothing else is fetched (no fetchAllowedHosts).
       clientIdMetadataDocuments: { allowedHosts: ['localhost'] },
-      fetch: fetchTrusting(cert),
+      fetch: fetchTrusting(ca),
     });
   });
   after(async () => {

@@ -14,11 +14,18 @@ import {
   workloadClientMetadata,
 } from '@baton/broker-client';
 import { parseAct } from '@baton/resource-server';
+import {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  issueWorkloadCertificate,
+  type TlsIdentity,
+  type WorkloadCertificate,
+} from '@baton/workload-identity';
 import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import { type BrokerOptions, startBroker } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
-import { type Issued, mtlsFetch, selfSignedClient, type TestCa, testCa } from './fixtures/pki.ts';
+import { type SelfSignedClient, selfSignedClient } from './fixtures/pki.ts';
 import {
   BILLING_API,
   BILLING_MCP,
@@ -27,11 +34,13 @@ import {
   POLICY,
   startBrokerStack,
 } from './fixtures/stack.ts';
+import { fetchTrusting } from './fixtures/tls.ts';
 
 /**
  * Sender-constrained tokens at the broker (issue #14 item 2): DPoP (RFC 9449) and mutual TLS
- * (RFC 8705) at the token endpoint, over a real HTTPS listener on 127.0.0.1 with certificates made by
- * `@peculiar/x509`, against the demo identity provider (oidc-provider) as in every broker test.
+ * (RFC 8705) at the token endpoint, over a real HTTPS listener on 127.0.0.1 with certificates an
+ * internal CA (`@baton/workload-identity`) issues, against the demo identity provider (oidc-provider)
+ * as in every broker test.
  */
 
 const SERVICE_RULES = ['dpop-service', 'mtls-service', 'dn-service', 'self-signed-service']
@@ -80,31 +89,39 @@ async function post(fetcher: typeof fetch, url: string, form: Record<string, str
 }
 
 interface Pki {
-  ca: TestCa;
-  other: TestCa;
-  server: Issued;
-  mtls: Issued;
-  dn: Issued;
-  orders: Issued;
-  wrongSan: Issued;
-  foreign: Issued;
-  selfSigned: Issued;
-  otherSelfSigned: Issued;
+  ca: CertificateAuthority;
+  other: CertificateAuthority;
+  server: WorkloadCertificate;
+  mtls: WorkloadCertificate;
+  dn: WorkloadCertificate;
+  orders: WorkloadCertificate;
+  wrongSan: WorkloadCertificate;
+  foreign: WorkloadCertificate;
+  selfSigned: SelfSignedClient;
+  otherSelfSigned: SelfSignedClient;
 }
 
 async function makePki(): Promise<Pki> {
-  const ca = await testCa('Baton workload CA');
-  const other = await testCa('Another CA');
+  const ca = await createCertificateAuthority({ trustDomain: 'baton.test', subject: 'CN=Baton workload CA' });
+  // Another CA of the same trust domain: its certificates carry the very names the broker's CA issues.
+  const other = await createCertificateAuthority({ trustDomain: 'baton.test', subject: 'CN=Another CA' });
+  const client = (authority: CertificateAuthority, spiffeId: string, subject: string) =>
+    issueWorkloadCertificate(authority, { spiffeId, subject, usage: 'client' });
   return {
     ca,
     other,
-    server: await ca.issue({ subject: 'CN=broker', ips: ['127.0.0.1'], server: true }),
-    mtls: await ca.issue({ subject: 'CN=mtls-service, O=Baton', uris: [MTLS_SPIFFE] }),
-    // Subject RDNs in certificate order: C, O, CN.
-    dn: await ca.issue({ subject: 'C=DE, O=Baton, CN=dn-service' }),
-    orders: await ca.issue({ subject: 'CN=orders-workload, O=Baton', uris: [ORDERS_SPIFFE] }),
-    wrongSan: await ca.issue({ subject: 'CN=intruder, O=Baton', uris: ['spiffe://baton.test/intruder'] }),
-    foreign: await other.issue({ subject: 'CN=mtls-service, O=Baton', uris: [MTLS_SPIFFE] }),
+    server: await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/broker',
+      subject: 'CN=broker',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    }),
+    mtls: await client(ca, MTLS_SPIFFE, 'CN=mtls-service, O=Baton'),
+    // Subject RDNs in certificate order: C, O, CN. Registered by its subject DN, not its SPIFFE ID.
+    dn: await client(ca, 'spiffe://baton.test/dn-service', 'C=DE, O=Baton, CN=dn-service'),
+    orders: await client(ca, ORDERS_SPIFFE, 'CN=orders-workload, O=Baton'),
+    wrongSan: await client(ca, 'spiffe://baton.test/intruder', 'CN=intruder, O=Baton'),
+    foreign: await client(other, MTLS_SPIFFE, 'CN=mtls-service, O=Baton'),
     selfSigned: await selfSignedClient('CN=self-signed-service'),
     otherSelfSigned: await selfSignedClient('CN=self-signed-service'),
   };
@@ -153,15 +170,14 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
   let dpopService: ServiceCredentials;
   /** HTTPS trusting the test CA, presenting no client certificate. */
   let anonymous: typeof fetch;
-  const withCertificate = (issued: Issued) =>
-    mtlsFetch({ ca: pki.ca.cert, cert: issued.cert, key: issued.key });
+  const withCertificate = (identity: TlsIdentity) => fetchTrusting(pki.ca.certificatePem, identity);
 
   before(async () => {
     pki = await makePki();
     dpopService = await serviceCredentials('dpop-service');
     stack = await startBrokerStack(
       {
-        tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert },
+        tls: { cert: pki.server.chainPem, key: pki.server.privateKeyPem, clientCa: pki.ca.certificatePem },
         policy: createCedarPolicyEngine({
           policies: `${POLICY}\n${SERVICE_RULES}\n${WORKLOAD_RULE}`,
           defaults: { lifetimeSeconds: 300, maxDepth: 3 },
@@ -180,7 +196,7 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
       ],
     );
     issuer = stack.broker.issuer;
-    anonymous = mtlsFetch({ ca: pki.ca.cert });
+    anonymous = fetchTrusting(pki.ca.certificatePem);
   });
   after(() => stack?.close());
 
@@ -311,10 +327,12 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
       { fetch: withCertificate(pki.mtls) },
     );
     assert.equal(answer.token_type, 'Bearer');
-    assert.deepEqual(decodeJwt(answer.access_token).cnf, { 'x5t#S256': thumbprintOf(pki.mtls.cert) });
+    assert.deepEqual(decodeJwt(answer.access_token).cnf, {
+      'x5t#S256': thumbprintOf(pki.mtls.certificatePem),
+    });
     const event = lastEvent(stack, 'mtls-service');
     assert.equal(event.outcome, 'ok');
-    assert.deepEqual(event.cnf, { 'x5t#S256': thumbprintOf(pki.mtls.cert) });
+    assert.deepEqual(event.cnf, { 'x5t#S256': thumbprintOf(pki.mtls.certificatePem) });
     assert.equal(event.workload_id, MTLS_SPIFFE);
   });
 
@@ -349,7 +367,7 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
         issuer,
         tlsClientCredentials('mtls-service'),
         { resource: BILLING_API },
-        { fetch: mtlsFetch({ ca: pki.ca.cert, cert: pki.foreign.cert, key: pki.foreign.key }) },
+        { fetch: fetchTrusting(pki.ca.certificatePem, pki.foreign) },
       ),
       refusedClient,
     );
@@ -382,9 +400,11 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
       issuer,
       credentials,
       { resource: BILLING_API, scope: ['billing:read'] },
-      { fetch: mtlsFetch({ ca: pki.ca.cert, cert: pki.selfSigned.cert, key: pki.selfSigned.key }) },
+      { fetch: fetchTrusting(pki.ca.certificatePem, pki.selfSigned) },
     );
-    assert.deepEqual(decodeJwt(answer.access_token).cnf, { 'x5t#S256': thumbprintOf(pki.selfSigned.cert) });
+    assert.deepEqual(decodeJwt(answer.access_token).cnf, {
+      'x5t#S256': thumbprintOf(pki.selfSigned.certificatePem),
+    });
     assert.equal(
       lastEvent(stack, 'self-signed-service').workload_id,
       undefined,
@@ -396,7 +416,7 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
         credentials,
         { resource: BILLING_API },
         {
-          fetch: mtlsFetch({ ca: pki.ca.cert, cert: pki.otherSelfSigned.cert, key: pki.otherSelfSigned.key }),
+          fetch: fetchTrusting(pki.ca.certificatePem, pki.otherSelfSigned),
         },
       ),
       refusedClient,
@@ -411,14 +431,14 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
       { fetch: withCertificate(pki.orders) },
     );
     const claims = decodeJwt(answer.access_token);
-    assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprintOf(pki.orders.cert) });
+    assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprintOf(pki.orders.certificatePem) });
     const act = parseAct(claims.act);
     assert.equal(act?.sub, 'orders-workload');
     assert.equal(act?.spiffe_id, ORDERS_SPIFFE);
     assert.ok(act?.act, 'the agent is still innermost');
     const event = lastEvent(stack, 'orders-workload');
     assert.equal(event.workload_id, ORDERS_SPIFFE);
-    assert.deepEqual(event.cnf, { 'x5t#S256': thumbprintOf(pki.orders.cert) });
+    assert.deepEqual(event.cnf, { 'x5t#S256': thumbprintOf(pki.orders.certificatePem) });
     // RFC 8705 §3.2: introspection tells the resource server the certificate the token is bound to.
     const introspected = await post(withCertificate(pki.orders), `${issuer}/token/introspection`, {
       token: answer.access_token,
@@ -426,7 +446,7 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
     });
     assert.equal(introspected.body.active, true);
     assert.equal(introspected.body.token_type, 'Bearer');
-    assert.deepEqual(introspected.body.cnf, { 'x5t#S256': thumbprintOf(pki.orders.cert) });
+    assert.deepEqual(introspected.body.cnf, { 'x5t#S256': thumbprintOf(pki.orders.certificatePem) });
 
     // The next hop exchanges it on (a bound subject token is the next hop's to check, not the broker's):
     // the orders workload's SPIFFE ID stays in its entry of the chain.
@@ -465,9 +485,9 @@ describe('required client certificates and DPoP nonces', () => {
     stack = await startBrokerStack(
       {
         tls: {
-          cert: pki.server.cert,
-          key: pki.server.key,
-          clientCa: pki.ca.cert,
+          cert: pki.server.chainPem,
+          key: pki.server.privateKeyPem,
+          clientCa: pki.ca.certificatePem,
           clientCertificates: 'required',
         },
         dpop: { nonceSecret: Buffer.alloc(32, 7).toString('base64url'), requireNonce: true },
@@ -483,18 +503,16 @@ describe('required client certificates and DPoP nonces', () => {
   after(() => stack?.close());
 
   it('refuses at the TLS handshake a connection without a client certificate', async () => {
-    await assert.rejects(mtlsFetch({ ca: pki.ca.cert })(`${issuer}/jwks`));
+    await assert.rejects(fetchTrusting(pki.ca.certificatePem)(`${issuer}/jwks`));
   });
 
   it('refuses at the TLS handshake a client certificate another CA issued', async () => {
-    await assert.rejects(
-      mtlsFetch({ ca: pki.ca.cert, cert: pki.foreign.cert, key: pki.foreign.key })(`${issuer}/jwks`),
-    );
+    await assert.rejects(fetchTrusting(pki.ca.certificatePem, pki.foreign)(`${issuer}/jwks`));
   });
 
   it('answers a proof without the server nonce with use_dpop_nonce and a DPoP-Nonce; the client retries with it', async () => {
     // dn-service authenticates by its certificate (tls_client_auth); its tokens are not certificate-bound.
-    const fetcher = mtlsFetch({ ca: pki.ca.cert, cert: pki.dn.cert, key: pki.dn.key });
+    const fetcher = fetchTrusting(pki.ca.certificatePem, pki.dn);
     const dpop = await dpopKey();
     const first = await post(
       fetcher,
@@ -525,7 +543,7 @@ describe('required client certificates and DPoP nonces', () => {
         { resource: BILLING_API, scope: ['billing:read'] },
         {
           dpop: await dpopKey(),
-          fetch: mtlsFetch({ ca: pki.ca.cert, cert: pki.mtls.cert, key: pki.mtls.key }),
+          fetch: fetchTrusting(pki.ca.certificatePem, pki.mtls),
         },
       ),
       (error: unknown) => error instanceof TokenRequestError && error.error === 'invalid_request',

@@ -7,6 +7,7 @@ import type { Issued } from '../grants/audited-grant.ts';
 import { refuse } from '../grants/refusal.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import type { Exchanged } from '../token-exchange/exchanged.ts';
+import { exchangeResponse } from '../token-exchange/response.ts';
 import { AUTHORIZATION_GRANT_TYP } from './assertion.ts';
 
 /**
@@ -77,16 +78,13 @@ export class AuthorizationGrantIssuer {
       issuedAt: now,
       ...(typeof sid === 'string' && sid ? { session: sid } : {}),
     });
-    return {
+    return exchangeResponse({
+      token: grant,
+      issuedTokenType: JWT_TOKEN_TYPE,
+      // RFC 8693 §2.2.1: not an access token.
+      tokenType: 'N_A',
+      expiresIn: lifetime,
       scopes: granted,
-      body: {
-        access_token: grant,
-        issued_token_type: JWT_TOKEN_TYPE,
-        // RFC 8693 §2.2.1: not an access token.
-        token_type: 'N_A',
-        expires_in: lifetime,
-        ...(granted.length ? { scope: granted.join(' ') } : {}),
-      },
-    };
+    });
   }
 }

@@ -1,10 +1,10 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Confirmation } from '@baton/audit';
+import { x5tS256 } from '@baton/workload-identity';
 import { errors } from 'oidc-provider';
 import type { Check } from '../grants/checks.ts';
 import type { GrantRequest } from '../grants/grant-request.ts';
 import { refuse } from '../grants/refusal.ts';
-import { certificateThumbprint } from './client-certificate.ts';
 import { ProofRefusal } from './refusal.ts';
 
 /** What the sender-constraint check adds: what the issued token is bound to, and who sent the request. */
@@ -65,7 +65,7 @@ export const senderConstraint: Check<GrantRequest, SenderConstrained> = async ({
     verified && (client.clientAuthMethod === 'tls_client_auth' || certificate !== undefined)
       ? verified.spiffeId
       : undefined;
-  const x5t = certificate ? certificateThumbprint(certificate) : undefined;
+  const x5t = certificate ? x5tS256(certificate.raw) : undefined;
   return {
     binding: { ...(jkt ? { jkt } : {}), ...(certificate ? { certificate } : {}) },
     cnf: jkt ? { jkt } : x5t ? { 'x5t#S256': x5t } : undefined,

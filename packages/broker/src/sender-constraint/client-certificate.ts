@@ -3,6 +3,7 @@ import { TLSSocket } from 'node:tls';
 // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
 import type { ClientCertificate } from '@baton/resource-server';
+import { clientCertificateOf } from '@baton/resource-server/node';
 import { Name, SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
@@ -26,30 +27,12 @@ export function certificateAuthorized(ctx: KoaContextWithOIDC): boolean {
 
 /**
  * The client certificate as Baton describes it everywhere (`ClientCertificate`): thumbprint, URI SANs,
- * the SPIFFE ID among them, the subject. Only for a certificate the handshake verified (a self-signed
- * certificate's names are whatever its holder wrote).
+ * the SPIFFE ID among them, the subject, read as every resource server reads it
+ * (`clientCertificateOf`). Only for a certificate the handshake verified (a self-signed certificate's
+ * names are whatever its holder wrote).
  */
 export function verifiedClientCertificate(ctx: KoaContextWithOIDC): ClientCertificate | undefined {
-  const presented = presentedCertificate(ctx);
-  if (!presented || !certificateAuthorized(ctx)) return undefined;
-  return describeCertificate(presented);
-}
-
-export function describeCertificate(presented: NodeCertificate): ClientCertificate {
-  const certificate = new X509Certificate(presented.raw);
-  const uris = subjectAltNames(certificate, 'url');
-  const spiffe = uris.filter((uri) => uri.startsWith('spiffe://'));
-  return {
-    thumbprint: certificateThumbprint(presented),
-    ...(spiffe.length === 1 ? { spiffeId: spiffe[0]! } : {}),
-    uris,
-    subject: certificate.subject,
-  };
-}
-
-/** RFC 8705 §3.1 `x5t#S256`: base64url SHA-256 of the DER certificate (what oidc-provider binds). */
-export function certificateThumbprint(certificate: NodeCertificate): string {
-  return Buffer.from(certificate.fingerprint256.replaceAll(':', ''), 'hex').toString('base64url');
+  return clientCertificateOf(ctx.req.socket);
 }
 
 const SAN_TYPES = {

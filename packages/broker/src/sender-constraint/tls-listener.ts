@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { serverTlsOptions } from '@baton/workload-identity';
 import type { ClientCertificateMode } from './features.ts';
 
 /**
@@ -51,15 +52,16 @@ export function clientCertificateMode(tls: BrokerTlsOptions | undefined): Client
 export function brokerServer(tls: BrokerTlsOptions | undefined): Server {
   const mode = clientCertificateMode(tls);
   if (!tls) return createHttpServer();
-  return createHttpsServer({
-    cert: tls.cert,
-    key: tls.key,
-    ...(mode === 'none'
-      ? {}
-      : {
-          ca: [tls.clientCa ?? []].flat() as string[],
-          requestCert: true,
-          rejectUnauthorized: mode === 'required',
+  // With client certificates, the options every Baton server uses (`serverTlsOptions`): `optional`
+  // asks for a certificate and verifies it against `clientCa` without requiring it, so that a
+  // `self_signed_tls_client_auth` client's unverified certificate still reaches oidc-provider.
+  return createHttpsServer(
+    mode === 'none'
+      ? { cert: tls.cert, key: tls.key }
+      : serverTlsOptions({
+          identity: { chainPem: tls.cert, privateKeyPem: tls.key },
+          ca: [tls.clientCa ?? []].flat(),
+          requireClientCertificate: mode === 'required',
         }),
-  }) as unknown as Server;
+  ) as unknown as Server;
 }

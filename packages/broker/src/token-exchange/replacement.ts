@@ -18,6 +18,7 @@ import {
   replacementNarrowing,
   replacementParameters,
 } from './checks/replaced.ts';
+import { exchangeResponse } from './response.ts';
 
 export interface TxnTokenReplacementDependencies extends AuditedGrantDependencies {
   envelopes: EnvelopeIssuer;
@@ -144,14 +145,12 @@ async function issueReplacement(
     exp: envelope.expires_at,
     issuedAt: envelope.issued_at,
   });
-  return {
+  return exchangeResponse({
+    token,
+    issuedTokenType: TXN_TOKEN_TYPE,
+    // RFC 8693 §2.2.1: not an access token.
+    tokenType: 'N_A',
+    expiresIn: envelope.expires_at - envelope.issued_at,
     scopes: granted,
-    body: {
-      access_token: token,
-      issued_token_type: TXN_TOKEN_TYPE,
-      token_type: 'N_A',
-      expires_in: envelope.expires_at - envelope.issued_at,
-      ...(granted.length ? { scope: granted.join(' ') } : {}),
-    },
-  };
+  });
 }

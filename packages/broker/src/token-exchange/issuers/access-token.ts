@@ -4,6 +4,7 @@ import { brokerResourceServer } from '../../grants/broker-token.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
 import { bindToken } from '../../sender-constraint/check.ts';
 import type { Exchanged } from '../exchanged.ts';
+import { exchangeResponse } from '../response.ts';
 
 /** What the access-token issuer reads: an exchange's state, or the jwt-bearer grant's (RFC 7523). */
 export type AccessTokenState = Pick<
@@ -64,15 +65,12 @@ export function accessTokenIssuer(registry: TokenRegistry) {
       issuedAt: token.iat ?? now,
       ...(typeof sid === 'string' && sid ? { session: sid } : {}),
     });
-    return {
+    return exchangeResponse({
+      token: value,
+      issuedTokenType: ACCESS_TOKEN_TYPE,
+      tokenType: token.tokenType,
+      expiresIn: lifetime,
       scopes: granted,
-      body: {
-        access_token: value,
-        issued_token_type: ACCESS_TOKEN_TYPE,
-        token_type: token.tokenType,
-        expires_in: lifetime,
-        ...(granted.length ? { scope: granted.join(' ') } : {}),
-      },
-    };
+    });
   };
 }

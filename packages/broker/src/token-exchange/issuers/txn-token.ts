@@ -5,6 +5,7 @@ import type { Issued } from '../../grants/audited-grant.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
 import type { TxnTokenContext } from '../checks/txn-request.ts';
 import type { Exchanged } from '../exchanged.ts';
+import { exchangeResponse } from '../response.ts';
 
 /**
  * Issues an Execution Identity Envelope as a Transaction Token. It lives no longer than the policy and
@@ -41,15 +42,13 @@ export function txnTokenIssuer(envelopes: EnvelopeIssuer, registry: TokenRegistr
       audience: audience.resource,
       exp: envelope.expires_at,
     });
-    return {
+    return exchangeResponse({
+      token,
+      issuedTokenType: TXN_TOKEN_TYPE,
+      // RFC 8693 §2.2.1: not an access token.
+      tokenType: 'N_A',
+      expiresIn: envelope.expires_at - envelope.issued_at,
       scopes: granted,
-      body: {
-        access_token: token,
-        issued_token_type: TXN_TOKEN_TYPE,
-        token_type: 'N_A',
-        expires_in: envelope.expires_at - envelope.issued_at,
-        ...(granted.length ? { scope: granted.join(' ') } : {}),
-      },
-    };
+    });
   };
 }

@@ -1,0 +1,33 @@
+import type { Issued } from '../grants/audited-grant.ts';
+
+/** What a token exchange issued, for its response. */
+export interface ExchangeResponse {
+  token: string;
+  /** RFC 8693 §3 token type identifier of what was issued (access token, Txn-Token, JWT grant). */
+  issuedTokenType: string;
+  /** `Bearer` or `DPoP` for an access token; `N_A` for anything else (RFC 8693 §2.2.1). */
+  tokenType: string;
+  expiresIn: number;
+  /** The scopes granted; `scope` is sent when there are any. */
+  scopes: readonly string[];
+}
+
+/**
+ * The RFC 8693 §2.2.1 token exchange response, one shape for every token type the broker exchanges for.
+ *
+ * @example
+ * return exchangeResponse({ token, issuedTokenType: ACCESS_TOKEN_TYPE, tokenType: 'Bearer', expiresIn: 300, scopes });
+ */
+export function exchangeResponse(response: ExchangeResponse): Issued {
+  const { scopes } = response;
+  return {
+    scopes,
+    body: {
+      access_token: response.token,
+      issued_token_type: response.issuedTokenType,
+      token_type: response.tokenType,
+      expires_in: response.expiresIn,
+      ...(scopes.length ? { scope: scopes.join(' ') } : {}),
+    },
+  };
+}
