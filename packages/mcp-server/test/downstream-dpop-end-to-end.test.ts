@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MemoryAuditSink } from '@baton/audit';
+import { createLogger, MemoryAuditSink } from '@baton/audit';
 import { type Broker, startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
 import {
@@ -17,8 +17,10 @@ import {
 import { type DemoIdp, generateSigningJwk, obtainUserAccessToken, startDemoIdp } from '@baton/demo-idp';
 import { downstreamVerifier, withDownstreamIdentity } from '@baton/downstream-verifier';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { MemoryDpopReplayStore } from '@baton/resource-server';
+import { jwtAccessTokenVerifier, MemoryDpopReplayStore } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { IdentityBoundary } from '../src/boundary.ts';
 import { DownstreamClient } from '../src/downstream/client.ts';
 import { type DownstreamService, indexServices } from '../src/downstream/services.ts';
 import { TokenCache } from '../src/downstream/token-cache.ts';
@@ -44,10 +46,17 @@ describe('DPoP-bound downstream calls end to end (broker, downstream verifier)',
   /** What reached the API, in order: method and whether it was answered with a nonce challenge. */
   const apiSeen: Array<{ status: number; nonceChallenge: boolean; scheme: string | undefined }> = [];
   const api = createServer();
+  /** A downstream MCP server behind the Baton boundary, which wants DPoP proofs with its nonces. */
+  const mcpHttp = createServer();
+  let mcpUrl: string;
+  const mcpSeen: Array<{ method: string; status: number; nonceChallenge: boolean }> = [];
+  let closeMcp: () => Promise<void> = async () => {};
 
   before(async () => {
     await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
     apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/api`;
+    await new Promise<void>((resolve) => mcpHttp.listen(0, '127.0.0.1', resolve));
+    mcpUrl = `http://127.0.0.1:${(mcpHttp.address() as AddressInfo).port}/mcp`;
     idp = await startDemoIdp({
       signingJwk: await generateSigningJwk(),
       resources: [{ resource: MCP, scopes: ['orders:read'] }],
@@ -56,7 +65,10 @@ describe('DPoP-bound downstream calls end to end (broker, downstream verifier)',
     key = await dpopKey();
     broker = await startBroker({
       trustedIssuers: [{ issuer: idp.issuer }],
-      audiences: [{ resource: apiUrl, scopes: ['orders:read'] }],
+      audiences: [
+        { resource: apiUrl, scopes: ['orders:read'] },
+        { resource: mcpUrl, scopes: ['orders:read'] },
+      ],
       policy: createCedarPolicyEngine({
         policies: `@id("test") permit (principal, action, resource) when { ["on_behalf_of"].contains(context.mode) };`,
         defaults: { lifetimeSeconds: 300, maxDepth: 3 },
@@ -99,6 +111,46 @@ describe('DPoP-bound downstream calls end to end (broker, downstream verifier)',
         return response;
       },
     });
+    const boundary = new IdentityBoundary({
+      resource: mcpUrl,
+      authorizationServers: [broker.issuer],
+      tokenVerifier: jwtAccessTokenVerifier({ issuer: broker.issuer, audience: mcpUrl }),
+      envelopes: new EnvelopeIssuer({
+        issuer: mcpUrl,
+        trustDomain: 'baton.test',
+        keys: EnvelopeKeyRing.generate({ retentionSeconds: 600 }),
+      }),
+      audit: new MemoryAuditSink(),
+      logger: createLogger({ name: 'bound-mcp', level: 'silent' }),
+      senderConstraint: {
+        dpop: { replay: new MemoryDpopReplayStore(), nonces: { secret: randomBytes(32) }, required: true },
+      },
+    });
+    const mcp = createMcpHandler(() => {
+      const server = new McpServer({ name: 'bound-mcp', version: '1.0.0' });
+      boundary.registerTool(
+        server,
+        'whoami',
+        { description: 'Who the call is for.', scopes: ['orders:read'] },
+        async ({ identity }) => ({
+          content: [{ type: 'text', text: `${identity.actor.sub} ${identity.authorization.confidence}` }],
+        }),
+      );
+      return server;
+    });
+    closeMcp = () => mcp.close();
+    const protectedMcp = boundary.protect(mcp);
+    serveNodeRequests(mcpHttp, {
+      async fetch(request: Request, options?: Parameters<typeof protectedMcp.fetch>[1]) {
+        const response = await protectedMcp.fetch(request, options);
+        mcpSeen.push({
+          method: request.method,
+          status: response.status,
+          nonceChallenge: /error="use_dpop_nonce"/.test(response.headers.get('www-authenticate') ?? ''),
+        });
+        return response;
+      },
+    });
     subjectToken = (
       await obtainUserAccessToken(idp, {
         username: 'alice',
@@ -109,8 +161,11 @@ describe('DPoP-bound downstream calls end to end (broker, downstream verifier)',
     ).access_token;
   });
   after(async () => {
-    api.closeAllConnections();
-    await new Promise<void>((resolve) => api.close(() => resolve()));
+    await closeMcp();
+    for (const server of [api, mcpHttp]) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
     await broker.close();
     await idp.close();
   });
@@ -136,7 +191,7 @@ describe('DPoP-bound downstream calls end to end (broker, downstream verifier)',
         agent: { type: 'ai_agent', id: 'agent-1', client_id: 'agent-1' },
         session: { id: 'session-1', trace_id: TRACE_ID },
         authorization: { scopes: ['orders:read'], confidence: 'medium' },
-        delegation: { mode: 'on_behalf_of', allowed: [apiUrl] },
+        delegation: { mode: 'on_behalf_of', allowed: [apiUrl, mcpUrl] },
       });
       return new DownstreamClient(
         {
@@ -186,5 +241,33 @@ describe('DPoP-bound downstream calls end to end (broker, downstream verifier)',
   it('the broker refuses this service a token without a proof (dpop_bound_access_tokens)', async () => {
     const client = clientFor([{ name: 'api', url: apiUrl, mode: 'on_behalf_of', scopes: ['orders:read'] }]);
     await assert.rejects(client().fetch('api', 'orders'), { code: 'ERR_DOWNSTREAM_TOKEN_REFUSED' });
+  });
+
+  it('connects to a downstream MCP server that requires DPoP: a proof with every request of the session', async () => {
+    const client = clientFor([
+      {
+        name: 'bound-mcp',
+        url: mcpUrl,
+        mode: 'on_behalf_of',
+        scopes: ['orders:read'],
+        senderConstraint: { dpop: key },
+      },
+    ]);
+    const mcp = await client().connect('bound-mcp');
+    try {
+      const result = await mcp.callTool({ name: 'whoami', arguments: {} });
+      // The boundary verified the binding: the envelope says so (confidence "high").
+      assert.deepEqual(result.content, [{ type: 'text', text: 'user-alice high' }]);
+    } finally {
+      await mcp.close();
+    }
+    // The boundary asked for its nonce once; every request after carried it, and a fresh proof.
+    assert.equal(mcpSeen.filter((seen) => seen.nonceChallenge).length, 1);
+    assert.ok(mcpSeen.filter((seen) => seen.status < 300).length >= 2, JSON.stringify(mcpSeen));
+    // No other refusal (a stateless server answers the SSE GET 405 after the boundary admitted it).
+    assert.ok(
+      mcpSeen.every((seen) => (seen.status !== 401 && seen.status !== 403) || seen.nonceChallenge),
+      JSON.stringify(mcpSeen),
+    );
   });
 });
