@@ -135,7 +135,7 @@ describe('downstream calls over mutual TLS (RFC 8705)', () => {
       audit: new MemoryAuditSink(),
       component: 'tools-mcp',
     };
-    return () => {
+    const make = () => {
       const minted = envelopes.mint({
         actor: { type: 'user', sub: 'user-alice', tenant: 'acme' },
         agent: { type: 'ai_agent', id: 'agent-1', client_id: 'agent-1' },
@@ -154,11 +154,12 @@ describe('downstream calls over mutual TLS (RFC 8705)', () => {
         settings,
       );
     };
+    return Object.assign(make, { audit: settings.audit });
   }
 
   it('presents the declared client certificate to the broker and to the service', async () => {
     const tls = clientTls(mine);
-    const client = clientFor([
+    const make = clientFor([
       {
         name: 'api',
         url: apiUrl,
@@ -166,7 +167,8 @@ describe('downstream calls over mutual TLS (RFC 8705)', () => {
         scopes: ['orders:read'],
         senderConstraint: { mtls: tls },
       },
-    ])();
+    ]);
+    const client = make();
     const response = await client.fetch('api', 'orders');
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), { caller: ['spiffe://baton.test/tools-mcp'] });
@@ -175,6 +177,7 @@ describe('downstream calls over mutual TLS (RFC 8705)', () => {
     assert.deepEqual(brokerSeen[0]!.uris, ['spiffe://baton.test/tools-mcp']);
     assert.equal(apiSeen[0]!.thumbprint, mine.thumbprint);
     assert.match(String(apiSeen[0]!.authorization), /^Bearer tok-/);
+    assert.deepEqual(make.audit.events.at(-1)?.cnf, { 'x5t#S256': mine.thumbprint });
   });
 
   it("presents the server's own certificate (downstream.tls) to services without a constraint of their own", async () => {

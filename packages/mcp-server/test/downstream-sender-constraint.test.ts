@@ -140,6 +140,18 @@ describe('downstream calls to services that require DPoP (RFC 9449)', () => {
     }
   });
 
+  it("audits each call with its token's binding (the key's thumbprint), never the token or proof", async () => {
+    const { audit, clientFor } = setup([dpopService()]);
+    assert.equal((await clientFor().fetch('api', 'orders')).status, 200);
+    const event = audit.events.at(-1)!;
+    assert.equal(event.action, 'api.call');
+    assert.deepEqual(event.cnf, { jkt: key.thumbprint });
+    const recorded = JSON.stringify(audit.events);
+    const hit = peers.apiHits.at(-1)!;
+    assert.doesNotMatch(recorded, new RegExp(String(hit.headers.authorization).split(' ')[1]!));
+    assert.ok(!recorded.includes(String(hit.headers.dpop)));
+  });
+
   it('retries once with the nonce an API asks for, and sends it on the next call unasked', async () => {
     const { clientFor } = setup([dpopService()]);
     peers.nonces.api = 'api-nonce-1';

@@ -411,9 +411,18 @@ export class DownstreamClient {
         started,
         envelopeId: envelope.id,
         trace: call,
+        // What the call's token is bound to, by thumbprint: the DPoP key, or the certificate.
+        ...(confirmationOf(target.binding) ? { cnf: confirmationOf(target.binding) } : {}),
       }),
     );
   }
+}
+
+/** The `cnf` a service's tokens carry as declared (RFC 7800): thumbprints only. */
+function confirmationOf(binding: Binding): { jkt: string } | { 'x5t#S256': string } | undefined {
+  if (binding.dpop) return { jkt: binding.dpop.key.thumbprint };
+  if (binding.certificateBound && binding.tls) return { 'x5t#S256': binding.tls.thumbprint };
+  return undefined;
 }
 
 /**
