@@ -1,6 +1,7 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { DpopKey, ServiceCredentials, TlsClientCredentials } from '@baton/broker-client';
 import { type DelegationMode, isDelegationMode } from '@baton/core';
+import { x5tS256 } from '@baton/workload-identity';
 import type { SharedTokenStore } from './token-cache.ts';
 
 /**
@@ -13,7 +14,7 @@ export interface FetchDispatcher {
 
 /**
  * A client certificate this server presents (its workload identity, RFC 8705): the certificate, and a
- * dispatcher whose TLS connections present it with its private key (`clientTlsDispatcher` of
+ * dispatcher whose TLS connections present it with its private key (`mutualTlsDispatcher` of
  * `@baton/workload-identity`). The certificate is named here because a dispatcher cannot say which it
  * presents: its thumbprint keys the tokens bound to it.
  */
@@ -97,7 +98,7 @@ export type IndexedService = Required<Omit<DownstreamService, 'senderConstraint'
 /** Validated at construction: a misconfigured service is a deployment bug. */
 export function indexServices(
   services: readonly DownstreamService[],
-  options: Pick<DownstreamOptions, 'broker' | 'tls'> = {} as Pick<DownstreamOptions, 'broker'>,
+  options: Partial<Pick<DownstreamOptions, 'broker' | 'tls'>> = {},
 ): Map<string, IndexedService> {
   const byName = new Map<string, IndexedService>();
   const serverTls = options.tls ? clientTls(options.tls, 'tls') : undefined;
@@ -174,6 +175,6 @@ function clientTls(tls: ClientTls, what: string): ClientTls & { thumbprint: stri
   }
   return {
     ...tls,
-    thumbprint: createHash('sha256').update(certificate.raw).digest('base64url'),
+    thumbprint: x5tS256(certificate.raw),
   };
 }
