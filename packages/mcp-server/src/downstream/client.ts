@@ -315,7 +315,7 @@ export class DownstreamClient {
       );
       return cached.accessToken;
     } catch (error) {
-      if (error instanceof DownstreamError) {
+      if (error instanceof DownstreamError && error.code === 'ERR_DOWNSTREAM_TOKEN_REFUSED') {
         // The broker answered, but not with a token bound as the service declared: never sent.
         try {
           await this.#record(target, started, call, 'denied', 'token_binding_mismatch');
