@@ -36,8 +36,10 @@ export interface ClientIdMetadataDocumentFeature {
  * `TypeError` for an allow-list that is empty or names more than a hostname.
  *
  * oidc-provider hands its fetches a dispatcher that drops connections to loopback and private
- * addresses (SSRF). The demo's documents are on loopback, so for a listed host (and only there) that
- * dispatcher is replaced by one that trusts `ca` alone; every other fetch keeps oidc-provider's.
+ * addresses (SSRF). The demo's documents are on loopback, so for a document fetch from a listed host
+ * (and only that) the dispatcher is replaced by one that trusts `ca` alone, and redirects are never
+ * followed. Every other fetch keeps oidc-provider's dispatcher, even to a listed host: a registered
+ * client's `jwks_uri` or `sector_identifier_uri` is chosen by whoever registers it.
  */
 export function clientIdMetadataDocumentFeature(
   options: ClientIdMetadataDocumentOptions,
@@ -51,6 +53,11 @@ export function clientIdMetadataDocumentFeature(
   };
   const ca =
     options.ca === undefined ? undefined : typeof options.ca === 'string' ? [options.ca] : [...options.ca];
+  // oidc-provider (9.x) fetches a document as a GET that does not follow redirects, and nothing else so:
+  // `jwks_uri` and `sector_identifier_uri` are GETs that follow them, notifications are POSTs. A
+  // test pins this (client-id-metadata-document.test.ts).
+  const isDocumentFetch = (url: string | URL, init: RequestInit) =>
+    allows(url) && (init.method ?? 'GET').toUpperCase() === 'GET' && init.redirect === 'manual';
   const dispatcher = new Agent({ connect: ca ? { ca } : {} });
   return {
     feature: {
@@ -59,7 +66,9 @@ export function clientIdMetadataDocumentFeature(
       allowFetch: (_ctx: unknown, clientId: string) => allows(clientId),
     },
     fetch: (url, init) =>
-      allows(url) ? fetch(url, { ...init, dispatcher } as RequestInit) : fetch(url, init as RequestInit),
+      isDocumentFetch(url, init)
+        ? fetch(url, { ...init, redirect: 'manual', dispatcher } as RequestInit)
+        : fetch(url, init as RequestInit),
     close: () => dispatcher.close(),
   };
 }

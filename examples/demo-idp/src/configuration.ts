@@ -4,9 +4,11 @@ import type { AccessToken, ClientCredentials, ClientMetadata, Configuration, JWK
 import { errors } from 'oidc-provider';
 import type { ClientIdMetadataDocumentFeature } from './client-id-metadata-documents.ts';
 import { errorPage, loggedOutPage, logoutPage } from './html.ts';
+import { TOKEN_EXCHANGE_GRANT } from './id-jag.ts';
 import { SIGNING_ALG } from './keys.ts';
 import {
   DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+  ID_TOKEN_TTL_SECONDS,
   type ResourceServerConfig,
   resourceServerInfo,
 } from './resources.ts';
@@ -20,6 +22,12 @@ export interface ConfigurationInput {
   cookieKeys: string[];
   /** Client ID Metadata Documents accepted, from which hosts; without it clients register (RFC 7591). */
   clientIdMetadataDocuments?: ClientIdMetadataDocumentFeature | undefined;
+  /**
+   * Whether a client the operator did not configure (registered itself, or a Client ID Metadata
+   * Document) may hold the token-exchange grant: with ID-JAGs, one an authorization server's `clients`
+   * lists. Default: none may.
+   */
+  selfDescribedTokenExchange?: ((clientId: string) => boolean) | undefined;
 }
 
 /**
@@ -69,14 +77,20 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
     // it that grant and its scopes: a statically configured client, whose `scope` metadata oidc-provider
     // enforces (a requested scope outside it is `invalid_scope`; the token carries requested ∩ approved
     // ∩ the resource's scopes). Self-registration cannot ask for the grant (registration is open).
+    // The token-exchange grant (ID-JAGs, for any person who signs in to the client) likewise, unless the
+    // administrator lists the client for an authorization server (`selfDescribedTokenExchange`).
     extraClientMetadata: {
       properties: ['grant_types'],
       validator(_ctx, key, value, metadata) {
-        if (key !== 'grant_types' || !Array.isArray(value) || !value.includes('client_credentials')) return;
-        if (operatorClients.has(metadata.client_id)) return;
-        throw new errors.InvalidClientMetadata(
-          'client_credentials is granted by the operator, not at registration',
-        );
+        if (key !== 'grant_types' || !Array.isArray(value) || operatorClients.has(metadata.client_id)) return;
+        if (value.includes('client_credentials'))
+          throw new errors.InvalidClientMetadata(
+            'client_credentials is granted by the operator, not at registration',
+          );
+        if (value.includes(TOKEN_EXCHANGE_GRANT) && !input.selfDescribedTokenExchange?.(metadata.client_id))
+          throw new errors.InvalidClientMetadata(
+            'token exchange is granted by the operator, not at registration',
+          );
       },
     },
     async findAccount(_ctx, sub) {
@@ -162,7 +176,7 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
       ClientCredentials: (_ctx, token) =>
         token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
       AuthorizationCode: 60,
-      IdToken: 600,
+      IdToken: ID_TOKEN_TTL_SECONDS,
       RefreshToken: 24 * 60 * 60,
       Interaction: 10 * 60,
       Session: 24 * 60 * 60,

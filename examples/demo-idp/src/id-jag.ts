@@ -3,7 +3,7 @@ import { createLocalJWKSet, importJWK, type JWK as JoseJwk, type JWTPayload, jwt
 import type { JWK, KoaContextWithOIDC, Provider } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { SIGNING_ALG } from './keys.ts';
-import { findResource, type ResourceServerConfig } from './resources.ts';
+import { findResource, ID_TOKEN_TTL_SECONDS, type ResourceServerConfig } from './resources.ts';
 import type { UserDirectory } from './users.ts';
 
 /** The draft the demo IdP implements (the Identity Assertion JWT Authorization Grant). */
@@ -21,6 +21,13 @@ export interface IdJagAuthorizationServer {
   issuer: string;
   /** The resources behind it a client may name (`resource`), with the scopes each may be granted. */
   resources: readonly ResourceServerConfig[];
+  /**
+   * The client ids the administrator allows ID-JAGs for this server, matched exactly; required, and no
+   * wildcard: any other client, however it authenticates, is `unauthorized_client`. Listing a client id
+   * that did not come from the operator's `clients` (a Client ID Metadata Document URL) is also what lets
+   * that client hold the token-exchange grant at all.
+   */
+  clients: readonly string[];
 }
 
 /**
@@ -38,6 +45,11 @@ export interface IdJagOptions {
   authorizationServers: () => readonly IdJagAuthorizationServer[];
   /** Lifetime of an ID-JAG, seconds. Default 300. */
   ttlSeconds?: number;
+  /**
+   * How old the ID token presented (its `iat`) and the sign-in it records (its `auth_time`) may be,
+   * seconds. Default: the demo IdP's ID token lifetime (600).
+   */
+  maxIdTokenAgeSeconds?: number;
 }
 
 /** The token-exchange parameters the grant reads (RFC 8693 §2.1). */
@@ -51,10 +63,16 @@ const PARAMETERS = [
 ];
 
 /**
- * Registers the ID-JAG token exchange on the demo IdP. Processing (draft §4.3.1): the subject token is
- * an ID token this IdP issued to the authenticated client (its `aud`), for a person who is still
- * enabled; the audience is a configured resource authorization server; the resource (optional) is one
- * of its resources; the scopes are within what that resource may be granted. The ID-JAG carries
+ * Registers the ID-JAG token exchange on the demo IdP. Processing (draft §4.3.1): the audience is a
+ * configured resource authorization server that lists the authenticated client in its `clients`; the
+ * subject token is an ID token this IdP issued (no explicit `typ` other than `JWT`, so not an access
+ * token, ID-JAG or SET) to that client (`aud` includes it, `azp` names it when present or when `aud`
+ * names several), issued and signed in within `maxIdTokenAgeSeconds`, for a person who is still
+ * enabled; the resource (optional) is one of its resources; the scopes are the ones asked for, each
+ * configured for that resource (or for the server, without `resource`), or all of those when none is
+ * asked for. The person's consent at this IdP covers its own resources only: what a listed client may
+ * get at another authorization server is the administrator's configuration, which that server's own
+ * policy narrows further. The ID-JAG carries
  * `iss`, `sub`, `aud`, `client_id` (the same client id: the demo's clients are registered under one
  * id everywhere), `jti`, `iat`, `exp`, `resource`, `scope`, `tenant`, `email` and the ID token's
  * `auth_time`, `acr` and `amr`.
@@ -69,6 +87,7 @@ export function registerIdJagGrant(
   const keys = createLocalJWKSet({ keys: [publicJwk] });
   const signingKey = importJWK(context.signingJwk as JoseJwk, SIGNING_ALG);
   const ttl = options.ttlSeconds ?? 300;
+  const maxAge = options.maxIdTokenAgeSeconds ?? ID_TOKEN_TTL_SECONDS;
 
   async function handler(ctx: KoaContextWithOIDC): Promise<void> {
     const params = ctx.oidc.params as Record<string, string | undefined>;
@@ -91,21 +110,47 @@ export function registerIdJagGrant(
         'invalid_target',
         'audience is not an authorization server this IdP issues ID-JAGs for',
       );
+    // Fails closed on a server configured without the list (the type requires it).
+    if (!Array.isArray(server.clients) || !server.clients.includes(clientId))
+      throw oauthError(
+        'unauthorized_client',
+        'the administrator has not allowed this client ID-JAGs for that authorization server',
+      );
     const resource = params.resource ? findResource(server.resources, params.resource) : undefined;
     if (params.resource && !resource)
       throw oauthError('invalid_target', 'resource is not one behind that authorization server');
 
     let idToken: JWTPayload;
+    let typ: string | undefined;
     try {
-      ({ payload: idToken } = await jwtVerify(params.subject_token, keys, {
+      ({
+        payload: idToken,
+        protectedHeader: { typ },
+      } = await jwtVerify(params.subject_token, keys, {
         issuer,
         audience: clientId,
         algorithms: [SIGNING_ALG],
         requiredClaims: ['sub', 'exp', 'iat'],
+        maxTokenAge: maxAge,
       }));
     } catch {
       throw oauthError('invalid_grant', 'subject_token is not a valid ID token issued to this client');
     }
+    // The same key signs this IdP's access tokens (`at+jwt`), ID-JAGs and SETs: those name their type,
+    // its ID tokens do not.
+    if (typ !== undefined && typ.toUpperCase() !== 'JWT')
+      throw oauthError('invalid_grant', 'subject_token is not an ID token');
+    // OpenID Connect Core §2: `azp`, when present (and required with several audiences), is the party
+    // the ID token was issued to.
+    const several = Array.isArray(idToken.aud) && idToken.aud.length > 1;
+    if ((several || idToken.azp !== undefined) && idToken.azp !== clientId)
+      throw oauthError('invalid_grant', 'subject_token was issued to another party (azp)');
+    const now = Math.floor(Date.now() / 1000);
+    if (
+      idToken.auth_time !== undefined &&
+      !(typeof idToken.auth_time === 'number' && now - idToken.auth_time <= maxAge)
+    )
+      throw oauthError('invalid_grant', 'the sign-in the subject_token records is too old (auth_time)');
     const user = users.findBySub(idToken.sub!);
     if (!user) throw oauthError('invalid_grant', 'the person is unknown or disabled');
 
@@ -115,7 +160,6 @@ export function registerIdJagGrant(
     if (wider.length)
       throw new errors.InvalidScope('requested scope is not granted for that resource', wider.join(' '));
 
-    const now = Math.floor(Date.now() / 1000);
     const grant = await new SignJWT({
       client_id: clientId,
       ...(resource ? { resource: resource.resource } : {}),

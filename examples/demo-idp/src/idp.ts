@@ -113,6 +113,8 @@ export async function startDemoIdp(options: StartDemoIdpOptions): Promise<DemoId
       signingJwk,
       cookieKeys: [randomBytes(32).toString('base64url')],
       clientIdMetadataDocuments: metadataDocuments,
+      selfDescribedTokenExchange: (clientId) =>
+        options.idJag?.authorizationServers().some((server) => server.clients?.includes(clientId)) ?? false,
     });
     provider = new Provider(issuer, configuration);
     if (options.idJag) registerIdJagGrant(provider, { issuer, signingJwk, users, options: options.idJag });

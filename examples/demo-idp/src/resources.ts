@@ -16,6 +16,8 @@ export interface ResourceServerConfig {
 
 /** Short enough that expiry shows up in a demo session, long enough for a test run. */
 export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 600;
+/** Lifetime of the ID tokens the demo IdP issues, seconds; also how old an ID token ID-JAG issuance accepts. */
+export const ID_TOKEN_TTL_SECONDS = 600;
 
 /**
  * Finds the configured resource a client asked for. Indicators are compared as parsed URLs so that

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import {
   type DemoIdp,
+  generateSigningJwk,
   ID_JAG_DRAFT,
   ID_JAG_TOKEN_TYPE,
   obtainUserAccessToken,
@@ -10,6 +11,7 @@ import {
 } from '../src/index.ts';
 
 const AS = 'http://127.0.0.1:4601';
+const OTHER_AS = 'http://127.0.0.1:4605';
 const RESOURCE = 'http://127.0.0.1:4602/mcp';
 const PROFILE = 'http://127.0.0.1:4603/profile';
 const REDIRECT_URI = 'http://127.0.0.1/callback';
@@ -31,6 +33,28 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
   let idp: DemoIdp;
   let idToken: string;
   let accessToken: string;
+  let signingJwk: JWK;
+
+  /** An ID token as this IdP signs them, valid in every way the change does not touch. */
+  const idTokenWith = async (change: { claims?: Record<string, unknown>; typ?: string } = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: idp.issuer,
+      sub: 'user-alice',
+      aud: 'agent',
+      iat: now,
+      exp: now + 600,
+      auth_time: now,
+      ...change.claims,
+    };
+    return new SignJWT(claims)
+      .setProtectedHeader({
+        alg: 'ES256',
+        kid: signingJwk.kid as string,
+        ...(change.typ ? { typ: change.typ } : {}),
+      })
+      .sign(await importJWK(signingJwk, 'ES256'));
+  };
 
   const ask = async (parameters: Record<string, string>) => {
     const response = await fetch(`${idp.issuer}/token`, {
@@ -52,13 +76,29 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
   };
 
   before(async () => {
+    signingJwk = (await generateSigningJwk()) as JWK;
     idp = await startDemoIdp({
+      signingJwk: signingJwk as never,
       resources: [{ resource: PROFILE, scopes: ['profile:read'] }],
-      clients: [exchanger('agent'), exchanger('other-agent'), exchanger('public-agent', false)],
+      clients: [
+        exchanger('agent'),
+        exchanger('other-agent'),
+        exchanger('unlisted-agent'),
+        exchanger('public-agent', false),
+      ],
       idJag: {
         draft: ID_JAG_DRAFT,
         authorizationServers: () => [
-          { issuer: AS, resources: [{ resource: RESOURCE, scopes: ['orders:read'] }] },
+          {
+            issuer: AS,
+            resources: [{ resource: RESOURCE, scopes: ['orders:read'] }],
+            clients: ['agent', 'other-agent', 'public-agent'],
+          },
+          {
+            issuer: OTHER_AS,
+            resources: [{ resource: 'http://127.0.0.1:4606/billing', scopes: ['billing:read'] }],
+            clients: ['agent'],
+          },
         ],
         ttlSeconds: 120,
       },
@@ -157,6 +197,86 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
   it('refuses a scope the resource may not be granted', async () => {
     const { body } = await ask({ scope: 'orders:read orders:delete' });
     assert.equal(body.error, 'invalid_scope');
+  });
+
+  it('refuses an ID-JAG to a self-registered client the administrator has not allowed for that authorization server', async () => {
+    // Open registration (RFC 7591) cannot give a client the token-exchange grant …
+    const registered = await fetch(`${idp.issuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: [REDIRECT_URI],
+        grant_types: ['authorization_code', TOKEN_EXCHANGE],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_post',
+      }),
+    });
+    assert.equal(registered.status, 400);
+    const refusal = (await registered.json()) as { error: string; error_description: string };
+    assert.equal(refusal.error, 'invalid_client_metadata');
+    assert.match(refusal.error_description, /token exchange is granted by the operator/);
+    // … and a client the operator configured is still refused for a server that does not list it.
+    const { status, body } = await ask({ client_id: 'unlisted-agent', scope: 'orders:read' });
+    assert.equal(status, 400);
+    assert.equal(body.error, 'unauthorized_client');
+    assert.match(String(body.error_description), /has not allowed this client/);
+  });
+
+  it('refuses scopes the authorization server is not configured for', async () => {
+    // The IdP's own resource scope, another server's scope, a scope configured nowhere.
+    for (const scope of ['profile:read', 'billing:read', 'orders:admin']) {
+      const { status, body } = await ask({ resource: '', scope: `orders:read ${scope}` });
+      assert.equal(status, 400, scope);
+      assert.equal(body.error, 'invalid_scope', scope);
+    }
+    // None asked: exactly the server's configured scopes, nothing of the IdP's or another server's.
+    const { status, body } = await ask({ resource: '' });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.scope, 'orders:read');
+  });
+
+  it('issues an ID-JAG for an ID token signed as this IdP signs them (the forged-token tests’ control)', async () => {
+    const { status, body } = await ask({ subject_token: await idTokenWith() });
+    assert.equal(status, 200, JSON.stringify(body));
+  });
+
+  it('refuses a token of this IdP with an explicit type other than JWT (an access token, ID-JAG or SET)', async () => {
+    for (const typ of ['at+jwt', 'oauth-id-jag+jwt', 'secevent+jwt']) {
+      const { body } = await ask({ subject_token: await idTokenWith({ typ }) });
+      assert.equal(body.error, 'invalid_grant', typ);
+      assert.equal(body.error_description, 'subject_token is not an ID token', typ);
+    }
+  });
+
+  it('refuses an ID token whose azp names another client', async () => {
+    const { body } = await ask({
+      subject_token: await idTokenWith({ claims: { aud: ['agent', 'other-agent'], azp: 'other-agent' } }),
+    });
+    assert.equal(body.error, 'invalid_grant');
+    assert.match(String(body.error_description), /azp/);
+  });
+
+  it('refuses an ID token with several audiences and no azp', async () => {
+    const { body } = await ask({
+      subject_token: await idTokenWith({ claims: { aud: ['agent', 'other-agent'] } }),
+    });
+    assert.equal(body.error, 'invalid_grant');
+    assert.match(String(body.error_description), /azp/);
+  });
+
+  it('refuses an ID token issued longer ago than the ID token lifetime (iat), even if it has not expired', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const { body } = await ask({
+      subject_token: await idTokenWith({ claims: { iat: now - 700, exp: now + 300, auth_time: now - 700 } }),
+    });
+    assert.equal(body.error, 'invalid_grant');
+  });
+
+  it('refuses an ID token recording a sign-in older than the ID token lifetime (auth_time)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const { body } = await ask({ subject_token: await idTokenWith({ claims: { auth_time: now - 3600 } }) });
+    assert.equal(body.error, 'invalid_grant');
+    assert.match(String(body.error_description), /auth_time/);
   });
 
   it('refuses a disabled person', async () => {

@@ -23,6 +23,7 @@ const SENDER_CONSTRAINT_REASONS = [
   'dpop_key_mismatch',
   'dpop_proof_replayed',
   'dpop_replay_check_unavailable',
+  'dpop_replay_quota',
   'dpop_nonce_required',
   'dpop_nonce_invalid',
   'dpop_nonce_expired',
@@ -217,6 +218,8 @@ export const TOKEN_REQUEST_REASONS = [
   'txn_token_not_exchangeable',
   /** A replacement Txn-Token would widen, or change, what the one it replaces asserts. */
   'txn_replacement_wider',
+  /** A Txn-Token presented for replacement by a client it was neither issued to (`req_wl`) nor for (`tctx.allowed`). */
+  'txn_replacement_not_holder',
   /** Sender constraint at the token endpoint (RFC 9449, RFC 8705): no DPoP proof from a client that must send one. */
   'dpop_proof_missing',
   /** A DPoP proof that does not verify (signature, `typ`, `htm`, `htu`, `iat`, algorithm). */
@@ -229,6 +232,11 @@ export const TOKEN_REQUEST_REASONS = [
   'certificate_missing',
   /** A DPoP proof from a client whose tokens are certificate-bound: one token gets one binding. */
   'proof_of_possession_conflict',
+  /**
+   * A token that cannot carry `cnf` (a platform token, a Txn-Token, a JWT authorization grant) asked for
+   * by a client registered for sender-constrained tokens only.
+   */
+  'binding_not_supported',
   /** The client or the subject reached its token-exchange rate limit. */
   'rate_limited',
   /** A dependency of the broker (an issuer's JWKS, introspection) could not be reached. */

@@ -39,7 +39,7 @@ export async function dpopKey(privateJwk?: JWK): Promise<DpopKey> {
   if (!jwk.d) throw new TypeError('dpopKey: a private JWK is required');
   const alg = jwk.alg ?? (jwk.kty === 'OKP' ? 'Ed25519' : 'ES256');
   const key = await importJWK(jwk, alg);
-  const { d: _private, kid: _kid, alg: _alg, use: _use, key_ops: _ops, ...publicJwk } = jwk;
+  const publicJwk = publicMembers(jwk);
   const thumbprint = await calculateJwkThumbprint(publicJwk);
   const nonces = new Map<string, string>();
   return {
@@ -70,4 +70,22 @@ export async function dpopKey(privateJwk?: JWK): Promise<DpopKey> {
       nonces.set(new URL(url).origin, nonce);
     },
   };
+}
+
+/**
+ * The public members of a key (RFC 7518 §6.2.1, §6.3.1; RFC 8037 §2), by allow-list: the proof header
+ * carries this `jwk` in every request, so anything not named here (an RSA key's `p`, `q`, `dp`, `dq`,
+ * `qi`, `oth`, or a member some library adds) must never reach it.
+ */
+function publicMembers(jwk: JWK): JWK {
+  switch (jwk.kty) {
+    case 'EC':
+      return { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y } as JWK;
+    case 'RSA':
+      return { kty: 'RSA', n: jwk.n, e: jwk.e } as JWK;
+    case 'OKP':
+      return { kty: 'OKP', crv: jwk.crv, x: jwk.x } as JWK;
+    default:
+      throw new TypeError(`dpopKey: key type ${String(jwk.kty)} cannot sign DPoP proofs`);
+  }
 }

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify } from 'jose';
+import {
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+} from 'jose';
 import { dpopKey } from '../src/index.ts';
 
 describe('dpopKey: RFC 9449 §4.2 proofs', () => {
@@ -33,6 +40,24 @@ describe('dpopKey: RFC 9449 §4.2 proofs', () => {
     const elsewhere = await key.proof({ method: 'GET', url: 'https://other.example/' });
     assert.equal((await jwtVerify(elsewhere, EmbeddedJWK)).payload.nonce, undefined, 'a nonce is per server');
     assert.equal(decodeProtectedHeader(proof).alg, 'ES256');
+  });
+
+  it('refuses to put private JWK members in a DPoP proof header', async () => {
+    const { privateKey } = await generateKeyPair('PS256', { extractable: true });
+    const key = await dpopKey({ ...(await exportJWK(privateKey)), alg: 'PS256', kid: 'k1' });
+    const proof = await key.proof({ method: 'POST', url: 'https://broker.example/token' });
+    const { protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt' });
+    assert.deepEqual(
+      Object.keys(protectedHeader.jwk!).sort(),
+      ['e', 'kty', 'n'],
+      'no d, p, q, dp, dq, qi, kid',
+    );
+    assert.equal(await calculateJwkThumbprint(protectedHeader.jwk!), key.thumbprint);
+    await assert.rejects(
+      dpopKey({ kty: 'oct', k: 'c2VjcmV0', d: 'x' } as never),
+      TypeError,
+      'a symmetric key',
+    );
   });
 
   it('refuses a public key (it cannot sign proofs)', async () => {

@@ -135,6 +135,7 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
           {
             issuer: broker.issuer,
             resources: [{ resource: ORDERS_MCP, scopes: ['orders:read', 'orders:write'] }],
+            clients: ['agent'],
           },
         ],
       },

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
+import { checkServerIdentity } from 'node:tls';
 import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
 import {
+  ACCESS_TOKEN_TYPE,
   clientCredentialsToken,
   dpopKey,
   exchangeToken,
@@ -10,6 +13,7 @@ import {
   serviceClientMetadata,
   serviceCredentials,
   TokenRequestError,
+  TXN_TOKEN_TYPE,
   tlsClientCredentials,
   workloadClientMetadata,
 } from '@baton/broker-client';
@@ -168,6 +172,7 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
   let stack: BrokerStack;
   let issuer: string;
   let dpopService: ServiceCredentials;
+  let dpopExchanger: ServiceCredentials;
   /** HTTPS trusting the test CA, presenting no client certificate. */
   let anonymous: typeof fetch;
   const withCertificate = (identity: TlsIdentity) => fetchTrusting(pki.ca.certificatePem, identity);
@@ -175,6 +180,7 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
   before(async () => {
     pki = await makePki();
     dpopService = await serviceCredentials('dpop-service');
+    dpopExchanger = await serviceCredentials('dpop-exchanger');
     stack = await startBrokerStack(
       {
         tls: { cert: pki.server.chainPem, key: pki.server.privateKeyPem, clientCa: pki.ca.certificatePem },
@@ -191,6 +197,12 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
           resources: [],
           grantTypes: ['client_credentials'],
           scopes: ['billing:read'],
+          dpopBound: true,
+        }) as ClientMetadata,
+        serviceClientMetadata({
+          clientId: 'dpop-exchanger',
+          jwks: dpopExchanger.jwks,
+          resources: [ORDERS_MCP],
           dpopBound: true,
         }) as ClientMetadata,
       ],
@@ -314,6 +326,90 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
       },
       { dpop: await dpop.proof({ method: 'POST', url: `${issuer}/token/introspection` }) },
     );
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error, 'invalid_dpop_proof');
+    assert.equal(lastEvent(stack, 'dpop-service').reason, 'dpop_proof_invalid');
+  });
+
+  /** A token exchange for a Transaction Token (RFC 8693, draft-ietf-oauth-transaction-tokens-10), with a DPoP proof. */
+  const txnTokenExchange = async (credentials: Pick<ServiceCredentials, 'assertion'>, clientId: string) => {
+    const dpop = await dpopKey();
+    return post(
+      anonymous,
+      `${issuer}/token`,
+      {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: await stack.userToken(),
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        resource: BILLING_MCP,
+        audience: 'baton.test',
+        requested_token_type: TXN_TOKEN_TYPE,
+        scope: 'billing:read',
+        client_id: clientId,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: await credentials.assertion(issuer),
+      },
+      { dpop: await dpop.proof({ method: 'POST', url: `${issuer}/token` }) },
+    );
+  };
+
+  it('refuses to audit a cnf the issued token does not carry', async () => {
+    // A Txn-Token cannot be bound: the proof is verified and spent, the token is N_A, and so is the audit.
+    const answer = await txnTokenExchange(stack.orders, 'orders-mcp');
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.token_type, 'N_A');
+    assert.equal(decodeJwt(answer.body.access_token as string).cnf, undefined);
+    const event = lastEvent(stack, 'orders-mcp');
+    assert.equal(event.outcome, 'ok');
+    assert.equal(event.cnf, undefined, 'no cnf the token does not carry');
+  });
+
+  it('refuses an unbound Txn-Token to a client registered for DPoP-bound tokens', async () => {
+    const answer = await txnTokenExchange(dpopExchanger, 'dpop-exchanger');
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.equal(answer.body.error, 'invalid_request');
+    assert.equal(lastEvent(stack, 'dpop-exchanger').reason, 'binding_not_supported');
+  });
+
+  it('refuses a token-endpoint DPoP proof whose htu host came from the Host header', async () => {
+    const dpop = await dpopKey();
+    const port = new URL(issuer).port;
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      resource: BILLING_API,
+      scope: 'billing:read',
+      client_id: 'dpop-service',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await dpopService.assertion(issuer),
+    }).toString();
+    // A proof made for another server's token endpoint, sent here with that server's name as Host
+    // (the broker's certificate is still checked, against 127.0.0.1).
+    const dpopProof = await dpop.proof({ method: 'POST', url: `https://other-server.example:${port}/token` });
+    const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+      const outgoing = httpsRequest(
+        `${issuer}/token`,
+        {
+          method: 'POST',
+          ca: pki.ca.certificatePem,
+          agent: false,
+          checkServerIdentity: (_host, certificate) => checkServerIdentity('127.0.0.1', certificate),
+          headers: {
+            host: `other-server.example:${port}`,
+            'content-type': 'application/x-www-form-urlencoded',
+            dpop: dpopProof,
+          },
+        },
+        (incoming) => {
+          const chunks: Buffer[] = [];
+          incoming.on('data', (chunk) => chunks.push(chunk));
+          incoming.on('end', () =>
+            resolve({ status: incoming.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+          );
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
     assert.equal(answer.status, 400);
     assert.equal(answer.body.error, 'invalid_dpop_proof');
     assert.equal(lastEvent(stack, 'dpop-service').reason, 'dpop_proof_invalid');

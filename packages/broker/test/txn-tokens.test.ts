@@ -15,7 +15,7 @@ const REQUEST_CONTEXT = JSON.stringify({ req_ip: '69.151.72.123', authn: 'pwd', 
 const REQUEST_DETAILS = JSON.stringify({ action: 'refund', invoice: 'inv-42', amount: 100 });
 
 // The fixture policy, plus: billing-mcp may replace a Txn-Token for billing (a downstream service
-// narrowing the token it was handed).
+// narrowing the token it was handed); ledger-mcp, a second workload serving billing, only for reading.
 const REPLACING_POLICY = `${POLICY}
 @id("billing-replaces-txn-tokens")
 permit (principal == Baton::Client::"billing-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${BILLING_MCP}")
@@ -30,9 +30,13 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
   let stack: BrokerStack;
   let userToken: string;
   let ledger: ServiceClient;
+  let mirror: ServiceClient;
 
   before(async () => {
-    ledger = await serviceClient('ledger-mcp', ['http://127.0.0.1:4105/ledger']);
+    // Both serve billing, so a Txn-Token for billing is one they may hold (and replace).
+    ledger = await serviceClient('ledger-mcp', ['http://127.0.0.1:4105/ledger', BILLING_MCP]);
+    // No rule names it: the policy refuses it anything.
+    mirror = await serviceClient('billing-mirror', [BILLING_MCP]);
     stack = await startBrokerStack(
       {
         policy: createCedarPolicyEngine({
@@ -40,7 +44,7 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
           defaults: { lifetimeSeconds: 300, maxDepth: 3 },
         }),
       },
-      [ledger.metadata],
+      [ledger.metadata, mirror.metadata],
     );
     userToken = await stack.userToken();
   });
@@ -164,11 +168,10 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
   });
 
   describe('replacement Txn-Tokens (§12)', () => {
-    it('narrows scope and adds request context, keeping txn, sub, aud, agent and session', async () => {
-      const original = await issued({ request_details: REQUEST_DETAILS });
+    it('narrows scope and adds request details, keeping txn, sub, aud, agent, session and rctx', async () => {
+      const original = await issued({ request_context: REQUEST_CONTEXT, request_details: REQUEST_DETAILS });
       const { status, body } = await replace(original, {
         scope: 'billing:read',
-        request_context: JSON.stringify({ transport: 'mtls' }),
         request_details: JSON.stringify({ step: 'refund-approved' }),
       });
       assert.equal(status, 200, JSON.stringify(body));
@@ -184,7 +187,7 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
       assert.deepEqual(after.session, before.session);
       assert.deepEqual(after.authorization.scopes, ['billing:read']);
       assert.deepEqual(after.details, { ...JSON.parse(REQUEST_DETAILS), step: 'refund-approved' });
-      assert.deepEqual(after.request_context, { transport: 'mtls' });
+      assert.deepEqual(after.request_context, JSON.parse(REQUEST_CONTEXT), 'rctx is kept as asserted');
       assert.equal(after.requesting_workload, 'billing-mcp');
       assert.deepEqual(after.delegation.chain, ['orders-mcp'], 'the replaced token’s requester is kept');
       assert.ok(after.expires_at <= before.expires_at, 'never outlives the token it replaces');
@@ -241,6 +244,41 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
       }
     });
 
+    it('refuses a replacement that adds request_context members', async () => {
+      // rctx describes the request that started the transaction: only its first requester saw it.
+      const withContext = await issued({ request_context: JSON.stringify({ req_ip: '69.151.72.123' }) });
+      const without = await issued();
+      for (const [token, context] of [
+        [withContext, { req_ip: '69.151.72.123', authn: 'hwk', transport: 'mtls' }],
+        [without, { transport: 'mtls' }],
+      ] as const) {
+        const before = stack.audit.events.length;
+        const { status, body } = await replace(token, { request_context: JSON.stringify(context) });
+        assert.equal(status, 400, JSON.stringify(body));
+        assert.equal(body.error, 'invalid_request');
+        const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
+        assert.equal(event?.reason, 'txn_replacement_wider');
+      }
+      // Repeating what the token asserts adds nothing, and is accepted.
+      const same = await replace(withContext, {
+        request_context: JSON.stringify({ req_ip: '69.151.72.123' }),
+      });
+      assert.equal(same.status, 200, JSON.stringify(same.body));
+    });
+
+    it('refuses a replacement whose merged request_details exceed the limit with invalid_request', async () => {
+      // Each part is within the envelope's limit (2048 characters of JSON), their union is not.
+      const original = await issued({ request_details: JSON.stringify({ a: 'x'.repeat(1500) }) });
+      const before = stack.audit.events.length;
+      const { status, body } = await replace(original, {
+        request_details: JSON.stringify({ b: 'x'.repeat(1500) }),
+      });
+      assert.equal(status, 400, JSON.stringify(body));
+      assert.equal(body.error, 'invalid_request');
+      const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
+      assert.equal(event?.reason, 'request_details_invalid');
+    });
+
     it('refuses to exchange a Txn-Token for an access token (a Txn-Token is not a credential)', async () => {
       const original = await issued();
       const { status, body } = await replace(original, { requested_token_type: ACCESS_TOKEN_TYPE });
@@ -283,14 +321,32 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
       assert.equal(refused.body.error, 'invalid_scope');
     });
 
+    it('refuses a replacement by a client the Txn-Token was neither issued to nor allowed for', async () => {
+      // The stranger serves nothing the token allows and did not ask for it: it merely saw it.
+      const original = await issued({ request_details: REQUEST_DETAILS });
+      const before = stack.audit.events.length;
+      const { status, body } = await replace(
+        original,
+        { request_details: JSON.stringify({ approved_by: 'cfo' }) },
+        stack.stranger,
+      );
+      assert.equal(status, 400, JSON.stringify(body));
+      assert.equal(body.error, 'invalid_grant');
+      const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
+      assert.equal(event?.reason, 'txn_replacement_not_holder');
+      // The workload it was issued to (req_wl) may replace it, as may the service it is for (above).
+      const own = await replace(original, { scope: 'billing:read' }, stack.orders);
+      assert.equal(own.status, 200, JSON.stringify(own.body));
+    });
+
     it('refuses a replacement the policy does not permit for the replacing client', async () => {
       const original = await issued();
       const before = stack.audit.events.length;
-      const { status, body } = await replace(original, {}, stack.stranger);
+      const { status, body } = await replace(original, {}, mirror);
       assert.equal(status, 400, JSON.stringify(body));
       const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
       assert.equal(event?.reason, 'policy_denied');
-      assert.deepEqual(event?.chain, ['stranger-service', 'orders-mcp']);
+      assert.deepEqual(event?.chain, ['billing-mirror', 'orders-mcp']);
     });
 
     it('is recorded under the replaced token: revoking the replaced token or its root covers it', async () => {
@@ -327,6 +383,70 @@ describe('Transaction Tokens at the broker (draft-ietf-oauth-transaction-tokens-
       await stack.broker.registry.revoke({ subject: 'user-alice' });
       assert.equal(await stack.broker.registry.isActive(jti, now), false);
     });
+  });
+});
+
+describe('replacing a Txn-Token after a revocation of its person (draft-10 §12)', () => {
+  let stack: BrokerStack;
+
+  before(async () => {
+    stack = await startBrokerStack({
+      policy: createCedarPolicyEngine({
+        policies: REPLACING_POLICY,
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+    });
+  });
+  after(() => stack.close());
+
+  const issue = async (userToken: string) => {
+    const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
+      subject_token: userToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      requested_token_type: TXN_TOKEN_TYPE,
+      audience: TRUST_DOMAIN,
+      resource: BILLING_MCP,
+      scope: 'billing:read',
+    });
+    assert.equal(status, 200, JSON.stringify(body));
+    return body.access_token as string;
+  };
+  const replace = (txnToken: string) =>
+    exchange(stack.broker.issuer, stack.billing, {
+      subject_token: txnToken,
+      subject_token_type: TXN_TOKEN_TYPE,
+      requested_token_type: TXN_TOKEN_TYPE,
+      audience: TRUST_DOMAIN,
+      scope: 'billing:read',
+    });
+
+  it("refuses to replace a Txn-Token after its person's identity-provider session was revoked", async () => {
+    const userToken = await stack.userToken();
+    const sid = decodeJwt(userToken).sid;
+    assert.equal(typeof sid, 'string', 'the demo IdP names its session in sid');
+    const original = await issue(userToken);
+    const replacement = (await replace(original)).body.access_token as string;
+    await stack.broker.registry.revoke({ session: sid as string });
+    for (const token of [original, replacement]) {
+      const before = stack.audit.events.length;
+      const { status, body } = await replace(token);
+      assert.equal(status, 400, JSON.stringify(body));
+      assert.equal(body.error, 'invalid_grant');
+      const event = stack.audit.events.slice(before).find((candidate) => candidate.outcome === 'denied');
+      assert.equal(event?.reason, 'session_revoked');
+    }
+  });
+
+  it("replaces a Txn-Token issued after its person's cut-off (before), and refuses one issued before it", async () => {
+    const earlier = await issue(await stack.userToken());
+    const cutOff = (decodeJwt(earlier).iat as number) + 1;
+    await stack.broker.registry.revoke({ subject: 'user-alice', before: cutOff });
+    await new Promise((resolve) => setTimeout(resolve, cutOff * 1000 - Date.now() + 20));
+    const later = await issue(await stack.userToken());
+    assert.equal((await replace(later)).status, 200, 'issued at or after the cut-off: not covered');
+    const { status, body } = await replace(earlier);
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_grant');
   });
 });
 

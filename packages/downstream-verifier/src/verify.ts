@@ -17,6 +17,7 @@ import {
   invalidToken,
   jwtAccessTokenVerifier,
   type RevocationCheck,
+  requestHtu,
   revocationRefusal,
   type SenderConstraint,
   type SenderConstraintOptions,
@@ -270,7 +271,7 @@ async function checkBinding(
     return await constraints.check(claims.claims, presented, {
       method: request?.method ?? 'GET',
       // Only read for a DPoP-bound token, and then `publicOrigin` is set (checked at construction).
-      htu: new URL(request?.path ?? '/', publicOrigin ?? 'http://unused.invalid'),
+      htu: requestHtu(publicOrigin ?? 'http://unused.invalid', request?.path ?? '/'),
       clientCertificate: request?.clientCertificate,
     });
   } catch (error) {

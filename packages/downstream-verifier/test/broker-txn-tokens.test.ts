@@ -60,7 +60,9 @@ when { context.mode == "service_identity" && context.scope == "orders:read" };`,
         defaults: { lifetimeSeconds: 300, maxDepth: 3 },
       }),
       audit: new MemoryAuditSink(),
-      clients: [client(orders, [MCP]), client(billing, ['http://127.0.0.1:4314/billing'])],
+      // billing-mcp also serves the API (a service the Txn-Token is for): so it may replace the token;
+      // a workload that neither asked for a Txn-Token nor serves one of its services may not.
+      clients: [client(orders, [MCP]), client(billing, ['http://127.0.0.1:4314/billing', API])],
       initialAccessToken: 'txn-verifier-test-initial-access-token',
       transactionTokens: { trustDomain: TRUST_DOMAIN },
     });

@@ -116,6 +116,23 @@ describe('downstream verifier: tokens the broker binds to the calling service (R
     assert.equal(lastReason(), 'dpop_bound_token_as_bearer');
   });
 
+  it("refuses a DPoP proof whose htu origin comes from a '//' request target", async () => {
+    const bound = await token({ jkt: key.jkt });
+    // `new URL('//evil.example/orders', origin)` would be https://evil.example/orders: a proof made
+    // for another server would pass here.
+    const response = await handler(
+      new Request(`${new URL(API).origin}//evil.example/orders`, {
+        headers: {
+          authorization: `DPoP ${bound}`,
+          dpop: await key.proof('GET', 'https://evil.example/orders', bound),
+        },
+      }),
+    );
+    assert.equal(response.status, 401);
+    assert.equal((await response.json()).error, 'invalid_dpop_proof');
+    assert.equal(lastReason(), 'dpop_htu_mismatch');
+  });
+
   it('refuses a replayed proof', async () => {
     const bound = await token({ jkt: key.jkt });
     const headers = {

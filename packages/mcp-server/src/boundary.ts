@@ -22,6 +22,7 @@ import {
   protectedResourceMetadataUrl,
   type RevocationCheck,
   requestAddress,
+  requestHtu,
   revocationRefusal,
   type SenderConstraintOptions,
   SenderConstraints,
@@ -615,7 +616,7 @@ export class IdentityBoundary {
     try {
       await this.#senderConstraints.check(claims.claims, presented, {
         method: request.method,
-        htu: new URL(url.pathname, this.resource.origin),
+        htu: requestHtu(this.resource.origin, url.pathname),
         clientCertificate,
       });
     } catch (error) {

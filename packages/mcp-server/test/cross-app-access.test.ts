@@ -73,7 +73,9 @@ describe('cross-app access (ID-JAG) with the MCP SDK v2 client, through the brok
       ],
       idJag: {
         draft: ID_JAG_DRAFT,
-        authorizationServers: () => [{ issuer: broker.issuer, resources: [{ resource, scopes: SCOPES }] }],
+        authorizationServers: () => [
+          { issuer: broker.issuer, resources: [{ resource, scopes: SCOPES }], clients: ['agent'] },
+        ],
       },
     });
     broker = await startBroker({

@@ -41,6 +41,7 @@ export type RefusalReason =
   | 'dpop_key_mismatch'
   | 'dpop_proof_replayed'
   | 'dpop_replay_check_unavailable'
+  | 'dpop_replay_quota'
   | 'dpop_nonce_required'
   | 'dpop_nonce_invalid'
   | 'dpop_nonce_expired'

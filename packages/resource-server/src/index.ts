@@ -43,7 +43,7 @@ export {
   dpopChallenge,
 } from './challenge.ts';
 export type { ClientCertificate } from './client-certificate.ts';
-export { dpopHtu } from './dpop/htu.ts';
+export { dpopHtu, requestHtu } from './dpop/htu.ts';
 export { type DpopNonceOptions, DpopNonces, type DpopNonceVerdict } from './dpop/nonce.ts';
 export {
   accessTokenHash,
@@ -55,6 +55,8 @@ export {
 } from './dpop/proof.ts';
 export {
   DEFAULT_DPOP_REPLAY_ENTRIES,
+  DEFAULT_DPOP_REPLAY_ENTRIES_PER_KEY,
+  DpopReplayQuotaExceeded,
   type DpopReplayStore,
   MemoryDpopReplayStore,
 } from './dpop/replay-store.ts';

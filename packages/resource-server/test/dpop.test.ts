@@ -108,7 +108,11 @@ describe('DPoP proof verification (RFC 9449 §4.3)', () => {
 
   it('refuses a proof whose signature does not verify with its jwk', async () => {
     const proof = await key.proof('POST', HTU, TOKEN, { header: { jwk: other.publicJwk } });
-    await refused(verifier.verify(proof, context()), 'invalid_dpop_proof', 'dpop_signature_invalid');
+    await refused(
+      verifier.verify(proof, { ...context(), jkt: other.jkt }),
+      'invalid_dpop_proof',
+      'dpop_signature_invalid',
+    );
   });
 
   it('does not spend the jti of a proof refused for another reason', async () => {
@@ -255,6 +259,34 @@ describe('memory replay store bounds', () => {
     await store.unique('b', expires);
     await assert.rejects(store.unique('c', expires));
     assert.equal(await store.unique('a', expires), false, 'what it holds stays held');
+  });
+
+  it("refuses a single key's proof flood without refusing other clients", async () => {
+    const [flooder, client] = [await dpopKey(), await dpopKey()];
+    const verifier = new DpopProofVerifier({
+      replay: new MemoryDpopReplayStore({ maxEntries: 4, maxEntriesPerKey: 2 }),
+    });
+    const of = (key: DpopKey) => ({ method: 'POST', htu: HTU, accessToken: TOKEN, jkt: key.jkt });
+    for (let i = 0; i < 2; i++) await verifier.verify(await flooder.proof('POST', HTU, TOKEN), of(flooder));
+    await refused(
+      verifier.verify(await flooder.proof('POST', HTU, TOKEN), of(flooder)),
+      'invalid_dpop_proof',
+      'dpop_replay_quota',
+    );
+    const verified = await verifier.verify(await client.proof('POST', HTU, TOKEN), of(client));
+    assert.equal(verified.jkt, client.jkt, 'another key is still served');
+  });
+
+  it('refuses a proof for another key before spending a signature check on it', async () => {
+    const [bound, stranger] = [await dpopKey(), await dpopKey()];
+    const verifier = new DpopProofVerifier({ replay: new MemoryDpopReplayStore() });
+    const proof = await stranger.proof('POST', HTU, TOKEN);
+    const forged = `${proof.slice(0, proof.lastIndexOf('.'))}.${'A'.repeat(86)}`;
+    await refused(
+      verifier.verify(forged, { method: 'POST', htu: HTU, accessToken: TOKEN, jkt: bound.jkt }),
+      'invalid_dpop_proof',
+      'dpop_key_mismatch',
+    );
   });
 
   it('drops expired proofs to make room', async () => {

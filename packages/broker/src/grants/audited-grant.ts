@@ -62,8 +62,6 @@ export interface AuditedRequest {
   mode: AuditMode;
   chain: readonly string[];
   requested: readonly string[] | undefined;
-  /** The issued token's sender constraint (thumbprints), once the request got that far. */
-  cnf?: Confirmation | undefined;
   /** The client's workload identity (SPIFFE ID) from its verified client certificate. */
   workload?: string | undefined;
 }
@@ -80,6 +78,11 @@ export interface Issued {
   scopes: readonly string[];
   /** The platform user a connector mapped the person to, for the audit event (never a token). */
   platformSubject?: string;
+  /**
+   * The `cnf` the issued token carries (thumbprints), as the issuer bound it: what the audit records,
+   * never the request's proof or certificate (a token that cannot be bound has none).
+   */
+  cnf?: Confirmation | undefined;
 }
 
 /**
@@ -152,6 +155,7 @@ export function auditedGrant<State extends GrantRequest>(
       undefined,
       issued.scopes,
       issued.platformSubject,
+      issued.cnf,
     );
     ctx.body = issued.body;
   };
@@ -178,6 +182,7 @@ async function writeEvent(
   reason: AuditReason | undefined,
   granted: readonly string[],
   platformSubject?: string,
+  cnf?: Confirmation,
 ): Promise<void> {
   await deps.audit.write(
     auditEventOf(
@@ -196,7 +201,7 @@ async function writeEvent(
         started,
         ...(request.requested ? { scopesRequested: request.requested } : {}),
         ...(platformSubject !== undefined ? { platformSubject } : {}),
-        ...(request.cnf ? { cnf: request.cnf } : {}),
+        ...(cnf ? { cnf } : {}),
         ...(request.workload ? { workloadId: request.workload } : {}),
         trace,
       },

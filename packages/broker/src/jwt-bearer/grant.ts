@@ -72,7 +72,6 @@ export function jwtBearerHandler(deps: JwtBearerDependencies) {
       mode: 'on_behalf_of',
       chain: known.actors ?? [known.clientId],
       requested: known.requested,
-      cnf: known.cnf,
       workload: known.workload,
     }),
   });

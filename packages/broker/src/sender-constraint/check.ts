@@ -1,6 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Confirmation } from '@baton/audit';
-import { x5tS256 } from '@baton/workload-identity';
 import { errors } from 'oidc-provider';
 import type { Check } from '../grants/checks.ts';
 import type { GrantRequest } from '../grants/grant-request.ts';
@@ -11,8 +10,6 @@ import { ProofRefusal } from './refusal.ts';
 export interface SenderConstrained {
   /** The key (RFC 9449 `cnf.jkt`) or the certificate (RFC 8705 `cnf.x5t#S256`) the token is bound to. */
   readonly binding: { readonly jkt?: string; readonly certificate?: X509Certificate };
-  /** The issued token's `cnf`, as the audit event records it; `undefined` for a bearer token. */
-  readonly cnf: Confirmation | undefined;
   /**
    * The client's workload identity (SPIFFE ID): from a certificate the broker's trusted client CAs
    * verified, that the client authenticated with (`tls_client_auth`) or its token is bound to.
@@ -65,10 +62,8 @@ export const senderConstraint: Check<GrantRequest, SenderConstrained> = async ({
     verified && (client.clientAuthMethod === 'tls_client_auth' || certificate !== undefined)
       ? verified.spiffeId
       : undefined;
-  const x5t = certificate ? x5tS256(certificate.raw) : undefined;
   return {
     binding: { ...(jkt ? { jkt } : {}), ...(certificate ? { certificate } : {}) },
-    cnf: jkt ? { jkt } : x5t ? { 'x5t#S256': x5t } : undefined,
     workload,
   };
 };
@@ -78,13 +73,41 @@ interface BindableToken {
   setThumbprint(prop: 'jkt', input: string): void;
   setThumbprint(prop: 'x5t', input: X509Certificate): void;
   readonly tokenType: string;
+  readonly jkt?: string;
+  readonly 'x5t#S256'?: string;
 }
 
 /**
  * Binds the token model as oidc-provider's grants do (`setThumbprint`): its JWT gets `cnf`, and its
- * `tokenType` becomes `DPoP` for a DPoP-bound token.
+ * `tokenType` becomes `DPoP` for a DPoP-bound token. Returns the `cnf` the token now carries, read
+ * back from the model, for the issuer to report (`Issued.cnf`) and the audit to record.
  */
-export function bindToken(token: BindableToken, binding: SenderConstrained['binding']): void {
+export function bindToken(
+  token: BindableToken,
+  binding: SenderConstrained['binding'],
+): Confirmation | undefined {
   if (binding.certificate) token.setThumbprint('x5t', binding.certificate);
   if (binding.jkt) token.setThumbprint('jkt', binding.jkt);
+  const cnf: Confirmation = {
+    ...(token.jkt ? { jkt: token.jkt } : {}),
+    ...(token['x5t#S256'] ? { 'x5t#S256': token['x5t#S256'] } : {}),
+  };
+  return Object.keys(cnf).length > 0 ? cnf : undefined;
+}
+
+/**
+ * Refuses a token that cannot carry a binding (a platform's own token, a Txn-Token, a JWT
+ * authorization grant) to a client registered for bound tokens only (RFC 9449 §5.2
+ * `dpop_bound_access_tokens`, RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`): it would
+ * receive a bearer token its registration says it never holds.
+ */
+export function refuseUnboundToBoundClient(client: {
+  readonly dpopBoundAccessTokens?: boolean | undefined;
+  readonly tlsClientCertificateBoundAccessTokens?: boolean | undefined;
+}): void {
+  if (client.dpopBoundAccessTokens || client.tlsClientCertificateBoundAccessTokens)
+    throw refuse.request(
+      'binding_not_supported',
+      'this client is registered for sender-constrained tokens, and the requested token cannot be bound',
+    );
 }

@@ -58,7 +58,6 @@ export function serviceIdentityHandler(deps: ServiceIdentityDependencies) {
       mode: 'service_identity',
       chain: [known.clientId],
       requested: known.requested,
-      cnf: known.cnf,
       workload: known.workload,
     }),
   });

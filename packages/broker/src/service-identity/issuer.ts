@@ -27,7 +27,7 @@ export function serviceIdentityIssuer(registry: TokenRegistry, brokerIssuer: str
       jti: string;
       iat?: number;
     };
-    bindToken(token, state.binding);
+    const cnf = bindToken(token, state.binding);
     const value = await token.save();
     await registry.record({
       jti: token.jti,
@@ -41,6 +41,7 @@ export function serviceIdentityIssuer(registry: TokenRegistry, brokerIssuer: str
     });
     return {
       scopes: granted,
+      ...(cnf ? { cnf } : {}),
       body: {
         access_token: value,
         token_type: token.tokenType,

@@ -9,7 +9,7 @@ import type { GrantRequest } from '../grants/grant-request.ts';
 import { single } from '../grants/parameters.ts';
 import { type PolicyEngine, policyModeOf } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
-import { senderConstraint } from '../sender-constraint/check.ts';
+import { refuseUnboundToBoundClient, senderConstraint } from '../sender-constraint/check.ts';
 import { actingParty } from './checks/actor.ts';
 import { delegationChain } from './checks/chain.ts';
 import { exchangingClient } from './checks/client.ts';
@@ -85,6 +85,12 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
     .check(exchangeTarget(deps.audiences))
     .check(txnTokenRequest(deps.envelopes?.trustDomain))
     .check(delegationMode)
+    // Only the broker's own access tokens carry `cnf`: before any other work, a client registered for
+    // bound tokens is refused a kind that would reach it as a bearer token.
+    .check((state) => {
+      if (issuedKind(state) !== 'access_token') refuseUnboundToBoundClient(state.client);
+      return {};
+    })
     .check(subjectToken(deps.inputs))
     .check(subjectRateLimit(limiters.perSubject))
     .check(subjectGrant(deps.registry))
@@ -100,14 +106,18 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
   const issueAccessToken = accessTokenIssuer(deps.registry);
   const issueTxnToken = deps.envelopes ? txnTokenIssuer(deps.envelopes, deps.registry) : undefined;
   const issue = (state: Exchanged & TxnTokenContext): Promise<Issued> => {
-    // A foreign domain's authorization server: a JWT authorization grant (identity chaining).
-    if (state.audience.foreignDomain) return state.audience.foreignDomain.issue(state);
-    if (state.audience.platform && state.mode === 'on_behalf_of') {
-      return issuePlatformToken(state.audience.platform, state);
+    switch (issuedKind(state)) {
+      // A foreign domain's authorization server: a JWT authorization grant (identity chaining).
+      case 'authorization_grant':
+        return state.audience.foreignDomain!.issue(state);
+      case 'platform_token':
+        return issuePlatformToken(state.audience.platform!, state);
+      // The parameters check refuses a Transaction Token when the broker has no envelope issuer.
+      case 'txn_token':
+        return issueTxnToken!(state);
+      case 'access_token':
+        return issueAccessToken(state);
     }
-    // The parameters check refuses a Transaction Token when the broker has no envelope issuer.
-    if (state.tokenKind === 'txn_token') return issueTxnToken!(state);
-    return issueAccessToken(state);
   };
 
   const exchange = auditedGrant(deps, {
@@ -126,7 +136,6 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
         : 'on_behalf_of',
       chain: known.actors ?? [known.clientId],
       requested: known.requested,
-      cnf: known.cnf,
       workload: known.workload,
     }),
   });
@@ -139,4 +148,13 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
     single((ctx.oidc.params as Record<string, string | string[]>).subject_token_type) === TXN_TOKEN_TYPE
       ? replace(ctx)
       : exchange(ctx);
+}
+
+/** Which kind of token an exchange issues, and so which issuer serves it. */
+function issuedKind(
+  state: Pick<Exchanged, 'audience' | 'mode' | 'tokenKind'>,
+): 'authorization_grant' | 'platform_token' | 'txn_token' | 'access_token' {
+  if (state.audience.foreignDomain) return 'authorization_grant';
+  if (state.audience.platform && state.mode === 'on_behalf_of') return 'platform_token';
+  return state.tokenKind;
 }

@@ -40,7 +40,8 @@ type Replacing = GrantRequest & ReplacementParameters & ReplacedToken & Replacem
  * the replacing client, and the workload that asked for the replaced token joins `tctx.chain`, so the
  * call chain of requesters is kept. It lives no longer than the token it replaces (so replacing cannot
  * extend a transaction, and no replacement count is needed), and it is recorded in the registry as the
- * replaced token's child: revoking the replaced token, its root grant or its subject covers it.
+ * replaced token's child: revoking the replaced token, its root grant, its subject or its session
+ * covers it. Only a client the replaced token was issued to or for may replace it (`replacedToken`).
  */
 export function txnTokenReplacementHandler(deps: TxnTokenReplacementDependencies) {
   const checks = GrantChecks.start<GrantRequest>()
@@ -144,6 +145,8 @@ async function issueReplacement(
     audience: state.audience.resource,
     exp: envelope.expires_at,
     issuedAt: envelope.issued_at,
+    // The transaction's identity-provider session: revoking it stops the replacements too.
+    ...(state.session === undefined ? {} : { session: state.session }),
   });
   return exchangeResponse({
     token,

@@ -18,3 +18,18 @@ export function dpopHtu(value: string | URL): string | undefined {
   url.hash = '';
   return url.href;
 }
+
+/**
+ * The `htu` a resource expects: its configured origin with the request's path put in as a path. Never
+ * `new URL(path, origin)`: a request target such as `//evil.example/orders` is a network-path
+ * reference there, and the URL would take the origin from the request (RFC 3986 §4.2).
+ *
+ * @example requestHtu('https://orders.example', '//evil.example/x') // 'https://orders.example//evil.example/x'
+ */
+export function requestHtu(origin: string | URL, path: string): URL {
+  const url = new URL(origin);
+  url.pathname = path;
+  url.search = '';
+  url.hash = '';
+  return url;
+}

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   calculateJwkThumbprint,
+  decodeJwt,
   decodeProtectedHeader,
   EmbeddedJWK,
   errors,
@@ -12,7 +13,7 @@ import {
 import { BearerError, invalidDpopProof, useDpopNonce } from '../errors.ts';
 import { dpopHtu } from './htu.ts';
 import { type DpopNonceOptions, DpopNonces } from './nonce.ts';
-import type { DpopReplayStore } from './replay-store.ts';
+import { DpopReplayQuotaExceeded, type DpopReplayStore } from './replay-store.ts';
 
 /**
  * Asymmetric algorithms accepted for DPoP proofs by default (RFC 9449 §11.6: never `none`, never a
@@ -38,7 +39,7 @@ const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as con
 const MAX_JTI_LENGTH = 256;
 /**
  * Proof keys remembered (a client signs every proof with one key): importing one and computing its
- * thumbprint cost more than the signature check itself.
+ * thumbprint cost more than the signature check itself. Only keys bound to a verified token get in.
  */
 const KNOWN_KEYS = 1_000;
 
@@ -86,8 +87,10 @@ export interface VerifiedDpopProof {
  * `htu` of this request (query and fragment ignored), `iat` inside the window, the server nonce when
  * nonces are on, `ath` of the presented token, the key's RFC 7638 thumbprint equal to the token's
  * `cnf.jkt`, and a `jti` not seen before (checked last, so a proof refused for another reason does
- * not spend its `jti`). Throws `BearerError`: `invalid_dpop_proof`, `use_dpop_nonce`, or 503 when the
- * replay store cannot answer.
+ * not spend its `jti`). The key, `htm`, `htu` and `iat` are compared before the signature is checked,
+ * so a proof that could not pass costs no signature check. Throws `BearerError`:
+ * `invalid_dpop_proof` (`dpop_replay_quota` when the store refuses this key more proofs),
+ * `use_dpop_nonce`, or 503 when the replay store cannot answer.
  *
  * @example
  * const proofs = new DpopProofVerifier({ replay: new MemoryDpopReplayStore() });
@@ -127,6 +130,8 @@ export class DpopProofVerifier {
   }
 
   async verify(proof: string, context: DpopProofContext): Promise<VerifiedDpopProof> {
+    const expected = dpopHtu(context.htu);
+    if (expected === undefined) throw new TypeError('DpopProofVerifier: htu must be an absolute http(s) URL');
     const { jwk, alg } = this.#checkedHeader(proof);
     const id = `${alg} ${JSON.stringify(jwk)}`;
     let known = this.#known.get(id);
@@ -138,6 +143,27 @@ export class DpopProofVerifier {
       }
     }
     const entry = known;
+    const { jkt } = entry;
+    // The cheap checks first, on the claims as sent, so that a proof for another key, method, URL or
+    // time costs no signature check and no key import; the signature then vouches for all of them.
+    if (jkt !== context.jkt)
+      throw this.#refused('dpop_key_mismatch', 'the DPoP proof is signed by a key the token is not bound to');
+    let claims: JWTPayload;
+    try {
+      claims = decodeJwt(proof);
+    } catch (error) {
+      throw this.#refused('dpop_proof_malformed', 'the DPoP proof is malformed', error);
+    }
+    const { jti, htm, htu, iat } = claims as { jti?: unknown; htm?: unknown; htu?: unknown; iat?: unknown };
+    if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH)
+      throw this.#refused('dpop_proof_malformed', 'the DPoP proof needs a jti');
+    if (typeof htm !== 'string' || htm !== context.method.toUpperCase())
+      throw this.#refused('dpop_htm_mismatch', 'the DPoP proof is for another HTTP method');
+    if (typeof htu !== 'string' || dpopHtu(htu) !== expected)
+      throw this.#refused('dpop_htu_mismatch', 'the DPoP proof is for another URL');
+    const now = Date.now() / 1000;
+    if (typeof iat !== 'number' || iat < now - this.#iatWindowSeconds || iat > now + this.#clockSkewSeconds)
+      throw this.#refused('dpop_iat_invalid', 'the DPoP proof was not made just now');
     let payload: JWTPayload;
     try {
       // jose's `EmbeddedJWK` (the `jwk` header, which must be a public key), imported once per key.
@@ -151,22 +177,13 @@ export class DpopProofVerifier {
         throw this.#refused('dpop_signature_invalid', 'the DPoP proof signature is invalid', error);
       throw this.#refused('dpop_proof_malformed', 'the DPoP proof is malformed', error);
     }
-    // Remembered only once it has verified a proof: junk keys cannot push out real clients' keys.
+    // Remembered only once it has signed a proof and is the key of a verified token's `cnf.jkt`:
+    // a key made up by the caller never gets in, only keys the authorization server has bound tokens
+    // to, so the bound (oldest out) is shared by the clients of that authorization server alone.
     if (!this.#known.has(id)) {
       if (this.#known.size >= KNOWN_KEYS) this.#known.delete(this.#known.keys().next().value!);
       this.#known.set(id, entry);
     }
-    const { jkt } = entry;
-    const { jti, htm, htu, iat } = payload as { jti?: unknown; htm?: unknown; htu?: unknown; iat?: unknown };
-    if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH)
-      throw this.#refused('dpop_proof_malformed', 'the DPoP proof needs a jti');
-    if (typeof htm !== 'string' || htm !== context.method.toUpperCase())
-      throw this.#refused('dpop_htm_mismatch', 'the DPoP proof is for another HTTP method');
-    const expected = dpopHtu(context.htu);
-    if (expected === undefined) throw new TypeError('DpopProofVerifier: htu must be an absolute http(s) URL');
-    if (typeof htu !== 'string' || dpopHtu(htu) !== expected)
-      throw this.#refused('dpop_htu_mismatch', 'the DPoP proof is for another URL');
-    const now = Date.now() / 1000;
     if (this.nonces) {
       const nonce = payload.nonce;
       if (typeof nonce !== 'string') throw useDpopNonce('dpop_nonce_required', this.nonces.issue(now));
@@ -177,12 +194,8 @@ export class DpopProofVerifier {
           this.nonces.issue(now),
         );
     }
-    if (typeof iat !== 'number' || iat < now - this.#iatWindowSeconds || iat > now + this.#clockSkewSeconds)
-      throw this.#refused('dpop_iat_invalid', 'the DPoP proof was not made just now');
     if (payload.ath !== accessTokenHash(context.accessToken))
       throw this.#refused('dpop_ath_mismatch', 'the DPoP proof is for another access token');
-    if (jkt !== context.jkt)
-      throw this.#refused('dpop_key_mismatch', 'the DPoP proof is signed by a key the token is not bound to');
     // Keyed by the proof key too, so that one client's jti never collides with another's.
     const key = createHash('sha256').update(`${jkt}\0${jti}`).digest('base64url');
     let unique: boolean;
@@ -190,8 +203,16 @@ export class DpopProofVerifier {
       unique = await this.#replay.unique(
         key,
         Math.ceil(iat + this.#iatWindowSeconds + this.#clockSkewSeconds),
+        jkt,
       );
     } catch (error) {
+      // One key holding its share of the store: that client is refused, not every client.
+      if (error instanceof DpopReplayQuotaExceeded)
+        throw this.#refused(
+          'dpop_replay_quota',
+          'too many DPoP proofs by this key in a short time; try again later',
+          error,
+        );
       throw new BearerError(
         {
           error: 'temporarily_unavailable',

@@ -1,19 +1,22 @@
 import { TXN_TOKEN_TYPE } from '@baton/broker-client';
 import {
+  DetailsSchema,
   type Envelope,
   EnvelopeError,
   type EnvelopeIssuer,
   localJwksResolver,
   verifyEnvelope,
 } from '@baton/envelope';
+import { sameResource } from '@baton/resource-server';
 import type { AudienceConfig } from '../../audience.ts';
 import type { Check } from '../../grants/checks.ts';
-import type { GrantRequest } from '../../grants/grant-request.ts';
+import { batonMetadataOf, type GrantRequest } from '../../grants/grant-request.ts';
 import { requestedAudience, scopesOf, single } from '../../grants/parameters.ts';
 import { refuse } from '../../grants/refusal.ts';
 import type { Target } from '../../grants/target.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
 import {
+  acceptedObject,
   refuseMissingPurpose,
   refuseOtherTrustDomain,
   type TxnTokenContext,
@@ -21,9 +24,10 @@ import {
 } from './txn-request.ts';
 
 // Replacement Txn-Tokens (draft-ietf-oauth-transaction-tokens-10 §12, "Txn-Token as a subject_token"):
-// a Txn-Token this broker issued, presented as the subject token, for another Txn-Token that may narrow
-// (fewer scopes, fewer allowed services) and may add asserted values, but never widens or changes one,
-// never changes `txn`, `sub` or `aud`, and is never issued for an expired token.
+// a Txn-Token this broker issued, presented as the subject token by a client that may hold it, for
+// another Txn-Token that may narrow (fewer scopes, fewer allowed services) and may add `tctx.details`
+// members, but never widens or changes an asserted value, never adds to `rctx`, never changes `txn`,
+// `sub` or `aud`, and is never issued for an expired token.
 
 /** What the replacement parameters check adds. */
 export interface ReplacementParameters extends TxnTokenContext {
@@ -57,19 +61,22 @@ export interface ReplacedToken {
   readonly replaced: Envelope;
   readonly parent: string;
   readonly root: string;
+  /** The identity provider's session the transaction started in (`sid`), when its record names one. */
+  readonly session: string | undefined;
 }
 
 /**
  * Check: the presented Txn-Token is one this broker issued (its key, its issuer, its Trust Domain), not
- * expired — with no clock tolerance: draft-10 forbids replacing an expired one — and, by the registry,
- * not revoked (its own record, its ancestors, its subject, session and clients).
+ * expired — with no clock tolerance: draft-10 forbids replacing an expired one —, held by this client
+ * (see `refuseNonHolder`) and, by the registry, not revoked (its own record, its ancestors, its
+ * subject, session and clients).
  */
 export function replacedToken(
   envelopes: EnvelopeIssuer,
   registry: TokenRegistry,
 ): Check<GrantRequest & ReplacementParameters, ReplacedToken> {
   const keys = localJwksResolver(envelopes.jwks());
-  return async ({ subjectToken, now, clientId }) => {
+  return async ({ subjectToken, now, clientId, client }) => {
     let replaced: Envelope;
     try {
       replaced = await verifyEnvelope(subjectToken, {
@@ -89,6 +96,7 @@ export function replacedToken(
       }
       throw error;
     }
+    refuseNonHolder(replaced, clientId, batonMetadataOf(client).resources);
     const clients = [...new Set([clientId, replaced.agent.client_id, replaced.requesting_workload])];
     const status = await registry.status(replaced.id, now, clients);
     if (!status.active) {
@@ -97,8 +105,27 @@ export function replacedToken(
         'subject_token is revoked',
       );
     }
-    return { replaced, parent: replaced.id, root: status.token.root };
+    return { replaced, parent: replaced.id, root: status.token.root, session: status.token.session };
   };
+}
+
+/**
+ * Refuses a replacement by a client that may not hold the Txn-Token, as `noLaundering` refuses a
+ * subject token issued to someone else: only the workload it was issued to (`req_wl`) or a service it
+ * was issued for (one of the client's `baton_resources` is in `tctx.allowed`) may replace it. Anyone
+ * else merely saw it (in a log, a proxy) and must not get it re-signed under its own name.
+ */
+function refuseNonHolder(replaced: Envelope, clientId: string, ownResources: readonly string[]): void {
+  if (replaced.requesting_workload === clientId) return;
+  const issuedFor = replaced.delegation.allowed.some((service) =>
+    ownResources.some((own) => sameResource(own, service)),
+  );
+  if (!issuedFor) {
+    throw refuse.grant(
+      'txn_replacement_not_holder',
+      'subject_token was neither issued to nor for this client',
+    );
+  }
 }
 
 /** What the narrowing check adds: what the replacement asserts. */
@@ -111,9 +138,11 @@ export interface Replacement extends Target {
 
 /**
  * Check, never wider (draft-10 §12): `scope` (required) a subset of the replaced token's;
- * `resource` one of its `tctx.allowed` (default: all of them); `request_details` / `request_context`
- * may add members but not change one the replaced token asserts — the broker cannot tell a narrower
- * value from a wider one, so any change is refused.
+ * `resource` one of its `tctx.allowed` (default: all of them); `request_details` may add members but
+ * not change one the replaced token asserts — the broker cannot tell a narrower value from a wider one,
+ * so any change is refused — and the merged members stay within the envelope's limits;
+ * `request_context` may only repeat members: `rctx` describes the request that started the
+ * transaction, which only its first requester saw.
  */
 export function replacementNarrowing(
   audiences: readonly AudienceConfig[],
@@ -146,16 +175,25 @@ export function replacementNarrowing(
         'the requested audience is not one this broker issues tokens for',
       );
     }
-    return {
-      audience,
-      requested,
-      allowed,
-      // The union of two schema-checked objects: `mint` checks the result (size) once more.
-      replacementContext: {
-        ...merged('details', replaced.details, details),
-        ...merged('requestContext', replaced.request_context, requestContext),
-      } as TxnTokenContext,
-    };
+    const added = Object.keys(requestContext ?? {}).filter(
+      (member) => !Object.hasOwn(replaced.request_context ?? {}, member),
+    );
+    if (added.length > 0) {
+      throw refuse.request(
+        'txn_replacement_wider',
+        'a replacement may not add request_context members: they are asserted when the transaction starts',
+        added.map((member) => `requestContext.${member}`).join(', '),
+      );
+    }
+    const replacementContext = {
+      ...merged('details', replaced.details, details),
+      ...merged('requestContext', replaced.request_context, requestContext),
+    } as TxnTokenContext;
+    // Each part was within the limit; their union may not be (a refusal, not a failure at `mint`).
+    if (replacementContext.details !== undefined) {
+      acceptedObject(replacementContext.details, 'request_details', DetailsSchema, 'request_details_invalid');
+    }
+    return { audience, requested, allowed, replacementContext };
   };
 }
 

@@ -108,6 +108,19 @@ function jsonParameter<T extends z.ZodType>(
   } catch {
     throw refuse.request(reason, `${name} is not JSON`);
   }
+  return acceptedObject(parsed, name, schema, reason);
+}
+
+/**
+ * `parsed` when it is one JSON object `schema` accepts (members, size), refused with `reason`
+ * (`invalid_request`) otherwise: a parameter as sent, or a replacement's merged members.
+ */
+export function acceptedObject<T extends z.ZodType>(
+  parsed: unknown,
+  name: string,
+  schema: T,
+  reason: TokenRequestReason,
+): z.infer<T> {
   const checked = schema.safeParse(parsed);
   if (!checked.success || typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     // The detail names the failing members, never their values (they are the client's).

@@ -52,7 +52,7 @@ export function accessTokenIssuer(registry: TokenRegistry) {
       jti: string;
       iat?: number;
     };
-    bindToken(token, state.binding);
+    const cnf = bindToken(token, state.binding);
     const value = await token.save();
     await registry.record({
       jti: token.jti,
@@ -65,12 +65,15 @@ export function accessTokenIssuer(registry: TokenRegistry) {
       issuedAt: token.iat ?? now,
       ...(typeof sid === 'string' && sid ? { session: sid } : {}),
     });
-    return exchangeResponse({
-      token: value,
-      issuedTokenType: ACCESS_TOKEN_TYPE,
-      tokenType: token.tokenType,
-      expiresIn: lifetime,
-      scopes: granted,
-    });
+    return {
+      ...exchangeResponse({
+        token: value,
+        issuedTokenType: ACCESS_TOKEN_TYPE,
+        tokenType: token.tokenType,
+        expiresIn: lifetime,
+        scopes: granted,
+      }),
+      ...(cnf ? { cnf } : {}),
+    };
   };
 }

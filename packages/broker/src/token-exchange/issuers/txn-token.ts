@@ -11,7 +11,7 @@ import { exchangeResponse } from '../response.ts';
  * Issues an Execution Identity Envelope as a Transaction Token. It lives no longer than the policy and
  * the subject token allow (`lifetime`), and carries the exchange's own trace id, so it and the audit
  * record of this exchange correlate. It is recorded in the registry under its `jti` (the envelope id),
- * as the broker's access tokens are, so revoking its root grant or its subject covers it.
+ * as the broker's access tokens are, so revoking its root grant, its subject or its session covers it.
  *
  * draft-ietf-oauth-transaction-tokens-10 §9.3: `aud` is the Trust Domain (the issuer's), `req_wl` the
  * client that asked, `tctx.details` and `rctx` what the request's `request_details` and
@@ -21,6 +21,7 @@ export function txnTokenIssuer(envelopes: EnvelopeIssuer, registry: TokenRegistr
   return async function issueTxnToken(state: Exchanged & TxnTokenContext): Promise<Issued> {
     const { subjectType, sub, tenant, agent, subject, root, trace, granted, audience, lifetime } = state;
     const { details, requestContext } = state;
+    const sid = subject.claims.claims.sid;
     const { envelope, token } = envelopes.mint(
       {
         actor: { type: subjectType, sub, tenant },
@@ -41,6 +42,10 @@ export function txnTokenIssuer(envelopes: EnvelopeIssuer, registry: TokenRegistr
       clientId: state.client.clientId,
       audience: audience.resource,
       exp: envelope.expires_at,
+      // As for access tokens: a subject's cut-off (`before`) compares `iat`, and revoking the person's
+      // identity-provider session finds its Txn-Tokens (and their replacements, its descendants).
+      issuedAt: envelope.issued_at,
+      ...(typeof sid === 'string' && sid ? { session: sid } : {}),
     });
     return exchangeResponse({
       token,
