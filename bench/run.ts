@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the numbers the closing notes report. Not a test: nothing here passes or fails,
  * it measures on this machine and prints. `npm run bench -- tool-calls broker` runs only those sections
- * (names: envelope, tool-calls, broker, downstream, store, vault, revocation-check,
+ * (names: envelope, tool-calls, broker, downstream, downstream-dpop, store, vault, revocation-check,
  * revocation-end-to-end, audit-stores,
  * dlp, rate-limits, tls, dpop).
  */
@@ -11,6 +11,7 @@ import { benchVault } from '../packages/vault/bench.ts';
 import { benchBroker } from './broker.ts';
 import { benchDlp, benchRateLimits } from './dlp.ts';
 import { benchDownstream } from './downstream.ts';
+import { benchDownstreamDpop } from './downstream-dpop.ts';
 import { benchDpop } from './dpop.ts';
 import { benchEnvelope } from './envelope.ts';
 import { benchRevocationCheck } from './revocation-check.ts';
@@ -39,6 +40,11 @@ const sections: Array<[name: string, title: string, run: () => Promise<unknown>]
     'downstream',
     'Downstream calls: each delegation mode, warm caches, tool call to verified API answer, vs a plain call',
     benchDownstream,
+  ],
+  [
+    'downstream-dpop',
+    'Downstream calls with DPoP (RFC 9449) at the calling server: proof signing per algorithm, and a DPoP-bound call vs a bearer call, warm cache',
+    benchDownstreamDpop,
   ],
   [
     'store',

@@ -16,6 +16,8 @@ export interface SignalsOptions {
   maxAttempts?: number;
   /** Delay before the first retry, doubled for each next one, milliseconds. Default 200. */
   retryDelayMs?: number;
+  /** The fetch SETs are pushed with (e.g. one trusting a receiver's internal CA). Default: the global `fetch`. */
+  fetch?: typeof fetch;
 }
 
 /** A receiver refused a SET (RFC 8935 §2.3 error, or an HTTP status); retried only when it may pass later. */
@@ -47,6 +49,7 @@ export class SignalTransmitter {
   readonly #maxAttempts: number;
   readonly #retryDelayMs: number;
   readonly #onError: (error: unknown) => void;
+  readonly #fetch: typeof fetch;
   readonly #pending = new Set<Promise<void>>();
   #closed = false;
 
@@ -67,6 +70,7 @@ export class SignalTransmitter {
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#retryDelayMs = options.retryDelayMs ?? 200;
     this.#onError = options.onError;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   /** Signs and pushes one event to every receiver, in the background; `idle()` waits for it. */
@@ -104,7 +108,7 @@ export class SignalTransmitter {
     const set = await this.mint(receiver, event);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await push(receiver.endpoint, set);
+        return await push(this.#fetch, receiver.endpoint, set);
       } catch (error) {
         const retriable = !(error instanceof SetDeliveryError) || error.retriable;
         if (!retriable || attempt >= this.#maxAttempts || this.#closed) throw error;
@@ -115,10 +119,10 @@ export class SignalTransmitter {
 }
 
 /** RFC 8935 §2: POST the SET; 202 is success, 400 with `{err, description}` a refusal. */
-async function push(endpoint: string, set: string): Promise<void> {
+async function push(send: typeof fetch, endpoint: string, set: string): Promise<void> {
   let response: Response;
   try {
-    response = await fetch(endpoint, {
+    response = await send(endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json' },
       body: set,

@@ -19,10 +19,16 @@ export function serveOrdersApi(options: {
   logger?: RefusalLogger;
   /** The revocations this API receives from the broker (its Shared Signals feed). */
   revocations?: RevocationCheck;
+  /** How it reaches the broker (its JWKS): as itself, over its workload certificate. */
+  brokerFetch?: typeof fetch;
+  /** Accept tokens bound to the caller's client certificate (served over mutual TLS). */
+  certificateBound?: boolean;
 }): void {
   const verifier = downstreamVerifier({
     audience: options.url,
-    broker: { issuer: options.brokerIssuer },
+    broker: { issuer: options.brokerIssuer, ...(options.brokerFetch ? { fetch: options.brokerFetch } : {}) },
+    // Tokens bound to the caller's workload certificate are checked against the connection's (RFC 8705 §3).
+    ...(options.certificateBound ? { senderConstraint: { mtls: {} } } : {}),
     serviceIdentity: { trustDomain: options.trustDomain, callers: [options.caller] },
     ...(options.revocations ? { revocations: options.revocations } : {}),
   });
@@ -47,10 +53,16 @@ export function serveBillingApi(options: {
   audit: AuditSink;
   logger?: RefusalLogger;
   revocations?: RevocationCheck;
+  /** How it reaches the broker (its JWKS): as itself, over its workload certificate. */
+  brokerFetch?: typeof fetch;
+  /** Accept tokens bound to the caller's client certificate (served over mutual TLS). */
+  certificateBound?: boolean;
 }): void {
   const verifier = downstreamVerifier({
     audience: options.url,
-    broker: { issuer: options.brokerIssuer },
+    broker: { issuer: options.brokerIssuer, ...(options.brokerFetch ? { fetch: options.brokerFetch } : {}) },
+    // Tokens bound to the caller's workload certificate are checked against the connection's (RFC 8705 §3).
+    ...(options.certificateBound ? { senderConstraint: { mtls: {} } } : {}),
     ...(options.revocations ? { revocations: options.revocations } : {}),
   });
   const handler = withDownstreamIdentity(

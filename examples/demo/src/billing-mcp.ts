@@ -2,13 +2,13 @@ import type { Server } from 'node:http';
 import type { AuditSink } from '@baton/audit';
 import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing } from '@baton/envelope';
-import { IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
+import { type ClientTls, IdentityBoundary, type SharedTokenStore } from '@baton/mcp-server';
 import { byIssuer, jwtAccessTokenVerifier, type RevocationCheck } from '@baton/resource-server';
 import { serveNodeRequests } from '@baton/resource-server/node';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { McpServerHandle } from './orders-mcp.ts';
-import { TRUST_DOMAIN } from './orders-mcp.ts';
+import { TRUST_DOMAIN } from './workload-pki.ts';
 
 /** The "billing" MCP server: reached by agents directly, or by other MCP servers on a person's behalf. */
 export function buildBillingServer(boundary: IdentityBoundary): McpServer {
@@ -37,6 +37,15 @@ export function serveBillingMcp(options: {
   logger: Logger;
   /** The revocations this server receives from the broker (its Shared Signals feed). */
   revocations?: RevocationCheck;
+  /** Its workload certificate, presented to the hops it calls (mutual TLS). Default: none. */
+  tls?: ClientTls;
+  /**
+   * Tokens are bound to the workload certificates (RFC 8705 §3): its own to the billing API, and the
+   * orders MCP server's to it, checked against the connection's certificate.
+   */
+  certificateBound?: boolean;
+  /** How it reaches the broker (its JWKS): as itself, over its certificate. Default: the global fetch. */
+  fetch?: typeof fetch;
 }): McpServerHandle {
   const boundary = new IdentityBoundary({
     resource: options.url,
@@ -47,6 +56,7 @@ export function serveBillingMcp(options: {
       [options.broker.issuer]: jwtAccessTokenVerifier({
         issuer: options.broker.issuer,
         audience: options.url,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
       }),
     }),
     envelopes: new EnvelopeIssuer({
@@ -59,11 +69,21 @@ export function serveBillingMcp(options: {
     ...(options.revocations ? { revocations: options.revocations } : {}),
     scopesSupported: ['billing:read'],
     resourceName: 'Billing (Baton demo)',
+    // The orders MCP server's tokens come bound to its certificate: checked against the connection's.
+    ...(options.certificateBound ? { senderConstraint: { mtls: {} } } : {}),
     downstream: {
       broker: options.broker,
       tokenStore: options.tokenStore,
+      ...(options.tls ? { tls: options.tls } : {}),
       services: [
-        { name: 'billing-api', url: options.billingApi, mode: 'on_behalf_of', scopes: ['billing:read'] },
+        {
+          name: 'billing-api',
+          url: options.billingApi,
+          mode: 'on_behalf_of',
+          scopes: ['billing:read'],
+          // Its tokens are bound to its workload certificate (RFC 8705 §3) when it has one.
+          ...(options.tls && options.certificateBound ? { senderConstraint: { mtls: options.tls } } : {}),
+        },
       ],
     },
   });

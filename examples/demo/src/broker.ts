@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AuditSink } from '@baton/audit';
-import { type Broker, sharedSignalsAudience, startBroker } from '@baton/broker';
+import { type Broker, type BrokerTlsOptions, sharedSignalsAudience, startBroker } from '@baton/broker';
 import { createCedarPolicyEngine } from '@baton/broker/policy';
 import {
   clientCredentialsToken,
@@ -90,18 +90,33 @@ export async function demoServiceCredentials() {
 }
 
 /** The operator-approved registrations of both MCP servers. */
-export function demoClients(credentials: Awaited<ReturnType<typeof demoServiceCredentials>>, urls: DemoUrls) {
+export function demoClients(
+  credentials: Awaited<ReturnType<typeof demoServiceCredentials>>,
+  urls: DemoUrls,
+  /**
+   * Bind the MCP servers' tokens to the workload certificate they present (RFC 8705 §3,
+   * `cnf.x5t#S256`): only with a broker that sees client certificates (HTTPS, not behind a proxy).
+   */
+  certificateBound = false,
+) {
+  const bound = certificateBound ? { tls_client_certificate_bound_access_tokens: true } : {};
   return [
     // The orders MCP server calls the orders API as itself (service identity), reading orders only.
-    serviceClient(credentials.ordersMcp, 'orders MCP server (Baton demo)', urls.ordersMcp, {
-      grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
-      scopes: ['orders:read'],
-    }),
+    {
+      ...serviceClient(credentials.ordersMcp, 'orders MCP server (Baton demo)', urls.ordersMcp, {
+        grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+        scopes: ['orders:read'],
+      }),
+      ...bound,
+    },
     // Every hop receives the broker's revocations (a Shared Signals stream, client_credentials for
     // `<issuer>/ssf`, allowed by the policy's `hops-receive-revocations`).
-    serviceClient(credentials.billingMcp, 'billing MCP server (Baton demo)', urls.billingMcp, {
-      grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
-    }),
+    {
+      ...serviceClient(credentials.billingMcp, 'billing MCP server (Baton demo)', urls.billingMcp, {
+        grantTypes: [TOKEN_EXCHANGE_GRANT, 'client_credentials'],
+      }),
+      ...bound,
+    },
     serviceClient(credentials.ordersApi, 'orders API (Baton demo)', urls.ordersApi, {
       grantTypes: ['client_credentials'],
     }),
@@ -123,6 +138,8 @@ export async function startDemoBroker(options: {
   idpIssuer: string;
   urls: DemoUrls;
   audit: AuditSink;
+  /** HTTPS with its workload certificate, asking clients for theirs (mutual TLS, RFC 8705). */
+  tls?: BrokerTlsOptions;
 }): Promise<DemoBroker> {
   const { urls } = options;
   const credentials = await demoServiceCredentials();
@@ -137,13 +154,14 @@ export async function startDemoBroker(options: {
       defaults: POLICY_DEFAULTS,
     }),
     audit: options.audit,
-    clients: demoClients(credentials, urls),
+    clients: demoClients(credentials, urls, options.tls !== undefined),
     // Other services register themselves with this operator-issued token (RFC 7591 §3).
     initialAccessToken: randomBytes(24).toString('base64url'),
     // Every hop polls its revocations (RFC 8936) from the broker's Shared Signals transmitter; the
     // identity provider pushes its sign-outs and disabled accounts (RFC 8935) to the broker.
     sharedSignals: { receivers: DEMO_RECEIVERS },
     identityProviderSignals: { issuers: [{ issuer: options.idpIssuer }] },
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   return { issuer: broker.issuer, ...credentials, close: () => broker.close() };
 }
@@ -153,6 +171,15 @@ export async function serviceTokenLifetime(
   demo: DemoBroker,
   credentials: ServiceCredentials,
   resource: string,
+  /** How the service reaches the broker (over its workload certificate). Default: the global fetch. */
+  fetchAsService?: typeof fetch,
 ) {
-  return (await clientCredentialsToken(demo.issuer, credentials, { resource })).expires_in;
+  return (
+    await clientCredentialsToken(
+      demo.issuer,
+      credentials,
+      { resource },
+      fetchAsService ? { fetch: fetchAsService } : {},
+    )
+  ).expires_in;
 }

@@ -11,6 +11,7 @@ import { openDemoAudit } from './demo-audit.ts';
 import { offboard } from './offboarding.ts';
 import { MY_PIPELINE } from './orders-mcp.ts';
 import { startTopology } from './topology.ts';
+import type { DemoHop } from './workload-pki.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const config = demoConfig();
@@ -33,7 +34,12 @@ const demo = await startTopology(config, {
   logs: (component) => consoleLogDestination(`  [${component}]`, out),
   idp: { ...consoleAtIdp.idp, clientIdMetadataDocuments: { allowedHosts: ['127.0.0.1'], ca: agentTls.cert } },
 });
-const serviceToken = await serviceTokenLifetime(demo.broker, demo.broker.ordersMcp, demo.urls.ordersApi);
+const serviceToken = await serviceTokenLifetime(
+  demo.broker,
+  demo.broker.ordersMcp,
+  demo.urls.ordersApi,
+  demo.pki.identities['orders-mcp'].fetch,
+);
 const auditConsole = await consoleAtIdp.start({
   issuer: demo.idp.issuer,
   reader: store.reader,
@@ -69,6 +75,30 @@ out(
   `  orders MCP server authenticated to the broker with private_key_jwt (service identity token, ${serviceToken} s)`,
 );
 out(`audit console       ${auditConsole.url}   (sign in as the auditor ${auditor}: tenant acme, audit:read)`);
+out();
+out(
+  demo.pki.caPem
+    ? 'workload identities (X.509 SVIDs from an internal CA made at start; mutual TLS between hops):'
+    : 'workload identities (SPIFFE IDs; plain HTTP between hops):',
+);
+const servedAt: Record<DemoHop, string> = {
+  'orders-mcp': demo.urls.ordersMcp,
+  'billing-mcp': demo.urls.billingMcp,
+  broker: demo.broker.issuer,
+  'orders-api': demo.urls.ordersApi,
+  'billing-api': demo.urls.billingApi,
+};
+for (const identity of Object.values(demo.pki.identities)) {
+  const url = servedAt[identity.hop];
+  // The agent-facing endpoint stays plain HTTP on loopback (MCP clients accept it there); the hops
+  // behind it take only callers with a certificate from the demo CA.
+  const how = !url.startsWith('https:')
+    ? 'serves HTTP (agent-facing, loopback); presents its certificate when it calls'
+    : identity.hop === 'broker'
+      ? 'serves HTTPS, verifies client certificates (tls_client_auth, cnf.x5t#S256)'
+      : 'serves HTTPS, client certificate required';
+  out(`  ${identity.spiffeId.padEnd(34)} ${how}`);
+}
 out();
 
 const plan = [

@@ -31,27 +31,45 @@ const EVERY_MS = 2;
  */
 export async function offboard(demo: DemoTopology, sub: string, agentToken: string): Promise<HopRefusal[]> {
   const { broker, urls } = demo;
+  // Each hop is called as the hop before it would call it: over that hop's workload certificate.
+  const asOrdersMcp = demo.pki.identities['orders-mcp'].fetch;
+  const asBillingMcp = demo.pki.identities['billing-mcp'].fetch;
   // What the chain holds before the person is offboarded: the hop tokens the MCP servers exchanged.
-  const toBillingMcp = await exchangeToken(broker.issuer, broker.ordersMcp, {
-    subjectToken: agentToken,
-    resource: urls.billingMcp,
-    scope: ['billing:read'],
-  });
-  const toBillingApi = await exchangeToken(broker.issuer, broker.billingMcp, {
-    subjectToken: toBillingMcp.access_token,
-    resource: urls.billingApi,
-    scope: ['billing:read'],
-  });
+  const toBillingMcp = await exchangeToken(
+    broker.issuer,
+    broker.ordersMcp,
+    {
+      subjectToken: agentToken,
+      resource: urls.billingMcp,
+      scope: ['billing:read'],
+    },
+    { fetch: asOrdersMcp },
+  );
+  const toBillingApi = await exchangeToken(
+    broker.issuer,
+    broker.billingMcp,
+    {
+      subjectToken: toBillingMcp.access_token,
+      resource: urls.billingApi,
+      scope: ['billing:read'],
+    },
+    { fetch: asBillingMcp },
+  );
   const hops: Hop[] = [
     {
       name: 'token broker (a new exchange)',
       ask: async () => {
         try {
-          await exchangeToken(broker.issuer, broker.ordersMcp, {
-            subjectToken: agentToken,
-            resource: urls.billingMcp,
-            scope: ['billing:read'],
-          });
+          await exchangeToken(
+            broker.issuer,
+            broker.ordersMcp,
+            {
+              subjectToken: agentToken,
+              resource: urls.billingMcp,
+              scope: ['billing:read'],
+            },
+            { fetch: asOrdersMcp },
+          );
           return undefined;
         } catch (error) {
           if (!(error instanceof TokenRequestError)) throw error;
@@ -59,16 +77,17 @@ export async function offboard(demo: DemoTopology, sub: string, agentToken: stri
         }
       },
     },
-    { name: 'orders MCP server', ask: () => toolCall(urls.ordersMcp, agentToken, 'list_orders') },
+    // The agent reaches the orders MCP server as any MCP client does.
+    { name: 'orders MCP server', ask: () => toolCall(fetch, urls.ordersMcp, agentToken, 'list_orders') },
     {
       name: 'billing MCP server',
-      ask: () => toolCall(urls.billingMcp, toBillingMcp.access_token, 'list_invoices'),
+      ask: () => toolCall(asOrdersMcp, urls.billingMcp, toBillingMcp.access_token, 'list_invoices'),
     },
     {
       name: 'billing API',
       ask: async () =>
         refusalOf(
-          await fetch(`${urls.billingApi}/invoices`, {
+          await asBillingMcp(`${urls.billingApi}/invoices`, {
             headers: { authorization: `Bearer ${toBillingApi.access_token}` },
           }),
         ),
@@ -93,9 +112,14 @@ async function untilRefused(hop: Hop, started: number): Promise<HopRefusal> {
 }
 
 /** An MCP `tools/call` (stateless, as the demo's servers serve it); the refusal, or `undefined` when served. */
-async function toolCall(url: string, token: string, tool: string): Promise<string | undefined> {
+async function toolCall(
+  send: typeof fetch,
+  url: string,
+  token: string,
+  tool: string,
+): Promise<string | undefined> {
   return refusalOf(
-    await fetch(url, {
+    await send(url, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${token}`,

@@ -5,6 +5,7 @@ import type { ServiceCredentials } from '@baton/broker-client';
 import { EnvelopeIssuer, EnvelopeKeyRing, type EnvelopeKeys } from '@baton/envelope';
 import {
   type ApprovalStore,
+  type ClientTls,
   DownstreamError,
   IdentityBoundary,
   type SharedTokenStore,
@@ -15,10 +16,11 @@ import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { createOrder } from './data.ts';
+import { TRUST_DOMAIN } from './workload-pki.ts';
 
 /** Scopes the orders MCP server advertises: its own, and billing:read for the calls it makes for you. */
 export const ORDERS_MCP_SCOPES = ['orders:read', 'orders:write', 'billing:read'];
-export const TRUST_DOMAIN = 'baton.demo';
+export { TRUST_DOMAIN } from './workload-pki.ts';
 /** The orders MCP server's client at the IdP, for the approval page's sign-in. */
 export const ORDERS_MCP_APPROVAL_CLIENT_ID = 'orders-mcp-approvals';
 /** The operator's tool policy: large orders need the person's approval (see the file). */
@@ -188,7 +190,14 @@ export function serveOrdersMcp(options: {
   revocations?: RevocationCheck;
   /** The approval page's client at the IdP, and where approvals are kept (shared by every instance). */
   approval: { clientSecret: string; store: ApprovalStore };
+  /** Its workload certificate, presented to the hops it calls (mutual TLS). Default: none. */
+  tls?: ClientTls;
+  /** The broker binds its tokens to that certificate (RFC 8705 §3): an HTTPS broker that sees it. */
+  certificateBound?: boolean;
 }): McpServerHandle {
+  // Its tokens are bound to its workload certificate (RFC 8705 §3) when it has one.
+  const certificateBound =
+    options.tls && options.certificateBound ? { senderConstraint: { mtls: options.tls } } : {};
   const boundary = new IdentityBoundary({
     resource: options.url,
     authorizationServers: [options.idpIssuer],
@@ -215,9 +224,22 @@ export function serveOrdersMcp(options: {
     downstream: {
       broker: options.broker,
       tokenStore: options.tokenStore,
+      ...(options.tls ? { tls: options.tls } : {}),
       services: [
-        { name: 'orders-api', url: options.ordersApi, mode: 'service_identity', scopes: ['orders:read'] },
-        { name: 'billing-mcp', url: options.billingMcp, mode: 'on_behalf_of', scopes: ['billing:read'] },
+        {
+          name: 'orders-api',
+          url: options.ordersApi,
+          mode: 'service_identity',
+          scopes: ['orders:read'],
+          ...certificateBound,
+        },
+        {
+          name: 'billing-mcp',
+          url: options.billingMcp,
+          mode: 'on_behalf_of',
+          scopes: ['billing:read'],
+          ...certificateBound,
+        },
       ],
     },
   });

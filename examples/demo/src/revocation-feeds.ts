@@ -12,12 +12,16 @@ export function receiveRevocations(
   brokerIssuer: string,
   credentials: ServiceCredentials,
   onerror?: (error: unknown) => void,
+  /** How the hop reaches the broker: as itself, over its workload certificate. Default: the global fetch. */
+  fetchAsHop?: typeof globalThis.fetch,
 ): Promise<ConnectedRevocationFeed> {
   return connectRevocationFeed({
     transmitter: brokerIssuer,
     getAccessToken: serviceTokenSource(brokerIssuer, credentials, {
       resource: sharedSignalsAudience(brokerIssuer),
+      ...(fetchAsHop ? { transport: { fetch: fetchAsHop } } : {}),
     }),
+    ...(fetchAsHop ? { fetch: fetchAsHop } : {}),
     delivery: 'poll',
     maxStalenessMs: 30_000,
     ...(onerror ? { onerror } : {}),

@@ -28,9 +28,9 @@ import {
   type McpServerHandle,
   ORDERS_MCP_SCOPES,
   serveOrdersMcp,
-  TRUST_DOMAIN,
 } from './orders-mcp.ts';
 import { receiveRevocations } from './revocation-feeds.ts';
+import { type DemoPki, startDemoPki, TRUST_DOMAIN } from './workload-pki.ts';
 
 /** How many instances of the broker and of the orders MCP server run when scaled out. */
 const INSTANCES = 2;
@@ -44,6 +44,8 @@ export interface DemoTopology {
   urls: { ordersMcp: string; billingMcp: string; ordersApi: string; billingApi: string };
   /** Scaled out: the load balancers in front of the broker and the orders MCP server instances. */
   balancers?: { broker: LoadBalancer; ordersMcp: LoadBalancer };
+  /** Each hop's workload identity (SPIFFE ID; with the internal PKI, its certificate). */
+  pki: DemoPki;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,11 @@ export async function startTopology(
     users?: DemoUser[];
     /** Where the vault key file lives. Default: a fresh temporary directory. */
     dataDir?: string;
+    /**
+     * Mutual TLS between the hops (an internal CA made at start, a workload certificate per hop). Default
+     * on; off, every hop keeps its SPIFFE ID and speaks plain HTTP.
+     */
+    mutualTls?: boolean;
     /** More clients and resources for the IdP (the audit console's), and the agent's metadata documents. */
     idp?: {
       clients?: Array<Record<string, unknown>>;
@@ -77,6 +84,9 @@ export async function startTopology(
   const publicHost = config.publicHost ?? defaultPublicHost(host);
   const { scaleOut } = config;
   const auditOf = options.auditOf ?? (() => options.audit);
+  // Workload identities first: the hops' URLs are https when they serve their certificates.
+  const pki = await startDemoPki({ publicHost, mutualTls: options.mutualTls ?? true });
+  const { identities } = pki;
   // Scaled out, agents reach the orders MCP server's load balancer; its instances listen on free ports.
   const ordersMcpBalancer = scaleOut
     ? await startLoadBalancer({ host, port: config.ordersMcpPort, publicHost, path: '/mcp' })
@@ -85,9 +95,29 @@ export async function startTopology(
   const ordersMcpInstances = ordersMcpBalancer
     ? await Promise.all(Array.from({ length: INSTANCES }, () => listen(host, 0, '/mcp')))
     : [ordersMcpServer];
-  const billingMcpServer = await listen(host, config.billingMcpPort, '/mcp', publicHost);
-  const ordersApiServer = await listen(host, config.ordersApiPort, '/api', publicHost);
-  const billingApiServer = await listen(host, config.billingApiPort, '/api', publicHost);
+  // The agent reaches the orders MCP server; the billing MCP server and both APIs are reached only by
+  // other hops, which present their workload certificates (mutual TLS, when the PKI is on).
+  const billingMcpServer = await listen(
+    host,
+    config.billingMcpPort,
+    '/mcp',
+    publicHost,
+    identities['billing-mcp'].serverTls,
+  );
+  const ordersApiServer = await listen(
+    host,
+    config.ordersApiPort,
+    '/api',
+    publicHost,
+    identities['orders-api'].serverTls,
+  );
+  const billingApiServer = await listen(
+    host,
+    config.billingApiPort,
+    '/api',
+    publicHost,
+    identities['billing-api'].serverTls,
+  );
   const urls = {
     ordersMcp: ordersMcpServer.url,
     billingMcp: billingMcpServer.url,
@@ -97,7 +127,10 @@ export async function startTopology(
   // The broker's issuer is known before anything starts: the identity provider sends it Security Event
   // Tokens (sign-outs, disabled accounts), and its policy names its own Shared Signals audience.
   const brokerPort = config.brokerPort !== 0 ? config.brokerPort : await freePort(host);
-  const brokerIssuer = `http://${bracketed(publicHost)}:${brokerPort}`;
+  // One broker serves HTTPS with its workload certificate; a scaled-out fleet stays behind its HTTP
+  // load balancer (a TLS-terminating proxy would hide the client certificates mutual TLS needs).
+  const brokerCertificate = scaleOut ? undefined : identities.broker.certificate;
+  const brokerIssuer = `${brokerCertificate ? 'https' : 'http'}://${bracketed(publicHost)}:${brokerPort}`;
   const approvalSecret = randomBytes(24).toString('base64url');
   const idp = await startDemoIdp({
     host,
@@ -118,6 +151,8 @@ export async function startTopology(
     // there every hop.
     signals: {
       receivers: [{ endpoint: `${brokerIssuer}${IDENTITY_PROVIDER_SIGNALS_PATH}`, audience: brokerIssuer }],
+      // The identity provider is not a hop: it trusts the demo CA to reach the broker, with no certificate.
+      fetch: pki.fetchTrustingCa,
     },
   });
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'baton-demo-')));
@@ -145,10 +180,22 @@ export async function startTopology(
     broker = await startDemoBroker({
       host,
       port: brokerPort,
-      ...(publicHost === host ? {} : { issuer: brokerIssuer }),
+      ...(publicHost === host && !brokerCertificate ? {} : { issuer: brokerIssuer }),
       idpIssuer: idp.issuer,
       urls,
       audit: options.audit,
+      // Client certificates asked for, verified against the demo CA, not required: the identity
+      // provider pushes its signals without one.
+      ...(brokerCertificate && pki.caPem
+        ? {
+            tls: {
+              cert: brokerCertificate.chainPem,
+              key: brokerCertificate.privateKeyPem,
+              clientCa: pki.caPem,
+              clientCertificates: 'optional' as const,
+            },
+          }
+        : {}),
     });
   }
   // Exchanged downstream tokens are kept in the encrypted vault (envelope encryption, key file kept
@@ -178,12 +225,32 @@ export async function startTopology(
   const feeds = {
     ordersMcp: await Promise.all(
       ordersMcpInstances.map((_, index) =>
-        receiveRevocations(broker.issuer, broker.ordersMcp, feedErrors(`orders-mcp-${index + 1}`)),
+        receiveRevocations(
+          broker.issuer,
+          broker.ordersMcp,
+          feedErrors(`orders-mcp-${index + 1}`),
+          identities['orders-mcp'].fetch,
+        ),
       ),
     ),
-    billingMcp: await receiveRevocations(broker.issuer, broker.billingMcp, feedErrors('billing-mcp')),
-    ordersApi: await receiveRevocations(broker.issuer, broker.ordersApi, feedErrors('orders-api')),
-    billingApi: await receiveRevocations(broker.issuer, broker.billingApi, feedErrors('billing-api')),
+    billingMcp: await receiveRevocations(
+      broker.issuer,
+      broker.billingMcp,
+      feedErrors('billing-mcp'),
+      identities['billing-mcp'].fetch,
+    ),
+    ordersApi: await receiveRevocations(
+      broker.issuer,
+      broker.ordersApi,
+      feedErrors('orders-api'),
+      identities['orders-api'].fetch,
+    ),
+    billingApi: await receiveRevocations(
+      broker.issuer,
+      broker.billingApi,
+      feedErrors('billing-api'),
+      identities['billing-api'].fetch,
+    ),
   };
   const ordersMcpHandles = ordersMcpInstances.map((instance, index) =>
     serveOrdersMcp({
@@ -199,6 +266,8 @@ export async function startTopology(
       audit: scaleOut ? auditOf(`orders-mcp-${index + 1}`) : options.audit,
       logger: logger(scaleOut ? `orders-mcp-${index + 1}` : 'orders-mcp'),
       revocations: feeds.ordersMcp[index]!.feed,
+      ...(identities['orders-mcp'].clientTls ? { tls: identities['orders-mcp'].clientTls } : {}),
+      certificateBound: brokerCertificate !== undefined,
     }),
   );
   const ordersMcp = ordersMcpHandles[0]!;
@@ -213,6 +282,9 @@ export async function startTopology(
     audit: options.audit,
     logger: logger('billing-mcp'),
     revocations: feeds.billingMcp.feed,
+    ...(identities['billing-mcp'].clientTls ? { tls: identities['billing-mcp'].clientTls } : {}),
+    certificateBound: brokerCertificate !== undefined,
+    fetch: identities['billing-mcp'].fetch,
   });
   serveOrdersApi({
     http: ordersApiServer.http,
@@ -227,6 +299,8 @@ export async function startTopology(
     audit: options.audit,
     logger: logger('orders-api'),
     revocations: feeds.ordersApi.feed,
+    brokerFetch: identities['orders-api'].fetch,
+    certificateBound: brokerCertificate !== undefined,
   });
   serveBillingApi({
     http: billingApiServer.http,
@@ -235,6 +309,8 @@ export async function startTopology(
     audit: options.audit,
     logger: logger('billing-api'),
     revocations: feeds.billingApi.feed,
+    brokerFetch: identities['billing-api'].fetch,
+    certificateBound: brokerCertificate !== undefined,
   });
   return {
     idp,
@@ -242,6 +318,7 @@ export async function startTopology(
     ordersMcp,
     billingMcp,
     urls,
+    pki,
     ...(broker.balancer && ordersMcpBalancer
       ? { balancers: { broker: broker.balancer, ordersMcp: ordersMcpBalancer } }
       : {}),
@@ -257,6 +334,7 @@ export async function startTopology(
         await closeServer(server.http);
       await broker.close();
       await idp.close();
+      await pki.close();
     },
   };
 }

@@ -144,7 +144,7 @@ for (const [storeName, openStore] of STORES)
       assert.match(tree, /└─ tool order_summary at .*\n {3}├─ call orders-api/);
       assert.match(
         tree,
-        /token exchange → http:\/\/127\.0\.0\.1:\d+\/api at .*\[on_behalf_of\] {2}ok .*chain billing-mcp > orders-mcp > /,
+        /token exchange → https?:\/\/127\.0\.0\.1:\d+\/api at .*\[on_behalf_of\] {2}ok .*chain billing-mcp > orders-mcp > /,
       );
       const listed = await auditCommand(['list', '--user', 'user-alice', '--tool', 'list_invoices'], audit);
       assert.equal(listed.trim().split('\n').length, 1);

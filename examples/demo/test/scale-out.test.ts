@@ -127,7 +127,7 @@ describe('BATON_SCALE_OUT=1 npm start: two brokers and two orders MCP servers on
     assert.match(tree.stdout, /└─ tool order_summary at http:\/\/127\.0\.0\.1:\d+\/mcp/);
     assert.match(
       tree.stdout,
-      /token exchange → http:\/\/127\.0\.0\.1:\d+\/api at http:\/\/127\.0\.0\.1:\d+ /,
+      /token exchange → https?:\/\/127\.0\.0\.1:\d+\/api at https?:\/\/127\.0\.0\.1:\d+ /,
     );
     assert.match(
       tree.stdout,

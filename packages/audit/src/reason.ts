@@ -104,6 +104,9 @@ export const BROKER_ERRORS = [
   'unsupported_grant_type',
   'invalid_scope',
   'invalid_target',
+  /** RFC 9449 §5: the broker refused the DPoP proof of a token request, or wanted a nonce even after a retry. */
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
 ] as const;
 export type BrokerError = (typeof BROKER_ERRORS)[number];
 
@@ -115,6 +118,11 @@ export const DOWNSTREAM_CALL_REASONS = [
   ...BROKER_ERRORS.map((error) => `broker_${error}` as const),
   /** The broker answered with an error outside {@link BROKER_ERRORS}. */
   'broker_refused',
+  /**
+   * The broker's token is not bound as the service declared (a bearer token for a DPoP service, or a
+   * DPoP-bound token for one called without proofs): never sent.
+   */
+  'token_binding_mismatch',
 ] as const;
 
 /**

@@ -45,8 +45,11 @@ export interface TrustedCaller {
 export interface DownstreamVerifierOptions {
   /** This API's resource URI: every access token must be for it. Required. */
   audience: string;
-  /** The token broker whose tokens this API accepts. Required. */
-  broker: { issuer: string; jwksUri?: string };
+  /**
+   * The token broker whose tokens this API accepts. Required. `fetch`: how its JWKS is fetched (e.g.
+   * over this API's workload certificate, trusting the internal CA). Default: the global `fetch`.
+   */
+  broker: { issuer: string; jwksUri?: string; fetch?: typeof fetch };
   /** Service-identity calls: the trust domain of envelopes, and which services may call as themselves. */
   serviceIdentity?: { trustDomain: string; callers: readonly TrustedCaller[] };
   /**
@@ -125,6 +128,7 @@ export function downstreamVerifier(options: DownstreamVerifierOptions): Downstre
     issuer: options.broker.issuer,
     audience: options.audience,
     ...(options.broker.jwksUri ? { jwksUri: options.broker.jwksUri } : {}),
+    ...(options.broker.fetch ? { fetch: options.broker.fetch } : {}),
   });
   // Sender-constrained tokens (issue #14): validated here, so a missing replay store fails at start.
   const constraints = new SenderConstraints(options.senderConstraint ?? {});

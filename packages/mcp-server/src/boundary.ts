@@ -1094,7 +1094,7 @@ function downstreamSettings(
 ): DownstreamSettings {
   const settings: DownstreamSettings = {
     options: downstream,
-    services: indexServices(downstream.services),
+    services: indexServices(downstream.services, downstream),
     serviceTokens: new TokenCache({
       refreshSkewSeconds: downstream.refreshSkewSeconds ?? 30,
       ...(options.operations ? { onLookup: options.operations.tokenCacheLookup('service') } : {}),

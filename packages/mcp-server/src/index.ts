@@ -30,7 +30,14 @@ export {
 } from './dlp/index.ts';
 export { DownstreamClient } from './downstream/client.ts';
 export { DownstreamError, type DownstreamErrorCode } from './downstream/errors.ts';
-export type { DownstreamMode, DownstreamOptions, DownstreamService } from './downstream/services.ts';
+export type {
+  ClientTls,
+  DownstreamMode,
+  DownstreamOptions,
+  DownstreamService,
+  FetchDispatcher,
+  SenderConstraint,
+} from './downstream/services.ts';
 export type { SharedTokenStore, TokenCacheLookup } from './downstream/token-cache.ts';
 export { type DelegationPolicy, envelopeBodyFromClaims } from './identity-from-claims.ts';
 // Resources and prompts with identity, lists that follow it (issue #12).

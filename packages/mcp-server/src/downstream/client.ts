@@ -8,7 +8,13 @@ import {
   httpStatusReason,
   traceparent,
 } from '@baton/audit';
-import { clientCredentialsToken, exchangeToken, TokenRequestError } from '@baton/broker-client';
+import {
+  clientCredentialsToken,
+  exchangeToken,
+  TokenRequestError,
+  type TokenRequestOptions,
+  type TokenResponse,
+} from '@baton/broker-client';
 import type { TokenProvenance } from '@baton/core/stores';
 import type { Envelope } from '@baton/envelope';
 import { TXN_TOKEN_HEADER } from '@baton/envelope';
@@ -16,14 +22,16 @@ import { includesResource } from '@baton/resource-server';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { context } from '@opentelemetry/api';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
+import { dpopFetch } from './dpop-fetch.ts';
 import { DownstreamError } from './errors.ts';
-import type { DownstreamOptions, DownstreamService } from './services.ts';
+import type { Binding, DownstreamOptions, FetchDispatcher, IndexedService } from './services.ts';
 import type { CachedToken, TokenCache } from './token-cache.ts';
 import { TracedClient } from './traced-client.ts';
 
 /** Headers that carry credentials or identity to a service: set by the client alone, never by a tool. */
 const CREDENTIAL_HEADERS = [
   'authorization',
+  'dpop',
   TXN_TOKEN_HEADER,
   'baton-actor-sub',
   'baton-agent-id',
@@ -56,7 +64,7 @@ export interface InvocationIdentity {
 
 export interface DownstreamSettings {
   options: DownstreamOptions;
-  services: Map<string, Required<DownstreamService>>;
+  services: Map<string, IndexedService>;
   /** The server's own tokens (service identity), shared by all callers. */
   serviceTokens: TokenCache;
   /** Tokens exchanged for one person and agent, never shared across them. */
@@ -114,7 +122,6 @@ export class DownstreamClient {
     for (const name of CREDENTIAL_HEADERS) headers.delete(name);
     headers.set('traceparent', this.#traceparent(call));
     const token = await this.#tokenFor(target, started, call);
-    headers.set('authorization', `Bearer ${token}`);
     if (target.mode === 'service_identity') {
       const { envelope } = this.#identity;
       headers.set(TXN_TOKEN_HEADER, this.#identity.envelopeToken());
@@ -126,7 +133,7 @@ export class DownstreamClient {
     let response: Response;
     try {
       // In the call's span: an instrumented fetch makes its client span a child of it.
-      response = await context.with(call.context, fetch, undefined, url, {
+      response = await context.with(call.context, sendWithToken, undefined, target.binding, token, url, {
         // Only what a call needs, never the tool's whole `init`: options such as undici's `dispatcher`
         // would hand the request, with its bearer token and envelope, to code of the tool's choosing.
         ...requestOptions(init),
@@ -189,7 +196,7 @@ export class DownstreamClient {
         new StreamableHTTPClientTransport(new URL(target.url), {
           // The token lives only in this closure, not in an auth provider the tool could read back
           // through `client.transport`, and it is sent only to the service's own URL.
-          fetch: bearerFetchFor(target, token, () => this.#isActive()),
+          fetch: credentialFetchFor(target, token, () => this.#isActive()),
           requestInit: { headers: { traceparent: this.#traceparent(call) }, redirect: 'manual' },
         }),
       );
@@ -227,7 +234,7 @@ export class DownstreamClient {
     }
   }
 
-  #allowed(service: string): Required<DownstreamService> {
+  #allowed(service: string): IndexedService {
     const target = this.#settings.services.get(service);
     if (!target)
       throw new DownstreamError('ERR_DOWNSTREAM_UNKNOWN_SERVICE', `no downstream service named ${service}`);
@@ -240,21 +247,26 @@ export class DownstreamClient {
     return target;
   }
 
-  async #tokenFor(target: Required<DownstreamService>, started: number, call: HopSpan): Promise<string> {
+  async #tokenFor(target: IndexedService, started: number, call: HopSpan): Promise<string> {
     const { broker } = this.#settings.options;
     const scopes = normalizeScopes(target.scopes);
+    const { binding } = target;
+    const transport = brokerTransport(binding);
     try {
       if (target.mode === 'service_identity') {
         // The server's own token, shared by every caller: its request is the server's, in a trace of
         // its own, not filed under the person whose call happened to need it first.
         const cached = await this.#settings.serviceTokens.get(
-          JSON.stringify([target.mode, target.audience, scopes]),
+          JSON.stringify([target.mode, target.audience, scopes, ...bindingKey(binding)]),
           async () =>
             cachedToken(
-              await clientCredentialsToken(broker.issuer, broker.credentials, {
-                resource: target.audience,
-                scope: scopes,
-              }),
+              binding,
+              await clientCredentialsToken(
+                broker.issuer,
+                broker.credentials,
+                { resource: target.audience, scope: scopes },
+                transport,
+              ),
             ),
           // Revoking this server's client drops its own tokens.
           { subject: broker.credentials.clientId, clients: [broker.credentials.clientId] },
@@ -263,9 +275,10 @@ export class DownstreamClient {
       }
       const { envelope } = this.#identity;
       // The key names the caller token's issuer, the person, the agent, the services it came through,
-      // what the caller was granted, the audience, the mode and the scopes asked for: a token minted
-      // for one person, a wider grant or another chain is never served to another. JSON-encoded, so
-      // no part containing a separator can make two keys collide.
+      // what the caller was granted, the audience, the mode, the scopes asked for and what the token is
+      // bound to: a token minted for one person, a wider grant or another chain is never served to
+      // another, and a token bound to a key or certificate never to a request that does not prove it.
+      // JSON-encoded, so no part containing a separator can make two keys collide.
       const key = JSON.stringify([
         target.mode,
         this.#identity.subjectIssuer,
@@ -278,23 +291,39 @@ export class DownstreamClient {
         normalizeScopes(envelope.authorization.scopes),
         target.audience,
         scopes,
+        ...bindingKey(binding),
       ]);
       const cached = await this.#settings.delegatedTokens.get(
         key,
         async () =>
           cachedToken(
-            await exchangeToken(broker.issuer, broker.credentials, {
-              subjectToken: this.#identity.subjectToken,
-              resource: target.audience,
-              scope: scopes,
-              delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
-              traceparent: this.#traceparent(call),
-            }),
+            binding,
+            await exchangeToken(
+              broker.issuer,
+              broker.credentials,
+              {
+                subjectToken: this.#identity.subjectToken,
+                resource: target.audience,
+                scope: scopes,
+                delegationMode: target.mode === 'restricted_user' ? 'restricted_user' : 'on_behalf_of',
+                traceparent: this.#traceparent(call),
+              },
+              transport,
+            ),
           ),
         this.#provenance(),
       );
       return cached.accessToken;
     } catch (error) {
+      if (error instanceof DownstreamError && error.code === 'ERR_DOWNSTREAM_TOKEN_REFUSED') {
+        // The broker answered, but not with a token bound as the service declared: never sent.
+        try {
+          await this.#record(target, started, call, 'denied', 'token_binding_mismatch');
+        } finally {
+          endHopSpan(call, 'denied', 'token_binding_mismatch');
+        }
+        throw error;
+      }
       const refused = error instanceof TokenRequestError;
       const outcome = refused ? 'denied' : 'error';
       const reason = refused ? brokerRefusalReason(error.error) : 'broker_unreachable';
@@ -330,7 +359,7 @@ export class DownstreamClient {
     };
   }
 
-  #startCall(target: Required<DownstreamService>): HopSpan {
+  #startCall(target: IndexedService): HopSpan {
     const call = startHopSpan(`call ${target.name}`, 'client', { parent: this.#identity.hop });
     if (!call.span.isRecording()) return call;
     const url = new URL(target.url);
@@ -350,7 +379,7 @@ export class DownstreamClient {
   }
 
   async #record(
-    target: Required<DownstreamService>,
+    target: IndexedService,
     started: number,
     call: HopSpan,
     outcome: AuditOutcome,
@@ -382,12 +411,34 @@ export class DownstreamClient {
         started,
         envelopeId: envelope.id,
         trace: call,
+        // What the call's token is bound to, by thumbprint: the DPoP key, or the certificate.
+        ...(confirmationOf(target.binding) ? { cnf: confirmationOf(target.binding) } : {}),
       }),
     );
   }
 }
 
-function cachedToken(response: { access_token: string; expires_in: number }): CachedToken {
+/** The `cnf` a service's tokens carry as declared (RFC 7800): thumbprints only. */
+function confirmationOf(binding: Binding): { jkt: string } | { 'x5t#S256': string } | undefined {
+  if (binding.dpop) return { jkt: binding.dpop.key.thumbprint };
+  if (binding.certificateBound && binding.tls) return { 'x5t#S256': binding.tls.thumbprint };
+  return undefined;
+}
+
+/**
+ * The broker's answer as a token to keep, if it is bound as the service declared: a DPoP service gets
+ * a `token_type: DPoP` token (RFC 9449 §5), any other service a token it can send without a proof.
+ */
+function cachedToken(binding: Binding, response: TokenResponse): CachedToken {
+  const dpopBound = typeof response.token_type === 'string' && response.token_type.toLowerCase() === 'dpop';
+  if (dpopBound !== (binding.dpop !== undefined)) {
+    throw new DownstreamError(
+      'ERR_DOWNSTREAM_TOKEN_REFUSED',
+      binding.dpop
+        ? 'the broker issued a bearer token for a service that requires DPoP-bound tokens'
+        : 'the broker issued a DPoP-bound token for a service this server calls without DPoP proofs',
+    );
+  }
   return {
     accessToken: response.access_token,
     expiresAt: Math.floor(Date.now() / 1000) + response.expires_in,
@@ -404,7 +455,7 @@ function normalizeScopes(scopes: readonly string[]): string[] {
  * service: another origin, credentials in the URL, a path outside the service's path prefix (after
  * `..` and `%2e%2e` are resolved), or an encoded slash or backslash a server might decode into one.
  */
-function resolveInside(target: Required<DownstreamService>, path: unknown): URL {
+function resolveInside(target: IndexedService, path: unknown): URL {
   const refuse = () =>
     new DownstreamError(
       'ERR_DOWNSTREAM_PATH_REFUSED',
@@ -433,6 +484,42 @@ function resolveInside(target: Required<DownstreamService>, path: unknown): URL 
   return url;
 }
 
+/** What a token is bound to, as part of a cache key: the DPoP key's and the certificate's thumbprints. */
+function bindingKey(binding: Binding): [string | null, string | null] {
+  return [binding.dpop?.key.thumbprint ?? null, binding.tls?.thumbprint ?? null];
+}
+
+/** How token requests for a service reach the broker: proving its DPoP key, over its client certificate. */
+function brokerTransport(binding: Binding): TokenRequestOptions {
+  return {
+    ...(binding.dpop ? { dpop: binding.dpop.key } : {}),
+    ...(binding.tls ? { fetch: fetchOver(binding.tls.dispatcher) } : {}),
+  };
+}
+
+/** The global fetch, over connections of `dispatcher` (one that presents a client certificate). */
+function fetchOver(dispatcher: FetchDispatcher): typeof fetch {
+  // Node's fetch reads `dispatcher` (undici); the DOM `RequestInit` type does not name it.
+  return (input, init) => fetch(input, { ...init, dispatcher } as RequestInit);
+}
+
+/**
+ * Sends a request with the service's token as the service declared: `Authorization: DPoP` with a fresh
+ * proof for this very request (and the server's nonce, RFC 9449 §7, §9), or `Bearer`; over a connection
+ * presenting the client certificate when one is declared (RFC 8705).
+ */
+function sendWithToken(
+  binding: Binding,
+  token: string,
+  url: URL,
+  init: RequestInit & { headers: Headers },
+): Promise<Response> {
+  const send = binding.tls ? fetchOver(binding.tls.dispatcher) : fetch;
+  if (binding.dpop) return dpopFetch(url, init, { key: binding.dpop.key, accessToken: token, fetch: send });
+  init.headers.set('authorization', `Bearer ${token}`);
+  return send(url, init);
+}
+
 /** The `RequestInit` fields a tool may set on a downstream call. */
 function requestOptions(init: RequestInit): RequestInit {
   const options: RequestInit & { duplex?: 'half' } = {};
@@ -445,15 +532,11 @@ function requestOptions(init: RequestInit): RequestInit {
 }
 
 /**
- * A fetch that adds the bearer token to requests for the service's own URL and refuses any other:
- * whoever holds the MCP client (the tool) can reach its transport's fetch, but not the token, and
- * cannot point the token anywhere else. Redirects are never followed.
+ * A fetch that adds the token (and its proof, for a DPoP service) to requests for the service's own URL
+ * and refuses any other: whoever holds the MCP client (the tool) can reach its transport's fetch, but not
+ * the token, and cannot point the token anywhere else. Redirects are never followed.
  */
-function bearerFetchFor(
-  target: Required<DownstreamService>,
-  token: string,
-  active: () => boolean,
-): typeof fetch {
+function credentialFetchFor(target: IndexedService, token: string, active: () => boolean): typeof fetch {
   const base = new URL(target.url);
   const basePath = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
   return async (input, init) => {
@@ -469,7 +552,11 @@ function bearerFetchFor(
       );
     }
     const headers = new Headers(init?.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    return fetch(url, { ...requestOptions(init ?? {}), headers, redirect: 'manual' });
+    for (const name of ['authorization', 'dpop']) headers.delete(name);
+    return sendWithToken(target.binding, token, url, {
+      ...requestOptions(init ?? {}),
+      headers,
+      redirect: 'manual',
+    });
   };
 }

@@ -1,4 +1,11 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  errors,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
 import { discoverAuthorizationServer } from '../authorization-server-metadata.ts';
 import { authorizationServerUnavailable, type BearerError, invalidToken } from '../errors.ts';
 import { lazyRetrying } from '../lazy.ts';
@@ -42,6 +49,7 @@ export interface JwtAccessTokenVerifierOptions {
   jwks?: { keys: Array<Record<string, unknown>> };
   /** Clock skew allowed on `exp`/`nbf`/`iat`, seconds: a finite number >= 0 (else `TypeError`). Default 30. */
   clockToleranceSeconds?: number;
+  /** How the metadata and the JWKS are fetched (e.g. trusting an internal CA). Default: the global `fetch`. */
   fetch?: typeof fetch;
   /**
    * Verified tokens kept until their `exp`, keyed by the token's SHA-256, so a token seen again skips
@@ -101,7 +109,12 @@ export function jwtAccessTokenVerifier(options: JwtAccessTokenVerifierOptions): 
     const jwksUri =
       options.jwksUri ?? (await discoverAuthorizationServer(issuer, { fetch: options.fetch })).jwks_uri;
     if (!jwksUri) throw authorizationServerUnavailable(new Error(`issuer ${issuer} publishes no jwks_uri`));
-    return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+    return createRemoteJWKSet(new URL(jwksUri), {
+      timeoutDuration: 5000,
+      cooldownDuration: 30_000,
+      // The JWKS is fetched as the metadata is: e.g. over a dispatcher trusting an internal CA.
+      ...(options.fetch ? { [customFetch]: options.fetch } : {}),
+    });
   });
 
   if (

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
 import { DELIVERY_METHODS, REVOCATION_EVENT_TYPES } from '../events.ts';
 import type { RevocationList } from '../revocation.ts';
 import { MemoryReplayGuard, type ReplayGuard } from '../set/replay-guard.ts';
@@ -115,7 +115,10 @@ export async function connectRevocationFeed(
   const verify: SetVerifyOptions = {
     issuer: metadata.issuer,
     audience,
-    keys: options.keys ?? createRemoteJWKSet(new URL(metadata.jwks_uri)),
+    keys:
+      options.keys ??
+      // Fetched as the stream is: e.g. over a dispatcher trusting the transmitter's internal CA.
+      createRemoteJWKSet(new URL(metadata.jwks_uri), options.fetch ? { [customFetch]: options.fetch } : {}),
     replay: options.replay ?? new MemoryReplayGuard(),
     ...options.verifyOptions,
   };
