@@ -13,11 +13,12 @@ import { principal } from '../token-exchange/checks/principal.ts';
 import { requestedScopes } from '../token-exchange/checks/scope.ts';
 import { accessTokenIssuer } from '../token-exchange/issuers/access-token.ts';
 import type { AssertionVerifier } from './assertion.ts';
-import { assertionClient, assertionUsedOnce, verifiedAssertion } from './checks/assertion.ts';
+import { type Assertion, assertionClient, assertionUsedOnce, verifiedAssertion } from './checks/assertion.ts';
 import { assertionChain } from './checks/chain.ts';
 import { assertionNotRevoked } from './checks/revoked.ts';
 import { assertionScopeNarrowing } from './checks/scope.ts';
 import { assertionTarget } from './checks/target.ts';
+import { qualified, type Visitor } from './visitor.ts';
 
 /** RFC 7523 §2.1: using a JWT as an authorization grant. */
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -59,13 +60,21 @@ export function jwtBearerHandler(deps: JwtBearerDependencies) {
     .check(exchangePolicy(deps.policy))
     .check(exchangeLifetime(deps.maxLifetimeSeconds));
 
+  const issueAccessToken = accessTokenIssuer(deps.registry);
   return auditedGrant(deps, {
     checks,
-    issue: accessTokenIssuer(deps.registry),
+    // A visitor's session (`sid`) is the home domain's: the issued token names it as this domain does.
+    issue: (state) => issueAccessToken(state.visitor ? visitingSession(state, state.visitor) : state),
     describe: (known) => ({
+      // As the issued token names the person (a visitor's qualified), once the principal is known.
       initiator: {
-        sub: known.subject?.claims.subject ?? '(unverified)',
-        tenant: known.subject ? tenantOf(known.subject.claims) : null,
+        sub: known.sub ?? known.subject?.claims.subject ?? '(unverified)',
+        tenant:
+          known.sub !== undefined
+            ? (known.tenant ?? null)
+            : known.subject
+              ? tenantOf(known.subject.claims)
+              : null,
       },
       agent: known.agent ?? known.clientId,
       audience: known.audience?.resource,
@@ -76,4 +85,15 @@ export function jwtBearerHandler(deps: JwtBearerDependencies) {
       workload: known.workload,
     }),
   });
+}
+
+/** The state with the subject's `sid` qualified by the visitor's home issuer. */
+function visitingSession<T extends { subject: Assertion['subject'] }>(state: T, visitor: Visitor): T {
+  const { sid } = state.subject.claims.claims;
+  if (typeof sid !== 'string' || !sid) return state;
+  const claims = {
+    ...state.subject.claims,
+    claims: { ...state.subject.claims.claims, sid: qualified(visitor, sid) },
+  };
+  return { ...state, subject: { ...state.subject, claims } };
 }
