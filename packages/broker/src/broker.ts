@@ -57,7 +57,7 @@ import { type BrokerSharedSignalsOptions, brokerTransmitter } from './shared-sig
 import { generateSigningJwk } from './signing-keys.ts';
 import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
 import { BrokerTelemetry } from './telemetry.ts';
-import type { ExchangeRateLimits } from './token-exchange/checks/rate-limit.ts';
+import { type ExchangeRateLimits, exchangeRateLimiters } from './token-exchange/checks/rate-limit.ts';
 import {
   TOKEN_EXCHANGE_DUPLICATES,
   TOKEN_EXCHANGE_PARAMETERS,
@@ -449,6 +449,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       : undefined;
     // ID-JAG and cross-domain hops (RFC 7523 jwt-bearer): foreign domains are exchange audiences.
     const jwtBearer = jwtBearerSetup(options, { issuer, signingJwk, registry });
+    // Built once: token exchange and jwt-bearer spend one budget per client and per person.
+    const limiters = exchangeRateLimiters(options.rateLimits ?? {}, audited.logger);
     provider.registerGrantType(
       TOKEN_EXCHANGE_GRANT,
       tokenExchangeHandler({
@@ -463,7 +465,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         callerKind: options.callerKind ?? defaultCallerKind,
         ...(envelopes ? { envelopes } : {}),
         maxLifetimeSeconds,
-        ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+        limiters,
       }) as never,
       TOKEN_EXCHANGE_PARAMETERS,
       TOKEN_EXCHANGE_DUPLICATES,
@@ -487,6 +489,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       policy: options.policy,
       callerKind: options.callerKind ?? defaultCallerKind,
       maxLifetimeSeconds,
+      limiters,
     });
     // Static clients are checked now (every grant type registered), not at their first request: a client the operator listed with a
     // URL off the fetch allow-list (or any other invalid metadata) stops the broker from starting.

@@ -473,3 +473,77 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     assert.equal(foreignAudit.events.at(-1)!.reason, 'token_revoked');
   });
 });
+
+describe('the jwt-bearer grant is rate limited like a token exchange', () => {
+  const HOME = 'https://broker.home.example';
+  let foreign: Broker;
+  let homeKey: JWK;
+  const audit = new MemoryAuditSink();
+
+  const grantFor = async (sub: string) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      client_id: 'orders-mcp',
+      scope: 'orders:read',
+      act: { sub: 'orders-mcp', act: { sub: 'agent' } },
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: homeKey.kid as string, typ: AUTHORIZATION_GRANT_TYP })
+      .setIssuer(HOME)
+      .setSubject(sub)
+      .setAudience(FOREIGN)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(randomUUID())
+      .sign(await importJWK(homeKey, 'ES256'));
+  };
+  const redeem = async (assertion: string) => {
+    const response = await fetch(new URL('/token', foreign.url), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${btoa(`${ORDERS_AT_PARTNER.client_id}:${ORDERS_AT_PARTNER.client_secret}`)}`,
+      },
+      body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion, resource: PARTNER_API }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  before(async () => {
+    homeKey = (await generateBrokerKey()) as JWK;
+    const { d: _private, ...publicKey } = homeKey;
+    foreign = await startBroker({
+      issuer: FOREIGN,
+      trustedIssuers: [],
+      audiences: [{ resource: PARTNER_API, scopes: ['orders:read'] }],
+      policy: createCedarPolicyEngine({
+        policies: FOREIGN_POLICY,
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+      audit,
+      clients: [ORDERS_AT_PARTNER] as never,
+      initialAccessToken: 'partner-initial-access-token',
+      identityChaining: {
+        draft: IDENTITY_CHAINING_DRAFT,
+        homeDomains: [{ issuer: HOME, jwks: { keys: [publicKey as Record<string, unknown>] } }],
+      },
+      rateLimits: {
+        perClient: { points: 3, durationSeconds: 60 },
+        perSubject: { points: 2, durationSeconds: 60 },
+      },
+    });
+  });
+  after(async () => {
+    await foreign?.close();
+  });
+
+  it('refuses a visitor over the per-subject limit, then the client over its own, with 429 slow_down', async () => {
+    assert.equal((await redeem(await grantFor('alice'))).status, 200);
+    assert.equal((await redeem(await grantFor('alice'))).status, 200);
+    const refused = await redeem(await grantFor('alice'));
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error, 'slow_down');
+    assert.equal(audit.events.at(-1)!.reason, 'rate_limited');
+    // The client's budget (3) is spent: another visitor is refused too.
+    assert.equal((await redeem(await grantFor('bob'))).status, 429);
+  });
+});

@@ -10,6 +10,11 @@ import { senderConstraint } from '../sender-constraint/check.ts';
 import { exchangeLifetime } from '../token-exchange/checks/lifetime.ts';
 import { exchangePolicy } from '../token-exchange/checks/policy.ts';
 import { principal } from '../token-exchange/checks/principal.ts';
+import {
+  clientRateLimit,
+  type ExchangeRateLimiters,
+  subjectRateLimit,
+} from '../token-exchange/checks/rate-limit.ts';
 import { requestedScopes } from '../token-exchange/checks/scope.ts';
 import { accessTokenIssuer } from '../token-exchange/issuers/access-token.ts';
 import type { AssertionVerifier } from './assertion.ts';
@@ -34,6 +39,8 @@ export interface JwtBearerDependencies extends AuditedGrantDependencies {
   registry: TokenRegistry;
   callerKind: CallerKindRule;
   maxLifetimeSeconds: number;
+  /** The token exchange's per-client and per-subject limiters: one budget, whichever grant spends it. */
+  limiters?: ExchangeRateLimiters;
 }
 
 /**
@@ -46,10 +53,14 @@ export interface JwtBearerDependencies extends AuditedGrantDependencies {
  */
 export function jwtBearerHandler(deps: JwtBearerDependencies) {
   const checks = GrantChecks.start<GrantRequest>()
+    // Before any signature is checked, as for an exchange: a flood spends the client's own budget.
+    .check(clientRateLimit(deps.limiters?.perClient))
     .check(verifiedAssertion(deps.assertions))
     .check(assertionClient)
     // Bound like an exchanged token: a DPoP proof or a client certificate (RFC 9449, RFC 8705).
     .check(senderConstraint)
+    // Before the `jti` is spent: a refused client keeps its grant for when it may ask again.
+    .check(subjectRateLimit(deps.limiters?.perSubject))
     .check(assertionUsedOnce)
     .check(assertionNotRevoked(deps.registry))
     .check(assertionTarget(deps.audiences))
