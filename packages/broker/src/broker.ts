@@ -391,9 +391,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       });
     }
     if (options.identityProviderSignals) {
+      // A home broker's stream (identity chaining) is received too: its revocations of the grants it
+      // issued end what this broker issued from them, its other identifiers qualified as visitors'.
+      const homeDomains = options.identityChaining?.homeDomains ?? [];
       for (const { issuer: idp } of options.identityProviderSignals.issuers ?? []) {
-        if (!options.trustedIssuers.some((trusted) => trusted.issuer === idp))
-          throw new TypeError(`startBroker: identityProviderSignals: ${idp} is not a trusted issuer`);
+        if (
+          !options.trustedIssuers.some((trusted) => trusted.issuer === idp) &&
+          !homeDomains.some((home) => home.issuer === idp)
+        )
+          throw new TypeError(
+            `startBroker: identityProviderSignals: ${idp} is neither a trusted issuer nor a home domain`,
+          );
       }
       const receiving = revocation;
       provider.use(
@@ -401,6 +409,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           identityProviderSignalsEndpoint({
             audience: issuer,
             options: options.identityProviderSignals,
+            homeDomains,
             // In the broker's store (shared by every instance), a model of its own: a SET is applied once.
             applied: appliedSecurityEvents(adapter('SecurityEventToken')),
             onLiftNotApplied: (lift) =>

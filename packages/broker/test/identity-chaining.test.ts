@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
 import { generateSigningJwk } from '@baton/demo-idp';
+import { EVENT_TYPES, mintSecurityEventToken } from '@baton/shared-signals';
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -17,6 +18,7 @@ import {
   AUTHORIZATION_GRANT_TYP,
   type Broker,
   IDENTITY_CHAINING_DRAFT,
+  IDENTITY_PROVIDER_SIGNALS_PATH,
   JWT_BEARER_GRANT,
   startBroker,
 } from '../src/index.ts';
@@ -172,6 +174,10 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
       clients: [ORDERS_AT_PARTNER] as never,
       initialAccessToken: 'partner-initial-access-token',
       identityChaining: { draft: IDENTITY_CHAINING_DRAFT, homeDomains: [{ issuer: home.broker.issuer }] },
+      // The home broker's Shared Signals, pushed here (RFC 8935) as its transmitter would.
+      identityProviderSignals: {
+        issuers: [{ issuer: home.broker.issuer, jwksUri: `${home.broker.issuer}/jwks` }],
+      },
     });
     userToken = await home.userToken();
   });
@@ -461,6 +467,58 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     );
     assert.equal(covered, 1);
     assert.ok(revocations.some((revocation) => revocation.value === issued));
+  });
+
+  /** A Security Event Token as the home broker's transmitter signs it, pushed to the foreign broker. */
+  const pushFromHome = async (event: Parameters<typeof mintSecurityEventToken>[0]['events'][number]) => {
+    const set = await mintSecurityEventToken({
+      issuer: home.broker.issuer,
+      audience: FOREIGN,
+      events: [event],
+      key: {
+        key: (await importJWK(homeKey, 'ES256')) as CryptoKey,
+        kid: homeKey.kid as string,
+        alg: 'ES256',
+      },
+    });
+    const response = await fetch(new URL(IDENTITY_PROVIDER_SIGNALS_PATH, foreign.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json' },
+      body: set,
+    });
+    return response.status;
+  };
+
+  it('a home broker’s Shared Signals revocation of the grant ends what the foreign broker issued from it', async () => {
+    const fresh = await freshGrant();
+    const { status, body } = await redeemAtForeign(fresh);
+    assert.equal(status, 200, JSON.stringify(body));
+    const issued = decodeJwt(body.access_token as string).jti as string;
+    const now = Math.floor(Date.now() / 1000);
+    assert.equal(await foreign.registry.isActive(issued, now), true);
+    const { jti, exp } = decodeJwt(fresh) as { jti: string; exp: number };
+    const pushed = await pushFromHome({
+      type: EVENT_TYPES.tokensRevoked,
+      subject: { format: 'opaque', id: jti },
+      payload: { event_timestamp: now, tokens: [{ jti, exp }] },
+    });
+    assert.equal(pushed, 202);
+    assert.equal(await foreign.registry.isActive(issued, now), false);
+  });
+
+  it('refuses to let a home broker’s Shared Signals revoke a local person: its subjects are its visitors', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const pushed = await pushFromHome({
+      type: EVENT_TYPES.sessionRevoked,
+      subject: { format: 'iss_sub', iss: home.broker.issuer, sub: 'local-person' },
+      payload: { event_timestamp: now },
+    });
+    assert.equal(pushed, 202);
+    const subjects = (await foreign.registry.listRevocations())
+      .filter((revocation) => revocation.kind === 'subject')
+      .map((revocation) => revocation.value);
+    assert.ok(subjects.includes(`${home.broker.issuer}|local-person`));
+    assert.ok(!subjects.includes('local-person'));
   });
 
   it('a revocation of the root grant at the foreign broker ends every grant of that chain', async () => {
