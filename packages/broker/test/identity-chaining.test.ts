@@ -277,6 +277,8 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     assert.equal(status, 400);
     assert.equal(body.error, 'invalid_grant');
     assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_replayed');
+    // A refusal names the visitor as this domain does, never as one of its own people.
+    assert.equal(foreignAudit.events.at(-1)!.initiator.sub, `${home.broker.issuer}|user-alice`);
   });
 
   it('the foreign policy decides: a resource it does not allow the visitor is refused and audited in the home trace', async () => {
@@ -532,17 +534,18 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
   });
 });
 
-describe('the jwt-bearer grant is rate limited like a token exchange', () => {
+describe('a home domain’s shared tenants, and the jwt-bearer grant’s rate limits', () => {
   const HOME = 'https://broker.home.example';
   let foreign: Broker;
   let homeKey: JWK;
   const audit = new MemoryAuditSink();
 
-  const grantFor = async (sub: string) => {
+  const grantFor = async (sub: string, tenant = 'acme') => {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({
       client_id: 'orders-mcp',
       scope: 'orders:read',
+      tenant,
       act: { sub: 'orders-mcp', act: { sub: 'agent' } },
     })
       .setProtectedHeader({ alg: 'ES256', kid: homeKey.kid as string, typ: AUTHORIZATION_GRANT_TYP })
@@ -582,16 +585,29 @@ describe('the jwt-bearer grant is rate limited like a token exchange', () => {
       initialAccessToken: 'partner-initial-access-token',
       identityChaining: {
         draft: IDENTITY_CHAINING_DRAFT,
-        homeDomains: [{ issuer: HOME, jwks: { keys: [publicKey as Record<string, unknown>] } }],
+        homeDomains: [
+          { issuer: HOME, jwks: { keys: [publicKey as Record<string, unknown>] }, tenants: ['acme'] },
+        ],
       },
       rateLimits: {
-        perClient: { points: 3, durationSeconds: 60 },
+        perClient: { points: 5, durationSeconds: 60 },
         perSubject: { points: 2, durationSeconds: 60 },
       },
     });
   });
   after(async () => {
     await foreign?.close();
+  });
+
+  it('keeps a home tenant the foreign domain shares, and qualifies every other', async () => {
+    const shared = await redeem(await grantFor('carol', 'acme'));
+    assert.equal(shared.status, 200, JSON.stringify(shared.body));
+    const carol = decodeJwt(shared.body.access_token as string);
+    assert.equal(carol.tenant, 'acme');
+    assert.equal(carol.sub, `${HOME}|carol`, 'the subject is the home domain’s, whatever the tenant');
+    const other = await redeem(await grantFor('dave', 'globex'));
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    assert.equal(decodeJwt(other.body.access_token as string).tenant, `${HOME}|globex`);
   });
 
   it('refuses a visitor over the per-subject limit, then the client over its own, with 429 slow_down', async () => {
@@ -601,7 +617,7 @@ describe('the jwt-bearer grant is rate limited like a token exchange', () => {
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error, 'slow_down');
     assert.equal(audit.events.at(-1)!.reason, 'rate_limited');
-    // The client's budget (3) is spent: another visitor is refused too.
+    // The client's budget (5) is spent: another visitor is refused too.
     assert.equal((await redeem(await grantFor('bob'))).status, 429);
   });
 });

@@ -23,7 +23,7 @@ import { assertionChain } from './checks/chain.ts';
 import { assertionNotRevoked } from './checks/revoked.ts';
 import { assertionScopeNarrowing } from './checks/scope.ts';
 import { assertionTarget } from './checks/target.ts';
-import { qualified, type Visitor } from './visitor.ts';
+import { qualified, type Visitor, visitorTenant } from './visitor.ts';
 
 /** RFC 7523 §2.1: using a JWT as an authorization grant. */
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -77,16 +77,8 @@ export function jwtBearerHandler(deps: JwtBearerDependencies) {
     // A visitor's session (`sid`) is the home domain's: the issued token names it as this domain does.
     issue: (state) => issueAccessToken(state.visitor ? visitingSession(state, state.visitor) : state),
     describe: (known) => ({
-      // As the issued token names the person (a visitor's qualified), once the principal is known.
-      initiator: {
-        sub: known.sub ?? known.subject?.claims.subject ?? '(unverified)',
-        tenant:
-          known.sub !== undefined
-            ? (known.tenant ?? null)
-            : known.subject
-              ? tenantOf(known.subject.claims)
-              : null,
-      },
+      // As the issued token names the person (a visitor's qualified), however far the request got.
+      initiator: initiatorOf(known),
       agent: known.agent ?? known.clientId,
       audience: known.audience?.resource,
       mode: 'on_behalf_of',
@@ -107,4 +99,21 @@ function visitingSession<T extends { subject: Assertion['subject'] }>(state: T, 
     claims: { ...state.subject.claims.claims, sid: qualified(visitor, sid) },
   };
   return { ...state, subject: { ...state.subject, claims } };
+}
+
+/** Who the audit event names: the principal once known, else the assertion's subject (a visitor's qualified). */
+function initiatorOf(known: {
+  sub?: string;
+  tenant?: string | null;
+  subject?: Assertion['subject'];
+  visitor?: Visitor;
+}): { sub: string; tenant: string | null } {
+  if (known.sub !== undefined) return { sub: known.sub, tenant: known.tenant ?? null };
+  if (!known.subject) return { sub: '(unverified)', tenant: null };
+  const { claims } = known.subject;
+  if (!known.visitor) return { sub: claims.subject, tenant: tenantOf(claims) };
+  return {
+    sub: qualified(known.visitor, claims.subject),
+    tenant: visitorTenant(known.visitor, tenantOf(claims)),
+  };
 }
