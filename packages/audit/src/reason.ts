@@ -258,6 +258,8 @@ export const TOKEN_REQUEST_REASONS = [
   'assertion_client_mismatch',
   'assertion_resource_mismatch',
   'scope_wider_than_assertion',
+  /** The declared policy has no rule that explicitly admits a visitor from another trust domain (`context.grant == "identity_chaining"`). */
+  'visitor_not_admitted',
   'internal_error',
 ] as const;
 export type TokenRequestReason = (typeof TOKEN_REQUEST_REASONS)[number];

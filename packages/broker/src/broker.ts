@@ -57,7 +57,7 @@ import { type BrokerSharedSignalsOptions, brokerTransmitter } from './shared-sig
 import { generateSigningJwk } from './signing-keys.ts';
 import { createMemoryAdapterFactory } from './stores/memory-adapter.ts';
 import { BrokerTelemetry } from './telemetry.ts';
-import type { ExchangeRateLimits } from './token-exchange/checks/rate-limit.ts';
+import { type ExchangeRateLimits, exchangeRateLimiters } from './token-exchange/checks/rate-limit.ts';
 import {
   TOKEN_EXCHANGE_DUPLICATES,
   TOKEN_EXCHANGE_PARAMETERS,
@@ -391,9 +391,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       });
     }
     if (options.identityProviderSignals) {
+      // A home broker's stream (identity chaining) is received too: its revocations of the grants it
+      // issued end what this broker issued from them, its other identifiers qualified as visitors'.
+      const homeDomains = options.identityChaining?.homeDomains ?? [];
       for (const { issuer: idp } of options.identityProviderSignals.issuers ?? []) {
-        if (!options.trustedIssuers.some((trusted) => trusted.issuer === idp))
-          throw new TypeError(`startBroker: identityProviderSignals: ${idp} is not a trusted issuer`);
+        if (
+          !options.trustedIssuers.some((trusted) => trusted.issuer === idp) &&
+          !homeDomains.some((home) => home.issuer === idp)
+        )
+          throw new TypeError(
+            `startBroker: identityProviderSignals: ${idp} is neither a trusted issuer nor a home domain`,
+          );
       }
       const receiving = revocation;
       provider.use(
@@ -401,6 +409,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           identityProviderSignalsEndpoint({
             audience: issuer,
             options: options.identityProviderSignals,
+            homeDomains,
             // In the broker's store (shared by every instance), a model of its own: a SET is applied once.
             applied: appliedSecurityEvents(adapter('SecurityEventToken')),
             onLiftNotApplied: (lift) =>
@@ -449,6 +458,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       : undefined;
     // ID-JAG and cross-domain hops (RFC 7523 jwt-bearer): foreign domains are exchange audiences.
     const jwtBearer = jwtBearerSetup(options, { issuer, signingJwk, registry });
+    // Built once: token exchange and jwt-bearer spend one budget per client and per person.
+    const limiters = exchangeRateLimiters(options.rateLimits ?? {}, audited.logger);
     provider.registerGrantType(
       TOKEN_EXCHANGE_GRANT,
       tokenExchangeHandler({
@@ -463,7 +474,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         callerKind: options.callerKind ?? defaultCallerKind,
         ...(envelopes ? { envelopes } : {}),
         maxLifetimeSeconds,
-        ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+        limiters,
       }) as never,
       TOKEN_EXCHANGE_PARAMETERS,
       TOKEN_EXCHANGE_DUPLICATES,
@@ -487,6 +498,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       policy: options.policy,
       callerKind: options.callerKind ?? defaultCallerKind,
       maxLifetimeSeconds,
+      limiters,
     });
     // Static clients are checked now (every grant type registered), not at their first request: a client the operator listed with a
     // URL off the fetch allow-list (or any other invalid metadata) stops the broker from starting.

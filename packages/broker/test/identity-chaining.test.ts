@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
 import { generateSigningJwk } from '@baton/demo-idp';
+import { EVENT_TYPES, mintSecurityEventToken } from '@baton/shared-signals';
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -17,6 +18,7 @@ import {
   AUTHORIZATION_GRANT_TYP,
   type Broker,
   IDENTITY_CHAINING_DRAFT,
+  IDENTITY_PROVIDER_SIGNALS_PATH,
   JWT_BEARER_GRANT,
   startBroker,
 } from '../src/index.ts';
@@ -42,12 +44,29 @@ permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exch
 when { context.mode == "on_behalf_of" && context.scope == "orders:read" };
 `;
 
-/** In the partner's domain, its own policy: the visiting orders MCP server may read the partner API only. */
+/** The partner's own ledger, which its own agent of its own tenant reads. */
+const LEDGER = 'http://127.0.0.1:4403/ledger';
+/** The partner's open API, with a rule written for its own clients (it names no grant). */
+const OPEN_API = 'http://127.0.0.1:4404/open-api';
+
+/**
+ * In the partner's domain, its own policy: the visiting orders MCP server may read the partner API
+ * only (a rule that admits visitors says so: `context.grant`). Its rules for its own agent and tenant
+ * (`local-agent`, `acme`) and for its own clients say nothing of visitors, so they admit none.
+ */
 const FOREIGN_POLICY = `
 @id("visiting-orders-reads-partner-api")
 @lifetime("60")
 permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${PARTNER_API}")
-when { context.mode == "on_behalf_of" && context.scope == "orders:read" };
+when { context.mode == "on_behalf_of" && context.scope == "orders:read" && context.grant == "identity_chaining" };
+
+@id("local-agent-reads-ledger")
+permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${LEDGER}")
+when { context.mode == "on_behalf_of" && context.agent == "local-agent" && context.tenant == "acme" };
+
+@id("orders-reads-open-api")
+permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${OPEN_API}")
+when { context.mode == "on_behalf_of" };
 `;
 
 const ORDERS_AT_PARTNER = {
@@ -144,6 +163,8 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
       audiences: [
         { resource: PARTNER_API, scopes: ['orders:read'] },
         { resource: PARTNER_ADMIN, scopes: ['orders:read'] },
+        { resource: LEDGER, scopes: ['orders:read'] },
+        { resource: OPEN_API, scopes: ['orders:read'] },
       ],
       policy: createCedarPolicyEngine({
         policies: FOREIGN_POLICY,
@@ -153,6 +174,10 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
       clients: [ORDERS_AT_PARTNER] as never,
       initialAccessToken: 'partner-initial-access-token',
       identityChaining: { draft: IDENTITY_CHAINING_DRAFT, homeDomains: [{ issuer: home.broker.issuer }] },
+      // The home broker's Shared Signals, pushed here (RFC 8935) as its transmitter would.
+      identityProviderSignals: {
+        issuers: [{ issuer: home.broker.issuer, jwksUri: `${home.broker.issuer}/jwks` }],
+      },
     });
     userToken = await home.userToken();
   });
@@ -204,11 +229,16 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
       },
     );
     const user = decodeJwt(userToken);
-    assert.equal(payload.sub, 'user-alice');
+    const homeIssuer = home.broker.issuer;
+    // The visitor's identities are the home domain's, named so here (qualified by the home issuer).
+    assert.equal(payload.sub, `${homeIssuer}|user-alice`);
     assert.equal(payload.client_id, 'orders-mcp');
     assert.equal(payload.scope, 'orders:read');
-    assert.equal(payload.tenant, 'acme');
-    assert.deepEqual(payload.act, { sub: 'orders-mcp', act: { sub: user.client_id, iss: home.idp.issuer } });
+    assert.equal(payload.tenant, `${homeIssuer}|acme`);
+    assert.deepEqual(payload.act, {
+      sub: 'orders-mcp',
+      act: { sub: `${homeIssuer}|${user.client_id}`, iss: homeIssuer },
+    });
     assert.ok((payload.exp as number) - (payload.iat as number) <= 60, 'the foreign policy’s lifetime');
 
     const homeEvent = home.audit.events.find(
@@ -219,11 +249,14 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     assert.equal(foreignEvent.component, FOREIGN);
     assert.equal(foreignEvent.target.name, PARTNER_API);
     assert.equal(homeEvent.trace_id, traceId, 'the home hop joined the trusted client’s trace');
-    assert.equal(foreignEvent.trace_id, traceId, 'the audit chain crosses the domain boundary');
-    assert.equal(foreignEvent.parent_span_id, homeEvent.span_id, 'the foreign hop is the home hop’s child');
-    assert.deepEqual(foreignEvent.chain, ['orders-mcp', user.client_id]);
-    assert.deepEqual(homeEvent.chain, foreignEvent.chain, 'both name the same chain');
-    assert.equal(foreignEvent.initiator.sub, 'user-alice');
+    assert.deepEqual(
+      foreignEvent.linked_trace,
+      { trace_id: traceId, span_id: homeEvent.span_id },
+      'the audit chain crosses the domain boundary as a link to the home hop',
+    );
+    assert.notEqual(foreignEvent.trace_id, traceId, 'in a trace of the foreign domain’s own');
+    assert.deepEqual(foreignEvent.chain, ['orders-mcp', `${homeIssuer}|${user.client_id}`]);
+    assert.equal(foreignEvent.initiator.sub, `${homeIssuer}|user-alice`);
   });
 
   it('the home broker advertises the token type a client requests for another domain (chaining draft §3)', async () => {
@@ -244,6 +277,8 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     assert.equal(status, 400);
     assert.equal(body.error, 'invalid_grant');
     assert.equal(foreignAudit.events.at(-1)!.reason, 'assertion_replayed');
+    // A refusal names the visitor as this domain does, never as one of its own people.
+    assert.equal(foreignAudit.events.at(-1)!.initiator.sub, `${home.broker.issuer}|user-alice`);
   });
 
   it('the foreign policy decides: a resource it does not allow the visitor is refused and audited in the home trace', async () => {
@@ -253,7 +288,7 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     const event = foreignAudit.events.at(-1)!;
     assert.equal(event.outcome, 'denied');
     assert.equal(event.reason, 'policy_denied');
-    assert.equal(event.trace_id, traceId);
+    assert.equal(event.linked_trace?.trace_id, traceId);
   });
 
   it('refuses a grant from a broker the foreign domain does not trust', async () => {
@@ -367,11 +402,222 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     assert.equal(event.target.name, FOREIGN);
   });
 
+  it('refuses to let a home broker’s grant satisfy a policy rule written for a local agent and tenant', async () => {
+    // The home broker signs a subject, tenant and agent of the foreign domain, the agent even claiming
+    // a foreign issuer: the rule for the partner's own agent and tenant does not admit it.
+    const grant = await homeGrant({
+      claims: {
+        tenant: 'acme',
+        act: { sub: 'orders-mcp', act: { sub: 'local-agent', iss: FOREIGN } },
+      },
+    });
+    const { status, body } = await redeemAtForeign(grant, { resource: LEDGER });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_target');
+    const event = foreignAudit.events.at(-1)!;
+    assert.equal(event.reason, 'policy_denied');
+    assert.equal(event.initiator.tenant, `${home.broker.issuer}|acme`);
+    assert.equal(event.agent.id, `${home.broker.issuer}|local-agent`);
+  });
+
+  it('refuses a visitor under a rule that does not admit grants from another trust domain', async () => {
+    const { status, body } = await redeemAtForeign(await homeGrant({}), { resource: OPEN_API });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_target');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'visitor_not_admitted');
+  });
+
+  it('refuses to let a home grant’s baton_root place the visiting chain under a local root', async () => {
+    // A root of the foreign domain's own chains (an identity provider it trusts, a grant of it).
+    const victim = 'https://idp.partner.example#victim-grant-jti';
+    const grant = await homeGrant({ claims: { baton_root: victim } });
+    const { status, body } = await redeemAtForeign(grant);
+    assert.equal(status, 200, JSON.stringify(body));
+    const issued = decodeJwt(body.access_token as string).jti as string;
+    // Revoking the visiting chain is revoking the grant's root in the home domain's namespace …
+    const visiting = await foreign.revoke(
+      { root: `${home.broker.issuer}#${decodeJwt(grant).jti as string}` },
+      { actor: 'ops', reason: 'test' },
+    );
+    assert.ok(visiting.revocations.some((revocation) => revocation.value === issued));
+    // … and the local root the grant named covers none of it (nor does revoking it touch the visitor).
+    const local = await foreign.revoke({ root: victim }, { actor: 'ops', reason: 'test' });
+    assert.equal(local.covered, 0);
+  });
+
+  it('refuses to let a home grant file its event into a local trace', async () => {
+    const local = randomUUID().replaceAll('-', '');
+    const grant = await homeGrant({ claims: { baton_trace: `00-${local}-${'b2'.repeat(8)}-01` } });
+    const { status, body } = await redeemAtForeign(grant);
+    assert.equal(status, 200, JSON.stringify(body));
+    const event = foreignAudit.events.at(-1)!;
+    assert.notEqual(event.trace_id, local);
+    assert.equal(event.parent_span_id, undefined);
+    assert.deepEqual(event.linked_trace, { trace_id: local, span_id: 'b2'.repeat(8) });
+  });
+
+  it('a revocation of the grant at the home broker ends what the foreign broker issued from it', async () => {
+    const fresh = await freshGrant();
+    const { status, body } = await redeemAtForeign(fresh);
+    assert.equal(status, 200, JSON.stringify(body));
+    const issued = decodeJwt(body.access_token as string).jti as string;
+    // What a Shared Signals jti event from the home broker about its grant revokes here (the root
+    // `<home>#<jti>`, as for any issuer's token): it covers the token issued from the grant.
+    const { covered, revocations } = await foreign.revoke(
+      { root: `${home.broker.issuer}#${decodeJwt(fresh).jti as string}` },
+      { actor: `ssf:${home.broker.issuer}`, reason: 'token-revoked' },
+    );
+    assert.equal(covered, 1);
+    assert.ok(revocations.some((revocation) => revocation.value === issued));
+  });
+
+  /** A Security Event Token as the home broker's transmitter signs it, pushed to the foreign broker. */
+  const pushFromHome = async (event: Parameters<typeof mintSecurityEventToken>[0]['events'][number]) => {
+    const set = await mintSecurityEventToken({
+      issuer: home.broker.issuer,
+      audience: FOREIGN,
+      events: [event],
+      key: {
+        key: (await importJWK(homeKey, 'ES256')) as CryptoKey,
+        kid: homeKey.kid as string,
+        alg: 'ES256',
+      },
+    });
+    const response = await fetch(new URL(IDENTITY_PROVIDER_SIGNALS_PATH, foreign.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json' },
+      body: set,
+    });
+    return response.status;
+  };
+
+  it('a home broker’s Shared Signals revocation of the grant ends what the foreign broker issued from it', async () => {
+    const fresh = await freshGrant();
+    const { status, body } = await redeemAtForeign(fresh);
+    assert.equal(status, 200, JSON.stringify(body));
+    const issued = decodeJwt(body.access_token as string).jti as string;
+    const now = Math.floor(Date.now() / 1000);
+    assert.equal(await foreign.registry.isActive(issued, now), true);
+    const { jti, exp } = decodeJwt(fresh) as { jti: string; exp: number };
+    const pushed = await pushFromHome({
+      type: EVENT_TYPES.tokensRevoked,
+      subject: { format: 'opaque', id: jti },
+      payload: { event_timestamp: now, tokens: [{ jti, exp }] },
+    });
+    assert.equal(pushed, 202);
+    assert.equal(await foreign.registry.isActive(issued, now), false);
+  });
+
+  it('refuses to let a home broker’s Shared Signals revoke a local person: its subjects are its visitors', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const pushed = await pushFromHome({
+      type: EVENT_TYPES.sessionRevoked,
+      subject: { format: 'iss_sub', iss: home.broker.issuer, sub: 'local-person' },
+      payload: { event_timestamp: now },
+    });
+    assert.equal(pushed, 202);
+    const subjects = (await foreign.registry.listRevocations())
+      .filter((revocation) => revocation.kind === 'subject')
+      .map((revocation) => revocation.value);
+    assert.ok(subjects.includes(`${home.broker.issuer}|local-person`));
+    assert.ok(!subjects.includes('local-person'));
+  });
+
   it('a revocation of the root grant at the foreign broker ends every grant of that chain', async () => {
     const fresh = await freshGrant();
-    await foreign.revoke({ root: decodeJwt(fresh).baton_root as string }, { actor: 'ops', reason: 'test' });
+    // The home chain's root, as the foreign domain names it: qualified by the home issuer.
+    const root = `${home.broker.issuer}#${decodeJwt(fresh).baton_root as string}`;
+    await foreign.revoke({ root }, { actor: 'ops', reason: 'test' });
     const { body } = await redeemAtForeign(fresh);
     assert.equal(body.error, 'invalid_grant');
     assert.equal(foreignAudit.events.at(-1)!.reason, 'token_revoked');
+  });
+});
+
+describe('a home domain’s shared tenants, and the jwt-bearer grant’s rate limits', () => {
+  const HOME = 'https://broker.home.example';
+  let foreign: Broker;
+  let homeKey: JWK;
+  const audit = new MemoryAuditSink();
+
+  const grantFor = async (sub: string, tenant = 'acme') => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      client_id: 'orders-mcp',
+      scope: 'orders:read',
+      tenant,
+      act: { sub: 'orders-mcp', act: { sub: 'agent' } },
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: homeKey.kid as string, typ: AUTHORIZATION_GRANT_TYP })
+      .setIssuer(HOME)
+      .setSubject(sub)
+      .setAudience(FOREIGN)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(randomUUID())
+      .sign(await importJWK(homeKey, 'ES256'));
+  };
+  const redeem = async (assertion: string) => {
+    const response = await fetch(new URL('/token', foreign.url), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${btoa(`${ORDERS_AT_PARTNER.client_id}:${ORDERS_AT_PARTNER.client_secret}`)}`,
+      },
+      body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion, resource: PARTNER_API }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  before(async () => {
+    homeKey = (await generateBrokerKey()) as JWK;
+    const { d: _private, ...publicKey } = homeKey;
+    foreign = await startBroker({
+      issuer: FOREIGN,
+      trustedIssuers: [],
+      audiences: [{ resource: PARTNER_API, scopes: ['orders:read'] }],
+      policy: createCedarPolicyEngine({
+        policies: FOREIGN_POLICY,
+        defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+      }),
+      audit,
+      clients: [ORDERS_AT_PARTNER] as never,
+      initialAccessToken: 'partner-initial-access-token',
+      identityChaining: {
+        draft: IDENTITY_CHAINING_DRAFT,
+        homeDomains: [
+          { issuer: HOME, jwks: { keys: [publicKey as Record<string, unknown>] }, tenants: ['acme'] },
+        ],
+      },
+      rateLimits: {
+        perClient: { points: 5, durationSeconds: 60 },
+        perSubject: { points: 2, durationSeconds: 60 },
+      },
+    });
+  });
+  after(async () => {
+    await foreign?.close();
+  });
+
+  it('keeps a home tenant the foreign domain shares, and qualifies every other', async () => {
+    const shared = await redeem(await grantFor('carol', 'acme'));
+    assert.equal(shared.status, 200, JSON.stringify(shared.body));
+    const carol = decodeJwt(shared.body.access_token as string);
+    assert.equal(carol.tenant, 'acme');
+    assert.equal(carol.sub, `${HOME}|carol`, 'the subject is the home domain’s, whatever the tenant');
+    const other = await redeem(await grantFor('dave', 'globex'));
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    assert.equal(decodeJwt(other.body.access_token as string).tenant, `${HOME}|globex`);
+  });
+
+  it('refuses a visitor over the per-subject limit, then the client over its own, with 429 slow_down', async () => {
+    assert.equal((await redeem(await grantFor('alice'))).status, 200);
+    assert.equal((await redeem(await grantFor('alice'))).status, 200);
+    const refused = await redeem(await grantFor('alice'));
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error, 'slow_down');
+    assert.equal(audit.events.at(-1)!.reason, 'rate_limited');
+    // The client's budget (5) is spent: another visitor is refused too.
+    assert.equal((await redeem(await grantFor('bob'))).status, 429);
   });
 });

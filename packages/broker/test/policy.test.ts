@@ -393,3 +393,58 @@ describe('cedar policy engine: construction refuses what it cannot honour', () =
     assert.throws(() => createCedarPolicyEngine({ policies: fixture, defaults, memoSize: -1 }), TypeError);
   });
 });
+
+describe('cedar policy engine: visitors from another trust domain', () => {
+  const HOME = 'https://broker.home.example';
+  const visitor = {
+    grant: 'identity_chaining' as const,
+    assertionIssuer: HOME,
+    subject: { sub: `${HOME}|user-alice`, tenant: `${HOME}|acme` },
+    agent: `${HOME}|agent-1`,
+  };
+
+  it('refuses a visitor under rules written for this domain’s own requests (they do not name the grant)', () => {
+    const decision = engineFor(fixture).decide(facts(visitor));
+    assert.equal(decision.allowed, false);
+    assert.equal(decision.refusal, 'visitor_not_admitted');
+    assert.deepEqual(decision.grantedScopes, []);
+    assert.equal(engineFor(fixture).decide(facts()).allowed, true, 'the same rules still permit an exchange');
+  });
+
+  it('counts only a permit whose condition requires context.grant == "identity_chaining", and reads the assertion issuer', () => {
+    const engine = engineFor(`
+      @id("visitors") permit (principal, action, resource)
+      when { context.grant == "identity_chaining" && context.assertion_issuer == "${HOME}" && context.scope == "orders:read" };
+      @id("loose") permit (principal, action, resource)
+      when { context.grant == "identity_chaining" || context.scope == "billing:read" };
+      @id("negated") permit (principal, action, resource)
+      when { context.grant != "token_exchange" && context.scope == "ledger:read" };
+    `);
+    const decision = engine.decide(
+      facts({ ...visitor, scopes: ['orders:read', 'billing:read', 'ledger:read'] }),
+    );
+    assert.equal(decision.allowed, true);
+    assert.deepEqual(decision.grantedScopes, ['orders:read']);
+    assert.equal(
+      engine.decide(facts({ ...visitor, assertionIssuer: 'https://broker.other.example' })).allowed,
+      false,
+      'another home broker is not admitted by a rule naming this one',
+    );
+    assert.equal(
+      engine.decide(facts({ ...visitor, scopes: ['billing:read'] })).refusal,
+      'visitor_not_admitted',
+    );
+  });
+
+  it('tells the grants apart: an exchange is token_exchange, an ID-JAG id_jag', () => {
+    const engine = engineFor(`
+      @id("id-jag-only") permit (principal, action, resource)
+      when { context.grant == "id_jag" && context.scope == "orders:read" };
+    `);
+    assert.equal(engine.decide(facts()).allowed, false);
+    assert.equal(
+      engine.decide(facts({ grant: 'id_jag', assertionIssuer: 'https://idp.example' })).allowed,
+      true,
+    );
+  });
+});

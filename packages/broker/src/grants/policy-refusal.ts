@@ -42,6 +42,12 @@ export function policyRefusal(
         'the delegation chain is longer than the declared policy allows',
         because,
       );
+    case 'visitor_not_admitted':
+      return refuse.target(
+        'visitor_not_admitted',
+        'the declared policy does not admit grants from another trust domain here',
+        because,
+      );
     case 'person_less_subject':
       return refuse.request(
         'subject_not_a_person',

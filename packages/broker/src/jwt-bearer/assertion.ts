@@ -30,10 +30,13 @@ export type AssertionKind = 'id_jag' | 'authorization_grant';
 export interface VerifiedAssertion {
   kind: AssertionKind;
   claims: AccessTokenClaims;
+  /** For a home broker's grant: that trust domain, as configured. */
+  home?: HomeDomain;
 }
 
 interface TrustedSigner {
   kind: AssertionKind;
+  home?: HomeDomain;
   typ: string;
   keys: () => Promise<JWTVerifyGetKey>;
 }
@@ -73,6 +76,7 @@ export class AssertionVerifier {
       const inline = home.jwks;
       this.#signers.set(home.issuer, {
         kind: 'authorization_grant',
+        home,
         typ: AUTHORIZATION_GRANT_TYP,
         keys: inline
           ? once(async () => createLocalJWKSet(inline as never))
@@ -135,6 +139,7 @@ export class AssertionVerifier {
     }
     return {
       kind: signer.kind,
+      ...(signer.home ? { home: signer.home } : {}),
       claims: {
         issuer: payload.iss as string,
         subject: sub,

@@ -34,6 +34,13 @@ export interface HomeDomain {
   jwks?: { keys: Array<Record<string, unknown>> };
   /** Where its public keys are published. Default: from its metadata. */
   jwksUri?: string;
+  /**
+   * The home domain's tenants this domain accepts as its own (a visitor's `tenant` kept as is). Every
+   * other identifier a home broker asserts (`sub`, `tenant`, `sid`) is qualified with its issuer
+   * (`<issuer>|<value>`), so a home broker cannot pose as one of this domain's subjects or tenants.
+   * Default: none.
+   */
+  tenants?: readonly string[];
 }
 
 /** Another trust domain's authorization server this broker issues JWT authorization grants for. */
@@ -83,6 +90,7 @@ export const identityChaining = z.strictObject({
         issuer: url,
         jwks: z.looseObject({ keys: z.array(z.looseObject({})).min(1) }).optional(),
         jwksUri: url.optional(),
+        tenants: z.array(z.string().min(1)).optional(),
       }),
     )
     .optional(),

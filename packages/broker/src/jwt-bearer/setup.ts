@@ -5,6 +5,7 @@ import type { AudienceConfig } from '../audience.ts';
 import type { AuditedGrantDependencies } from '../grants/audited-grant.ts';
 import type { PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import type { ExchangeRateLimiters } from '../token-exchange/checks/rate-limit.ts';
 import type { TrustedIssuer } from '../token-exchange/input-token.ts';
 import { AssertionVerifier } from './assertion.ts';
 import { AuthorizationGrantIssuer } from './authorization-grant.ts';
@@ -43,6 +44,7 @@ export function jwtBearerSetup(
       policy: PolicyEngine;
       callerKind: CallerKindRule;
       maxLifetimeSeconds: number;
+      limiters?: ExchangeRateLimiters;
     },
   ): void;
 } {

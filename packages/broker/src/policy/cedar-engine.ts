@@ -30,8 +30,10 @@ const DEFAULT_MEMO_SIZE = 10_000;
  * A `PolicyEngine` that decides exchanges with the operator's Cedar policies.
  *
  * The request is principal `Baton::Client::"<client>"`, action `Baton::Action::"exchange"`, resource
- * `Baton::Audience::"<audience>"`, and a context of `mode`, `depth`, `scope`, `subject`, `tenant`,
- * `agent` and `chain` (see `request-model.ts`). Cedar is asked once per requested scope, with that one
+ * `Baton::Audience::"<audience>"`, and a context of `mode`, `subject_type`, `depth`, `scope`,
+ * `subject`, `tenant`, `agent`, `chain`, `grant` and `assertion_issuer` (see `request-model.ts`); a
+ * visitor from another trust domain counts only under rules that require `context.grant ==
+ * "identity_chaining"`. Cedar is asked once per requested scope, with that one
  * scope in the context, so a rule grants scopes by naming them and the token carries exactly the
  * requested scopes some rule permits. `@lifetime("300")` and `@max_depth("3")` on permit rules bound
  * the token; the smallest among the rules that permitted wins.

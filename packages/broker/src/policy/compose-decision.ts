@@ -41,11 +41,26 @@ export function composeDecision(
 
   const cedarAllowed = scopes.length === 0 ? answers[0]?.allowed === true : answers.some((a) => a.allowed);
   if (!cedarAllowed) return refusal(facts, scopes, answers, rules);
+  // A visitor from another trust domain (its subject, tenant and actors asserted by its home broker):
+  // only rules that admit visitors explicitly count (default deny), so a rule written for this
+  // domain's own agents and tenants never lets a home broker's assertion satisfy it.
+  const admitted =
+    facts.grant === 'identity_chaining'
+      ? answers.map((answer) => ({
+          ...answer,
+          allowed: answer.allowed && answer.determining.some((id) => rules.get(id)?.admitsVisitors === true),
+        }))
+      : answers;
+  if (!(scopes.length === 0 ? admitted[0]?.allowed === true : admitted.some((a) => a.allowed))) {
+    return deny('visitor_not_admitted', [
+      `the request redeems a grant from another trust domain (${facts.assertionIssuer ?? 'unknown'}), and no permitting rule requires context.grant == "identity_chaining"`,
+    ]);
+  }
   // A subject with no person behind it, in a mode that acts for a person: only rules that say so
   // explicitly, for this mode, count (default deny), so neither a rule written for people nor one
   // written for a service acting as itself lets a machine pose as a person.
   const counted = actsForPersonLessSubject(facts)
-    ? answers.map((answer) => ({
+    ? admitted.map((answer) => ({
         ...answer,
         allowed:
           answer.allowed &&
@@ -53,7 +68,7 @@ export function composeDecision(
             (id) => rules.get(id)?.serviceSubjectModes.has(policyModeOf(facts)) === true,
           ),
       }))
-    : answers;
+    : admitted;
   const granted = scopes.filter((_, index) => counted[index]?.allowed === true);
   const allowed = scopes.length === 0 ? counted[0]?.allowed === true : granted.length > 0;
   if (!allowed) {

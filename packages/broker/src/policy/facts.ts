@@ -30,6 +30,14 @@ export function policyModeOf(facts: { mode: PolicyMode; tokenKind?: IssuedTokenK
 }
 
 /**
+ * The grant a token request came by, as a policy reads it (`context.grant`): a token exchange
+ * (RFC 8693, Transaction Tokens included), a service's own `client_credentials` request, an ID-JAG
+ * redeemed from a trusted identity provider, or a JWT authorization grant a trusted home broker issued
+ * for a visitor from another trust domain (`identity_chaining`).
+ */
+export type GrantKind = 'token_exchange' | 'client_credentials' | 'id_jag' | 'identity_chaining';
+
+/**
  * What the broker knows about one token request when it asks the policy. Everything here is already
  * verified: the client authenticated, the subject token validated, the chain built.
  */
@@ -71,6 +79,18 @@ export interface ExchangeFacts {
   chain: readonly string[];
   /** Requested scopes, already narrowed to what the subject token carries. */
   scopes: readonly string[];
+  /**
+   * The grant the request came by (`context.grant`). Absent: `token_exchange`.
+   *
+   * An engine must refuse an `identity_chaining` request (a visitor from another trust domain, whose
+   * subject, tenant and actors its home broker asserted) unless a rule explicitly admits visitors:
+   * the Cedar engine counts only permit rules whose `when` condition requires
+   * `context.grant == "identity_chaining"`, and refuses with `visitor_not_admitted` otherwise, so a
+   * rule written for this domain's own agents and tenants never admits a visitor by accident.
+   */
+  grant?: GrantKind;
+  /** The issuer of the redeemed assertion (`context.assertion_issuer`): an ID-JAG's identity provider, a visitor's home broker. */
+  assertionIssuer?: string;
 }
 
 export interface PolicyDecision {
@@ -98,14 +118,17 @@ export interface PolicyDecision {
  * - `depth_exceeded`: permitted, but the chain is deeper than the permitting rules' `@max_depth`;
  * - `evaluation_failed`: a rule or Cedar itself failed to evaluate, so the policy fails closed;
  * - `person_less_subject`: permitted, but only by rules that do not explicitly allow a subject with
- *   no person behind it (see `ExchangeFacts.subjectType`).
+ *   no person behind it (see `ExchangeFacts.subjectType`);
+ * - `visitor_not_admitted`: permitted, but only by rules that do not explicitly admit a visitor from
+ *   another trust domain (see `ExchangeFacts.grant`).
  */
 export type PolicyRefusal =
   | 'forbidden'
   | 'not_permitted'
   | 'depth_exceeded'
   | 'evaluation_failed'
-  | 'person_less_subject';
+  | 'person_less_subject'
+  | 'visitor_not_admitted';
 
 /** Decides token requests. Implementations must be deterministic and side-effect free. */
 export interface PolicyEngine {

@@ -1,7 +1,7 @@
 import { compilePolicySet as compileCedar } from '@baton/policy';
 import type { PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { POLICY_SCHEMA } from './request-model.ts';
-import { personActingModesForServiceSubjects } from './service-subjects.ts';
+import { admitsVisitors, personActingModesForServiceSubjects } from './service-subjects.ts';
 
 export { describeErrors } from '@baton/policy';
 
@@ -19,6 +19,11 @@ export interface RuleInfo {
    * `personActingModesForServiceSubjects`). Empty for every other rule.
    */
   serviceSubjectModes: ReadonlySet<string>;
+  /**
+   * Whether this permit admits a visitor from another trust domain: its condition requires
+   * `context.grant == "identity_chaining"` (see `admitsVisitors`). False for every other rule.
+   */
+  admitsVisitors: boolean;
 }
 
 export interface CompiledPolicySet {
@@ -49,6 +54,7 @@ export function compilePolicySet(text: string): CompiledPolicySet {
         effect: rule.effect,
         serviceSubjectModes:
           rule.effect === 'permit' ? personActingModesForServiceSubjects(rule.json) : new Set<string>(),
+        admitsVisitors: rule.effect === 'permit' && admitsVisitors(rule.json),
       };
       for (const [name, field] of [
         ['lifetime', 'lifetimeSeconds'],

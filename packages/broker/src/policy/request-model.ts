@@ -22,6 +22,8 @@ namespace Baton {
       tenant: String,
       agent: String,
       chain: Set<String>,
+      grant: String,
+      assertion_issuer: String,
     },
   };
 }
@@ -41,6 +43,8 @@ export const CONTEXT_ATTRIBUTES = [
   'tenant',
   'agent',
   'chain',
+  'grant',
+  'assertion_issuer',
 ] as const;
 export type ContextAttribute = (typeof CONTEXT_ATTRIBUTES)[number];
 
@@ -66,6 +70,11 @@ export function contextValue(facts: ExchangeFacts, scope: string, attribute: Con
       return facts.agent;
     case 'chain':
       return facts.chain;
+    case 'grant':
+      return facts.grant ?? 'token_exchange';
+    case 'assertion_issuer':
+      // Cedar has no null; a request that redeemed no assertion is the empty string.
+      return facts.assertionIssuer ?? '';
   }
 }
 

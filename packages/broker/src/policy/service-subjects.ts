@@ -20,13 +20,26 @@ export function personActingModesForServiceSubjects(policy: PolicyJson): Readonl
   const conditions = (policy.conditions ?? []).filter((condition) => condition.kind === 'when');
   const tests = conditions.flatMap((condition) => conjuncts(condition.body));
   if (!tests.some(isServiceSubjectTest)) return new Set();
-  const pinned = tests.map(pinnedModes).filter((modes) => modes !== undefined);
+  const pinned = tests.map((test) => pinnedLiterals(test, 'mode')).filter((modes) => modes !== undefined);
   if (pinned.length === 0) return new Set();
   // Several pins all hold at once: the modes they have in common.
   const [first, ...rest] = pinned;
   return new Set(
     first!.filter((mode) => PERSON_ACTING_MODES.has(mode) && rest.every((modes) => modes.includes(mode))),
   );
+}
+
+/**
+ * Whether a permit rule explicitly admits visitors from another trust domain: its `when` clauses have,
+ * as a top-level conjunct, a test that pins `context.grant` to literals including `identity_chaining`
+ * (`context.grant == "identity_chaining"`, or `["id_jag", "identity_chaining"].contains(context.grant)`).
+ * Anything looser does not count: the default is to deny.
+ */
+export function admitsVisitors(policy: PolicyJson): boolean {
+  return (policy.conditions ?? [])
+    .filter((condition) => condition.kind === 'when')
+    .flatMap((condition) => conjuncts(condition.body))
+    .some((test) => pinnedLiterals(test, 'grant')?.includes('identity_chaining') === true);
 }
 
 function conjuncts(expression: unknown): unknown[] {
@@ -43,19 +56,19 @@ function isServiceSubjectTest(expression: unknown): boolean {
   );
 }
 
-/** The modes one conjunct pins `context.mode` to, or `undefined` when it does not pin it. */
-function pinnedModes(expression: unknown): string[] | undefined {
+/** The literals one conjunct pins `context.<attribute>` to, or `undefined` when it does not pin it. */
+function pinnedLiterals(expression: unknown, attribute: string): string[] | undefined {
   const equals = (expression as { '=='?: { left: unknown; right: unknown } } | null)?.['=='];
   if (equals) {
-    const literal = readsContext(equals.left, 'mode')
+    const literal = readsContext(equals.left, attribute)
       ? stringLiteral(equals.right)
-      : readsContext(equals.right, 'mode')
+      : readsContext(equals.right, attribute)
         ? stringLiteral(equals.left)
         : undefined;
     return literal === undefined ? undefined : [literal];
   }
   const contains = (expression as { contains?: { left: unknown; right: unknown } } | null)?.contains;
-  if (contains && readsContext(contains.right, 'mode')) {
+  if (contains && readsContext(contains.right, attribute)) {
     const set = (contains.left as { Set?: unknown[] } | null)?.Set;
     const modes = set?.map(stringLiteral);
     if (modes?.every((mode) => mode !== undefined)) return modes as string[];

@@ -11,15 +11,17 @@ import {
 import { createRemoteJWKSet, decodeJwt, type JWTVerifyGetKey } from 'jose';
 import type { Adapter } from 'oidc-provider';
 import type { FetchEndpoint } from '../endpoints/fetch-endpoint.ts';
+import type { HomeDomain } from '../jwt-bearer/options.ts';
+import { qualified } from '../jwt-bearer/visitor.ts';
 import type { LiftTarget, RevocationTarget } from '../registry/token-registry.ts';
 import type { RevocationActor } from '../revocation/operator-revocation.ts';
 
 /** `startBroker({ identityProviderSignals })`: the broker receives its identity providers' SETs. */
 export interface IdentityProviderSignalsOptions {
   /**
-   * The identity providers whose Security Event Tokens are taken (each one of `trustedIssuers`), with
-   * where their keys are (default: the `jwks_uri` of their metadata). A SET from any other issuer is
-   * refused `invalid_issuer`.
+   * The identity providers whose Security Event Tokens are taken (each one of `trustedIssuers`, or a
+   * home broker of `identityChaining.homeDomains`), with where their keys are (default: the `jwks_uri`
+   * of their metadata). A SET from any other issuer is refused `invalid_issuer`.
    */
   issuers: readonly { issuer: string; jwksUri?: string }[];
   /**
@@ -76,6 +78,12 @@ export interface IdentityProviderSignalsInput {
   /** The broker's issuer: the `aud` every SET must carry. */
   audience: string;
   options: IdentityProviderSignalsOptions;
+  /**
+   * The home domains (identity chaining) among the issuers: the people and sessions a home broker's
+   * SETs name are its visitors, named here qualified by its issuer (`<home>|<id>`, see
+   * `jwt-bearer/visitor.ts`), so a home broker revokes its visitors and never this domain's people.
+   */
+  homeDomains?: readonly HomeDomain[];
   /** The SETs applied (shared by every instance), so that each is applied once. */
   applied: AppliedSecurityEvents;
   /** Told of an identity provider's `account-enabled` (taken, not applied: lifting is the operator's). */
@@ -138,8 +146,11 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
   };
   /** Remembers a SET as applied, for as long as it could be replayed. */
   const claim = (set: VerifiedSet) => input.applied.add(replayKey(set), set.iat + REPLAY_WINDOW_SECONDS);
+  const homes = new Map((input.homeDomains ?? []).map((home) => [home.issuer, home]));
   const receive = async (set: VerifiedSet): Promise<void> => {
     const now = Math.floor(Date.now() / 1000);
+    const home = homes.get(set.issuer);
+    const named = (id: string) => (home ? qualified({ home: home.issuer, tenants: [] }, id) : id);
     for (const event of set.events) {
       if (!IDENTITY_PROVIDER_EVENTS.has(event.type)) {
         throw new SetRefused(
@@ -175,17 +186,18 @@ export function identityProviderSignalsEndpoint(input: IdentityProviderSignalsIn
             // event but before this receipt (the provider's clock behind, a slow delivery) is covered.
             await input.revoke(
               {
-                subject: revocation.value,
+                subject: named(revocation.value),
                 ...(revocation.before !== undefined ? { before: Math.max(revocation.before, now + 1) } : {}),
               },
               by,
             );
             break;
           case 'session':
-            await input.revoke({ session: revocation.value }, by);
+            await input.revoke({ session: named(revocation.value) }, by);
             break;
           case 'jti':
-            // The identity provider's own token: the root of every grant exchanged from it.
+            // The identity provider's own token: the root of every grant exchanged from it (a home
+            // broker's grant: the root of what this broker issued from it, see `jwt-bearer/checks/revoked.ts`).
             await input.revoke({ root: `${set.issuer}#${revocation.value}` }, by);
             break;
         }

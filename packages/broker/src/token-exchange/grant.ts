@@ -21,6 +21,7 @@ import { exchangePolicy } from './checks/policy.ts';
 import { principal } from './checks/principal.ts';
 import {
   clientRateLimit,
+  type ExchangeRateLimiters,
   type ExchangeRateLimits,
   exchangeRateLimiters,
   subjectRateLimit,
@@ -68,6 +69,8 @@ export interface TokenExchangeDependencies extends AuditedGrantDependencies {
   maxLifetimeSeconds: number;
   /** Rate limits (issue #12 item 6): exchanges per client and per subject. */
   rateLimits?: ExchangeRateLimits;
+  /** The limiters, when the broker built them once to share with another grant; else from `rateLimits`. */
+  limiters?: ExchangeRateLimiters;
 }
 
 /**
@@ -76,7 +79,7 @@ export interface TokenExchangeDependencies extends AuditedGrantDependencies {
  * `checks/`, then one issuer per kind of token under `issuers/`.
  */
 export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
-  const limiters = exchangeRateLimiters(deps.rateLimits ?? {}, deps.logger);
+  const limiters = deps.limiters ?? exchangeRateLimiters(deps.rateLimits ?? {}, deps.logger);
   const checks = GrantChecks.start<GrantRequest>()
     .check(exchangingClient)
     .check(clientRateLimit(limiters.perClient))

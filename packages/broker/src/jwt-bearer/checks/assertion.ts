@@ -2,13 +2,17 @@ import type { Check } from '../../grants/checks.ts';
 import type { GrantRequest } from '../../grants/grant-request.ts';
 import { single } from '../../grants/parameters.ts';
 import { refuse } from '../../grants/refusal.ts';
+import type { RedeemedGrant } from '../../token-exchange/checks/policy.ts';
 import type { Subject } from '../../token-exchange/checks/subject.ts';
 import type { AssertionKind, AssertionVerifier } from '../assertion.ts';
+import type { Visitor } from '../visitor.ts';
 
 /** What the assertion check adds. */
-export interface Assertion extends Subject {
+export interface Assertion extends Subject, RedeemedGrant {
   /** Whose grant it is: an identity provider's ID-JAG, or a home broker's JWT authorization grant. */
   readonly kind: AssertionKind;
+  /** For a home broker's grant: the visitor's home domain, whose identifiers are qualified here. */
+  readonly visitor?: Visitor;
 }
 
 /**
@@ -21,8 +25,16 @@ export function verifiedAssertion(verifier: AssertionVerifier): Check<GrantReque
     const assertion = single(params.assertion);
     if (!assertion)
       throw refuse.request('parameters_missing', 'assertion is required (RFC 7523 section 2.1)');
-    const { kind, claims } = await verifier.verify(assertion);
-    return { kind, subject: { claims, brokerIssued: false } };
+    const { kind, claims, home } = await verifier.verify(assertion);
+    return {
+      kind,
+      subject: { claims, brokerIssued: false },
+      // What the policy is told (`context.grant`, `context.assertion_issuer`): a visitor's request is
+      // one only rules written for visitors admit.
+      grant: kind === 'id_jag' ? 'id_jag' : 'identity_chaining',
+      assertionIssuer: claims.issuer,
+      ...(home ? { visitor: { home: home.issuer, tenants: home.tenants ?? [] } } : {}),
+    };
   };
 }
 

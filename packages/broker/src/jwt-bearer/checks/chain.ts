@@ -6,9 +6,10 @@ import type { GrantRequest } from '../../grants/grant-request.ts';
 import { refuse } from '../../grants/refusal.ts';
 import type { DelegationChain } from '../../token-exchange/checks/chain.ts';
 import type { ExchangeMode } from '../../token-exchange/checks/mode.ts';
+import { qualified, type Visitor } from '../visitor.ts';
 import type { Assertion } from './assertion.ts';
 
-/** What the chain check adds: the chain, the mode, and the trace the audit event is filed under. */
+/** What the chain check adds: the chain, the mode, and the trace the audit event is filed under (with its link). */
 export type AssertionChain = DelegationChain & ExchangeMode & { readonly trace: RequestTrace };
 
 /**
@@ -17,19 +18,23 @@ export type AssertionChain = DelegationChain & ExchangeMode & { readonly trace: 
  * - An ID-JAG: the client acts for the person the identity provider asserted; it starts the chain
  *   (`act: { sub: <client> }`), so the MCP server it calls can exchange the token onward.
  * - A home broker's grant: the chain it carries (`act`), the redeeming client outermost (it must be the
- *   client the grant was issued to), every actor before it marked with the home broker as its issuer
- *   (they are clients of that domain, not of this one). The audit event joins the home trace the grant
- *   carries (`baton_trace`, signed by a broker this one trusts), so one trace crosses the two domains.
+ *   client the grant was issued to), every actor before it a client of the home domain: named as this
+ *   domain names a visitor's identifiers (`<home>|<client>`, see `visitor.ts`) and marked with the home
+ *   broker as its issuer, whatever `iss` the grant gives it. A home broker thus cannot name one of this
+ *   domain's clients as its agent, for this hop's policy or any later hop's. The audit event links to the home
+ *   trace the grant carries (`baton_trace`) rather than joining it: a home broker could otherwise file
+ *   its visitors' events into one of this domain's traces. The link still ties the two domains' events.
  */
 export const assertionChain: Check<GrantRequest & Assertion, AssertionChain> = ({
   subject,
   kind,
+  visitor,
   clientId,
   trace,
 }) => {
   const { claims } = subject;
   let act: ActClaim;
-  let joined = trace;
+  let linked = trace;
   if (kind === 'id_jag') {
     act = withActor({ sub: clientId }, undefined);
   } else {
@@ -43,17 +48,16 @@ export const assertionChain: Check<GrantRequest & Assertion, AssertionChain> = (
       throw refuse.grant('act_missing', 'a JWT authorization grant must carry its delegation chain');
     if (carried.sub !== clientId)
       throw refuse.grant('act_malformed', 'the outermost actor of the assertion is not its client');
-    act = withActor({ sub: clientId }, carried.act && fromDomain(carried.act, claims.issuer));
-    const home = continueTrace(claims.claims.baton_trace, true);
-    if (home.parentSpanId !== undefined) {
-      joined = { traceId: home.traceId, spanId: trace.spanId, parentSpanId: home.parentSpanId };
-    }
+    act = withActor({ sub: clientId }, carried.act && visitor && fromDomain(carried.act, visitor));
+    const { link } = continueTrace(claims.claims.baton_trace, false);
+    if (link) linked = { ...trace, link };
   }
   let actors: ActClaim[];
   try {
     actors = actorsOf(act);
   } catch {
-    throw refuse.request('depth_exceeded', 'the delegation chain would be longer than an envelope can carry');
+    // The grant's chain is what is too long: the grant is refused, not the request.
+    throw refuse.grant('depth_exceeded', 'the delegation chain would be longer than an envelope can carry');
   }
   return {
     act,
@@ -62,11 +66,14 @@ export const assertionChain: Check<GrantRequest & Assertion, AssertionChain> = (
     actors: actors.map((actor) => actor.sub),
     mode: 'on_behalf_of',
     tokenKind: 'access_token',
-    trace: joined,
+    trace: linked,
   };
 };
 
-/** The chain with each actor that names no issuer marked as the home domain's. */
-function fromDomain(act: ActClaim, issuer: string): ActClaim {
-  return withActor({ sub: act.sub, iss: act.iss ?? issuer }, act.act && fromDomain(act.act, issuer));
+/** The chain with every actor named and marked as the home domain's (an `iss` the grant gives is replaced). */
+function fromDomain(act: ActClaim, visitor: Visitor): ActClaim {
+  return withActor(
+    { sub: qualified(visitor, act.sub), iss: visitor.home },
+    act.act && fromDomain(act.act, visitor),
+  );
 }

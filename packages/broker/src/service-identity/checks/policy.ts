@@ -33,6 +33,7 @@ export function serviceIdentityPolicy(
         depth: 0,
         chain: [],
         scopes: understood,
+        grant: 'client_credentials',
       },
       audience,
     );

@@ -2,7 +2,7 @@ import type { Check } from '../../grants/checks.ts';
 import type { GrantRequest } from '../../grants/grant-request.ts';
 import { decideOrRefuse } from '../../grants/policy-refusal.ts';
 import type { Target } from '../../grants/target.ts';
-import { type PolicyDecision, type PolicyEngine, policyModeOf } from '../../policy/facts.ts';
+import { type GrantKind, type PolicyDecision, type PolicyEngine, policyModeOf } from '../../policy/facts.ts';
 import type { DelegationChain } from './chain.ts';
 import type { ExchangeMode } from './mode.ts';
 import type { Principal } from './principal.ts';
@@ -15,11 +15,36 @@ export interface Decided {
   readonly granted: readonly string[];
 }
 
+/**
+ * What a grant that redeems an assertion adds for the policy (RFC 7523: an ID-JAG, a home broker's
+ * grant): which grant it is and who issued the assertion. A token exchange has neither.
+ */
+export interface RedeemedGrant {
+  readonly grant?: GrantKind;
+  readonly assertionIssuer?: string;
+}
+
 /** Check: the declared policy, asked with every verified fact of the exchange. */
 export function exchangePolicy(
   policy: PolicyEngine,
-): Check<GrantRequest & Target & ExchangeMode & DelegationChain & Principal & UnderstoodScopes, Decided> {
-  return ({ clientId, sub, tenant, subjectType, agent, audience, mode, tokenKind, chain, understood }) => {
+): Check<
+  GrantRequest & Target & ExchangeMode & DelegationChain & Principal & UnderstoodScopes & RedeemedGrant,
+  Decided
+> {
+  return ({
+    clientId,
+    sub,
+    tenant,
+    subjectType,
+    agent,
+    audience,
+    mode,
+    tokenKind,
+    chain,
+    understood,
+    grant,
+    assertionIssuer,
+  }) => {
     const decision = decideOrRefuse(
       policy,
       {
@@ -35,6 +60,8 @@ export function exchangePolicy(
         depth: chain.length,
         chain,
         scopes: understood,
+        ...(grant ? { grant } : {}),
+        ...(assertionIssuer ? { assertionIssuer } : {}),
       },
       audience,
     );

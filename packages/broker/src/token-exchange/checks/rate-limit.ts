@@ -4,6 +4,7 @@ import type { BrokerLogger } from '../../grants/audited-grant.ts';
 import type { Check } from '../../grants/checks.ts';
 import type { GrantRequest } from '../../grants/grant-request.ts';
 import { refuse } from '../../grants/refusal.ts';
+import { qualified, type Visitor, visitorTenant } from '../../jwt-bearer/visitor.ts';
 import type { Subject } from './subject.ts';
 
 /**
@@ -22,7 +23,14 @@ export interface ExchangeRateLimits {
   store?: RateLimitStore;
 }
 
-/** The exchange limiters, built once when the broker starts (a bad limit is a `TypeError` then). */
+/** The per-client and per-subject limiters the token-requesting grants share. */
+export type ExchangeRateLimiters = ReturnType<typeof exchangeRateLimiters>;
+
+/**
+ * The exchange limiters, built once when the broker starts (a bad limit is a `TypeError` then) and
+ * shared by the grants that act for a subject (token exchange, jwt-bearer): one budget per client and
+ * per person, whichever grant spends it.
+ */
 export function exchangeRateLimiters(limits: ExchangeRateLimits, logger?: BrokerLogger) {
   // A Redis outage falls back to this instance's count, logged with the error's name only.
   const store = loggingFallbacks(limits.store ?? { memory: true }, logger);
@@ -48,11 +56,20 @@ export function clientRateLimit(limiter: RateLimiter | undefined): Check<GrantRe
  * Check: the subject (the person behind the subject token) is within its exchange limit. Runs after
  * the subject token is verified: a forged token cannot spend somebody else's budget.
  */
-export function subjectRateLimit(limiter: RateLimiter | undefined): Check<GrantRequest & Subject, object> {
-  return async ({ subject }) => {
+export function subjectRateLimit(
+  limiter: RateLimiter | undefined,
+): Check<GrantRequest & Subject & { readonly visitor?: Visitor }, object> {
+  return async ({ subject, visitor }) => {
     // The person by tenant and `sub`, as the MCP boundary keys it: the same budget whether the subject
-    // token is the identity provider's or one this broker issued from it.
-    const over = await limiter?.consume(keyOf(tenantOf(subject.claims) ?? '', subject.claims.subject));
+    // token is the identity provider's or one this broker issued from it. A visitor from another trust
+    // domain by its names here (qualified), so a home broker cannot spend a local person's budget.
+    const tenant = tenantOf(subject.claims);
+    const sub = subject.claims.subject;
+    const over = await limiter?.consume(
+      visitor
+        ? keyOf(visitorTenant(visitor, tenant) ?? '', qualified(visitor, sub))
+        : keyOf(tenant ?? '', sub),
+    );
     if (over) throw refuse.slowDown(over.retryAfterSeconds, tooMany(over.retryAfterSeconds), 'per subject');
     return {};
   };
