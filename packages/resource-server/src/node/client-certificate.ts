@@ -58,21 +58,32 @@ export function clientCertificateOf(socket: unknown): ClientCertificate | undefi
   return pin.certificate;
 }
 
+/**
+ * Trust domains of the anchors seen, by fingerprint: only the server's own trusted CAs end a verified
+ * chain, so it stays as small as its CA bundle, and each is parsed once.
+ */
+const anchorTrustDomains = new Map<string, string | undefined>();
+
 function namesOf(socket: TLSSocket, peer: X509Certificate): ClientCertificate {
   const { spiffeId, ...names } = certificateIdentity(peer.raw);
   if (spiffeId === undefined) return names;
   const anchor = anchorOf(socket.getPeerCertificate(true));
-  const trustDomain = anchor ? authorityTrustDomain(anchor) : undefined;
+  let trustDomain: string | undefined;
+  if (anchor) {
+    if (!anchorTrustDomains.has(anchor.fingerprint256))
+      anchorTrustDomains.set(anchor.fingerprint256, authorityTrustDomain(anchor.raw));
+    trustDomain = anchorTrustDomains.get(anchor.fingerprint256);
+  }
   return parseSpiffeId(spiffeId).trustDomain === trustDomain ? { spiffeId, ...names } : names;
 }
 
 /** The root the verified chain ends in (Node adds it from the server's CAs): self-issued, its own issuer. */
-function anchorOf(certificate: DetailedPeerCertificate): Buffer | undefined {
+function anchorOf(certificate: DetailedPeerCertificate): DetailedPeerCertificate | undefined {
   let current = certificate;
   for (let depth = 0; depth < 10 && current?.raw; depth += 1) {
     const issuer = current.issuerCertificate;
     if (!issuer?.raw) return undefined;
-    if (issuer === current || issuer.fingerprint256 === current.fingerprint256) return current.raw;
+    if (issuer === current || issuer.fingerprint256 === current.fingerprint256) return current;
     current = issuer;
   }
   return undefined;
