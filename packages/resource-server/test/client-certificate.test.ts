@@ -168,7 +168,7 @@ describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)',
     assert.equal(verified.clientCertificate?.thumbprint, client.thumbprint);
   });
 
-  it('refuses a client certificate that changed on the connection after it was first read (renegotiation)', async () => {
+  it('refuses a client certificate that changed on the connection after it was first read, or failed a later verification (renegotiation)', async () => {
     // Baton's servers refuse TLS renegotiation; should a certificate change anyway, the connection's
     // first one stays the only one. Stubbed on the real socket: Node's client cannot renegotiate with
     // another certificate.
@@ -187,6 +187,9 @@ describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)',
       requests += 1;
       if (requests === 2)
         (req.socket as TLSSocket).getPeerX509Certificate = () => new X509Certificate(other.certificatePem);
+      // What Node does when a renegotiation's certificate fails verification: `authorized` stays true.
+      if (requests === 3)
+        Object.assign(req.socket, { authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
     });
     const url = `https://127.0.0.1:${await listen(server)}/`;
     const tls = clientTlsOptions({ identity: client, ca: ca.certificatePem });
@@ -195,6 +198,7 @@ describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)',
       assert.equal((await get(url, keepAlive, tls)).clientCertificate?.thumbprint, client.thumbprint);
       assert.equal((await get(url, keepAlive, tls)).clientCertificate, null);
       assert.equal(resumedOrKept(keepAlive), 1, 'the same connection');
+      assert.equal((await get(url, false, tls)).clientCertificate, null);
     } finally {
       keepAlive.destroy();
       server.closeAllConnections();
