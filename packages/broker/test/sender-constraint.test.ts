@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
+import { once } from 'node:events';
+import { Agent, request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, connect } from 'node:tls';
 import { type AuditEvent, MemoryAuditSink } from '@baton/audit';
 import {
   ACCESS_TOKEN_TYPE,
@@ -20,6 +21,7 @@ import {
 import { parseAct } from '@baton/resource-server';
 import {
   type CertificateAuthority,
+  clientTlsOptions,
   createCertificateAuthority,
   issueWorkloadCertificate,
   type TlsIdentity,
@@ -101,6 +103,10 @@ interface Pki {
   orders: WorkloadCertificate;
   wrongSan: WorkloadCertificate;
   foreign: WorkloadCertificate;
+  /** Another trust domain's CA, trusted beside the broker's own (`clientCa`). */
+  partner: CertificateAuthority;
+  /** A certificate the partner CA issued with the very SPIFFE ID `mtls-service` registered. */
+  partnerImpostor: WorkloadCertificate;
   selfSigned: SelfSignedClient;
   otherSelfSigned: SelfSignedClient;
 }
@@ -109,11 +115,15 @@ async function makePki(): Promise<Pki> {
   const ca = await createCertificateAuthority({ trustDomain: 'baton.test', subject: 'CN=Baton workload CA' });
   // Another CA of the same trust domain: its certificates carry the very names the broker's CA issues.
   const other = await createCertificateAuthority({ trustDomain: 'baton.test', subject: 'CN=Another CA' });
+  const partner = await createCertificateAuthority({ trustDomain: 'partner.test', subject: 'CN=Partner CA' });
   const client = (authority: CertificateAuthority, spiffeId: string, subject: string) =>
     issueWorkloadCertificate(authority, { spiffeId, subject, usage: 'client' });
   return {
     ca,
     other,
+    partner,
+    // Baton's issuer writes only its own trust domain's IDs, so the partner CA is relabelled to misbehave.
+    partnerImpostor: await client({ ...partner, trustDomain: 'baton.test' }, MTLS_SPIFFE, 'CN=impostor'),
     server: await issueWorkloadCertificate(ca, {
       spiffeId: 'spiffe://baton.test/broker',
       subject: 'CN=broker',
@@ -183,7 +193,11 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
     dpopExchanger = await serviceCredentials('dpop-exchanger');
     stack = await startBrokerStack(
       {
-        tls: { cert: pki.server.chainPem, key: pki.server.privateKeyPem, clientCa: pki.ca.certificatePem },
+        tls: {
+          cert: pki.server.chainPem,
+          key: pki.server.privateKeyPem,
+          clientCa: [pki.ca.certificatePem, pki.partner.certificatePem],
+        },
         policy: createCedarPolicyEngine({
           policies: `${POLICY}\n${SERVICE_RULES}\n${WORKLOAD_RULE}`,
           defaults: { lifetimeSeconds: 300, maxDepth: 3 },
@@ -491,6 +505,78 @@ describe('sender-constrained tokens at the broker: DPoP and mutual TLS (optional
       ),
       refusedClient,
     );
+  });
+
+  it("refuses a SPIFFE ID issued by another trust domain's CA (invalid_client)", async () => {
+    // The partner CA is trusted, so the handshake verifies the certificate; its SPIFFE ID is baton.test's.
+    await assert.rejects(
+      clientCredentialsToken(
+        issuer,
+        tlsClientCredentials('mtls-service'),
+        { resource: BILLING_API },
+        { fetch: withCertificate(pki.partnerImpostor) },
+      ),
+      refusedClient,
+    );
+  });
+
+  it('refuses a client certificate swapped in by TLS renegotiation', async () => {
+    // A TLS 1.2 client verified once could renegotiate with an unverified certificate naming another
+    // client while Node kept `authorized` true: the broker's listener refuses renegotiation.
+    const { port } = new URL(issuer);
+    const socket = connect({
+      cert: pki.mtls.chainPem,
+      key: pki.mtls.privateKeyPem,
+      ca: pki.ca.certificatePem,
+      host: '127.0.0.1',
+      port: Number(port),
+      maxVersion: 'TLSv1.2',
+    });
+    try {
+      await once(socket, 'secureConnect');
+      assert.equal(socket.getProtocol(), 'TLSv1.2');
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(String(error.code)));
+        socket.renegotiate({}, (error) =>
+          resolve(error ? String((error as NodeJS.ErrnoException).code) : 'renegotiated'),
+        );
+      });
+      assert.equal(outcome, 'ERR_SSL_NO_RENEGOTIATION');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('refuses tls_client_auth with a certificate that expired after the handshake (invalid_client)', async () => {
+    const shortLived = await issueWorkloadCertificate(pki.ca, {
+      spiffeId: MTLS_SPIFFE,
+      usage: 'client',
+      lifetimeSeconds: 2,
+    });
+    const agent = new Agent({
+      ...clientTlsOptions({ identity: shortLived, ca: pki.ca.certificatePem }),
+      keepAlive: true,
+      maxSockets: 1,
+    });
+    const keptAlive = fetchTrusting(pki.ca.certificatePem, shortLived, agent);
+    const request = () =>
+      clientCredentialsToken(
+        issuer,
+        tlsClientCredentials('mtls-service'),
+        { resource: BILLING_API, scope: ['billing:read'] },
+        { fetch: keptAlive },
+      );
+    try {
+      assert.deepEqual(decodeJwt((await request()).access_token).cnf, {
+        'x5t#S256': shortLived.thumbprint,
+      });
+      await new Promise((resolve) => setTimeout(resolve, shortLived.notAfter.getTime() - Date.now() + 100));
+      await assert.rejects(request(), refusedClient);
+      const sockets = Object.values(agent.freeSockets).flat().length;
+      assert.equal(sockets, 1, 'the same kept-alive connection');
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('refuses a trusted certificate whose SPIFFE ID or subject is not the registered one (invalid_client)', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { Agent, createServer, request, type Server } from 'node:https';
@@ -165,6 +166,89 @@ describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)',
       clientTlsOptions({ identity: client, ca: ca.certificatePem }),
     );
     assert.equal(verified.clientCertificate?.thumbprint, client.thumbprint);
+  });
+
+  it('refuses a client certificate that changed on the connection after it was first read, or failed a later verification (renegotiation)', async () => {
+    // Baton's servers refuse TLS renegotiation; should a certificate change anyway, the connection's
+    // first one stays the only one. Stubbed on the real socket: Node's client cannot renegotiate with
+    // another certificate.
+    const other = await issueWorkloadCertificate(ca, { spiffeId: 'spiffe://baton.test/billing-mcp' });
+    const identity = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/orders-api',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    const server = serveNodeRequests(
+      createServer(serverTlsOptions({ identity, ca: ca.certificatePem, requireClientCertificate: true })),
+      echo,
+    );
+    let requests = 0;
+    server.prependListener('request', (req) => {
+      requests += 1;
+      if (requests === 2)
+        (req.socket as TLSSocket).getPeerX509Certificate = () => new X509Certificate(other.certificatePem);
+      // What Node does when a renegotiation's certificate fails verification: `authorized` stays true.
+      if (requests === 3)
+        Object.assign(req.socket, { authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    });
+    const url = `https://127.0.0.1:${await listen(server)}/`;
+    const tls = clientTlsOptions({ identity: client, ca: ca.certificatePem });
+    const keepAlive = new Agent({ ...tls, keepAlive: true, maxSockets: 1 });
+    try {
+      assert.equal((await get(url, keepAlive, tls)).clientCertificate?.thumbprint, client.thumbprint);
+      assert.equal((await get(url, keepAlive, tls)).clientCertificate, null);
+      assert.equal(resumedOrKept(keepAlive), 1, 'the same connection');
+      assert.equal((await get(url, false, tls)).clientCertificate, null);
+    } finally {
+      keepAlive.destroy();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it("refuses a SPIFFE ID issued by another trust domain's CA", async () => {
+    // Two trust domains' CAs trusted: the partner's may issue only its own trust domain's IDs.
+    const partner = await createCertificateAuthority({ trustDomain: 'partner.test' });
+    const identity = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/orders-api',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    const server = serveNodeRequests(
+      createServer(
+        serverTlsOptions({
+          identity,
+          ca: [ca.certificatePem, partner.certificatePem],
+          requireClientCertificate: true,
+        }),
+      ),
+      echo,
+    );
+    const url = `https://127.0.0.1:${await listen(server)}/`;
+    try {
+      // A partner CA that writes baton.test's IDs (Baton's own issuer refuses to, so its trust domain is relabelled).
+      const impostor = await issueWorkloadCertificate(
+        { ...partner, trustDomain: 'baton.test' },
+        { spiffeId: 'spiffe://baton.test/mcp/travel', usage: 'client' },
+      );
+      const seen = await get(url, false, clientTlsOptions({ identity: impostor, ca: ca.certificatePem }));
+      assert.deepEqual(seen.clientCertificate, {
+        thumbprint: impostor.thumbprint,
+        uris: ['spiffe://baton.test/mcp/travel'],
+        subject: '',
+      });
+      const own = await issueWorkloadCertificate(partner, {
+        spiffeId: 'spiffe://partner.test/agent',
+        usage: 'client',
+      });
+      const partnerSeen = await get(url, false, clientTlsOptions({ identity: own, ca: ca.certificatePem }));
+      assert.equal(partnerSeen.clientCertificate?.spiffeId, 'spiffe://partner.test/agent');
+      const ours = await get(url, false, clientTlsOptions({ identity: client, ca: ca.certificatePem }));
+      assert.equal(ours.clientCertificate?.spiffeId, 'spiffe://baton.test/mcp/travel');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it('a certificate named in a request header is no certificate', async () => {

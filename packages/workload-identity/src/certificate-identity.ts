@@ -1,4 +1,4 @@
-import { isWorkloadSpiffeId } from './spiffe-id.ts';
+import { isWorkloadSpiffeId, parseSpiffeId } from './spiffe-id.ts';
 import { x5tS256 } from './thumbprint.ts';
 import { x509 } from './x509.ts';
 
@@ -41,6 +41,29 @@ export function certificateIdentity(der: Uint8Array | ArrayBuffer): CertificateI
     uris,
     subject: rfc4514(certificate.subjectName),
   };
+}
+
+/**
+ * The trust domain a CA certificate speaks for: its only URI SAN, the trust domain's own SPIFFE ID
+ * (`spiffe://baton.test`, X509-SVID §3.2, as `createCertificateAuthority` writes it). `undefined` for a
+ * certificate that is no CA or names no trust domain. A SPIFFE ID counts only in the trust domain of
+ * the anchor that verified it: a partner's CA in the same bundle could write any trust domain's IDs.
+ *
+ * @example
+ * authorityTrustDomain(ca.certificate.rawData); // 'baton.test'
+ */
+export function authorityTrustDomain(der: Uint8Array | ArrayBuffer): string | undefined {
+  const certificate = new x509.X509Certificate(der instanceof ArrayBuffer ? der : new Uint8Array(der));
+  if (certificate.getExtension(x509.BasicConstraintsExtension)?.ca !== true) return undefined;
+  const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
+  const uris = (san?.names.items ?? []).filter((name) => name.type === 'url');
+  if (uris.length !== 1) return undefined;
+  try {
+    const id = parseSpiffeId(uris[0]!.value);
+    return id.path === '' ? id.trustDomain : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** RFC 4514 §2: the RDNs last to first, joined by `,`; multi-valued RDNs by `+`; values escaped (§2.4). */

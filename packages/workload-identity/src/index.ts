@@ -3,7 +3,11 @@ export {
   type CertificateAuthorityOptions,
   createCertificateAuthority,
 } from './certificate-authority.ts';
-export { type CertificateIdentity, certificateIdentity } from './certificate-identity.ts';
+export {
+  authorityTrustDomain,
+  type CertificateIdentity,
+  certificateIdentity,
+} from './certificate-identity.ts';
 export { type MutualTlsDispatcherInit, mutualTlsDispatcher } from './dispatcher.ts';
 export { SpiffeIdError, type SpiffeIdInvalidReason, type WorkloadIdentityErrorCode } from './errors.ts';
 export { type RenewalOptions, type RenewingCertificate, renewingWorkloadCertificate } from './renewal.ts';

@@ -1,3 +1,4 @@
+import { constants } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
 import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
 
@@ -47,6 +48,11 @@ export function serverTlsOptions(init: ServerTlsOptionsInit): TlsOptions {
     requestCert: true,
     rejectUnauthorized: init.requireClientCertificate,
     minVersion: init.minVersion ?? DEFAULT_MIN_VERSION,
+    // TLS 1.2 renegotiation lets a client present another certificate on a live connection, and Node
+    // leaves `socket.authorized` as the first handshake set it: a client verified once could swap in
+    // an unverified certificate naming anyone. No renegotiation at all (TLS 1.3 has none).
+    // OpenSSL answers a renegotiation request with a `no_renegotiation` alert.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
   };
 }
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { before, describe, it } from 'node:test';
+import { SIGNING_ALGORITHM } from '../src/certificate-authority.ts';
 import {
+  authorityTrustDomain,
   type CertificateAuthority,
   certificateIdentity,
   createCertificateAuthority,
@@ -146,6 +148,23 @@ describe('workload certificates and what they name', () => {
       );
     }
     assert.equal(certificateIdentity(new X509Certificate(ca.certificatePem).raw).spiffeId, undefined);
+  });
+
+  it("reads a CA's trust domain from its SPIFFE URI SAN; a leaf or a CA without one names none", async () => {
+    assert.equal(authorityTrustDomain(ca.certificate.rawData), 'baton.test');
+    const leaf = await issueWorkloadCertificate(ca, { spiffeId: 'spiffe://baton.test/orders-api' });
+    assert.equal(authorityTrustDomain(new X509Certificate(leaf.certificatePem).raw), undefined);
+    const keys = (await crypto.subtle.generateKey(SIGNING_ALGORITHM, false, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const bare = await x509.X509CertificateGenerator.createSelfSigned({
+      name: 'CN=bare CA',
+      keys,
+      signingAlgorithm: SIGNING_ALGORITHM,
+      extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+    });
+    assert.equal(authorityTrustDomain(bare.rawData), undefined);
   });
 
   it('names the subject in RFC 4514 order and escaping', async () => {

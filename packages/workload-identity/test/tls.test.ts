@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import { connect } from 'node:tls';
 import {
   type CertificateAuthority,
   certificateIdentity,
@@ -111,6 +113,36 @@ describe('mutual TLS with the internal CA (real TLS on 127.0.0.1)', () => {
       await optional.close();
     }
   }
+
+  it('refuses a client certificate swapped in by TLS renegotiation', async () => {
+    // A TLS 1.2 client verified once could renegotiate with another certificate, and Node would keep
+    // `authorized` from the first handshake; the server refuses renegotiation itself. (Node's client
+    // cannot change its certificate, but the renegotiation it starts is the attack's first step.)
+    const optional = await startHttpsServer(serverIdentity, ca.certificatePem, false);
+    const { port } = optional.server.address() as { port: number };
+    const socket = connect({
+      cert: client.chainPem,
+      key: client.privateKeyPem,
+      ca: ca.certificatePem,
+      host: '127.0.0.1',
+      port,
+      maxVersion: 'TLSv1.2',
+    });
+    try {
+      await once(socket, 'secureConnect');
+      assert.equal(socket.getProtocol(), 'TLSv1.2');
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(String(error.code)));
+        socket.renegotiate({}, (error) =>
+          resolve(error ? String((error as NodeJS.ErrnoException).code) : 'renegotiated'),
+        );
+      });
+      assert.equal(outcome, 'ERR_SSL_NO_RENEGOTIATION');
+    } finally {
+      socket.destroy();
+      await optional.close();
+    }
+  });
 
   it('refuses a server whose certificate names another host', async () => {
     const elsewhere = await issueWorkloadCertificate(ca, {

@@ -1,28 +1,29 @@
 import type { X509Certificate as NodeCertificate } from 'node:crypto';
-import { TLSSocket } from 'node:tls';
 // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
 import type { ClientCertificate } from '@baton/resource-server';
-import { clientCertificateOf } from '@baton/resource-server/node';
+import { clientCertificateOf, peerCertificateOf } from '@baton/resource-server/node';
 import { Name, SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 /**
  * The certificate the client presented in this request's TLS handshake (RFC 8705 §2), read from the
  * connection itself — never from a header, which is the caller's to write. `undefined` over plain HTTP
- * or when the client sent none. It may be one the server's trusted CAs did not verify (a
+ * or when the client sent none, and should the connection's certificate ever change, none
+ * (`peerCertificateOf`). It may be one the server's trusted CAs did not verify (a
  * `self_signed_tls_client_auth` client's own certificate): see {@link certificateAuthorized}.
  */
 export function presentedCertificate(ctx: KoaContextWithOIDC): NodeCertificate | undefined {
-  const socket = ctx.req.socket;
-  if (!(socket instanceof TLSSocket)) return undefined;
-  return socket.getPeerX509Certificate();
+  return peerCertificateOf(ctx.req.socket);
 }
 
-/** Whether the TLS handshake verified the presented certificate against the broker's trusted client CAs. */
+/**
+ * Whether the presented certificate is one the broker's trusted client CAs verified, as every resource
+ * server decides it (`clientCertificateOf`): authorized by the handshake, still valid now (a
+ * kept-alive connection or a resumed session outlives the handshake's check), the connection's first.
+ */
 export function certificateAuthorized(ctx: KoaContextWithOIDC): boolean {
-  const socket = ctx.req.socket;
-  return socket instanceof TLSSocket && socket.authorized === true;
+  return clientCertificateOf(ctx.req.socket) !== undefined;
 }
 
 /**
@@ -46,8 +47,9 @@ const SAN_TYPES = {
  * RFC 8705 §2.1.2: does the presented certificate carry the name the client registered? `subject_dn`
  * is an RFC 4514 string (`CN=orders-mcp,O=Baton,C=DE`), compared attribute by attribute with the
  * certificate's subject; a SAN must be one of the certificate's names of that type, exactly (for a
- * workload, `tls_client_auth_san_uri` is its SPIFFE ID). oidc-provider calls this only after the
- * handshake verified the certificate (`certificateAuthorized`).
+ * workload, `tls_client_auth_san_uri` is its SPIFFE ID, matched only as `clientCertificateOf` gives it:
+ * in the trust domain of the CA that verified it). oidc-provider calls this only after the handshake
+ * verified the certificate (`certificateAuthorized`).
  */
 export function certificateSubjectMatches(
   ctx: KoaContextWithOIDC,
@@ -67,6 +69,9 @@ export function certificateSubjectMatches(
       return false;
     }
   }
+  // A SPIFFE ID names a workload only in its issuing CA's trust domain: never by the SAN alone.
+  if (property === 'tls_client_auth_san_uri' && /^spiffe:/i.test(expected))
+    return verifiedClientCertificate(ctx)?.spiffeId === expected;
   const type = SAN_TYPES[property as keyof typeof SAN_TYPES];
   return type !== undefined && subjectAltNames(certificate, type).includes(expected);
 }

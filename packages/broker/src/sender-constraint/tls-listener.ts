@@ -1,3 +1,4 @@
+import { constants } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { serverTlsOptions } from '@baton/workload-identity';
@@ -57,7 +58,8 @@ export function brokerServer(tls: BrokerTlsOptions | undefined): Server {
   // `self_signed_tls_client_auth` client's unverified certificate still reaches oidc-provider.
   return createHttpsServer(
     mode === 'none'
-      ? { cert: tls.cert, key: tls.key }
+      ? // No renegotiation, as `serverTlsOptions` (a client's renegotiation only costs the server work).
+        { cert: tls.cert, key: tls.key, secureOptions: constants.SSL_OP_NO_RENEGOTIATION }
       : serverTlsOptions({
           identity: { chainPem: tls.cert, privateKeyPem: tls.key },
           ca: [tls.clientCa ?? []].flat(),

@@ -1,4 +1,4 @@
-export { clientCertificateOf } from './client-certificate.ts';
+export { clientCertificateOf, peerCertificateOf } from './client-certificate.ts';
 export { DEFAULT_SERVED_METHODS, malformedNodeRequest } from './malformed-node-request.ts';
 export {
   answerInternalError,
