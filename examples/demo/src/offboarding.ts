@@ -35,16 +35,15 @@ export async function offboard(demo: DemoTopology, sub: string, agentToken: stri
   const asOrdersMcp = demo.pki.identities['orders-mcp'].fetch;
   const asBillingMcp = demo.pki.identities['billing-mcp'].fetch;
   // What the chain holds before the person is offboarded: the hop tokens the MCP servers exchanged.
-  const toBillingMcp = await exchangeToken(
-    broker.issuer,
-    broker.ordersMcp,
-    {
-      subjectToken: agentToken,
-      resource: urls.billingMcp,
-      scope: ['billing:read'],
-    },
-    { fetch: asOrdersMcp },
-  );
+  // The orders MCP server's exchange for the billing MCP server, as it makes it for bob's calls.
+  const exchangeForBillingMcp = () =>
+    exchangeToken(
+      broker.issuer,
+      broker.ordersMcp,
+      { subjectToken: agentToken, resource: urls.billingMcp, scope: ['billing:read'] },
+      { fetch: asOrdersMcp },
+    );
+  const toBillingMcp = await exchangeForBillingMcp();
   const toBillingApi = await exchangeToken(
     broker.issuer,
     broker.billingMcp,
@@ -60,16 +59,7 @@ export async function offboard(demo: DemoTopology, sub: string, agentToken: stri
       name: 'token broker (a new exchange)',
       ask: async () => {
         try {
-          await exchangeToken(
-            broker.issuer,
-            broker.ordersMcp,
-            {
-              subjectToken: agentToken,
-              resource: urls.billingMcp,
-              scope: ['billing:read'],
-            },
-            { fetch: asOrdersMcp },
-          );
+          await exchangeForBillingMcp();
           return undefined;
         } catch (error) {
           if (!(error instanceof TokenRequestError)) throw error;

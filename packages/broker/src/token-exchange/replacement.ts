@@ -1,4 +1,3 @@
-import { TXN_TOKEN_TYPE } from '@baton/broker-client';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { AudienceConfig } from '../audience.ts';
 import { type AuditedGrantDependencies, auditedGrant, type Issued } from '../grants/audited-grant.ts';
@@ -19,7 +18,7 @@ import {
   replacementNarrowing,
   replacementParameters,
 } from './checks/replaced.ts';
-import { exchangeResponse } from './response.ts';
+import { txnTokenResponse } from './response.ts';
 
 export interface TxnTokenReplacementDependencies extends AuditedGrantDependencies {
   envelopes: EnvelopeIssuer;
@@ -154,12 +153,5 @@ async function issueReplacement(
     // The transaction's identity-provider session: revoking it stops the replacements too.
     ...(state.session === undefined ? {} : { session: state.session }),
   });
-  return exchangeResponse({
-    token,
-    issuedTokenType: TXN_TOKEN_TYPE,
-    // RFC 8693 §2.2.1: not an access token.
-    tokenType: 'N_A',
-    expiresIn: envelope.expires_at - envelope.issued_at,
-    scopes: granted,
-  });
+  return txnTokenResponse(token, envelope, granted);
 }

@@ -1,3 +1,4 @@
+import { TXN_TOKEN_TYPE } from '@baton/broker-client';
 import type { Issued } from '../grants/audited-grant.ts';
 
 /** What a token exchange issued, for its response. */
@@ -30,4 +31,22 @@ export function exchangeResponse(response: ExchangeResponse): Issued {
       ...(scopes.length ? { scope: scopes.join(' ') } : {}),
     },
   };
+}
+
+/**
+ * The response for a Txn-Token, new or a replacement: never an access token (`N_A`, RFC 8693 §2.2.1),
+ * living as long as its envelope says.
+ */
+export function txnTokenResponse(
+  token: string,
+  envelope: { readonly issued_at: number; readonly expires_at: number },
+  scopes: readonly string[],
+): Issued {
+  return exchangeResponse({
+    token,
+    issuedTokenType: TXN_TOKEN_TYPE,
+    tokenType: 'N_A',
+    expiresIn: envelope.expires_at - envelope.issued_at,
+    scopes,
+  });
 }

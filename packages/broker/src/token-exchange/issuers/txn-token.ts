@@ -1,11 +1,10 @@
-import { TXN_TOKEN_TYPE } from '@baton/broker-client';
 import { sessionOf } from '@baton/core';
 import type { EnvelopeIssuer } from '@baton/envelope';
 import type { Issued } from '../../grants/audited-grant.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
 import type { TxnTokenContext } from '../checks/txn-request.ts';
 import type { Exchanged } from '../exchanged.ts';
-import { exchangeResponse } from '../response.ts';
+import { txnTokenResponse } from '../response.ts';
 
 /**
  * Issues an Execution Identity Envelope as a Transaction Token. It lives no longer than the policy and
@@ -47,13 +46,6 @@ export function txnTokenIssuer(envelopes: EnvelopeIssuer, registry: TokenRegistr
       issuedAt: envelope.issued_at,
       ...(typeof sid === 'string' && sid ? { session: sid } : {}),
     });
-    return exchangeResponse({
-      token,
-      issuedTokenType: TXN_TOKEN_TYPE,
-      // RFC 8693 §2.2.1: not an access token.
-      tokenType: 'N_A',
-      expiresIn: envelope.expires_at - envelope.issued_at,
-      scopes: granted,
-    });
+    return txnTokenResponse(token, envelope, granted);
   };
 }
