@@ -365,6 +365,21 @@ describe('sender-constraint check (RFC 9449 §7, RFC 8705 §3)', () => {
     assert.equal(await constraints(false).check({}, asBearer, request()), undefined, 'bearer stays bearer');
   });
 
+  it('treats an unbound Bearer token with a stray DPoP header as a bearer token, and spends no proof on it', async () => {
+    // RFC 9449 §7.2 leaves this to the resource: where DPoP is not required, the Bearer scheme decides.
+    // The proof is neither checked nor recorded, so it cannot be used to burn the key's jti.
+    const replay = new MemoryDpopReplayStore();
+    const lenient = new SenderConstraints({ dpop: { replay, required: false }, mtls: {} });
+    const proof = await key.proof('POST', HTU, TOKEN);
+    const presented = extractAccessToken(headers({ authorization: `Bearer ${TOKEN}`, dpop: proof }));
+    assert.equal(await lenient.check({}, presented, request()), undefined, 'a bearer request');
+    const bound = extractAccessToken(headers({ authorization: `DPoP ${TOKEN}`, dpop: proof }));
+    assert.deepEqual(await lenient.check({ cnf: { jkt: key.jkt } }, bound, request()), {
+      method: 'dpop',
+      jkt: key.jkt,
+    });
+  });
+
   it('refuses a certificate-bound token without a certificate, or with another one', async () => {
     const presented = extractAccessToken(headers({ authorization: `Bearer ${TOKEN}` }));
     const claims = { cnf: { 'x5t#S256': certificate.thumbprint } };
