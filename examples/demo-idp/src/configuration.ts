@@ -72,7 +72,15 @@ export function buildConfiguration(input: ConfigurationInput): Configuration {
         ...resources.flatMap((resource) => resource.scopes),
       ]),
     ],
-    claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email', 'email_verified'] },
+    // `auth_time` with the `openid` scope: every ID token carries the sign-in time (oidc-provider otherwise
+    // adds it only on `max_age`, `prompt=login` or a client's `require_auth_time`, which would also force
+    // `openid` on its plain OAuth flows), the original one through refresh token grants too. ID-JAG
+    // issuance dates the sign-in by it, since a refreshed ID token's `iat` is new.
+    claims: {
+      openid: ['sub', 'auth_time'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
     // A machine client (client_credentials) acts with no person behind it, so only the operator grants
     // it that grant and its scopes: a statically configured client, whose `scope` metadata oidc-provider
     // enforces (a requested scope outside it is `invalid_scope`; the token carries requested ∩ approved

@@ -46,8 +46,8 @@ export interface IdJagOptions {
   /** Lifetime of an ID-JAG, seconds. Default 300. */
   ttlSeconds?: number;
   /**
-   * How old the ID token presented (its `iat`) and the sign-in it records (its `auth_time`) may be,
-   * seconds. Default: the demo IdP's ID token lifetime (600).
+   * How old the ID token presented (its `iat`) and the sign-in it records (its `auth_time`, required)
+   * may be, seconds. Default: the demo IdP's ID token lifetime (600).
    */
   maxIdTokenAgeSeconds?: number;
 }
@@ -67,7 +67,7 @@ const PARAMETERS = [
  * configured resource authorization server that lists the authenticated client in its `clients`; the
  * subject token is an ID token this IdP issued (no explicit `typ` other than `JWT`, so not an access
  * token, ID-JAG or SET) to that client (`aud` includes it, `azp` names it when present or when `aud`
- * names several), issued and signed in within `maxIdTokenAgeSeconds`, for a person who is still
+ * names several), issued and signed in (`auth_time`, required) within `maxIdTokenAgeSeconds`, for a person who is still
  * enabled; the resource (optional) is one of its resources; the scopes are the ones asked for, each
  * configured for that resource (or for the server, without `resource`), or all of those when none is
  * asked for. The person's consent at this IdP covers its own resources only: what a listed client may
@@ -145,11 +145,15 @@ export function registerIdJagGrant(
     const several = Array.isArray(idToken.aud) && idToken.aud.length > 1;
     if ((several || idToken.azp !== undefined) && idToken.azp !== clientId)
       throw oauthError('invalid_grant', 'subject_token was issued to another party (azp)');
+    // A refresh token grant issues ID tokens with a fresh `iat` for a day: only `auth_time` (which this
+    // IdP's ID tokens always carry, mapped to the `openid` scope in its configuration) dates the sign-in.
     const now = Math.floor(Date.now() / 1000);
-    if (
-      idToken.auth_time !== undefined &&
-      !(typeof idToken.auth_time === 'number' && now - idToken.auth_time <= maxAge)
-    )
+    if (typeof idToken.auth_time !== 'number')
+      throw oauthError(
+        'invalid_grant',
+        'subject_token does not record when the person signed in (auth_time)',
+      );
+    if (now - idToken.auth_time > maxAge)
       throw oauthError('invalid_grant', 'the sign-in the subject_token records is too old (auth_time)');
     const user = users.findBySub(idToken.sub!);
     if (!user) throw oauthError('invalid_grant', 'the person is unknown or disabled');
@@ -167,7 +171,7 @@ export function registerIdJagGrant(
       tenant: user.tenant,
       // Draft §3 recommends `email` for the resource authorization server's subject resolution.
       email: user.email,
-      ...(typeof idToken.auth_time === 'number' ? { auth_time: idToken.auth_time } : {}),
+      auth_time: idToken.auth_time,
       ...(typeof idToken.acr === 'string' ? { acr: idToken.acr } : {}),
       ...(Array.isArray(idToken.amr) ? { amr: idToken.amr } : {}),
     })

@@ -19,6 +19,8 @@ export interface ObtainUserAccessTokenOptions {
   redirectUri?: string;
   /** The browser's cookies, kept for a later `scriptedLogout`. Default: a fresh jar, dropped. */
   jar?: CookieJar;
+  /** OpenID Connect `prompt`; `consent` is what lets `offline_access` (a refresh token) through. */
+  prompt?: string;
 }
 
 export interface TokenResponse {
@@ -28,6 +30,8 @@ export interface TokenResponse {
   scope?: string;
   /** Present when `openid` was among the requested scopes. */
   id_token?: string;
+  /** Present when `offline_access` was granted (with `prompt: 'consent'`). */
+  refresh_token?: string;
 }
 
 const DEFAULT_REDIRECT_URI = 'http://127.0.0.1/callback';
@@ -58,6 +62,7 @@ export async function obtainUserAccessToken(
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
     resource: options.resource,
+    ...(options.prompt ? { prompt: options.prompt } : {}),
   }).toString();
 
   const callback = await scriptedLogin(

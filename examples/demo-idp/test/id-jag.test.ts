@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRemoteJWKSet, decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  importJWK,
+  type JWK,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import {
   type DemoIdp,
   generateSigningJwk,
@@ -279,6 +287,16 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
     assert.match(String(body.error_description), /auth_time/);
   });
 
+  it('refuses an ID token without auth_time (one a refresh token issued)', async () => {
+    // A refresh token grant issues ID tokens with a fresh `iat`: only `auth_time` dates the sign-in.
+    const { body } = await ask({ subject_token: await idTokenWith({ claims: { auth_time: undefined } }) });
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(
+      body.error_description,
+      'subject_token does not record when the person signed in (auth_time)',
+    );
+  });
+
   it('refuses a disabled person', async () => {
     await idp.disableUser('user-alice');
     try {
@@ -287,5 +305,78 @@ describe('ID-JAG issuance by token exchange (draft-ietf-oauth-identity-assertion
     } finally {
       await idp.enableUser('user-alice');
     }
+  });
+});
+
+describe('ID-JAG issuance and refresh tokens', () => {
+  let idp: DemoIdp;
+  before(async () => {
+    idp = await startDemoIdp({
+      resources: [{ resource: PROFILE, scopes: ['profile:read'] }],
+      clients: [
+        { ...exchanger('agent'), grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE] },
+      ],
+      idJag: {
+        draft: ID_JAG_DRAFT,
+        authorizationServers: () => [
+          { issuer: AS, resources: [{ resource: RESOURCE, scopes: ['orders:read'] }], clients: ['agent'] },
+        ],
+        maxIdTokenAgeSeconds: 2,
+      },
+    });
+  });
+  after(() => idp.close());
+
+  it('refuses an ID token a refresh token issued once the sign-in it rests on is too old (fresh iat, old auth_time)', async () => {
+    const signedIn = await obtainUserAccessToken(idp, {
+      username: 'alice',
+      password: 'alice-demo-pw',
+      resource: PROFILE,
+      scope: 'openid offline_access profile:read',
+      prompt: 'consent',
+      clientId: 'agent',
+      clientSecret: secretOf('agent'),
+      redirectUri: REDIRECT_URI,
+    });
+    assert.ok(signedIn.refresh_token, 'offline_access granted');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const refreshed = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: signedIn.refresh_token,
+        resource: PROFILE,
+        client_id: 'agent',
+        client_secret: secretOf('agent'),
+      }),
+    });
+    const { id_token: idToken } = (await refreshed.json()) as { id_token?: string };
+    assert.ok(idToken, 'the refresh token grant issues a new ID token');
+    // Both carry `auth_time` (the IdP maps it to `openid`): the refreshed one the original sign-in's.
+    const first = decodeJwt(signedIn.id_token!);
+    const renewed = decodeJwt(idToken);
+    assert.equal(typeof first.auth_time, 'number');
+    assert.equal(renewed.auth_time, first.auth_time);
+    assert.ok(renewed.iat! > first.iat!, 'a fresh iat');
+    const response = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: TOKEN_EXCHANGE,
+        requested_token_type: ID_JAG_TOKEN_TYPE,
+        audience: AS,
+        resource: RESOURCE,
+        subject_token: idToken,
+        subject_token_type: ID_TOKEN_TYPE,
+        client_id: 'agent',
+        client_secret: secretOf('agent'),
+      }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    // No body in the message: on failure it holds an ID-JAG.
+    assert.equal(response.status, 400);
+    assert.equal(body.error, 'invalid_grant');
+    assert.match(String(body.error_description), /auth_time/);
   });
 });
