@@ -67,8 +67,8 @@ const PARAMETERS = [
  * configured resource authorization server that lists the authenticated client in its `clients`; the
  * subject token is an ID token this IdP issued (no explicit `typ` other than `JWT`, so not an access
  * token, ID-JAG or SET) to that client (`aud` includes it, `azp` names it when present or when `aud`
- * names several), issued and signed in (`auth_time`, required) within `maxIdTokenAgeSeconds`, for a person who is still
- * enabled; the resource (optional) is one of its resources; the scopes are the ones asked for, each
+ * names several), issued and signed in (`auth_time`, required) within `maxIdTokenAgeSeconds`, for a
+ * person who is still enabled; the resource (optional) is one of its resources; the scopes are the ones asked for, each
  * configured for that resource (or for the server, without `resource`), or all of those when none is
  * asked for. The person's consent at this IdP covers its own resources only: what a listed client may
  * get at another authorization server is the administrator's configuration, which that server's own
