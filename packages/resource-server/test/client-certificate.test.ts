@@ -14,6 +14,7 @@ import {
   serverTlsOptions,
   type WorkloadCertificate,
 } from '@baton/workload-identity';
+import * as x509 from '@peculiar/x509';
 import type { ClientCertificate } from '../src/index.ts';
 import { type FetchHandler, serveNodeRequests } from '../src/node/index.ts';
 
@@ -245,6 +246,107 @@ describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)',
       assert.equal(partnerSeen.clientCertificate?.spiffeId, 'spiffe://partner.test/agent');
       const ours = await get(url, false, clientTlsOptions({ identity: client, ca: ca.certificatePem }));
       assert.equal(ours.clientCertificate?.spiffeId, 'spiffe://baton.test/mcp/travel');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('refuses a SPIFFE ID whose chain ends at a forged root appended by the client', async () => {
+    // Before Node 24, Node links the chain it reports by names and key identifiers, preferring what the
+    // client sent: after a leaf the handshake verified against the real partner CA, a client appends a
+    // "root" with the partner's subject, serial and key identifier but baton.test's SAN. Node 24 reports
+    // the verified chain, so the chain is stubbed on the real, authorized socket.
+    const partner = await createCertificateAuthority({ trustDomain: 'partner.test' });
+    const impostor = await issueWorkloadCertificate(
+      { ...partner, trustDomain: 'baton.test' },
+      { spiffeId: 'spiffe://baton.test/victim', usage: 'client' },
+    );
+    const attacker = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const partnerPublicKey = await partner.certificate.publicKey.export(
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      ['verify'],
+    );
+    const forge = (keys: CryptoKeyPair) =>
+      x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: partner.certificate.serialNumber,
+        name: partner.certificate.subject,
+        notBefore: partner.certificate.notBefore,
+        notAfter: partner.certificate.notAfter,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        keys,
+        extensions: [
+          new x509.BasicConstraintsExtension(true, 0, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: 'spiffe://baton.test' }]),
+          partner.certificate.getExtension(x509.SubjectKeyIdentifierExtension) as x509.Extension,
+        ],
+      });
+    const forgeries = {
+      // The attacker's own key: it never signed the leaf.
+      'another key': await forge(attacker),
+      // The partner's public key, signed by the attacker: its self-signature does not verify.
+      "the partner's public key": await forge({
+        publicKey: partnerPublicKey,
+        privateKey: attacker.privateKey,
+      }),
+    };
+    /** A chain as `getPeerCertificate(true)` links it: each certificate's issuer, the root its own. */
+    const linked = (...pems: string[]) => {
+      const nodes = pems.map((pem) => {
+        const certificate = new X509Certificate(pem);
+        return { raw: certificate.raw, fingerprint256: certificate.fingerprint256 } as Record<
+          string,
+          unknown
+        >;
+      });
+      nodes.forEach((node, index) => {
+        node.issuerCertificate = nodes[index + 1] ?? node;
+      });
+      return nodes[0];
+    };
+    let chain: ReturnType<typeof linked> | undefined;
+    const server = serveNodeRequests(
+      createServer(
+        serverTlsOptions({
+          identity: await issueWorkloadCertificate(ca, {
+            spiffeId: 'spiffe://baton.test/orders-api',
+            ipAddresses: ['127.0.0.1'],
+            usage: 'server',
+          }),
+          ca: [ca.certificatePem, partner.certificatePem],
+          requireClientCertificate: true,
+        }),
+      ),
+      echo,
+    );
+    server.prependListener('request', (req) => {
+      const reported = chain;
+      if (reported) Object.assign(req.socket, { getPeerCertificate: () => reported });
+    });
+    const url = `https://127.0.0.1:${await listen(server)}/`;
+    const tls = clientTlsOptions({ identity: impostor, ca: ca.certificatePem });
+    try {
+      for (const [shape, forged] of Object.entries(forgeries)) {
+        chain = linked(impostor.certificatePem, forged.toString('pem'));
+        assert.deepEqual(
+          (await get(url, false, tls)).clientCertificate,
+          { thumbprint: impostor.thumbprint, uris: ['spiffe://baton.test/victim'], subject: '' },
+          shape,
+        );
+      }
+      // The partner's genuine chain, reported the same way, keeps its own trust domain's ID.
+      const own = await issueWorkloadCertificate(partner, { spiffeId: 'spiffe://partner.test/agent' });
+      chain = linked(own.certificatePem, partner.certificatePem);
+      const seen = await get(url, false, clientTlsOptions({ identity: own, ca: ca.certificatePem }));
+      assert.equal(seen.clientCertificate?.spiffeId, 'spiffe://partner.test/agent');
+      // A chain that does not start at the certificate the handshake verified names no one.
+      chain = linked(client.certificatePem, ca.certificatePem);
+      const other = await get(url, false, clientTlsOptions({ identity: own, ca: ca.certificatePem }));
+      assert.equal(other.clientCertificate?.spiffeId, undefined);
     } finally {
       server.closeAllConnections();
       server.close();

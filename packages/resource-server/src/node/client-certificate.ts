@@ -1,4 +1,4 @@
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { type DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { authorityTrustDomain, certificateIdentity, parseSpiffeId } from '@baton/workload-identity';
 import type { ClientCertificate } from '../client-certificate.ts';
@@ -35,7 +35,8 @@ export function peerCertificateOf(socket: unknown): X509Certificate | undefined 
  * socket has none. The URI SANs are read from the DER (`certificateIdentity` of
  * `@baton/workload-identity`), never from Node's printed `subjectaltname`. The SPIFFE ID is given only
  * when its trust domain is the one of the trust anchor the certificate chains to
- * (`authorityTrustDomain`): with several trust domains' CAs trusted, one cannot issue another's IDs.
+ * (`authorityTrustDomain`), every signature on the way checked again (`anchorOf`): with several trust
+ * domains' CAs trusted, one cannot issue another's IDs.
  * For `node:http`/`https` and Express requests (`request.socket`), Hono on `@hono/node-server`
  * (`c.env.incoming.socket`). Not for HTTP/2, whose request socket is a proxy.
  *
@@ -59,32 +60,56 @@ export function clientCertificateOf(socket: unknown): ClientCertificate | undefi
 }
 
 /**
- * Trust domains of the anchors seen, by fingerprint: only the server's own trusted CAs end a verified
- * chain, so it stays as small as its CA bundle, and each is parsed once.
+ * Trust domains of the anchors that ended a chain whose signatures verified (`anchorOf`), by
+ * fingerprint, each parsed and self-verified once. Bounded, oldest dropped first: a client cannot grow
+ * it with self-signed roots of its own making.
  */
 const anchorTrustDomains = new Map<string, string | undefined>();
+const ANCHORS_CACHED = 64;
 
 function namesOf(socket: TLSSocket, peer: X509Certificate): ClientCertificate {
   const { spiffeId, ...names } = certificateIdentity(peer.raw);
   if (spiffeId === undefined) return names;
-  const anchor = anchorOf(socket.getPeerCertificate(true));
-  let trustDomain: string | undefined;
-  if (anchor) {
-    if (!anchorTrustDomains.has(anchor.fingerprint256))
-      anchorTrustDomains.set(anchor.fingerprint256, authorityTrustDomain(anchor.raw));
-    trustDomain = anchorTrustDomains.get(anchor.fingerprint256);
+  const anchor = anchorOf(socket.getPeerCertificate(true), peer);
+  if (!anchor) return names;
+  let trustDomain = anchorTrustDomains.get(anchor.fingerprint256);
+  if (trustDomain === undefined && !anchorTrustDomains.has(anchor.fingerprint256)) {
+    trustDomain = authorityTrustDomain(anchor.raw);
+    if (anchorTrustDomains.size >= ANCHORS_CACHED)
+      anchorTrustDomains.delete(anchorTrustDomains.keys().next().value as string);
+    anchorTrustDomains.set(anchor.fingerprint256, trustDomain);
   }
   return parseSpiffeId(spiffeId).trustDomain === trustDomain ? { spiffeId, ...names } : names;
 }
 
-/** The root the verified chain ends in (Node adds it from the server's CAs): self-issued, its own issuer. */
-function anchorOf(certificate: DetailedPeerCertificate): DetailedPeerCertificate | undefined {
-  let current = certificate;
-  for (let depth = 0; depth < 10 && current?.raw; depth += 1) {
-    const issuer = current.issuerCertificate;
-    if (!issuer?.raw) return undefined;
-    if (issuer === current || issuer.fingerprint256 === current.fingerprint256) return current;
-    current = issuer;
+/**
+ * The self-signed root the peer's chain ends in, every link checked: each certificate names the next
+ * as its issuer and verifies with its key, and the root verifies with its own. Before Node 24, Node
+ * links the chain it reports by names and key identifiers only, preferring certificates the client
+ * sent, so a client could append a "root" of its own making (the trusted CA's subject and key
+ * identifier, another trust domain's SAN) after a leaf the handshake verified against the real CA.
+ * `undefined` (no SPIFFE ID) whenever a link does not verify or the chain does not start at `peer`.
+ */
+function anchorOf(chain: DetailedPeerCertificate, peer: X509Certificate): X509Certificate | undefined {
+  if (!chain?.raw?.equals(peer.raw)) return undefined;
+  let current = chain;
+  let certificate = peer;
+  for (let depth = 0; depth < 10; depth += 1) {
+    const next = current.issuerCertificate;
+    if (!next?.raw) return undefined;
+    if (next === current || next.raw.equals(current.raw))
+      // A root in the cache verified its own signature when it was put there.
+      return anchorTrustDomains.has(certificate.fingerprint256) || signed(certificate, certificate)
+        ? certificate
+        : undefined;
+    const issuer = new X509Certificate(next.raw);
+    if (!signed(certificate, issuer)) return undefined;
+    current = next;
+    certificate = issuer;
   }
   return undefined;
+}
+
+function signed(certificate: X509Certificate, by: X509Certificate): boolean {
+  return certificate.checkIssued(by) && certificate.verify(by.publicKey);
 }
