@@ -293,6 +293,12 @@ describe('clientCertificateOf through the Node adapter (real TLS on 127.0.0.1)',
         publicKey: partnerPublicKey,
         privateKey: attacker.privateKey,
       }),
+      // The partner CA itself misusing its key: every signature verifies, but it is not the root the
+      // server was configured with (on Node 22 the reported chain is the one the client sent).
+      'a second root self-signed by the partner': await forge({
+        publicKey: partnerPublicKey,
+        privateKey: partner.privateKey,
+      }),
     };
     /** A chain as `getPeerCertificate(true)` links it: each certificate's issuer, the root its own. */
     const linked = (...pems: string[]) => {

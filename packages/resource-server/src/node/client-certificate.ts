@@ -71,7 +71,10 @@ function namesOf(socket: TLSSocket, peer: X509Certificate): ClientCertificate {
   const { spiffeId, ...names } = certificateIdentity(peer.raw);
   if (spiffeId === undefined) return names;
   const anchor = anchorOf(socket.getPeerCertificate(true), peer);
-  if (!anchor) return names;
+  // The anchor must be one the server was configured to trust, by fingerprint: on Node 22 the chain
+  // Node reports is built from what the client sent, so a trusted partner CA could self-sign a second
+  // "root" with its real key and another trust domain's SAN, every signature valid.
+  if (!anchor || !configuredAnchors(socket)?.has(anchor.fingerprint256)) return names;
   let trustDomain = anchorTrustDomains.get(anchor.fingerprint256);
   if (trustDomain === undefined && !anchorTrustDomains.has(anchor.fingerprint256)) {
     trustDomain = authorityTrustDomain(anchor.raw);
@@ -113,3 +116,35 @@ function anchorOf(chain: DetailedPeerCertificate, peer: X509Certificate): X509Ce
 function signed(certificate: X509Certificate, by: X509Certificate): boolean {
   return certificate.checkIssued(by) && certificate.verify(by.publicKey);
 }
+
+/** Per TLS server: the fingerprints of the CA certificates in its `ca` option, parsed once per value. */
+const serverAnchors = new WeakMap<object, { ca: unknown; fingerprints: ReadonlySet<string> }>();
+
+/**
+ * The fingerprints of the CAs the server accepting `socket` trusts for client certificates: its `ca`
+ * option (`server.ca`, which `tls.Server` keeps from its options and `setSecureContext`, on Node 22 and
+ * 24), PEM strings or buffers, one or several certificates each. `undefined` without one (a server that
+ * trusts the system roots names no trust domain).
+ */
+function configuredAnchors(socket: TLSSocket): ReadonlySet<string> | undefined {
+  const server = (socket as unknown as { server?: { ca?: unknown } }).server;
+  const ca = server?.ca;
+  if (!server || ca === undefined || ca === null) return undefined;
+  const known = serverAnchors.get(server);
+  if (known?.ca === ca) return known.fingerprints;
+  const fingerprints = new Set<string>();
+  for (const entry of Array.isArray(ca) ? ca : [ca]) {
+    const text = typeof entry === 'string' ? entry : Buffer.isBuffer(entry) ? entry.toString('latin1') : '';
+    for (const pem of text.match(PEM_CERTIFICATE) ?? []) {
+      try {
+        fingerprints.add(new X509Certificate(pem).fingerprint256);
+      } catch {
+        // Not a certificate Node parses: the handshake could not have chained to it either.
+      }
+    }
+  }
+  serverAnchors.set(server, { ca, fingerprints });
+  return fingerprints;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
