@@ -148,7 +148,9 @@ async function tokenRequest(
   traceparent: string | undefined,
   options: TokenRequestOptions,
 ): Promise<TokenResponse> {
-  const endpoint = `${issuer}/token`;
+  // Where the broker serves it under an issuer with a path (oidc-provider mounts its routes under the
+  // issuer's path, without a trailing slash): the URL the broker pins its DPoP `htu` to.
+  const endpoint = `${issuer.replace(/\/$/, '')}/token`;
   const send = async () => {
     // A fresh assertion and proof each attempt: both are single-use (`jti`).
     const proof = await options.dpop?.proof({ method: 'POST', url: endpoint });

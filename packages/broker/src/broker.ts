@@ -467,6 +467,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         inputs: new InputTokenVerifier({
           trusted: options.trustedIssuers,
           broker: { issuer, jwks: publicJwks },
+          homes: (options.identityChaining?.homeDomains ?? []).map((home) => home.issuer),
         }),
         audiences: [...options.audiences, ...jwtBearer.foreignAudiences],
         policy: options.policy,

@@ -20,9 +20,11 @@ import {
   SignJWT,
 } from 'jose';
 import {
+  ACCESS_TOKEN_TYPE,
   ID_JAG_DRAFT as BROKER_ID_JAG_DRAFT,
   type Broker,
   type BrokerOptions,
+  IDENTITY_CHAINING_DRAFT,
   JWT_BEARER_GRANT,
   startBroker,
 } from '../src/index.ts';
@@ -40,6 +42,8 @@ const REDIRECT_URI = 'http://127.0.0.1/callback';
 const AGENT_SECRET_AT_IDP = 'agent-secret-at-the-idp-0123456789';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+/** A home domain whose grants the broker also redeems: its visitors are named `<HOME>|<id>` here. */
+const HOME = 'https://broker.home.example';
 
 const POLICY = `
 @id("agent-reads-orders")
@@ -152,6 +156,10 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
       clients: [secretClient('agent'), secretClient('stranger-agent'), ordersMcp.metadata] as never,
       initialAccessToken: 'test-initial-access-token',
       identityAssertionGrants: { draft: BROKER_ID_JAG_DRAFT, issuers: [idp.issuer] },
+      identityChaining: {
+        draft: IDENTITY_CHAINING_DRAFT,
+        homeDomains: [{ issuer: HOME, jwksUri: `${HOME}/jwks` }],
+      },
     });
     const signedIn = await obtainUserAccessToken(idp, {
       username: 'alice',
@@ -350,6 +358,37 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
 
   it('refuses an access-token-typed JWT presented as the assertion (typ at+jwt)', async () => {
     await refused(redeem(await idJag({ typ: 'at+jwt' })), 'invalid_grant', 'assertion_typ_invalid');
+  });
+
+  it("refuses a trusted identity provider's subject named like a visitor (<home>|x)", async () => {
+    // Its ID-JAG, by subject, tenant or session …
+    for (const claims of [{ sub: `${HOME}|alice` }, { tenant: `${HOME}|acme` }, { sid: `${HOME}|s1` }]) {
+      await refused(redeem(await idJag({ claims })), 'invalid_grant', 'assertion_claims_invalid');
+    }
+    // … and its access token, presented for exchange.
+    const now = Math.floor(Date.now() / 1000);
+    const accessToken = await new SignJWT({
+      client_id: 'agent',
+      scope: 'orders:read',
+      jti: randomUUID(),
+      sub: `${HOME}|alice`,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: idpKey.kid as string, typ: 'at+jwt' })
+      .setIssuer(idp.issuer)
+      .setAudience(ORDERS_MCP)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 120)
+      .sign(await importJWK(idpKey, 'ES256'));
+    await refused(
+      exchange(broker.issuer, ordersMcp, {
+        subject_token: accessToken,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        resource: BILLING_MCP,
+        scope: 'orders:read',
+      }),
+      'invalid_request',
+      'subject_claims_invalid',
+    );
   });
 
   it('refuses an expired ID-JAG', async () => {

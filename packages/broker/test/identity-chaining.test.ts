@@ -126,7 +126,7 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
 
   /** The home broker's own signing key: grants valid in every way but the one under test. */
   let homeKey: JWK;
-  const homeGrant = async (change: { claims?: Record<string, unknown>; aud?: string }) => {
+  const homeGrant = async (change: { claims?: Record<string, unknown>; aud?: string; sub?: string }) => {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({
       client_id: 'orders-mcp',
@@ -136,7 +136,7 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
     })
       .setProtectedHeader({ alg: 'ES256', kid: homeKey.kid as string, typ: AUTHORIZATION_GRANT_TYP })
       .setIssuer(home.broker.issuer)
-      .setSubject('user-alice')
+      .setSubject(change.sub ?? 'user-alice')
       .setAudience(change.aud ?? FOREIGN)
       .setIssuedAt(now)
       .setExpirationTime(now + 60)
@@ -343,6 +343,17 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
 
   it('refuses a grant without its delegation chain', async () => {
     const { body } = await redeemAtForeign(await homeGrant({ claims: { act: undefined } }));
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'act_missing');
+  });
+
+  it('refuses a home grant whose chain names no home actor (a visitor posing as the local client)', async () => {
+    // The redeeming client alone in the chain, as the grant's subject: the local client would be the
+    // agent, and the person-less visitor's token would name it unqualified (`sub: "orders-mcp"`).
+    const { status, body } = await redeemAtForeign(
+      await homeGrant({ sub: 'orders-mcp', claims: { act: { sub: 'orders-mcp' } } }),
+    );
+    assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error, 'invalid_grant');
     assert.equal(foreignAudit.events.at(-1)!.reason, 'act_missing');
   });

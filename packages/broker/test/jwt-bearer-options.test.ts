@@ -3,9 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { MemoryAuditSink } from '@baton/audit';
 import { loadBrokerConfig } from '../src/config.ts';
-import { ID_JAG_DRAFT, IDENTITY_CHAINING_DRAFT } from '../src/index.ts';
+import { ID_JAG_DRAFT, IDENTITY_CHAINING_DRAFT, startBroker } from '../src/index.ts';
 import { checkJwtBearerOptions } from '../src/jwt-bearer/options.ts';
+import { createCedarPolicyEngine } from '../src/policy/index.ts';
+import { POLICY } from './fixtures/stack.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'baton-jwt-bearer-config-'));
 after(() => rmSync(directory, { recursive: true, force: true }));
@@ -85,6 +88,24 @@ describe('ID-JAG and identity-chaining options', () => {
           identityChaining: { draft: IDENTITY_CHAINING_DRAFT, homeDomains: [{ issuer: IDP }] },
         }),
       /is also an ID-JAG issuer/,
+    );
+  });
+
+  it('startBroker refuses a home domain that is also among trustedIssuers', async () => {
+    // Its access tokens would be exchanged as an identity provider's (identifiers unqualified, past the
+    // rules for visitors), while its Security Event Tokens name them qualified.
+    await assert.rejects(
+      startBroker({
+        ...base,
+        policy: createCedarPolicyEngine({
+          policies: POLICY,
+          defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+        }),
+        audit: new MemoryAuditSink(),
+        initialAccessToken: env.BATON_BROKER_INITIAL_ACCESS_TOKEN,
+        identityChaining: { draft: IDENTITY_CHAINING_DRAFT, homeDomains: [{ issuer: IDP }] },
+      }),
+      /identityChaining\.homeDomains: https:\/\/idp\.example is also among trustedIssuers/,
     );
   });
 

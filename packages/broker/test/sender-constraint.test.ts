@@ -782,3 +782,55 @@ describe('sender-constraint options are checked when the broker is built', () =>
     );
   });
 });
+
+/** A gateway serving the broker under `/broker`, forwarding without the prefix. */
+const GATEWAY = 'https://gw.example/broker';
+for (const ISSUER of [GATEWAY, `${GATEWAY}/`]) {
+  describe(`the token endpoint under an issuer with a path (behind a gateway): ${ISSUER}`, () => {
+    let stack: BrokerStack;
+    let dpopService: ServiceCredentials;
+    /** The gateway: what a client sends to `<GATEWAY>/…` reaches the broker at `/…`. */
+    let gateway: typeof fetch;
+
+    before(async () => {
+      dpopService = await serviceCredentials('dpop-service');
+      stack = await startBrokerStack(
+        {
+          issuer: ISSUER,
+          policy: createCedarPolicyEngine({
+            policies: `${POLICY}\n${SERVICE_RULES}`,
+            defaults: { lifetimeSeconds: 300, maxDepth: 3 },
+          }),
+        },
+        [
+          serviceClientMetadata({
+            clientId: 'dpop-service',
+            jwks: dpopService.jwks,
+            resources: [],
+            grantTypes: ['client_credentials'],
+            scopes: ['billing:read'],
+            dpopBound: true,
+          }) as ClientMetadata,
+        ],
+      );
+      gateway = (input, init) => {
+        const url = String(input);
+        assert.ok(url.startsWith(`${GATEWAY}/`) && !url.startsWith(`${GATEWAY}//`), url);
+        return fetch(new URL(url.slice(GATEWAY.length + 1), stack.broker.url), init);
+      };
+    });
+    after(() => stack?.close());
+
+    it('accepts a token-endpoint DPoP proof for an issuer with a path', async () => {
+      const dpop = await dpopKey();
+      const answer = await clientCredentialsToken(
+        ISSUER,
+        dpopService,
+        { resource: BILLING_API, scope: ['billing:read'] },
+        { dpop, fetch: gateway },
+      );
+      assert.equal(answer.token_type, 'DPoP');
+      assert.deepEqual(decodeJwt(answer.access_token).cnf, { jkt: dpop.thumbprint });
+    });
+  });
+}

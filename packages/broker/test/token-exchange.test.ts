@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { remoteJwksResolver, verifyEnvelope } from '@baton/envelope';
 import { createRemoteJWKSet, decodeJwt, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { ACCESS_TOKEN_TYPE, TXN_TOKEN_TYPE } from '../src/index.ts';
 import { createCedarPolicyEngine, type ExchangeFacts, type PolicyEngine } from '../src/policy/index.ts';
+import { MemoryTokenRegistry } from '../src/registry/memory-registry.ts';
+import type { IssuedToken } from '../src/registry/token-registry.ts';
 import { exchange } from './fixtures/service-client.ts';
 import {
   BILLING_API,
@@ -784,5 +787,35 @@ describe('token exchange: a custom policy engine sees a Transaction Token as txn
     assert.equal(facts?.mode, 'txn_token');
     assert.equal(facts?.tokenKind, 'txn_token');
     assert.equal(facts?.subjectType, 'user');
+  });
+});
+
+describe('expires_in of an exchanged token', () => {
+  /** A registry slow to record (a store round trip): the token is dated before it is recorded. */
+  class SlowRegistry extends MemoryTokenRegistry {
+    override async record(token: IssuedToken): Promise<void> {
+      await sleep(1100);
+      return super.record(token);
+    }
+  }
+  let stack: BrokerStack;
+  before(async () => {
+    stack = await startBrokerStack({ registry: new SlowRegistry() });
+  });
+  after(() => stack.close());
+
+  it('never promises more than the token has left (expires_in ≤ exp − now)', async () => {
+    const { status, body } = await exchange(stack.broker.issuer, stack.orders, {
+      ...subjectOf(await stack.userToken()),
+      resource: BILLING_MCP,
+      scope: 'billing:read',
+    });
+    assert.equal(status, 200, JSON.stringify(body));
+    const { exp } = decodeJwt(body.access_token as string);
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok(
+      (body.expires_in as number) <= (exp as number) - now,
+      `expires_in ${body.expires_in} within exp - now ${(exp as number) - now}`,
+    );
   });
 });

@@ -13,6 +13,7 @@ import {
 import { scopesOf } from '../grants/parameters.ts';
 import { refuse } from '../grants/refusal.ts';
 import type { HomeDomain } from './options.ts';
+import { namedAsVisitor } from './visitor.ts';
 
 /** `typ` of an Identity Assertion JWT Authorization Grant (ID-JAG draft §3, RFC 8725 §3.11). */
 export const ID_JAG_TYP = 'oauth-id-jag+jwt';
@@ -55,6 +56,7 @@ export class AssertionVerifier {
   readonly #tokenEndpoint: string;
   readonly #signers = new Map<string, TrustedSigner>();
   readonly #maxAge: Record<AssertionKind, number>;
+  readonly #homes: readonly string[];
 
   constructor(options: {
     audience: string;
@@ -65,6 +67,7 @@ export class AssertionVerifier {
     this.#audience = options.audience;
     this.#tokenEndpoint = `${options.audience.replace(/\/$/, '')}/token`;
     this.#maxAge = options.maxAgeSeconds;
+    this.#homes = options.homeDomains.map((home) => home.issuer);
     for (const idp of options.identityProviders) {
       this.#signers.set(idp.issuer, {
         kind: 'id_jag',
@@ -137,21 +140,25 @@ export class AssertionVerifier {
     ) {
       throw refuse.grant('assertion_claims_invalid', 'assertion sub, client_id and jti must be strings');
     }
-    return {
-      kind: signer.kind,
-      ...(signer.home ? { home: signer.home } : {}),
-      claims: {
-        issuer: payload.iss as string,
-        subject: sub,
-        clientId,
-        scopes: scopesOf(typeof payload.scope === 'string' ? payload.scope : undefined),
-        audience: typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []),
-        expiresAt: payload.exp as number,
-        issuedAt: payload.iat as number,
-        tokenId: jti,
-        claims: payload,
-      },
+    const claims: AccessTokenClaims = {
+      issuer: payload.iss as string,
+      subject: sub,
+      clientId,
+      scopes: scopesOf(typeof payload.scope === 'string' ? payload.scope : undefined),
+      audience: typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []),
+      expiresAt: payload.exp as number,
+      issuedAt: payload.iat as number,
+      tokenId: jti,
+      claims: payload,
     };
+    // An ID-JAG's names are kept as they are: none may be one this broker gives a visitor.
+    if (signer.kind === 'id_jag' && namedAsVisitor(this.#homes, claims)) {
+      throw refuse.grant(
+        'assertion_claims_invalid',
+        'assertion names its subject, tenant or session as a visitor from another trust domain',
+      );
+    }
+    return { kind: signer.kind, ...(signer.home ? { home: signer.home } : {}), claims };
   }
 }
 

@@ -7,7 +7,7 @@ import type { Issued } from '../grants/audited-grant.ts';
 import { refuse } from '../grants/refusal.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import type { Exchanged } from '../token-exchange/exchanged.ts';
-import { exchangeResponse } from '../token-exchange/response.ts';
+import { exchangeResponse, secondsUntil } from '../token-exchange/response.ts';
 import { AUTHORIZATION_GRANT_TYP } from './assertion.ts';
 
 /**
@@ -83,7 +83,7 @@ export class AuthorizationGrantIssuer {
       issuedTokenType: JWT_TOKEN_TYPE,
       // RFC 8693 §2.2.1: not an access token.
       tokenType: 'N_A',
-      expiresIn: lifetime,
+      expiresIn: secondsUntil(now + lifetime),
       scopes: granted,
     });
   }

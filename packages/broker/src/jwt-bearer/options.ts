@@ -99,7 +99,8 @@ export const identityChaining = z.strictObject({
 
 /**
  * Checks the jwt-bearer options at construction: draft names, URLs, ID-JAG issuers among the trusted
- * issuers, foreign domains that are neither this broker nor one of its audiences. Throws `TypeError`.
+ * issuers, foreign domains that are neither this broker nor one of its audiences, home domains that are
+ * neither this broker, an ID-JAG issuer nor a trusted issuer. Throws `TypeError`.
  */
 export function checkJwtBearerOptions(options: {
   issuer: string;
@@ -136,6 +137,11 @@ export function checkJwtBearerOptions(options: {
     // One issuer, one kind of grant: its `typ` and keys are chosen by `iss`.
     if (options.identityAssertionGrants?.issuers.includes(home.issuer))
       problems.push(`identityChaining.homeDomains: ${home.issuer} is also an ID-JAG issuer`);
+    // Nor an issuer of access tokens exchanged here: its tokens would be exchanged as a trusted
+    // identity provider's, its identifiers unqualified (not a visitor's, past the rules for visitors)
+    // while its Security Event Tokens name them qualified, so its revocations would match nothing.
+    if (options.trustedIssuers.some((trusted) => trusted.issuer === home.issuer))
+      problems.push(`identityChaining.homeDomains: ${home.issuer} is also among trustedIssuers`);
   }
   if (problems.length) throw new TypeError(`startBroker: invalid options:\n  ${problems.join('\n  ')}`);
 }

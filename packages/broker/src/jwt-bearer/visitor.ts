@@ -1,3 +1,5 @@
+import { tenantOf, type ValidatedClaims } from '@baton/core';
+
 /**
  * A visitor from another trust domain: the subject of a home broker's JWT authorization grant. Its
  * identities (`sub`, `tenant`, `sid`) are the home domain's, asserted by its broker, and mean nothing
@@ -22,4 +24,18 @@ export function qualified(visitor: Visitor, id: string): string {
 export function visitorTenant(visitor: Visitor, tenant: string | null): string | null {
   if (tenant === null) return null;
   return visitor.tenants.includes(tenant) ? tenant : qualified(visitor, tenant);
+}
+
+/**
+ * Whether a token or assertion that is not a home broker's names its `sub`, tenant or `sid` as this
+ * domain names a visitor of one of `homes` (`<home>|…`): a trusted identity provider could otherwise
+ * assert `https://home.example|alice` and be that visitor here (policy, revocation, audit).
+ */
+export function namedAsVisitor(
+  homes: readonly string[],
+  claims: Pick<ValidatedClaims, 'subject' | 'claims'>,
+): boolean {
+  const { sid } = claims.claims;
+  const names = [claims.subject, tenantOf(claims), typeof sid === 'string' ? sid : null];
+  return homes.some((home) => names.some((name) => name?.startsWith(`${home}|`)));
 }

@@ -27,7 +27,9 @@ export async function verifyDpopProof(ctx: KoaContextWithOIDC): Promise<Validate
   // and socket protocol: a client could redeem a proof made for another server's endpoint by sending
   // that Host, and behind a TLS-terminating proxy no proof would match. For the duration of its
   // validator (its other checks unchanged), the expected `htu` is pinned to this endpoint under the
-  // configured issuer (`provider.urlFor`), as the resource servers pin theirs.
+  // configured issuer (`provider.urlFor`), as the resource servers pin theirs. oidc-provider puts the
+  // issuer's path before its routes (an issuer `https://gw.example/broker` pins
+  // `https://gw.example/broker/token`), where broker-client sends its requests.
   const urlFor = oidc.urlFor;
   const pinned = oidc.provider.urlFor(oidc.route);
   oidc.urlFor = (name, options) => (name === oidc.route ? pinned : urlFor.call(oidc, name, options));

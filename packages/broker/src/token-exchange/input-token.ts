@@ -8,6 +8,7 @@ import {
   jwtAccessTokenVerifier,
 } from '@baton/resource-server';
 import { decodeJwt } from 'jose';
+import { namedAsVisitor } from '../jwt-bearer/visitor.ts';
 
 export interface TrustedIssuer {
   /** Issuer identifier, compared exactly with `iss`. */
@@ -40,11 +41,15 @@ export class InputTokenError extends BatonError<'ERR_BROKER_INPUT_TOKEN_INVALID'
 export class InputTokenVerifier {
   readonly #verifiers = new Map<string, AccessTokenVerifier>();
   readonly #brokerIssuer: string;
+  readonly #homes: readonly string[];
 
   constructor(options: {
     trusted: readonly TrustedIssuer[];
     broker: { issuer: string; jwks: { keys: Array<Record<string, unknown>> } };
+    /** The home domains' issuers (identity chaining): names only this broker gives its visitors. */
+    homes?: readonly string[];
   }) {
+    this.#homes = options.homes ?? [];
     for (const trusted of options.trusted) {
       this.#verifiers.set(
         trusted.issuer,
@@ -81,7 +86,13 @@ export class InputTokenVerifier {
       );
     try {
       const claims = await verifier.verify(token);
-      return { claims, brokerIssued: issuer === this.#brokerIssuer };
+      const brokerIssued = issuer === this.#brokerIssuer;
+      if (!brokerIssued && namedAsVisitor(this.#homes, claims))
+        throw new InputTokenError(
+          'claims_invalid',
+          `${role}_token names its subject, tenant or session as a visitor from another trust domain`,
+        );
+      return { claims, brokerIssued };
     } catch (error) {
       if (error instanceof BearerError) {
         if (error.status === 503) throw error;

@@ -14,6 +14,15 @@ export interface ExchangeResponse {
 }
 
 /**
+ * `expires_in` of a token that expires at `exp` (epoch seconds): what remains of it now. A token is
+ * dated at the request's `now`, so after slow checks or a store round trip it has less left than its
+ * lifetime, and the response never promises more than the token has.
+ */
+export function secondsUntil(exp: number): number {
+  return Math.max(0, exp - Math.floor(Date.now() / 1000));
+}
+
+/**
  * The RFC 8693 §2.2.1 token exchange response, one shape for every token type the broker exchanges for.
  *
  * @example

@@ -18,7 +18,8 @@ export type AssertionChain = DelegationChain & ExchangeMode & { readonly trace: 
  * - An ID-JAG: the client acts for the person the identity provider asserted; it starts the chain
  *   (`act: { sub: <client> }`), so the MCP server it calls can exchange the token onward.
  * - A home broker's grant: the chain it carries (`act`), the redeeming client outermost (it must be the
- *   client the grant was issued to), every actor before it a client of the home domain: named as this
+ *   client the grant was issued to) and at least one actor before it (the home agent), every actor
+ *   before it a client of the home domain: named as this
  *   domain names a visitor's identifiers (`<home>|<client>`, see `visitor.ts`) and marked with the home
  *   broker as its issuer, whatever `iss` the grant gives it. A home broker thus cannot name one of this
  *   domain's clients as its agent, for this hop's policy or any later hop's. The audit event links to the home
@@ -48,7 +49,15 @@ export const assertionChain: Check<GrantRequest & Assertion, AssertionChain> = (
       throw refuse.grant('act_missing', 'a JWT authorization grant must carry its delegation chain');
     if (carried.sub !== clientId)
       throw refuse.grant('act_malformed', 'the outermost actor of the assertion is not its client');
-    act = withActor({ sub: clientId }, carried.act && visitor && fromDomain(carried.act, visitor));
+    // A home broker's chain always names the home actor it started from (its agent); one with the
+    // redeeming client alone would make this domain's own client the agent, and a person-less visitor
+    // would be issued a token whose `sub` is that local client, unqualified.
+    if (!carried.act)
+      throw refuse.grant(
+        'act_missing',
+        'a JWT authorization grant must name the home actor its chain started from',
+      );
+    act = withActor({ sub: clientId }, visitor && fromDomain(carried.act, visitor));
     const { link } = continueTrace(claims.claims.baton_trace, false);
     if (link) linked = { ...trace, link };
   }

@@ -4,7 +4,7 @@ import { brokerResourceServer } from '../../grants/broker-token.ts';
 import type { TokenRegistry } from '../../registry/token-registry.ts';
 import { bindToken } from '../../sender-constraint/check.ts';
 import type { Exchanged } from '../exchanged.ts';
-import { exchangeResponse } from '../response.ts';
+import { exchangeResponse, secondsUntil } from '../response.ts';
 
 /** What the access-token issuer reads: an exchange's state, or the jwt-bearer grant's (RFC 7523). */
 export type AccessTokenState = Pick<
@@ -74,7 +74,7 @@ export function accessTokenIssuer(registry: TokenRegistry) {
         token: value,
         issuedTokenType: ACCESS_TOKEN_TYPE,
         tokenType: token.tokenType,
-        expiresIn: lifetime,
+        expiresIn: secondsUntil(now + lifetime),
         scopes: granted,
       }),
       ...(cnf ? { cnf } : {}),
