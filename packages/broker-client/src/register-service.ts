@@ -165,7 +165,15 @@ export async function registerService(
         ...(options.scopes ? { scopes: options.scopes } : {}),
       }),
     ),
+    // The initial access token is for the registration endpoint alone: never sent on by a redirect.
+    redirect: 'manual',
   });
+  if (response.status >= 300 && response.status < 400) {
+    await response.body?.cancel();
+    throw new Error(
+      `registration refused (${response.status}): the registration endpoint answered with a redirect`,
+    );
+  }
   const body = (await response.json()) as Record<string, unknown>;
   if (response.status !== 201) {
     throw new Error(

@@ -173,8 +173,19 @@ async function tokenRequest(
         ...parameters,
       }),
       ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      // The form carries the client's assertion, the subject token and a DPoP proof: never sent on to
+      // another location, and never a token from wherever a redirect points.
+      redirect: 'manual',
     };
     const response = await (options.fetch ?? fetch)(endpoint, init);
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      throw new TokenRequestError(
+        response.status,
+        'server_error',
+        'the token endpoint answered with a redirect; token requests are never sent on',
+      );
+    }
     const nonce = response.headers.get('dpop-nonce');
     if (nonce) options.dpop?.acceptNonce(endpoint, nonce);
     return { response, body: (await response.json()) as Record<string, unknown>, nonce };
