@@ -460,6 +460,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     const jwtBearer = jwtBearerSetup(options, { issuer, signingJwk, registry });
     // Built once: token exchange and jwt-bearer spend one budget per client and per person.
     const limiters = exchangeRateLimiters(options.rateLimits ?? {}, audited.logger);
+    // The home domains' issuers: names only this broker gives its visitors, gated as visitors on every hop.
+    const homes = (options.identityChaining?.homeDomains ?? []).map((home) => home.issuer);
     provider.registerGrantType(
       TOKEN_EXCHANGE_GRANT,
       tokenExchangeHandler({
@@ -467,8 +469,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         inputs: new InputTokenVerifier({
           trusted: options.trustedIssuers,
           broker: { issuer, jwks: publicJwks },
-          homes: (options.identityChaining?.homeDomains ?? []).map((home) => home.issuer),
+          homes,
         }),
+        homes,
         audiences: [...options.audiences, ...jwtBearer.foreignAudiences],
         policy: options.policy,
         registry,

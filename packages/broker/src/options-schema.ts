@@ -37,6 +37,7 @@ export const audienceFields = { resource: resourceUri, scopes };
 export const approvalFields = {
   resources: z.array(resourceUri).optional(),
   clientCredentials: z.boolean().optional(),
+  jwtBearer: z.boolean().optional(),
   scopes: scopes.optional(),
   traceTrusted: z.boolean().optional(),
 };

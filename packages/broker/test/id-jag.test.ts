@@ -488,6 +488,25 @@ describe('ID-JAG (enterprise-managed authorization): the broker redeems identity
     );
   });
 
+  it('refuses a client that self-registers granting itself jwt-bearer without approval', async () => {
+    // A client that redeems ID-JAGs (and home brokers' grants) is the operator's to approve, as one
+    // with client_credentials is: the plain initial access token approves neither.
+    const response = await fetch(new URL('/reg', broker.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer test-initial-access-token' },
+      body: JSON.stringify({
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: [JWT_BEARER_GRANT],
+        response_types: [],
+        redirect_uris: [],
+      }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    assert.equal(response.status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_client_metadata');
+    assert.equal(body.error_description, "the jwt-bearer grant needs the operator's approval");
+  });
+
   it('an ID-JAG redeemed at one broker instance is refused as a replay at another sharing the store', async () => {
     const issuer = 'http://broker.example';
     const shared: BrokerOptions = {

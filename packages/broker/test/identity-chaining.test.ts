@@ -67,7 +67,34 @@ when { context.mode == "on_behalf_of" && context.agent == "local-agent" && conte
 @id("orders-reads-open-api")
 permit (principal == Baton::Client::"orders-mcp", action == Baton::Action::"exchange", resource == Baton::Audience::"${OPEN_API}")
 when { context.mode == "on_behalf_of" };
+
+@id("partner-api-onward-for-own-people")
+permit (principal == Baton::Client::"partner-api", action == Baton::Action::"exchange", resource == Baton::Audience::"${OPEN_API}")
+when { context.mode == "on_behalf_of" || context.mode == "txn_token" };
+
+@id("partner-api-onward-for-visitors")
+permit (principal == Baton::Client::"partner-api", action == Baton::Action::"exchange", resource == Baton::Audience::"${PARTNER_ADMIN}")
+when { (context.mode == "on_behalf_of" || context.mode == "txn_token") && context.grant == "identity_chaining" };
+
+@id("partner-admin-replaces-for-own-people")
+permit (principal == Baton::Client::"partner-admin", action == Baton::Action::"exchange", resource == Baton::Audience::"${PARTNER_ADMIN}")
+when { context.mode == "txn_token" };
 `;
+
+/** The partner's own services, which the visitor's token reaches on later hops (RFC 8693, Txn-Tokens). */
+const PARTNER_SERVICES = [
+  { client_id: 'partner-api', resource: PARTNER_API },
+  { client_id: 'partner-admin', resource: PARTNER_ADMIN },
+].map(({ client_id, resource }) => ({
+  client_id,
+  client_secret: `${client_id}-secret-at-the-partner-0123456789`,
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['urn:ietf:params:oauth:grant-type:token-exchange'],
+  response_types: [],
+  redirect_uris: [],
+  baton_resources: [resource],
+}));
+const PARTNER_TRUST_DOMAIN = 'partner.example';
 
 const ORDERS_AT_PARTNER = {
   client_id: 'orders-mcp',
@@ -171,9 +198,10 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
         defaults: { lifetimeSeconds: 300, maxDepth: 3 },
       }),
       audit: foreignAudit,
-      clients: [ORDERS_AT_PARTNER] as never,
+      clients: [ORDERS_AT_PARTNER, ...PARTNER_SERVICES] as never,
       initialAccessToken: 'partner-initial-access-token',
       identityChaining: { draft: IDENTITY_CHAINING_DRAFT, homeDomains: [{ issuer: home.broker.issuer }] },
+      transactionTokens: { trustDomain: PARTNER_TRUST_DOMAIN },
       // The home broker's Shared Signals, pushed here (RFC 8935) as its transmitter would.
       identityProviderSignals: {
         issuers: [{ issuer: home.broker.issuer, jwksUri: `${home.broker.issuer}/jwks` }],
@@ -433,6 +461,86 @@ describe('cross-domain hops (identity chaining): a home broker’s JWT authoriza
 
   it('refuses a visitor under a rule that does not admit grants from another trust domain', async () => {
     const { status, body } = await redeemAtForeign(await homeGrant({}), { resource: OPEN_API });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_target');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'visitor_not_admitted');
+  });
+
+  /** A partner service exchanges the visitor's token it was handed (RFC 8693), as one of its own people's. */
+  const onward = async (client: string, parameters: Record<string, string>) => {
+    const response = await fetch(new URL('/token', foreign.url), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${btoa(`${client}:${client}-secret-at-the-partner-0123456789`)}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        scope: 'orders:read',
+        ...parameters,
+      }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  /** The visitor's token at the partner API: the first hop, admitted by the rule for visitors. */
+  const visitorToken = async () => {
+    const { status, body } = await redeemAtForeign(await freshGrant());
+    assert.equal(status, 200, JSON.stringify(body));
+    return body.access_token as string;
+  };
+  const txnTokenFor = (subjectToken: string, resource: string) =>
+    onward('partner-api', {
+      subject_token: subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      requested_token_type: 'urn:ietf:params:oauth:token-type:txn_token',
+      audience: PARTNER_TRUST_DOMAIN,
+      resource,
+    });
+
+  it('refuses to exchange a visitor’s token onward under a rule that does not admit visitors', async () => {
+    const subject_token = await visitorToken();
+    const { status, body } = await onward('partner-api', {
+      subject_token,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience: OPEN_API,
+    });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_target');
+    const event = foreignAudit.events.at(-1)!;
+    assert.equal(event.reason, 'visitor_not_admitted');
+    assert.equal(event.initiator.sub, `${home.broker.issuer}|user-alice`);
+  });
+
+  it('exchanges a visitor’s token onward under a rule that names identity_chaining', async () => {
+    const subject_token = await visitorToken();
+    const { status, body } = await onward('partner-api', {
+      subject_token,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience: PARTNER_ADMIN,
+    });
+    assert.equal(status, 200, JSON.stringify(body));
+    const claims = decodeJwt(body.access_token as string);
+    assert.equal(claims.sub, `${home.broker.issuer}|user-alice`);
+    assert.equal(claims.aud, PARTNER_ADMIN);
+  });
+
+  it('refuses a Txn-Token for a visitor under a rule that does not admit visitors', async () => {
+    const { status, body } = await txnTokenFor(await visitorToken(), OPEN_API);
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_target');
+    assert.equal(foreignAudit.events.at(-1)!.reason, 'visitor_not_admitted');
+  });
+
+  it('refuses a replacement Txn-Token for a visitor under a rule that does not admit visitors', async () => {
+    // Issued under the rule for visitors, then replaced by a service whose rule is for its own people.
+    const issued = await txnTokenFor(await visitorToken(), PARTNER_ADMIN);
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const { status, body } = await onward('partner-admin', {
+      subject_token: issued.body.access_token as string,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:txn_token',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:txn_token',
+      audience: PARTNER_TRUST_DOMAIN,
+    });
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error, 'invalid_target');
     assert.equal(foreignAudit.events.at(-1)!.reason, 'visitor_not_admitted');

@@ -436,6 +436,31 @@ describe('cedar policy engine: visitors from another trust domain', () => {
     );
   });
 
+  it('a person-less visitor acting for a person needs one rule that both admits visitors and pins subject_type and mode', () => {
+    const machine = {
+      ...visitor,
+      subject: { sub: `${HOME}|agent-1`, tenant: null },
+      subjectType: 'service' as const,
+    };
+    // A rule for any visitor and a rule for this domain's own machines acting for a person: neither
+    // alone admits a visiting machine acting for a person, so together they do not either.
+    const apart = engineFor(`
+      @id("visitors-read") permit (principal, action, resource)
+      when { context.grant == "identity_chaining" && context.scope == "orders:read" };
+      @id("own-services-on-behalf-of") permit (principal == Baton::Client::"orders-mcp", action, resource)
+      when { context.subject_type == "service" && context.mode == "on_behalf_of" };
+    `).decide(facts(machine));
+    assert.equal(apart.allowed, false);
+    assert.equal(apart.refusal, 'person_less_subject');
+    assert.deepEqual(apart.grantedScopes, []);
+    const together = engineFor(`
+      @id("visiting-services-on-behalf-of") permit (principal, action, resource)
+      when { context.grant == "identity_chaining" && context.subject_type == "service" && context.mode == "on_behalf_of" };
+    `).decide(facts(machine));
+    assert.equal(together.allowed, true);
+    assert.deepEqual(together.grantedScopes, ['orders:read']);
+  });
+
   it('tells the grants apart: an exchange is token_exchange, an ID-JAG id_jag', () => {
     const engine = engineFor(`
       @id("id-jag-only") permit (principal, action, resource)

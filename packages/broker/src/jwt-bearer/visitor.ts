@@ -35,7 +35,33 @@ export function namedAsVisitor(
   homes: readonly string[],
   claims: Pick<ValidatedClaims, 'subject' | 'claims'>,
 ): boolean {
+  return homeNaming(homes, namesOf(claims)) !== undefined;
+}
+
+/**
+ * The home domain of a visitor on a hop after the one that redeemed its grant (this broker's own token
+ * or Txn-Token carries it onward), or `undefined` for anyone else. Only this broker names a visitor
+ * `<home>|…` (`namedAsVisitor` refuses such names from anyone else) and marks its home actors with the
+ * home issuer (`iss`), so these names tell a visitor from this domain's own people on every later hop.
+ */
+export function visitingHome(
+  homes: readonly string[],
+  names: readonly (string | null | undefined)[],
+  actors: readonly { readonly iss?: string }[] = [],
+): string | undefined {
+  return homeNaming(homes, names) ?? homes.find((home) => actors.some((actor) => actor.iss === home));
+}
+
+/** A token's names this domain could give a visitor: `sub`, tenant and `sid`. */
+export function namesOf(claims: Pick<ValidatedClaims, 'subject' | 'claims'>): (string | null)[] {
   const { sid } = claims.claims;
-  const names = [claims.subject, tenantOf(claims), typeof sid === 'string' ? sid : null];
-  return homes.some((home) => names.some((name) => name?.startsWith(`${home}|`)));
+  return [claims.subject, tenantOf(claims), typeof sid === 'string' ? sid : null];
+}
+
+/** The home (of `homes`) whose visitor one of `names` is (`<home>|…`), if any. */
+function homeNaming(
+  homes: readonly string[],
+  names: readonly (string | null | undefined)[],
+): string | undefined {
+  return homes.find((home) => names.some((name) => name?.startsWith(`${home}|`)));
 }

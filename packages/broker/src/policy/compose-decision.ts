@@ -41,39 +41,43 @@ export function composeDecision(
 
   const cedarAllowed = scopes.length === 0 ? answers[0]?.allowed === true : answers.some((a) => a.allowed);
   if (!cedarAllowed) return refusal(facts, scopes, answers, rules);
-  // A visitor from another trust domain (its subject, tenant and actors asserted by its home broker):
-  // only rules that admit visitors explicitly count (default deny), so a rule written for this
-  // domain's own agents and tenants never lets a home broker's assertion satisfy it.
-  const admitted =
-    facts.grant === 'identity_chaining'
-      ? answers.map((answer) => ({
-          ...answer,
-          allowed: answer.allowed && answer.determining.some((id) => rules.get(id)?.admitsVisitors === true),
-        }))
-      : answers;
+  // A visitor from another trust domain (its subject, tenant and actors asserted by its home broker),
+  // on the hop that redeemed its grant or any later one: only rules that admit visitors explicitly
+  // count (default deny), so a rule written for this domain's own agents and tenants never lets a home
+  // broker's assertion satisfy it.
+  const visitor = facts.grant === 'identity_chaining';
+  const admitsVisitors = (rule: RuleInfo | undefined) => !visitor || rule?.admitsVisitors === true;
+  const admitted = answers.map((answer) => ({
+    ...answer,
+    allowed: answer.allowed && answer.determining.some((id) => admitsVisitors(rules.get(id))),
+  }));
   if (!(scopes.length === 0 ? admitted[0]?.allowed === true : admitted.some((a) => a.allowed))) {
     return deny('visitor_not_admitted', [
-      `the request redeems a grant from another trust domain (${facts.assertionIssuer ?? 'unknown'}), and no permitting rule requires context.grant == "identity_chaining"`,
+      `the subject is a visitor from another trust domain (${facts.assertionIssuer ?? 'unknown'}), and no permitting rule requires context.grant == "identity_chaining"`,
     ]);
   }
   // A subject with no person behind it, in a mode that acts for a person: only rules that say so
   // explicitly, for this mode, count (default deny), so neither a rule written for people nor one
-  // written for a service acting as itself lets a machine pose as a person.
-  const counted = actsForPersonLessSubject(facts)
-    ? admitted.map((answer) => ({
+  // written for a service acting as itself lets a machine pose as a person. For a person-less visitor,
+  // one rule must do both: a rule for any visitor and a rule for this domain's own machines do not
+  // add up to a rule for a visiting machine acting for a person.
+  const personLess = actsForPersonLessSubject(facts);
+  const counted = personLess
+    ? answers.map((answer) => ({
         ...answer,
         allowed:
           answer.allowed &&
-          answer.determining.some(
-            (id) => rules.get(id)?.serviceSubjectModes.has(policyModeOf(facts)) === true,
-          ),
+          answer.determining.some((id) => {
+            const rule = rules.get(id);
+            return admitsVisitors(rule) && rule?.serviceSubjectModes.has(policyModeOf(facts)) === true;
+          }),
       }))
     : admitted;
   const granted = scopes.filter((_, index) => counted[index]?.allowed === true);
   const allowed = scopes.length === 0 ? counted[0]?.allowed === true : granted.length > 0;
   if (!allowed) {
     return deny('person_less_subject', [
-      `the subject "${facts.subject.sub}" has no person behind it, and no permitting rule requires context.subject_type == "service" with context.mode pinned to ${policyModeOf(facts)}`,
+      `the subject "${facts.subject.sub}" has no person behind it, and no permitting rule requires context.subject_type == "service" with context.mode pinned to ${policyModeOf(facts)}${visitor ? ' and context.grant == "identity_chaining"' : ''}`,
     ]);
   }
 

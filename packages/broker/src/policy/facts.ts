@@ -80,7 +80,9 @@ export interface ExchangeFacts {
   /** Requested scopes, already narrowed to what the subject token carries. */
   scopes: readonly string[];
   /**
-   * The grant the request came by (`context.grant`). Absent: `token_exchange`.
+   * The grant the request came by (`context.grant`). Absent: `token_exchange`. `identity_chaining`
+   * for any request whose subject is a visitor from another trust domain: on the hop that redeemed the
+   * home broker's grant and on every later hop (exchanges of its token, Txn-Tokens, replacements).
    *
    * An engine must refuse an `identity_chaining` request (a visitor from another trust domain, whose
    * subject, tenant and actors its home broker asserted) unless a rule explicitly admits visitors:
@@ -89,7 +91,7 @@ export interface ExchangeFacts {
    * rule written for this domain's own agents and tenants never admits a visitor by accident.
    */
   grant?: GrantKind;
-  /** The issuer of the redeemed assertion (`context.assertion_issuer`): an ID-JAG's identity provider, a visitor's home broker. */
+  /** The issuer of the redeemed assertion (`context.assertion_issuer`): an ID-JAG's identity provider, a visitor's home broker (on every hop). */
   assertionIssuer?: string;
 }
 

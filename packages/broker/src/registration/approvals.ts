@@ -3,6 +3,7 @@ import { sameResource } from '@baton/resource-server';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { scopesOf } from '../grants/parameters.ts';
+import { JWT_BEARER_GRANT } from '../jwt-bearer/grant.ts';
 
 /**
  * What the operator lets a client declare about itself. A statically configured client is approved
@@ -15,6 +16,11 @@ export interface ClientApproval {
   resources?: readonly string[];
   /** Whether it may register the `client_credentials` grant (service identity). */
   clientCredentials?: boolean;
+  /**
+   * Whether it may register the jwt-bearer grant (RFC 7523): redeem ID-JAGs and home brokers' grants,
+   * which makes it the client a visitor from another trust domain arrives as.
+   */
+  jwtBearer?: boolean;
   /** Scopes it may declare in `scope`: the most it may ask for as itself (service identity). */
   scopes?: readonly string[];
   /** Whether it may declare `baton_trace_trusted: true` (its `traceparent` is joined, not linked). */
@@ -56,6 +62,13 @@ export function assertWithinApproval(
       'client_credentials_not_approved',
       "the client_credentials grant needs the operator's approval",
       'grant_types includes client_credentials',
+    );
+  }
+  if (Array.isArray(grantTypes) && grantTypes.includes(JWT_BEARER_GRANT) && !approval?.jwtBearer) {
+    throw new UnapprovedMetadata(
+      'jwt_bearer_not_approved',
+      "the jwt-bearer grant needs the operator's approval",
+      'grant_types includes urn:ietf:params:oauth:grant-type:jwt-bearer',
     );
   }
   const resources = metadata.baton_resources;

@@ -34,6 +34,7 @@ import {
   type TxnTokenContext,
   txnTokenRequest,
 } from './checks/txn-request.ts';
+import { visitingHop } from './checks/visitor.ts';
 import type { Exchanged } from './exchanged.ts';
 import type { InputTokenVerifier } from './input-token.ts';
 import { accessTokenIssuer } from './issuers/access-token.ts';
@@ -64,6 +65,11 @@ export interface TokenExchangeDependencies extends AuditedGrantDependencies {
   registry: TokenRegistry;
   /** Tells a subject with a person behind it from a machine (`defaultCallerKind` unless configured). */
   callerKind: CallerKindRule;
+  /**
+   * The home domains' issuers (identity chaining, `identityChaining.homeDomains`): a subject named as
+   * their visitor is gated as one on every later hop (`context.grant == "identity_chaining"`).
+   */
+  homes: readonly string[];
   envelopes?: EnvelopeIssuer;
   /** Upper bound on any issued token's lifetime, seconds. */
   maxLifetimeSeconds: number;
@@ -103,6 +109,7 @@ export function tokenExchangeHandler(deps: TokenExchangeDependencies) {
     .check(principal(deps.callerKind))
     .check(requestedScopes)
     .check(scopeNarrowing)
+    .check(visitingHop(deps.homes))
     .check(exchangePolicy(deps.policy))
     .check(exchangeLifetime(deps.maxLifetimeSeconds));
 

@@ -6,6 +6,7 @@ import { GrantChecks } from '../grants/checks.ts';
 import type { GrantRequest } from '../grants/grant-request.ts';
 import { decideOrRefuse } from '../grants/policy-refusal.ts';
 import { refuse } from '../grants/refusal.ts';
+import { visitingHome } from '../jwt-bearer/visitor.ts';
 import type { PolicyDecision, PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { refuseUnboundToBoundClient } from '../sender-constraint/check.ts';
@@ -26,6 +27,8 @@ export interface TxnTokenReplacementDependencies extends AuditedGrantDependencie
   policy: PolicyEngine;
   audiences: readonly AudienceConfig[];
   maxLifetimeSeconds: number;
+  /** The home domains' issuers: a visitor's transaction is gated as a visitor's (see `visitingHop`). */
+  homes: readonly string[];
   /** The token-exchange grant's per-client limiter: a replacement spends the same budget. */
   perClient: Parameters<typeof clientRateLimit>[0];
 }
@@ -54,7 +57,7 @@ export function txnTokenReplacementHandler(deps: TxnTokenReplacementDependencies
     .check(replacementParameters(deps.envelopes.trustDomain))
     .check(replacedToken(deps.envelopes, deps.registry))
     .check(replacementNarrowing(deps.audiences))
-    .check(replacementPolicy(deps.policy))
+    .check(replacementPolicy(deps.policy, deps.homes))
     .check(replacementLifetime(deps.maxLifetimeSeconds));
 
   return auditedGrant(deps, {
@@ -85,9 +88,14 @@ interface ReplacementDecision {
   readonly granted: readonly string[];
 }
 
-function replacementPolicy(policy: PolicyEngine): Check<Replacing, ReplacementDecision> {
+function replacementPolicy(
+  policy: PolicyEngine,
+  homes: readonly string[],
+): Check<Replacing, ReplacementDecision> {
   return ({ clientId, replaced, audience, requested }) => {
     const chain = chainOf(replaced);
+    // A visitor's transaction stays a visitor's: its subject, tenant and agent carry its home's names.
+    const home = visitingHome(homes, [replaced.actor.sub, replaced.actor.tenant, replaced.agent.client_id]);
     const decision = decideOrRefuse(
       policy,
       {
@@ -101,6 +109,7 @@ function replacementPolicy(policy: PolicyEngine): Check<Replacing, ReplacementDe
         depth: chain.length,
         chain,
         scopes: requested.filter((scope) => audience.scopes.includes(scope)),
+        ...(home ? { grant: 'identity_chaining' as const, assertionIssuer: home } : {}),
       },
       audience,
     );
