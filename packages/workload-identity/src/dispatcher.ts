@@ -15,7 +15,8 @@ export interface MutualTlsDispatcherInit extends ClientTlsOptionsInit {
 /**
  * A fetch dispatcher (an `undici` `Agent`) that presents `identity` and trusts only `ca`: pass it as
  * `fetch(url, { dispatcher })`. Node's global `fetch` (Node 22 and 24) takes a dispatcher of the
- * `undici` package this one depends on. Connections are pooled and kept alive; close it
+ * `undici` package this one depends on. With `serverSpiffeId`, only a server whose certificate names that
+ * SPIFFE ID is reached: pin one dispatcher per destination. Connections are pooled and kept alive; close it
  * (`await dispatcher.close()`) when done.
  *
  * @example
@@ -31,6 +32,7 @@ export function mutualTlsDispatcher(init: MutualTlsDispatcherInit): Agent {
       secureContext: tls.secureContext,
       rejectUnauthorized: true,
       minVersion: tls.minVersion,
+      ...(tls.checkServerIdentity ? { checkServerIdentity: tls.checkServerIdentity } : {}),
       ...(init.maxCachedSessions !== undefined ? { maxCachedSessions: init.maxCachedSessions } : {}),
     },
     ...(init.keepAliveTimeout !== undefined ? { keepAliveTimeout: init.keepAliveTimeout } : {}),

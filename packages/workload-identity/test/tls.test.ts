@@ -170,6 +170,49 @@ describe('mutual TLS with the internal CA (real TLS on 127.0.0.1)', () => {
     }
   });
 
+  it("a dispatcher pinned to spiffe://…/broker refuses another workload's certificate", async () => {
+    // Same CA, same host names: only the SPIFFE ID tells the broker from another workload on its port.
+    const pinned = mutualTlsDispatcher({
+      identity: client,
+      ca: ca.certificatePem,
+      serverSpiffeId: 'spiffe://baton.test/broker',
+    });
+    const broker = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/broker',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    const real = await startHttpsServer(broker, ca.certificatePem, true);
+    try {
+      await assert.rejects(
+        fetch(`${server.origin}/`, { dispatcher: pinned } as RequestInit),
+        (error: Error) => {
+          assert.equal((error.cause as NodeJS.ErrnoException).code, 'ERR_TLS_SERVER_SPIFFE_ID_MISMATCH');
+          return true;
+        },
+      );
+      await assert.rejects(
+        httpsGet(`${server.origin}/`, {
+          identity: client,
+          ca: ca.certificatePem,
+          serverSpiffeId: 'spiffe://baton.test/broker',
+        }),
+        { code: 'ERR_TLS_SERVER_SPIFFE_ID_MISMATCH' },
+      );
+      const seen = (await (
+        await fetch(`${real.origin}/`, { dispatcher: pinned } as RequestInit)
+      ).json()) as SeenByServer;
+      assert.equal(seen.authorized, true);
+      assert.throws(
+        () => mutualTlsDispatcher({ ca: ca.certificatePem, serverSpiffeId: 'spiffe://baton.test' }),
+        TypeError,
+      );
+    } finally {
+      await pinned.close();
+      await real.close();
+    }
+  });
+
   it('refuses a server certificate from another CA', async () => {
     const dispatcher = mutualTlsDispatcher({ identity: client, ca: otherCa.certificatePem });
     try {
