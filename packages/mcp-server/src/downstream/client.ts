@@ -464,7 +464,7 @@ function resolveInside(target: IndexedService, path: unknown): URL {
   if (typeof path !== 'string') throw refuse();
   const base = new URL(target.url.endsWith('/') ? target.url : `${target.url}/`);
   // Encoded separators survive URL resolution but not every server's routing.
-  if (/%(2f|5c)/i.test(path)) throw refuse();
+  if (/%(2f|5c)/i.test(path) || escapesOnNormalisingServers(path.split(/[?#]/, 1)[0]!)) throw refuse();
   let url: URL;
   try {
     url = new URL(path, base);
@@ -482,6 +482,20 @@ function resolveInside(target: IndexedService, path: unknown): URL {
     throw refuse();
   }
   return url;
+}
+
+/**
+ * Path forms that URL resolution keeps but some servers turn into a step out of the prefix: a segment
+ * that is `.` or `..` once its `;parameters` are stripped (`..;/admin`, servlet containers), and a
+ * double-encoded dot, slash or backslash (`%252e%252e/admin`, servers that decode twice).
+ */
+function escapesOnNormalisingServers(path: string): boolean {
+  if (/%25(2e|2f|5c)/i.test(path)) return true;
+  return path.split(/[/\\]/).some((segment) => {
+    if (!segment.includes(';')) return false;
+    const stripped = segment.slice(0, segment.indexOf(';')).replace(/%2e/gi, '.');
+    return stripped === '.' || stripped === '..';
+  });
 }
 
 /** What a token is bound to, as part of a cache key: the DPoP key's and the certificate's thumbprints. */
@@ -545,7 +559,12 @@ function credentialFetchFor(target: IndexedService, token: string, active: () =>
     }
     const url = new URL(input instanceof Request ? input.url : input);
     const inside = url.pathname === base.pathname || url.pathname.startsWith(basePath);
-    if (url.origin !== base.origin || !inside || /%2f|%5c/i.test(url.pathname)) {
+    if (
+      url.origin !== base.origin ||
+      !inside ||
+      /%2f|%5c/i.test(url.pathname) ||
+      escapesOnNormalisingServers(url.pathname)
+    ) {
       throw new DownstreamError(
         'ERR_DOWNSTREAM_PATH_REFUSED',
         'the MCP transport may only reach its own service',
