@@ -21,6 +21,7 @@ import { TXN_TOKEN_HEADER } from '@baton/envelope';
 import { includesResource } from '@baton/resource-server';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { context } from '@opentelemetry/api';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
 import { dpopFetch } from './dpop-fetch.ts';
 import { DownstreamError } from './errors.ts';
@@ -439,10 +440,36 @@ function cachedToken(binding: Binding, response: TokenResponse): CachedToken {
         : 'the broker issued a DPoP-bound token for a service this server calls without DPoP proofs',
     );
   }
+  if (
+    binding.certificateBound &&
+    binding.tls &&
+    !boundToCertificate(response.access_token, binding.tls.thumbprint)
+  ) {
+    throw new DownstreamError(
+      'ERR_DOWNSTREAM_TOKEN_REFUSED',
+      "the broker issued a token not bound to this server's certificate for a service that requires certificate-bound tokens",
+    );
+  }
   return {
     accessToken: response.access_token,
     expiresAt: Math.floor(Date.now() / 1000) + response.expires_in,
   };
+}
+
+/**
+ * Whether a JWT access token names the certificate in `cnf["x5t#S256"]` (RFC 8705 §3.1): read, not
+ * verified (the broker signed it, the service verifies it); this only keeps an unbound token from being
+ * sent and audited as bound. An opaque token cannot be read here and is left to the service.
+ */
+function boundToCertificate(token: string, thumbprint: string): boolean {
+  let claims: JWTPayload;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    return true;
+  }
+  const cnf = claims.cnf as Record<string, unknown> | undefined;
+  return typeof cnf === 'object' && cnf !== null && cnf['x5t#S256'] === thumbprint;
 }
 
 /** Sorted, deduplicated, without empty entries: the order scopes are listed in does not matter. */
