@@ -47,6 +47,14 @@ export interface DemoPki {
    * broker): it trusts the demo CA, so it reaches the hops, but presents no certificate.
    */
   fetchTrustingCa: typeof fetch;
+  /**
+   * Names the hop serving `url`'s origin. A hop's `fetch` and `clientTls` reach an https origin only
+   * when the server's certificate names that hop's SPIFFE ID: every hop's certificate chains to the
+   * demo CA and names the same host, so the CA and host name alone would let any hop that takes another
+   * one's port receive its callers' requests (subject tokens, client assertions). An https origin never
+   * named here is refused.
+   */
+  pin(url: string, hop: DemoHop): void;
   close(): Promise<void>;
 }
 
@@ -77,6 +85,7 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
       trustDomain: TRUST_DOMAIN,
       identities,
       fetchTrustingCa: (input, init) => fetch(input, init),
+      pin: () => {},
       close: async () => {},
     };
   }
@@ -91,6 +100,8 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
     : { dnsNames: [...new Set([host, 'localhost'])] };
   const dispatchers: Array<{ close(): Promise<void> }> = [];
   const identities = {} as Record<DemoHop, HopIdentity>;
+  /** Which hop serves each origin, as `pin` named it. */
+  const routes = new Map<string, DemoHop>();
   for (const hop of DEMO_HOPS) {
     const certificate = await issueWorkloadCertificate(ca, {
       spiffeId: spiffeIdOf(hop),
@@ -98,8 +109,15 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
       // Within the CA's lifetime: issued a moment after it.
       lifetimeSeconds: LIFETIME_SECONDS - 120,
     });
-    const dispatcher = mutualTlsDispatcher({ identity: certificate, ca: ca.certificatePem });
-    dispatchers.push(dispatcher);
+    const dispatcher = pinnedDispatcher(routes, (destination) => {
+      const pinned = mutualTlsDispatcher({
+        identity: certificate,
+        ca: ca.certificatePem,
+        ...(destination ? { serverSpiffeId: spiffeIdOf(destination) } : {}),
+      });
+      dispatchers.push(pinned);
+      return pinned;
+    });
     identities[hop] = {
       hop,
       spiffeId: certificate.spiffeId,
@@ -121,8 +139,45 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
     caPem: ca.certificatePem,
     identities,
     fetchTrustingCa: (input, init) => fetch(input, { ...init, dispatcher: anonymous } as RequestInit),
+    pin(url, hop) {
+      routes.set(new URL(url).origin, hop);
+    },
     async close() {
       await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
     },
   };
+}
+
+type Pinned = ReturnType<typeof mutualTlsDispatcher>;
+
+/**
+ * One fetch dispatcher for a hop that picks, per request, a connection pool pinned to the SPIFFE ID of
+ * the hop `routes` names for the destination origin (`serverSpiffeId`), made on first use. Plain http
+ * origins (the identity provider, the MCP servers agents reach) carry no certificate to pin; an https
+ * origin no hop serves is refused.
+ */
+function pinnedDispatcher(
+  routes: ReadonlyMap<string, DemoHop>,
+  make: (destination: DemoHop | undefined) => Pinned,
+): Pinned {
+  const pools = new Map<DemoHop | undefined, Pinned>();
+  const poolFor = (origin: unknown): Pinned => {
+    const url = new URL(String(origin));
+    const destination = routes.get(url.origin);
+    if (destination === undefined && url.protocol !== 'http:') {
+      throw new TypeError(`no demo hop is pinned to ${url.origin}`);
+    }
+    let pool = pools.get(destination);
+    if (!pool) {
+      pool = make(destination);
+      pools.set(destination, pool);
+    }
+    return pool;
+  };
+  // Node's fetch only calls `dispatch`; closing is the PKI's (it closes every pool it made).
+  return {
+    dispatch: (options: { origin?: unknown }, handler: never) =>
+      poolFor(options.origin).dispatch(options as never, handler),
+    close: async () => {},
+  } as unknown as Pinned;
 }
