@@ -5,6 +5,7 @@ import {
   createCertificateAuthority,
   issueWorkloadCertificate,
   mutualTlsDispatcher,
+  pinnedMutualTlsDispatcher,
   serverTlsOptions,
   type WorkloadCertificate,
 } from '@baton/workload-identity';
@@ -100,8 +101,8 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
     : { dnsNames: [...new Set([host, 'localhost'])] };
   const dispatchers: Array<{ close(): Promise<void> }> = [];
   const identities = {} as Record<DemoHop, HopIdentity>;
-  /** Which hop serves each origin, as `pin` named it. */
-  const routes = new Map<string, DemoHop>();
+  /** The SPIFFE ID of the hop serving each origin, as `pin` named it: every hop's calls read it. */
+  const routes = new Map<string, string>();
   for (const hop of DEMO_HOPS) {
     const certificate = await issueWorkloadCertificate(ca, {
       spiffeId: spiffeIdOf(hop),
@@ -109,15 +110,12 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
       // Within the CA's lifetime: issued a moment after it.
       lifetimeSeconds: LIFETIME_SECONDS - 120,
     });
-    const dispatcher = pinnedDispatcher(routes, (destination) => {
-      const pinned = mutualTlsDispatcher({
-        identity: certificate,
-        ca: ca.certificatePem,
-        ...(destination ? { serverSpiffeId: spiffeIdOf(destination) } : {}),
-      });
-      dispatchers.push(pinned);
-      return pinned;
+    const dispatcher = pinnedMutualTlsDispatcher({
+      identity: certificate,
+      ca: ca.certificatePem,
+      servers: routes,
     });
+    dispatchers.push(dispatcher);
     identities[hop] = {
       hop,
       spiffeId: certificate.spiffeId,
@@ -140,44 +138,10 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
     identities,
     fetchTrustingCa: (input, init) => fetch(input, { ...init, dispatcher: anonymous } as RequestInit),
     pin(url, hop) {
-      routes.set(new URL(url).origin, hop);
+      routes.set(new URL(url).origin, spiffeIdOf(hop));
     },
     async close() {
       await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
     },
   };
-}
-
-type Pinned = ReturnType<typeof mutualTlsDispatcher>;
-
-/**
- * One fetch dispatcher for a hop that picks, per request, a connection pool pinned to the SPIFFE ID of
- * the hop `routes` names for the destination origin (`serverSpiffeId`), made on first use. Plain http
- * origins (the identity provider, the MCP servers agents reach) carry no certificate to pin; an https
- * origin no hop serves is refused.
- */
-function pinnedDispatcher(
-  routes: ReadonlyMap<string, DemoHop>,
-  make: (destination: DemoHop | undefined) => Pinned,
-): Pinned {
-  const pools = new Map<DemoHop | undefined, Pinned>();
-  const poolFor = (origin: unknown): Pinned => {
-    const url = new URL(String(origin));
-    const destination = routes.get(url.origin);
-    if (destination === undefined && url.protocol !== 'http:') {
-      throw new TypeError(`no demo hop is pinned to ${url.origin}`);
-    }
-    let pool = pools.get(destination);
-    if (!pool) {
-      pool = make(destination);
-      pools.set(destination, pool);
-    }
-    return pool;
-  };
-  // Node's fetch only calls `dispatch`; closing is the PKI's (it closes every pool it made).
-  return {
-    dispatch: (options: { origin?: unknown }, handler: never) =>
-      poolFor(options.origin).dispatch(options as never, handler),
-    close: async () => {},
-  } as unknown as Pinned;
 }
