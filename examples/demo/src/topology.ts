@@ -131,6 +131,12 @@ export async function startTopology(
   // load balancer (a TLS-terminating proxy would hide the client certificates mutual TLS needs).
   const brokerCertificate = scaleOut ? undefined : identities.broker.certificate;
   const brokerIssuer = `${brokerCertificate ? 'https' : 'http'}://${bracketed(publicHost)}:${brokerPort}`;
+  // Each hop's callers reach it only when its certificate names it (not merely the demo CA and host).
+  pki.pin(brokerIssuer, 'broker');
+  pki.pin(urls.billingMcp, 'billing-mcp');
+  pki.pin(urls.ordersApi, 'orders-api');
+  pki.pin(urls.billingApi, 'billing-api');
+  pki.pin(urls.ordersMcp, 'orders-mcp');
   const approvalSecret = randomBytes(24).toString('base64url');
   const idp = await startDemoIdp({
     host,

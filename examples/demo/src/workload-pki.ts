@@ -5,6 +5,7 @@ import {
   createCertificateAuthority,
   issueWorkloadCertificate,
   mutualTlsDispatcher,
+  pinnedMutualTlsDispatcher,
   serverTlsOptions,
   type WorkloadCertificate,
 } from '@baton/workload-identity';
@@ -47,6 +48,14 @@ export interface DemoPki {
    * broker): it trusts the demo CA, so it reaches the hops, but presents no certificate.
    */
   fetchTrustingCa: typeof fetch;
+  /**
+   * Names the hop serving `url`'s origin. A hop's `fetch` and `clientTls` reach an https origin only
+   * when the server's certificate names that hop's SPIFFE ID: every hop's certificate chains to the
+   * demo CA and names the same host, so the CA and host name alone would let any hop that takes another
+   * one's port receive its callers' requests (subject tokens, client assertions). An https origin never
+   * named here is refused.
+   */
+  pin(url: string, hop: DemoHop): void;
   close(): Promise<void>;
 }
 
@@ -77,6 +86,7 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
       trustDomain: TRUST_DOMAIN,
       identities,
       fetchTrustingCa: (input, init) => fetch(input, init),
+      pin: () => {},
       close: async () => {},
     };
   }
@@ -91,6 +101,8 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
     : { dnsNames: [...new Set([host, 'localhost'])] };
   const dispatchers: Array<{ close(): Promise<void> }> = [];
   const identities = {} as Record<DemoHop, HopIdentity>;
+  /** The SPIFFE ID of the hop serving each origin, as `pin` named it: every hop's calls read it. */
+  const routes = new Map<string, string>();
   for (const hop of DEMO_HOPS) {
     const certificate = await issueWorkloadCertificate(ca, {
       spiffeId: spiffeIdOf(hop),
@@ -98,7 +110,11 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
       // Within the CA's lifetime: issued a moment after it.
       lifetimeSeconds: LIFETIME_SECONDS - 120,
     });
-    const dispatcher = mutualTlsDispatcher({ identity: certificate, ca: ca.certificatePem });
+    const dispatcher = pinnedMutualTlsDispatcher({
+      identity: certificate,
+      ca: ca.certificatePem,
+      servers: routes,
+    });
     dispatchers.push(dispatcher);
     identities[hop] = {
       hop,
@@ -121,6 +137,9 @@ export async function startDemoPki(options: { publicHost: string; mutualTls?: bo
     caPem: ca.certificatePem,
     identities,
     fetchTrustingCa: (input, init) => fetch(input, { ...init, dispatcher: anonymous } as RequestInit),
+    pin(url, hop) {
+      routes.set(new URL(url).origin, spiffeIdOf(hop));
+    },
     async close() {
       await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
     },

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
 import { exchangeToken } from '@baton/broker-client';
@@ -138,5 +141,37 @@ describe('the demo hops talk mutual TLS, each with its workload certificate', ()
     const stolen = await call('orders-mcp');
     assert.equal(stolen.status, 401);
     assert.match(stolen.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+  });
+
+  it("refuses a hop that presents another hop's certificate where its caller expects the broker", async () => {
+    // The billing API's certificate is valid, from the demo CA and for the demo's host: a compromised
+    // billing API squatting where the broker should be would pass a CA and host name check.
+    let squatted = 0;
+    const squatter = createServer(demo.pki.identities['billing-api'].serverTls!, (request, response) => {
+      squatted += 1;
+      request.resume();
+      response.end('{}');
+    });
+    squatter.listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    closers.push(async () => {
+      squatter.closeAllConnections();
+      squatter.close();
+    });
+    const origin = `https://127.0.0.1:${(squatter.address() as AddressInfo).port}`;
+    demo.pki.pin(origin, 'broker');
+    await assert.rejects(
+      demo.pki.identities['orders-mcp'].fetch(`${origin}/token`, { method: 'POST', body: 'subject_token=…' }),
+      (error: Error) => {
+        assert.equal((error.cause as NodeJS.ErrnoException).code, 'ERR_TLS_SERVER_SPIFFE_ID_MISMATCH');
+        return true;
+      },
+    );
+    assert.equal(squatted, 0, 'no request reached the squatter');
+    // The real broker, whose certificate names it, is reached by the same fetch.
+    const discovery = await demo.pki.identities['orders-mcp'].fetch(
+      `${demo.broker.issuer}/.well-known/oauth-authorization-server`,
+    );
+    assert.equal(discovery.status, 200);
   });
 });

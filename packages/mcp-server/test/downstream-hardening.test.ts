@@ -207,6 +207,8 @@ describe('downstream hardening', () => {
       ['a nested .. escape', () => 'orders/../../admin'],
       ['a percent-encoded .. escape', () => '%2e%2e/admin'],
       ['an encoded slash', () => '..%2Fadmin'],
+      ['a ..;param escape', () => '..;/admin'],
+      ['a double-encoded .. escape', () => '%252e%252e/admin'],
     ] as const) {
       it(`refuses ${label} with ERR_DOWNSTREAM_PATH_REFUSED before any token or network call`, async () => {
         const { audit, clientFor } = setup(services());
@@ -227,6 +229,21 @@ describe('downstream hardening', () => {
         assert.equal(spans.length, 2, 'the call spans were ended');
       });
     }
+
+    it('refuses at construction a service URL with a query or fragment', () => {
+      // With `?v=2` the prefix would be `/api`, and `../api-admin/secrets` would be inside it.
+      for (const url of ['https://svc.test/api?v=2', 'https://svc.test/api#top', 'https://svc.test/api?']) {
+        assert.throws(
+          () =>
+            indexServices([
+              { name: 'query-api', url, audience: 'https://svc.test/api', mode: 'on_behalf_of', scopes: [] },
+            ]),
+          (error: Error) =>
+            error instanceof TypeError &&
+            error.message === 'downstream service query-api: url must have no query or fragment',
+        );
+      }
+    });
 
     it('still calls paths inside the service, with the credentials', async () => {
       const { clientFor } = setup(services());

@@ -15,6 +15,7 @@ import {
   serverTlsOptions,
   type WorkloadCertificate,
 } from '@baton/workload-identity';
+import { UnsecuredJWT } from 'jose';
 import { DownstreamClient } from '../src/downstream/client.ts';
 import { type ClientTls, type DownstreamService, indexServices } from '../src/downstream/services.ts';
 import { TokenCache } from '../src/downstream/token-cache.ts';
@@ -61,6 +62,7 @@ describe('downstream calls over mutual TLS (RFC 8705)', () => {
   let apiUrl: string;
   let broker: Server;
   let api: Server;
+  let brokerCnf: 'opaque' | 'bound' | 'unbound' = 'opaque';
   const dispatchers: Array<{ close(): Promise<void> }> = [];
   const envelopes = new EnvelopeIssuer({
     issuer: 'https://127.0.0.1:9/tools/mcp',
@@ -95,7 +97,14 @@ describe('downstream calls over mutual TLS (RFC 8705)', () => {
       request.on('end', () => {
         const peer = peerOf(request.socket as TLSSocket);
         brokerSeen.push({ ...peer, authorization: request.headers.authorization });
-        const token = `tok-${++issued}`;
+        // Opaque by default; a JWT (unsigned: the client only reads it) naming `cnf` as `brokerCnf` says.
+        const token =
+          brokerCnf === 'opaque'
+            ? `tok-${++issued}`
+            : new UnsecuredJWT({
+                jti: `tok-${++issued}`,
+                ...(brokerCnf === 'bound' ? { cnf: { 'x5t#S256': peer.thumbprint } } : {}),
+              }).encode();
         boundTo.set(token, peer.thumbprint);
         response.setHeader('content-type', 'application/json');
         response.end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 300 }));
@@ -121,6 +130,7 @@ describe('downstream calls over mutual TLS (RFC 8705)', () => {
     }
   });
   beforeEach(() => {
+    brokerCnf = 'opaque';
     brokerSeen.length = 0;
     apiSeen.length = 0;
   });
@@ -217,6 +227,25 @@ describe('downstream calls over mutual TLS (RFC 8705)', () => {
       apiSeen.map((seen) => seen.thumbprint),
       [mine.thumbprint, other.thumbprint],
     );
+  });
+
+  it("refuses a token without the certificate's cnf for a service declared mtls (token_binding_mismatch)", async () => {
+    const service: DownstreamService = {
+      name: 'api',
+      url: apiUrl,
+      mode: 'on_behalf_of',
+      scopes: [],
+      senderConstraint: { mtls: clientTls(mine) },
+    };
+    brokerCnf = 'unbound';
+    const make = clientFor([service]);
+    await assert.rejects(make().fetch('api', 'orders'), { code: 'ERR_DOWNSTREAM_TOKEN_REFUSED' });
+    assert.equal(apiSeen.length, 0, 'the unbound token was never sent');
+    assert.equal(make.audit.events.at(-1)?.outcome, 'denied');
+    assert.equal(make.audit.events.at(-1)?.reason, 'token_binding_mismatch');
+    // A JWT naming this certificate is sent.
+    brokerCnf = 'bound';
+    assert.equal((await clientFor([service])().fetch('api', 'orders')).status, 200);
   });
 
   it('a server without its certificate reaches no hop that requires one, and fails closed', async () => {

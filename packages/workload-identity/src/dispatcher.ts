@@ -15,7 +15,8 @@ export interface MutualTlsDispatcherInit extends ClientTlsOptionsInit {
 /**
  * A fetch dispatcher (an `undici` `Agent`) that presents `identity` and trusts only `ca`: pass it as
  * `fetch(url, { dispatcher })`. Node's global `fetch` (Node 22 and 24) takes a dispatcher of the
- * `undici` package this one depends on. Connections are pooled and kept alive; close it
+ * `undici` package this one depends on. With `serverSpiffeId`, only a server whose certificate names that
+ * SPIFFE ID is reached: pin one dispatcher per destination. Connections are pooled and kept alive; close it
  * (`await dispatcher.close()`) when done.
  *
  * @example
@@ -31,10 +32,77 @@ export function mutualTlsDispatcher(init: MutualTlsDispatcherInit): Agent {
       secureContext: tls.secureContext,
       rejectUnauthorized: true,
       minVersion: tls.minVersion,
+      ...(tls.checkServerIdentity ? { checkServerIdentity: tls.checkServerIdentity } : {}),
       ...(init.maxCachedSessions !== undefined ? { maxCachedSessions: init.maxCachedSessions } : {}),
     },
     ...(init.keepAliveTimeout !== undefined ? { keepAliveTimeout: init.keepAliveTimeout } : {}),
   });
+}
+
+export interface PinnedMutualTlsDispatcherInit extends Omit<MutualTlsDispatcherInit, 'serverSpiffeId'> {
+  /**
+   * The SPIFFE ID each https origin's server must name, by origin (`https://broker.internal:8443`).
+   * Read on every request, so a `Map` may be filled in later. An https origin not listed is refused;
+   * plain `http:` origins (no certificate to pin) go over an unpinned pool.
+   */
+  servers: ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+}
+
+/** A fetch dispatcher routing each request to a pool pinned to its origin's SPIFFE ID. */
+export interface PinnedMutualTlsDispatcher {
+  dispatch: Agent['dispatch'];
+  close(): Promise<void>;
+}
+
+/**
+ * One dispatcher for a workload that calls several others (the broker, APIs, MCP servers): each request
+ * goes over a `mutualTlsDispatcher` pinned with `serverSpiffeId` to the SPIFFE ID `servers` names for
+ * its origin, made on first use. A host name check cannot tell the destinations apart when their
+ * certificates name the same host; a port cannot be pinned inside the TLS check, hence one pool per
+ * destination. An https origin not in `servers` is refused before any connection.
+ *
+ * @example
+ * const dispatcher = pinnedMutualTlsDispatcher({ identity, ca: ca.certificatePem, servers: {
+ *   'https://broker.internal:8443': 'spiffe://baton.test/broker',
+ *   'https://orders.internal:8443': 'spiffe://baton.test/orders-api',
+ * } });
+ */
+export function pinnedMutualTlsDispatcher(init: PinnedMutualTlsDispatcherInit): PinnedMutualTlsDispatcher {
+  const { servers, ...common } = init;
+  const spiffeIdOf = (origin: string): string | undefined =>
+    servers instanceof Map
+      ? servers.get(origin)
+      : Object.hasOwn(servers, origin)
+        ? (servers as Record<string, string>)[origin]
+        : undefined;
+  // Checked now: a bad anchor or identity fails at construction, not on the first request.
+  clientTlsOptions(common);
+  const pools = new Map<string, Agent>();
+  const poolFor = (origin: unknown): Agent => {
+    const url = new URL(String(origin));
+    const expected = spiffeIdOf(url.origin);
+    if (expected === undefined && url.protocol !== 'http:') {
+      throw Object.assign(new Error(`no server SPIFFE ID is pinned for ${url.origin}`), {
+        code: 'ERR_TLS_SERVER_NOT_PINNED',
+      });
+    }
+    const key = expected ?? '';
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = mutualTlsDispatcher({
+        ...common,
+        ...(expected !== undefined ? { serverSpiffeId: expected } : {}),
+      });
+      pools.set(key, pool);
+    }
+    return pool;
+  };
+  return {
+    dispatch: ((options, handler) => poolFor(options.origin).dispatch(options, handler)) as Agent['dispatch'],
+    async close() {
+      await Promise.all([...pools.values()].map((pool) => pool.close()));
+    },
+  };
 }
 
 let loaded: typeof import('undici') | undefined;

@@ -8,7 +8,13 @@ export {
   type CertificateIdentity,
   certificateIdentity,
 } from './certificate-identity.ts';
-export { type MutualTlsDispatcherInit, mutualTlsDispatcher } from './dispatcher.ts';
+export {
+  type MutualTlsDispatcherInit,
+  mutualTlsDispatcher,
+  type PinnedMutualTlsDispatcher,
+  type PinnedMutualTlsDispatcherInit,
+  pinnedMutualTlsDispatcher,
+} from './dispatcher.ts';
 export { SpiffeIdError, type SpiffeIdInvalidReason, type WorkloadIdentityErrorCode } from './errors.ts';
 export { type RenewalOptions, type RenewingCertificate, renewingWorkloadCertificate } from './renewal.ts';
 export { isWorkloadSpiffeId, parseSpiffeId, type SpiffeId } from './spiffe-id.ts';

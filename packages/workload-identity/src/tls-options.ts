@@ -1,6 +1,14 @@
 import { constants } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
-import { createSecureContext, type SecureVersion, type TlsOptions } from 'node:tls';
+import {
+  checkServerIdentity,
+  createSecureContext,
+  type PeerCertificate,
+  type SecureVersion,
+  type TlsOptions,
+} from 'node:tls';
+import { certificateIdentity } from './certificate-identity.ts';
+import { isWorkloadSpiffeId } from './spiffe-id.ts';
 
 /** The key and certificate chain a workload presents: a `WorkloadCertificate`, or PEM read from files. */
 export interface TlsIdentity {
@@ -61,13 +69,22 @@ export interface ClientTlsOptionsInit {
   identity?: TlsIdentity;
   /** The CAs the server's certificate must chain to; only these (not the public web PKI). */
   ca: TrustAnchors;
+  /**
+   * The SPIFFE ID the server's certificate must name (its only URI SAN, X509-SVID §2), on top of the
+   * host name check: every workload certificate of a CA chains to the same anchors and may name the
+   * same hosts, so without it any workload that can take the server's port or intercept its traffic is
+   * trusted as the server. Pin one dispatcher per destination. Trust only anchors of this ID's trust
+   * domain in `ca`: a SPIFFE ID counts only in the trust domain of the anchor that verified it.
+   */
+  serverSpiffeId?: string;
   minVersion?: SecureVersion;
 }
 
 /**
  * Options for `new https.Agent(…)`, `https.request` or `tls.connect`: present `identity` and trust
  * only `ca`. The server's certificate is verified and its name checked against the host called
- * (`rejectUnauthorized` is always on). The TLS context is built here, once, and shared by every
+ * (`rejectUnauthorized` is always on), and, with `serverSpiffeId`, its SPIFFE ID against that one
+ * (refused with `ERR_TLS_SERVER_SPIFFE_ID_MISMATCH`). The TLS context is built here, once, and shared by every
  * connection made with these options.
  *
  * @example
@@ -81,7 +98,33 @@ export function clientTlsOptions(init: ClientTlsOptionsInit): AgentOptions {
   };
   // Built once: without it every new connection parses the key, the chain and the CAs again (about
   // half a millisecond each time). The PEM fields stay for what keys its pools by them (`https.Agent`).
-  return { ...options, secureContext: createSecureContext(options), rejectUnauthorized: true };
+  return {
+    ...options,
+    secureContext: createSecureContext(options),
+    rejectUnauthorized: true,
+    ...(init.serverSpiffeId !== undefined ? { checkServerIdentity: pinnedServer(init.serverSpiffeId) } : {}),
+  };
+}
+
+/** Node's host name check, then the peer certificate's SPIFFE ID against the expected one. */
+function pinnedServer(expected: string): (host: string, certificate: PeerCertificate) => Error | undefined {
+  if (typeof expected !== 'string' || !isWorkloadSpiffeId(expected))
+    throw new TypeError('serverSpiffeId must be a workload SPIFFE ID');
+  return (host, certificate) => {
+    const hostError = checkServerIdentity(host, certificate);
+    if (hostError) return hostError;
+    let spiffeId: string | undefined;
+    try {
+      spiffeId = certificateIdentity(certificate.raw).spiffeId;
+    } catch {
+      spiffeId = undefined;
+    }
+    if (spiffeId === expected) return undefined;
+    // The message names what was expected, never what the peer wrote.
+    return Object.assign(new Error(`the server's certificate does not name ${expected}`), {
+      code: 'ERR_TLS_SERVER_SPIFFE_ID_MISMATCH',
+    });
+  };
 }
 
 function anchors(ca: TrustAnchors): string[] {

@@ -66,7 +66,7 @@ export interface SeenByServer {
 /** One GET with `https.request` and the given TLS client options; a new connection, no keep-alive. */
 export function httpsGet(
   url: string,
-  init: { identity?: TlsIdentity; ca: string; servername?: string },
+  init: { identity?: TlsIdentity; ca: string; servername?: string; serverSpiffeId?: string },
 ): Promise<SeenByServer> {
   return new Promise((resolve, reject) => {
     const req = request(

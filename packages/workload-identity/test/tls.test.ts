@@ -8,6 +8,7 @@ import {
   createCertificateAuthority,
   issueWorkloadCertificate,
   mutualTlsDispatcher,
+  pinnedMutualTlsDispatcher,
   type WorkloadCertificate,
   x5tS256,
 } from '../src/index.ts';
@@ -167,6 +168,82 @@ describe('mutual TLS with the internal CA (real TLS on 127.0.0.1)', () => {
       }
     } finally {
       await impostor.close();
+    }
+  });
+
+  it("a dispatcher pinned to spiffe://…/broker refuses another workload's certificate", async () => {
+    // Same CA, same host names: only the SPIFFE ID tells the broker from another workload on its port.
+    const pinned = mutualTlsDispatcher({
+      identity: client,
+      ca: ca.certificatePem,
+      serverSpiffeId: 'spiffe://baton.test/broker',
+    });
+    const broker = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/broker',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    const real = await startHttpsServer(broker, ca.certificatePem, true);
+    try {
+      await assert.rejects(
+        fetch(`${server.origin}/`, { dispatcher: pinned } as RequestInit),
+        (error: Error) => {
+          assert.equal((error.cause as NodeJS.ErrnoException).code, 'ERR_TLS_SERVER_SPIFFE_ID_MISMATCH');
+          return true;
+        },
+      );
+      await assert.rejects(
+        httpsGet(`${server.origin}/`, {
+          identity: client,
+          ca: ca.certificatePem,
+          serverSpiffeId: 'spiffe://baton.test/broker',
+        }),
+        { code: 'ERR_TLS_SERVER_SPIFFE_ID_MISMATCH' },
+      );
+      const seen = (await (
+        await fetch(`${real.origin}/`, { dispatcher: pinned } as RequestInit)
+      ).json()) as SeenByServer;
+      assert.equal(seen.authorized, true);
+      assert.throws(
+        () => mutualTlsDispatcher({ ca: ca.certificatePem, serverSpiffeId: 'spiffe://baton.test' }),
+        TypeError,
+      );
+    } finally {
+      await pinned.close();
+      await real.close();
+    }
+  });
+
+  it('one pinned dispatcher reaches each origin only as the SPIFFE ID named for it, and refuses origins named for none', async () => {
+    const broker = await issueWorkloadCertificate(ca, {
+      spiffeId: 'spiffe://baton.test/broker',
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    });
+    const real = await startHttpsServer(broker, ca.certificatePem, true);
+    const servers = new Map([
+      [server.origin, 'spiffe://baton.test/orders-api'],
+      [real.origin, 'spiffe://baton.test/broker'],
+    ]);
+    const dispatcher = pinnedMutualTlsDispatcher({ identity: client, ca: ca.certificatePem, servers });
+    const get = (url: string) => fetch(url, { dispatcher } as RequestInit);
+    try {
+      assert.equal((await get(`${server.origin}/`)).status, 200);
+      assert.equal((await get(`${real.origin}/`)).status, 200);
+      // The orders API's port named as the broker's: its certificate is refused.
+      servers.set(server.origin, 'spiffe://baton.test/broker');
+      await assert.rejects(get(`${server.origin}/`), (error: Error) => {
+        assert.equal((error.cause as NodeJS.ErrnoException).code, 'ERR_TLS_SERVER_SPIFFE_ID_MISMATCH');
+        return true;
+      });
+      servers.delete(server.origin);
+      await assert.rejects(get(`${server.origin}/`), (error: Error) => {
+        assert.equal((error.cause as NodeJS.ErrnoException).code, 'ERR_TLS_SERVER_NOT_PINNED');
+        return true;
+      });
+    } finally {
+      await dispatcher.close();
+      await real.close();
     }
   });
 

@@ -21,6 +21,7 @@ import { TXN_TOKEN_HEADER } from '@baton/envelope';
 import { includesResource } from '@baton/resource-server';
 import { type Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { context } from '@opentelemetry/api';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { endHopSpan, type HopSpan, identityAttributes, startHopSpan } from '../telemetry.ts';
 import { dpopFetch } from './dpop-fetch.ts';
 import { DownstreamError } from './errors.ts';
@@ -439,10 +440,36 @@ function cachedToken(binding: Binding, response: TokenResponse): CachedToken {
         : 'the broker issued a DPoP-bound token for a service this server calls without DPoP proofs',
     );
   }
+  if (
+    binding.certificateBound &&
+    binding.tls &&
+    !boundToCertificate(response.access_token, binding.tls.thumbprint)
+  ) {
+    throw new DownstreamError(
+      'ERR_DOWNSTREAM_TOKEN_REFUSED',
+      "the broker issued a token not bound to this server's certificate for a service that requires certificate-bound tokens",
+    );
+  }
   return {
     accessToken: response.access_token,
     expiresAt: Math.floor(Date.now() / 1000) + response.expires_in,
   };
+}
+
+/**
+ * Whether a JWT access token names the certificate in `cnf["x5t#S256"]` (RFC 8705 §3.1): read, not
+ * verified (the broker signed it, the service verifies it); this only keeps an unbound token from being
+ * sent and audited as bound. An opaque token cannot be read here and is left to the service.
+ */
+function boundToCertificate(token: string, thumbprint: string): boolean {
+  let claims: JWTPayload;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    return true;
+  }
+  const cnf = claims.cnf as Record<string, unknown> | undefined;
+  return typeof cnf === 'object' && cnf !== null && cnf['x5t#S256'] === thumbprint;
 }
 
 /** Sorted, deduplicated, without empty entries: the order scopes are listed in does not matter. */
@@ -464,7 +491,7 @@ function resolveInside(target: IndexedService, path: unknown): URL {
   if (typeof path !== 'string') throw refuse();
   const base = new URL(target.url.endsWith('/') ? target.url : `${target.url}/`);
   // Encoded separators survive URL resolution but not every server's routing.
-  if (/%(2f|5c)/i.test(path)) throw refuse();
+  if (/%(2f|5c)/i.test(path) || escapesOnNormalisingServers(path.split(/[?#]/, 1)[0]!)) throw refuse();
   let url: URL;
   try {
     url = new URL(path, base);
@@ -482,6 +509,20 @@ function resolveInside(target: IndexedService, path: unknown): URL {
     throw refuse();
   }
   return url;
+}
+
+/**
+ * Path forms that URL resolution keeps but some servers turn into a step out of the prefix: a segment
+ * that is `.` or `..` once its `;parameters` are stripped (`..;/admin`, servlet containers), and a
+ * double-encoded dot, slash or backslash (`%252e%252e/admin`, servers that decode twice).
+ */
+function escapesOnNormalisingServers(path: string): boolean {
+  if (/%25(2e|2f|5c)/i.test(path)) return true;
+  return path.split(/[/\\]/).some((segment) => {
+    if (!segment.includes(';')) return false;
+    const stripped = segment.slice(0, segment.indexOf(';')).replace(/%2e/gi, '.');
+    return stripped === '.' || stripped === '..';
+  });
 }
 
 /** What a token is bound to, as part of a cache key: the DPoP key's and the certificate's thumbprints. */
@@ -545,7 +586,12 @@ function credentialFetchFor(target: IndexedService, token: string, active: () =>
     }
     const url = new URL(input instanceof Request ? input.url : input);
     const inside = url.pathname === base.pathname || url.pathname.startsWith(basePath);
-    if (url.origin !== base.origin || !inside || /%2f|%5c/i.test(url.pathname)) {
+    if (
+      url.origin !== base.origin ||
+      !inside ||
+      /%2f|%5c/i.test(url.pathname) ||
+      escapesOnNormalisingServers(url.pathname)
+    ) {
       throw new DownstreamError(
         'ERR_DOWNSTREAM_PATH_REFUSED',
         'the MCP transport may only reach its own service',

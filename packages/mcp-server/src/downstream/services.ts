@@ -108,6 +108,10 @@ export function indexServices(
     }
     if (!URL.canParse(service.url))
       throw new TypeError(`downstream service ${service.name}: url must be absolute`);
+    // Tool paths resolve against the URL's path as a prefix: a query or fragment would cut that prefix
+    // short of its slash (`/api?v=2` makes `/api` the prefix, and `../api-admin` is inside it).
+    if (/[?#]/.test(service.url))
+      throw new TypeError(`downstream service ${service.name}: url must have no query or fragment`);
     if (!isDelegationMode(service.mode)) {
       throw new TypeError(`downstream service ${service.name}: unknown mode ${String(service.mode)}`);
     }

@@ -38,7 +38,8 @@ export function peerCertificateOf(socket: unknown): X509Certificate | undefined 
  * (`authorityTrustDomain`), every signature on the way checked again (`anchorOf`): with several trust
  * domains' CAs trusted, one cannot issue another's IDs.
  * For `node:http`/`https` and Express requests (`request.socket`), Hono on `@hono/node-server`
- * (`c.env.incoming.socket`). Not for HTTP/2, whose request socket is a proxy.
+ * (`c.env.incoming.socket`). HTTP/2 (`http2.createSecureServer`): through `request.socket` (tested on
+ * Node 24).
  *
  * @example
  * https.createServer(serverTlsOptions({ identity, ca, requireClientCertificate: true }), (request, response) => {
