@@ -1,18 +1,17 @@
 import type { AuditOutcome, AuditReason } from '@baton/audit';
 import type { Envelope } from '@baton/envelope';
-import { type CallerKind, challengeDescription } from '@baton/resource-server';
-import type { AuthInfo, JSONRPCRequest } from '@modelcontextprotocol/server';
+import type { CallerKind } from '@baton/resource-server';
 import { context as otelContext } from '@opentelemetry/api';
-import { type CheckedDlpPolicy, checkedDlpPolicy, type DlpPolicy } from './dlp/policy.ts';
+import type { CheckedDlpPolicy } from './dlp/policy.ts';
 import { blockedMessage, type DlpFindings, mergedFindings, scanResult, scanThrown } from './dlp/scan.ts';
 import { type ToolContext, toolContext } from './identity-tool.ts';
-import { type BoundaryAccess, boundaryContextOf } from './request-context.ts';
+import { type BoundaryAccess, openedFrom } from './request-context.ts';
 import { scopesCover } from './scopes.ts';
 import { sdkCallContext } from './sdk-call-context.ts';
 import {
   mintEnvelopeFor,
+  recordSurfaceDenial,
   recordSurfaceEvent,
-  recordSurfaceStepUpDenial,
   type SurfaceItem,
   startSurfaceSpan,
 } from './surface-audit.ts';
@@ -53,18 +52,13 @@ export async function runIdentityCall<Result>(
   invoke: (identity: Envelope, context: ToolContext) => Result | Promise<Result>,
 ): Promise<Result> {
   const ctx = sdkCallContext(sdkContext);
-  const handle = boundaryContextOf(ctx.authInfo);
-  const opened = handle ? access.open(handle) : undefined;
+  const opened = openedFrom(access, ctx.authInfo);
   // Mounted without this boundary, or handed a context it did not make for this request: fail closed.
   if (!opened) throw new IdentityCallRefused(`this ${item.kind} requires an authenticated caller`);
   const started = performance.now();
   const hop = startSurfaceSpan(opened, item, ctx.meta?.traceparent);
   const deny = async (reason: 'scope_insufficient' | 'actor_type_not_allowed', text: string) => {
-    try {
-      await recordSurfaceEvent(opened, item, 'denied', started, reason, undefined, hop);
-    } finally {
-      endHopSpan(hop, 'denied', reason);
-    }
+    await recordSurfaceDenial(opened, item, started, hop, reason);
     return new IdentityCallRefused(text);
   };
   const callerType = opened.identity.actor.type;
@@ -125,41 +119,4 @@ export async function runIdentityCall<Result>(
   }
   if (withheld) throw withheld;
   return result;
-}
-
-/** An item's declared DLP policy, checked at registration (`false` turns the boundary's default off). */
-export function declaredDlp(
-  registration: string,
-  dlp: DlpPolicy | false | undefined,
-): CheckedDlpPolicy | false | undefined {
-  return dlp === undefined || dlp === false ? dlp : checkedDlpPolicy(dlp, registration);
-}
-
-/**
- * The SDK v2 pre-dispatch scope challenge for an item: the scopes it declares when the caller of the
- * request in flight lacks them, audited as the boundary's own challenge is. SDK v1 ignores it (the
- * boundary's check before dispatch covers both).
- * @internal not exported from the package.
- */
-export function scopeChallengeFor(access: BoundaryAccess, item: SurfaceItem, scopes: readonly string[]) {
-  return async ({ request, authInfo }: { request: JSONRPCRequest; authInfo?: AuthInfo }) => {
-    const handle = boundaryContextOf(authInfo);
-    const opened = handle ? access.open(handle) : undefined;
-    if (!opened || scopesCover(opened.claims.scopes, scopes, opened.settings.scopes)) return undefined;
-    const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
-    await recordSurfaceStepUpDenial(opened, item, meta);
-    return {
-      scopes: opened.settings.scopes.least(scopes) as [string, ...string[]],
-      // The SDK writes this into the WWW-Authenticate challenge: RFC 6750 §3 characters only.
-      errorDescription: challengeDescription(`${item.kind} ${item.name} requires more scope`),
-    };
-  };
-}
-
-/** Actor types as declared at registration, checked: `user` and/or `service`, default `['user']`. */
-export function declaredActorTypes(registration: string, actorTypes: unknown): ReadonlySet<CallerKind> {
-  const types = new Set<CallerKind>((actorTypes as CallerKind[] | undefined) ?? ['user']);
-  if (types.size === 0 || [...types].some((type) => type !== 'user' && type !== 'service'))
-    throw new TypeError(`${registration}: actorTypes must name user and/or service`);
-  return types;
 }

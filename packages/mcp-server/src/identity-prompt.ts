@@ -2,10 +2,11 @@ import type { Envelope } from '@baton/envelope';
 import type { CallerKind } from '@baton/resource-server';
 import type { GetPromptResult, StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import type { DlpPolicy } from './dlp/policy.ts';
-import { declaredActorTypes, declaredDlp, runIdentityCall, scopeChallengeFor } from './identity-call.ts';
+import { runIdentityCall } from './identity-call.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import type { InputOf, ToolContext } from './identity-tool.ts';
 import type { BoundaryAccess } from './request-context.ts';
+import { declaredActorTypes, declaredDlp, scopeChallengeFor } from './surface-declarations.ts';
 
 export interface IdentityPromptGet<Args> {
   /** Who asks, which agent asks for them, under what authority: from the validated token only. */

@@ -2,10 +2,11 @@ import type { Envelope } from '@baton/envelope';
 import type { CallerKind } from '@baton/resource-server';
 import type { ReadResourceResult } from '@modelcontextprotocol/server';
 import type { DlpPolicy } from './dlp/policy.ts';
-import { declaredActorTypes, declaredDlp, runIdentityCall, scopeChallengeFor } from './identity-call.ts';
+import { runIdentityCall } from './identity-call.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import type { ToolContext } from './identity-tool.ts';
 import type { BoundaryAccess } from './request-context.ts';
+import { declaredActorTypes, declaredDlp, scopeChallengeFor } from './surface-declarations.ts';
 import type { UriTemplateLike } from './surface-registry.ts';
 
 export interface IdentityResourceRead {

@@ -1,30 +1,25 @@
 import type { AuditOutcome, AuditReason } from '@baton/audit';
 import type { Envelope, MintedEnvelope } from '@baton/envelope';
-import { type CallerKind, challengeDescription, tokenProvenance } from '@baton/resource-server';
-import type {
-  AuthInfo,
-  CallToolResult,
-  JSONRPCRequest,
-  StandardSchemaWithJSON,
-  ToolAnnotations,
-} from '@modelcontextprotocol/server';
+import { type CallerKind, tokenProvenance } from '@baton/resource-server';
+import type { CallToolResult, StandardSchemaWithJSON, ToolAnnotations } from '@modelcontextprotocol/server';
 import { context as otelContext } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { type CheckedDlpPolicy, checkedDlpPolicy, type DlpPolicy } from './dlp/policy.ts';
+import type { CheckedDlpPolicy, DlpPolicy } from './dlp/policy.ts';
 import { type DlpFindings, mergedFindings, scanMessage, scanResult, scanThrown } from './dlp/scan.ts';
 import { DownstreamClient } from './downstream/client.ts';
 import { DownstreamError } from './downstream/errors.ts';
 import { identityLikeProperties } from './identity-like-input.ts';
 import { gateToolCall } from './policy/gate.ts';
-import { type BoundaryAccess, boundaryContextOf, type OpenedRequest } from './request-context.ts';
-import { scopesCover } from './scopes.ts';
+import { type BoundaryAccess, type OpenedRequest, openedFrom } from './request-context.ts';
+import { declaredScopes, scopesCover } from './scopes.ts';
 import { type SdkCallContext, sdkCallContext } from './sdk-call-context.ts';
 import {
   mintEnvelopeFor,
+  recordSurfaceDenial,
   recordSurfaceEvent,
-  recordSurfaceStepUpDenial,
   startSurfaceSpan,
 } from './surface-audit.ts';
+import { declaredActorTypes, declaredDlp, scopeChallengeFor } from './surface-declarations.ts';
 import { endHopSpan, type HopSpan, identityAttributes } from './telemetry.ts';
 
 /** What a tool may use besides identity and input: the SDK's non-auth context, nothing that holds a token. */
@@ -91,9 +86,6 @@ export interface ToolHost {
   registerTool(name: string, config: never, handler: never): unknown;
 }
 
-/** RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-
 /**
  * Registers an identity tool for `access`'s boundary. Called by `IdentityBoundary.registerTool`, which
  * alone holds an access object; without one this function can open no request.
@@ -106,42 +98,27 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
   config: IdentityToolConfig<InputSchema>,
   handler: IdentityToolHandler<InputOf<InputSchema>>,
 ): unknown {
-  if (!Array.isArray(config?.scopes)) throw new TypeError(`registerTool(${name}): scopes must be declared`);
-  const required = [...config.scopes];
-  // RFC 6749 §3.3 scope-token: they go into the 403 challenge's `scope`, which RFC 6750 §3 limits to this.
-  const malformed = required.filter((scope) => typeof scope !== 'string' || !SCOPE_TOKEN.test(scope));
-  if (malformed.length > 0)
-    throw new TypeError(
-      `registerTool(${name}): scopes must be RFC 6749 scope tokens: ${malformed.join(', ')}`,
-    );
-  const actorTypes = new Set<CallerKind>(config.actorTypes ?? ['user']);
-  if (actorTypes.size === 0 || [...actorTypes].some((type) => type !== 'user' && type !== 'service')) {
-    throw new TypeError(`registerTool(${name}): actorTypes must name user and/or service`);
-  }
+  const registration = `registerTool(${name})`;
+  const item = { kind: 'tool' as const, name };
+  // RFC 6749 §3.3 scope-tokens: they go into the 403 challenge's `scope`, which RFC 6750 §3 limits to these.
+  const required = declaredScopes(registration, config?.scopes);
+  const actorTypes = declaredActorTypes(registration, config.actorTypes);
   assertNoUndeclaredIdentityInput(name, config);
   // DLP (issue #12 item 5): the tool's own policy, checked at registration; else the boundary's default.
-  const toolDlp =
-    config.dlp === undefined || config.dlp === false
-      ? config.dlp
-      : checkedDlpPolicy(config.dlp, `registerTool(${name})`);
+  const toolDlp = declaredDlp(registration, config.dlp);
 
   const run = async (args: unknown, sdkContext: unknown): Promise<CallToolResult> => {
     const ctx = sdkCallContext(sdkContext);
-    const handle = boundaryContextOf(ctx.authInfo);
-    const opened = handle ? access.open(handle) : undefined;
+    const opened = openedFrom(access, ctx.authInfo);
     if (!opened) {
       // Mounted without this boundary, or handed a context this boundary did not make for the request
       // in flight (forged, kept from another request, expired): no identity to act for. Fail closed.
       return toolError('this tool requires an authenticated caller');
     }
     const started = performance.now();
-    const hop = startToolSpan(opened, name, ctx.meta?.traceparent);
+    const hop = startSurfaceSpan(opened, item, ctx.meta?.traceparent);
     const deny = async (reason: 'scope_insufficient' | 'actor_type_not_allowed', text: string) => {
-      try {
-        await recordSurfaceEvent(opened, { kind: 'tool', name }, 'denied', started, reason, undefined, hop);
-      } finally {
-        endHopSpan(hop, 'denied', reason);
-      }
+      await recordSurfaceDenial(opened, item, started, hop, reason);
       return toolError(text);
     };
     if (!actorTypes.has(opened.identity.actor.type)) {
@@ -175,20 +152,7 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
           policyRules: decided.rules,
           ...(decided.approvalId ? { approvalId: decided.approvalId } : {}),
         };
-        try {
-          await recordSurfaceEvent(
-            opened,
-            { kind: 'tool', name },
-            'denied',
-            started,
-            reason,
-            undefined,
-            hop,
-            extra,
-          );
-        } finally {
-          endHopSpan(hop, 'denied', reason);
-        }
+        await recordSurfaceDenial(opened, item, started, hop, reason, extra);
         if (decided.kind === 'refuse') return toolError(decided.text);
         if ('error' in decided.answer) throw decided.answer.error;
         return decided.answer.result;
@@ -266,41 +230,10 @@ export function registerIdentityToolWith<InputSchema extends StandardSchemaWithJ
       ...(config.description ? { description: config.description } : {}),
       ...(config.inputSchema ? { inputSchema: config.inputSchema } : {}),
       ...(config.annotations ? { annotations: config.annotations } : {}),
-      scopeChallenge: async ({ request, authInfo }: { request: JSONRPCRequest; authInfo?: AuthInfo }) => {
-        const handle = boundaryContextOf(authInfo);
-        const opened = handle ? access.open(handle) : undefined;
-        if (!opened || scopesCover(opened.claims.scopes, required, opened.settings.scopes)) return undefined;
-        const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
-        await recordStepUpDenial(opened, name, meta);
-        return {
-          scopes: opened.settings.scopes.least(required) as [string, ...string[]],
-          // The SDK writes this into the WWW-Authenticate challenge: RFC 6750 §3 characters only.
-          errorDescription: challengeDescription(`tool ${name} requires more scope`),
-        };
-      },
+      scopeChallenge: scopeChallengeFor(access, item, required),
     } as never,
     ((args: unknown, ctx: unknown) => (config.inputSchema ? run(args, ctx) : run(undefined, args))) as never,
   );
-}
-
-/**
- * Audits a call refused before dispatch for want of scope (the step-up challenge), filed under the
- * call's trace as the tool wrapper would file it.
- * @internal not exported from the package.
- */
-async function recordStepUpDenial(
-  opened: OpenedRequest,
-  tool: string,
-  meta: Record<string, unknown> | undefined,
-  // Rate limits (issue #12 item 6) refuse before dispatch too, and are filed the same way.
-  reason: 'scope_insufficient' | 'rate_limited' = 'scope_insufficient',
-): Promise<void> {
-  await recordSurfaceStepUpDenial(opened, { kind: 'tool', name: tool }, meta, reason);
-}
-
-/** The span of one tool call (see `startSurfaceSpan`). */
-function startToolSpan(opened: OpenedRequest, tool: string, metaTraceparent: unknown): HopSpan {
-  return startSurfaceSpan(opened, { kind: 'tool', name: tool }, metaTraceparent);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type BoundaryAccess, boundaryContextOf } from './request-context.ts';
+import { type BoundaryAccess, openedFrom } from './request-context.ts';
 import { scopesCover } from './scopes.ts';
 import { sdkCallContext } from './sdk-call-context.ts';
 import type { DeclaredItem, SurfaceRegistry } from './surface-registry.ts';
@@ -54,8 +54,7 @@ export function filterListsByIdentity(
     if (!original || installed.has(original)) continue;
     const wrapped: RequestHandler = async (request, context) => {
       const result = await original(request, context);
-      const handle = boundaryContextOf(sdkCallContext(context).authInfo);
-      const opened = handle ? access.open(handle) : undefined;
+      const opened = openedFrom(access, sdkCallContext(context).authInfo);
       const visible = (item: DeclaredItem | undefined) =>
         item === undefined ||
         (opened !== undefined && scopesCover(opened.claims.scopes, item.scopes, opened.settings.scopes));

@@ -3,6 +3,7 @@ import {
   isJsonContentType,
   readRequestBody,
 } from '@modelcontextprotocol/server';
+import { surfaceCallsIn } from './surface-requests.ts';
 
 /** The JSON-RPC body of a request, read once, or the answer when it cannot be read. */
 export type BodyReading = { parsedBody: unknown } | { response: Response };
@@ -38,23 +39,15 @@ function jsonRpcError(status: number, code: number, message: string, headers: Re
 }
 
 /**
- * The `tools/call` requests in a JSON-RPC body (one message or a batch), with their `_meta`. Only
- * well-formed requests count (`jsonrpc: "2.0"`, an `id` the SDK would answer): a notification or a
- * malformed message is never dispatched, so it must not draw a step-up challenge or an audit record.
+ * The `tools/call` requests in a JSON-RPC body (one message or a batch), with their `_meta`: the tool
+ * calls among `surfaceCallsIn`, so the step-up challenge and the rate limits count what the audit does.
  */
 export function toolCallsIn(
   parsedBody: unknown,
 ): Array<{ name: string; meta: Record<string, unknown> | undefined }> {
-  const messages = Array.isArray(parsedBody) ? parsedBody : [parsedBody];
-  const calls: Array<{ name: string; meta: Record<string, unknown> | undefined }> = [];
-  for (const message of messages) {
-    if (!isRecord(message) || message.jsonrpc !== '2.0' || message.method !== 'tools/call') continue;
-    if (typeof message.id !== 'string' && typeof message.id !== 'number') continue;
-    if (!isRecord(message.params)) continue;
-    const { name, _meta } = message.params;
-    if (typeof name === 'string') calls.push({ name, meta: isRecord(_meta) ? _meta : undefined });
-  }
-  return calls;
+  return surfaceCallsIn(parsedBody)
+    .filter((call) => call.kind === 'tool')
+    .map((call) => ({ name: call.ref, meta: call.meta }));
 }
 
 /** The SDK's own limit on a JSON-RPC batch; the boundary refuses a longer one before reading it further. */
@@ -64,8 +57,4 @@ export const MAX_BATCH_SIZE = 100;
 export function oversizedBatchResponse(parsedBody: unknown): Response | undefined {
   if (!Array.isArray(parsedBody) || parsedBody.length <= MAX_BATCH_SIZE) return undefined;
   return jsonRpcError(400, -32600, `Invalid Request: a batch may hold at most ${MAX_BATCH_SIZE} messages`);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

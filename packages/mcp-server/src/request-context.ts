@@ -117,6 +117,18 @@ export class BoundaryRequestContext {
   }
 }
 
+/**
+ * The request `access`'s boundary sealed for the request in flight, from the `AuthInfo` an SDK handler
+ * got; `undefined` when there is none (mounted without the boundary, a forged or stale context).
+ */
+export function openedFrom(
+  access: BoundaryAccess,
+  authInfo: AuthInfo | undefined,
+): OpenedRequest | undefined {
+  const handle = boundaryContextOf(authInfo);
+  return handle ? access.open(handle) : undefined;
+}
+
 /** The request context in an `AuthInfo`, if there is one. Whether a boundary made it is `BoundaryAccess.open`'s call. */
 export function boundaryContextOf(authInfo: AuthInfo | undefined): BoundaryRequestContext | undefined {
   const candidate = authInfo?.extra?.[CONTEXT_KEY];

@@ -77,11 +77,6 @@ function traceOf(opened: OpenedRequest, metaTraceparent: unknown): TraceContinua
 }
 
 /**
- * Writes the one audit event of a call (`tool.invoke`, `resource.read`, `prompt.get`). A failed write
- * fails the call: it is logged without the event's content and rethrown as a refusal.
- * @internal not exported from the package.
- */
-/**
  * What a tool call's record adds: the policy rules that decided and the approval it asked for or ran
  * under; what data loss prevention found in its result (detectors and counts only).
  */
@@ -91,6 +86,11 @@ export interface SurfaceEventExtra {
   dlp?: DlpRecord;
 }
 
+/**
+ * Writes the one audit event of a call (`tool.invoke`, `resource.read`, `prompt.get`). A failed write
+ * fails the call: it is logged without the event's content and rethrown as a refusal.
+ * @internal not exported from the package.
+ */
 export async function recordSurfaceEvent(
   opened: OpenedRequest,
   item: SurfaceItem,
@@ -138,10 +138,30 @@ export async function recordSurfaceStepUpDenial(
   meta: Record<string, unknown> | undefined,
   reason: 'scope_insufficient' | 'rate_limited' = 'scope_insufficient',
 ): Promise<void> {
-  const started = performance.now();
-  const hop = startSurfaceSpan(opened, item, meta?.traceparent);
+  await recordSurfaceDenial(
+    opened,
+    item,
+    performance.now(),
+    startSurfaceSpan(opened, item, meta?.traceparent),
+    reason,
+  );
+}
+
+/**
+ * Audits a call refused at `hop` (`denied`, with its reason) and ends the hop's span, even when the
+ * audit write fails (which then fails the call).
+ * @internal not exported from the package.
+ */
+export async function recordSurfaceDenial(
+  opened: OpenedRequest,
+  item: SurfaceItem,
+  started: number,
+  hop: HopSpan,
+  reason: AuditReason,
+  extra?: SurfaceEventExtra,
+): Promise<void> {
   try {
-    await recordSurfaceEvent(opened, item, 'denied', started, reason, undefined, hop);
+    await recordSurfaceEvent(opened, item, 'denied', started, reason, undefined, hop, extra);
   } finally {
     endHopSpan(hop, 'denied', reason);
   }
