@@ -115,6 +115,14 @@ describe('DPoP proof verification (RFC 9449 §4.3)', () => {
     );
   });
 
+  it('refuses a proof that is no JWS, and one without a usable jti (dpop_proof_malformed)', async () => {
+    await refused(verifier.verify('not-a-jws', context()), 'invalid_dpop_proof', 'dpop_proof_malformed');
+    for (const jti of [undefined, '', 'j'.repeat(300)]) {
+      const proof = await key.proof('POST', HTU, TOKEN, { claims: { jti } });
+      await refused(verifier.verify(proof, context()), 'invalid_dpop_proof', 'dpop_proof_malformed');
+    }
+  });
+
   it('does not spend the jti of a proof refused for another reason', async () => {
     const store = new MemoryDpopReplayStore();
     const strict = new DpopProofVerifier({ replay: store });
@@ -343,6 +351,25 @@ describe('sender-constraint check (RFC 9449 §7, RFC 8705 §3)', () => {
       'invalid_dpop_proof',
       'dpop_proof_missing',
     );
+  });
+
+  it('refuses the DPoP scheme where DPoP is not configured, and a malformed DPoP Authorization header (400)', () => {
+    const bearerOnly = new SenderConstraints({ mtls: {} });
+    for (const [presented, description] of [
+      [() => bearerOnly.presented(headers({ authorization: `DPoP ${TOKEN}` })), /'Bearer' tokens only/],
+      [
+        () => constraints().presented(headers({ authorization: 'DPoP two tokens' })),
+        /'DPoP' followed by one token/,
+      ],
+    ] as const) {
+      assert.throws(presented, (error: BearerError) => {
+        assert.equal(error.error, 'invalid_request');
+        assert.equal(error.status, 400);
+        assert.equal(error.reason, 'authorization_header_malformed');
+        assert.match(error.description, description);
+        return true;
+      });
+    }
   });
 
   it('refuses two DPoP headers', () => {
