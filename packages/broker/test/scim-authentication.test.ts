@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryAuditSink } from '@baton/audit';
+import { dpopKey } from '@baton/broker-client';
+import { decodeJwt } from 'jose';
 import { type Broker, MemoryScimStore, startBroker } from '../src/index.ts';
 import { createCedarPolicyEngine } from '../src/policy/index.ts';
 import { type ServiceClient, serviceClient, tokenRequest } from './fixtures/service-client.ts';
@@ -52,6 +54,22 @@ describe('SCIM with the broker’s own authentication', () => {
 
   it('answers 403 to a static client the operator did not approve', async () => {
     assert.equal((await users(`Bearer ${await token(other)}`)).status, 403);
+  });
+
+  it('refuses a DPoP-bound service token at the SCIM endpoint (no proof is checked there)', async () => {
+    const dpop = await dpopKey();
+    const answer = await tokenRequest(
+      broker.issuer,
+      hr,
+      { grant_type: 'client_credentials', resource: `${broker.issuer}/scim/v2` },
+      { headers: { dpop: await dpop.proof({ method: 'POST', url: `${broker.issuer}/token` }) } },
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const bound = answer.body.access_token as string;
+    assert.deepEqual(decodeJwt(bound).cnf, { jkt: dpop.thumbprint });
+    // A stolen bound token presented as a bearer token, and with its own scheme: both refused.
+    assert.equal((await users(`Bearer ${bound}`)).status, 401);
+    assert.equal((await users(`DPoP ${bound}`)).status, 401);
   });
 
   it('refuses the token of a client revoked since (a compromised provisioner)', async () => {

@@ -1,3 +1,4 @@
+import { extractBearerToken } from '@baton/resource-server';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 
@@ -84,9 +85,12 @@ export function adminAuthentication(options: AdminAuthenticationOptions) {
   }
 
   return async function authenticateAdmin(authorization: string | undefined): Promise<string> {
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization ?? '');
-    if (!match) throw new AdminAuthenticationError(401, undefined, 'a client assertion is required');
-    const assertion = match[1]!;
+    let assertion: string;
+    try {
+      assertion = extractBearerToken(authorization);
+    } catch {
+      throw new AdminAuthenticationError(401, undefined, 'a client assertion is required');
+    }
     let iss: unknown;
     let alg: unknown;
     try {

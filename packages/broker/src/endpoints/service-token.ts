@@ -1,3 +1,4 @@
+import { extractBearerToken } from '@baton/resource-server';
 import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 
@@ -21,7 +22,9 @@ export interface ServiceTokenAuthenticatorOptions {
  *   token obtained for a person, by exchange, is accepted;
  * - its client is one of `clients` (operator-listed static clients), so a dynamically registered
  *   client is never admitted even if a policy rule were too broad;
- * - the registry says it is active (not revoked, nor its client).
+ * - the registry says it is active (not revoked, nor its client);
+ * - it is not sender-constrained (no `cnf`): these endpoints check no DPoP proof nor client
+ *   certificate, so a bound token here would work as a bearer token to whoever stole it.
  *
  * Getting that token already took client authentication, `client_credentials` among the client's
  * grant types (only operator configuration grants it) and a policy rule permitting the client that
@@ -29,8 +32,12 @@ export interface ServiceTokenAuthenticatorOptions {
  */
 export function serviceTokenAuthenticator(options: ServiceTokenAuthenticatorOptions) {
   return async function authenticate(request: Request): Promise<string | undefined> {
-    const token = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(request.headers.get('authorization') ?? '')?.[1];
-    if (!token) return undefined;
+    let token: string;
+    try {
+      token = extractBearerToken(request.headers.get('authorization'));
+    } catch {
+      return undefined;
+    }
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, options.keys, {
@@ -45,6 +52,7 @@ export function serviceTokenAuthenticator(options: ServiceTokenAuthenticatorOpti
     const clientId = payload.client_id;
     if (typeof clientId !== 'string' || payload.sub !== clientId || payload.act !== undefined)
       return undefined;
+    if (payload.cnf !== undefined) return undefined;
     if (!options.clients.has(clientId) || typeof payload.jti !== 'string') return undefined;
     const now = Math.floor(Date.now() / 1000);
     if ((await options.registry.status(payload.jti, now, [clientId])).active !== true) return undefined;

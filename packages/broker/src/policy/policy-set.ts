@@ -3,8 +3,6 @@ import type { PolicyJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { POLICY_SCHEMA } from './request-model.ts';
 import { admitsVisitors, personActingModesForServiceSubjects } from './service-subjects.ts';
 
-export { describeErrors } from '@baton/policy';
-
 /** What the engine needs to know about one rule beyond what Cedar evaluates. */
 export interface RuleInfo {
   id: string;

@@ -5,11 +5,11 @@ import type { Check } from '../grants/checks.ts';
 import { GrantChecks } from '../grants/checks.ts';
 import type { GrantRequest } from '../grants/grant-request.ts';
 import { decideOrRefuse } from '../grants/policy-refusal.ts';
-import { refuse } from '../grants/refusal.ts';
 import { visitingHome } from '../jwt-bearer/visitor.ts';
 import type { PolicyDecision, PolicyEngine } from '../policy/facts.ts';
 import type { TokenRegistry } from '../registry/token-registry.ts';
 import { refuseUnboundToBoundClient } from '../sender-constraint/check.ts';
+import { boundedLifetime } from './checks/lifetime.ts';
 import { clientRateLimit } from './checks/rate-limit.ts';
 import {
   type ReplacedToken,
@@ -120,15 +120,14 @@ function replacementPolicy(
 function replacementLifetime(
   maxLifetimeSeconds: number,
 ): Check<Replacing & ReplacementDecision, { lifetime: number }> {
-  return ({ decision, replaced, now }) => {
-    const lifetime = Math.floor(
-      Math.min(decision.lifetimeSeconds, maxLifetimeSeconds, replaced.expires_at - now),
-    );
-    if (lifetime <= 0) {
-      throw refuse.request('subject_expiring', 'subject_token expires too soon to replace it');
-    }
-    return { lifetime };
-  };
+  return ({ decision, replaced, now }) => ({
+    lifetime: boundedLifetime(
+      decision.lifetimeSeconds,
+      maxLifetimeSeconds,
+      replaced.expires_at - now,
+      'subject_token expires too soon to replace it',
+    ),
+  });
 }
 
 async function issueReplacement(

@@ -18,12 +18,28 @@ export interface Lifetime {
 export function exchangeLifetime(
   maxLifetimeSeconds: number,
 ): Check<GrantRequest & Subject & Decided, Lifetime> {
-  return ({ decision, subject, now }) => {
-    const lifetime = Math.floor(
-      Math.min(decision.lifetimeSeconds, maxLifetimeSeconds, subject.claims.expiresAt - now),
-    );
-    if (lifetime <= 0)
-      throw refuse.request('subject_expiring', 'subject_token expires too soon to derive a token');
-    return { lifetime };
-  };
+  return ({ decision, subject, now }) => ({
+    lifetime: boundedLifetime(
+      decision.lifetimeSeconds,
+      maxLifetimeSeconds,
+      subject.claims.expiresAt - now,
+      'subject_token expires too soon to derive a token',
+    ),
+  });
+}
+
+/**
+ * The policy's lifetime capped by the broker's maximum and the seconds the subject has left, in whole
+ * seconds rounded down; refuses (`subject_expiring`, with `message`) when nothing is left. Shared by
+ * exchange and Txn-Token replacement so both bound a token the same way.
+ */
+export function boundedLifetime(
+  decisionSeconds: number,
+  maxLifetimeSeconds: number,
+  secondsLeft: number,
+  message: string,
+): number {
+  const lifetime = Math.floor(Math.min(decisionSeconds, maxLifetimeSeconds, secondsLeft));
+  if (lifetime <= 0) throw refuse.request('subject_expiring', message);
+  return lifetime;
 }
