@@ -1,4 +1,4 @@
-import { mintSecurityEventToken, type SecurityEvent } from '@baton/shared-signals';
+import { DELIVERY_METHODS, mintSecurityEventToken, pushSet, type SecurityEvent } from '@baton/shared-signals';
 import { importJWK, type JWK } from 'jose';
 import { SIGNING_ALG } from './keys.ts';
 
@@ -38,7 +38,7 @@ export class SetDeliveryError extends Error {
  * The demo IdP's Shared Signals transmitter, minimal: one event per Security Event Token (RFC 8417),
  * signed with the IdP's own key (so receivers verify it against the IdP's JWKS), `typ: secevent+jwt`,
  * pushed to every configured receiver (RFC 8935), retried with backoff when the receiver is unreachable
- * or answers 5xx/429. No stream management (SSF configuration endpoint, poll, verification events): the
+ * or answers 5xx/429 or a redirect (never followed). No stream management (SSF configuration endpoint, poll, verification events): the
  * receivers are configured.
  */
 export class SignalTransmitter {
@@ -118,31 +118,19 @@ export class SignalTransmitter {
   }
 }
 
-/** RFC 8935 §2: POST the SET; 202 is success, 400 with `{err, description}` a refusal. */
+/**
+ * RFC 8935 §2 through the library's one push (`pushSet`): 202 is delivered; 400 with `err` a refusal,
+ * not retried; anything else, a redirect included (never followed, so the SET goes nowhere but the
+ * configured endpoint), fails; it is retried unless it is another 4xx than 429.
+ */
 async function push(send: typeof fetch, endpoint: string, set: string): Promise<void> {
-  let response: Response;
-  try {
-    response = await send(endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json' },
-      body: set,
-      signal: AbortSignal.timeout(5000),
-    });
-  } catch (error) {
-    throw new SetDeliveryError(endpoint, undefined, true, (error as Error).message);
+  const outcome = await pushSet(send, { method: DELIVERY_METHODS.push, endpointUrl: endpoint }, set, 5000);
+  if (outcome.kind === 'delivered') return;
+  if (outcome.kind === 'refused') {
+    throw new SetDeliveryError(endpoint, 400, false, `HTTP 400 ${outcome.err}`);
   }
-  if (response.status === 202 || response.status === 200) {
-    await response.body?.cancel();
-    return;
-  }
-  const text = await response.text().catch(() => '');
-  const retriable = response.status >= 500 || response.status === 429;
-  let detail = `HTTP ${response.status}`;
-  try {
-    const { err } = JSON.parse(text) as { err?: unknown };
-    if (typeof err === 'string') detail += ` ${err}`;
-  } catch {
-    // Not the RFC 8935 error shape; the status says enough.
-  }
-  throw new SetDeliveryError(endpoint, response.status, retriable, detail);
+  // As before: a receiver's other 4xx (its configuration, not a passing failure) is not retried.
+  const status = outcome.status;
+  const retriable = status === undefined || status < 400 || status >= 500 || status === 429;
+  throw new SetDeliveryError(endpoint, status, retriable, outcome.why);
 }

@@ -21,7 +21,9 @@ const AUDIENCE = 'https://broker.test/ssf-receiver';
  * An RFC 8935 push receiver on real HTTP: records each SET, answering with the next scripted status
  * (202 once the script runs out).
  */
-async function startReceiver(script: Array<{ status: number; body?: unknown }> = []) {
+async function startReceiver(
+  script: Array<{ status: number; body?: unknown; headers?: Record<string, string> }> = [],
+) {
   const received: string[] = [];
   const waiting: Array<(set: string) => void> = [];
   const server: Server = createServer((req, res) => {
@@ -32,7 +34,10 @@ async function startReceiver(script: Array<{ status: number; body?: unknown }> =
       const answer = script.shift() ?? { status: 202 };
       assert.equal(req.headers['content-type'], 'application/secevent+jwt');
       received.push(set);
-      res.writeHead(answer.status, answer.body ? { 'content-type': 'application/json' } : {});
+      res.writeHead(answer.status, {
+        ...(answer.body ? { 'content-type': 'application/json' } : {}),
+        ...answer.headers,
+      });
       res.end(answer.body ? JSON.stringify(answer.body) : undefined);
       if (answer.status === 202) waiting.shift()?.(set);
     });
@@ -277,6 +282,38 @@ describe('SET delivery retries a receiver that is down, and gives up on one that
     } finally {
       await idp.close();
       await receiver.close();
+    }
+  });
+
+  it('does not follow a redirect to elsewhere: the SET is not delivered there, and it is retried at its receiver', async () => {
+    const elsewhere = await startReceiver();
+    const receiver = await startReceiver([
+      { status: 307, headers: { location: elsewhere.endpoint } },
+      { status: 307, headers: { location: elsewhere.endpoint } },
+    ]);
+    const errors: unknown[] = [];
+    const idp = await startDemoIdp({
+      resources: [{ resource: ORDERS, scopes: ['orders:read'] }],
+      signals: {
+        receivers: [{ endpoint: receiver.endpoint, audience: AUDIENCE }],
+        retryDelayMs: 1,
+        maxAttempts: 2,
+      },
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await idp.disableUser(DEMO_USERS.bob.sub);
+      await idp.signalsDelivered();
+      assert.equal(receiver.received.length, 2, 'retried at the configured endpoint');
+      assert.equal(elsewhere.received.length, 0, 'never sent where the redirect pointed');
+      assert.equal(errors.length, 1, 'given up, not delivered');
+      assert.ok(errors[0] instanceof SetDeliveryError);
+      assert.equal((errors[0] as SetDeliveryError).status, 307);
+      assert.equal((errors[0] as SetDeliveryError).retriable, true);
+    } finally {
+      await idp.close();
+      await receiver.close();
+      await elsewhere.close();
     }
   });
 

@@ -88,6 +88,7 @@ export {
 export { MemoryStreamStore } from './transmitter/memory-stream-store.ts';
 export { type TransmitterEndpoints, transmitterEndpoints } from './transmitter/metadata.ts';
 export type { SharedSignalsTransmitterOptions } from './transmitter/options.ts';
+export { type PushOutcome, pushSet } from './transmitter/push.ts';
 export { TransmitterRefusal, type TransmitterRefusalReason } from './transmitter/refusal.ts';
 export {
   type SqlStreamPool,

@@ -97,4 +97,57 @@ describe('connectRevocationFeed (SSF 1.0 stream management)', () => {
         error.code === 'ERR_SSF_STREAM_REQUEST_FAILED' && /another issuer/.test(error.message),
     );
   });
+  // Metadata for a transmitter on loopback (so the transmitter URL itself is accepted) naming `fields`.
+  const posing = (fields: Record<string, string>) =>
+    serve(async (request) =>
+      new URL(request.url).pathname === '/.well-known/ssf-configuration'
+        ? Response.json({
+            issuer: new URL(request.url).origin,
+            jwks_uri: `${new URL(request.url).origin}/jwks`,
+            configuration_endpoint: `${new URL(request.url).origin}/ssf/stream`,
+            delivery_methods_supported: ['urn:ietf:rfc:8936'],
+            ...fields,
+          })
+        : new Response(null, { status: 404 }),
+    );
+
+  for (const field of ['jwks_uri', 'configuration_endpoint', 'status_endpoint', 'verification_endpoint']) {
+    it(`refuses a transmitter whose metadata names an http ${field} off loopback`, async () => {
+      const attacker = await posing({ [field]: 'http://transmitter.example/endpoint' });
+      let asked = false;
+      try {
+        await assert.rejects(
+          connectRevocationFeed({
+            transmitter: attacker.url,
+            getAccessToken: () => {
+              asked = true;
+              return poll.token;
+            },
+            delivery: 'poll',
+            maxStalenessMs: 30_000,
+          }),
+          (error: Error & { code?: string }) =>
+            error.code === 'ERR_SSF_STREAM_REQUEST_FAILED' &&
+            error.message ===
+              `transmitter metadata failed: ${field} must be https (plain http only on loopback)`,
+        );
+        assert.equal(asked, false, 'no token was asked for, so none was sent');
+      } finally {
+        await attacker.close();
+      }
+    });
+  }
+
+  it('refuses an http transmitter off loopback before asking it anything', async () => {
+    await assert.rejects(
+      connectRevocationFeed({
+        transmitter: 'http://transmitter.example',
+        getAccessToken: () => poll.token,
+        delivery: 'poll',
+        maxStalenessMs: 30_000,
+        fetch: () => Promise.reject(new Error('fetched')),
+      }),
+      { name: 'TypeError', message: 'the transmitter must be https (plain http only on loopback)' },
+    );
+  });
 });

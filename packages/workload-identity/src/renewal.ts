@@ -8,7 +8,10 @@ import {
 export interface RenewalOptions {
   /** Told of each certificate issued after the first: swap it in (`server.setSecureContext`, a new dispatcher). */
   onRenewed: (certificate: WorkloadCertificate) => void;
-  /** Told when a renewal failed (the CA itself expiring); the current certificate stays until it expires. */
+  /**
+   * Told when a renewal failed (the CA itself expiring); the current certificate stays, and the renewal
+   * is tried again after a quarter of its remaining lifetime (at most a minute).
+   */
   onerror?: (error: Error) => void;
   /** When to renew, as the share of the lifetime gone by. Default 0.5, as SPIRE renews its SVIDs. */
   renewAfter?: number;
@@ -43,27 +46,42 @@ export async function renewingWorkloadCertificate(
   let current = await issueWorkloadCertificate(ca, options);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  const schedule = () => {
-    const lifetimeMs = (options.lifetimeSeconds ?? 3_600) * 1000;
-    timer = setTimeout(renew, Math.max(0, lifetimeMs * share));
+  // From the current certificate's own `notAfter`, so the lifetime default lives in one place.
+  const schedule = (delayMs: number) => {
+    timer = setTimeout(renew, Math.max(0, delayMs));
     timer.unref();
+  };
+  const remainingMs = () => current.notAfter.getTime() - Date.now();
+  const report = (error: unknown) => {
+    try {
+      renewal.onerror?.(error instanceof Error ? error : new Error(String(error)));
+    } catch {
+      // Reporting is best effort; it must not stop the renewals.
+    }
   };
   const renew = () => {
     issueWorkloadCertificate(ca, options).then(
       (fresh) => {
         if (stopped) return;
         current = fresh;
-        schedule();
+        schedule(remainingMs() * share);
         try {
           renewal.onRenewed(fresh);
         } catch (error) {
-          renewal.onerror?.(error instanceof Error ? error : new Error(String(error)));
+          report(error);
         }
       },
-      (error: unknown) => renewal.onerror?.(error instanceof Error ? error : new Error(String(error))),
+      (error: unknown) => {
+        if (stopped) return;
+        // A failed renewal is tried again well before the current certificate expires (a quarter of
+        // what is left, at most a minute, at least a second once little or nothing is left), so a
+        // passing CA failure does not let the workload's certificate silently expire.
+        schedule(Math.min(60_000, Math.max(1_000, remainingMs() / 4)));
+        report(error);
+      },
     );
   };
-  schedule();
+  schedule(remainingMs() * share);
   return {
     current: () => current,
     stop() {

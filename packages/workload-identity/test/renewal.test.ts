@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { connect } from 'node:tls';
 import {
+  type CertificateAuthority,
   clientTlsOptions,
   createCertificateAuthority,
   issueWorkloadCertificate,
@@ -66,6 +67,54 @@ describe('certificate renewal', () => {
     } finally {
       renewing.stop();
       server.close();
+    }
+  });
+
+  it('retries a renewal that failed, and renews once the issuer works again', async () => {
+    const ca = await createCertificateAuthority({ trustDomain: 'baton.test' });
+    // The same CA, whose signing fails while `failing` is set (as a CA briefly unavailable would).
+    let failing = false;
+    let failures = 0;
+    const flaky: CertificateAuthority = {
+      trustDomain: ca.trustDomain,
+      spiffeId: ca.spiffeId,
+      certificatePem: ca.certificatePem,
+      privateKey: ca.privateKey,
+      get certificate() {
+        if (failing) {
+          failures++;
+          throw new Error('the CA is unavailable');
+        }
+        return ca.certificate;
+      },
+    };
+    const errors: Error[] = [];
+    const renewed: WorkloadCertificate[] = [];
+    const renewing = await renewingWorkloadCertificate(
+      flaky,
+      { spiffeId: 'spiffe://baton.test/api', lifetimeSeconds: 3 },
+      {
+        onRenewed: (identity) => renewed.push(identity),
+        onerror(error) {
+          errors.push(error);
+          failing = false;
+        },
+      },
+    );
+    failing = true;
+    try {
+      const deadline = Date.now() + 6_000;
+      while (renewed.length === 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(failures, 1, 'the first renewal failed');
+      assert.deepEqual(
+        errors.map((error) => error.message),
+        ['the CA is unavailable'],
+      );
+      assert.equal(renewed.length, 1, 'renewed by the retry');
+      assert.equal(renewing.current(), renewed[0]);
+    } finally {
+      renewing.stop();
     }
   });
 

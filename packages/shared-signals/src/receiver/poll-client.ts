@@ -2,6 +2,7 @@ import { BatonError } from '@baton/core';
 import { isReceiverCondition, type SetErrorCode, SetRefused, setErrorOf } from '../set/refused.ts';
 import { checkedVerifyOptions, type SetVerifyOptions, verifySecurityEventToken } from '../set/verify.ts';
 import { type ApplyOptions, applySet } from './apply.ts';
+import { checkedEndpoint } from './endpoint.ts';
 import type { FeedSource, RevocationFeed } from './feed.ts';
 
 export interface PollClientOptions extends ApplyOptions {
@@ -66,10 +67,7 @@ export class PollClient {
     ) {
       throw new TypeError('PollClient needs { endpoint, getAccessToken, feed, verify }');
     }
-    const endpoint = new URL(options.endpoint);
-    if (endpoint.protocol !== 'https:' && !isLoopback(endpoint.hostname)) {
-      throw new TypeError('the poll endpoint must be https (http only on loopback)');
-    }
+    checkedEndpoint(options.endpoint, 'the poll endpoint');
     checkedVerifyOptions(options.verify);
     this.#options = options;
     this.#fetch = options.fetch ?? fetch;
@@ -255,8 +253,4 @@ export class PollFailed extends BatonError<'ERR_SSF_POLL_FAILED'> {
   constructor(description: string) {
     super('ERR_SSF_POLL_FAILED', description);
   }
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === '127.0.0.1' || hostname === '[::1]' || hostname === 'localhost';
 }

@@ -1,4 +1,5 @@
 import { BatonError } from '@baton/core';
+import { checkedEndpoint } from './endpoint.ts';
 
 /** The transmitter metadata fields a receiver uses (SSF 1.0 §7.1). */
 export interface TransmitterMetadata {
@@ -30,7 +31,8 @@ export interface StreamClientOptions {
 /**
  * Reads `/.well-known/ssf-configuration` of `transmitter` (its issuer URL; a path goes after the
  * well-known segment, as RFC 8414 does) and checks that the metadata names that same issuer, so one
- * transmitter cannot pose as another.
+ * transmitter cannot pose as another. The transmitter and every endpoint its metadata names must be
+ * https (plain http only on loopback).
  *
  * @example
  * const metadata = await discoverTransmitter('https://broker.example');
@@ -39,12 +41,13 @@ export async function discoverTransmitter(
   transmitter: string | URL,
   options: { fetch?: typeof fetch } = {},
 ): Promise<TransmitterMetadata> {
-  const issuer = new URL(transmitter);
+  const issuer = checkedEndpoint(transmitter, 'the transmitter');
   const path = issuer.pathname === '/' ? '' : issuer.pathname.replace(/\/$/, '');
   const url = new URL(`/.well-known/ssf-configuration${path}`, issuer);
   const response = await (options.fetch ?? fetch)(url, {
     headers: { accept: 'application/json' },
     redirect: 'error',
+    signal: AbortSignal.timeout(10_000),
   });
   if (!response.ok) throw new StreamRequestFailed('transmitter metadata', response.status);
   const metadata = (await response.json()) as Record<string, unknown>;
@@ -52,20 +55,35 @@ export async function discoverTransmitter(
   if (typeof metadata.issuer !== 'string' || metadata.issuer.replace(/\/$/, '') !== expected) {
     throw new StreamRequestFailed('transmitter metadata', response.status, 'it names another issuer');
   }
-  for (const field of ['jwks_uri', 'configuration_endpoint'] as const) {
-    if (typeof metadata[field] !== 'string') {
-      throw new StreamRequestFailed('transmitter metadata', response.status, `no ${field}`);
+  // The receiver sends its token (and, for push, its authorization secret) to these and takes the
+  // SET signing keys from `jwks_uri`: each must be https, as the transmitter itself is.
+  const endpoint = (field: string): string | undefined => {
+    const value = metadata[field];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') {
+      throw new StreamRequestFailed('transmitter metadata', response.status, `${field} is not a URL`);
     }
+    try {
+      return checkedEndpoint(value, field).href;
+    } catch (error) {
+      throw new StreamRequestFailed('transmitter metadata', response.status, (error as Error).message);
+    }
+  };
+  const jwksUri = endpoint('jwks_uri');
+  const configurationEndpoint = endpoint('configuration_endpoint');
+  if (!jwksUri) throw new StreamRequestFailed('transmitter metadata', response.status, 'no jwks_uri');
+  if (!configurationEndpoint) {
+    throw new StreamRequestFailed('transmitter metadata', response.status, 'no configuration_endpoint');
   }
+  const statusEndpoint = endpoint('status_endpoint');
+  const verificationEndpoint = endpoint('verification_endpoint');
   const supported = metadata.delivery_methods_supported;
   return {
     issuer: metadata.issuer,
-    jwks_uri: metadata.jwks_uri as string,
-    configuration_endpoint: metadata.configuration_endpoint as string,
-    ...(typeof metadata.status_endpoint === 'string' ? { status_endpoint: metadata.status_endpoint } : {}),
-    ...(typeof metadata.verification_endpoint === 'string'
-      ? { verification_endpoint: metadata.verification_endpoint }
-      : {}),
+    jwks_uri: jwksUri,
+    configuration_endpoint: configurationEndpoint,
+    ...(statusEndpoint ? { status_endpoint: statusEndpoint } : {}),
+    ...(verificationEndpoint ? { verification_endpoint: verificationEndpoint } : {}),
     delivery_methods_supported: Array.isArray(supported)
       ? supported.filter((method): method is string => typeof method === 'string')
       : [],

@@ -7,7 +7,7 @@ export type PushOutcome =
   /** RFC 8935 §2.3: the receiver refused this SET for good (400 with `err`); it is not sent again. */
   | { kind: 'refused'; err: string; description?: string }
   /** Unreachable, timed out, 5xx, or anything else: retried with backoff while the stream exists. */
-  | { kind: 'retry'; why: string };
+  | { kind: 'retry'; why: string; status?: number };
 
 /**
  * One RFC 8935 push: `POST` the SET as `application/secevent+jwt` to the stream's endpoint, with the
@@ -52,8 +52,8 @@ export async function pushSet(
         ...(typeof body.description === 'string' ? { description: body.description.slice(0, 256) } : {}),
       };
     }
-    return { kind: 'retry', why: 'status 400 without err' };
+    return { kind: 'retry', why: 'status 400 without err', status: 400 };
   }
   await response.body?.cancel().catch(() => {});
-  return { kind: 'retry', why: `status ${response.status}` };
+  return { kind: 'retry', why: `status ${response.status}`, status: response.status };
 }
