@@ -310,6 +310,78 @@ describe('resources, prompts and completions for the wrong caller', () => {
     await mcp.close();
   });
 
+  it('refuses a person a tool and a resource for services only, audited actor_type_not_allowed', async () => {
+    const events: AuditEvent[] = [];
+    const ran: string[] = [];
+    const boundary = boundaryWith(events, ['orders:read']);
+    const mcp = createMcpHandler(() => {
+      const server = new McpServer({ name: 'machines', version: '1' });
+      boundary.registerTool(
+        server,
+        'sync_stock',
+        { scopes: ['orders:read'], actorTypes: ['service'] },
+        async () => {
+          ran.push('tool');
+          return { content: [] };
+        },
+      );
+      boundary.registerResource(
+        server,
+        'stock-feed',
+        'orders://stock',
+        { scopes: ['orders:read'], actorTypes: ['service'] },
+        async () => {
+          ran.push('resource');
+          return { contents: [] };
+        },
+      );
+      return server;
+    });
+    const tool = await messageOf(
+      await boundary.protect(mcp).fetch(rpc('tools/call', { name: 'sync_stock', arguments: {} })),
+    );
+    const toolResult = tool.result as unknown as { isError?: boolean; content: unknown };
+    assert.equal(toolResult.isError, true);
+    assert.match(JSON.stringify(toolResult.content), /this tool is for services only/);
+    const read = await messageOf(
+      await boundary.protect(mcp).fetch(rpc('resources/read', { uri: 'orders://stock' })),
+    );
+    assert.match(read.error?.message ?? '', /this resource is for services only/);
+    assert.deepEqual(ran, []);
+    assert.deepEqual(
+      events.map((event) => [event.action, event.outcome, event.reason]),
+      [
+        ['tool.invoke', 'denied', 'actor_type_not_allowed'],
+        ['resource.read', 'denied', 'actor_type_not_allowed'],
+      ],
+    );
+    await mcp.close();
+  });
+
+  it('refuses at registration actorTypes that name neither user nor service, for tools, resources and prompts', () => {
+    const boundary = boundaryWith([], ['orders:read']);
+    const server = new McpServer({ name: 'surface', version: '1' });
+    for (const actorTypes of [[], ['robot']]) {
+      const config = { scopes: ['orders:read'], actorTypes } as never;
+      assert.throws(
+        () => boundary.registerTool(server, `t${actorTypes.length}`, config, async () => ({ content: [] })),
+        /registerTool\(t\d\): actorTypes must name user and\/or service/,
+      );
+      assert.throws(
+        () =>
+          boundary.registerResource(server, `r${actorTypes.length}`, 'orders://x', config, async () => ({
+            contents: [],
+          })),
+        /registerResource\(r\d\): actorTypes must name user and\/or service/,
+      );
+      assert.throws(
+        () =>
+          boundary.registerPrompt(server, `p${actorTypes.length}`, config, async () => ({ messages: [] })),
+        /registerPrompt\(p\d\): actorTypes must name user and\/or service/,
+      );
+    }
+  });
+
   it("offers no completion for a hidden prompt's arguments (its existence is not listed through completion)", async () => {
     const build = (boundary: IdentityBoundary) => () => {
       const server = new McpServer({ name: 'complete', version: '1' });
