@@ -1,4 +1,18 @@
+import type { ClientCertificate } from '@baton/resource-server';
+import { clientCertificateOf } from '@baton/resource-server/node';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+
+/** The client certificate of the connection each bridged request came on (see `requestClientCertificate`). */
+const certificates = new WeakMap<Request, ClientCertificate>();
+
+/**
+ * The client certificate the broker's TLS listener verified on the connection a bridged request came
+ * on (`clientCertificateOf`), for an endpoint that checks a certificate-bound token (RFC 8705 §3);
+ * `undefined` over plain HTTP or without one. Never from a header.
+ */
+export function requestClientCertificate(request: Request): ClientCertificate | undefined {
+  return certificates.get(request);
+}
 
 /**
  * One of the broker's own endpoints written as a fetch handler (SCIM, the Shared Signals transmitter,
@@ -30,16 +44,7 @@ export function fetchEndpointMiddleware(endpoint: FetchEndpoint, issuer: string)
       ? undefined
       : await readBody(ctx.req, endpoint.maxBodyBytes);
     const response =
-      body === 'too_large'
-        ? endpoint.tooLarge()
-        : await endpoint.handle(
-            new Request(new URL(ctx.originalUrl, origin), {
-              method: ctx.method,
-              headers: headersOf(ctx.headers),
-              signal: closedSignal(ctx),
-              ...(body?.byteLength ? { body } : {}),
-            }),
-          );
+      body === 'too_large' ? endpoint.tooLarge() : await endpoint.handle(bridged(ctx, origin, body));
     const payload = Buffer.from(await response.arrayBuffer());
     // Written as the endpoint answered: Koa would turn an empty 202 or 503 into a 204. The status is
     // still set on the context, for the broker's metrics and telemetry.
@@ -52,6 +57,22 @@ export function fetchEndpointMiddleware(endpoint: FetchEndpoint, issuer: string)
     ctx.res.writeHead(response.status, headers);
     ctx.res.end(response.status === 204 || response.status === 304 ? undefined : payload);
   };
+}
+
+function bridged(
+  ctx: KoaContextWithOIDC,
+  origin: string,
+  body: Uint8Array<ArrayBuffer> | undefined,
+): Request {
+  const request = new Request(new URL(ctx.originalUrl, origin), {
+    method: ctx.method,
+    headers: headersOf(ctx.headers),
+    signal: closedSignal(ctx),
+    ...(body?.byteLength ? { body } : {}),
+  });
+  const certificate = clientCertificateOf(ctx.req.socket);
+  if (certificate) certificates.set(request, certificate);
+  return request;
 }
 
 function headersOf(incoming: KoaContextWithOIDC['headers']): Headers {

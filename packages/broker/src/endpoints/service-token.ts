@@ -1,6 +1,7 @@
 import { extractBearerToken } from '@baton/resource-server';
 import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { TokenRegistry } from '../registry/token-registry.ts';
+import { requestClientCertificate } from './fetch-endpoint.ts';
 
 export interface ServiceTokenAuthenticatorOptions {
   issuer: string;
@@ -23,8 +24,9 @@ export interface ServiceTokenAuthenticatorOptions {
  * - its client is one of `clients` (operator-listed static clients), so a dynamically registered
  *   client is never admitted even if a policy rule were too broad;
  * - the registry says it is active (not revoked, nor its client);
- * - it is not sender-constrained (no `cnf`): these endpoints check no DPoP proof nor client
- *   certificate, so a bound token here would work as a bearer token to whoever stole it.
+ * - if it is sender-constrained, it is bound to the client certificate of this very connection
+ *   (`cnf["x5t#S256"]`, RFC 8705 §3); a DPoP-bound token is refused, as these endpoints check no
+ *   proof: a bound token must never work here as a bearer token for whoever stole it.
  *
  * Getting that token already took client authentication, `client_credentials` among the client's
  * grant types (only operator configuration grants it) and a policy rule permitting the client that
@@ -52,10 +54,22 @@ export function serviceTokenAuthenticator(options: ServiceTokenAuthenticatorOpti
     const clientId = payload.client_id;
     if (typeof clientId !== 'string' || payload.sub !== clientId || payload.act !== undefined)
       return undefined;
-    if (payload.cnf !== undefined) return undefined;
+    if (payload.cnf !== undefined && !boundToConnection(payload.cnf, request)) return undefined;
     if (!options.clients.has(clientId) || typeof payload.jti !== 'string') return undefined;
     const now = Math.floor(Date.now() / 1000);
     if ((await options.registry.status(payload.jti, now, [clientId])).active !== true) return undefined;
     return clientId;
   };
+}
+
+/** Whether `cnf` binds the token to exactly the certificate the request's connection presented. */
+function boundToConnection(cnf: unknown, request: Request): boolean {
+  const certificate = requestClientCertificate(request);
+  if (!certificate || typeof cnf !== 'object' || cnf === null) return false;
+  const members = Object.keys(cnf);
+  return (
+    members.length === 1 &&
+    members[0] === 'x5t#S256' &&
+    (cnf as Record<string, unknown>)['x5t#S256'] === certificate.thumbprint
+  );
 }
